@@ -1,0 +1,81 @@
+"""The model sidecar: the single definition of how pixels become model input.
+
+`sorter-train export-embedder` writes it next to the ONNX file and the app reads it, so input
+size, resize policy and normalisation are never written down twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+SIDECAR_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Pixels → tensor: resize the shorter side to `size`, centre-crop `size`², scale to [0,1], normalise."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize: str = "shorter_side"
+    crop: str = "center"
+    resample: str = "bilinear"
+    layout: str = "NCHW"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    model_id: str
+    onnx_file: str
+    sha256: str
+    input_name: str
+    preprocess: Preprocess
+    embedding_output: str
+    embedding_dim: int
+    outputs: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["format"] = SIDECAR_FORMAT
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelSpec:
+        try:
+            if data.get("format") != SIDECAR_FORMAT:
+                raise ModelError(f"unsupported model sidecar format {data.get('format')!r}")
+            pre = dict(data["preprocess"])
+            for key in ("mean", "std"):
+                pre[key] = tuple(float(v) for v in pre[key])
+            return cls(
+                model_id=str(data["model_id"]),
+                onnx_file=str(data["onnx_file"]),
+                sha256=str(data["sha256"]),
+                input_name=str(data["input_name"]),
+                preprocess=Preprocess(**pre),
+                embedding_output=str(data["embedding_output"]),
+                embedding_dim=int(data["embedding_dim"]),
+                outputs=dict(data.get("outputs", {})),
+                source=dict(data.get("source", {})),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model sidecar is incomplete: {exc}") from exc
+
+
+def load_spec(sidecar: Path) -> ModelSpec:
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"model sidecar not found: {sidecar}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read model sidecar {sidecar}: {exc}") from exc
+    return ModelSpec.from_json(data)

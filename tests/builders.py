@@ -1,0 +1,106 @@
+"""Build real image files, good and bad, for tests. Every case the indexer must survive is here."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def scene(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A distinct, photo-like (smooth + textured) RGB image per seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    channels = []
+    for _ in range(3):
+        fx, fy, phase = rng.uniform(0.5, 6.0), rng.uniform(0.5, 6.0), rng.uniform(0, 6.3)
+        base = np.sin(x / w * fx * 6.28 + phase) * np.cos(y / h * fy * 6.28)
+        channels.append(base * 90 + rng.uniform(60, 190))
+    img = np.stack(channels, axis=-1) + rng.normal(0, 12, (h, w, 3))
+    for _ in range(4):  # a few solid blobs so images differ in layout, not only colour
+        cx, cy, r = rng.integers(0, w), rng.integers(0, h), rng.integers(h // 10, h // 3)
+        mask = (x - cx) ** 2 + (y - cy) ** 2 < r * r
+        img[mask] = rng.uniform(0, 255, 3)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
+def write_jpeg(path: Path, seed: int, size: tuple[int, int] = (320, 240), quality: int = 90) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scene(seed, size).save(path, "JPEG", quality=quality)
+    return path
+
+
+def write_truncated_jpeg(path: Path, seed: int = 1) -> Path:
+    write_jpeg(path, seed, (640, 480))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def write_zero_bytes(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def write_not_an_image(path: Path) -> Path:
+    path.write_text("these are holiday notes, not a photo\n" * 20)
+    return path
+
+
+def write_png_bomb(path: Path, width: int = 60_000, height: int = 60_000) -> Path:
+    """A valid PNG header claiming 3.6 gigapixels over a few bytes of data: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def write_cmyk_jpeg(path: Path, seed: int) -> Path:
+    scene(seed).convert("CMYK").save(path, "JPEG", quality=90)
+    return path
+
+
+def write_16bit_png(path: Path) -> Path:
+    ramp = np.linspace(0, 65535, 256 * 192, dtype=np.float64).reshape(192, 256).astype(np.uint16)
+    Image.fromarray(ramp).save(path, "PNG")  # uint16 → a 16-bit greyscale PNG
+    return path
+
+
+def write_palette_alpha_png(path: Path, seed: int) -> Path:
+    img = scene(seed).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    img.info["transparency"] = 0
+    img.save(path, "PNG", transparency=0)
+    return path
+
+
+def write_rgba_png(path: Path, seed: int) -> Path:
+    img = scene(seed).convert("RGBA")
+    alpha = np.full((img.height, img.width), 255, dtype=np.uint8)
+    alpha[:, : img.width // 4] = 0
+    img.putalpha(Image.fromarray(alpha, "L"))
+    img.save(path, "PNG")
+    return path
+
+
+def write_animated_gif(path: Path, seed: int, frames: int = 3) -> Path:
+    images = [scene(seed + i).convert("P", palette=Image.Palette.ADAPTIVE) for i in range(frames)]
+    images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return path
+
+
+def write_exif_rotated_jpeg(path: Path, orientation: int = 6) -> Path:
+    """Stored 300×200 with a red left half; EXIF orientation 6 means "rotate 90° clockwise to view"."""
+    img = Image.new("RGB", (300, 200), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 150, 200))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, "JPEG", quality=95, exif=exif.tobytes())
+    return path

@@ -1,0 +1,104 @@
+"""Safe loading: every mode and every kind of bad file, with real files built by Pillow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sorter_app.core.errors import ImageError
+from sorter_app.core.images import load_image
+from tests import builders
+
+
+def _load(path: Path, min_side: int | None = 224):  # type: ignore[no-untyped-def]
+    return load_image(path.read_bytes(), min_side=min_side)
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (builders.write_zero_bytes, "empty file"),
+        (builders.write_not_an_image, "not an image"),
+        (builders.write_truncated_jpeg, "truncated or corrupt"),
+        (builders.write_png_bomb, "decompression bomb"),
+    ],
+)
+def test_bad_files_give_a_one_line_reason(tmp_path: Path, build, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = build(tmp_path / "bad.jpg")
+    with pytest.raises(ImageError) as caught:
+        _load(path)
+    message = str(caught.value)
+    assert reason in message
+    assert "\n" not in message
+
+
+def test_unsupported_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "picture.jpg"
+    builders.scene(1).save(path, "PPM")
+    with pytest.raises(ImageError, match="unsupported image format PPM"):
+        _load(path)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        builders.write_cmyk_jpeg,
+        builders.write_palette_alpha_png,
+        builders.write_rgba_png,
+        builders.write_animated_gif,
+    ],
+)
+def test_every_mode_becomes_rgb(tmp_path: Path, build) -> None:  # type: ignore[no-untyped-def]
+    loaded = _load(build(tmp_path / "img", 3))
+    assert loaded.image.mode == "RGB"
+    assert loaded.image.size == (320, 240)
+
+
+def test_sixteen_bit_keeps_its_range_instead_of_clipping(tmp_path: Path) -> None:
+    loaded = _load(builders.write_16bit_png(tmp_path / "deep.png"))
+    pixels = np.asarray(loaded.image)
+    assert loaded.image.mode == "RGB"
+    assert pixels.min() == 0 and pixels.max() == 255
+    assert 100 < pixels.mean() < 155  # a linear ramp stays a ramp, not a white sheet
+
+
+def test_transparent_areas_are_white(tmp_path: Path) -> None:
+    loaded = _load(builders.write_rgba_png(tmp_path / "alpha.png", 4))
+    left_strip = np.asarray(loaded.image)[:, :40]
+    assert (left_strip == 255).all()
+
+
+def test_animated_gif_uses_its_first_frame(tmp_path: Path) -> None:
+    loaded = _load(builders.write_animated_gif(tmp_path / "anim.gif", 5, frames=3))
+    assert loaded.frames == 3
+    first = np.asarray(builders.scene(5), dtype=np.float32)
+    other = np.asarray(builders.scene(6), dtype=np.float32)
+    got = np.asarray(loaded.image, dtype=np.float32)
+    assert np.abs(got - first).mean() < np.abs(got - other).mean()
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    loaded = _load(builders.write_exif_rotated_jpeg(tmp_path / "rotated.jpg", orientation=6))
+    assert (loaded.width, loaded.height) == (200, 300)
+    assert loaded.image.size == (200, 300)
+    pixels = np.asarray(loaded.image).astype(int)
+    top, bottom = pixels[10, 100], pixels[-10, 100]
+    assert top[0] > 200 and top[2] < 60  # the red half is on top once rotated clockwise
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+def test_big_jpeg_decodes_in_draft_mode(tmp_path: Path) -> None:
+    path = builders.write_jpeg(tmp_path / "big.jpg", 9, size=(4000, 3000), quality=80)
+    loaded = _load(path, min_side=224)
+    assert (loaded.width, loaded.height) == (4000, 3000)  # the original's size is what the catalog records
+    assert loaded.image.size == (500, 375)  # decoded at 1/8 scale, shorter side still ≥ 224
+    full = _load(path, min_side=None)
+    assert full.image.size == (4000, 3000)
+
+
+def test_huge_panorama_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> None:
+    path = builders.write_jpeg(tmp_path / "pano.jpg", 2, size=(16000, 1000), quality=60)
+    loaded = _load(path, min_side=224)
+    assert loaded.image.size == (4000, 250)
