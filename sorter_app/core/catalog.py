@@ -1,0 +1,229 @@
+"""The catalog: one SQLite file that remembers every file, its content hash and its vectors.
+
+Vectors are keyed by (content hash, model id), not by path, so a renamed or moved file keeps its
+vector and the same photo in two folders is embedded once. A file row that still has the size and
+mtime we recorded needs no work at all on the next run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    model_id TEXT,
+    indexed_at REAL
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    relpath TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash TEXT,
+    error TEXT,
+    UNIQUE (root_id, relpath)
+);
+CREATE INDEX files_by_hash ON files (content_hash);
+CREATE TABLE images (
+    content_hash TEXT PRIMARY KEY,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    frames INTEGER NOT NULL
+);
+CREATE TABLE vectors (
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    relpath: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    content_hash: str
+    width: int
+    height: int
+    format: str
+    frames: int
+
+
+def vector_to_blob(vector: NDArray[np.float32]) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def blob_to_vector(blob: bytes) -> NDArray[np.float32]:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+class Catalog:
+    """A connection to the catalog file; one per thread (SQLite connections are not shared)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == 0:
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"catalog {self.path} was written by a newer Image Sorter (schema {version}); "
+                "update the app or choose another data folder"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    # roots ---------------------------------------------------------------------------------
+
+    def root_id(self, root: Path, *, create: bool = True) -> int | None:
+        key = str(root)
+        row = self._db.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        if not create:
+            return None
+        with self._db:
+            cur = self._db.execute("INSERT INTO roots (path) VALUES (?)", (key,))
+        return int(cur.lastrowid or 0)
+
+    def mark_indexed(self, root_id: int, model_id: str) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE roots SET model_id = ?, indexed_at = ? WHERE id = ?", (model_id, time.time(), root_id)
+            )
+
+    def root_info(self, root_id: int) -> tuple[str | None, float | None]:
+        row = self._db.execute("SELECT model_id, indexed_at FROM roots WHERE id = ?", (root_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    # files ---------------------------------------------------------------------------------
+
+    def file_rows(self, root_id: int) -> dict[str, FileRow]:
+        rows = self._db.execute(
+            "SELECT relpath, size, mtime_ns, content_hash, error FROM files WHERE root_id = ?", (root_id,)
+        )
+        return {r[0]: FileRow(*r) for r in rows}
+
+    def upsert_files(self, root_id: int, rows: Iterable[FileRow]) -> None:
+        """Callers wrap this in `transaction()` together with the vectors it refers to."""
+        self._db.executemany(
+            "INSERT INTO files (root_id, relpath, size, mtime_ns, content_hash, error) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (root_id, relpath) DO UPDATE SET "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "content_hash = excluded.content_hash, error = excluded.error",
+            ((root_id, r.relpath, r.size, r.mtime_ns, r.content_hash, r.error) for r in rows),
+        )
+
+    def remove_files(self, root_id: int, relpaths: Iterable[str]) -> None:
+        with self._db:
+            self._db.executemany(
+                "DELETE FROM files WHERE root_id = ? AND relpath = ?", ((root_id, p) for p in relpaths)
+            )
+
+    def errors(self, root_id: int) -> list[tuple[str, str]]:
+        rows = self._db.execute(
+            "SELECT relpath, error FROM files WHERE root_id = ? AND error IS NOT NULL ORDER BY relpath",
+            (root_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def paths_by_hash(self, root_id: int, model_id: str) -> dict[str, list[str]]:
+        """Usable files of a root grouped by content; exact copies share one vector."""
+        rows = self._db.execute(
+            "SELECT f.content_hash, f.relpath FROM files f JOIN vectors v "
+            "ON v.content_hash = f.content_hash AND v.model_id = ? "
+            "WHERE f.root_id = ? AND f.error IS NULL ORDER BY f.relpath",
+            (model_id, root_id),
+        )
+        grouped: dict[str, list[str]] = {}
+        for content_hash, relpath in rows:
+            grouped.setdefault(content_hash, []).append(relpath)
+        return grouped
+
+    # images and vectors --------------------------------------------------------------------
+
+    def upsert_images(self, infos: Iterable[ImageInfo]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO images (content_hash, width, height, format, frames) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ((i.content_hash, i.width, i.height, i.format, i.frames) for i in infos),
+        )
+
+    def upsert_vectors(self, model_id: str, items: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO vectors (content_hash, model_id, vector) VALUES (?, ?, ?)",
+            ((h, model_id, vector_to_blob(v)) for h, v in items),
+        )
+
+    def vector_hashes(self, model_id: str) -> set[str]:
+        rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))
+        return {r[0] for r in rows}
+
+    def vectors(self, model_id: str, hashes: Sequence[str]) -> NDArray[np.float32]:
+        """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
+                (model_id, *chunk),
+            )
+            found.update(rows)
+        missing = [h for h in hashes if h not in found]
+        if missing:
+            raise KeyError(f"no {model_id} vector for {len(missing)} content hash(es), e.g. {missing[0]}")
+        if not hashes:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([blob_to_vector(found[h]) for h in hashes])
+
+    def image_info(self, content_hash: str) -> ImageInfo | None:
+        row = self._db.execute(
+            "SELECT content_hash, width, height, format, frames FROM images WHERE content_hash = ?",
+            (content_hash,),
+        ).fetchone()
+        return ImageInfo(*row) if row else None
