@@ -1,0 +1,216 @@
+"""Index a folder: the one pass over each file's pixels, ever.
+
+Work per file is decided by comparing the scan with the catalog: a file with the size and mtime we
+recorded costs nothing; any other file is read once, hashed, and either matched to a stored vector
+(renamed, moved, or copied content) or decoded and embedded. Decoding runs in a thread pool (Pillow
+releases the GIL) while the model runs on batches; each batch is committed as it completes, so a
+cancelled or crashed run keeps what it finished and the next run continues from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .catalog import Catalog, FileRow, ImageInfo
+from .embedder import Embedder
+from .errors import ImageError, SorterError
+from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
+from .images import load_image
+from .model_spec import Preprocess
+from .preprocess import to_model_pixels
+from .scan import Problem, ScannedFile, scan_folder
+
+ProgressFn = Callable[[int, int], None]
+CancelledFn = Callable[[], bool]
+
+
+@dataclass
+class IndexReport:
+    folder: str
+    indexed: int = 0  # embedded by this run
+    reused: int = 0  # usable images whose stored vector was kept: unchanged, renamed, moved
+    removed: int = 0  # catalog entries whose file is gone
+    skipped: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+    rebuilt_index: bool = False
+
+    @property
+    def images_per_second(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a decode thread hands back for one file: a row, plus pixels if it needs embedding."""
+
+    row: FileRow
+    pixels: NDArray[np.uint8] | None = None
+    info: ImageInfo | None = None
+
+
+def content_hash(data: bytes) -> str:
+    """128-bit BLAKE2b: fast on big files, and collisions are not a practical concern here."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _prepare(root: Path, file: ScannedFile, known: frozenset[str], pre: Preprocess) -> _Prepared:
+    """Read, hash and (if the content is new) decode one file. Runs in a worker thread."""
+    try:
+        with open(root / file.relpath, "rb") as fh:  # noqa: PTH123 - fstat needs the descriptor
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        return _Prepared(FileRow(file.relpath, file.size, file.mtime_ns, None, reason))
+    digest = content_hash(data)
+    if digest in known:
+        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None))
+    try:
+        loaded = load_image(data, min_side=pre.size)
+        pixels = to_model_pixels(loaded.image, pre)
+    except ImageError as exc:
+        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, str(exc)))
+    except (ValueError, MemoryError) as exc:
+        reason = f"cannot prepare image: {exc}"
+        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, reason))
+    info = ImageInfo(digest, loaded.width, loaded.height, loaded.format, loaded.frames)
+    return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None), pixels, info)
+
+
+class _BatchWriter:
+    """Collects prepared files and commits them, embedding the new ones, a batch at a time."""
+
+    def __init__(self, catalog: Catalog, root_id: int, embedder: Embedder, batch_size: int) -> None:
+        self._catalog = catalog
+        self._root_id = root_id
+        self._embedder = embedder
+        self._batch_size = batch_size
+        self._rows: list[FileRow] = []
+        self._to_embed: list[_Prepared] = []
+        self.embedded = 0
+
+    def add(self, prepared: _Prepared) -> None:
+        if prepared.pixels is None:
+            self._rows.append(prepared.row)
+        else:
+            self._to_embed.append(prepared)
+        if len(self._to_embed) >= self._batch_size or len(self._rows) >= 4 * self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        vectors: list[tuple[str, NDArray[np.float32]]] = []
+        infos: list[ImageInfo] = []
+        if self._to_embed:
+            batch = np.stack([p.pixels for p in self._to_embed if p.pixels is not None])
+            embeddings = self._embedder.embed(batch)
+            for prepared, vector in zip(self._to_embed, embeddings, strict=True):
+                assert prepared.info is not None and prepared.row.content_hash is not None
+                vectors.append((prepared.row.content_hash, vector))
+                infos.append(prepared.info)
+                self._rows.append(prepared.row)
+        with self._catalog.transaction():
+            self._catalog.upsert_images(infos)
+            self._catalog.upsert_vectors(self._embedder.model_id, vectors)
+            self._catalog.upsert_files(self._root_id, self._rows)
+        self.embedded += len(vectors)
+        self._rows.clear()
+        self._to_embed.clear()
+
+
+def index_folder(
+    root: Path,
+    catalog: Catalog,
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+    annoy_min_items: int = ANNOY_MIN_ITEMS,
+) -> IndexReport:
+    """Bring the catalog and vector index of `root` up to date with the files on disk."""
+    started = time.perf_counter()
+    root = root.expanduser().resolve()
+    if not root.is_dir():
+        raise SorterError(f"not a folder: {root}")
+    is_cancelled = cancelled or (lambda: False)
+    report = IndexReport(folder=str(root))
+    model_id = embedder.model_id
+    root_id = catalog.root_id(root)
+    assert root_id is not None
+
+    scan = scan_folder(root, exclude=[index_dir.parent], cancelled=is_cancelled)
+    known_rows = catalog.file_rows(root_id)
+    known_vectors = frozenset(catalog.vector_hashes(model_id))
+    if not is_cancelled():
+        present = {f.relpath for f in scan.files}
+        gone = [p for p in known_rows if p not in present]
+        catalog.remove_files(root_id, gone)
+        report.removed = len(gone)
+
+    pending: list[ScannedFile] = []
+    for file in scan.files:
+        row = known_rows.get(file.relpath)
+        unchanged = row is not None and row.size == file.size and row.mtime_ns == file.mtime_ns
+        if unchanged and row is not None and row.error is None and row.content_hash in known_vectors:
+            report.reused += 1
+        else:
+            pending.append(file)
+
+    writer = _BatchWriter(catalog, root_id, embedder, batch_size)
+    pre = embedder.spec.preprocess
+    done = 0
+    if progress:
+        progress(0, len(pending))
+    n_workers = workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+        queue: deque[Future[_Prepared]] = deque()
+        upcoming = iter(pending)
+        max_in_flight = 2 * batch_size + n_workers
+        while True:
+            while len(queue) < max_in_flight and (next_file := next(upcoming, None)) is not None:
+                queue.append(pool.submit(_prepare, root, next_file, known_vectors, pre))
+            if not queue:
+                break
+            if is_cancelled():
+                report.cancelled = True
+                for future in queue:
+                    future.cancel()
+                # Files already decoded are kept: the next run need not repeat them.
+                for future in queue:
+                    if future.done() and not future.cancelled():
+                        writer.add(future.result())
+                break
+            prepared = queue.popleft().result()
+            writer.add(prepared)
+            if prepared.pixels is None and prepared.row.error is None:
+                report.reused += 1
+            done += 1
+            if progress:
+                progress(done, len(pending))
+        writer.flush()
+    report.indexed = writer.embedded
+
+    catalog.mark_indexed(root_id, model_id)
+    if not report.cancelled:
+        report.rebuilt_index = refresh_vector_index(
+            catalog, root_id, model_id, index_dir, min_items=annoy_min_items
+        )
+    report.skipped = sorted(
+        scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)],
+        key=lambda p: p.relpath,
+    )
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,120 @@
+"""The catalog, the model and the index files of one data folder: what every front end opens.
+
+The CLI and the window both go through this, so "index", "similar" and "status" mean the same
+thing everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .catalog import Catalog
+from .embedder import Embedder
+from .errors import SorterError
+from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name
+from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
+from .model_spec import ModelSpec, load_spec
+from .vector_index import load_manifest
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    folder: str
+    model_id: str
+    indexed_with: str | None
+    indexed_at: float | None
+    files: int
+    usable: int
+    distinct: int
+    errors: int
+    search: str  # "annoy" or "exact"
+    annoy_items: int
+
+
+class Library:
+    def __init__(
+        self, data_dir: Path, model_sidecar: Path, *, annoy_min_items: int = ANNOY_MIN_ITEMS
+    ) -> None:
+        self.data_dir = data_dir
+        self.model_sidecar = model_sidecar
+        self.annoy_min_items = annoy_min_items
+        self.index_dir = data_dir / "indexes"
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(data_dir / "catalog.sqlite")
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @cached_property
+    def spec(self) -> ModelSpec:
+        """The model's sidecar alone: enough to know the model id without loading the network."""
+        return load_spec(self.model_sidecar)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder.from_sidecar(self.model_sidecar)
+
+    def index(
+        self, folder: Path, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+    ) -> IndexReport:
+        return index_folder(
+            folder,
+            self.catalog,
+            self.embedder,
+            self.index_dir,
+            progress=progress,
+            cancelled=cancelled,
+            annoy_min_items=self.annoy_min_items,
+        )
+
+    def _root_id(self, folder: Path) -> int:
+        root = folder.expanduser().resolve()
+        root_id = self.catalog.root_id(root, create=False)
+        if root_id is None:
+            raise SorterError(f"folder not indexed yet: {root} (run `sorter index` on it first)")
+        return root_id
+
+    def open_folder(self, folder: Path) -> FolderIndex:
+        return FolderIndex.open(self.catalog, self._root_id(folder), self.spec.model_id, self.index_dir)
+
+    def similar(self, folder: Path, image: Path, k: int) -> list[Neighbour]:
+        """Neighbours of `image`, which must be a file inside the indexed `folder`."""
+        root = folder.expanduser().resolve()
+        try:
+            relpath = image.expanduser().resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise SorterError(f"{image} is not inside {root}") from None
+        index = self.open_folder(root)
+        try:
+            return index.similar(relpath, k)
+        finally:
+            index.close()
+
+    def status(self, folder: Path) -> FolderStatus:
+        root = folder.expanduser().resolve()
+        root_id = self._root_id(root)
+        model_id = self.spec.model_id
+        rows = self.catalog.file_rows(root_id)
+        by_hash = self.catalog.paths_by_hash(root_id, model_id)
+        indexed_with, indexed_at = self.catalog.root_info(root_id)
+        manifest = load_manifest(self.index_dir, index_name(root_id, model_id))
+        return FolderStatus(
+            folder=str(root),
+            model_id=model_id,
+            indexed_with=indexed_with,
+            indexed_at=indexed_at,
+            files=len(rows),
+            usable=sum(len(paths) for paths in by_hash.values()),
+            distinct=len(by_hash),
+            errors=sum(1 for r in rows.values() if r.error is not None),
+            search="annoy" if manifest else "exact",
+            annoy_items=len(manifest.keys) if manifest else 0,
+        )
