@@ -1,0 +1,24 @@
+"""`sorter-gui [FOLDER]`: open the window, optionally on a folder."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from ..paths import AppPaths
+from .main_window import MainWindow
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    app.setApplicationName("Image Sorter")
+    window = MainWindow(AppPaths.default())
+    window.show()
+    folders = [Path(a) for a in args if not a.startswith("-") and Path(a).is_dir()]
+    if folders:
+        window.open_folder(folders[0])
+    return int(app.exec())
