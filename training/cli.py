@@ -1,0 +1,55 @@
+"""`sorter-train`: headless commands that produce the models the app bundles."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import TrainingError
+from .paths import DATASETS_ENV, default_datasets_dir, default_models_dir
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sorter-train", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    export = commands.add_parser(
+        "export-embedder",
+        help="export EfficientNet-Lite0 (ImageNet weights) as the bundled ONNX embedder + JSON sidecar",
+        description="Check the ImageNet weights on a known photo, export to ONNX, verify onnxruntime "
+        "against torch, then atomically write image-sorter.onnx and image-sorter.json.",
+    )
+    export.add_argument(
+        "--out", type=Path, default=default_models_dir(), help="output folder (default: %(default)s)"
+    )
+    export.add_argument(
+        "--datasets",
+        type=Path,
+        default=default_datasets_dir(),
+        help=f"datasets folder with sample_photos/ (default: ${DATASETS_ENV} or %(default)s)",
+    )
+    export.add_argument(
+        "--no-sanity-check",
+        dest="sanity_check",
+        action="store_false",
+        help="skip the ImageNet espresso check (only when the datasets are unavailable)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "export-embedder":
+            from .export_embedder import export_embedder
+
+            export_embedder(args.out, args.datasets, sanity_check=args.sanity_check)
+    except TrainingError as exc:
+        print(f"sorter-train: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
