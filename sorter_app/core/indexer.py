@@ -67,7 +67,7 @@ def content_hash(data: bytes) -> str:
 def _prepare(root: Path, file: ScannedFile, known: frozenset[str], pre: Preprocess) -> _Prepared:
     """Read, hash and (if the content is new) decode one file. Runs in a worker thread."""
     try:
-        with open(root / file.relpath, "rb") as fh:  # noqa: PTH123 - fstat needs the descriptor
+        with open(root / file.relpath, "rb") as fh:
             st = os.fstat(fh.fileno())
             data = fh.read()
     except OSError as exc:

@@ -1,0 +1,194 @@
+"""Index and query speed against the budgets in DESIGN.md. Run by hand, not in CI:
+
+    .venv/bin/python -m benchmarks.bench_index                 # everything
+    .venv/bin/python -m benchmarks.bench_index --only query    # one part: rooms, 12mp, reopen, query
+
+Each throughput figure is paired with a naive baseline run in the same process on the same files
+(full decode, one image per model call, no catalog, no cache), so the ratio says what the pipeline
+(draft decoding, threads, batching) buys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+from sorter_app.core.catalog import Catalog, FileRow
+from sorter_app.core.folder_index import FolderIndex, refresh_vector_index
+from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
+from sorter_app.core.preprocess import normalise_batch, to_model_pixels
+from sorter_app.paths import bundled_model_sidecar
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+OUT = REPO / "benchmarks" / "out"
+
+
+def naive_images_per_second(files: list[Path], sidecar: Path) -> float:
+    """The obvious loop: default onnxruntime session, full decode, one image per call, nothing cached."""
+    spec = load_spec(sidecar)
+    session = ort.InferenceSession(str(sidecar.parent / spec.onnx_file), providers=["CPUExecutionProvider"])
+    pre = spec.preprocess
+    started = time.perf_counter()
+    for path in files:
+        img = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        session.run(None, {spec.input_name: normalise_batch(to_model_pixels(img, pre)[None], pre)})
+    return len(files) / (time.perf_counter() - started)
+
+
+def index_once(folder: Path, sidecar: Path) -> tuple[dict[str, Any], Path]:
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-data-"))
+    with Library(data_dir, sidecar) as library:
+        report = library.index(folder)
+    result = {
+        "images": report.indexed,
+        "skipped": len(report.skipped),
+        "seconds": round(report.seconds, 2),
+        "images_per_second": round(report.images_per_second, 1),
+    }
+    return result, data_dir
+
+
+def compare(folder: Path, files: list[Path], sidecar: Path) -> dict[str, Any]:
+    pipeline, data_dir = index_once(folder, sidecar)
+    shutil.rmtree(data_dir)
+    naive = naive_images_per_second(files, sidecar)
+    return {
+        "pipeline": pipeline,
+        "naive_images_per_second": round(naive, 1),
+        "speedup": round(pipeline["images_per_second"] / naive, 2),
+    }
+
+
+def bench_rooms(sidecar: Path) -> dict[str, Any]:
+    folder = DATASETS / "house_rooms"
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    return {"folder": str(folder), **compare(folder, files, sidecar)}
+
+
+def make_12mp_jpegs(n: int) -> Path:
+    """12-MP camera-like JPEGs made from real photos (upscaled, with sensor-like noise), cached."""
+    folder = OUT / "jpeg-12mp"
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = sorted((DATASETS / "indoor_outdoor_alek").rglob("*.jpg"))[:n]
+    rng = np.random.default_rng(0)
+    for i, source in enumerate(sources):
+        target = folder / f"photo{i:03d}.jpg"
+        if target.exists():
+            continue
+        big = Image.open(source).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        noisy = np.asarray(big, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(target, "JPEG", quality=92)
+    return folder
+
+
+def bench_12mp(sidecar: Path, n: int) -> dict[str, Any]:
+    folder = make_12mp_jpegs(n)
+    files = sorted(folder.glob("*.jpg"))
+    mean_mb = sum(p.stat().st_size for p in files) / len(files) / 1e6
+    return {"files": len(files), "mean_file_mb": round(mean_mb, 2), **compare(folder, files, sidecar)}
+
+
+def bench_reopen(sidecar: Path) -> dict[str, Any]:
+    """Index the whole shared dataset, then time re-opening it unchanged."""
+    first, data_dir = index_once(DATASETS, sidecar)
+    timings = []
+    with Library(data_dir, sidecar) as library:
+        for _ in range(3):
+            report = library.index(DATASETS)
+            timings.append(report.seconds)
+        files = report.reused
+        started = time.perf_counter()
+        index = library.open_folder(DATASETS)
+        open_index = time.perf_counter() - started
+        index.close()
+    shutil.rmtree(data_dir)
+    return {
+        "first_index": first,
+        "files": files,
+        "reopen_seconds": [round(t, 3) for t in timings],
+        "open_for_queries_seconds": round(open_index, 3),
+    }
+
+
+def _clustered_unit_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """Like real embeddings, synthetic ones sit in clusters; uniform noise in 1280-d would not."""
+    centres = rng.normal(size=(max(n // 200, 1), dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, len(centres), n)] + 0.8 * rng.normal(size=(n, dim)).astype(np.float32)
+    unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
+
+
+def bench_query(n: int = 100_000, dim: int = 1280, queries: int = 500) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    vectors = _clustered_unit_vectors(n, dim, rng)
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    with Catalog(data_dir / "catalog.sqlite") as catalog:
+        root_id = catalog.root_id(data_dir / "photos")
+        assert root_id is not None
+        with catalog.transaction():
+            catalog.upsert_vectors("synthetic", ((f"h{i}", v) for i, v in enumerate(vectors)))
+            catalog.upsert_files(root_id, (FileRow(f"img{i:06d}.jpg", 1, 1, f"h{i}", None) for i in range(n)))
+        started = time.perf_counter()
+        refresh_vector_index(catalog, root_id, "synthetic", data_dir)
+        build_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        index = FolderIndex.open(catalog, root_id, "synthetic", data_dir)
+        open_seconds = time.perf_counter() - started
+        picks = rng.integers(0, n, queries)
+        latencies, recalls = [], []
+        for q in picks:
+            t0 = time.perf_counter()
+            got = index.similar(f"img{q:06d}.jpg", 24)
+            latencies.append(time.perf_counter() - t0)
+            truth = np.argsort(-(vectors @ vectors[q]))[1:25]
+            recalls.append(len({f"img{i:06d}.jpg" for i in truth} & {g.relpath for g in got}) / 24)
+        index.close()
+    shutil.rmtree(data_dir)
+    ms = np.array(latencies) * 1000
+    return {
+        "vectors": n,
+        "dim": dim,
+        "annoy_build_seconds": round(build_seconds, 1),
+        "open_seconds": round(open_seconds, 2),
+        "similar_k24_ms": {
+            "p50": round(float(np.percentile(ms, 50)), 2),
+            "p95": round(float(np.percentile(ms, 95)), 2),
+            "max": round(float(ms.max()), 2),
+        },
+        "recall_at_24": round(float(np.mean(recalls)), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", choices=["rooms", "12mp", "reopen", "query"], action="append")
+    parser.add_argument("--n12mp", type=int, default=100, help="how many 12-MP JPEGs to generate")
+    args = parser.parse_args()
+    sidecar = bundled_model_sidecar()
+    parts: dict[str, Callable[[], dict[str, Any]]] = {
+        "rooms": lambda: bench_rooms(sidecar),
+        "12mp": lambda: bench_12mp(sidecar, args.n12mp),
+        "reopen": lambda: bench_reopen(sidecar),
+        "query": bench_query,
+    }
+    for name in args.only or list(parts):
+        result = parts[name]()
+        print(json.dumps({name: result}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
