@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from sorter_app.cli import main
 from tests import builders
+from tests.privileges import without_root_privileges
 
 GOOD_SEEDS = range(8)
 
@@ -154,16 +154,6 @@ def _build_salted_folder(folder: Path) -> tuple[set[str], dict[str, str]]:
     return good, bad
 
 
-def _without_root_privileges() -> None:
-    """Runs in the child before exec: root keeps its uid but obeys file permissions, like a user."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
-
-
 def test_salted_folder_names_each_bad_file_and_indexes_every_good_one(tmp_path: Path) -> None:
     folder = tmp_path / "salted"
     good, bad = _build_salted_folder(folder)
@@ -181,7 +171,7 @@ def test_salted_folder_names_each_bad_file_and_indexes_every_good_one(tmp_path: 
             ],
             capture_output=True,
             text=True,
-            preexec_fn=_without_root_privileges,
+            preexec_fn=without_root_privileges,
             timeout=300,
         )
     finally:

@@ -1,0 +1,187 @@
+"""Moving one file so that at every instant at least one whole copy exists and nothing is overwritten.
+
+Same file system: `os.link(src, dst)` then `os.unlink(src)`. link() fails if dst exists, so this is
+a rename that never replaces, and between the two calls both names point to the same inode, which
+recovery recognises. Where hard links are not supported (FAT, exFAT, some network shares: EPERM,
+ENOTSUP) it falls back to an exists-check and `os.rename`, which leaves a window of microseconds in
+which a file created by someone else could be replaced; on Windows `os.rename` refuses to replace.
+
+Across file systems (EXDEV): copy to a temp name in the destination folder, fsync, check size and
+BLAKE2b hash against the bytes read, no-replace rename to the final name, fsync the folder, and only
+then delete the source. The copy keeps mode and times (shutil.copy2 semantics), so the catalog's
+size + mtime check still matches.
+
+Every step calls `journal.fault_point`, where tests inject a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from . import journal
+from .atomic import _fsync_dir
+
+CHUNK_BYTES = 1 << 20
+_NO_HARDLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
+
+Settled = Literal["in place", "restored", "removed", "conflict", "lost"]
+
+
+class SourceChanged(Exception):  # noqa: N818 - an outcome, not a failure
+    """The source is not the file the plan was made for; nothing was done."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Transferred:
+    size: int  # of the destination, as it now is
+    mtime_ns: int
+    hash: str | None  # BLAKE2b-128 when the bytes were copied and verified
+
+
+def file_hash(path: Path) -> str:
+    """The same digest as `indexer.content_hash`, computed in chunks."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename `src` to `dst`; FileExistsError if `dst` exists, OSError(EXDEV) across file systems."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in _NO_HARDLINKS:
+            raise
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
+        os.rename(src, dst)
+        journal.fault_point("renamed")
+        return
+    journal.fault_point("linked")
+    try:
+        os.unlink(src)
+    except OSError:
+        os.unlink(dst)  # the new name is only a second link to the same file: take it back
+        raise
+    journal.fault_point("unlinked")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def copy_verified(src: Path, tmp: Path, expect: tuple[int, int] | None) -> str:
+    """Copy `src` to `tmp` (ours: any old file there is a leftover) with its mode and times, fsync,
+    and check it; returns the hash. On any failure `tmp` is gone and `src` untouched."""
+    tmp.unlink(missing_ok=True)
+    with open(src, "rb") as fh:
+        before = os.fstat(fh.fileno())
+        if expect is not None and (before.st_size, before.st_mtime_ns) != expect:
+            raise SourceChanged("changed since the plan was made")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        try:
+            digest = hashlib.blake2b(digest_size=16)
+            try:
+                while chunk := fh.read(CHUNK_BYTES):
+                    digest.update(chunk)
+                    _write_all(fd, chunk)
+                journal.fault_point("copied")
+                shutil.copystat(src, tmp)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            journal.fault_point("synced")
+            after = os.fstat(fh.fileno())
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise SourceChanged("changed while it was being copied")
+            if os.stat(tmp).st_size != before.st_size or file_hash(tmp) != digest.hexdigest():
+                raise OSError(errno.EIO, "the copy does not match the source", str(tmp))
+        except (OSError, SourceChanged):
+            tmp.unlink(missing_ok=True)
+            raise
+    return digest.hexdigest()
+
+
+def transfer(
+    src: Path, dst: Path, tmp: Path, *, keep_source: bool, expect: tuple[int, int] | None
+) -> Transferred:
+    """Move (or, with `keep_source`, copy) `src` to `dst`, never replacing anything at `dst`.
+
+    `tmp` is the temp name for a copy, in `dst`'s folder. `expect` is the (size, mtime_ns) the source
+    must still have. On an exception other than a crash, the disk is as it was before the call.
+    """
+    if not keep_source:
+        try:
+            rename_noreplace(src, dst)
+            st = os.lstat(dst)
+            return Transferred(st.st_size, st.st_mtime_ns, None)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+    digest = copy_verified(src, tmp, expect)
+    try:
+        rename_noreplace(tmp, dst)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dst.parent)  # the copy must be durable under its name before the source goes
+    journal.fault_point("dst synced")
+    if not keep_source:
+        try:
+            os.unlink(src)
+        except OSError:
+            os.unlink(dst)
+            raise
+        journal.fault_point("source removed")
+    st = os.lstat(dst)
+    return Transferred(st.st_size, st.st_mtime_ns, digest)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def settle(home: Path, other: Path, leftovers: list[Path], tmp: Path) -> Settled:
+    """After an interrupted transfer between `home` and `other` (either way), put the file at `home`.
+
+    Reads the state from the disk, so it does not matter which step the crash came after: temp
+    files are deleted; if both names exist and hold the same file (same inode, or same bytes), the
+    second one goes; if only `other` exists, it is moved to `home`. Two different files are left alone
+    ("conflict"). Running it again after a crash inside it is safe.
+    """
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+        journal.fault_point("leftover removed")
+    home_st, other_st = _lstat(home), _lstat(other)
+    if home_st is not None and other_st is not None:
+        if not (stat.S_ISREG(home_st.st_mode) and stat.S_ISREG(other_st.st_mode)):
+            return "conflict"
+        same = os.path.samestat(home_st, other_st)
+        if same or (home_st.st_size == other_st.st_size and file_hash(home) == file_hash(other)):
+            os.unlink(other)
+            journal.fault_point("duplicate removed")
+            return "removed"
+        return "conflict"
+    if other_st is not None:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        transfer(other, home, tmp, keep_source=False, expect=None)
+        return "restored"
+    return "in place" if home_st is not None else "lost"
