@@ -42,7 +42,8 @@ CREATE TABLE images (
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
     format TEXT NOT NULL,
-    frames INTEGER NOT NULL
+    frames INTEGER NOT NULL,
+    layout BLOB NOT NULL
 );
 CREATE TABLE vectors (
     content_hash TEXT NOT NULL,
@@ -63,12 +64,24 @@ class FileRow:
 
 
 @dataclass(frozen=True)
+class FileFacts:
+    """What deciding which copy to keep needs: resolution first, then file size, then age."""
+
+    relpath: str
+    size: int
+    mtime_ns: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     content_hash: str
     width: int
     height: int
     format: str
     frames: int
+    layout: bytes  # see layout.py
 
 
 def vector_to_blob(vector: NDArray[np.float32]) -> bytes:
@@ -164,6 +177,52 @@ class Catalog:
                 "DELETE FROM files WHERE root_id = ? AND relpath = ?", ((root_id, p) for p in relpaths)
             )
 
+    def _locate(self, path: Path) -> tuple[int, str] | None:
+        """(root id, relative path) of the deepest indexed root holding `path`, if any."""
+        best: tuple[int, str] | None = None
+        best_depth = -1
+        for root_id, root in self._db.execute("SELECT id, path FROM roots"):
+            try:
+                relpath = path.relative_to(root).as_posix()
+            except ValueError:
+                continue
+            depth = len(Path(root).parts)
+            if depth > best_depth:
+                best, best_depth = (int(root_id), relpath), depth
+        return best
+
+    def follow_file(self, src: Path, dst: Path, *, keep_source: bool = False) -> None:
+        """Record that `src` now (also, if `keep_source`) lives at `dst`: its vector comes along.
+
+        Paths outside every indexed folder are ignored, so a file moved out simply leaves the
+        catalog and one moved in is known without being read again.
+        """
+        origin = self._locate(src)
+        if origin is None:
+            return
+        row = self._db.execute(
+            "SELECT size, mtime_ns, content_hash, error FROM files WHERE root_id = ? AND relpath = ?", origin
+        ).fetchone()
+        if row is None:
+            return
+        with self._db:
+            if not keep_source:
+                self._db.execute("DELETE FROM files WHERE root_id = ? AND relpath = ?", origin)
+            target = self._locate(dst)
+            if target is not None:
+                try:
+                    st = dst.stat()
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                except OSError:
+                    size, mtime_ns = row[0], row[1]
+                self.upsert_files(target[0], [FileRow(target[1], size, mtime_ns, row[2], row[3])])
+
+    def forget_file(self, path: Path) -> None:
+        located = self._locate(path)
+        if located is not None:
+            with self._db:
+                self._db.execute("DELETE FROM files WHERE root_id = ? AND relpath = ?", located)
+
     def errors(self, root_id: int) -> list[tuple[str, str]]:
         rows = self._db.execute(
             "SELECT relpath, error FROM files WHERE root_id = ? AND error IS NOT NULL ORDER BY relpath",
@@ -184,13 +243,21 @@ class Catalog:
             grouped.setdefault(content_hash, []).append(relpath)
         return grouped
 
+    def file_facts(self, root_id: int) -> dict[str, FileFacts]:
+        rows = self._db.execute(
+            "SELECT f.relpath, f.size, f.mtime_ns, i.width, i.height FROM files f "
+            "JOIN images i ON i.content_hash = f.content_hash WHERE f.root_id = ? AND f.error IS NULL",
+            (root_id,),
+        )
+        return {r[0]: FileFacts(*r) for r in rows}
+
     # images and vectors --------------------------------------------------------------------
 
     def upsert_images(self, infos: Iterable[ImageInfo]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO images (content_hash, width, height, format, frames) "
-            "VALUES (?, ?, ?, ?, ?)",
-            ((i.content_hash, i.width, i.height, i.format, i.frames) for i in infos),
+            "INSERT OR REPLACE INTO images (content_hash, width, height, format, frames, layout) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ((i.content_hash, i.width, i.height, i.format, i.frames, i.layout) for i in infos),
         )
 
     def upsert_vectors(self, model_id: str, items: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
@@ -203,17 +270,21 @@ class Catalog:
         rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))
         return {r[0] for r in rows}
 
-    def vectors(self, model_id: str, hashes: Sequence[str]) -> NDArray[np.float32]:
-        """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix."""
+    def _by_hash(self, query: str, hashes: Sequence[str], *params: object) -> dict[str, bytes]:
+        """Run `query` (its `{marks}` is the IN list) over `hashes` in chunks SQLite accepts."""
         found: dict[str, bytes] = {}
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
-                (model_id, *chunk),
-            )
-            found.update(rows)
+            found.update(self._db.execute(query.format(marks=",".join("?" * len(chunk))), (*params, *chunk)))
+        return found
+
+    def vectors(self, model_id: str, hashes: Sequence[str]) -> NDArray[np.float32]:
+        """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix."""
+        found = self._by_hash(
+            "SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
+            hashes,
+            model_id,
+        )
         missing = [h for h in hashes if h not in found]
         if missing:
             raise KeyError(f"no {model_id} vector for {len(missing)} content hash(es), e.g. {missing[0]}")
@@ -221,9 +292,14 @@ class Catalog:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([blob_to_vector(found[h]) for h in hashes])
 
+    def layouts(self, hashes: Sequence[str]) -> dict[str, bytes]:
+        return self._by_hash(
+            "SELECT content_hash, layout FROM images WHERE content_hash IN ({marks})", hashes
+        )
+
     def image_info(self, content_hash: str) -> ImageInfo | None:
         row = self._db.execute(
-            "SELECT content_hash, width, height, format, frames FROM images WHERE content_hash = ?",
+            "SELECT content_hash, width, height, format, frames, layout FROM images WHERE content_hash = ?",
             (content_hash,),
         ).fetchone()
         return ImageInfo(*row) if row else None

@@ -26,6 +26,7 @@ from .embedder import Embedder
 from .errors import ImageError, SorterError
 from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
 from .images import load_image
+from .layout import layout_signature
 from .model_spec import Preprocess
 from .preprocess import to_model_pixels
 from .scan import Problem, ScannedFile, scan_folder
@@ -84,7 +85,9 @@ def _prepare(root: Path, file: ScannedFile, known: frozenset[str], pre: Preproce
     except (ValueError, MemoryError) as exc:
         reason = f"cannot prepare image: {exc}"
         return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, reason))
-    info = ImageInfo(digest, loaded.width, loaded.height, loaded.format, loaded.frames)
+    info = ImageInfo(
+        digest, loaded.width, loaded.height, loaded.format, loaded.frames, layout_signature(loaded.image)
+    )
     return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None), pixels, info)
 
 
