@@ -6,16 +6,25 @@ thing everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from .catalog import Catalog
+from .clusters import Clustering, cluster_folder
+from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, NearRule, find_duplicates
 from .embedder import Embedder
 from .errors import SorterError
 from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name
 from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
+from .journal import Journal
 from .model_spec import ModelSpec, load_spec
+from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans, recover, undo_plan
+from .neighbours import FolderVectors
+from .outliers import Outlier, find_outliers
+from .plan import MovePlan
+from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .vector_index import load_manifest
 
 
@@ -88,15 +97,85 @@ class Library:
     def similar(self, folder: Path, image: Path, k: int) -> list[Neighbour]:
         """Neighbours of `image`, which must be a file inside the indexed `folder`."""
         root = folder.expanduser().resolve()
-        try:
-            relpath = image.expanduser().resolve().relative_to(root).as_posix()
-        except ValueError:
-            raise SorterError(f"{image} is not inside {root}") from None
         index = self.open_folder(root)
         try:
-            return index.similar(relpath, k)
+            return index.similar(self.relpath(root, image), k)
         finally:
             index.close()
+
+    def folder_vectors(self, folder: Path) -> FolderVectors:
+        return FolderVectors.load(self.catalog, self._root_id(folder), self.spec.model_id)
+
+    def duplicates(self, folder: Path, threshold: float = NEAR_DUPLICATE_THRESHOLD) -> list[DuplicateGroup]:
+        """Near-duplicates need embedding similarity ≥ `threshold` and a matching layout."""
+        vectors = self.folder_vectors(folder)
+        facts = self.catalog.file_facts(self._root_id(folder))
+        layouts = self.catalog.layouts(vectors.keys)
+        return find_duplicates(vectors, facts, layouts, rule=NearRule(similar=threshold))
+
+    def clusters(self, folder: Path, granularity: str = "medium") -> Clustering:
+        return cluster_folder(self.folder_vectors(folder), granularity)
+
+    def outliers(self, folder: Path) -> list[Outlier]:
+        return find_outliers(self.folder_vectors(folder))
+
+    def seed_groups(
+        self, folder: Path, seeds: list[Path], threshold: float = SEED_THRESHOLD
+    ) -> list[SeedGroup]:
+        root = folder.expanduser().resolve()
+        return seed_groups(self.folder_vectors(root), [self.relpath(root, s) for s in seeds], threshold)
+
+    @staticmethod
+    def relpath(root: Path, image: Path) -> str:
+        """`image` as a path relative to the indexed `root`, the form the catalog keys files by."""
+        try:
+            return image.expanduser().resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise SorterError(f"{image} is not inside {root}") from None
+
+    # moving files: the catalog follows every step, so nothing is embedded again ------------------
+
+    @cached_property
+    def journal(self) -> Journal:
+        return Journal(self.data_dir / "journal")
+
+    def _moved(self, plan: MovePlan) -> Callable[[Path, Path], None]:
+        keep_source = plan.mode == "copy"
+        return lambda src, dst: self.catalog.follow_file(src, dst, keep_source=keep_source)
+
+    def apply(
+        self, plan: MovePlan, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+    ) -> ApplyResult:
+        return apply_plan(
+            plan, self.journal, progress=progress, cancelled=cancelled, on_moved=self._moved(plan)
+        )
+
+    def undo(
+        self,
+        plan_id: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> UndoResult:
+        return undo_plan(
+            plan_id,
+            self.journal,
+            progress=progress,
+            cancelled=cancelled,
+            on_moved=lambda src, dst: self.catalog.follow_file(src, dst),
+            on_removed=self.catalog.forget_file,
+        )
+
+    def recover(self) -> list[UndoResult]:
+        """Finish or roll back plans a crash interrupted; run before anything else touches files."""
+        return recover(
+            self.journal,
+            on_moved=lambda src, dst: self.catalog.follow_file(src, dst),
+            on_removed=self.catalog.forget_file,
+        )
+
+    def plans(self) -> list[PlanSummary]:
+        return list_plans(self.journal)
 
     def status(self, folder: Path) -> FolderStatus:
         root = folder.expanduser().resolve()
