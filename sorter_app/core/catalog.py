@@ -88,10 +88,6 @@ def vector_to_blob(vector: NDArray[np.float32]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
-def blob_to_vector(blob: bytes) -> NDArray[np.float32]:
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
-
-
 class Catalog:
     """A connection to the catalog file; one per thread (SQLite connections are not shared)."""
 
@@ -279,18 +275,32 @@ class Catalog:
         return found
 
     def vectors(self, model_id: str, hashes: Sequence[str]) -> NDArray[np.float32]:
-        """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix."""
-        found = self._by_hash(
-            "SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
-            hashes,
-            model_id,
-        )
-        missing = [h for h in hashes if h not in found]
-        if missing:
-            raise KeyError(f"no {model_id} vector for {len(missing)} content hash(es), e.g. {missing[0]}")
-        if not hashes:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([blob_to_vector(found[h]) for h in hashes])
+        """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix.
+
+        Rows are copied straight from the cursor into the matrix: at 100,000 images, holding the
+        blobs first would double the 512 MB this costs.
+        """
+        position = {h: i for i, h in enumerate(hashes)}
+        out: NDArray[np.float32] | None = None
+        filled = np.zeros(len(hashes), dtype=bool)
+        query = "SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})"
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            for content_hash, blob in self._db.execute(
+                query.format(marks=",".join("?" * len(chunk))), (model_id, *chunk)
+            ):
+                row = np.frombuffer(blob, dtype="<f4")
+                if out is None:
+                    out = np.empty((len(hashes), len(row)), dtype=np.float32)
+                i = position[content_hash]
+                out[i] = row
+                filled[i] = True
+        if not filled.all():
+            missing = hashes[int(np.flatnonzero(~filled)[0])]
+            raise KeyError(
+                f"no {model_id} vector for {int((~filled).sum())} content hash(es), e.g. {missing}"
+            )
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     def layouts(self, hashes: Sequence[str]) -> dict[str, bytes]:
         return self._by_hash(

@@ -27,8 +27,8 @@ EXACT_LIMIT = 20_000
 PCA_DIM = 128
 GRAPH_TREES = 12
 CANDIDATES_PER_NEIGHBOUR = 3
-SEARCH_K_FACTOR = 4
-_BLOCK = 1024
+SEARCH_K_FACTOR = 8
+_BLOCK = 256  # rows per task; a task gathers BLOCK × candidates full vectors (~30 MB at k=8)
 
 
 @dataclass(frozen=True)
@@ -106,10 +106,15 @@ def pca_reduce(vectors: NDArray[np.float32], dim: int, sample: int = 20_000) -> 
     rng = np.random.default_rng(0)
     fit = vectors[rng.choice(len(vectors), min(sample, len(vectors)), replace=False)]
     mean = fit.mean(axis=0)
-    _, _, components = np.linalg.svd(fit - mean, full_matrices=False)
-    reduced = (vectors - mean) @ components[:dim].T
-    norms = np.linalg.norm(reduced, axis=1, keepdims=True)
-    out: NDArray[np.float32] = (reduced / np.maximum(norms, 1e-12)).astype(np.float32)
+    centred = fit - mean
+    # Eigenvectors of the d×d covariance: the same directions as an SVD of the sample, without
+    # LAPACK's sample-sized workspace (~1 GB at 20,000 × 1280).
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    basis = np.ascontiguousarray(eigenvectors[:, ::-1][:, :dim], dtype=np.float32)
+    out = np.empty((len(vectors), dim), dtype=np.float32)
+    for start in range(0, len(vectors), 8192):  # chunks: no full-size (vectors - mean) temporary
+        block = (vectors[start : start + 8192] - mean) @ basis
+        out[start : start + 8192] = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
     return out
 
 
