@@ -22,8 +22,8 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from sorter_app.core.duplicates import NearRule
 from sorter_app.core.embedder import Embedder
+from sorter_app.core.hashing import content_hash
 from sorter_app.core.images import load_image
-from sorter_app.core.indexer import content_hash
 from sorter_app.core.layout import layout_signature, layout_similarity
 from sorter_app.core.preprocess import to_model_pixels
 from sorter_app.paths import bundled_model_sidecar

@@ -9,7 +9,6 @@ cancelled or crashed run keeps what it finished and the next run continues from 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from .catalog import Catalog, FileRow, ImageInfo
 from .embedder import Embedder
 from .errors import ImageError, SorterError
 from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
+from .hashing import content_hash
 from .images import load_image
 from .layout import layout_signature
 from .model_spec import Preprocess
@@ -58,11 +58,6 @@ class _Prepared:
     row: FileRow
     pixels: NDArray[np.uint8] | None = None
     info: ImageInfo | None = None
-
-
-def content_hash(data: bytes) -> str:
-    """128-bit BLAKE2b: fast on big files, and collisions are not a practical concern here."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _prepare(root: Path, file: ScannedFile, known: frozenset[str], pre: Preprocess) -> _Prepared:
@@ -101,15 +96,23 @@ class _BatchWriter:
         self._batch_size = batch_size
         self._rows: list[FileRow] = []
         self._to_embed: list[_Prepared] = []
+        self._embedding: set[str] = set()  # content seen new in this run: copies are embedded once
         self.embedded = 0
 
-    def add(self, prepared: _Prepared) -> None:
-        if prepared.pixels is None:
+    def add(self, prepared: _Prepared) -> bool:
+        """Queue one file; True if its vector is reused (known content, or a copy met earlier)."""
+        content = prepared.row.content_hash
+        if prepared.pixels is None or content in self._embedding:
             self._rows.append(prepared.row)
+            reused = prepared.row.error is None
         else:
+            assert content is not None
+            self._embedding.add(content)
             self._to_embed.append(prepared)
+            reused = False
         if len(self._to_embed) >= self._batch_size or len(self._rows) >= 4 * self._batch_size:
             self.flush()
+        return reused
 
     def flush(self) -> None:
         vectors: list[tuple[str, NDArray[np.float32]]] = []
@@ -125,7 +128,7 @@ class _BatchWriter:
         with self._catalog.transaction():
             self._catalog.upsert_images(infos)
             self._catalog.upsert_vectors(self._embedder.model_id, vectors)
-            self._catalog.upsert_files(self._root_id, self._rows)
+            self._catalog.upsert_files(self._root_id, self._rows)  # after their vectors: copies refer to them
         self.embedded += len(vectors)
         self._rows.clear()
         self._to_embed.clear()
@@ -193,12 +196,10 @@ def index_folder(
                     future.cancel()
                 # Files already decoded are kept: the next run need not repeat them.
                 for future in queue:
-                    if future.done() and not future.cancelled():
-                        writer.add(future.result())
+                    if future.done() and not future.cancelled() and writer.add(future.result()):
+                        report.reused += 1
                 break
-            prepared = queue.popleft().result()
-            writer.add(prepared)
-            if prepared.pixels is None and prepared.row.error is None:
+            if writer.add(queue.popleft().result()):
                 report.reused += 1
             done += 1
             if progress:

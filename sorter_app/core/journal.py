@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from .atomic import _fsync_dir
+from .atomic import fsync_dir
 from .errors import SorterError
 from .plan import MovePlan, PlanError
 
@@ -198,7 +198,7 @@ class Journal:
             raise
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return writer
 
     def remove_stale_temp_files(self, min_age_s: float = 3600) -> None:

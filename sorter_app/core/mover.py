@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from . import journal as _journal
-from .atomic import _fsync_dir
+from .atomic import fsync_dir
+from .hashing import file_hash
 from .journal import History, Journal, JournalBusyError, JournalError, JournalWriter
 from .plan import Mode, MovePlan
-from .transfer import Settled, SourceChanged, file_hash, settle, transfer
+from .transfer import Settled, SourceChanged, settle, transfer
 from .trash import info_path, remove_info, write_info
 
 ProgressFn = Callable[[int, int], None]
@@ -157,7 +158,7 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def _fsync_dirs(dirs: set[Path]) -> None:
     """Make this chunk's renames durable: one fsync per folder touched, not per file."""
     for directory in dirs:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     dirs.clear()
 
 

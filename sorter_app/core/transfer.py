@@ -17,7 +17,6 @@ Every step calls `journal.fault_point`, where tests inject a crash.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import stat
@@ -26,9 +25,9 @@ from pathlib import Path
 from typing import Literal
 
 from . import journal
-from .atomic import _fsync_dir
+from .atomic import fsync_dir
+from .hashing import CHUNK_BYTES, file_hash, new_digest
 
-CHUNK_BYTES = 1 << 20
 _NO_HARDLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
 
 Settled = Literal["in place", "restored", "removed", "conflict", "lost"]
@@ -47,15 +46,6 @@ class Transferred:
     size: int  # of the destination, as it now is
     mtime_ns: int
     hash: str | None  # BLAKE2b-128 when the bytes were copied and verified
-
-
-def file_hash(path: Path) -> str:
-    """The same digest as `indexer.content_hash`, computed in chunks."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def rename_noreplace(src: Path, dst: Path) -> None:
@@ -95,7 +85,7 @@ def copy_verified(src: Path, tmp: Path, expect: tuple[int, int] | None) -> str:
             raise SourceChanged("changed since the plan was made")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         try:
-            digest = hashlib.blake2b(digest_size=16)
+            digest = new_digest()
             try:
                 while chunk := fh.read(CHUNK_BYTES):
                     digest.update(chunk)
@@ -139,7 +129,7 @@ def transfer(
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(dst.parent)  # the copy must be durable under its name before the source goes
+    fsync_dir(dst.parent)  # the copy must be durable under its name before the source goes
     journal.fault_point("dst synced")
     if not keep_source:
         try:
