@@ -296,12 +296,13 @@ def _cmd_groups(library: Library, args: argparse.Namespace) -> int:
 def _plan_groups(library: Library, args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     """(folder name, absolute paths) for what the user chose to move."""
     if args.duplicates:
-        found = _duplicates(library, args, args.threshold or NEAR_DUPLICATE_THRESHOLD)
+        threshold = NEAR_DUPLICATE_THRESHOLD if args.threshold is None else args.threshold
+        found = _duplicates(library, args, threshold)
         return [("duplicates", [p for g in found for p in g["paths"] if p != g["keep"]])]
     if args.groups:
         if not args.seed:
             raise SorterError("--groups needs at least one --seed IMG")
-        found = _groups(library, args, args.threshold or SEED_THRESHOLD)
+        found = _groups(library, args, SEED_THRESHOLD if args.threshold is None else args.threshold)
         return [(Path(g["seed"]).stem, g["paths"]) for g in found]
     clustering = _clusters(library, args)["clusters"]
     if args.clusters != "all":

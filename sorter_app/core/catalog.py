@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from .hashing import file_hash
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -190,11 +192,13 @@ class Catalog:
     def follow_file(self, src: Path, dst: Path, *, keep_source: bool = False) -> None:
         """Record that `src` now (also, if `keep_source`) lives at `dst`: its vector comes along.
 
-        Paths outside every indexed folder are ignored, so a file moved out simply leaves the
-        catalog and one moved in is known without being read again.
+        A file moved out of every indexed folder simply leaves the catalog. One arriving from
+        outside (restored from the trash, say) is hashed and, if its content is known, gets its row
+        back without being decoded or embedded again.
         """
         origin = self._locate(src)
         if origin is None:
+            self._adopt(dst)
             return
         row = self._db.execute(
             "SELECT size, mtime_ns, content_hash, error FROM files WHERE root_id = ? AND relpath = ?", origin
@@ -212,6 +216,20 @@ class Catalog:
                 except OSError:
                     size, mtime_ns = row[0], row[1]
                 self.upsert_files(target[0], [FileRow(target[1], size, mtime_ns, row[2], row[3])])
+
+    def _adopt(self, path: Path) -> None:
+        target = self._locate(path)
+        if target is None:
+            return
+        try:
+            st = path.stat()
+            digest = file_hash(path)
+        except OSError:
+            return  # the next index will see it and say why
+        known = self._db.execute("SELECT 1 FROM images WHERE content_hash = ?", (digest,)).fetchone()
+        if known is not None:
+            with self._db:
+                self.upsert_files(target[0], [FileRow(target[1], st.st_size, st.st_mtime_ns, digest, None)])
 
     def forget_file(self, path: Path) -> None:
         located = self._locate(path)

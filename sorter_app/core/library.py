@@ -111,7 +111,9 @@ class Library:
         vectors = self.folder_vectors(folder)
         facts = self.catalog.file_facts(self._root_id(folder))
         layouts = self.catalog.layouts(vectors.keys)
-        return find_duplicates(vectors, facts, layouts, rule=NearRule(similar=threshold))
+        # A stricter threshold must bind the crop clause too, or crops would still join groups.
+        rule = NearRule(similar=threshold, very_similar=max(threshold, NearRule().very_similar))
+        return find_duplicates(vectors, facts, layouts, rule=rule)
 
     def clusters(self, folder: Path, granularity: str = "medium") -> Clustering:
         return cluster_folder(self.folder_vectors(folder), granularity)

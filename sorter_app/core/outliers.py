@@ -29,8 +29,8 @@ def find_outliers(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Outlier]:
     """Every image, most unusual first (ties by path)."""
-    if len(folder) < 2:
-        return []
+    if len(folder) < 2:  # one distinct picture (perhaps in several copies): nothing stands out
+        return sorted((Outlier(p, 0.0) for paths in folder.paths for p in paths), key=lambda o: o.path)
     if graph is None or graph.similarities.shape[1] < min(k, len(folder) - 1):
         graph = knn_graph(folder.vectors, k, progress=progress)
     scores = 1.0 - graph.similarities[:, :k].mean(axis=1)
