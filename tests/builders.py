@@ -104,3 +104,63 @@ def write_exif_rotated_jpeg(path: Path, orientation: int = 6) -> Path:
     exif[0x0112] = orientation
     img.save(path, "JPEG", quality=95, exif=exif.tobytes())
     return path
+
+
+# --- edited copies of a photo, as a photo collection gathers them (duplicates, seed groups) -------
+
+EDITS = ("copy", "jpeg q90", "jpeg q70", "jpeg q50", "resize 50%", "crop 90%", "flip")
+
+
+def _displayed(original: Path) -> Image.Image:
+    """The photo as a viewer shows it (EXIF orientation applied, RGB): what an editor re-saves."""
+    from PIL import ImageOps
+
+    with Image.open(original) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def _centre_crop(img: Image.Image, fraction: float) -> Image.Image:
+    w, h = img.size
+    cw, ch = int(w * fraction), int(h * fraction)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
+
+
+def write_edited_copies(original: Path, folder: Path, stem: str) -> dict[str, Path]:
+    """`stem`.jpg (the original's bytes) and one file per kind of edit in EDITS, keyed by the edit.
+
+    Re-encodes keep the resolution; the resize, crop and flip are saved as JPEG quality 90, as an
+    editor would. Returns {"original": path, "copy": path, "jpeg q90": path, ...}.
+    """
+    import shutil
+
+    from PIL import ImageOps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"original": folder / f"{stem}.jpg"}
+    shutil.copyfile(original, files["original"])
+    files["copy"] = folder / f"{stem} copy.jpg"
+    shutil.copyfile(original, files["copy"])
+    img = _displayed(original)
+    edited = {
+        "jpeg q90": (img, 90),
+        "jpeg q70": (img, 70),
+        "jpeg q50": (img, 50),
+        "resize 50%": (img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS), 90),
+        "crop 90%": (_centre_crop(img, 0.9), 90),
+        "flip": (ImageOps.mirror(img), 90),
+    }
+    for edit, (pixels, quality) in edited.items():
+        files[edit] = folder / f"{stem} {edit.replace('%', 'pc')}.jpg"
+        pixels.save(files[edit], "JPEG", quality=quality)
+    return files
+
+
+def write_frame(path: Path, seed: int, frame: int, size: tuple[int, int] = (320, 240)) -> Path:
+    """Frame `frame` of a "time-lapse" of scene(seed): the same view, a little noise and light change."""
+    rng = np.random.default_rng(10_000 * seed + frame)
+    pixels = np.asarray(scene(seed, size), dtype=np.float64)
+    varied = pixels * rng.uniform(0.92, 1.08) + rng.normal(0, 4, pixels.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(varied, 0, 255).astype(np.uint8), "RGB").save(path, "JPEG", quality=90)
+    return path
