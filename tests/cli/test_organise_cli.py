@@ -203,6 +203,19 @@ def test_journal_lists_the_plan_with_its_state(sorter: Sorter, tmp_path: Path) -
     assert (entry["state"], entry["undone"]) == ("undone", n)
 
 
+def test_cluster_folders_can_be_renamed_in_the_plan(sorter: Sorter, tmp_path: Path) -> None:
+    plan = sorter.plan(tmp_path / "p.json", "--clusters", "1,2", "--name", "2=Beach trip")
+    folders = {Path(m["dst"]).parent.name for m in plan["moves"]}
+    assert folders == {"cluster 1", "Beach trip"}
+
+
+def test_renaming_an_unknown_cluster_fails_with_one_line(sorter: Sorter, tmp_path: Path) -> None:
+    code, _, err = sorter(
+        "plan", str(sorter.folder), "--clusters", "1", "--name", "7=Kitchen", "-o", str(tmp_path / "p.json")
+    )
+    assert code == 1 and "no such cluster or seed" in err and err.count("\n") == 1
+
+
 def test_a_plan_naming_missing_clusters_fails_with_one_line(sorter: Sorter, tmp_path: Path) -> None:
     code, _, err = sorter("plan", str(sorter.folder), "--clusters", "1,99", "-o", str(tmp_path / "p.json"))
     assert code == 1
