@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.indexer import IndexReport
 from ..core.library import Library
+from ..core.predictions import Prediction
 from .output import EXIT_CANCELLED, EXIT_OK, Command, ctrl_c_cancels, emit, folder_of, progress_printer
 
 
@@ -25,7 +26,28 @@ def add_commands(
     commands.add_parser("status", parents=[common], help="what is indexed, with which model").add_argument(
         "folder", type=Path
     )
-    return {"index": _index, "similar": _similar, "status": _status}
+    commands.add_parser(
+        "predict", parents=[common], help="indoor/outdoor and room type per image ('unknown' when unsure)"
+    ).add_argument("folder", type=Path)
+    return {"index": _index, "similar": _similar, "status": _status, "predict": _predict}
+
+
+def _predict(library: Library, args: argparse.Namespace) -> int:
+    root = folder_of(args)
+    predictions = library.predictions(root)
+    data = [{**p.to_json(), "path": str(root / p.path)} for p in predictions]
+    emit(args, data, "\n".join(_prediction_line(root, p) for p in predictions))
+    return EXIT_OK
+
+
+def _prediction_line(root: Path, prediction: Prediction) -> str:
+    """`kitchen.jpg  indoor 0.97  kitchen 0.88`; heads that do not apply are left out."""
+    said = [
+        f"{answer.label} {answer.confidence:.2f}"
+        for answer in prediction.answers.values()
+        if answer.label is not None and answer.confidence is not None
+    ]
+    return "  ".join([str(root / prediction.path), *said])
 
 
 def _index(library: Library, args: argparse.Namespace) -> int:

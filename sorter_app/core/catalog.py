@@ -53,6 +53,13 @@ CREATE TABLE vectors (
     vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 );
+CREATE TABLE predictions (
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    head TEXT NOT NULL,
+    probabilities BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model_id, head)
+);
 """
 
 
@@ -279,6 +286,26 @@ class Catalog:
             "INSERT OR REPLACE INTO vectors (content_hash, model_id, vector) VALUES (?, ?, ?)",
             ((h, model_id, vector_to_blob(v)) for h, v in items),
         )
+
+    def upsert_predictions(
+        self, model_id: str, items: Iterable[tuple[str, str, NDArray[np.float32]]]
+    ) -> None:
+        """(content hash, head, probabilities) rows, written in the indexing pass that made them."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO predictions (content_hash, model_id, head, probabilities) "
+            "VALUES (?, ?, ?, ?)",
+            ((h, model_id, head, vector_to_blob(p)) for h, head, p in items),
+        )
+
+    def predictions(self, model_id: str, head: str, hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        blobs = self._by_hash(
+            "SELECT content_hash, probabilities FROM predictions "
+            "WHERE model_id = ? AND head = ? AND content_hash IN ({marks})",
+            hashes,
+            model_id,
+            head,
+        )
+        return {h: np.frombuffer(b, dtype="<f4").astype(np.float32) for h, b in blobs.items()}
 
     def vector_hashes(self, model_id: str) -> set[str]:
         rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))

@@ -116,18 +116,23 @@ class _BatchWriter:
 
     def flush(self) -> None:
         vectors: list[tuple[str, NDArray[np.float32]]] = []
+        predictions: list[tuple[str, str, NDArray[np.float32]]] = []
         infos: list[ImageInfo] = []
         if self._to_embed:
             batch = np.stack([p.pixels for p in self._to_embed if p.pixels is not None])
-            embeddings = self._embedder.embed(batch)
-            for prepared, vector in zip(self._to_embed, embeddings, strict=True):
-                assert prepared.info is not None and prepared.row.content_hash is not None
-                vectors.append((prepared.row.content_hash, vector))
+            outputs = self._embedder.run(batch)  # embedding and predictions in the same pass
+            spec = self._embedder.spec
+            for i, prepared in enumerate(self._to_embed):
+                content = prepared.row.content_hash
+                assert prepared.info is not None and content is not None
+                vectors.append((content, outputs[spec.embedding_output][i]))
+                predictions += [(content, head, outputs[head][i]) for head in spec.probability_heads]
                 infos.append(prepared.info)
                 self._rows.append(prepared.row)
         with self._catalog.transaction():
             self._catalog.upsert_images(infos)
             self._catalog.upsert_vectors(self._embedder.model_id, vectors)
+            self._catalog.upsert_predictions(self._embedder.model_id, predictions)
             self._catalog.upsert_files(self._root_id, self._rows)  # after their vectors: copies refer to them
         self.embedded += len(vectors)
         self._rows.clear()

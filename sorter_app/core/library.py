@@ -24,6 +24,7 @@ from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans,
 from .neighbours import FolderVectors
 from .outliers import Outlier, find_outliers
 from .plan import MovePlan
+from .predictions import Prediction, folder_predictions
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .vector_index import load_manifest
 
@@ -116,7 +117,15 @@ class Library:
         return find_duplicates(vectors, facts, layouts, rule=rule)
 
     def clusters(self, folder: Path, granularity: str = "medium") -> Clustering:
-        return cluster_folder(self.folder_vectors(folder), granularity)
+        """Clusters named after what most members show, when the model makes predictions."""
+        labels: dict[str, str] = {}
+        if self.spec.probability_heads:
+            labels = {p.path: label for p in self.predictions(folder) if (label := p.best_label)}
+        return cluster_folder(self.folder_vectors(folder), granularity, labels=labels)
+
+    def predictions(self, folder: Path) -> list[Prediction]:
+        paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.spec.model_id)
+        return folder_predictions(self.catalog, self.spec, paths_by_hash)
 
     def outliers(self, folder: Path) -> list[Outlier]:
         return find_outliers(self.folder_vectors(folder))

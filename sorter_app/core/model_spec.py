@@ -42,6 +42,11 @@ class ModelSpec:
     source: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def probability_heads(self) -> dict[str, dict[str, Any]]:
+        """Outputs that are class probabilities (e.g. "scene", "room"), with their labels."""
+        return {name: out for name, out in self.outputs.items() if out.get("kind") == "probabilities"}
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["format"] = SIDECAR_FORMAT

@@ -1,0 +1,90 @@
+"""Predictions are stored while indexing and said as "unknown" when the model is unsure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sorter_app.cli import main
+from sorter_app.core.errors import SorterError
+from sorter_app.core.library import Library
+from sorter_app.paths import bundled_model_sidecar
+from tests.tiny_model import write_tiny_model
+
+COLOURS = {
+    "red.png": (255, 0, 0),  # indoor, kitchen
+    "dark-red.png": (150, 0, 0),  # indoor, room unsure
+    "blue.png": (0, 0, 255),  # outdoor: no room
+    "grey.png": (128, 128, 128),  # unsure of the scene: no room either
+}
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, colour in COLOURS.items():
+        Image.new("RGB", (300, 240), colour).save(folder / name)
+    return folder
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as lib:
+        yield lib
+
+
+def test_indexing_stores_predictions_in_the_same_pass(photos: Path, library: Library) -> None:
+    report = library.index(photos)
+    assert report.indexed == 4
+    by_name = {p.path: p.to_json() for p in library.predictions(photos)}
+    assert by_name["red.png"]["scene"] == "indoor" and by_name["red.png"]["room"] == "kitchen"
+    assert by_name["red.png"]["room_confidence"] > 0.9
+    assert library.index(photos).indexed == 0  # nothing left to compute
+
+
+def test_unknown_below_the_threshold_and_room_only_indoors(photos: Path, library: Library) -> None:
+    library.index(photos)
+    got = {p.path: p.to_json() for p in library.predictions(photos)}
+    assert (got["dark-red.png"]["scene"], got["dark-red.png"]["room"]) == ("indoor", "unknown")
+    assert got["dark-red.png"]["room_confidence"] < 0.5
+    assert (got["blue.png"]["scene"], got["blue.png"]["room"], got["blue.png"]["room_confidence"]) == (
+        "outdoor",
+        None,
+        None,
+    )
+    assert (got["grey.png"]["scene"], got["grey.png"]["room"]) == ("unknown", None)
+    assert 0.4 < got["grey.png"]["scene_confidence"] < 0.7
+
+
+def test_clusters_are_named_after_what_their_members_show(photos: Path, library: Library) -> None:
+    for i in range(3):
+        Image.new("RGB", (300, 240), (255, 10 * i, 0)).save(photos / f"red{i}.png")
+    library.index(photos)
+    names = [c.name for c in library.clusters(photos, "fine").clusters]
+    assert any(name.startswith("kitchen · ") for name in names)
+
+
+def test_a_model_without_heads_says_so(photos: Path, tmp_path: Path) -> None:
+    with Library(tmp_path / "plain", bundled_model_sidecar()) as library:
+        library.index(photos)
+        with pytest.raises(SorterError, match="makes no scene or room predictions"):
+            library.predictions(photos)
+
+
+def test_predict_command_json_shape(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tiny_model(tmp_path / "res" / "models")
+    monkeypatch.setenv("SORTER_RESOURCES_DIR", str(tmp_path / "res"))
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["index", str(photos), *data]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(photos), "--json", *data]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [set(r) for r in rows] == [{"path", "scene", "scene_confidence", "room", "room_confidence"}] * 4
+    assert {Path(r["path"]).name: r["room"] for r in rows}["red.png"] == "kitchen"

@@ -1,0 +1,76 @@
+"""A tiny but real ONNX model with embedding, scene and room outputs, and its sidecar.
+
+It runs in onnxruntime like the shipped model, and its answers are predictable: the mean of each
+colour channel decides. Red images are confidently indoor kitchens, blue ones outdoor, grey ones
+too uncertain to name, dark red ones indoor but of no confident room.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from sorter_app.core.embedder import file_sha256
+from sorter_app.core.model_spec import ModelSpec, Preprocess
+
+SCENES = ["indoor", "outdoor"]
+ROOMS = ["bathroom", "bedroom", "dining_room", "entrance_hall", "kitchen", "living_room"]
+
+
+def write_tiny_model(models_dir: Path) -> Path:
+    """Write image-sorter.onnx + image-sorter.json into `models_dir`; returns the sidecar path."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    scene_weights = np.array(
+        [[10.0, 0.0], [0.0, 0.0], [0.0, 10.0]], dtype=np.float32
+    )  # red → indoor, blue → out
+    room_weights = np.zeros((3, len(ROOMS)), dtype=np.float32)
+    room_weights[0, ROOMS.index("kitchen")] = 4.0  # strong red → kitchen (p ≈ 0.92)
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("LpNormalization", ["means"], ["embedding"], axis=1, p=2),
+        helper.make_node("MatMul", ["means", "scene_w"], ["scene_logits"]),
+        helper.make_node("Softmax", ["scene_logits"], ["scene"], axis=1),
+        helper.make_node("MatMul", ["means", "room_w"], ["room_logits"]),
+        helper.make_node("Softmax", ["room_logits"], ["room"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+        [
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("scene", TensorProto.FLOAT, ["batch", 2]),
+            helper.make_tensor_value_info("room", TensorProto.FLOAT, ["batch", len(ROOMS)]),
+        ],
+        [numpy_helper.from_array(scene_weights, "scene_w"), numpy_helper.from_array(room_weights, "room_w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx_path = models_dir / "image-sorter.onnx"
+    onnx.save(model, onnx_path)
+    spec = ModelSpec(
+        model_id="tiny-test-model",
+        onnx_file=onnx_path.name,
+        sha256=file_sha256(onnx_path),
+        input_name="image",
+        preprocess=Preprocess(size=224, mean=(127 / 255,) * 3, std=(128 / 255,) * 3),
+        embedding_output="embedding",
+        embedding_dim=3,
+        outputs={
+            "embedding": {"shape": ["batch", 3], "l2_normalised": True},
+            "scene": {"kind": "probabilities", "labels": SCENES, "unknown_below": 0.7},
+            "room": {
+                "kind": "probabilities",
+                "labels": ROOMS,
+                "unknown_below": 0.5,
+                "only_when": {"scene": "indoor"},
+            },
+        },
+    )
+    sidecar = models_dir / "image-sorter.json"
+    sidecar.write_text(json.dumps(spec.to_json(), indent=2))
+    return sidecar
