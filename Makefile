@@ -37,3 +37,13 @@ pytest: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+
+# make build: the double-click build, dist/image-sorter/ (sorter-gui + sorter; see packaging/README.md).
+# Then check it by hand: $(PY) packaging/smoke_test.py [FOLDER]
+$(VENV)/.build-installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) install --quiet -c constraints.txt -e '.[build]'
+	touch $@
+
+.PHONY: build
+build: $(VENV)/.build-installed
+	$(PY) packaging/build.py

@@ -6,16 +6,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from ..paths import AppPaths
+from ..paths import AppPaths, resources_dir
 from .main_window import MainWindow
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *args])
     app.setApplicationName("Image Sorter")
+    QApplication.setDesktopFileName("image-sorter")  # lets Wayland match the window to the menu entry
+    QApplication.setWindowIcon(QIcon(str(resources_dir() / "icons" / "image-sorter-256.png")))
     window = MainWindow(AppPaths.default())
     window.show()
     folders = [Path(a) for a in args if not a.startswith("-") and Path(a).is_dir()]
