@@ -1,0 +1,149 @@
+"""What `curate` reads: a labelled CSV manifest, or image folders whose names are the labels.
+
+Either way every image becomes one `Item` with a recorded path, a source and its given labels,
+checked against the single vocabulary in `training.labels`. A manifest may also carry a teacher's
+probabilities per row, in columns named `teacher_<head>_<label>` (e.g. `teacher_scene_indoor`,
+`teacher_room_kitchen`); rows with those cells empty have no teacher opinion.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sorter_app.core.images import IMAGE_EXTENSIONS
+
+from ..errors import TrainingError
+from ..labels import ROOMS, SCENES, room_index, scene_index
+
+KINDS = ("photo", "non_photo")
+HEADS: dict[str, tuple[str, ...]] = {"scene": SCENES, "room": ROOMS}
+_TEACHER_COLUMN = re.compile(r"^teacher_(scene|room)_(\w+)$")
+_REQUIRED_COLUMNS = ("path", "source", "scene", "room", "kind")
+
+
+@dataclass
+class Item:
+    """One input image. `scene`/`room` are labels from the vocabularies, '' when not given."""
+
+    path: str  # as recorded in the output: relative to the manifest's folder, or source/relpath
+    file: Path  # where to read it
+    source: str
+    scene: str = ""
+    room: str = ""
+    kind: str = "photo"
+    teacher: dict[str, dict[str, float]] = field(default_factory=dict)  # head → label → probability
+
+    def label(self, head: str) -> str:
+        return self.scene if head == "scene" else self.room
+
+    def set_label(self, head: str, value: str) -> None:
+        if head == "scene":
+            self.scene = value
+        else:
+            self.room = value
+
+
+def read_manifest(manifest: Path) -> list[Item]:
+    """Rows of a CSV with columns path, source, scene, room, kind (+ optional teacher_* columns)."""
+    try:
+        with manifest.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            rows = list(reader)
+    except OSError as exc:
+        raise TrainingError(f"cannot read manifest {manifest}: {exc.strerror or exc}") from exc
+    missing = [c for c in _REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise TrainingError(f"manifest {manifest} lacks column(s) {', '.join(missing)}")
+    teacher_columns = _teacher_columns(columns, manifest)
+    root = manifest.parent
+    items = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            item = Item(
+                path=row["path"],
+                file=root / row["path"],
+                source=row["source"],
+                scene=row["scene"].strip(),
+                room=row["room"].strip(),
+                kind=row["kind"].strip() or "photo",
+                teacher=_teacher_probabilities(row, teacher_columns),
+            )
+            validate(item)
+        except (ValueError, TrainingError) as exc:
+            raise TrainingError(f"{manifest}, line {line}: {exc}") from exc
+        items.append(item)
+    return items
+
+
+def read_folder(folder: Path) -> list[Item]:
+    """Every image under `folder`; labels come from the folder names on the way to it.
+
+    A folder named `indoor` or `outdoor` sets the scene, one named after a room (`kitchen`,
+    `living_room`, …) sets the room (and the scene to indoor), `non_photo` sets the kind. The
+    source is `folder`'s own name, and paths are recorded as `source/relative/path`.
+    """
+    if not folder.is_dir():
+        raise TrainingError(f"not a folder: {folder}")
+    source = folder.resolve().name
+    items = []
+    for file in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS):
+        if not file.is_file():
+            continue
+        rel = file.relative_to(folder)
+        item = Item(path=f"{source}/{rel.as_posix()}", file=file, source=source)
+        for part in rel.parts[:-1]:
+            name = part.lower()
+            if name in SCENES:
+                item.scene = name
+            elif name in ROOMS:
+                item.room, item.scene = name, "indoor"
+            elif name == "non_photo":
+                item.kind = "non_photo"
+        items.append(item)
+    return items
+
+
+def validate(item: Item) -> None:
+    scene_index(item.scene)
+    room_index(item.room)
+    if item.kind not in KINDS:
+        raise ValueError(f"unknown kind {item.kind!r} (expected one of {', '.join(KINDS)})")
+    if item.room and item.scene == "outdoor":
+        raise ValueError(f"room {item.room!r} given for an outdoor scene")
+
+
+def check_unique_paths(items: list[Item]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.path in seen:
+            raise TrainingError(f"image listed twice: {item.path}")
+        seen.add(item.path)
+
+
+def _teacher_columns(columns: list[str], manifest: Path) -> dict[str, tuple[str, str]]:
+    found = {}
+    for column in columns:
+        if column.startswith("teacher_"):
+            match = _TEACHER_COLUMN.match(column)
+            if not match or match.group(2) not in HEADS[match.group(1)]:
+                raise TrainingError(f"manifest {manifest}: column {column!r} is not teacher_<head>_<label>")
+            found[column] = (match.group(1), match.group(2))
+    return found
+
+
+def _teacher_probabilities(
+    row: dict[str, str], columns: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, float]]:
+    probs: dict[str, dict[str, float]] = {}
+    for column, (head, label) in columns.items():
+        cell = (row.get(column) or "").strip()
+        if cell:
+            value = float(cell)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{column}={cell} is not a probability")
+            probs.setdefault(head, {})[label] = value
+    return probs
