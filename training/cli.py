@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from .curate.command import add_curate_parser, run_curate
 from .errors import TrainingError
+from .model_commands import add_model_parsers, run_model_command
 from .paths import DATASETS_ENV, default_datasets_dir, default_models_dir
 
 
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the ImageNet espresso check (only when the datasets are unavailable)",
     )
+    add_curate_parser(commands)
+    add_model_parsers(commands)
     return parser
 
 
@@ -45,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             from .export_embedder import export_embedder
 
             export_embedder(args.out, args.datasets, sanity_check=args.sanity_check)
+        elif args.command == "curate":
+            run_curate(args, argv)
+        else:
+            run_model_command(args, argv)
     except TrainingError as exc:
         print(f"sorter-train: error: {exc}", file=sys.stderr)
         return 1

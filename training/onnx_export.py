@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,18 @@ def export_onnx(
     *,
     input_shape: tuple[int, int, int],
     input_name: str,
-    output_name: str,
+    output_name: str | Sequence[str],
     opset: int = OPSET,
 ) -> bytes:
     """Export with a dynamic batch axis; returns the bytes of one .onnx file with weights inside.
+
+    `output_name` names the module's output, or each of its outputs when it returns a tuple.
 
     The export goes to a private temporary folder so that we can prove no external-data file was
     written next to it (the app ships and hashes exactly one file).
     """
     module = module.eval()
+    output_names = [output_name] if isinstance(output_name, str) else list(output_name)
     dummy = torch.zeros((1, *input_shape), dtype=torch.float32)
     with tempfile.TemporaryDirectory(prefix="sorter-export-") as tmp:
         target = Path(tmp) / "model.onnx"
@@ -53,9 +57,9 @@ def export_onnx(
                 dynamo=False,
                 external_data=False,
                 input_names=[input_name],
-                output_names=[output_name],
+                output_names=output_names,
                 opset_version=opset,
-                dynamic_axes={input_name: {0: BATCH_AXIS}, output_name: {0: BATCH_AXIS}},
+                dynamic_axes={name: {0: BATCH_AXIS} for name in [input_name, *output_names]},
             )
         written = sorted(p.name for p in Path(tmp).iterdir())
         if written != [target.name]:

@@ -22,7 +22,9 @@ from PIL import Image, ImageDraw
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.hashing import content_hash
 from sorter_app.core.images import load_image
+from sorter_app.core.model_spec import load_spec
 from sorter_app.core.preprocess import to_model_pixels
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 from training.cli import main as sorter_train
 from training.curate.pipeline import CurateConfig, curate
@@ -226,7 +228,7 @@ def test_the_manifest_lists_each_shards_sha256_and_what_made_it(curated: tuple[P
         assert file_sha256(out / shard["file"]) == shard["sha256"]
     assert json.loads((out / "manifest.json").read_text()) == manifest
     assert manifest["format_version"] == 1 and manifest["seed"] == 0
-    assert manifest["embedder"]["model_id"].startswith("efficientnet-lite0")
+    assert manifest["embedder"]["model_id"] == load_spec(bundled_model_sidecar()).model_id
     assert len(manifest["embedder"]["sha256"]) == 64
     assert manifest["thresholds"]["confidence_band"] == [0.1, 0.9]
     assert manifest["thresholds"]["near_duplicate_rule"] == {

@@ -126,7 +126,7 @@ def _photo_like(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def probe(embedder: Embedder) -> ProbeScorer:
-    return load_probe(DEFAULT_PROBE, embedder.model_id)
+    return load_probe(DEFAULT_PROBE, embedder.spec.embedding_id)
 
 
 def _scores(paths: list[Path], embedder: Embedder, probe: ProbeScorer) -> np.ndarray:

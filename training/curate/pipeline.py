@@ -73,7 +73,7 @@ def curate(config: CurateConfig, log: Log = stderr_log) -> dict[str, Any]:
     heads = teacher_heads(teacher.spec) if teacher else None
     scorer = config.noise_scorer
     if scorer is None and config.noise_probe is not None:
-        scorer = load_probe(config.noise_probe, embedder.model_id)
+        scorer = load_probe(config.noise_probe, embedder.spec.embedding_id)
     _prepare_out(config.out)
     inputs = f"{len(config.manifests)} manifest(s), {len(config.folders)} folder(s)"
     log(f"curate: {len(items)} images from {inputs}")
