@@ -21,8 +21,12 @@ SCENES = ["indoor", "outdoor"]
 ROOMS = ["bathroom", "bedroom", "dining_room", "entrance_hall", "kitchen", "living_room"]
 
 
-def write_tiny_model(models_dir: Path) -> Path:
-    """Write image-sorter.onnx + image-sorter.json into `models_dir`; returns the sidecar path."""
+def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
+    """Write image-sorter.onnx + image-sorter.json into `models_dir`; returns the sidecar path.
+
+    The sidecar is written with sorted keys, as `sorter-train export` writes it ("room" before
+    "scene"). Without `heads`, the sidecar declares only the embedding, like an embedder-only model.
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
     scene_weights = np.array(
         [[10.0, 0.0], [0.0, 0.0], [0.0, 10.0]], dtype=np.float32
@@ -62,15 +66,21 @@ def write_tiny_model(models_dir: Path) -> Path:
         embedding_dim=3,
         outputs={
             "embedding": {"shape": ["batch", 3], "l2_normalised": True},
-            "scene": {"kind": "probabilities", "labels": SCENES, "unknown_below": 0.7},
-            "room": {
-                "kind": "probabilities",
-                "labels": ROOMS,
-                "unknown_below": 0.5,
-                "only_when": {"scene": "indoor"},
-            },
+            **(
+                {
+                    "scene": {"kind": "probabilities", "labels": SCENES, "unknown_below": 0.7},
+                    "room": {
+                        "kind": "probabilities",
+                        "labels": ROOMS,
+                        "unknown_below": 0.5,
+                        "only_when": {"scene": "indoor"},
+                    },
+                }
+                if heads
+                else {}
+            ),
         },
     )
     sidecar = models_dir / "image-sorter.json"
-    sidecar.write_text(json.dumps(spec.to_json(), indent=2))
+    sidecar.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True))
     return sidecar

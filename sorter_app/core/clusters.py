@@ -172,7 +172,14 @@ def cluster_folder(
         else:
             unsorted.extend(paths)
     clusters.sort(key=lambda paths: (-len(paths), paths[0]))
-    named = [Cluster(i + 1, _label(i + 1, paths, labels), paths) for i, paths in enumerate(clusters)]
+    named: list[Cluster] = []
+    uses: dict[str, int] = {}
+    for i, paths in enumerate(clusters):
+        label = _label(i + 1, paths, labels)
+        uses[label] = uses.get(label, 0) + 1
+        if uses[label] > 1:  # "outdoor 2": each cluster needs a folder of its own
+            label = f"{label} {uses[label]}"
+        named.append(Cluster(i + 1, label, paths))
     return Clustering(named, sorted(unsorted))
 
 

@@ -43,6 +43,14 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def embedding_id(self) -> str:
+        """Which embedding function this model computes: a model that only added heads to a frozen
+        embedder records it as `extra.embedding_from`, so what was fitted on those embeddings
+        (the curate noise probe) stays valid."""
+        source = self.extra.get("embedding_from")
+        return str(source["model_id"]) if isinstance(source, dict) and "model_id" in source else self.model_id
+
+    @property
     def probability_heads(self) -> dict[str, dict[str, Any]]:
         """Outputs that are class probabilities (e.g. "scene", "room"), with their labels."""
         return {name: out for name, out in self.outputs.items() if out.get("kind") == "probabilities"}

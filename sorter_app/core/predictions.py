@@ -59,9 +59,13 @@ def answer(probabilities: NDArray[np.float32], head: Mapping[str, Any]) -> HeadA
 def resolve(
     probabilities: Mapping[str, NDArray[np.float32]], heads: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, HeadAnswer]:
-    """Each head's answer, in the sidecar's order, honouring `only_when` conditions on earlier heads."""
+    """Each head's answer, honouring `only_when` conditions on other heads.
+
+    Heads with conditions are answered after the heads they depend on, whatever the order of the
+    sidecar (which is written with sorted keys: "room" before "scene").
+    """
     answers: dict[str, HeadAnswer] = {}
-    for name, head in heads.items():
+    for name, head in sorted(heads.items(), key=lambda item: len(item[1].get("only_when", {}))):
         conditions = head.get("only_when", {})
         applies = all(
             answers.get(other, HeadAnswer(None, None)).label == want for other, want in conditions.items()

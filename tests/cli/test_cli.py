@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from sorter_app.cli import main
+from sorter_app.core.model_spec import load_spec
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 from tests.privileges import without_root_privileges
 
@@ -51,7 +53,7 @@ def test_index_similar_status_json(tmp_path: Path, photos: Path, capsys: pytest.
 
     code, status, _ = _run(capsys, "status", str(photos), "--json", *data)
     assert code == 0
-    assert status["usable"] == 8 and status["model_id"].startswith("efficientnet-lite0")
+    assert status["usable"] == 8 and status["model_id"] == load_spec(bundled_model_sidecar()).model_id
 
     code, again, _ = _run(capsys, "index", str(photos), "--json", *data)
     assert (again["indexed"], again["reused"]) == (0, 8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -91,7 +92,20 @@ def test_clusters_are_numbered_by_size_and_named_with_their_count(scenes: Scenes
     clusters = scenes.by_granularity["medium"].clusters
     assert [c.id for c in clusters] == list(range(1, len(clusters) + 1))
     assert [len(c.paths) for c in clusters] == sorted((len(c.paths) for c in clusters), reverse=True)
-    assert all(c.name == f"cluster {c.id} · {len(c.paths)}" for c in clusters)
+    # Named after what most members show when the model predicts it, else by number.
+    known = {
+        "indoor",
+        "outdoor",
+        "bathroom",
+        "bedroom",
+        "dining_room",
+        "entrance_hall",
+        "kitchen",
+        "living_room",
+    }
+    assert all(re.sub(r" \d+$", "", c.label) in known or c.label == f"cluster {c.id}" for c in clusters)
+    assert len({c.label for c in clusters}) == len(clusters)  # one folder per cluster
+    assert all(c.name == f"{c.label} · {len(c.paths)}" for c in clusters)
 
 
 # --- always running: Louvain and cluster_folder on constructed graphs and vectors -------------------

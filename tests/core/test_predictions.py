@@ -12,7 +12,6 @@ from PIL import Image
 from sorter_app.cli import main
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
-from sorter_app.paths import bundled_model_sidecar
 from tests.tiny_model import write_tiny_model
 
 COLOURS = {
@@ -70,7 +69,7 @@ def test_clusters_are_named_after_what_their_members_show(photos: Path, library:
 
 
 def test_a_model_without_heads_says_so(photos: Path, tmp_path: Path) -> None:
-    with Library(tmp_path / "plain", bundled_model_sidecar()) as library:
+    with Library(tmp_path / "plain", write_tiny_model(tmp_path / "plain-model", heads=False)) as library:
         library.index(photos)
         with pytest.raises(SorterError, match="makes no scene or room predictions"):
             library.predictions(photos)
