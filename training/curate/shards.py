@@ -9,7 +9,6 @@ Each shard is written atomically and its sha256 recorded.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sorter_app.core.atomic import atomic_path
+from sorter_app.core.hashing import file_sha256
 
 SHARD_SIZE = 1000  # images per shard: ~150 MB, small enough to hold one in memory while writing
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -66,11 +66,6 @@ def write_shard(target: Path, arrays: Mapping[str, NDArray[Any]]) -> str:
                     np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
         digest = file_sha256(tmp)
     return digest
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def fixed_width(values: list[str], width: int) -> NDArray[np.str_]:
