@@ -311,13 +311,16 @@ class Catalog:
         rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))
         return {r[0] for r in rows}
 
-    def _by_hash(self, query: str, hashes: Sequence[str], *params: object) -> dict[str, bytes]:
+    def _rows_by_hash(
+        self, query: str, hashes: Sequence[str], *params: object
+    ) -> Iterator[tuple[str, bytes]]:
         """Run `query` (its `{marks}` is the IN list) over `hashes` in chunks SQLite accepts."""
-        found: dict[str, bytes] = {}
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start : start + 500])
-            found.update(self._db.execute(query.format(marks=",".join("?" * len(chunk))), (*params, *chunk)))
-        return found
+            yield from self._db.execute(query.format(marks=",".join("?" * len(chunk))), (*params, *chunk))
+
+    def _by_hash(self, query: str, hashes: Sequence[str], *params: object) -> dict[str, bytes]:
+        return dict(self._rows_by_hash(query, hashes, *params))
 
     def vectors(self, model_id: str, hashes: Sequence[str]) -> NDArray[np.float32]:
         """Vectors in the order of `hashes` (all must exist), as one (n, dim) matrix.
@@ -329,17 +332,13 @@ class Catalog:
         out: NDArray[np.float32] | None = None
         filled = np.zeros(len(hashes), dtype=bool)
         query = "SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})"
-        for start in range(0, len(hashes), 500):
-            chunk = list(hashes[start : start + 500])
-            for content_hash, blob in self._db.execute(
-                query.format(marks=",".join("?" * len(chunk))), (model_id, *chunk)
-            ):
-                row = np.frombuffer(blob, dtype="<f4")
-                if out is None:
-                    out = np.empty((len(hashes), len(row)), dtype=np.float32)
-                i = position[content_hash]
-                out[i] = row
-                filled[i] = True
+        for content_hash, blob in self._rows_by_hash(query, hashes, model_id):
+            row = np.frombuffer(blob, dtype="<f4")
+            if out is None:
+                out = np.empty((len(hashes), len(row)), dtype=np.float32)
+            i = position[content_hash]
+            out[i] = row
+            filled[i] = True
         if not filled.all():
             missing = hashes[int(np.flatnonzero(~filled)[0])]
             raise KeyError(
