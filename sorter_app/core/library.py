@@ -173,7 +173,7 @@ class Library:
             self.journal,
             progress=progress,
             cancelled=cancelled,
-            on_moved=lambda src, dst: self.catalog.follow_file(src, dst),
+            on_moved=self.catalog.follow_file,
             on_removed=self.catalog.forget_file,
         )
 
@@ -181,7 +181,7 @@ class Library:
         """Finish or roll back plans a crash interrupted; run before anything else touches files."""
         return recover(
             self.journal,
-            on_moved=lambda src, dst: self.catalog.follow_file(src, dst),
+            on_moved=self.catalog.follow_file,
             on_removed=self.catalog.forget_file,
         )
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.indexer import IndexReport
+from ..core.indexer import CancelledFn, IndexReport, ProgressFn
 from ..core.library import Library
 from ..paths import AppPaths, bundled_model_sidecar
 from .workers import Worker
@@ -83,9 +83,9 @@ class MainWindow(QMainWindow):
         data_dir = self.paths.data_dir
         sidecar = bundled_model_sidecar()
 
-        def run_index(progress: object, cancelled: object) -> IndexReport:
+        def run_index(progress: ProgressFn, cancelled: CancelledFn) -> IndexReport:
             with Library(data_dir, sidecar) as library:  # SQLite connections stay in their thread
-                return library.index(folder, progress=progress, cancelled=cancelled)  # type: ignore[arg-type]
+                return library.index(folder, progress=progress, cancelled=cancelled)
 
         worker = Worker(run_index)
         worker.signals.progress.connect(self._on_progress)
@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(False)
         self.statusBar().clearMessage()
 
-    def closeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self._worker is not None:
             self._worker.cancel()
         self._pool.waitForDone(5000)
-        super().closeEvent(event)  # type: ignore[arg-type]
+        super().closeEvent(event)
