@@ -2,7 +2,8 @@
 
 Vectors are keyed by (content hash, model id), not by path, so a renamed or moved file keeps its
 vector and the same photo in two folders is embedded once. A file row that still has the size and
-mtime we recorded needs no work at all on the next run.
+mtime we recorded needs no work at all on the next run. The user's corrections are keyed by content
+hash alone: a kitchen stays a kitchen whatever model runs.
 """
 
 from __future__ import annotations
@@ -13,54 +14,68 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .hashing import file_hash
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE roots (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    model_id TEXT,
-    indexed_at REAL
-);
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY,
-    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
-    relpath TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    content_hash TEXT,
-    error TEXT,
-    UNIQUE (root_id, relpath)
-);
-CREATE INDEX files_by_hash ON files (content_hash);
-CREATE TABLE images (
-    content_hash TEXT PRIMARY KEY,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    frames INTEGER NOT NULL,
-    layout BLOB NOT NULL
-);
-CREATE TABLE vectors (
-    content_hash TEXT NOT NULL,
-    model_id TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (content_hash, model_id)
-);
-CREATE TABLE predictions (
-    content_hash TEXT NOT NULL,
-    model_id TEXT NOT NULL,
-    head TEXT NOT NULL,
-    probabilities BLOB NOT NULL,
-    PRIMARY KEY (content_hash, model_id, head)
-);
-"""
+# The statements that take a catalog from each schema version to the next, in order: an old
+# catalog runs only what came after its version. A shipped step never changes; a new table or
+# column is a new step at the end.
+_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
+    (  # 1: files, what their content is and what the model made of it
+        """CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            model_id TEXT,
+            indexed_at REAL
+        )""",
+        """CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            relpath TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash TEXT,
+            error TEXT,
+            UNIQUE (root_id, relpath)
+        )""",
+        "CREATE INDEX files_by_hash ON files (content_hash)",
+        """CREATE TABLE images (
+            content_hash TEXT PRIMARY KEY,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            frames INTEGER NOT NULL,
+            layout BLOB NOT NULL
+        )""",
+        """CREATE TABLE vectors (
+            content_hash TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (content_hash, model_id)
+        )""",
+        """CREATE TABLE predictions (
+            content_hash TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            head TEXT NOT NULL,
+            probabilities BLOB NOT NULL,
+            PRIMARY KEY (content_hash, model_id, head)
+        )""",
+    ),
+    (  # 2: what the user says an image shows, for any model
+        """CREATE TABLE corrections (
+            content_hash TEXT NOT NULL,
+            head TEXT NOT NULL,
+            label TEXT NOT NULL,
+            corrected_at REAL NOT NULL,
+            PRIMARY KEY (content_hash, head)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_SCHEMA_STEPS)
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,11 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -119,16 +138,29 @@ class Catalog:
         self.close()
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version == 0:
-            with self._db:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"catalog {self.path} was written by a newer Image Sorter (schema {version}); "
-                "update the app or choose another data folder"
-            )
+        """Bring an older (or new, empty) catalog up to SCHEMA_VERSION in place, all or nothing.
+
+        The steps and the version number commit together in one transaction, taken with the
+        write lock before the version is read: a window and a command opening the same old catalog
+        at once upgrade it once.
+        """
+        if self._user_version() == SCHEMA_VERSION:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            version = self._user_version()
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"catalog {self.path} was written by a newer Image Sorter (schema {version}); "
+                    "update the app or choose another data folder"
+                )
+            for step in _SCHEMA_STEPS[version:]:
+                for statement in step:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _user_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -244,6 +276,14 @@ class Catalog:
             with self._db:
                 self._db.execute("DELETE FROM files WHERE root_id = ? AND relpath = ?", located)
 
+    def file_row(self, root_id: int, relpath: str) -> FileRow | None:
+        row = self._db.execute(
+            "SELECT relpath, size, mtime_ns, content_hash, error FROM files "
+            "WHERE root_id = ? AND relpath = ?",
+            (root_id, relpath),
+        ).fetchone()
+        return FileRow(*row) if row else None
+
     def errors(self, root_id: int) -> list[tuple[str, str]]:
         rows = self._db.execute(
             "SELECT relpath, error FROM files WHERE root_id = ? AND error IS NOT NULL ORDER BY relpath",
@@ -311,9 +351,7 @@ class Catalog:
         rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))
         return {r[0] for r in rows}
 
-    def _rows_by_hash(
-        self, query: str, hashes: Sequence[str], *params: object
-    ) -> Iterator[tuple[str, bytes]]:
+    def _rows_by_hash(self, query: str, hashes: Sequence[str], *params: object) -> Iterator[tuple[Any, ...]]:
         """Run `query` (its `{marks}` is the IN list) over `hashes` in chunks SQLite accepts."""
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start : start + 500])
@@ -357,3 +395,32 @@ class Catalog:
             (content_hash,),
         ).fetchone()
         return ImageInfo(*row) if row else None
+
+    # corrections: what the user says an image shows (rules in corrections.py) -----------------
+
+    def set_correction(self, content_hash: str, head: str, label: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO corrections (content_hash, head, label, corrected_at) "
+                "VALUES (?, ?, ?, ?)",
+                (content_hash, head, label, time.time()),
+            )
+
+    def clear_corrections(self, content_hash: str, heads: Iterable[str] | None = None) -> None:
+        """Forget the corrections of `heads` (all of them when None), so the model speaks again."""
+        with self._db:
+            if heads is None:
+                self._db.execute("DELETE FROM corrections WHERE content_hash = ?", (content_hash,))
+            else:
+                self._db.executemany(
+                    "DELETE FROM corrections WHERE content_hash = ? AND head = ?",
+                    ((content_hash, head) for head in heads),
+                )
+
+    def corrections(self, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
+        """{content hash: {head: label}} for those of `hashes` the user corrected."""
+        found: dict[str, dict[str, str]] = {}
+        query = "SELECT content_hash, head, label FROM corrections WHERE content_hash IN ({marks})"
+        for content_hash, head, label in self._rows_by_hash(query, hashes):
+            found.setdefault(content_hash, {})[head] = label
+        return found

@@ -2,13 +2,14 @@
 
 Probabilities are stored while indexing (no second pass over the pixels); turning them into words
 follows the model's sidecar: each head's labels, the confidence below which the answer is
-"unknown", and conditions such as "room only when the scene is indoor".
+"unknown", and conditions such as "room only when the scene is indoor". What the user said an image
+shows (corrections.py) overrides the model, under the same conditions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,26 +20,38 @@ from .errors import SorterError
 from .model_spec import ModelSpec
 
 UNKNOWN = "unknown"
+HeadSpec = Mapping[str, Any]  # one head's entry in the sidecar's outputs: labels, unknown_below, only_when
 
 
 @dataclass(frozen=True)
 class HeadAnswer:
     label: str | None  # a class label, "unknown", or None when the head does not apply
     confidence: float | None
+    corrected: bool = False  # the label is the user's (confidence 1.0), not the model's
 
 
 @dataclass(frozen=True)
 class Prediction:
     path: str
-    answers: dict[str, HeadAnswer]  # by head name, e.g. "scene", "room"
+    answers: dict[str, HeadAnswer]  # by head name, e.g. "scene", "room"; corrections applied
+    model_answers: dict[str, HeadAnswer] = field(default_factory=dict)  # before corrections
 
     def to_json(self) -> dict[str, Any]:
-        """{"path", "scene", "scene_confidence", "room", "room_confidence"} for a scene+room model."""
+        """{"path", "scene", "scene_confidence", "scene_corrected", "room", …} for a scene+room model."""
         data: dict[str, Any] = {"path": self.path}
         for head, answer in self.answers.items():
             data[head] = answer.label
             data[f"{head}_confidence"] = None if answer.confidence is None else round(answer.confidence, 4)
+            data[f"{head}_corrected"] = answer.corrected
         return data
+
+    def model_answer(self, head: str) -> HeadAnswer:
+        """What the model itself said, whatever the user corrected: what an export compares against."""
+        return self.model_answers.get(head, self.answers[head])
+
+    @property
+    def corrected(self) -> bool:
+        return any(answer.corrected for answer in self.answers.values())
 
     @property
     def best_label(self) -> str | None:
@@ -49,7 +62,26 @@ class Prediction:
         return None
 
 
-def answer(probabilities: NDArray[np.float32], head: Mapping[str, Any]) -> HeadAnswer:
+def prediction_heads(spec: ModelSpec) -> dict[str, HeadSpec]:
+    """The model's probability heads, each after the heads its `only_when` names (scene before room).
+
+    The sidecar is written with sorted keys ("room" before "scene"), so its order cannot be used.
+    """
+    heads = spec.probability_heads
+    if not heads:
+        raise SorterError(
+            f"the installed model ({spec.model_id}) makes no scene or room predictions; "
+            "train and install one with sorter-train"
+        )
+
+    def depth(name: str, seen: frozenset[str]) -> int:
+        conditions = heads.get(name, {}).get("only_when", {})
+        return max((1 + depth(other, seen | {name}) for other in conditions if other not in seen), default=0)
+
+    return dict(sorted(heads.items(), key=lambda item: depth(item[0], frozenset())))
+
+
+def answer(probabilities: NDArray[np.float32], head: HeadSpec) -> HeadAnswer:
     best = int(np.argmax(probabilities))
     confidence = float(probabilities[best])
     confident = confidence >= float(head.get("unknown_below", 0.0))
@@ -57,41 +89,46 @@ def answer(probabilities: NDArray[np.float32], head: Mapping[str, Any]) -> HeadA
 
 
 def resolve(
-    probabilities: Mapping[str, NDArray[np.float32]], heads: Mapping[str, Mapping[str, Any]]
+    probabilities: Mapping[str, NDArray[np.float32]],
+    heads: Mapping[str, HeadSpec],
+    corrections: Mapping[str, str] | None = None,
 ) -> dict[str, HeadAnswer]:
-    """Each head's answer, honouring `only_when` conditions on other heads.
+    """Each head's answer, the user's where corrected, honouring `only_when` conditions on other heads.
 
-    Heads with conditions are answered after the heads they depend on, whatever the order of the
-    sidecar (which is written with sorted keys: "room" before "scene").
+    `heads` come as `prediction_heads` orders them, so conditions are judged on answers already
+    given, corrected ones included: an image corrected to "outdoor" has no room.
     """
+    corrections = corrections or {}
     answers: dict[str, HeadAnswer] = {}
-    for name, head in sorted(heads.items(), key=lambda item: len(item[1].get("only_when", {}))):
+    for name, head in heads.items():
         conditions = head.get("only_when", {})
         applies = all(
             answers.get(other, HeadAnswer(None, None)).label == want for other, want in conditions.items()
         )
-        if not applies or name not in probabilities:
+        if not applies:
             answers[name] = HeadAnswer(None, None)
-        else:
+        elif name in corrections:
+            answers[name] = HeadAnswer(corrections[name], 1.0, corrected=True)
+        elif name in probabilities:
             answers[name] = answer(probabilities[name], head)
+        else:
+            answers[name] = HeadAnswer(None, None)
     return answers
 
 
 def folder_predictions(
     catalog: Catalog, spec: ModelSpec, paths_by_hash: Mapping[str, list[str]]
 ) -> list[Prediction]:
-    heads = spec.probability_heads
-    if not heads:
-        raise SorterError(
-            f"the installed model ({spec.model_id}) makes no scene or room predictions; "
-            "train and install one with sorter-train"
-        )
+    heads = prediction_heads(spec)
     hashes = list(paths_by_hash)
     stored = {name: catalog.predictions(spec.model_id, name, hashes) for name in heads}
+    corrections = catalog.corrections(hashes)
     out = []
     for content_hash, paths in paths_by_hash.items():
         probabilities = {name: stored[name][content_hash] for name in heads if content_hash in stored[name]}
-        answers = resolve(probabilities, heads)
-        out += [Prediction(path, answers) for path in paths]
+        model_answers = resolve(probabilities, heads)
+        corrected = corrections.get(content_hash)
+        answers = resolve(probabilities, heads, corrected) if corrected else model_answers
+        out += [Prediction(path, answers, model_answers) for path in paths]
     out.sort(key=lambda p: p.path)
     return out

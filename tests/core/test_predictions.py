@@ -85,5 +85,7 @@ def test_predict_command_json_shape(
     capsys.readouterr()
     assert main(["predict", str(photos), "--json", *data]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [set(r) for r in rows] == [{"path", "scene", "scene_confidence", "room", "room_confidence"}] * 4
+    assert [set(r) for r in rows] == [
+        {"path", "scene", "scene_confidence", "scene_corrected", "room", "room_confidence", "room_corrected"}
+    ] * 4
     assert {Path(r["path"]).name: r["room"] for r in rows}["red.png"] == "kitchen"

@@ -1,0 +1,257 @@
+"""The user's corrections override the model, follow the sidecar's conditions and the file's content.
+
+Images are flat colours the tiny model answers predictably (see tests/tiny_model.py): red is an
+indoor kitchen, dark red indoor with no confident room, blue outdoor, grey an unsure scene.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from sorter_app.core.catalog import SCHEMA_VERSION, Catalog, FileRow
+from sorter_app.core.corrections import correct, correction_labels
+from sorter_app.core.errors import SorterError
+from sorter_app.core.library import Library
+from sorter_app.core.model_spec import ModelSpec, Preprocess, load_spec
+from sorter_app.core.predictions import HeadAnswer, Prediction
+from tests.tiny_model import ROOMS, SCENES, write_tiny_model
+
+COLOURS = {
+    "red.png": (255, 0, 0),
+    "dark-red.png": (150, 0, 0),
+    "blue.png": (0, 0, 255),
+    "grey.png": (128,) * 3,
+}
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, colour in COLOURS.items():
+        Image.new("RGB", (300, 240), colour).save(folder / name)
+    return folder.resolve()
+
+
+@pytest.fixture
+def library(tmp_path: Path, photos: Path) -> Iterator[Library]:
+    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as lib:
+        lib.index(photos)
+        yield lib
+
+
+def _said(prediction: Prediction) -> dict[str, tuple[str | None, bool]]:
+    return {head: (a.label, a.corrected) for head, a in prediction.answers.items()}
+
+
+def _stored(library: Library, photos: Path, name: str) -> dict[str, str]:
+    row = library.catalog.file_row(library.catalog.root_id(photos, create=False) or -1, name)
+    assert row is not None and row.content_hash is not None
+    return library.catalog.corrections([row.content_hash]).get(row.content_hash, {})
+
+
+def test_a_room_brings_the_scene_it_needs(library: Library, photos: Path) -> None:
+    prediction = library.correct(photos, photos / "blue.png", "kitchen")
+    assert prediction.answers == {
+        "scene": HeadAnswer("indoor", 1.0, corrected=True),
+        "room": HeadAnswer("kitchen", 1.0, corrected=True),
+    }
+    assert (
+        prediction.model_answer("scene").label == "outdoor" and prediction.model_answer("room").label is None
+    )
+    assert _stored(library, photos, "blue.png") == {"scene": "indoor", "room": "kitchen"}
+    blue = next(p for p in library.predictions(photos) if p.path == "blue.png")
+    assert blue.to_json() | {"scene_confidence": 1.0, "room_confidence": 1.0} == {
+        "path": "blue.png",
+        **{"scene": "indoor", "scene_confidence": 1.0, "scene_corrected": True},
+        **{"room": "kitchen", "room_confidence": 1.0, "room_corrected": True},
+    }
+
+
+def test_outdoor_drops_a_room_correction_so_indoor_cannot_bring_it_back(
+    library: Library, photos: Path
+) -> None:
+    red = photos / "red.png"
+    assert _said(library.correct(photos, red, "bathroom"))["room"] == ("bathroom", True)
+    outdoor = library.correct(photos, red, "outdoor")
+    assert _said(outdoor) == {"scene": ("outdoor", True), "room": (None, False)}
+    assert outdoor.answers["room"] == HeadAnswer(None, None)
+    assert _stored(library, photos, "red.png") == {"scene": "outdoor"}
+    indoor = library.correct(photos, red, "indoor")
+    assert _said(indoor) == {"scene": ("indoor", True), "room": ("kitchen", False)}  # the model's room
+
+
+def test_a_scene_alone_leaves_the_room_to_the_model(library: Library, photos: Path) -> None:
+    before = next(p for p in library.predictions(photos) if p.path == "grey.png")
+    assert _said(before) == {"scene": ("unknown", False), "room": (None, False)}
+    after = library.correct(photos, photos / "grey.png", "indoor")
+    assert _said(after) == {"scene": ("indoor", True), "room": ("unknown", False)}
+    assert _stored(library, photos, "grey.png") == {"scene": "indoor"}
+
+
+def test_clearing_lets_the_model_speak_again(library: Library, photos: Path) -> None:
+    library.correct(photos, photos / "blue.png", "kitchen")
+    cleared = library.clear_correction(photos, photos / "blue.png")
+    assert _said(cleared) == {"scene": ("outdoor", False), "room": (None, False)}
+    assert not cleared.corrected and _stored(library, photos, "blue.png") == {}
+
+
+def test_an_unknown_label_is_refused_with_the_choices(library: Library, photos: Path) -> None:
+    with pytest.raises(
+        SorterError, match="unknown label 'garage'; choose one of indoor, outdoor, bathroom, "
+    ):
+        library.correct(photos, photos / "red.png", "garage")
+    assert _stored(library, photos, "red.png") == {}
+
+
+def test_only_indexed_usable_images_can_be_corrected(library: Library, photos: Path, tmp_path: Path) -> None:
+    (photos / "empty.png").write_bytes(b"")
+    library.index(photos)
+    with pytest.raises(SorterError, match=r"empty\.png was skipped when indexing: "):
+        library.correct(photos, photos / "empty.png", "indoor")
+    Image.new("RGB", (300, 240), (255, 0, 0)).save(photos / "new.png")
+    with pytest.raises(SorterError, match=r"new\.png is not indexed"):
+        library.correct(photos, photos / "new.png", "indoor")
+    with pytest.raises(SorterError, match="is not inside"):
+        library.correct(photos, tmp_path / "elsewhere.png", "indoor")
+
+
+def test_a_correction_follows_the_content_to_moves_and_copies(
+    library: Library, photos: Path, tmp_path: Path
+) -> None:
+    library.correct(photos, photos / "blue.png", "kitchen")
+    (photos / "kept").mkdir()
+    (photos / "blue.png").rename(photos / "kept" / "sky.png")
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copyfile(photos / "kept" / "sky.png", other / "copy.png")
+    assert library.index(photos).indexed == 0 and library.index(other).indexed == 0
+    moved = next(p for p in library.predictions(photos) if p.path == "kept/sky.png")
+    copied = library.predictions(other)[0]
+    assert _said(moved) == _said(copied) == {"scene": ("indoor", True), "room": ("kitchen", True)}
+
+
+def test_menu_labels_come_from_the_sidecar_scene_first(tmp_path: Path) -> None:
+    spec = load_spec(write_tiny_model(tmp_path / "models"))
+    assert list(spec.probability_heads) == ["room", "scene"]  # the sidecar's sorted keys
+    assert correction_labels(spec) == SCENES + ROOMS
+
+
+def _spec(outputs: dict[str, Any]) -> ModelSpec:
+    pre = Preprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3)
+    return ModelSpec("made-up", "m.onnx", "0" * 64, "image", pre, "embedding", 3, outputs=outputs)
+
+
+def test_the_rules_follow_only_when_for_any_heads(tmp_path: Path) -> None:
+    """A three-level chain with names the code has never seen, listed in no helpful order."""
+    spec = _spec(
+        {
+            "model": {"kind": "probabilities", "labels": ["fiesta", "focus"], "only_when": {"make": "ford"}},
+            "vehicle": {"kind": "probabilities", "labels": ["car", "bike"]},
+            "make": {"kind": "probabilities", "labels": ["ford", "fiat"], "only_when": {"vehicle": "car"}},
+        }
+    )
+    assert correction_labels(spec) == ["car", "bike", "ford", "fiat", "fiesta", "focus"]
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        assert correct(catalog, spec, "h", "focus") == {"model": "focus", "make": "ford", "vehicle": "car"}
+        assert correct(catalog, spec, "h", "fiat") == {"make": "fiat", "vehicle": "car"}  # no ford, no focus
+        assert catalog.corrections(["h"]) == {"h": {"vehicle": "car", "make": "fiat"}}
+        correct(catalog, spec, "h", "focus")
+        assert correct(catalog, spec, "h", "bike") == {"vehicle": "bike"}  # make and model both go
+        assert catalog.corrections(["h"]) == {"h": {"vehicle": "bike"}}
+        correct(catalog, spec, "h", "ford")
+        assert catalog.corrections(["h"]) == {"h": {"vehicle": "car", "make": "ford"}}  # the bike stays gone
+
+
+def test_corrections_are_read_in_batches_of_any_size(tmp_path: Path) -> None:
+    hashes = [f"{i:032x}" for i in range(1200)]
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        for h in hashes[::2]:
+            catalog.set_correction(h, "scene", "indoor")
+        catalog.set_correction(hashes[0], "room", "kitchen")
+        found = catalog.corrections(hashes)
+    assert set(found) == set(hashes[::2])
+    assert found[hashes[0]] == {"scene": "indoor", "room": "kitchen"}
+    assert found[hashes[2]] == {"scene": "indoor"}
+
+
+# The schema as version 1 of the app wrote it, copied verbatim: what an existing user's catalog holds.
+_SCHEMA_V1 = """
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    model_id TEXT,
+    indexed_at REAL
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    relpath TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash TEXT,
+    error TEXT,
+    UNIQUE (root_id, relpath)
+);
+CREATE INDEX files_by_hash ON files (content_hash);
+CREATE TABLE images (
+    content_hash TEXT PRIMARY KEY,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    frames INTEGER NOT NULL,
+    layout BLOB NOT NULL
+);
+CREATE TABLE vectors (
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model_id)
+);
+CREATE TABLE predictions (
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    head TEXT NOT NULL,
+    probabilities BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model_id, head)
+);
+INSERT INTO roots (id, path, model_id, indexed_at) VALUES (1, '/photos', 'old-model', 1700000000.0);
+INSERT INTO files (root_id, relpath, size, mtime_ns, content_hash) VALUES (1, 'a.jpg', 10, 5, 'abc');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_V1)
+    db.close()
+    with Catalog(path) as catalog:
+        assert catalog.file_rows(1) == {"a.jpg": FileRow("a.jpg", 10, 5, "abc", None)}
+        assert catalog.root_info(1) == ("old-model", 1700000000.0)
+        catalog.set_correction("abc", "room", "kitchen")
+    with Catalog(path) as catalog:  # opening an upgraded catalog again changes nothing
+        assert catalog.corrections(["abc"]) == {"abc": {"room": "kitchen"}}
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+    db.close()
+
+
+def test_a_catalog_from_a_newer_app_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(f"{_SCHEMA_V1}PRAGMA user_version = {SCHEMA_VERSION + 1};")
+    db.close()
+    with pytest.raises(RuntimeError, match="written by a newer Image Sorter"):
+        Catalog(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'corrections'").fetchall() == []
+    db.close()
