@@ -6,25 +6,33 @@ thing everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .catalog import Catalog
+import numpy as np
+from numpy.typing import NDArray
+
+from . import corrections
+from .atomic import atomic_write_text
+from .browse import BrowseItem
+from .catalog import Catalog, ImageInfo
 from .clusters import Clustering, cluster_folder
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, NearRule, find_duplicates
 from .embedder import Embedder
 from .errors import SorterError
+from .export import export_renderer, folder_export
 from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name
 from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
 from .journal import Journal
+from .map2d import layout_2d
 from .model_spec import ModelSpec, load_spec
 from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans, recover, undo_plan
 from .neighbours import FolderVectors
 from .outliers import Outlier, find_outliers
 from .plan import MovePlan
-from .predictions import Prediction, folder_predictions
+from .predictions import Prediction, folder_predictions, prediction_heads
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .vector_index import load_manifest
 
@@ -126,6 +134,78 @@ class Library:
     def predictions(self, folder: Path) -> list[Prediction]:
         paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.spec.model_id)
         return folder_predictions(self.catalog, self.spec, paths_by_hash)
+
+    def correct(self, folder: Path, image: Path, label: str) -> Prediction:
+        """The user's word on what `image` shows (any head's label), and the image's answers now.
+
+        It holds for every copy of the image, wherever it moves, and for any model.
+        """
+        root = folder.expanduser().resolve()
+        relpath, content_hash = self._indexed_image(root, image)
+        corrections.correct(self.catalog, self.spec, content_hash, label)
+        return folder_predictions(self.catalog, self.spec, {content_hash: [relpath]})[0]
+
+    def clear_correction(self, folder: Path, image: Path) -> Prediction:
+        """Forget what the user said about `image`, so the model's answers show again."""
+        root = folder.expanduser().resolve()
+        relpath, content_hash = self._indexed_image(root, image)
+        self.catalog.clear_corrections(content_hash)
+        return folder_predictions(self.catalog, self.spec, {content_hash: [relpath]})[0]
+
+    def _indexed_image(self, root: Path, image: Path) -> tuple[str, str]:
+        """(relative path, content hash) of an image the catalog holds, or why there is none."""
+        relpath = self.relpath(root, image)
+        row = self.catalog.file_row(self._root_id(root), relpath)
+        if row is None:
+            raise SorterError(f"{image} is not indexed (run `sorter index` on {root})")
+        if row.error is not None or row.content_hash is None:
+            raise SorterError(f"{image} was skipped when indexing: {row.error}")
+        return relpath, row.content_hash
+
+    def export(self, folder: Path, destination: Path, groups: Mapping[str, str] | None = None) -> int:
+        """Write the folder's labels and `groups` (relative path → group name) as CSV or JSON, by
+        the destination's extension; returns the rows written. The CSV is a `sorter-train curate`
+        manifest."""
+        render = export_renderer(destination)
+        root = folder.expanduser().resolve()
+        predictions = self.predictions(root)
+        heads = list(prediction_heads(self.spec))
+        export = folder_export(root, self.spec.model_id, heads, predictions, groups or {})
+        atomic_write_text(destination, render(export))
+        return len(export.images)
+
+    def browse_items(self, folder: Path) -> list[BrowseItem]:
+        """Every usable image of the folder with its file facts and, if the model makes them, predictions."""
+        root = folder.expanduser().resolve()
+        rows = self.catalog.file_rows(self._root_id(root))
+        predictions = {p.path: p for p in self.predictions(root)} if self.spec.probability_heads else {}
+        usable = {
+            p
+            for paths in self.catalog.paths_by_hash(self._root_id(root), self.spec.model_id).values()
+            for p in paths
+        }
+        return [
+            BrowseItem(r.relpath, r.size, r.mtime_ns, None, predictions.get(r.relpath))
+            for r in rows.values()
+            if r.relpath in usable
+        ]
+
+    def image_info(self, folder: Path, image: Path) -> ImageInfo | None:
+        """Dimensions and format recorded when `image` was indexed (None if it was not)."""
+        root = folder.expanduser().resolve()
+        row = self.catalog.file_row(self._root_id(root), self.relpath(root, image))
+        if row is None or row.content_hash is None:
+            return None
+        return self.catalog.image_info(row.content_hash)
+
+    def map_2d(
+        self, folder: Path, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+    ) -> tuple[NDArray[np.float32], list[str]]:
+        """A point per image (copies of one picture share a point) and the images' relative paths."""
+        vectors = self.folder_vectors(folder)
+        points = layout_2d(vectors.vectors, progress=progress, cancelled=cancelled)
+        rows = [i for i, paths in enumerate(vectors.paths) for _ in paths]
+        return points[rows], [p for paths in vectors.paths for p in paths]
 
     def outliers(self, folder: Path) -> list[Outlier]:
         return find_outliers(self.folder_vectors(folder))

@@ -1,0 +1,205 @@
+"""The groups a window shows and the user edits before anything moves: duplicates, clusters,
+outliers, seed groups.
+
+Core results are suggestions; what moves is what the user made of them. Every edit keeps one rule —
+each image is in at most one group and none goes missing — so a move plan built from the groups never
+lists a file twice and never forgets one the user did not take out. Paths are relpaths inside the
+folder, '/'-separated, as the catalog stores them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .clusters import Clustering
+from .duplicates import DuplicateGroup
+from .outliers import Outlier
+from .plan import name_key
+from .seed_groups import SeedGroup
+
+DUPLICATES = "duplicates"
+CLUSTERS = "clusters"
+OUTLIERS = "outliers"
+SEED_GROUPS = "seed groups"
+UNSORTED = "unsorted"
+
+# A folder holds a few strays, not a fixed number: 2 % scales the list with the folder, and the floor
+# of 10 still fills a row of thumbnails in a small folder, where 2 % would be one or two images.
+OUTLIER_SHARE = 0.02
+MIN_OUTLIERS = 10
+
+
+@dataclass
+class Group:
+    key: str  # stable id ("cluster-3"): survives renames, so a view can keep its selection
+    name: str  # the folder the group's images go to
+    paths: list[str]
+    ticked: bool = False
+    note: str = ""  # why the group is what it is, e.g. why `keep` was chosen
+    keep: str | None = None  # duplicates: the copy that stays; the others go to the trash
+
+
+@dataclass
+class Grouping:
+    kind: str
+    groups: list[Group]
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for group in self.groups:
+            if not group.paths:
+                raise ValueError(f"group {group.name!r} is empty")
+            if seen & set(group.paths) or len(set(group.paths)) < len(group.paths):
+                raise ValueError(f"group {group.name!r} repeats an image held elsewhere")
+            if group.keep is not None and group.keep not in group.paths:
+                raise ValueError(f"group {group.name!r} keeps {group.keep!r}, which it does not hold")
+            seen.update(group.paths)
+        if len({g.key for g in self.groups}) < len(self.groups):
+            raise ValueError("two groups share a key")
+
+    def merge(self, indices: Sequence[int]) -> int:
+        """Unite groups into the first of `indices` (its name, place and keep); returns its new index."""
+        if len(set(indices)) < 2 or len(set(indices)) < len(indices):
+            raise ValueError("merging needs two or more different groups")
+        missing = [i for i in indices if not 0 <= i < len(self.groups)]
+        if missing:
+            raise IndexError(f"no group {missing[0]}")
+        first = self.groups[indices[0]]
+        for i in indices[1:]:
+            first.paths.extend(self.groups[i].paths)
+        for i in sorted(indices[1:], reverse=True):
+            del self.groups[i]
+        return indices[0] - sum(1 for i in indices[1:] if i < indices[0])
+
+    def split(self, index: int, paths: Iterable[str]) -> int:
+        """Move `paths` into a new group right after this one; returns the new group's index."""
+        group = self.groups[index]
+        chosen = set(paths)
+        if not chosen <= set(group.paths):
+            raise ValueError(f"not in group {group.name!r}: {sorted(chosen - set(group.paths))[0]}")
+        taken = [p for p in group.paths if p in chosen]
+        staying = [p for p in group.paths if p not in chosen]
+        if not taken or not staying:
+            raise ValueError("a split must take out some of the group's images, not none or all")
+        if self.kind == DUPLICATES and min(len(taken), len(staying)) < 2:
+            raise ValueError(
+                "each side of a split duplicate group needs two copies; drop a lone image instead"
+            )
+        new = Group(self._unused_key(f"{group.key}-split"), f"{group.name} (split)", taken)
+        group.paths = staying
+        if group.keep is not None:
+            new.keep, new.note = group.keep, group.note
+            _keep_first_if_gone(group)
+            _keep_first_if_gone(new)
+        self.groups.insert(index + 1, new)
+        return index + 1
+
+    def rename(self, index: int, name: str) -> None:
+        if not name.strip():
+            raise ValueError("a group needs a name: it becomes a folder")
+        self.groups[index].name = name.strip()
+
+    def drop(self, index: int, path: str) -> None:
+        """Take one image out of a group; a group left empty, or a lone "duplicate", goes too."""
+        group = self.groups[index]
+        if path not in group.paths:
+            raise ValueError(f"not in group {group.name!r}: {path}")
+        group.paths.remove(path)
+        if not group.paths or (self.kind == DUPLICATES and len(group.paths) < 2):
+            del self.groups[index]
+        elif group.keep is not None:
+            _keep_first_if_gone(group)
+
+    def tick(self, index: int, ticked: bool) -> None:
+        self.groups[index].ticked = ticked
+
+    def _unused_key(self, base: str) -> str:
+        keys = {g.key for g in self.groups}
+        key, n = base, 1
+        while key in keys:
+            n += 1
+            key = f"{base}-{n}"
+        return key
+
+
+def _keep_first_if_gone(group: Group) -> None:
+    """The suggested copy left the group: keep its first image instead, and say so."""
+    if group.keep not in group.paths:
+        group.keep = group.paths[0]
+        group.note = f"keep {PurePosixPath(group.keep).name}: the suggested copy was taken out"
+
+
+def _distinct_names(kind: str, groups: list[Group]) -> Grouping:
+    """Two groups whose names a case-insensitive file system confuses would share a folder:
+    the later ones become "beach 2", "beach 3", as clusters.py names its clusters."""
+    uses: dict[str, int] = {}
+    for group in groups:
+        key = name_key(group.name)
+        uses[key] = uses.get(key, 0) + 1
+        if uses[key] > 1:
+            group.name = f"{group.name} {uses[key]}"
+    return Grouping(kind, groups)
+
+
+def from_clustering(clustering: Clustering) -> Grouping:
+    groups = [Group(f"cluster-{c.id}", c.label, list(c.paths)) for c in clustering.clusters]
+    if clustering.unsorted:
+        note = "in no cluster large enough for a folder of its own"
+        groups.append(Group(UNSORTED, UNSORTED, list(clustering.unsorted), note=note))
+    return _distinct_names(CLUSTERS, groups)
+
+
+def from_duplicates(duplicates: list[DuplicateGroup]) -> Grouping:
+    groups = [
+        Group(
+            f"duplicates-{i}",
+            f"duplicates of {PurePosixPath(d.keep).name}",
+            list(d.paths),
+            note=d.why,
+            keep=d.keep,
+        )
+        for i, d in enumerate(duplicates, start=1)
+    ]
+    return _distinct_names(DUPLICATES, groups)
+
+
+def from_outliers(outliers: list[Outlier], limit: int | None = None) -> Grouping:
+    """One group of the `limit` most unusual images (default: 2 % of the folder, at least 10).
+
+    `outliers` is find_outliers' ranking of the whole folder, most unusual first; images that score
+    0 stand out from nothing (a folder of copies of one picture) and are left out.
+    """
+    if limit is None:
+        limit = max(MIN_OUTLIERS, math.ceil(OUTLIER_SHARE * len(outliers)))
+    paths = [o.path for o in outliers[:limit] if o.score > 0]
+    if not paths:
+        return Grouping(OUTLIERS, [])
+    note = f"the {len(paths)} most unusual of {len(outliers)} images"
+    return Grouping(OUTLIERS, [Group(OUTLIERS, OUTLIERS, paths, note=note)])
+
+
+def from_seed_groups(seed_groups: list[SeedGroup]) -> Grouping:
+    groups = [
+        Group(f"seed-{i}", PurePosixPath(s.seed).stem, list(s.paths), note=f"images most like {s.seed}")
+        for i, s in enumerate(seed_groups, start=1)
+    ]
+    return _distinct_names(SEED_GROUPS, groups)
+
+
+def to_plan_groups(grouping: Grouping, root: Path) -> list[tuple[str, list[Path]]]:
+    """What make_plan takes: the ticked groups' absolute paths; for duplicates, every copy but `keep`
+    (the copies that go to the trash)."""
+    planned = []
+    for group in grouping.groups:
+        sources = [root / p for p in group.paths if p != group.keep]
+        if group.ticked and sources:
+            planned.append((group.name, sources))
+    return planned
+
+
+def group_of(grouping: Grouping) -> dict[str, str]:
+    """relpath → the name of its group, for images that are in one."""
+    return {path: group.name for group in grouping.groups for path in group.paths}
