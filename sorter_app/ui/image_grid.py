@@ -1,0 +1,490 @@
+"""The thumbnail grid behind every image list of the window: browse, similar images, groups, lasso.
+
+Model/view so that a grid of 100,000 images costs only the rows on screen: the view asks the
+model for the rows it paints, the model asks the `ThumbnailCache`, which answers at once with a
+pixmap or nothing (a placeholder is shown and the load is queued) and later says `ready`, which
+the model turns into `dataChanged` for that one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionFocusRect,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from .thumbnails import ThumbnailCache
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+DETAIL_ROLE = Qt.ItemDataRole.UserRole + 2
+
+MIN_THUMBNAIL_SIZE = 64
+MAX_THUMBNAIL_SIZE = 384
+DEFAULT_THUMBNAIL_SIZE = 160
+_ZOOM_FACTOR = 1.25  # one zoom step: multiplicative, so each step looks alike at any size
+_WHEEL_STEP = 120  # angleDelta of one notch of a classic mouse wheel; touchpads send fractions
+_PADDING = 4  # around the thumbnail and the text, inside the cell
+_TEXT_GAP = 2
+_CELL_GAP = 6  # between cells
+_LAYOUT_BATCH = 500  # rows laid out per event-loop turn, so a huge grid never freezes the window
+
+
+@dataclass(frozen=True)
+class GridItem:
+    """One cell. `caption` defaults to the file name; `detail` is a second, dimmer line."""
+
+    path: str
+    caption: str = ""
+    detail: str = ""
+    tooltip: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.caption:
+            object.__setattr__(self, "caption", Path(self.path).name)
+
+
+class ImageGridModel(QAbstractListModel):
+    """Grid items, one per path (a repeated path is shown once, where it first appears)."""
+
+    def __init__(self, thumbnails: ThumbnailCache, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thumbnails = thumbnails
+        self._items: list[GridItem] = []
+        self._rows: dict[str, int] = {}
+        self._waiting: set[str] = set()  # shown as the loading placeholder, thumbnail requested
+        self._generation = 0
+        self._placeholder = _placeholder(broken=False)
+        self._broken_placeholder = _placeholder(broken=True)
+        thumbnails.ready.connect(self._on_thumbnail_changed)
+        thumbnails.failed.connect(self._on_thumbnail_failed)
+        thumbnails.requests_dropped.connect(self._on_requests_dropped)
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every `set_items`: work started for an older generation is for another grid."""
+        return self._generation
+
+    def set_items(self, items: Iterable[GridItem]) -> None:
+        self.beginResetModel()
+        self._items = _first_of_each_path(items)
+        self._rows = {item.path: row for row, item in enumerate(self._items)}
+        self._waiting.clear()
+        self._generation += 1
+        self._thumbnails.cancel_pending()
+        self.endResetModel()
+
+    def append_items(self, items: Iterable[GridItem]) -> None:
+        new = [item for item in _first_of_each_path(items) if item.path not in self._rows]
+        if not new:
+            return
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        self._items.extend(new)
+        self._rows.update((item.path, first + offset) for offset, item in enumerate(new))
+        self.endInsertRows()
+
+    def remove_paths(self, paths: Iterable[str]) -> None:
+        rows = sorted({self._rows[path] for path in paths if path in self._rows}, reverse=True)
+        for last, first in _descending_runs(rows):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._items[first : last + 1]
+            self.endRemoveRows()
+        if rows:
+            self._rows = {item.path: row for row, item in enumerate(self._items)}
+
+    def items(self) -> list[GridItem]:
+        return list(self._items)
+
+    def item(self, row: int) -> GridItem:
+        return self._items[row]
+
+    def row_of(self, path: str) -> int | None:
+        return self._rows.get(path)
+
+    # QAbstractListModel -------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or index.row() >= len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.caption
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnail(item.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.tooltip or item.path
+        if role == PATH_ROLE:
+            return item.path
+        if role == DETAIL_ROLE:
+            return item.detail
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
+
+    def _thumbnail(self, path: str) -> QPixmap:
+        pixmap = self._thumbnails.pixmap(path)  # queues a load when it is not cached
+        if pixmap is not None:
+            return pixmap
+        if self._thumbnails.is_broken(path):
+            return self._broken_placeholder
+        self._waiting.add(path)
+        return self._placeholder
+
+    @Slot(str)
+    def _on_thumbnail_changed(self, path: str) -> None:
+        self._waiting.discard(path)
+        row = self._rows.get(path)
+        if row is not None:
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    @Slot(str, str)
+    def _on_thumbnail_failed(self, path: str, _reason: str) -> None:
+        self._on_thumbnail_changed(path)
+
+    @Slot()
+    def _on_requests_dropped(self) -> None:
+        """Repaint the placeholders whose loads were dropped: painting asks for them again, and
+        only where they are still on screen (a hidden view does not paint)."""
+        waiting, self._waiting = self._waiting, set()
+        for path in waiting:
+            self._on_thumbnail_changed(path)
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """A cell: the thumbnail fitted into a square, the caption below it, then the detail line."""
+
+    def __init__(self, parent: QObject | None = None, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE) -> None:
+        super().__init__(parent)
+        self._size = thumbnail_size
+
+    @property
+    def thumbnail_size(self) -> int:
+        return self._size
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self._size = size
+
+    def cell_size(self, font: QFont) -> QSize:
+        text_height = QFontMetrics(font).height() + QFontMetrics(_detail_font(font)).height()
+        return QSize(self._size + 2 * _PADDING, self._size + 2 * _PADDING + _TEXT_GAP + text_height)
+
+    def thumbnail_rect(self, cell: QRect) -> QRect:
+        return QRect(cell.x() + (cell.width() - self._size) // 2, cell.y() + _PADDING, self._size, self._size)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        return self.cell_size(option.font)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        cell, state, palette, font = option.rect, option.state, option.palette, option.font
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        group = _colour_group(state)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.brush(group, QPalette.ColorRole.Highlight))
+            painter.drawRoundedRect(cell, _PADDING, _PADDING)
+        if state & QStyle.StateFlag.State_HasFocus:
+            # Under the thumbnail: some styles fill the focus frame, which would tint the photo.
+            _draw_focus_rect(painter, option, group, selected)
+
+        area = self.thumbnail_rect(cell)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            target = QRect(
+                QPoint(0, 0), pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            )
+            target.moveCenter(area.center())
+            painter.drawPixmap(target, pixmap)
+
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        text_width = cell.width() - 2 * _PADDING
+        caption_metrics = QFontMetrics(font)
+        caption_rect = QRect(
+            cell.x() + _PADDING, area.bottom() + 1 + _TEXT_GAP, text_width, caption_metrics.height()
+        )
+        caption = caption_metrics.elidedText(str(index.data()), Qt.TextElideMode.ElideMiddle, text_width)
+        painter.setFont(font)
+        painter.setPen(palette.color(group, text_role))
+        painter.drawText(caption_rect, Qt.AlignmentFlag.AlignCenter, caption)
+
+        detail = str(index.data(DETAIL_ROLE) or "")
+        if detail:
+            detail_font = _detail_font(font)
+            detail_metrics = QFontMetrics(detail_font)
+            detail_rect = QRect(
+                caption_rect.x(), caption_rect.bottom() + 1, text_width, detail_metrics.height()
+            )
+            dim = QColor(palette.color(group, text_role))
+            dim.setAlphaF(0.65)
+            painter.setFont(detail_font)
+            painter.setPen(dim)
+            painter.drawText(
+                detail_rect,
+                Qt.AlignmentFlag.AlignCenter,
+                detail_metrics.elidedText(detail, Qt.TextElideMode.ElideRight, text_width),
+            )
+        painter.restore()
+
+
+class ImageGridView(QListView):
+    """A zoomable, keyboard-driven icon grid; its model (`setModel`) is an `ImageGridModel`.
+
+    Enter/Return and double-click emit `activated_path` (not Qt's `activated`, which some
+    platforms fire on a single click and which would then open an image while selecting it).
+    """
+
+    activated_path = Signal(str)
+    current_path_changed = Signal(str)  # only for a valid current item
+    zoomed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE) -> None:
+        super().__init__(parent)
+        self._delegate = ThumbnailDelegate(self, _clamp(thumbnail_size))
+        self._wheel_angle = 0
+        self._scroll_target = QPersistentModelIndex()
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(_LAYOUT_BATCH)
+        self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.setItemDelegate(self._delegate)
+        self._update_grid()
+        self.doubleClicked.connect(self._activate)
+
+    @property
+    def thumbnail_size(self) -> int:
+        return self._delegate.thumbnail_size
+
+    def set_thumbnail_size(self, size: int) -> None:
+        size = _clamp(size)
+        if size == self._delegate.thumbnail_size:
+            return
+        self._delegate.set_thumbnail_size(size)
+        self._update_grid()
+        if self.currentIndex().isValid():
+            self._scroll_to_when_laid_out(self.currentIndex())  # zoom about what the user looks at
+        self.zoomed.emit(size)
+
+    def selected_paths(self) -> list[str]:
+        """In grid order, whatever order they were selected in."""
+        selection = self.selectionModel().selection()  # blocks, not indexes: Ctrl+A of 100,000 is one
+        rows: set[int] = set()
+        for i in range(selection.count()):
+            rows.update(range(selection.at(i).top(), selection.at(i).bottom() + 1))
+        model = self._grid_model()
+        return [model.item(row).path for row in sorted(rows)]
+
+    def select_path(self, path: str) -> None:
+        """Make `path` the current and only selected item, scrolled into view; ignored if not shown."""
+        model = self._grid_model()
+        row = model.row_of(path)
+        if row is None:
+            return
+        index = model.index(row, 0)
+        self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._scroll_to_when_laid_out(index)
+
+    # Qt overrides ---------------------------------------------------------------------------------
+
+    def currentChanged(  # noqa: N802
+        self, current: QModelIndex | QPersistentModelIndex, previous: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().currentChanged(current, previous)
+        if current.isValid():
+            self.current_path_changed.emit(current.data(PATH_ROLE))
+
+    def updateGeometries(self) -> None:  # noqa: N802
+        super().updateGeometries()  # called, among other times, when a batched layout is done
+        self._scroll_to_target()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key, ctrl = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self._activate(self.currentIndex())
+        elif ctrl and key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):  # Ctrl+= is Ctrl++ without Shift
+            self._zoom(1)
+        elif ctrl and key == Qt.Key.Key_Minus:
+            self._zoom(-1)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event)
+            return
+        self._wheel_angle += event.angleDelta().y()
+        steps = int(self._wheel_angle / _WHEEL_STEP)  # toward zero: the remainder waits for more
+        if steps:
+            self._wheel_angle -= steps * _WHEEL_STEP
+            self._zoom(steps)
+        event.accept()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._update_grid()  # the caption lines' height follows the font
+
+    # --------------------------------------------------------------------------------------------------
+
+    def _grid_model(self) -> ImageGridModel:
+        model = self.model()
+        if not isinstance(model, ImageGridModel):
+            raise TypeError(f"ImageGridView shows an ImageGridModel, not {type(model).__name__}")
+        return model
+
+    def _zoom(self, steps: int) -> None:
+        self.set_thumbnail_size(round(self._delegate.thumbnail_size * _ZOOM_FACTOR**steps))
+
+    def _scroll_to_when_laid_out(self, index: QModelIndex) -> None:
+        """Batched layout places rows a batch per event-loop turn, and a row not yet placed has
+        nowhere to scroll to: remember it until it has."""
+        self._scroll_target = QPersistentModelIndex(index)
+        self._scroll_to_target()
+
+    def _scroll_to_target(self) -> None:
+        if not self._scroll_target.isValid():
+            return
+        index = self.model().index(self._scroll_target.row(), 0)
+        if self.visualRect(index).isValid():
+            self._scroll_target = QPersistentModelIndex()
+            self.scrollTo(index)
+
+    def _update_grid(self) -> None:
+        size = self._delegate.thumbnail_size
+        self.setIconSize(QSize(size, size))
+        self.setGridSize(self._delegate.cell_size(self.font()) + QSize(_CELL_GAP, _CELL_GAP))
+
+    @Slot(QModelIndex)
+    def _activate(self, index: QModelIndex) -> None:
+        self.activated_path.emit(index.data(PATH_ROLE))
+
+
+def _clamp(size: int) -> int:
+    return max(MIN_THUMBNAIL_SIZE, min(MAX_THUMBNAIL_SIZE, size))
+
+
+def _first_of_each_path(items: Iterable[GridItem]) -> list[GridItem]:
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        if item.path not in seen:
+            seen.add(item.path)
+            unique.append(item)
+    return unique
+
+
+def _descending_runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """[9, 8, 7, 4, 3] → [(9, 7), (4, 3)]: blocks of adjacent rows, each removed in one step."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+def _detail_font(font: QFont) -> QFont:
+    smaller = QFont(font)
+    if font.pointSizeF() > 0:
+        smaller.setPointSizeF(font.pointSizeF() * 0.85)
+    else:
+        smaller.setPixelSize(max(1, round(font.pixelSize() * 0.85)))
+    return smaller
+
+
+def _colour_group(state: QStyle.StateFlag) -> QPalette.ColorGroup:
+    if not state & QStyle.StateFlag.State_Enabled:
+        return QPalette.ColorGroup.Disabled
+    if not state & QStyle.StateFlag.State_Active:
+        return QPalette.ColorGroup.Inactive
+    return QPalette.ColorGroup.Normal
+
+
+def _draw_focus_rect(
+    painter: QPainter, option: QStyleOptionViewItem, group: QPalette.ColorGroup, selected: bool
+) -> None:
+    """As QStyledItemDelegate draws it, so that focus looks native in every style."""
+    focus = QStyleOptionFocusRect()
+    focus.rect = option.rect
+    focus.palette = option.palette
+    focus.state = option.state | QStyle.StateFlag.State_KeyboardFocusChange | QStyle.StateFlag.State_Item
+    background = QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Window
+    focus.backgroundColor = option.palette.color(group, background)
+    style = option.widget.style() if option.widget is not None else QApplication.style()
+    style.drawPrimitive(QStyle.PrimitiveElement.PE_FrameFocusRect, focus, painter, option.widget)
+
+
+def _placeholder(broken: bool, size: int = 96) -> QPixmap:
+    """A neutral tile while a thumbnail loads; a crossed one for a file that cannot be shown."""
+    palette = QGuiApplication.palette()
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 2))
+    painter.setBrush(palette.color(QPalette.ColorRole.Midlight))
+    tile = QRect(0, 0, size, size).adjusted(4, 4, -4, -4)
+    painter.drawRoundedRect(tile, 8, 8)
+    if broken:
+        inset = tile.adjusted(size // 4, size // 4, -size // 4, -size // 4)
+        painter.setPen(QPen(QColor(200, 40, 40), 4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.drawLine(inset.topLeft(), inset.bottomRight())
+        painter.drawLine(inset.topRight(), inset.bottomLeft())
+    painter.end()
+    return pixmap
