@@ -1,0 +1,155 @@
+"""The dry run a user reviews before any file moves: every source, where it goes, and why not.
+
+The dialog shows a core MovePlan exactly as the mover will act on it: collisions already resolved
+(a renamed file is highlighted with the name that was taken), sources left alone listed with their
+reason. Nothing here changes the plan; accepting the dialog is the user's go-ahead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.plan import MovePlan
+from .detail_pane import format_size
+
+# Translucent amber reads as "look here" on light and dark themes alike.
+RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    source: str
+    destination: str  # empty for a source the plan leaves alone
+    note: str
+    kind: Literal["move", "renamed", "skipped"]
+
+
+def plan_rows(plan: MovePlan) -> list[PlanRow]:
+    """Moves in the plan's order, then the sources it leaves alone."""
+    renamed = {r.src: r for r in plan.renamed}
+    rows = []
+    for move in plan.moves:
+        if move.src in renamed:
+            note = f"renamed: {renamed[move.src].planned.name} was taken"
+            rows.append(PlanRow(str(move.src), str(move.dst), note, "renamed"))
+        else:
+            rows.append(PlanRow(str(move.src), str(move.dst), "", "move"))
+    rows += [PlanRow(str(s.src), "", f"skipped: {s.reason}", "skipped") for s in plan.skipped]
+    return rows
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def plan_headline(plan: MovePlan) -> str:
+    n = len(plan.moves)
+    if plan.mode == "trash":
+        return f"Send {_count(n, 'file')} to the trash" if n else "Nothing to send to the trash"
+    verb = "Move" if plan.mode == "move" else "Copy"
+    if not n:
+        return f"Nothing to {verb.lower()}"
+    folders = {m.dst.parent for m in plan.moves}
+    root = Path(os.path.commonpath([folder.parent for folder in folders]))
+    return f"{verb} {_count(n, 'file')} into {_count(len(folders), 'folder')} under {root}"
+
+
+def plan_details(plan: MovePlan) -> str:
+    parts = [f"{format_size(sum(m.size for m in plan.moves))} in all"]
+    if plan.renamed:
+        parts.append(f"{_count(len(plan.renamed), 'file')} renamed because the name was taken")
+    if plan.skipped:
+        parts.append(f"{_count(len(plan.skipped), 'file')} left alone")
+    return " · ".join(parts)
+
+
+class PlanTableModel(QAbstractTableModel):
+    COLUMNS = ("Source", "Destination", "Note")
+
+    def __init__(self, plan: MovePlan, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows = plan_rows(plan)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return (row.source, row.destination, row.note)[index.column()]
+        if role == Qt.ItemDataRole.BackgroundRole and row.kind == "renamed":
+            return RENAMED_BACKGROUND
+        if role == Qt.ItemDataRole.ForegroundRole and row.kind == "skipped":
+            return QGuiApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        return None
+
+    def headerData(  # noqa: N802 - Qt override
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return super().headerData(section, orientation, role)
+
+
+class PlanPreviewDialog(QDialog):
+    def __init__(self, plan: MovePlan, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plan = plan
+        self.setWindowTitle("Review before anything moves")
+        self.resize(900, 520)
+
+        self.headline = QLabel(plan_headline(plan))
+        font = QFont(self.headline.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.headline.setFont(font)
+        self.headline.setWordWrap(True)
+        self.details = QLabel(plan_details(plan))
+
+        self.model = PlanTableModel(plan, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file names in sight
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(2, 240)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.apply_button = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.apply_button.setEnabled(bool(plan.moves))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.details)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+        self.apply_button.setDefault(bool(plan.moves))  # only once the button is in the dialog

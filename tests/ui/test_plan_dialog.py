@@ -1,0 +1,107 @@
+"""The plan review dialog on a real plan made from real files: what it says is what the mover will do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from sorter_app.core.plan import MovePlan, make_plan
+from sorter_app.ui.plan_dialog import RENAMED_BACKGROUND, PlanPreviewDialog, PlanTableModel
+from tests import builders
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> dict[str, Path]:
+    source = tmp_path / "dump"
+    files = {name: builders.write_jpeg(source / f"{name}.jpg", seed=i) for i, name in enumerate("abc")}
+    files["missing"] = source / "gone.jpg"
+    return files
+
+
+@pytest.fixture
+def sorted_root(tmp_path: Path) -> Path:
+    root = tmp_path / "sorted"
+    builders.write_jpeg(root / "Kitchen" / "a.jpg", seed=9)  # already there: the plan must step around it
+    return root
+
+
+def _plan(photos: dict[str, Path], root: Path, mode: str = "move") -> MovePlan:
+    groups = [("Kitchen", [photos["a"], photos["b"]]), ("Garden", [photos["c"], photos["missing"]])]
+    return make_plan(groups, root, mode, trash_root=root.parent / "trash")  # type: ignore[arg-type]
+
+
+def _cells(model: PlanTableModel, role: Qt.ItemDataRole = Qt.ItemDataRole.DisplayRole) -> list[list[object]]:
+    return [
+        [model.data(model.index(row, column), role) for column in range(model.columnCount())]
+        for row in range(model.rowCount())
+    ]
+
+
+def test_every_source_is_listed_with_its_destination_or_reason(
+    qtbot: QtBot, qtmodeltester: ModelTester, photos: dict[str, Path], sorted_root: Path
+) -> None:
+    dialog = PlanPreviewDialog(_plan(photos, sorted_root))
+    qtbot.addWidget(dialog)
+    qtmodeltester.check(dialog.model)  # type: ignore[no-untyped-call]
+
+    kitchen, garden = sorted_root / "Kitchen", sorted_root / "Garden"
+    assert _cells(dialog.model) == [
+        [str(photos["a"]), str(kitchen / "a (1).jpg"), "renamed: a.jpg was taken"],
+        [str(photos["b"]), str(kitchen / "b.jpg"), ""],
+        [str(photos["c"]), str(garden / "c.jpg"), ""],
+        [str(photos["missing"]), "", "skipped: does not exist"],
+    ]
+    backgrounds = [row[0] for row in _cells(dialog.model, Qt.ItemDataRole.BackgroundRole)]
+    assert backgrounds == [RENAMED_BACKGROUND, None, None, None]
+    assert [dialog.model.headerData(c, Qt.Orientation.Horizontal) for c in range(3)] == [
+        "Source",
+        "Destination",
+        "Note",
+    ]
+    assert dialog.headline.text() == f"Move 3 files into 2 folders under {sorted_root}"
+    size = sum(photos[name].stat().st_size for name in "abc")
+    assert dialog.details.text() == (
+        f"{size / 1000:.0f} KB in all · 1 file renamed because the name was taken · 1 file left alone"
+    )
+
+
+def test_apply_accepts_and_cancel_rejects(qtbot: QtBot, photos: dict[str, Path], sorted_root: Path) -> None:
+    plan = _plan(photos, sorted_root)
+    for button, outcome in ((0, QDialog.DialogCode.Accepted), (1, QDialog.DialogCode.Rejected)):
+        dialog = PlanPreviewDialog(plan)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        if button == 0:
+            assert dialog.apply_button.isEnabled() and dialog.apply_button.isDefault()
+            dialog.apply_button.click()
+        else:
+            dialog.reject()
+        assert dialog.result() == outcome
+        assert dialog.plan is plan
+
+
+def test_copy_and_trash_headlines(qtbot: QtBot, photos: dict[str, Path], sorted_root: Path) -> None:
+    copy = PlanPreviewDialog(_plan(photos, sorted_root, "copy"))
+    trash = PlanPreviewDialog(_plan(photos, sorted_root, "trash"))
+    qtbot.addWidget(copy)
+    qtbot.addWidget(trash)
+    assert copy.headline.text() == f"Copy 3 files into 2 folders under {sorted_root}"
+    assert trash.headline.text() == "Send 3 files to the trash"
+
+
+def test_a_plan_with_nothing_to_do_cannot_be_applied(
+    qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path
+) -> None:
+    plan = make_plan([("Kitchen", [tmp_path / "nowhere.jpg"])], tmp_path / "sorted")
+    dialog = PlanPreviewDialog(plan)
+    qtbot.addWidget(dialog)
+    qtmodeltester.check(dialog.model)  # type: ignore[no-untyped-call]
+    assert dialog.headline.text() == "Nothing to move"
+    assert not dialog.apply_button.isEnabled()
+    assert dialog.model.rowCount() == 1
+    assert dialog.details.text() == "0 B in all · 1 file left alone"
