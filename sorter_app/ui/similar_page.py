@@ -1,0 +1,157 @@
+"""Similar images: the query on top, its nearest neighbours with their scores below.
+
+Any neighbour can become the next query (Enter or double-click); Back and Forward walk the
+queries like a browser's history. The page only keeps the history and shows results; the window
+runs the search and hands back what it found for the query now shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from ..core.folder_index import Neighbour
+from .image_grid import GridItem, ImageGridModel, ImageGridView
+from .thumbnails import ThumbnailCache
+
+NEIGHBOURS = 24
+
+
+class QueryHistory:
+    """Back/forward over queries: a new query drops everything after the current one."""
+
+    def __init__(self) -> None:
+        self._queries: list[str] = []
+        self._at = -1
+
+    @property
+    def current(self) -> str | None:
+        return self._queries[self._at] if self._queries else None
+
+    def push(self, query: str) -> None:
+        if query != self.current:
+            del self._queries[self._at + 1 :]
+            self._queries.append(query)
+            self._at = len(self._queries) - 1
+
+    def can_go(self, step: int) -> bool:
+        return 0 <= self._at + step < len(self._queries)
+
+    def go(self, step: int) -> str | None:
+        if not self.can_go(step):
+            return None
+        self._at += step
+        return self.current
+
+    def clear(self) -> None:
+        self._queries.clear()
+        self._at = -1
+
+
+class SimilarPage(QWidget):
+    query_requested = Signal(str)  # absolute path whose neighbours the window should find
+
+    def __init__(self, thumbnails: ThumbnailCache) -> None:
+        super().__init__()
+        self._thumbnails = thumbnails
+        self.history = QueryHistory()
+        self.back_button = QToolButton()
+        self.back_button.setText("◀ Back")
+        self.back_button.setShortcut(QKeySequence.StandardKey.Back)
+        self.back_button.clicked.connect(lambda: self._walk(-1))
+        self.forward_button = QToolButton()
+        self.forward_button.setText("Forward ▶")
+        self.forward_button.setShortcut(QKeySequence.StandardKey.Forward)
+        self.forward_button.clicked.connect(lambda: self._walk(1))
+        self.query_image = QLabel()
+        self.query_image.setFixedSize(96, 96)
+        self.query_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_label = QLabel(
+            "Select an image in Browse and choose “Show similar images” (or press Enter)."
+        )
+        self.query_label.setWordWrap(True)
+        header = QHBoxLayout()
+        header.addWidget(self.back_button)
+        header.addWidget(self.forward_button)
+        header.addWidget(self.query_image)
+        header.addWidget(self.query_label, 1)
+
+        self.results = ImageGridModel(thumbnails)
+        self.grid = ImageGridView()
+        self.grid.setModel(self.results)
+        self.grid.activated_path.connect(self.open_query)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.grid, 1)
+        thumbnails.ready.connect(self._thumbnail_ready)
+        thumbnails.requests_dropped.connect(self._show_query_thumbnail)  # another grid's reset dropped it
+        self._update_buttons()
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.results.set_items([])
+        self.query_image.clear()
+        self.query_label.setText("Select an image in Browse and choose “Show similar images”.")
+        self._update_buttons()
+
+    def open_query(self, path: str) -> None:
+        """A new query: it goes on the history, and the window is asked for its neighbours."""
+        self.history.push(path)
+        self._ask(path)
+
+    def _walk(self, step: int) -> None:
+        query = self.history.go(step)
+        if query is not None:
+            self._ask(query)
+
+    def _ask(self, query: str) -> None:
+        self.results.set_items([])
+        self.query_label.setText(f"{Path(query).name}\nsearching…")
+        self._show_query_thumbnail()
+        self._update_buttons()
+        self.query_requested.emit(query)
+
+    def show_results(self, query: str, root: Path, neighbours: Sequence[Neighbour]) -> None:
+        """Results for `query`; ignored unless it is still the query on screen."""
+        if query != self.history.current:
+            return
+        self.query_label.setText(f"{Path(query).name}\n{len(neighbours)} most similar images")
+        self.results.set_items(
+            [
+                GridItem(
+                    path=str(root / n.relpath),
+                    caption=Path(n.relpath).name,
+                    detail=f"similarity {n.similarity:.2f}",
+                    tooltip=n.relpath,
+                )
+                for n in neighbours
+            ]
+        )
+
+    def show_error(self, query: str, message: str) -> None:
+        if query == self.history.current:
+            self.query_label.setText(f"{Path(query).name}\n{message}")
+
+    def _show_query_thumbnail(self) -> None:
+        query = self.history.current
+        pixmap = self._thumbnails.pixmap(query) if query else None
+        if pixmap is None:
+            self.query_image.clear()
+        else:
+            self.query_image.setPixmap(
+                pixmap.scaled(
+                    96, 96, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
+
+    def _thumbnail_ready(self, path: str) -> None:
+        if path == self.history.current:
+            self._show_query_thumbnail()
+
+    def _update_buttons(self) -> None:
+        self.back_button.setEnabled(self.history.can_go(-1))
+        self.forward_button.setEnabled(self.history.can_go(1))
