@@ -1,0 +1,482 @@
+"""The UI thread's budget from DESIGN.md: never blocked > 50 ms while indexing or scrolling. Run by hand:
+
+    .venv/bin/python -m benchmarks.bench_ui              # 5,000 images; offscreen unless there is a display
+    xvfb-run -a .venv/bin/python -m benchmarks.bench_ui  # the same on a real (virtual) X server
+    .venv/bin/python -m benchmarks.bench_ui --images 1000 --json --trace-stalls /tmp/stalls.txt
+
+A 5-ms PreciseTimer on the UI thread records when each of its ticks runs. The gap between two ticks
+is how long the event loop could not react: exactly what a user feels as a frozen window, whatever
+the cause — slot code or layout on the main thread, or waiting for the Python GIL held by a worker
+thread (every Python slot needs the GIL, so a worker that holds it stalls the probe just as it stalls
+the window's own slots). A gap is an upper bound on the block (it includes up to one 5-ms interval).
+
+Each tick also reads the UI thread's CPU time, and on Linux its run-queue delay from /proc schedstat,
+so every gap over the budget is split into time the thread ran (its own work: slots, layout,
+painting, garbage collection), time it was runnable but had no CPU (the machine oversubscribed:
+worker threads and other processes), and time it was blocked (waiting for the GIL or a lock; this
+includes the normal wait of up to 5 ms for the next tick).
+
+To tell the causes apart further, a second probe, a plain Python thread that sleeps 2 ms at a time, records
+how late it wakes: that lateness is GIL waiting plus OS scheduling, independent of the event loop.
+Event-loop gaps that coincide with late wakes point at a thread holding the GIL; gaps while the GIL
+probe is on time point at work on the main thread. The cyclic garbage collector, a common GIL
+holder, is logged too (pauses of half the budget or more, with the thread that ran them).
+`--trace-stalls FILE` re-arms faulthandler.dump_traceback_later on every tick, so a stall past 50 ms
+writes every thread's Python stack to FILE from faulthandler's own C thread (which needs no GIL);
+`--switch-interval-ms` changes sys.setswitchinterval for experiments on GIL hand-over.
+
+The images are hard links (copies across file systems) of an evenly spaced selection of
+../shared/datasets/manifest.csv, in a fresh folder under the system temp folder, with a fresh data
+folder beside them, and the window's settings file there too (XDG_CONFIG_HOME, on Linux) so that a
+run leaves the user's recent folders alone; all of it is deleted afterwards unless --keep. Exit
+status 1 when the worst gap in the indexing or scrolling phase exceeds 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import gc
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication
+
+from benchmarks.dataset_folder import build_folder, pick_images
+from sorter_app.paths import AppPaths
+from sorter_app.ui.app import settle_garbage_collector
+from sorter_app.ui.main_window import MainWindow
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+BUDGET_MS = 50.0
+PROBE_INTERVAL_MS = 5
+GIL_PROBE_SLEEP_S = 0.002
+IDLE_SECONDS = 1.0
+SCROLL_SECONDS = 10.0
+SCROLL_STEP_MS = 16  # one wheel notch per frame at 60 Hz
+INDEX_TIMEOUT_S = 1800.0
+CONTENT_TIMEOUT_S = 30.0
+LISTED_STALLS = 20
+GC_REPORTED_MS = BUDGET_MS / 2  # a collection this long is a likely part of a stall
+# Linux: ns on a CPU (only as of the last context switch), ns runnable but waiting for one, time slices
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def choose_platform() -> None:
+    """Offscreen unless the environment names a platform or offers a display (xvfb-run sets DISPLAY).
+    Must run before the QApplication exists."""
+    if not any(os.environ.get(name) for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+# the folder ------------------------------------------------------------------------------------
+
+
+# the probes ------------------------------------------------------------------------------------
+
+
+def cpu_times_ns(with_run_queue: bool) -> tuple[int, int]:
+    """(on a CPU, runnable but waiting for a CPU) of the calling thread, in ns since it started. The
+    CPU time comes from the thread clock, which counts up to now; schedstat's own lags until the next
+    context switch. The waiting time is exact whenever the thread is running, as it is here."""
+    waiting = int(SCHEDSTAT.read_bytes().split()[1]) if with_run_queue else 0
+    return time.thread_time_ns(), waiting
+
+
+class EventLoopProbe(QObject):
+    """Ticks every 5 ms on the UI thread and keeps each tick's time (and CPU times, where Linux has them)."""
+
+    def __init__(self, stall_trace: IO[str] | None) -> None:
+        super().__init__()
+        self.ticks: list[float] = []
+        self.cpu_ns: list[tuple[int, int]] = []
+        self.has_run_queue = SCHEDSTAT.is_file()
+        self._trace = stall_trace
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(PROBE_INTERVAL_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self._trace is not None:
+            faulthandler.cancel_dump_traceback_later()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._trace is not None:
+            if self.ticks and (now - self.ticks[-1]) * 1000 > BUDGET_MS:
+                gap_ms = (now - self.ticks[-1]) * 1000
+                self._trace.write(f"--- the stall above ended after a {gap_ms:.0f} ms gap ---\n\n")
+                self._trace.flush()
+            faulthandler.dump_traceback_later(BUDGET_MS / 1000, file=self._trace)
+        self.ticks.append(now)
+        self.cpu_ns.append(cpu_times_ns(self.has_run_queue))
+
+
+class GilProbe:
+    """A Python thread that sleeps 2 ms at a time; how late it wakes is GIL waiting plus scheduling."""
+
+    def __init__(self) -> None:
+        self.wakes: list[tuple[float, float]] = []  # (woke at, seconds late)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gil-probe", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            asleep = time.perf_counter()
+            time.sleep(GIL_PROBE_SLEEP_S)
+            woke = time.perf_counter()
+            self.wakes.append((woke, woke - asleep - GIL_PROBE_SLEEP_S))
+
+
+@dataclass(frozen=True)
+class GcPause:
+    started: float
+    seconds: float
+    generation: int
+    thread: str
+
+
+class GcLog:
+    """Times every cyclic garbage collection: it runs in whichever thread allocates and holds the GIL."""
+
+    def __init__(self) -> None:
+        self.pauses: list[GcPause] = []
+        self._started: dict[int, float] = {}
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, event: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if event == "start":
+            self._started[threading.get_ident()] = now
+        elif (began := self._started.pop(threading.get_ident(), None)) is not None:
+            self.pauses.append(
+                GcPause(began, now - began, info["generation"], threading.current_thread().name)
+            )
+
+
+# phases ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    judged: bool  # idle is a reference for the machine's own jitter, not part of the budget
+    start: float = 0.0
+    end: float = 0.0
+    images: int | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def run_until(done: Callable[[], bool], timeout_s: float) -> bool:
+    """Runs the event loop (so the probe and the window's own work run) until `done()` or the timeout."""
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(lambda: loop.quit() if done() else None)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    return done()
+
+
+def idle_phase(phase: Phase) -> None:
+    """The probe alone: the machine's and the timer's own jitter, to read the other phases against."""
+    deadline = time.perf_counter() + IDLE_SECONDS
+    run_until(lambda: time.perf_counter() >= deadline, IDLE_SECONDS + 1)
+
+
+def index_phase(phase: Phase, window: MainWindow, folder: Path) -> None:
+    """open_folder runs inside the measured loop: its own time on the UI thread counts, as for a user."""
+    QTimer.singleShot(0, lambda: window.open_folder(folder))
+    if not run_until(lambda: window.last_report is not None, INDEX_TIMEOUT_S):
+        raise SystemExit(f"indexing did not finish within {INDEX_TIMEOUT_S:.0f} s")
+    report = window.last_report
+    assert report is not None
+    phase.images = report.indexed
+    phase.notes.update(skipped=len(report.skipped), core_images_per_second=round(report.images_per_second, 1))
+
+
+def scroll_phase(phase: Phase, view: QAbstractScrollArea) -> None:
+    """Steps the scroll bar like a wheel, bouncing between the ends, for ~10 s, once the view has
+    something to scroll (items may arrive after the index report; that wait is measured too)."""
+    bar = view.verticalScrollBar()
+    waited = time.perf_counter()
+    if not run_until(lambda: bar.maximum() > 0, CONTENT_TIMEOUT_S):
+        phase.notes.update(scroll_note=f"nothing to scroll after {CONTENT_TIMEOUT_S:.0f} s")
+        return
+    phase.notes.update(waited_for_content_s=round(time.perf_counter() - waited, 2))
+    direction = 1
+    steps = 0
+
+    def step() -> None:
+        nonlocal direction, steps
+        target = bar.value() + direction * 3 * bar.singleStep()
+        if not bar.minimum() <= target <= bar.maximum():
+            direction = -direction
+        bar.setValue(target)
+        steps += 1
+
+    timer = QTimer()
+    timer.setInterval(SCROLL_STEP_MS)
+    timer.timeout.connect(step)
+    timer.start()
+    deadline = time.perf_counter() + SCROLL_SECONDS
+    run_until(lambda: time.perf_counter() >= deadline, SCROLL_SECONDS + 1)
+    timer.stop()
+    phase.notes.update(scroll_steps=steps, scroll_range=[bar.minimum(), bar.maximum()])
+
+
+# statistics ------------------------------------------------------------------------------------
+
+
+def stall(at_s: float, gap_ms: float, cpu_ms: NDArray[np.float64], has_run_queue: bool) -> dict[str, Any]:
+    """One gap over the budget, split by where the UI thread spent it. Without schedstat, waiting for
+    a CPU cannot be told from being blocked."""
+    on_cpu, waiting = (float(v) for v in cpu_ms)
+    where = {"at_s": round(at_s, 2), "gap_ms": round(gap_ms, 1), "on_cpu_ms": round(on_cpu, 1)}
+    if has_run_queue:
+        where.update(waiting_for_cpu_ms=round(waiting, 1), blocked_ms=round(gap_ms - on_cpu - waiting, 1))
+    else:
+        where.update(off_cpu_ms=round(gap_ms - on_cpu, 1))
+    return where
+
+
+def gap_stats(
+    phase: Phase, probe: EventLoopProbe, wakes: list[tuple[float, float]], pauses: list[GcPause], t0: float
+) -> dict[str, Any]:
+    """Gaps whose closing tick falls inside the phase, located in seconds since the benchmark started."""
+    times = np.array(probe.ticks)
+    gaps_ms = np.diff(times) * 1000
+    inside = (times[1:] > phase.start) & (times[1:] <= phase.end)
+    gaps, opened = gaps_ms[inside], times[:-1][inside] - t0
+    cpu_ms = (np.diff(np.array(probe.cpu_ns), axis=0) / 1e6)[inside]
+    late = np.array([s for t, s in wakes if phase.start < t <= phase.end]) * 1000
+    late_at = [t - t0 for t, s in wakes if phase.start < t <= phase.end and s * 1000 > BUDGET_MS]
+    over = gaps > BUDGET_MS
+    collections = [p for p in pauses if phase.start < p.started <= phase.end]
+    seconds = phase.end - phase.start
+    return {
+        "seconds": round(seconds, 2),
+        "images": phase.images,
+        "images_per_second": None if phase.images is None else round(phase.images / seconds, 1),
+        "ticks": int(gaps.size),
+        "worst_gap_ms": round(float(gaps.max()), 1) if gaps.size else None,
+        "p99_gap_ms": round(float(np.percentile(gaps, 99)), 1) if gaps.size else None,
+        "p999_gap_ms": round(float(np.percentile(gaps, 99.9)), 1) if gaps.size else None,
+        "gaps_over_budget": int(over.sum()),
+        "gaps_over_budget_at": [
+            stall(float(opened[i]), float(gaps[i]), cpu_ms[i], probe.has_run_queue)
+            for i in np.flatnonzero(over)
+        ],
+        "gil_worst_late_ms": round(float(late.max()), 1) if late.size else None,
+        "gil_p99_late_ms": round(float(np.percentile(late, 99)), 1) if late.size else None,
+        "gil_late_over_budget_at_s": [round(t, 2) for t in late_at],
+        "gc_collections": len(collections),
+        "gc_worst_pause_ms": round(max((p.seconds for p in collections), default=0.0) * 1000, 1),
+        "gc_long_pauses": [
+            {
+                "at_s": round(p.started - t0, 2),
+                "ms": round(p.seconds * 1000, 1),
+                "gen": p.generation,
+                "thread": p.thread,
+            }
+            for p in collections
+            if p.seconds * 1000 >= GC_REPORTED_MS
+        ],
+        **phase.notes,
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    print(
+        f"UI thread while indexing {result['images']} images ({result['mix']}) — "
+        f"platform {result['platform']}, {result['cpus']} CPUs, {result['folder_made_of']}"
+    )
+    header = (
+        f"{'phase':<7}{'seconds':>9}{'images/s':>10}{'ticks':>8}{'worst ms':>10}{'p99 ms':>8}"
+        f"{'p999 ms':>9}{'>50 ms':>8}{'GIL worst':>11}{'GIL p99':>9}"
+    )
+    print(header)
+    for name, s in result["phases"].items():
+        cells = [s["images_per_second"], s["worst_gap_ms"], s["p99_gap_ms"], s["p999_gap_ms"]]
+        rate, worst, p99, p999 = ("—" if c is None else c for c in cells)
+        gil_worst, gil_p99 = ("—" if c is None else c for c in (s["gil_worst_late_ms"], s["gil_p99_late_ms"]))
+        print(
+            f"{name:<7}{s['seconds']:>9}{rate:>10}{s['ticks']:>8}{worst:>10}{p99:>8}{p999:>9}"
+            f"{s['gaps_over_budget']:>8}{gil_worst:>11}{gil_p99:>9}"
+        )
+    for name, s in result["phases"].items():
+        stalls = s["gaps_over_budget_at"]
+        if stalls:
+            more = f" (and {len(stalls) - LISTED_STALLS} more)" if len(stalls) > LISTED_STALLS else ""
+            print(f"{name}: gaps > {BUDGET_MS:.0f} ms{more}:")
+            for g in stalls[:LISTED_STALLS]:
+                split = (
+                    f"{g['waiting_for_cpu_ms']:.0f} waiting for a CPU, {g['blocked_ms']:.0f} blocked"
+                    if "blocked_ms" in g
+                    else f"{g['off_cpu_ms']:.0f} off a CPU"
+                )
+                print(
+                    f"    at {g['at_s']:.2f} s, {g['gap_ms']:.0f} ms: {g['on_cpu_ms']:.0f} on a CPU, {split}"
+                )
+        if s["gil_late_over_budget_at_s"]:
+            late_at = s["gil_late_over_budget_at_s"][:LISTED_STALLS]
+            print(f"{name}: GIL probe > {BUDGET_MS:.0f} ms late at {late_at} s")
+        if s["gc_long_pauses"]:
+            listed = ", ".join(
+                f"{p['at_s']} s ({p['ms']:.0f} ms, gen {p['gen']}, {p['thread']})"
+                for p in s["gc_long_pauses"]
+            )
+            print(f"{name}: garbage collections ≥ {GC_REPORTED_MS:.0f} ms at {listed}")
+        extra = {
+            k: v
+            for k, v in s.items()
+            if k
+            in (
+                "skipped",
+                "core_images_per_second",
+                "waited_for_content_s",
+                "scroll_steps",
+                "scroll_note",
+                "gc_collections",
+                "gc_worst_pause_ms",
+            )
+        }
+        if extra:
+            print(f"{name}: {extra}")
+    for note in result["notes"]:
+        print(f"note: {note}")
+    verdict = "PASS" if result["passed"] else "FAIL"
+    worst = result["worst_gap_ms"]
+    print(f"{verdict}: worst gap {worst} ms while indexing or scrolling (budget {BUDGET_MS:.0f} ms)")
+
+
+# main ------------------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict[str, Any]:
+    picked = pick_images(DATASETS, args.images)
+    folder = work / "photos"
+    made_of = build_folder(DATASETS, picked, folder)
+    data_dir = args.data_dir or work / "data"
+
+    os.environ["XDG_CONFIG_HOME"] = str(work / "config")
+    choose_platform()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    window = MainWindow(AppPaths(data_dir))
+    window.show()
+    settle_garbage_collector()  # as sorter-gui does at start-up
+    probe, gil_probe, gc_log = EventLoopProbe(trace), GilProbe(), GcLog()
+    plan: list[tuple[Phase, Callable[[Phase], None]]] = [
+        (Phase("idle", judged=False), idle_phase),
+        (Phase("index", judged=True), lambda phase: index_phase(phase, window, folder)),
+    ]
+    notes: list[str] = []
+    view = getattr(window, "browse_view", None)
+    if isinstance(view, QAbstractScrollArea):
+        plan.append((Phase("scroll", judged=True), lambda phase: scroll_phase(phase, view)))
+    else:
+        notes.append(
+            "the window has no browse_view (a QListView / QAbstractScrollArea): scroll phase skipped"
+        )
+
+    t0 = time.perf_counter()
+    probe.start()
+    gil_probe.start()
+    gc_log.start()
+    for phase, run in plan:
+        phase.start = time.perf_counter()
+        run(phase)
+        phase.end = time.perf_counter()
+    gc_log.stop()
+    probe.stop()
+    gil_probe.stop()
+    window.close()
+
+    phases = [phase for phase, _ in plan]
+    stats = {p.name: gap_stats(p, probe, gil_probe.wakes, gc_log.pauses, t0) for p in phases}
+    judged = [stats[p.name]["worst_gap_ms"] or 0.0 for p in phases if p.judged]
+    worst = max(judged)
+    return {
+        "images": args.images,
+        "mix": ", ".join(f"{src} {n}" for src, n in Counter(src for _, src in picked).most_common()),
+        "platform": QApplication.platformName(),
+        "cpus": os.cpu_count(),
+        "folder_made_of": made_of,
+        "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3),
+        "phases": stats,
+        "notes": notes,
+        "worst_gap_ms": worst,
+        "passed": worst <= BUDGET_MS,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=5000, help="how many images to index (default 5000)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder of images (and data)")
+    parser.add_argument("--data-dir", type=Path, help="data folder to index into (default: a fresh one)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    parser.add_argument("--trace-stalls", type=Path, metavar="FILE", help="dump all stacks on each stall")
+    parser.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval, for GIL experiments")
+    args = parser.parse_args()
+    if not (DATASETS / "manifest.csv").is_file():
+        raise SystemExit(f"shared datasets not found at {DATASETS}")
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    trace = args.trace_stalls.open("w", encoding="utf-8") if args.trace_stalls else None
+    try:
+        result = measure(args, work, trace)
+    finally:
+        if trace is not None:
+            trace.close()
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_summary(result)
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
