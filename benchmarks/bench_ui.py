@@ -57,7 +57,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication
 
 from benchmarks.dataset_folder import build_folder, pick_images
 from sorter_app.paths import AppPaths
-from sorter_app.ui.app import settle_garbage_collector
+from sorter_app.ui.app import tune_interpreter
 from sorter_app.ui.main_window import MainWindow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -398,7 +398,9 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
     assert isinstance(app, QApplication)
     window = MainWindow(AppPaths(data_dir))
     window.show()
-    settle_garbage_collector()  # as sorter-gui does at start-up
+    tune_interpreter()  # as sorter-gui does at start-up
+    if args.switch_interval_ms is not None:  # an experiment overrides the app's setting
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     probe, gil_probe, gc_log = EventLoopProbe(trace), GilProbe(), GcLog()
     plan: list[tuple[Phase, Callable[[Phase], None]]] = [
         (Phase("idle", judged=False), idle_phase),

@@ -7,6 +7,7 @@ communities too small to be worth a folder go to "unsorted", so every image is i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,11 @@ GRAPH_K = 12
 # (see benchmarks/RESULTS.md for the purity and cluster counts they give).
 RESOLUTIONS = {"coarse": 0.5, "medium": 1.0, "fine": 2.0}
 MIN_CLUSTER_SIZE = {"coarse": 5, "medium": 3, "fine": 2}
+# Louvain's inner loop is pure Python and holds the GIL; run beside a window it starved the UI
+# thread for 40-140 ms at a time (benchmarks/bench_ui.py). A 0.1-ms sleep every 256 nodes costs
+# ~2 ms per pass over 5,000 images and lets the event loop in.
+YIELD_EVERY = 256
+YIELD_SECONDS = 0.0001
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,9 @@ def _local_moving(graph: _Graph, resolution: float, rng: np.random.Generator) ->
     moved = True
     while moved:
         moved = False
-        for node in order:
+        for i, node in enumerate(order):
+            if i % YIELD_EVERY == 0:
+                time.sleep(YIELD_SECONDS)  # hand the GIL over: a window's event loop may be waiting
             current = community[node]
             links: dict[int, float] = {}
             for e in range(indptr[node], indptr[node + 1]):

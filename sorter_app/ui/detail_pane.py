@@ -31,6 +31,7 @@ from ..core.errors import CancelledError, ImageError
 from ..core.images import load_image
 from ..core.predictions import UNKNOWN, Prediction
 from .map_view import ThumbnailSource
+from .wording import format_size
 from .workers import Worker
 
 # JPEGs decode in draft mode at the smallest scale whose shorter side keeps this many pixels, then
@@ -57,18 +58,6 @@ class _Decoded:
     width: int  # of the original, orientation applied
     height: int
     format: str
-
-
-def format_size(size: int) -> str:
-    """Decimal units, as macOS and GNOME file managers show sizes (and as core's reports word them)."""
-    if size < 1000:
-        return f"{size} B"
-    value = size / 1000
-    for unit in ("KB", "MB", "GB"):
-        if value < 999.5:
-            return f"{value:.1f} {unit}" if value < 9.95 else f"{value:.0f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def _decode_for_display(

@@ -52,6 +52,7 @@ from .skipped_dialog import SkippedFilesDialog
 from .tasks import Tasks
 from .thumbnails import ThumbnailCache
 from .welcome import WelcomePage
+from .wording import plural
 
 # Work a folder change makes obsolete: their late results must not land in the new folder's views.
 FOLDER_SLOTS = ("list", "index", "load", "clusters", "duplicates", "outliers", "seeds", "map", "similar")
@@ -404,14 +405,15 @@ class MainWindow(QMainWindow):
             return
         grouping: grouping_.Grouping = result
         images = sum(len(g.paths) for g in grouping.groups)
+        groups = len(grouping.groups)
         summaries = {
-            "clusters": f"{len(grouping.groups)} clusters of {images} images. "
+            "clusters": f"{plural(groups, 'cluster')} of {plural(images, 'image')}. "
             "Tick the ones to move into folders.",
-            "duplicates": f"{len(grouping.groups)} groups of duplicates ({images} images)."
+            "duplicates": f"{plural(groups, 'group')} of duplicates ({plural(images, 'image')})."
             if grouping.groups
             else "No duplicates found.",
-            "outliers": f"The {images} images least like any other, most unusual first.",
-            "seeds": f"{len(grouping.groups)} seed groups ({images} images).",
+            "outliers": f"The {plural(images, 'image')} least like any other, most unusual first.",
+            "seeds": f"{plural(groups, 'seed group')} ({plural(images, 'image')}).",
         }
         self.pages[kind].set_grouping(grouping, summaries[kind])
         if kind == "clusters":

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.plan import MovePlan
-from .detail_pane import format_size
+from .wording import format_size, plural
 
 # Translucent amber reads as "look here" on light and dark themes alike.
 RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
@@ -56,28 +56,38 @@ def plan_rows(plan: MovePlan) -> list[PlanRow]:
     return rows
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+def display_roots(plan: MovePlan) -> tuple[Path, Path]:
+    """The folders the table's paths are shown relative to: where the sources are, and the
+    folder the group folders are made in (the trash's files folder in trash mode). Full paths
+    would be elided to the same long prefix on every row and hide the part that matters."""
+    sources = [m.src.parent for m in plan.moves] + [s.src.parent for s in plan.skipped]
+    source_root = Path(os.path.commonpath(sources)) if sources else Path("/")
+    folders = [m.dst.parent if plan.mode == "trash" else m.dst.parent.parent for m in plan.moves]
+    return source_root, Path(os.path.commonpath(folders)) if folders else Path("/")
+
+
+def _shown(path: str, root: Path) -> str:
+    return os.path.relpath(path, root) if path else ""
 
 
 def plan_headline(plan: MovePlan) -> str:
     n = len(plan.moves)
     if plan.mode == "trash":
-        return f"Send {_count(n, 'file')} to the trash" if n else "Nothing to send to the trash"
+        return f"Send {plural(n, 'file')} to the trash" if n else "Nothing to send to the trash"
     verb = "Move" if plan.mode == "move" else "Copy"
     if not n:
         return f"Nothing to {verb.lower()}"
     folders = {m.dst.parent for m in plan.moves}
     root = Path(os.path.commonpath([folder.parent for folder in folders]))
-    return f"{verb} {_count(n, 'file')} into {_count(len(folders), 'folder')} under {root}"
+    return f"{verb} {plural(n, 'file')} into {plural(len(folders), 'folder')} under {root}"
 
 
 def plan_details(plan: MovePlan) -> str:
     parts = [f"{format_size(sum(m.size for m in plan.moves))} in all"]
     if plan.renamed:
-        parts.append(f"{_count(len(plan.renamed), 'file')} renamed because the name was taken")
+        parts.append(f"{plural(len(plan.renamed), 'file')} renamed because the name was taken")
     if plan.skipped:
-        parts.append(f"{_count(len(plan.skipped), 'file')} left alone")
+        parts.append(f"{plural(len(plan.skipped), 'file')} left alone")
     return " · ".join(parts)
 
 
@@ -87,6 +97,7 @@ class PlanTableModel(QAbstractTableModel):
     def __init__(self, plan: MovePlan, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows = plan_rows(plan)
+        self._roots = display_roots(plan)
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._rows)
@@ -98,7 +109,12 @@ class PlanTableModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row = self._rows[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            source, destination = self._roots
+            return (_shown(row.source, source), _shown(row.destination, destination), row.note)[
+                index.column()
+            ]
+        if role == Qt.ItemDataRole.ToolTipRole:
             return (row.source, row.destination, row.note)[index.column()]
         if role == Qt.ItemDataRole.BackgroundRole and row.kind == "renamed":
             return RENAMED_BACKGROUND
@@ -119,7 +135,7 @@ class PlanPreviewDialog(QDialog):
         super().__init__(parent)
         self.plan = plan
         self.setWindowTitle("Review before anything moves")
-        self.resize(900, 520)
+        self.resize(1000, 600)
 
         self.headline = QLabel(plan_headline(plan))
         font = QFont(self.headline.font())
@@ -128,6 +144,9 @@ class PlanPreviewDialog(QDialog):
         self.headline.setFont(font)
         self.headline.setWordWrap(True)
         self.details = QLabel(plan_details(plan))
+        source_root, destination_root = display_roots(plan)
+        self.roots = QLabel(f"Sources in {source_root} · destinations in {destination_root}")
+        self.roots.setWordWrap(True)
 
         self.model = PlanTableModel(plan, self)
         self.table = QTableView()
@@ -150,6 +169,7 @@ class PlanPreviewDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
         layout.addWidget(self.details)
+        layout.addWidget(self.roots)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
         self.apply_button.setDefault(bool(plan.moves))  # only once the button is in the dialog

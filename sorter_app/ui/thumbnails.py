@@ -17,6 +17,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from ..core.errors import ImageError
 from ..core.images import load_image
+from .workers import run_in_background
 
 # Requests older than this many are for rows scrolled far away: forgetting them beats decoding
 # pictures nobody looks at. A row that is painted again simply asks again.
@@ -61,6 +62,7 @@ class _ThumbnailLoad(QRunnable):
 
     def run(self) -> None:
         # Every load must report back, whatever happens: the cache counts loads in flight.
+        run_in_background()
         try:
             image = decode_thumbnail(self._path, self._max_side)
         except ImageError as exc:

@@ -16,8 +16,9 @@ from pytestqt.qtbot import QtBot
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import HeadSpec, Prediction, prediction_heads, resolve
 from sorter_app.paths import bundled_model_sidecar
-from sorter_app.ui.detail_pane import DetailPane, ImageFacts, format_size
+from sorter_app.ui.detail_pane import DetailPane, ImageFacts
 from sorter_app.ui.map_view import ThumbnailSource
+from sorter_app.ui.wording import format_size
 from tests import builders
 
 LOADED = 30_000  # ms to wait for a decode in the thread pool on a busy 2-core machine

@@ -50,7 +50,14 @@ def test_every_source_is_listed_with_its_destination_or_reason(
     qtmodeltester.check(dialog.model)  # type: ignore[no-untyped-call]
 
     kitchen, garden = sorted_root / "Kitchen", sorted_root / "Garden"
-    assert _cells(dialog.model) == [
+    assert _cells(dialog.model) == [  # shown relative to the sources' folder and the destination
+        ["a.jpg", "Kitchen/a (1).jpg", "renamed: a.jpg was taken"],
+        ["b.jpg", "Kitchen/b.jpg", ""],
+        ["c.jpg", "Garden/c.jpg", ""],
+        ["gone.jpg", "", "skipped: does not exist"],
+    ]
+    assert dialog.roots.text() == f"Sources in {photos['a'].parent} · destinations in {sorted_root}"
+    assert _cells(dialog.model, Qt.ItemDataRole.ToolTipRole) == [
         [str(photos["a"]), str(kitchen / "a (1).jpg"), "renamed: a.jpg was taken"],
         [str(photos["b"]), str(kitchen / "b.jpg"), ""],
         [str(photos["c"]), str(garden / "c.jpg"), ""],
