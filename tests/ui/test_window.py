@@ -226,3 +226,21 @@ def test_map_lasso_opens_the_selection_as_a_grid(qtbot: QtBot, window: MainWindo
     window.map.map.lassoed.emit(everything)
     assert [Path(i.path).name for i in window.map.selection.items()] == everything
     assert all(b.isEnabled() for b in window.map.action_buttons)
+
+
+def test_cancel_keeps_what_was_indexed(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    for i in range(60):
+        builders.write_jpeg(folder / f"img{i:02d}.jpg", seed=i, size=(1280, 960))
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.progress.bar.value() > 0, timeout=LONG)
+    assert window.progress.label.text().startswith("Indexing") and "images/s" in window.progress.label.text()
+    window.progress.cancel_button.click()
+    qtbot.waitUntil(lambda: window.last_report is not None, timeout=LONG)
+    report = window.last_report
+    assert report is not None and report.cancelled and 0 < report.indexed < 60
+
+    open_and_wait(qtbot, window, folder)  # the next run continues from there
+    again = window.last_report
+    assert again is not None and not again.cancelled
+    assert (again.indexed, again.reused) == (60 - report.indexed, report.indexed)
