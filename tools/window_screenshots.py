@@ -12,6 +12,7 @@ move (cancelled: nothing moves), open the skipped files and the settings. Look a
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -19,9 +20,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
+
 from benchmarks.dataset_folder import build_dataset_folder
+from sorter_app.paths import AppPaths
+from sorter_app.ui.groups_page import GroupsPage
+from sorter_app.ui.main_window import MainWindow
+from sorter_app.ui.map_view import MapView
+from sorter_app.ui.settings import SettingsStore
 
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -47,13 +59,37 @@ def start_xvfb(size: str = "1400x900x24") -> subprocess.Popen[bytes]:
 
 def add_problem_files(folder: Path) -> None:
     """One re-encoded copy (a near duplicate) and one truncated JPEG (a skipped file)."""
-    from PIL import Image
-
     first = sorted(folder.rglob("*.jpg"))[0]
     with Image.open(first) as img:
         img.convert("RGB").save(folder / f"{first.stem} (copy).jpg", "JPEG", quality=70)
     data = first.read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
+
+
+def analysed(page: GroupsPage) -> bool:
+    return bool(page.grouping.groups) or page.status.text().startswith("No ")
+
+
+def lasso(view: MapView, left: float, top: float, right: float, bottom: float) -> None:
+    """Drag a loop around a rectangle given as fractions of the map widget, as a user would."""
+    w, h = view.width(), view.height()
+    corners = [(left, top), (right, top), (right, bottom), (left, bottom), (left, top)]
+    loop = [QPoint(int(x * w), int(y * h)) for x, y in corners]
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, pos=loop[0])
+    for a, b in itertools.pairwise(loop):
+        for t in range(1, 9):
+            QTest.mouseMove(view, a + (b - a) * (t / 8))
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, pos=loop[-1])
+
+
+def hover_first_point(view: MapView) -> None:
+    """Move the mouse along the diagonal until the map reports an image under it."""
+    hovered: list[str] = []
+    view.hovered.connect(hovered.append)
+    for i in range(200):
+        if hovered:
+            return
+        QTest.mouseMove(view, QPoint(view.width() * (i + 20) // 240, view.height() * (i + 20) // 240))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,14 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def shoot(folder: Path, work: Path, out: Path) -> int:
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication, QWidget
-
-    from sorter_app.paths import AppPaths
-    from sorter_app.ui.main_window import MainWindow
-    from sorter_app.ui.settings import SettingsStore
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     out.mkdir(parents=True, exist_ok=True)
     window = MainWindow(AppPaths(work / "data"), settings=SettingsStore(work / "settings.ini"))
     window.resize(1360, 860)
@@ -139,7 +169,7 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
     for tab, name in (("duplicates", "4-duplicates"), ("clusters", "5-clusters"), ("outliers", "6-outliers")):
         page = window.pages[tab]
         window.tabs.setCurrentWidget(page)
-        wait(tab, lambda p=page: bool(p.grouping.groups) or "No " in p.status.text())
+        wait(tab, partial(analysed, page))
         settle()
         save(name)
 
@@ -152,7 +182,9 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
     window.tabs.setCurrentWidget(window.map)
     wait("the map", lambda: window.map.map.has_points())
     settle()
-    window.map.map.select_region(0.35, 0.35, 0.65, 0.65)
+    lasso(window.map.map, 0.3, 0.3, 0.6, 0.6)
+    settle()
+    hover_first_point(window.map.map)
     settle()
     save("8-map")
 
