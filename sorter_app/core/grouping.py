@@ -116,6 +116,16 @@ class Grouping:
     def tick(self, index: int, ticked: bool) -> None:
         self.groups[index].ticked = ticked
 
+    def set_keep(self, index: int, path: str) -> None:
+        """The user's choice of the copy that stays, over the suggested one (duplicates only)."""
+        group = self.groups[index]
+        if group.keep is None:
+            raise ValueError(f"group {group.name!r} has no copy to keep: it is not a duplicate group")
+        if path not in group.paths:
+            raise ValueError(f"not in group {group.name!r}: {path}")
+        group.keep = path
+        group.note = f"keep {PurePosixPath(path).name}: chosen by you"
+
     def _unused_key(self, base: str) -> str:
         keys = {g.key for g in self.groups}
         key, n = base, 1

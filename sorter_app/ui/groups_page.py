@@ -107,9 +107,14 @@ class GroupsPage(QWidget):
         self.drop_button = QPushButton("Remove selected from group")
         self.drop_button.setToolTip("The images stay where they are; they just leave this group")
         self.drop_button.clicked.connect(self._drop)
+        self.keep_button = QPushButton("Keep this copy")
+        self.keep_button.setToolTip("Keep the selected copy; the others are the extra copies")
+        self.keep_button.clicked.connect(self._keep)
+        self.keep_button.setVisible(kind == "duplicates")
         member_buttons = QHBoxLayout()
         member_buttons.addWidget(self.split_button)
         member_buttons.addWidget(self.drop_button)
+        member_buttons.addWidget(self.keep_button)
         member_buttons.addStretch(1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -220,6 +225,18 @@ class GroupsPage(QWidget):
         if rows or self.grouping.groups:
             self.select_row(rows[0] if rows else min(row, len(self.grouping.groups) - 1))
 
+    def _keep(self) -> None:
+        row = self.current_row()
+        chosen = self.member_grid.selected_paths()
+        if row is not None and len(chosen) == 1:
+            try:
+                self.grouping.set_keep(row, self._relpaths(chosen)[0])
+            except ValueError as exc:
+                self.status.setText(f"Not done: {exc}")
+                return
+            self.groups.dataChanged.emit(self.groups.index(row), self.groups.index(row))
+            self._show_members()
+
     def _update_buttons(self) -> None:
         row = self.current_row()
         group_paths = len(self.grouping.groups[row].paths) if row is not None else 0
@@ -228,6 +245,7 @@ class GroupsPage(QWidget):
         self.rename_button.setEnabled(row is not None)
         self.split_button.setEnabled(0 < chosen < group_paths)
         self.drop_button.setEnabled(chosen > 0)
+        self.keep_button.setEnabled(chosen == 1)
         ticked = [g for g in self.grouping.groups if g.ticked]
         images = sum(len(g.paths) for g in ticked)
         self.ticked_label.setText(

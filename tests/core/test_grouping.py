@@ -356,3 +356,25 @@ def test_duplicate_groups_send_every_copy_but_the_kept_one_to_the_trash(tmp_path
 
 def test_unticked_groups_plan_nothing(tmp_path: Path) -> None:
     assert to_plan_groups(_groups(2, 3), tmp_path) == []
+
+
+def test_the_user_chooses_the_copy_to_keep() -> None:
+    grouping = Grouping(
+        "duplicates", [Group("dup-1", "duplicates of a.jpg", ["a.jpg", "b.jpg"], keep="a.jpg", note="why")]
+    )
+    grouping.set_keep(0, "b.jpg")
+    assert (grouping.groups[0].keep, grouping.groups[0].note) == ("b.jpg", "keep b.jpg: chosen by you")
+    assert to_plan_groups(grouping_ticked(grouping), Path("/photos")) == [
+        ("duplicates of a.jpg", [Path("/photos/a.jpg")])
+    ]
+    with pytest.raises(ValueError, match="not in group"):
+        grouping.set_keep(0, "c.jpg")
+    clusters = Grouping("clusters", [Group("cluster-1", "kitchen", ["a.jpg"])])
+    with pytest.raises(ValueError, match="no copy to keep"):
+        clusters.set_keep(0, "a.jpg")
+
+
+def grouping_ticked(grouping: Grouping) -> Grouping:
+    for i in range(len(grouping.groups)):
+        grouping.tick(i, True)
+    return grouping

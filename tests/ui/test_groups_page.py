@@ -95,3 +95,22 @@ def test_the_action_buttons_ask_the_window(qtbot: QtBot, page: GroupsPage) -> No
     assert asked.args == ["copy"]
     page.groups.tick_all(False)
     assert not page.action_buttons["copy"].isEnabled()
+
+
+def test_keep_this_copy_in_a_duplicate_group(qtbot: QtBot, tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        builders.write_jpeg(tmp_path / f"{name}.jpg", seed=ord(name))
+    cache = ThumbnailCache()
+    page = GroupsPage("duplicates", "Copies.", cache, actions=("trash",))
+    qtbot.addWidget(page)
+    page.set_root(tmp_path)
+    group = Group("dup-1", "duplicates of a.jpg", ["a.jpg", "b.jpg", "c.jpg"], keep="a.jpg", note="largest")
+    page.set_grouping(Grouping("duplicates", [group]), "1 group")
+    page.show()
+    assert [i.detail for i in page.members.items()] == ["keep", "", ""]
+    page.member_grid.select_path(str(tmp_path / "c.jpg"))
+    assert page.keep_button.isVisibleTo(page) and page.keep_button.isEnabled()
+    page.keep_button.click()
+    assert page.grouping.groups[0].keep == "c.jpg"
+    assert [i.detail for i in page.members.items()] == ["", "", "keep"]
+    assert page.groups.data(page.groups.index(0), Qt.ItemDataRole.ToolTipRole) == "keep c.jpg: chosen by you"
