@@ -13,9 +13,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 from sorter_app.core.hashing import file_sha256
 from sorter_app.core.model_spec import ModelSpec, Preprocess
+
+# Photos whose answers the tiny model's rule fixes, for tests of predictions and what builds on them.
+COLOURS = {
+    "red.png": (255, 0, 0),  # indoor, kitchen
+    "dark-red.png": (150, 0, 0),  # indoor, room unsure
+    "blue.png": (0, 0, 255),  # outdoor: no room
+    "grey.png": (128, 128, 128),  # unsure of the scene: no room either
+}
 
 SCENES = ["indoor", "outdoor"]
 ROOMS = ["bathroom", "bedroom", "dining_room", "entrance_hall", "kitchen", "living_room"]
@@ -84,3 +93,11 @@ def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
     sidecar = models_dir / "image-sorter.json"
     sidecar.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True))
     return sidecar
+
+
+def write_colour_photos(folder: Path) -> Path:
+    """One solid-colour photo per entry of COLOURS in `folder` (created)."""
+    folder.mkdir(parents=True)
+    for name, colour in COLOURS.items():
+        Image.new("RGB", (300, 240), colour).save(folder / name)
+    return folder

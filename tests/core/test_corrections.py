@@ -21,23 +21,12 @@ from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
 from sorter_app.core.model_spec import ModelSpec, Preprocess, load_spec
 from sorter_app.core.predictions import HeadAnswer, Prediction
-from tests.tiny_model import ROOMS, SCENES, write_tiny_model
-
-COLOURS = {
-    "red.png": (255, 0, 0),
-    "dark-red.png": (150, 0, 0),
-    "blue.png": (0, 0, 255),
-    "grey.png": (128,) * 3,
-}
+from tests.tiny_model import ROOMS, SCENES, write_colour_photos, write_tiny_model
 
 
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name, colour in COLOURS.items():
-        Image.new("RGB", (300, 240), colour).save(folder / name)
-    return folder.resolve()
+    return write_colour_photos(tmp_path / "photos").resolve()
 
 
 @pytest.fixture

@@ -14,20 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from sorter_app.core.errors import SorterError
 from sorter_app.core.export import folder_export, to_csv
 from sorter_app.core.library import Library
 from sorter_app.core.predictions import HeadAnswer, Prediction
-from tests.tiny_model import write_tiny_model
+from tests.tiny_model import COLOURS, write_colour_photos, write_tiny_model
 
-COLOURS = {
-    "red.png": (255, 0, 0),
-    "dark-red.png": (150, 0, 0),
-    "blue.png": (0, 0, 255),
-    "grey.png": (128,) * 3,
-}
 COLUMNS = [
     "path",
     "source",
@@ -45,11 +38,7 @@ COLUMNS = [
 
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name, colour in COLOURS.items():
-        Image.new("RGB", (300, 240), colour).save(folder / name)
-    return folder.resolve()
+    return write_colour_photos(tmp_path / "photos").resolve()
 
 
 @pytest.fixture

@@ -12,23 +12,12 @@ from PIL import Image
 from sorter_app.cli import main
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
-from tests.tiny_model import write_tiny_model
-
-COLOURS = {
-    "red.png": (255, 0, 0),  # indoor, kitchen
-    "dark-red.png": (150, 0, 0),  # indoor, room unsure
-    "blue.png": (0, 0, 255),  # outdoor: no room
-    "grey.png": (128, 128, 128),  # unsure of the scene: no room either
-}
+from tests.tiny_model import write_colour_photos, write_tiny_model
 
 
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name, colour in COLOURS.items():
-        Image.new("RGB", (300, 240), colour).save(folder / name)
-    return folder
+    return write_colour_photos(tmp_path / "photos")
 
 
 @pytest.fixture
