@@ -176,17 +176,17 @@ class Library:
 
     def browse_items(self, folder: Path) -> list[BrowseItem]:
         """Every usable image of the folder with its file facts and, if the model makes them, predictions."""
-        root = folder.expanduser().resolve()
-        rows = self.catalog.file_rows(self._root_id(root))
-        predictions = {p.path: p for p in self.predictions(root)} if self.spec.probability_heads else {}
-        usable = {
-            p
-            for paths in self.catalog.paths_by_hash(self._root_id(root), self.spec.model_id).values()
-            for p in paths
-        }
+        root_id = self._root_id(folder.expanduser().resolve())
+        by_hash = self.catalog.paths_by_hash(root_id, self.spec.model_id)
+        predictions = (
+            {p.path: p for p in folder_predictions(self.catalog, self.spec, by_hash)}
+            if self.spec.probability_heads
+            else {}
+        )
+        usable = {p for paths in by_hash.values() for p in paths}
         return [
             BrowseItem(r.relpath, r.size, r.mtime_ns, None, predictions.get(r.relpath))
-            for r in rows.values()
+            for r in self.catalog.file_rows(root_id).values()
             if r.relpath in usable
         ]
 
