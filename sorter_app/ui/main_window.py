@@ -220,6 +220,9 @@ class MainWindow(QMainWindow):
             view.set_thumbnail_size(self.settings.thumbnail_size)
         for page in self.pages.values():
             page.member_grid.set_thumbnail_size(self.settings.thumbnail_size)
+        self._show_recent()
+
+    def _show_recent(self) -> None:
         self.recent_menu.clear()
         for folder in self.settings.recent_folders:
             action = self.recent_menu.addAction(folder)
@@ -234,12 +237,15 @@ class MainWindow(QMainWindow):
             self.store.save(settings)
         except OSError as exc:  # the settings still apply to this session
             self._show_error("Saving settings", f"{self.store.path}: {exc.strerror or exc}")
-        self._apply_settings()
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
-        dialog.accepted.connect(lambda: self._save_settings(dialog.settings()))
+        dialog.accepted.connect(lambda: self._settings_edited(dialog.settings()))
         dialog.open()
+
+    def _settings_edited(self, settings: Settings) -> None:
+        self._save_settings(settings)
+        self._apply_settings()
 
     # opening ---------------------------------------------------------------------------------
 
@@ -288,6 +294,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{root.name} — Image Sorter")
         self.stack.setCurrentWidget(self.tabs)
         self._save_settings(self.settings.with_recent(str(root)))
+        self._show_recent()  # only the recent folders changed: the grids keep their layout
         data_dir = self._library_paths()[0]
         self.tasks.run(
             "list", lambda lib, p, c: scan_folder(root, exclude=[data_dir], cancelled=c), self._listed
@@ -388,7 +395,7 @@ class MainWindow(QMainWindow):
             "map": ("Drawing the map", lambda lib, p, c: lib.map_2d(root, progress=p, cancelled=c)),
         }
         if kind == "seeds" and not seeds:
-            self.pages["seeds"].set_root(root)
+            self.clear_seeds()
             return
         label, call = calls[kind]
         self._analysed.add(kind)
@@ -417,13 +424,12 @@ class MainWindow(QMainWindow):
         }
         self.pages[kind].set_grouping(grouping, summaries[kind])
         if kind == "clusters":
-            self._clustering_changed(grouping)
+            self._clustering_changed()
 
-    def _clustering_changed(self, grouping: grouping_.Grouping) -> None:
-        groups = grouping_.group_of(grouping)
-        self._items = [replace(i, group=groups.get(i.relpath)) for i in self._items]
-        if self.root is not None and self._items:
-            self.browse.set_items(self.root, self._items)
+    def _clustering_changed(self) -> None:
+        """The clusters page holds new clusters: Browse's cluster sort and the map's colours follow."""
+        if self._items:
+            self._set_items(self._items)
         self._colour_map()
 
     def _colour_map(self) -> None:

@@ -8,12 +8,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 
-def rate_text(done: int, total: int, seconds: float) -> str:
+def rate_text(done: int, total: int, seconds: float, unit: str = "") -> str:
     """'575/3000 · 148 images/s · 16 s left': the rate and the estimate come from the work so far."""
     text = f"{done:,}/{total:,}"
     if done > 0 and seconds > 0:
         rate = done / seconds
-        text += f" · {rate:.0f}/s · {(total - done) / rate:.0f} s left"
+        text += f" · {rate:.0f}{unit}/s · {(total - done) / rate:.0f} s left"
     return text
 
 
@@ -53,5 +53,4 @@ class ProgressStrip(QWidget):
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         unit = " images" if label == "Indexing" else ""
-        text = rate_text(done, total, time.perf_counter() - self._started)
-        self.label.setText(f"{label} {text.replace('/s', unit + '/s', 1)}")
+        self.label.setText(f"{label} {rate_text(done, total, time.perf_counter() - self._started, unit)}")
