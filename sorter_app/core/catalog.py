@@ -2,8 +2,13 @@
 
 Vectors are keyed by (content hash, model id), not by path, so a renamed or moved file keeps its
 vector and the same photo in two folders is embedded once. A file row that still has the size and
-mtime we recorded needs no work at all on the next run. The user's corrections are keyed by content
-hash alone: a kitchen stays a kitchen whatever model runs.
+mtime we recorded needs no work at all on the next run.
+
+Everything in `catalog.sqlite` can be rebuilt from the folders by indexing them again. What cannot —
+the user's own words: corrections, and the other choices in `user_store.py` — lives in a second
+file, `user.sqlite`, attached to the same connection as the schema `user`, so that one damaged
+file never takes the other with it. The user's words are keyed by content hash alone: a kitchen
+stays a kitchen whatever model runs, and wherever the file moves.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .hashing import file_hash
+from .user_store import USER_SCHEMA, migrate_user_store
 
 # The statements that take a catalog from each schema version to the next, in order: an old
 # catalog runs only what came after its version. A shipped step never changes; a new table or
@@ -74,6 +80,10 @@ _SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (content_hash, head)
         )""",
     ),
+    (  # 3: the user's words move to user.sqlite (user_store.py), out of the rebuildable cache
+        f"INSERT OR IGNORE INTO {USER_SCHEMA}.corrections SELECT * FROM main.corrections",
+        "DROP TABLE main.corrections",
+    ),
 )
 SCHEMA_VERSION = len(_SCHEMA_STEPS)
 
@@ -115,14 +125,20 @@ def vector_to_blob(vector: NDArray[np.float32]) -> bytes:
 class Catalog:
     """A connection to the catalog file; one per thread (SQLite connections are not shared)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, user_path: Path | None = None) -> None:
+        """Open `path` and, attached as schema `user`, the user's file (default: `user.sqlite` beside it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.user_path = user_path or path.with_name("user.sqlite")
         self._db = sqlite3.connect(path, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
         try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute(f"ATTACH DATABASE ? AS {USER_SCHEMA}", (str(self.user_path),))
+            self._db.execute(f"PRAGMA {USER_SCHEMA}.journal_mode = WAL")
+            self._db.execute(f"PRAGMA {USER_SCHEMA}.synchronous = NORMAL")
+            migrate_user_store(self._db, self.user_path)  # first: catalog step 3 moves rows into it
             self._migrate()
         except BaseException:
             self._db.close()
@@ -160,7 +176,7 @@ class Catalog:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _user_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db.execute("PRAGMA main.user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -396,12 +412,12 @@ class Catalog:
         ).fetchone()
         return ImageInfo(*row) if row else None
 
-    # corrections: what the user says an image shows (rules in corrections.py) -----------------
+    # corrections: what the user says an image shows (rules in corrections.py), in user.sqlite ---
 
     def set_correction(self, content_hash: str, head: str, label: str) -> None:
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO corrections (content_hash, head, label, corrected_at) "
+                f"INSERT OR REPLACE INTO {USER_SCHEMA}.corrections (content_hash, head, label, corrected_at) "
                 "VALUES (?, ?, ?, ?)",
                 (content_hash, head, label, time.time()),
             )
@@ -410,17 +426,22 @@ class Catalog:
         """Forget the corrections of `heads` (all of them when None), so the model speaks again."""
         with self._db:
             if heads is None:
-                self._db.execute("DELETE FROM corrections WHERE content_hash = ?", (content_hash,))
+                self._db.execute(
+                    f"DELETE FROM {USER_SCHEMA}.corrections WHERE content_hash = ?", (content_hash,)
+                )
             else:
                 self._db.executemany(
-                    "DELETE FROM corrections WHERE content_hash = ? AND head = ?",
+                    f"DELETE FROM {USER_SCHEMA}.corrections WHERE content_hash = ? AND head = ?",
                     ((content_hash, head) for head in heads),
                 )
 
     def corrections(self, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
         """{content hash: {head: label}} for those of `hashes` the user corrected."""
         found: dict[str, dict[str, str]] = {}
-        query = "SELECT content_hash, head, label FROM corrections WHERE content_hash IN ({marks})"
+        query = (
+            f"SELECT content_hash, head, label FROM {USER_SCHEMA}.corrections "
+            "WHERE content_hash IN ({marks})"
+        )
         for content_hash, head, label in self._rows_by_hash(query, hashes):
             found.setdefault(content_hash, {})[head] = label
         return found

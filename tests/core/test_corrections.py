@@ -21,6 +21,7 @@ from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
 from sorter_app.core.model_spec import ModelSpec, Preprocess, load_spec
 from sorter_app.core.predictions import HeadAnswer, Prediction
+from sorter_app.core.user_store import USER_SCHEMA_VERSION
 from tests.tiny_model import ROOMS, SCENES, write_colour_photos, write_tiny_model
 
 
@@ -229,8 +230,27 @@ def test_a_version_1_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     with Catalog(path) as catalog:  # opening an upgraded catalog again changes nothing
         assert catalog.corrections(["abc"]) == {"abc": {"room": "kitchen"}}
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
     db.close()
+
+
+def test_corrections_of_a_version_2_catalog_move_to_the_users_own_file(tmp_path: Path) -> None:
+    """The user's words leave the rebuildable catalog: losing catalog.sqlite must not lose them."""
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        _SCHEMA_V1.replace("PRAGMA user_version = 1;", "")
+        + "CREATE TABLE corrections (content_hash TEXT NOT NULL, head TEXT NOT NULL, label TEXT NOT NULL,"
+        " corrected_at REAL NOT NULL, PRIMARY KEY (content_hash, head));"
+        "INSERT INTO corrections VALUES ('abc', 'room', 'kitchen', 1.0);"
+        "PRAGMA user_version = 2;"
+    )
+    db.close()
+    with Catalog(path) as catalog:
+        assert catalog.corrections(["abc"]) == {"abc": {"room": "kitchen"}}
+    path.unlink()  # the cache is gone; the user's words are not
+    with Catalog(path) as catalog:
+        assert catalog.corrections(["abc"]) == {"abc": {"room": "kitchen"}}
 
 
 def test_a_catalog_from_a_newer_app_is_refused_untouched(tmp_path: Path) -> None:
@@ -244,3 +264,11 @@ def test_a_catalog_from_a_newer_app_is_refused_untouched(tmp_path: Path) -> None
     assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'corrections'").fetchall() == []
     db.close()
+
+
+def test_a_user_file_from_a_newer_app_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "user.sqlite")
+    db.execute(f"PRAGMA user_version = {USER_SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(RuntimeError, match="written by a newer Image Sorter"):
+        Catalog(tmp_path / "catalog.sqlite")

@@ -1,0 +1,57 @@
+"""The user's own words, in `user.sqlite`: what indexing can never rebuild.
+
+`catalog.sqlite` is a cache of what the folders and the model say; it can be thrown away and
+rebuilt by indexing again. What the user said — corrections today, and every other choice a person
+makes that must outlive a session — is kept apart in this small file, attached to the catalog's
+connection as the schema `user` (see `Catalog`). Its tables are keyed by content hash, never by
+path, so choices follow moved and copied files.
+
+A table the user's choices need is a new step at the end of `USER_SCHEMA_STEPS`; a shipped step
+never changes. Statements name their tables with the `user.` schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+USER_SCHEMA = "user"
+
+USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
+    (  # 1: what the user says an image shows, for any model (moved here from catalog schema 2)
+        f"""CREATE TABLE {USER_SCHEMA}.corrections (
+            content_hash TEXT NOT NULL,
+            head TEXT NOT NULL,
+            label TEXT NOT NULL,
+            corrected_at REAL NOT NULL,
+            PRIMARY KEY (content_hash, head)
+        )""",
+    ),
+)
+USER_SCHEMA_VERSION = len(USER_SCHEMA_STEPS)
+
+
+def user_version(db: sqlite3.Connection) -> int:
+    return int(db.execute(f"PRAGMA {USER_SCHEMA}.user_version").fetchone()[0])
+
+
+def migrate_user_store(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the attached user file up to USER_SCHEMA_VERSION in place, all or nothing.
+
+    Taken under the write lock before the version is read, as the catalog's own migration is, so
+    two programs opening an old file at once upgrade it once.
+    """
+    if user_version(db) == USER_SCHEMA_VERSION:
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        version = user_version(db)
+        if version > USER_SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} was written by a newer Image Sorter (schema {version}); "
+                "update the app or choose another data folder"
+            )
+        for step in USER_SCHEMA_STEPS[version:]:
+            for statement in step:
+                db.execute(statement)
+        db.execute(f"PRAGMA {USER_SCHEMA}.user_version = {USER_SCHEMA_VERSION}")
