@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from numpy.typing import NDArray
+from onnx import numpy_helper
 from PIL import Image
 
 import training.export_embedder as export_module
@@ -110,20 +111,38 @@ def test_fresh_export_gives_the_committed_embeddings(
     assert diff <= 1e-6
 
 
-def test_fresh_export_is_byte_identical_to_the_embedder_the_bundled_model_builds_on(
+def test_fresh_export_is_the_embedder_the_bundled_model_builds_on(
     exported: ExportResult, committed_sidecar: Path
 ) -> None:
-    """The TorchScript exporter is deterministic, so the embedder can be checked by hash.
+    """A fresh export reproduces the committed embedder: the same graph, the same weights.
 
-    The bundled model adds heads to it and records the embedder it reproduces (bit for bit) as
-    `extra.embedding_from`; an embedder-only bundled model is that embedder itself.
+    The bundled model adds heads to it and records the embedder it reproduces as
+    `extra.embedding_from`; an embedder-only bundled model is that embedder itself. On the machine
+    that exported it the bytes are identical (the sha256 matches). Another CPU folds batch norm into
+    the convolutions with different float32 rounding (seen: AMD EPYC vs the exporting machine, up to
+    4e-6 in 94 of 98 tensors), so across machines the check is: same nodes, same weights to 1e-5.
     """
     committed_spec = load_spec(committed_sidecar)
     recorded = str(committed_spec.extra["torch"]).split("+")[0]
     if torch.__version__.split("+")[0] != recorded:
         pytest.skip(f"committed model was exported with torch {recorded}, this is {torch.__version__}")
     source = committed_spec.extra.get("embedding_from", {"sha256": committed_spec.sha256})
-    assert exported.spec.sha256 == source["sha256"]
+    if exported.spec.sha256 == source["sha256"]:
+        return
+    fresh = onnx.load(exported.onnx_path)
+    committed = onnx.load(committed_sidecar.parent / committed_spec.onnx_file)
+
+    def trunk_weights(model: onnx.ModelProto) -> list[NDArray[np.float32]]:
+        return [numpy_helper.to_array(t) for t in model.graph.initializer if not t.name.startswith("heads.")]
+
+    def trunk_ops(model: onnx.ModelProto) -> list[str]:
+        ops = [node.op_type for node in model.graph.node]
+        return ops[: len(fresh.graph.node)]
+
+    assert trunk_ops(committed) == trunk_ops(fresh)
+    pairs = list(zip(trunk_weights(fresh), trunk_weights(committed), strict=True))
+    assert all(a.shape == b.shape for a, b in pairs)
+    assert max(float(np.max(np.abs(a - b), initial=0.0)) for a, b in pairs) <= 1e-5
 
 
 def test_committed_embeddings_are_unit_length_and_batch_independent(
