@@ -31,7 +31,8 @@ from .softmax_regression import Floats, Ints, SoftmaxWeights, fit_softmax, softm
 FEW_EXAMPLES = 3
 PRIORS = (3.0, 1.0, 0.3, 0.1, 0.03)  # strongest first: each fit warm-starts the next
 MAX_FOLDS = 5
-CV_PER_LABEL = 40  # cross-validation sees at most this many examples of each label (its cost)
+CV_PER_LABEL = 40  # cross-validation sees at most this many examples of each label,
+CV_LIMIT = 600  # and about this many in all: its cost grows with examples × labels
 TRAIN_LIMIT = 3000  # the final fit sees at most about this many examples, spread over the labels
 TARGET_PRECISION = 0.9
 MIN_SUPPORT = 10  # out-of-fold answers needed before a confidence threshold is trusted
@@ -164,7 +165,7 @@ def train_label_model(
     kept = keep_for_training(targets)
     vectors, targets = np.ascontiguousarray(vectors[kept], dtype=np.float32), targets[kept]
     n_labels = len(used)
-    cv_rows = _first_per_label(targets, CV_PER_LABEL)
+    cv_rows = _first_per_label(targets, max(2, min(CV_PER_LABEL, CV_LIMIT // n_labels)))
     folds = _folds(targets[cv_rows])
     n_folds = int(folds.max()) + 1 if len(folds) else 0
     total = n_folds * len(PRIORS) + 1
@@ -212,7 +213,7 @@ def keep_for_training(targets: Ints) -> Ints:
     TRAIN_LIMIT / labels of each (the final fit's cost grows with their number; a linear model on
     these embeddings gains about a point from 200 to 400 examples per label)."""
     labels = len(np.unique(targets))
-    return _first_per_label(targets, max(TRAIN_LIMIT // max(labels, 1), CV_PER_LABEL))
+    return _first_per_label(targets, TRAIN_LIMIT // max(labels, 1))
 
 
 def _first_per_label(targets: Ints, limit: int) -> Ints:
@@ -321,11 +322,13 @@ def _threshold(probabilities: Floats, targets: Ints) -> tuple[float, float | Non
     right = (probabilities.argmax(axis=1) == targets)[order]
     answered = np.arange(1, len(right) + 1)
     precision = _lower_bound(np.cumsum(right), answered)
-    good = np.flatnonzero((precision >= TARGET_PRECISION) & (answered >= MIN_SUPPORT))
+    ranked = confidence[order]
+    cut = np.append(ranked[:-1] > ranked[1:], True)  # a threshold takes all answers that tie with it
+    good = np.flatnonzero((precision >= TARGET_PRECISION) & (answered >= MIN_SUPPORT) & cut)
     if len(good) == 0:
         return 1.0, 0.0
     last = int(good[-1])
-    return float(confidence[order][last]), (last + 1) / len(right)
+    return float(ranked[last]), (last + 1) / len(right)
 
 
 def _lower_bound(successes: Ints, trials: Ints) -> Floats:
