@@ -61,7 +61,8 @@ def class_mean_predict(
 ) -> NDArray[np.int64]:
     means = np.stack([vectors[targets == c].mean(axis=0) for c in range(n)])
     means /= np.linalg.norm(means, axis=1, keepdims=True)
-    return (queries @ means.T).argmax(axis=1).astype(np.int64)
+    best: NDArray[np.int64] = (queries @ means.T).argmax(axis=1).astype(np.int64)
+    return best
 
 
 def fewshot(seeds: int) -> None:

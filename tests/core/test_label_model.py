@@ -19,7 +19,8 @@ DIM = 32
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def _clusters(counts: list[int], spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,7 +64,8 @@ def test_the_threshold_is_where_answers_stop_being_right_often_enough() -> None:
     threshold, coverage = _threshold(right.astype(np.float32), targets)
     assert threshold == pytest.approx(0.95) and coverage == pytest.approx(0.75)
     all_right = np.array([[0.9, 0.1]] * 20 + [[0.55, 0.45]] * 20, dtype=np.float32)
-    assert _threshold(all_right, np.zeros(40, dtype=np.int64)) == (pytest.approx(0.55), 1.0)
+    threshold, coverage = _threshold(all_right, np.zeros(40, dtype=np.int64))
+    assert threshold == pytest.approx(0.55) and coverage == 1.0
     assert _threshold(all_right[: MIN_SUPPORT - 1], np.zeros(MIN_SUPPORT - 1, dtype=np.int64)) == (1.0, None)
 
 

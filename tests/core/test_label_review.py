@@ -8,7 +8,8 @@ from sorter_app.core.label_review import margins, review_order
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def test_margins_are_best_minus_second() -> None:
