@@ -4,7 +4,6 @@ labels, so what is checked is the plumbing â€” shapes, retraining, plans, undo â
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from pathlib import Path
@@ -13,26 +12,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sorter_app.cli import main
+from tests.cli.test_label_cli import Sorter
 from tests.core.move_support import snapshot
 from tests.tiny_model import write_tiny_model
 
 BASES = {"reds": (220, 30, 30), "greens": (30, 200, 40), "blues": (30, 40, 220)}
-
-
-class Sorter:
-    def __init__(self, capsys: pytest.CaptureFixture[str], data: Path) -> None:
-        self.capsys, self.data = capsys, data
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--data-dir", str(self.data)])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *argv: str) -> Any:
-        code, out, err = self(*argv, "--json")
-        assert code == 0, err
-        return json.loads(out)
 
 
 def shade(path: Path, base: tuple[int, int, int], seed: int) -> Path:
