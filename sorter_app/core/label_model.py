@@ -339,8 +339,10 @@ def _row_space(vectors: Floats) -> Floats | None:
         return None
     values, vecs = np.linalg.eigh(vectors.astype(np.float64) @ vectors.T.astype(np.float64))
     keep = values > max(float(values[-1]), 1e-12) * 1e-9
-    basis = vectors.T.astype(np.float64) @ (vecs[:, keep] / np.sqrt(values[keep]))
-    return basis.astype(np.float32)
+    basis: Floats = (vectors.T.astype(np.float64) @ (vecs[:, keep] / np.sqrt(values[keep]))).astype(
+        np.float32
+    )
+    return basis
 
 
 def _answer(scores: Floats, vectors: Floats, fallback: _Fallback) -> Floats:

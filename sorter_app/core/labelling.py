@@ -240,39 +240,47 @@ class Labelling:
 
     def answers(self, folder: Path, set_name: str, model: LabelModel | None = None) -> list[Answer]:
         """One answer per usable image under `folder`, by path (trains first if labels changed)."""
-        return self._answers(self.scope(folder), set_name, model)[0]
+        return self._answers(self.scope(folder), set_name, model)
 
-    def _answers(
-        self, scope: Scope, set_name: str, model: LabelModel | None = None
-    ) -> tuple[list[Answer], dict[str, list[str]], LabelModel]:
-        model = model or self.model(set_name)[0]
+    def _split(self, scope: Scope, set_name: str) -> tuple[dict[str, list[str]], dict[str, str], list[str]]:
+        """(usable images by content, the user's labels by content, unlabelled contents by path)."""
         usable = self.usable(scope)
         labelled = self.store.image_labels(self.store.get(set_name), list(usable))
+        return usable, labelled, sorted((h for h in usable if h not in labelled), key=lambda h: usable[h][0])
+
+    def _answers(self, scope: Scope, set_name: str, model: LabelModel | None = None) -> list[Answer]:
+        model = model or self.model(set_name)[0]
+        usable, labelled, rest = self._split(scope, set_name)
         out = [Answer(p, label, 1.0, True, label) for h, label in labelled.items() for p in usable[h]]
-        rest = [h for h in usable if h not in labelled]
         if rest:
             guesses = model.predict(self.library.catalog.vectors(self._model_id, rest))
-            tops = np.argsort(-guesses.probabilities, axis=1)[:, :TOP_GUESSES]
-            for i, h in enumerate(rest):
-                confidence = float(guesses.confidence[i])
-                guess = model.labels[int(guesses.best[i])]
-                label = guess if confidence >= model.threshold else UNKNOWN
-                top = tuple((model.labels[j], float(guesses.probabilities[i, j])) for j in tops[i])
-                out += [Answer(p, label, confidence, False, guess, top) for p in usable[h]]
+            names = [model.labels[i] for i in guesses.best.tolist()]
+            sure = (guesses.confidence >= model.threshold).tolist()
+            for h, guess, confidence, known in zip(
+                rest, names, guesses.confidence.tolist(), sure, strict=True
+            ):
+                out += [Answer(p, guess if known else UNKNOWN, confidence, False, guess) for p in usable[h]]
         out.sort(key=lambda a: a.path)
-        return out, usable, model
+        return out
 
     def review(self, folder: Path, set_name: str, limit: int = 20) -> list[Answer]:
-        """Unlabelled images (one per content) in the order a label would teach the model most."""
+        """Unlabelled images (one per content, its first path) in the order a label would teach the
+        model most, each with the model's top guesses."""
         scope = self.scope(folder)
-        answers, usable, model = self._answers(scope, set_name)
-        first_path = {paths[0]: h for h, paths in usable.items()}
-        candidates = [a for a in answers if not a.labelled and a.path in first_path]
-        if not candidates:
+        model = self.model(set_name)[0]
+        usable, _, rest = self._split(scope, set_name)
+        if not rest:
             return []
-        vectors = self.library.catalog.vectors(self._model_id, [first_path[a.path] for a in candidates])
-        probabilities = model.predict(vectors).probabilities
-        return [candidates[i] for i in review_order(vectors, probabilities, limit).tolist()]
+        vectors = self.library.catalog.vectors(self._model_id, rest)
+        guesses = model.predict(vectors)
+        queue = []
+        for i in review_order(vectors, guesses.probabilities, limit).tolist():
+            confidence, guess = float(guesses.confidence[i]), model.labels[int(guesses.best[i])]
+            top = np.argsort(-guesses.probabilities[i], kind="stable")[:TOP_GUESSES]
+            guesses_i = tuple((model.labels[j], float(guesses.probabilities[i, j])) for j in top)
+            label = guess if confidence >= model.threshold else UNKNOWN
+            queue.append(Answer(usable[rest[i]][0], label, confidence, False, guess, guesses_i))
+        return queue
 
     def browse_predictions(self, folder: Path, set_name: str) -> dict[str, Prediction]:
         """Answers shaped as the model's predictions, one head named after the set, so Browse
@@ -305,7 +313,7 @@ class Labelling:
         label_set = self.store.get(set_name)
         wanted = {self._label_of(label_set, name) for name in only}
         groups: dict[str, list[str]] = {}
-        for a in self._answers(scope, set_name)[0]:
+        for a in self._answers(scope, set_name):
             if a.label == UNKNOWN or a.confidence < min_confidence or (wanted and a.label not in wanted):
                 continue
             groups.setdefault(a.label, []).append(str(scope.root / a.path))
