@@ -4,6 +4,7 @@ labels, so what is checked is the plumbing â€” shapes, retraining, plans, undo â
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from pathlib import Path
@@ -206,3 +207,51 @@ def test_errors_are_one_line_reasons(sorter: Sorter, photos: Path, tmp_path: Pat
     assert code == 1 and "'unknown' is what a prediction says" in err
     code, _, err = sorter("labels", "predict", str(photos), "--set", "nope")
     assert code == 1 and "no label set named 'nope'" in err
+
+
+def test_a_whole_cluster_is_labelled_in_one_go(sorter: Sorter, photos: Path) -> None:
+    sorter.json("index", str(photos / "sorted"))  # clusters are found in an indexed folder
+    clusters = sorter.json("clusters", str(photos / "sorted"), "--granularity", "fine")["clusters"]
+    first = clusters[0]
+    sorter.json("labels", "create", "colour")
+    added = sorter.json(
+        "labels", "add", "--set", "colour", "first", "--cluster", str(first["id"]),
+        "--folder", str(photos / "sorted"), "--granularity", "fine",
+    )  # fmt: skip
+    assert (added["images"], added["changed"]) == (len(first["paths"]), len(first["paths"]))
+    assert sorter.json("labels", "remove", "--set", "colour", first["paths"][0])["images"] == 1
+    code, _, err = sorter("labels", "add", "--set", "colour", "x", "--cluster", "1")
+    assert code == 1 and "--cluster needs --folder" in err
+
+
+def test_odd_folder_names_are_skipped_or_made_safe(sorter: Sorter, photos: Path, tmp_path: Path) -> None:
+    shade(photos / "odd" / "Unknown" / "u.png", (90, 90, 90), 1)
+    shade(photos / "odd" / "a:b c" / "v.png", (200, 200, 20), 2)
+    shade(photos / "odd" / "ok" / "w.png", (20, 200, 200), 3)
+    sorter.json("index", str(photos))
+    imported = sorter.json("labels", "import-folders", str(photos / "odd"), "--set", "odd")
+    assert [d["label"] for d in imported["labels"]] == ["a:b c", "ok"]
+    assert [(s["folder"], "what a prediction says" in s["reason"]) for s in imported["skipped"]] == [
+        ("Unknown", True)
+    ]
+    sorter.json("labels", "add", "--set", "odd", "../up/..", str(photos / "new" / "red-0.png"))
+    out = tmp_path / "plan.json"
+    plan = sorter.json(
+        "labels", "plan", str(photos / "new"), "--set", "odd", "--label", "../up/..", "-o", str(out)
+    )
+    (move,) = plan["moves"]
+    assert Path(move["dst"]).parent == photos / "new" / "_up_"  # never outside the folder
+    code, _, err = sorter("labels", "import-folders", str(photos / "new" / "red-0.png"), "--set", "odd")
+    assert code == 1 and "not a folder" in err
+
+
+def test_export_writes_the_sets_and_refuses_other_file_types(
+    sorter: Sorter, photos: Path, tmp_path: Path
+) -> None:
+    sorter.json("labels", "import-folders", str(photos / "sorted"), "--set", "colour")
+    written = sorter.json("labels", "export", str(photos), "-o", str(tmp_path / "out.json"))
+    assert written["images"] == 27
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert {r["set:colour:source"] for r in data["images"]} <= {"labelled", "predicted", ""}
+    code, _, err = sorter("labels", "export", str(photos), "-o", str(tmp_path / "out.txt"))
+    assert code == 1 and "must end in .csv or .json" in err

@@ -7,6 +7,7 @@ import csv
 import random
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from PIL import Image, ImageDraw
 from sorter_app.core.browse import BrowseItem, filter_items, sort_items
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.label_export import export_labels
-from sorter_app.core.labelling import Labelling
+from sorter_app.core.label_model import train_label_model
+from sorter_app.core.labelling import MODELS_FOLDER, Labelling
 from sorter_app.core.library import Library
 from sorter_app.core.predictions import UNKNOWN
 from sorter_app.paths import bundled_model_sidecar
@@ -173,3 +175,22 @@ def test_shared_photos_of_four_scenes_are_sorted_from_eight_examples_each(
         held_back = labelling.answers(root / "new", "scene")
     right = [a for a in held_back if a.path.split("/")[-1].startswith(a.guess + "-")]
     assert len(held_back) == 16 and len(right) >= 15, [(a.path, a.guess) for a in held_back]
+
+
+def test_a_window_can_train_in_a_worker_and_adopt_the_result(library: Library, folder: Path) -> None:
+    labelling = Labelling(library)
+    labelling.import_folders(folder / "sorted", "pattern")
+    data = labelling.training_data("pattern")  # read on the thread that owns the catalog
+    assert data is not None and len(data.targets) == 18
+    with ThreadPoolExecutor(1) as worker:  # the worker touches no SQLite
+        model = worker.submit(
+            train_label_model, data.vectors, data.targets, data.label_set.labels, fingerprint=data.fingerprint
+        ).result()
+    labelling.adopt(data.label_set, model)
+    assert labelling.training_data("pattern") is None
+    assert Labelling(library).training_data("pattern") is None  # the next process finds it on disk
+    cache = library.data_dir / MODELS_FOLDER / f"set-{data.label_set.id}.npz"
+    cache.write_bytes(b"damaged")
+    assert Labelling(library).model("pattern")[1] is True  # a damaged cache is trained again
+    labelling.label("pattern", "discs", [folder / "new" / "stripes7.png"])
+    assert labelling.training_data("pattern") is not None  # a label changed: train again
