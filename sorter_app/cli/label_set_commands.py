@@ -234,7 +234,10 @@ def _train(labelling: Labelling, args: argparse.Namespace) -> int:
         else f"{model.accuracy:.0%}"
     )
     human = f"{data['set']}: {model.examples} examples, estimated accuracy {accuracy}"
-    human += f", 'unknown' below {model.threshold:.2f}"
+    if model.threshold >= 1.0:
+        human += "; too few labelled images to vouch for any answer: all 'unknown' (predict --all guesses)"
+    else:
+        human += f", 'unknown' below {model.threshold:.2f}"
     for q in model.per_label:
         p = "–" if q.precision is None else f"{q.precision:.0%}"
         r = "–" if q.recall is None else f"{q.recall:.0%}"
@@ -289,8 +292,9 @@ def _plan(labelling: Labelling, args: argparse.Namespace) -> int:
         only=args.label,
     )
     save_plan(plan, args.output)
-    human = "\n".join(f"{m.src} → {m.dst}" for m in plan.moves)
-    emit(args, plan.to_json(), human + f"\n{len(plan.moves)} files; plan {plan.id} written to {args.output}")
+    lines = [f"{m.src} → {m.dst}" for m in plan.moves]
+    lines.append(f"{len(plan.moves)} files; plan {plan.id} written to {args.output}")
+    emit(args, plan.to_json(), "\n".join(lines))
     return EXIT_OK
 
 
