@@ -27,6 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .errors import SorterError
+from .label_quality import LabelQuality, balanced_score, choose_threshold, label_quality
 from .softmax_regression import Floats, Ints, SoftmaxWeights, fit_softmax, softmax
 
 FEW_EXAMPLES = 3
@@ -35,22 +36,11 @@ MAX_FOLDS = 5
 CV_PER_LABEL = 40  # cross-validation sees at most this many examples of each label,
 CV_LIMIT = 600  # and about this many in all: its cost grows with examples × labels
 TRAIN_LIMIT = 2000  # the final fit sees at most about this many examples, spread over the labels
-TARGET_PRECISION = 0.9
-MIN_SUPPORT = 10  # out-of-fold answers needed before a confidence threshold is trusted
 _FORMAT = 1
-_Z = 1.0
 
 
 class TooFewLabelsError(SorterError):
     """Training needs examples of at least two labels."""
-
-
-@dataclass(frozen=True)
-class LabelQuality:
-    label: str
-    examples: int
-    precision: float | None  # of the out-of-fold answers naming this label; None if it was never named
-    recall: float | None  # None when the label had too few examples to be tested
 
 
 @dataclass(frozen=True)
@@ -199,13 +189,15 @@ def _train(
     prior = PRIORS[len(PRIORS) // 2]
     tested = folds >= 0
     if out_of_fold:
-        prior = max(out_of_fold, key=lambda p: _score(out_of_fold[p][tested], targets[cv_rows][tested]))
+        prior = max(
+            out_of_fold, key=lambda p: balanced_score(out_of_fold[p][tested], targets[cv_rows][tested])
+        )
     weights, bias = _fit(vectors, targets, n_labels, prior, cancelled)
     step()
     chosen = out_of_fold.get(prior)
     held_out = targets[cv_rows][tested]
     answers = chosen[tested] if chosen is not None else np.zeros((0, n_labels), dtype=np.float32)
-    threshold, coverage = _threshold(answers, held_out)
+    threshold, coverage = choose_threshold(answers, held_out)
     names = [labels[int(i)] for i in used]
     fallback = _fallback_for(vectors, targets, n_labels)
     return LabelModel(
@@ -219,7 +211,7 @@ def _train(
         threshold=threshold,
         accuracy=float((answers.argmax(axis=1) == held_out).mean()) if len(held_out) else None,
         coverage=coverage,
-        per_label=_quality(names, np.bincount(targets, minlength=n_labels), answers, held_out),
+        per_label=label_quality(names, np.bincount(targets, minlength=n_labels), answers, held_out),
         examples=len(targets),
         fingerprint=fingerprint,
     )
@@ -290,15 +282,6 @@ def _cross_validate(
     return out
 
 
-def _score(probabilities: Floats, targets: Ints) -> tuple[float, float]:
-    """Balanced accuracy first (every label counts the same), then likelihood to break ties."""
-    right = probabilities.argmax(axis=1) == targets
-    present = np.unique(targets)
-    balanced = float(np.mean([right[targets == t].mean() for t in present]))
-    likelihood = float(np.log(np.maximum(probabilities[np.arange(len(targets)), targets], 1e-12)).mean())
-    return balanced, likelihood
-
-
 def _fallback_for(vectors: Floats, targets: Ints, n_labels: int) -> _Fallback:
     """The examples of labels too small for the linear model, when there are bigger labels."""
     counts = np.bincount(targets, minlength=n_labels)
@@ -361,46 +344,3 @@ def _answer(scores: Floats, vectors: Floats, fallback: _Fallback) -> Floats:
     probabilities[inside, best] = probabilities[inside, rare]
     probabilities[inside, rare] = top
     return probabilities
-
-
-def _threshold(probabilities: Floats, targets: Ints) -> tuple[float, float | None]:
-    """(threshold, coverage): the lowest confidence at which the answers at or above it were right at
-    least TARGET_PRECISION of the time (over at least MIN_SUPPORT answers), and the share of answers
-    it keeps. 1.0 — every answer "unknown" — when there is too little to judge by or none qualifies."""
-    if len(targets) < MIN_SUPPORT:
-        return 1.0, None
-    confidence = probabilities.max(axis=1)
-    order = np.argsort(-confidence, kind="stable")
-    right = (probabilities.argmax(axis=1) == targets)[order]
-    answered = np.arange(1, len(right) + 1)
-    precision = _lower_bound(np.cumsum(right), answered)
-    ranked = confidence[order]
-    cut = np.append(ranked[:-1] > ranked[1:], True)  # a threshold takes all answers that tie with it
-    good = np.flatnonzero((precision >= TARGET_PRECISION) & (answered >= MIN_SUPPORT) & cut)
-    if len(good) == 0:
-        return 1.0, 0.0
-    last = int(good[-1])
-    return float(ranked[last]), (last + 1) / len(right)
-
-
-def _lower_bound(successes: Ints, trials: Ints) -> Floats:
-    """Wilson score interval's lower end at one standard error: a precision measured on few
-    answers, and picked as the best of many cut-offs, is optimistic; this is what it surely reaches."""
-    p = successes / trials
-    z2 = _Z * _Z
-    centre = p + z2 / (2 * trials)
-    spread = _Z * np.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    return ((centre - spread) / (1 + z2 / trials)).astype(np.float32)
-
-
-def _quality(
-    names: Sequence[str], counts: Ints, probabilities: Floats, targets: Ints
-) -> tuple[LabelQuality, ...]:
-    said = probabilities.argmax(axis=1) if len(targets) else np.zeros(0, dtype=np.int64)
-    out = []
-    for i, name in enumerate(names):
-        named, actual = said == i, targets == i
-        precision = float((targets[named] == i).mean()) if named.any() else None
-        recall = float((said[actual] == i).mean()) if actual.any() else None
-        out.append(LabelQuality(name, int(counts[i]), precision, recall))
-    return tuple(out)

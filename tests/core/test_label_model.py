@@ -7,13 +7,8 @@ import numpy as np
 import pytest
 
 from sorter_app.core.errors import CancelledError
-from sorter_app.core.label_model import (
-    MIN_SUPPORT,
-    LabelModel,
-    TooFewLabelsError,
-    _threshold,
-    train_label_model,
-)
+from sorter_app.core.label_model import LabelModel, TooFewLabelsError, train_label_model
+from sorter_app.core.label_quality import MIN_SUPPORT, choose_threshold
 
 DIM = 32
 
@@ -61,12 +56,15 @@ def test_overlapping_labels_get_a_threshold_that_leaves_some_unknown() -> None:
 def test_the_threshold_is_where_answers_stop_being_right_often_enough() -> None:
     right = np.array([[0.95, 0.05]] * 30 + [[0.6, 0.4]] * 10)  # sure and right, then unsure and wrong
     targets = np.array([0] * 30 + [1] * 10)
-    threshold, coverage = _threshold(right.astype(np.float32), targets)
+    threshold, coverage = choose_threshold(right.astype(np.float32), targets)
     assert threshold == pytest.approx(0.95) and coverage == pytest.approx(0.75)
     all_right = np.array([[0.9, 0.1]] * 20 + [[0.55, 0.45]] * 20, dtype=np.float32)
-    threshold, coverage = _threshold(all_right, np.zeros(40, dtype=np.int64))
+    threshold, coverage = choose_threshold(all_right, np.zeros(40, dtype=np.int64))
     assert threshold == pytest.approx(0.55) and coverage == 1.0
-    assert _threshold(all_right[: MIN_SUPPORT - 1], np.zeros(MIN_SUPPORT - 1, dtype=np.int64)) == (1.0, None)
+    assert choose_threshold(all_right[: MIN_SUPPORT - 1], np.zeros(MIN_SUPPORT - 1, dtype=np.int64)) == (
+        1.0,
+        None,
+    )
 
 
 def test_one_example_per_label_trains_but_cannot_estimate() -> None:
