@@ -26,7 +26,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .clusters import Clustering, cluster_folder
 from .errors import SorterError
-from .label_model import LabelModel, keep_for_training, train_label_model
+from .label_model import LabelModel, TooFewLabelsError, keep_for_training, train_label_model
 from .label_review import review_order
 from .label_store import LabelSet, LabelStore, check_name
 from .library import Library
@@ -194,6 +194,13 @@ class Labelling:
         if cached is not None and cached.fingerprint == fingerprint:
             self._models[label_set.id] = cached
             return None
+        if len({label for _, label in pairs}) < 2:
+            missing = sum(self.store.counts(label_set).values()) - len(pairs)
+            unindexed = f"; {missing} labelled images have no vector of the current model" if missing else ""
+            raise TooFewLabelsError(
+                f"label images with at least two different labels of {label_set.name!r} before training"
+                + unindexed
+            )
         index = {label: i for i, label in enumerate(label_set.labels)}
         targets = np.array([index[label] for _, label in pairs], dtype=np.int64)
         kept = keep_for_training(targets)
