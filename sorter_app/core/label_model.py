@@ -264,7 +264,7 @@ def _cross_validate(
     if not (folds >= 0).any():
         return {}
     out = {prior: np.zeros((len(targets), n_labels), dtype=np.float32) for prior in PRIORS}
-    basis = _row_space(vectors)
+    basis = _row_space(vectors, n_labels, fits=len(PRIORS) * (int(folds.max()) + 1))
     reduced = vectors if basis is None else vectors @ basis
     for fold in range(int(folds.max()) + 1):
         train, test = folds != fold, folds == fold
@@ -300,7 +300,7 @@ def _fit(
     vectors: Floats, targets: Ints, n_labels: int, prior: float, cancelled: Callable[[], bool] | None
 ) -> tuple[Floats, Floats]:
     """(weights, bias) for raw vectors, fitted on centred vectors in their rows' span."""
-    basis = _row_space(vectors)
+    basis = _row_space(vectors, n_labels, fits=1)
     reduced = vectors if basis is None else vectors @ basis
     center = reduced.mean(axis=0)
     fitted = fit_softmax(reduced - center, targets, n_labels, prior=prior, cancelled=cancelled)
@@ -308,17 +308,18 @@ def _fit(
     return weights.astype(np.float32), (fitted.bias - center @ fitted.weights).astype(np.float32)
 
 
-def _row_space(vectors: Floats) -> Floats | None:
-    """An orthonormal basis (d × r) of the span of the rows when they are at most half as many as
-    the dimensions (beyond, finding it costs more than it saves); None otherwise.
+def _row_space(vectors: Floats, n_labels: int, fits: int) -> Floats | None:
+    """An orthonormal basis (d × r) of the span of the rows, when fitting in it saves more than
+    finding it costs; None otherwise.
 
     The regularised optimum's weights are a combination of the centred training rows (the
     representer theorem; the unpenalised bias absorbs the centre), so fitting on the rows'
-    coordinates in this basis solves the same problem exactly, at r/d of the cost: 400 examples
-    of 1280-d embeddings cost a third. Every fold of a cross-validation lies in the same span.
+    coordinates in this basis solves the same problem exactly, at r/d of the cost per iteration.
+    Finding it costs about 3·n²·d; a fit saves about 50 iterations × 4·n·(d − n)·labels. A
+    cross-validation's 25 fits share one basis (every fold lies in the span of all its rows).
     """
     n, dim = vectors.shape
-    if 2 * n > dim:
+    if n >= dim or fits * 200 * n * (dim - n) * n_labels < 3 * n * n * dim:
         return None
     values, vecs = np.linalg.eigh(vectors.astype(np.float64) @ vectors.T.astype(np.float64))
     keep = values > max(float(values[-1]), 1e-12) * 1e-9
