@@ -8,9 +8,11 @@ above it were right at least `TARGET_PRECISION` of the time.
 
 A label with fewer than `FEW_EXAMPLES` examples, beside labels with more, gets a nearest-neighbour
 fallback: an image closer to one of its examples than any example of another label is, takes that
-label. A linear model learns little from one or two points; measured on the shared rooms and
-outdoor scenes (not the benchmark's sets), this doubles such a label's recall and costs nothing in
-overall accuracy. It is cheap: each image is compared with those few examples only.
+label. A linear model learns little from one or two points. Tried on places365_rooms,
+intel_outdoor_scenes and house_rooms (one label with 1 or 2 examples, the others with 5 or 20;
+12 settings) before it was built in: that label's recall rose in every setting (e.g. 4 % → 11 %,
+29 % → 47 %), overall accuracy moved by −1.8 to +1.7 points, and 29–46 % of the images it gave the
+small label were wrong. It is cheap: each image is compared with those few examples only.
 
 Training is a plain function with `progress` and `cancelled`, so a window can run it in the
 background; it reads nothing but the arrays it is given.
