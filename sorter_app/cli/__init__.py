@@ -14,10 +14,10 @@ from pathlib import Path
 from ..core.errors import SorterError
 from ..core.library import Library
 from ..paths import AppPaths, bundled_model_sidecar
-from . import index_commands, label_commands, move_commands, organise_commands
+from . import index_commands, label_commands, label_set_commands, move_commands, organise_commands
 from .output import EXIT_FAILURE, EXIT_USAGE, Command
 
-_MODULES = (index_commands, organise_commands, label_commands, move_commands)
+_MODULES = (index_commands, organise_commands, label_commands, label_set_commands, move_commands)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

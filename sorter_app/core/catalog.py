@@ -230,6 +230,10 @@ class Catalog:
                 "DELETE FROM files WHERE root_id = ? AND relpath = ?", ((root_id, p) for p in relpaths)
             )
 
+    def locate(self, path: Path) -> tuple[int, str] | None:
+        """(root id, '/'-separated path relative to it) of the deepest indexed root holding `path`."""
+        return self._locate(path)
+
     def _locate(self, path: Path) -> tuple[int, str] | None:
         """(root id, relative path) of the deepest indexed root holding `path`, if any."""
         best: tuple[int, str] | None = None

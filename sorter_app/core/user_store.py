@@ -27,6 +27,30 @@ USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (content_hash, head)
         )""",
     ),
+    (  # 2: label sets of the user's own (label_store.py): their labels, and which image has which
+        f"""CREATE TABLE {USER_SCHEMA}.label_sets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        )""",
+        f"""CREATE TABLE {USER_SCHEMA}.set_labels (
+            id INTEGER PRIMARY KEY,
+            set_id INTEGER NOT NULL REFERENCES label_sets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            UNIQUE (set_id, name),
+            UNIQUE (set_id, id)
+        )""",
+        f"""CREATE TABLE {USER_SCHEMA}.image_labels (
+            set_id INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            label_id INTEGER NOT NULL,
+            labelled_at REAL NOT NULL,
+            PRIMARY KEY (set_id, content_hash),
+            FOREIGN KEY (set_id, label_id) REFERENCES set_labels(set_id, id) ON DELETE CASCADE
+        )""",
+        f"CREATE INDEX {USER_SCHEMA}.image_labels_by_label ON image_labels (label_id)",
+    ),
 )
 USER_SCHEMA_VERSION = len(USER_SCHEMA_STEPS)
 
