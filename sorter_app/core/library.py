@@ -34,7 +34,7 @@ from .outliers import Outlier, find_outliers
 from .plan import MovePlan
 from .predictions import Prediction, folder_predictions, prediction_heads
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
-from .vector_index import load_manifest
+from .vector_index import open_annoy
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,10 @@ class Library:
         rows = self.catalog.file_rows(root_id)
         by_hash = self.catalog.paths_by_hash(root_id, model_id)
         indexed_with, indexed_at = self.catalog.root_info(root_id)
-        manifest = load_manifest(self.index_dir, index_name(root_id, model_id))
+        annoy = open_annoy(self.index_dir, index_name(root_id, model_id))  # what `similar` would use
+        annoy_items = len(annoy.keys) if annoy else 0
+        if annoy is not None:
+            annoy.unload()
         return FolderStatus(
             folder=str(root),
             model_id=model_id,
@@ -285,6 +288,6 @@ class Library:
             usable=sum(len(paths) for paths in by_hash.values()),
             distinct=len(by_hash),
             errors=sum(1 for r in rows.values() if r.error is not None),
-            search="annoy" if manifest else "exact",
-            annoy_items=len(manifest.keys) if manifest else 0,
+            search="annoy" if annoy else "exact",
+            annoy_items=annoy_items,
         )
