@@ -6,6 +6,7 @@ thing everywhere.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -61,6 +62,14 @@ class Library:
         self.index_dir = data_dir / "indexes"
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(data_dir / "catalog.sqlite")
+        # Moves and undos go on when the catalog cannot follow them (damaged, disk full): the files
+        # and the journal are what matter, and the next index finds moved files by content hash.
+        self.catalog_error: sqlite3.Error | None = None
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the data folder repaired (a damaged catalog set aside, say), a line each."""
+        return self.catalog.notices
 
     def close(self) -> None:
         self.catalog.close()
@@ -232,7 +241,21 @@ class Library:
 
     def _moved(self, plan: MovePlan) -> Callable[[Path, Path], None]:
         keep_source = plan.mode == "copy"
-        return lambda src, dst: self.catalog.follow_file(src, dst, keep_source=keep_source)
+        return lambda src, dst: self._follow(src, dst, keep_source=keep_source)
+
+    def _follow(self, src: Path, dst: Path, *, keep_source: bool = False) -> None:
+        if self.catalog_error is None:
+            try:
+                self.catalog.follow_file(src, dst, keep_source=keep_source)
+            except sqlite3.Error as exc:
+                self.catalog_error = exc
+
+    def _forget(self, path: Path) -> None:
+        if self.catalog_error is None:
+            try:
+                self.catalog.forget_file(path)
+            except sqlite3.Error as exc:
+                self.catalog_error = exc
 
     def apply(
         self, plan: MovePlan, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
@@ -253,16 +276,16 @@ class Library:
             self.journal,
             progress=progress,
             cancelled=cancelled,
-            on_moved=self.catalog.follow_file,
-            on_removed=self.catalog.forget_file,
+            on_moved=self._follow,
+            on_removed=self._forget,
         )
 
     def recover(self) -> list[UndoResult]:
         """Finish or roll back plans a crash interrupted; run before anything else touches files."""
         return recover(
             self.journal,
-            on_moved=self.catalog.follow_file,
-            on_removed=self.catalog.forget_file,
+            on_moved=self._follow,
+            on_removed=self._forget,
         )
 
     def plans(self) -> list[PlanSummary]:
