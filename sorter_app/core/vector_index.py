@@ -23,9 +23,11 @@ holding the manifest of a moment ago finds its file or retries with the new mani
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import tempfile
 import time
 import uuid
 import zlib
@@ -125,7 +127,8 @@ def write_index(
     target = directory / ann_file
     try:
         with atomic_path(target) as tmp:
-            index.save(str(tmp))
+            with _annoy_stderr_captured():
+                index.save(str(tmp))
             index.unload()
             size, crc = tmp.stat().st_size, file_crc32(tmp)
         manifest = Manifest(ann_file, dim, n_trees, list(keys), time.time(), size, crc)
@@ -141,9 +144,38 @@ def write_index(
 
 def _reason(exc: OSError) -> str:
     """Annoy reports a failed save as an OSError whose text, not errno, names the cause."""
-    if exc.errno is not None and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+    text = exc.strerror if exc.errno is not None and exc.strerror else str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC or os.strerror(errno.ENOSPC) in text:
+        return f"disk full ({text})"
+    return text
+
+
+@contextlib.contextmanager
+def _annoy_stderr_captured() -> Iterator[None]:
+    """Annoy prints its errors on the C-level stderr as well as raising them, and `sorter` promises
+    one line per error: what is printed meanwhile is dropped if Annoy failed, else passed on."""
+    try:
+        sink = tempfile.TemporaryFile()
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    failed = False
+    with sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            printed = sink.read()
+            if printed and not failed:
+                with contextlib.suppress(OSError):
+                    os.write(2, printed)
 
 
 _ANN_FILE = re.compile(r"^[\w.-]+-[0-9a-f]{12}\.ann$")
@@ -232,7 +264,8 @@ def open_annoy(directory: Path, name: str) -> AnnoySearch | None:
             continue
         index = AnnoyIndex(manifest.dim, METRIC)
         try:
-            index.load(str(directory / manifest.ann_file))
+            with _annoy_stderr_captured():
+                index.load(str(directory / manifest.ann_file))
         except OSError:
             continue
         if index.get_n_items() != len(manifest.keys):
