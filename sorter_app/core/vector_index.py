@@ -155,13 +155,13 @@ def _annoy_stderr_captured() -> Iterator[None]:
     """Annoy prints its errors on the C-level stderr as well as raising them, and `sorter` promises
     one line per error: what is printed meanwhile is dropped if Annoy failed, else passed on."""
     try:
-        sink = tempfile.TemporaryFile()
-        saved = os.dup(2)
+        sink = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the `with sink` below
     except OSError:
         yield
         return
     failed = False
     with sink:
+        saved = os.dup(2)
         os.dup2(sink.fileno(), 2)
         try:
             yield
