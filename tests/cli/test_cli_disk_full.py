@@ -18,7 +18,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from annoy import AnnoyIndex
@@ -93,7 +93,7 @@ def _catalog_cannot_grow(monkeypatch: pytest.MonkeyPatch) -> None:
     real = sqlite3.connect
 
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = real(*args, **kwargs)
+        db: sqlite3.Connection = real(*args, **kwargs)
         if str(args[0]).endswith("catalog.sqlite"):
             pages = db.execute("PRAGMA page_count").fetchone()[0]
             db.execute(f"PRAGMA max_page_count = {pages + 2}")
@@ -102,8 +102,8 @@ def _catalog_cannot_grow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite3, "connect", connect)
 
 
-class _FullDisk(AnnoyIndex):  # type: ignore[misc]
-    def save(self, fn: str, prefault: bool = False) -> bool:
+class _FullDisk(AnnoyIndex):
+    def save(self, fn: str, prefault: bool = False) -> Literal[True]:
         with open(fn, "wb") as fh:
             fh.write(bytes(1000))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
