@@ -72,13 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(handlers[args.command], args, paths)
         except Exception as exc:
-            if not is_damage(exc) or args.command in _NOT_REPEATED:
+            if not is_damage(exc):
                 raise
             notices = repair_files(paths.catalog_path, paths.data_dir / "user.sqlite")
-            if not notices:
-                raise
             for notice in notices:
                 _say(notice)
+            if not notices or args.command in _NOT_REPEATED:
+                raise
             return _run(handlers[args.command], args, paths)  # once, on the repaired files
     except KeyboardInterrupt:
         _say("interrupted")

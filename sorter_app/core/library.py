@@ -258,10 +258,22 @@ class Library:
                 self.catalog_error = exc
 
     def apply(
-        self, plan: MovePlan, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+        self,
+        plan: MovePlan,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        trash_root: Path | None = None,
     ) -> ApplyResult:
+        """Carry out a plan (checked first: plan_check.py); `trash_root` only where the trash is not
+        the system's."""
         return apply_plan(
-            plan, self.journal, progress=progress, cancelled=cancelled, on_moved=self._moved(plan)
+            plan,
+            self.journal,
+            progress=progress,
+            cancelled=cancelled,
+            on_moved=self._moved(plan),
+            trash_root=trash_root,
         )
 
     def undo(
