@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import sorter_app.cli as cli
 from sorter_app.cli import main
+from sorter_app.core.folder_index import index_name
+from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
+from sorter_app.core.vector_index import open_annoy
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 from tests.tiny_model import write_tiny_model
 
@@ -170,3 +179,59 @@ def test_every_correction_refreshes_the_backup(sorter: Sorter, tiny: Path) -> No
         (sorter.data / f"user.sqlite{side}").unlink(missing_ok=True)
     said = _said(sorter, tiny)
     assert said["blue1.png"] == ("bathroom", True) and said["red2.png"] == ("bedroom", True)
+
+
+def test_status_says_annoy_only_when_search_uses_it_and_index_rebuilds_a_damaged_file(
+    sorter: Sorter, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "Library", functools.partial(Library, annoy_min_items=5))
+    sorter("index", str(photos))
+    assert sorter("status", str(photos))[1]["search"] == "annoy"
+    (ann,) = (sorter.data / "indexes").glob("*.ann")
+    _random(ann)  # made `sorter similar` die of a segfault before
+    code, status, _ = sorter("status", str(photos))
+    assert (status["search"], status["annoy_items"]) == ("exact", 0)
+    code, neighbours, err = sorter("similar", str(photos), str(photos / "img1.jpg"), "-k", "3")
+    assert code == 0 and len(neighbours) == 3 and err == []
+    assert sorter("index", str(photos))[0] == 0
+    assert sorter("status", str(photos))[1]["search"] == "annoy"
+
+
+TWO_INDEXERS = """
+import functools, sys
+import sorter_app.cli as cli
+from sorter_app.core.folder_index import index_name
+from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
+from sorter_app.core.vector_index import open_annoy
+from sorter_app.paths import bundled_model_sidecar
+cli.Library = functools.partial(Library, annoy_min_items=5)
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow  # ~15 s: two processes load the model and index, three rounds
+def test_two_indexers_at_once_leave_a_whole_verified_index(sorter: Sorter, photos: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-c", TWO_INDEXERS, "index", str(photos), "--data-dir", str(sorter.data)]
+    for round_ in range(3):
+        for i in range(4):
+            builders.write_jpeg(photos / f"round{round_}-{i}.jpg", seed=100 + 10 * round_ + i)
+        for manifest in (sorter.data / "indexes").glob("*.json"):
+            manifest.unlink()  # both runs find no index and want to build one
+        runs = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        outcomes = [(run.wait(timeout=300), run.stderr.read() if run.stderr else b"") for run in runs]
+        assert [code for code, _ in outcomes] == [0, 0], outcomes
+        assert all(err == b"" for _, err in outcomes), outcomes
+        search = open_annoy(
+            sorter.data / "indexes", index_name(1, load_spec(bundled_model_sidecar()).model_id)
+        )
+        assert search is not None and len(search.keys) == 6 + 4 * (round_ + 1)
+        search.unload()
+        names = sorted(p.name for p in (sorter.data / "indexes").iterdir())
+        assert len([n for n in names if n.endswith(".ann")]) == 1 and not [
+            n for n in names if n.endswith(".tmp")
+        ]
