@@ -49,14 +49,19 @@ def _say(line: str) -> None:
 
 def _run(command: Command, args: argparse.Namespace, paths: AppPaths) -> int:
     with Library(paths.data_dir, bundled_model_sidecar()) as library:
-        for notice in library.notices:
-            _say(notice)
-        for recovered in library.recover():
-            _say(f"recovered plan {recovered.plan_id} ({recovered.action})")
-        code = command(library, args)
+        try:
+            for recovered in library.recover():
+                _say(f"recovered plan {recovered.plan_id} ({recovered.action})")
+            code = command(library, args)
+        finally:
+            for notice in library.notices:  # the catalog is opened on first use, if at all
+                _say(notice)
         if library.catalog_error is not None:  # the files moved; the catalog could not follow
-            notices = repair_files(library.catalog.path, library.catalog.user_path)
-            for notice in notices or [f"{describe(library.catalog_error)}; the next index catches up"]:
+            error = library.catalog_error
+            notices = (
+                repair_files(paths.catalog_path, paths.data_dir / "user.sqlite") if is_damage(error) else []
+            )
+            for notice in notices or [f"{describe(error)}; the next index catches up"]:
                 _say(notice)
         return code
 

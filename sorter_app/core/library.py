@@ -61,18 +61,27 @@ class Library:
         self.annoy_min_items = annoy_min_items
         self.index_dir = data_dir / "indexes"
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(data_dir / "catalog.sqlite")
-        # Moves and undos go on when the catalog cannot follow them (damaged, disk full): the files
-        # and the journal are what matter, and the next index finds moved files by content hash.
-        self.catalog_error: sqlite3.Error | None = None
+        self._catalog: Catalog | None = None
+        # Moves and undos go on when the catalog cannot follow them (damaged, disk full, cannot be
+        # opened): the files and the journal are what matter, and the next index finds moved files
+        # by content hash.
+        self.catalog_error: Exception | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Opened on first use, so that the journal (`undo`, `journal`) works whatever its state."""
+        if self._catalog is None:
+            self._catalog = Catalog(self.data_dir / "catalog.sqlite")
+        return self._catalog
 
     @property
     def notices(self) -> list[str]:
         """What opening the data folder repaired (a damaged catalog set aside, say), a line each."""
-        return self.catalog.notices
+        return self._catalog.notices if self._catalog is not None else []
 
     def close(self) -> None:
-        self.catalog.close()
+        if self._catalog is not None:
+            self._catalog.close()
 
     def __enter__(self) -> Library:
         return self
@@ -247,14 +256,14 @@ class Library:
         if self.catalog_error is None:
             try:
                 self.catalog.follow_file(src, dst, keep_source=keep_source)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError, SorterError) as exc:
                 self.catalog_error = exc
 
     def _forget(self, path: Path) -> None:
         if self.catalog_error is None:
             try:
                 self.catalog.forget_file(path)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError, SorterError) as exc:
                 self.catalog_error = exc
 
     def apply(

@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import sorter_app.cli as cli
-from sorter_app.cli import main
 from sorter_app.core.folder_index import index_name
-from sorter_app.core.library import Library
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.vector_index import open_annoy
 from sorter_app.paths import bundled_model_sidecar
 from tests import builders
+from tests.cli.runner import Sorter, annoy_from
 from tests.tiny_model import write_tiny_model
-
-
-class Sorter:
-    def __init__(self, capsys: pytest.CaptureFixture[str], data: Path) -> None:
-        self.capsys, self.data = capsys, data
-
-    def __call__(self, *argv: str) -> tuple[int, Any, list[str]]:
-        code = main([*argv, "--json", "--data-dir", str(self.data)])
-        out, err = self.capsys.readouterr()
-        lines = err.splitlines()
-        assert "Traceback" not in err
-        assert all(line.startswith("sorter: ") for line in lines), err
-        return code, (json.loads(out) if code == 0 else out), lines
 
 
 @pytest.fixture
@@ -184,7 +166,7 @@ def test_every_correction_refreshes_the_backup(sorter: Sorter, tiny: Path) -> No
 def test_status_says_annoy_only_when_search_uses_it_and_index_rebuilds_a_damaged_file(
     sorter: Sorter, photos: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "Library", functools.partial(Library, annoy_min_items=5))
+    annoy_from(monkeypatch, 5)
     sorter("index", str(photos))
     assert sorter("status", str(photos))[1]["search"] == "annoy"
     (ann,) = (sorter.data / "indexes").glob("*.ann")
@@ -235,3 +217,23 @@ def test_two_indexers_at_once_leave_a_whole_verified_index(sorter: Sorter, photo
         assert len([n for n in names if n.endswith(".ann")]) == 1 and not [
             n for n in names if n.endswith(".tmp")
         ]
+
+
+def test_journal_and_undo_work_when_the_catalog_cannot_even_be_opened(
+    sorter: Sorter, photos: Path, tmp_path: Path
+) -> None:
+    sorter("index", str(photos))
+    plan_file = tmp_path / "plan.json"
+    sorter("plan", str(photos), "--clusters", "all", "--to", str(tmp_path / "sorted"), "-o", str(plan_file))
+    assert sorter("move", "--plan", str(plan_file))[0] == 0
+    catalog = sorter.data / "catalog.sqlite"
+    catalog.unlink()
+    catalog.mkdir()  # not a file at all: SQLite cannot open it
+    code, plans, err = sorter("journal")
+    assert code == 0 and [p["state"] for p in plans] == ["applied"] and err == []
+    code, undone, err = sorter("undo")
+    assert code == 0 and undone["not_restored"] == []
+    assert len(err) == 1 and "cannot open the catalog" in err[0] and "the next index catches up" in err[0]
+    assert sorted(p.name for p in photos.iterdir()) == [f"img{i}.jpg" for i in range(6)]
+    code, _, err = sorter("status", str(photos))
+    assert code == 1 and len(err) == 1 and err[0].startswith("sorter: error: cannot open the catalog")

@@ -23,31 +23,12 @@ from typing import Any, Literal
 import pytest
 from annoy import AnnoyIndex
 
-import sorter_app.cli as cli
 from sorter_app.core import journal, transfer, vector_index
-from sorter_app.core.library import Library
 from tests import builders
+from tests.cli.runner import Sorter, annoy_from
 from tests.core.move_support import snapshot
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Sorter:
-    """`sorter` in-process; Annoy from `annoy_min_items` images so that small folders get one."""
-
-    def __init__(
-        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path, annoy_min: int
-    ) -> None:
-        self.capsys, self.data = capsys, data
-        monkeypatch.setattr(cli, "Library", functools.partial(Library, annoy_min_items=annoy_min))
-
-    def __call__(self, *argv: str) -> tuple[int, Any, list[str]]:
-        code = cli.main([*argv, "--json", "--data-dir", str(self.data)])
-        out, err = self.capsys.readouterr()
-        assert "Traceback" not in err
-        lines = err.splitlines()
-        assert all(line.startswith("sorter: ") for line in lines), err
-        return code, (json.loads(out) if code == 0 else out), lines
 
 
 @pytest.fixture
@@ -60,7 +41,8 @@ def photos(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sorter(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Sorter:
-    return Sorter(capsys, monkeypatch, tmp_path / "data", annoy_min=5)
+    annoy_from(monkeypatch, 5)
+    return Sorter(capsys, tmp_path / "data")
 
 
 def _catalog_ok(data: Path) -> list[Any]:

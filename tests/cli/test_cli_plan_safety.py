@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sorter_app.cli import main
 from tests import builders
+from tests.cli.runner import Sorter
 from tests.core.move_support import snapshot
-
-
-class Sorter:
-    def __init__(self, capsys: pytest.CaptureFixture[str], data: Path) -> None:
-        self.capsys, self.data = capsys, data
-
-    def __call__(self, *argv: str | Path) -> tuple[int, Any, list[str]]:
-        code = main([*map(str, argv), "--json", "--data-dir", str(self.data)])
-        out, err = self.capsys.readouterr()
-        assert "Traceback" not in err
-        return code, (json.loads(out) if code == 0 else out), err.splitlines()
 
 
 @pytest.fixture
