@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from .damage import backup_path, problem, restore_user_file, set_aside_catalog, take_backup
 from .hashing import file_hash
-from .user_store import USER_SCHEMA, migrate_user_store
+from .user_store import USER_SCHEMA, NewerFileError, migrate_user_store
 
 # The statements that take a catalog from each schema version to the next, in order: an old
 # catalog runs only what came after its version. A shipped step never changes; a new table or
@@ -189,7 +189,7 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             version = self._user_version()
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise NewerFileError(
                     f"catalog {self.path} was written by a newer Image Sorter (schema {version}); "
                     "update the app or choose another data folder"
                 )
