@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .plan import Move, MovePlan, PlanError
+from .plan import Move, MovePlan, PlanError, is_inside
 from .scan import is_image_name
 from .trash import default_trash_root
 
@@ -41,10 +41,6 @@ class Bounds:
 
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
 
 
 def _hidden(name: str) -> bool:
@@ -71,36 +67,40 @@ def plan_bounds(plan: MovePlan, trash_root: Path | None = None) -> Bounds:
         for sub in ("files", "info"):
             if _real(trash / sub) != trash / sub:
                 raise PlanError(f"the trash's {sub} folder is a link to {_real(trash / sub)}: not used")
-    elif not _inside(destination, folder) and any(_hidden(part) for part in destination.parts[1:]):
+    elif not is_inside(str(destination), str(folder)) and any(_hidden(p) for p in destination.parts[1:]):
         raise PlanError(f"the plan's destination {plan.destination} is inside a hidden folder")
     return Bounds(plan.mode, folder, destination)
 
 
-def entry_problem(bounds: Bounds, move: Move, real: Callable[[Path], Path] = _real) -> str | None:
+def entry_problem(bounds: Bounds, move: Move, real: Callable[[str], str] = os.path.realpath) -> str | None:
     """Why `move` may not be carried out within `bounds`, or None if it may. `real` resolves a
     folder (a cached `os.path.realpath` when many moves share folders)."""
     src, dst = move.src, move.dst
-    if not is_image_name(src.name) or _hidden(src.name):
+    src_dir, src_name = os.path.split(os.fspath(src))
+    dst_dir, dst_name = os.path.split(os.fspath(dst))
+    if not is_image_name(src_name) or _hidden(src_name):
         return f"{src} is not an image file the folder's index could hold"
-    if not _inside(real(src.parent) / src.name, bounds.folder):
+    if not is_inside(os.path.join(real(src_dir), src_name), os.fspath(bounds.folder)):
         return f"{src} is outside the plan's folder {bounds.folder} (through a symbolic link or '..')"
-    if os.path.splitext(dst.name)[1] != os.path.splitext(src.name)[1]:
-        return f"{dst} does not keep the extension of {src.name}"
-    if _hidden(dst.name):
+    if os.path.splitext(dst_name)[1] != os.path.splitext(src_name)[1]:
+        return f"{dst} does not keep the extension of {src_name}"
+    if _hidden(dst_name):
         return f"{dst} is a hidden name"
-    group = real(dst.parent)
+    group = real(dst_dir)
     if bounds.mode == "trash":
-        if group != bounds.destination / "files":
+        if group != os.path.join(bounds.destination, "files"):
             return f"{dst} is not in the trash's files folder ({bounds.destination / 'files'})"
-    elif _hidden(dst.parent.name) or group != bounds.destination / dst.parent.name:
-        return f"{dst} is not in a folder directly under the plan's destination {bounds.destination}"
+    else:
+        group_name = os.path.basename(dst_dir)
+        if _hidden(group_name) or group != os.path.join(bounds.destination, group_name):
+            return f"{dst} is not in a folder directly under the plan's destination {bounds.destination}"
     return None
 
 
 def check_plan(plan: MovePlan, trash_root: Path | None = None) -> Bounds:
     """Refuse `plan` (PlanError, the first reason) unless every entry stays within its bounds."""
     bounds = plan_bounds(plan, trash_root)
-    real = functools.cache(_real)  # thousands of moves share a few dozen folders
+    real = functools.cache(os.path.realpath)  # thousands of moves share a few dozen folders
     for n, move in enumerate(plan.moves):
         if (why := entry_problem(bounds, move, real)) is not None:
             raise PlanError(f"refusing plan {plan.id}: moves[{n}]: {why}")

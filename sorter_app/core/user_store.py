@@ -23,6 +23,7 @@ USER_SCHEMA = "user"
 class NewerFileError(SorterError, RuntimeError):
     """A data file written by a newer Image Sorter: refused untouched, with what to do about it."""
 
+
 USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
     (  # 1: what the user says an image shows, for any model (moved here from catalog schema 2)
         f"""CREATE TABLE {USER_SCHEMA}.corrections (
