@@ -122,7 +122,7 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
 def _move(library: Library, args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     check_plan(plan)  # refused with the reason before anything is printed as if it would happen
-    if plan.moves and (plan.folder is None or library.catalog.root_id(plan.folder, create=False) is None):
+    if plan.moves and (plan.folder is None or library.catalog.locate(plan.folder) is None):
         raise PlanError(
             f"the plan's folder {plan.folder} is not an indexed folder: a plan only moves files of a folder "
             "`sorter index` has seen (index it, then make the plan again)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sorter_app.core.catalog import Catalog
 from sorter_app.core.folder_index import index_name
+from sorter_app.core.label_store import LabelStore
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.vector_index import open_annoy
 from sorter_app.paths import bundled_model_sidecar
@@ -182,7 +185,9 @@ def test_status_says_annoy_only_when_search_uses_it_and_index_rebuilds_a_damaged
 TWO_INDEXERS = """
 import functools, sys
 import sorter_app.cli as cli
+from sorter_app.core.catalog import Catalog
 from sorter_app.core.folder_index import index_name
+from sorter_app.core.label_store import LabelStore
 from sorter_app.core.library import Library
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.vector_index import open_annoy
@@ -237,3 +242,11 @@ def test_journal_and_undo_work_when_the_catalog_cannot_even_be_opened(
     assert sorted(p.name for p in photos.iterdir()) == [f"img{i}.jpg" for i in range(6)]
     code, _, err = sorter("status", str(photos))
     assert code == 1 and len(err) == 1 and err[0].startswith("sorter: error: cannot open the catalog")
+
+
+def test_label_sets_are_in_the_backup_too(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        LabelStore(catalog).create("Trips", ["beach", "city"])
+    backup = sqlite3.connect(tmp_path / "user-backup.sqlite")
+    assert backup.execute("SELECT name FROM label_sets").fetchall() == [("Trips",)]
+    backup.close()
