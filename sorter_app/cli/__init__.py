@@ -1,23 +1,29 @@
 """`sorter`: the headless, scriptable face of the core. Every command takes --json.
 
 Exit codes: 0 ok, 1 failure (one line on stderr), 2 usage error, 130 cancelled by Ctrl-C (what was
-finished is kept). Every command first finishes or rolls back a move a crash interrupted.
+finished is kept). Every command first finishes or rolls back a move a crash interrupted. No error
+ends in a traceback (errors.py); a damaged catalog is set aside and the command run once more on a
+fresh one, a damaged corrections file is restored from its backup, each said in one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.errors import SorterError
+from ..core.damage import is_damage, repair_files
 from ..core.library import Library
 from ..paths import AppPaths, bundled_model_sidecar
 from . import index_commands, label_commands, label_set_commands, move_commands, organise_commands
-from .output import EXIT_FAILURE, EXIT_USAGE, Command
+from .errors import describe
+from .output import EXIT_CANCELLED, EXIT_FAILURE, EXIT_USAGE, Command
 
 _MODULES = (index_commands, organise_commands, label_commands, label_set_commands, move_commands)
+# Commands that act on files: never run twice, whatever happened to the catalog on the way.
+_NOT_REPEATED = frozenset({"move", "undo"})
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
@@ -37,18 +43,56 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     return parser, handlers
 
 
+def _say(line: str) -> None:
+    print(f"sorter: {line}", file=sys.stderr)
+
+
+def _run(command: Command, args: argparse.Namespace, paths: AppPaths) -> int:
+    with Library(paths.data_dir, bundled_model_sidecar()) as library:
+        try:
+            for recovered in library.recover():
+                _say(f"recovered plan {recovered.plan_id} ({recovered.action})")
+            code = command(library, args)
+        finally:
+            for notice in library.notices:  # the catalog is opened on first use, if at all
+                _say(notice)
+        if library.catalog_error is not None:  # the files moved; the catalog could not follow
+            error = library.catalog_error
+            notices = (
+                repair_files(paths.catalog_path, paths.data_dir / "user.sqlite") if is_damage(error) else []
+            )
+            for notice in notices or [f"{describe(error)}; the next index catches up"]:
+                _say(notice)
+        return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "k", 1) < 1:
         print("sorter: error: -k must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    paths = AppPaths.default(args.data_dir).ensure()
     try:
-        with Library(paths.data_dir, bundled_model_sidecar()) as library:
-            for recovered in library.recover():
-                print(f"sorter: recovered plan {recovered.plan_id} ({recovered.action})", file=sys.stderr)
-            return handlers[args.command](library, args)
-    except SorterError as exc:
-        print(f"sorter: error: {exc}", file=sys.stderr)
+        paths = AppPaths.default(args.data_dir).ensure()
+        try:
+            return _run(handlers[args.command], args, paths)
+        except Exception as exc:
+            if not is_damage(exc):
+                raise
+            notices = repair_files(paths.catalog_path, paths.data_dir / "user.sqlite")
+            for notice in notices:
+                _say(notice)
+            if not notices or args.command in _NOT_REPEATED:
+                raise
+            return _run(handlers[args.command], args, paths)  # once, on the repaired files
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_CANCELLED
+    except BrokenPipeError:  # `sorter … | head`: the reader left; nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except Exception as exc:
+        if os.environ.get("SORTER_DEBUG"):
+            raise
+        _say(f"error: {describe(exc)}")
         return EXIT_FAILURE

@@ -9,7 +9,8 @@ from typing import Literal
 from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
 from ..core.errors import SorterError
 from ..core.library import Library
-from ..core.plan import load_plan, make_plan, save_plan
+from ..core.plan import PlanError, load_plan, make_plan, save_plan
+from ..core.plan_check import check_plan
 from ..core.seed_groups import SEED_THRESHOLD
 from .organise_commands import (
     add_granularity,
@@ -107,8 +108,10 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
     mode: Literal["move", "copy", "trash"] = "trash" if args.trash else "copy" if args.copy else "move"
     if mode == "trash" and not args.duplicates:
         raise SorterError("--trash is for --duplicates")
-    destination = None if mode == "trash" else (args.to or args.folder).expanduser().resolve()
-    plan = make_plan(_renamed(_plan_groups(library, args), args.name), destination, mode)
+    root = Path(args.folder).expanduser().resolve()
+    destination = None if mode == "trash" else (args.to or root).expanduser().resolve()
+    plan = make_plan(_renamed(_plan_groups(library, args), args.name), destination, mode, folder=root)
+    check_plan(plan)  # a destination `move` would refuse is refused now
     save_plan(plan, args.output)
     data = plan.to_json()
     human = "\n".join(f"{m.src} → {m.dst}" for m in plan.moves) + f"\n{len(plan.moves)} files; plan {plan.id}"
@@ -118,6 +121,12 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
 
 def _move(library: Library, args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
+    check_plan(plan)  # refused with the reason before anything is printed as if it would happen
+    if plan.moves and (plan.folder is None or library.catalog.locate(plan.folder) is None):
+        raise PlanError(
+            f"the plan's folder {plan.folder} is not an indexed folder: a plan only moves files of a folder "
+            "`sorter index` has seen (index it, then make the plan again)"
+        )
     if args.dry_run:
         human = "\n".join(f"{m.src} → {m.dst}" for m in plan.moves) + f"\n(dry run: {len(plan.moves)} files)"
         emit(args, plan.to_json(), human)

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .damage import backup_path, problem, restore_user_file, set_aside_catalog, take_backup
 from .hashing import file_hash
-from .user_store import USER_SCHEMA, migrate_user_store
+from .user_store import USER_SCHEMA, NewerFileError, migrate_user_store
 
 # The statements that take a catalog from each schema version to the next, in order: an old
 # catalog runs only what came after its version. A shipped step never changes; a new table or
@@ -126,23 +127,45 @@ class Catalog:
     """A connection to the catalog file; one per thread (SQLite connections are not shared)."""
 
     def __init__(self, path: Path, user_path: Path | None = None) -> None:
-        """Open `path` and, attached as schema `user`, the user's file (default: `user.sqlite` beside it)."""
+        """Open `path` and, attached as schema `user`, the user's file (default: `user.sqlite` beside it).
+
+        A damaged catalog is moved aside and a fresh one started; a damaged user file is replaced by
+        its backup (damage.py). What was done is in `notices`, one line each, for the user to read.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.user_path = user_path or path.with_name("user.sqlite")
+        self.notices: list[str] = []
         self._db = sqlite3.connect(path, timeout=30.0)
         try:
+            if (why := problem(self._db)) is not None:  # header and schema: cheap
+                self._db.close()
+                if note := set_aside_catalog(path, why, full=False):
+                    self.notices.append(note)
+                self._db = sqlite3.connect(path, timeout=30.0)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute(f"ATTACH DATABASE ? AS {USER_SCHEMA}", (str(self.user_path),))
-            self._db.execute(f"PRAGMA {USER_SCHEMA}.journal_mode = WAL")
-            self._db.execute(f"PRAGMA {USER_SCHEMA}.synchronous = NORMAL")
+            self._attach_user()
             migrate_user_store(self._db, self.user_path)  # first: catalog step 3 moves rows into it
             self._migrate()
+            if not backup_path(self.user_path).exists():
+                take_backup(self._db, USER_SCHEMA, backup_path(self.user_path))
         except BaseException:
             self._db.close()
             raise
+
+    def _attach_user(self) -> None:
+        """Attach the user's file, checked in full (it is small); a damaged one is restored first."""
+        attach = f"ATTACH DATABASE ? AS {USER_SCHEMA}"
+        self._db.execute(attach, (str(self.user_path),))
+        if (why := problem(self._db, USER_SCHEMA, full=True)) is not None:
+            self._db.execute(f"DETACH DATABASE {USER_SCHEMA}")
+            if note := restore_user_file(self.user_path, why):
+                self.notices.append(note)
+            self._db.execute(attach, (str(self.user_path),))
+        self._db.execute(f"PRAGMA {USER_SCHEMA}.journal_mode = WAL")
+        self._db.execute(f"PRAGMA {USER_SCHEMA}.synchronous = NORMAL")
 
     def close(self) -> None:
         self._db.close()
@@ -166,7 +189,7 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             version = self._user_version()
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise NewerFileError(
                     f"catalog {self.path} was written by a newer Image Sorter (schema {version}); "
                     "update the app or choose another data folder"
                 )
@@ -182,6 +205,15 @@ class Catalog:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._db:
             yield self._db
+
+    @contextmanager
+    def user_transaction(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that changes the user's words: committed, then copied to the verified
+        backup that replaces `user.sqlite` if it is ever damaged. Every write to a `user.` table
+        goes through this."""
+        with self._db:
+            yield self._db
+        take_backup(self._db, USER_SCHEMA, backup_path(self.user_path))
 
     # roots ---------------------------------------------------------------------------------
 
@@ -419,7 +451,7 @@ class Catalog:
     # corrections: what the user says an image shows (rules in corrections.py), in user.sqlite ---
 
     def set_correction(self, content_hash: str, head: str, label: str) -> None:
-        with self._db:
+        with self.user_transaction():
             self._db.execute(
                 f"INSERT OR REPLACE INTO {USER_SCHEMA}.corrections (content_hash, head, label, corrected_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -428,7 +460,7 @@ class Catalog:
 
     def clear_corrections(self, content_hash: str, heads: Iterable[str] | None = None) -> None:
         """Forget the corrections of `heads` (all of them when None), so the model speaks again."""
-        with self._db:
+        with self.user_transaction():
             if heads is None:
                 self._db.execute(
                     f"DELETE FROM {USER_SCHEMA}.corrections WHERE content_hash = ?", (content_hash,)

@@ -17,7 +17,16 @@ from numpy.typing import NDArray
 
 from .catalog import Catalog
 from .errors import SorterError
-from .vector_index import AnnoySearch, build_annoy, load_manifest, open_annoy, remove_index
+from .vector_index import (
+    AnnoySearch,
+    index_lock,
+    load_manifest,
+    open_annoy,
+    remove_index,
+    remove_leftovers,
+    verify_index_file,
+    write_index,
+)
 
 # Below this many distinct images a brute-force matrix product is as fast as Annoy and exact.
 ANNOY_MIN_ITEMS = 2000
@@ -131,21 +140,26 @@ class FolderIndex:
 def refresh_vector_index(
     catalog: Catalog, root_id: int, model_id: str, index_dir: Path, *, min_items: int = ANNOY_MIN_ITEMS
 ) -> bool:
-    """Rebuild the folder's Annoy index when enough has changed since the last build.
+    """Rebuild the folder's Annoy index when enough has changed since the last build, or when its
+    files are missing or damaged.
 
-    Returns True if it rebuilt. Small folders keep no Annoy index at all (exact search).
+    Returns True if it rebuilt. Small folders keep no Annoy index at all (exact search). Runs under
+    the index's lock, deciding after it has waited: of two programs indexing one folder at once,
+    the second finds the first one's index and keeps it.
     """
     name = index_name(root_id, model_id)
-    live = list(catalog.paths_by_hash(root_id, model_id))
-    if len(live) < min_items:
-        remove_index(index_dir, name)
-        return False
-    manifest = load_manifest(index_dir, name)
-    if manifest is not None:
-        built = set(manifest.keys)
-        added = sum(1 for h in live if h not in built)
-        stale = len(built) - (len(live) - added)
-        if added <= max(200, len(live) // 50) and stale <= len(built) // 10:
+    with index_lock(index_dir, name):
+        live = list(catalog.paths_by_hash(root_id, model_id))
+        if len(live) < min_items:
+            remove_index(index_dir, name)
             return False
-    build_annoy(index_dir, name, live, catalog.vectors(model_id, live))
+        manifest = load_manifest(index_dir, name)
+        if manifest is not None and verify_index_file(index_dir, manifest):
+            built = set(manifest.keys)
+            added = sum(1 for h in live if h not in built)
+            stale = len(built) - (len(live) - added)
+            if added <= max(200, len(live) // 50) and stale <= len(built) // 10:
+                remove_leftovers(index_dir, name, current=manifest.ann_file)
+                return False
+        write_index(index_dir, name, live, catalog.vectors(model_id, live))
     return True

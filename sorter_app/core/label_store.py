@@ -93,7 +93,7 @@ class LabelStore:
         name = check_name(name, "set")
         if self.find(name) is not None:
             raise SorterError(f"a label set named {name!r} exists already")
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             db.execute(f"INSERT INTO {U}.label_sets (name, created_at) VALUES (?, ?)", (name, time.time()))
         return self.add_labels(name, labels)
 
@@ -103,7 +103,7 @@ class LabelStore:
         other = self.find(new_name)
         if other is not None and other.id != found.id:
             raise SorterError(f"a label set named {new_name!r} exists already")
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             db.execute(f"UPDATE {U}.label_sets SET name = ? WHERE id = ?", (new_name, found.id))
         return self._with_labels(found.id, new_name)
 
@@ -111,7 +111,7 @@ class LabelStore:
         """Forget the set, its labels and every image's label of it; returns how many images had one."""
         found = self.get(name)
         labelled = self._count(found.id)
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             db.execute(f"DELETE FROM {U}.label_sets WHERE id = ?", (found.id,))
         return labelled
 
@@ -124,7 +124,7 @@ class LabelStore:
         """Add the labels the set does not have yet (matched regardless of case), in the order given."""
         found = self.get(set_name)
         names = list(found.labels)
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             for raw in labels:
                 label = check_name(raw, "label")
                 if any(name_key(label) == name_key(n) for n in names):
@@ -143,7 +143,7 @@ class LabelStore:
         clash = found.label(new_name)
         if clash is not None and clash != old:
             raise SorterError(f"set {found.name!r} has a label {clash!r} already")
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             db.execute(
                 f"UPDATE {U}.set_labels SET name = ? WHERE set_id = ? AND name = ?", (new_name, found.id, old)
             )
@@ -155,7 +155,7 @@ class LabelStore:
         old = self._existing_label(found, label)
         label_id = self._label_id(found.id, old)
         had = self._query(f"SELECT COUNT(*) FROM {U}.image_labels WHERE label_id = ?", (label_id,))
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             db.execute(f"DELETE FROM {U}.set_labels WHERE id = ?", (label_id,))
         return int(had[0][0])
 
@@ -179,7 +179,7 @@ class LabelStore:
         found = self.add_labels(set_name, [label])
         label_id = self._label_id(found.id, self._existing_label(found, label))
         now = time.time()
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             before = db.total_changes
             db.executemany(
                 f"INSERT INTO {U}.image_labels (set_id, content_hash, label_id, labelled_at) "
@@ -193,7 +193,7 @@ class LabelStore:
     def unlabel_images(self, set_name: str, hashes: Iterable[str]) -> int:
         """Take the set's label off the images; returns how many had one."""
         found = self.get(set_name)
-        with self._catalog.transaction() as db:
+        with self._catalog.user_transaction() as db:
             before = db.total_changes
             db.executemany(
                 f"DELETE FROM {U}.image_labels WHERE set_id = ? AND content_hash = ?",

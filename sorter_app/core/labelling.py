@@ -324,7 +324,7 @@ class Labelling:
             if a.label == UNKNOWN or a.confidence < min_confidence or (wanted and a.label not in wanted):
                 continue
             groups.setdefault(a.label, []).append(str(scope.root / a.path))
-        return make_plan(groups.items(), destination or scope.folder, mode)
+        return make_plan(groups.items(), destination or scope.folder, mode, folder=scope.folder)
 
     @staticmethod
     def _label_of(label_set: LabelSet, name: str) -> str:

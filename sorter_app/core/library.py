@@ -6,6 +6,7 @@ thing everywhere.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,7 +35,7 @@ from .outliers import Outlier, find_outliers
 from .plan import MovePlan
 from .predictions import Prediction, folder_predictions, prediction_heads
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
-from .vector_index import load_manifest
+from .vector_index import open_annoy
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,27 @@ class Library:
         self.annoy_min_items = annoy_min_items
         self.index_dir = data_dir / "indexes"
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(data_dir / "catalog.sqlite")
+        self._catalog: Catalog | None = None
+        # Moves and undos go on when the catalog cannot follow them (damaged, disk full, cannot be
+        # opened): the files and the journal are what matter, and the next index finds moved files
+        # by content hash.
+        self.catalog_error: Exception | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Opened on first use, so that the journal (`undo`, `journal`) works whatever its state."""
+        if self._catalog is None:
+            self._catalog = Catalog(self.data_dir / "catalog.sqlite")
+        return self._catalog
+
+    @property
+    def notices(self) -> list[str]:
+        """What opening the data folder repaired (a damaged catalog set aside, say), a line each."""
+        return self._catalog.notices if self._catalog is not None else []
 
     def close(self) -> None:
-        self.catalog.close()
+        if self._catalog is not None:
+            self._catalog.close()
 
     def __enter__(self) -> Library:
         return self
@@ -232,13 +250,39 @@ class Library:
 
     def _moved(self, plan: MovePlan) -> Callable[[Path, Path], None]:
         keep_source = plan.mode == "copy"
-        return lambda src, dst: self.catalog.follow_file(src, dst, keep_source=keep_source)
+        return lambda src, dst: self._follow(src, dst, keep_source=keep_source)
+
+    def _follow(self, src: Path, dst: Path, *, keep_source: bool = False) -> None:
+        if self.catalog_error is None:
+            try:
+                self.catalog.follow_file(src, dst, keep_source=keep_source)
+            except (sqlite3.Error, OSError, SorterError) as exc:
+                self.catalog_error = exc
+
+    def _forget(self, path: Path) -> None:
+        if self.catalog_error is None:
+            try:
+                self.catalog.forget_file(path)
+            except (sqlite3.Error, OSError, SorterError) as exc:
+                self.catalog_error = exc
 
     def apply(
-        self, plan: MovePlan, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+        self,
+        plan: MovePlan,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        trash_root: Path | None = None,
     ) -> ApplyResult:
+        """Carry out a plan (checked first: plan_check.py); `trash_root` only where the trash is not
+        the system's."""
         return apply_plan(
-            plan, self.journal, progress=progress, cancelled=cancelled, on_moved=self._moved(plan)
+            plan,
+            self.journal,
+            progress=progress,
+            cancelled=cancelled,
+            on_moved=self._moved(plan),
+            trash_root=trash_root,
         )
 
     def undo(
@@ -253,16 +297,16 @@ class Library:
             self.journal,
             progress=progress,
             cancelled=cancelled,
-            on_moved=self.catalog.follow_file,
-            on_removed=self.catalog.forget_file,
+            on_moved=self._follow,
+            on_removed=self._forget,
         )
 
     def recover(self) -> list[UndoResult]:
         """Finish or roll back plans a crash interrupted; run before anything else touches files."""
         return recover(
             self.journal,
-            on_moved=self.catalog.follow_file,
-            on_removed=self.catalog.forget_file,
+            on_moved=self._follow,
+            on_removed=self._forget,
         )
 
     def plans(self) -> list[PlanSummary]:
@@ -275,7 +319,10 @@ class Library:
         rows = self.catalog.file_rows(root_id)
         by_hash = self.catalog.paths_by_hash(root_id, model_id)
         indexed_with, indexed_at = self.catalog.root_info(root_id)
-        manifest = load_manifest(self.index_dir, index_name(root_id, model_id))
+        annoy = open_annoy(self.index_dir, index_name(root_id, model_id))  # what `similar` would use
+        annoy_items = len(annoy.keys) if annoy else 0
+        if annoy is not None:
+            annoy.unload()
         return FolderStatus(
             folder=str(root),
             model_id=model_id,
@@ -285,6 +332,6 @@ class Library:
             usable=sum(len(paths) for paths in by_hash.values()),
             distinct=len(by_hash),
             errors=sum(1 for r in rows.values() if r.error is not None),
-            search="annoy" if manifest else "exact",
-            annoy_items=len(manifest.keys) if manifest else 0,
+            search="annoy" if annoy else "exact",
+            annoy_items=annoy_items,
         )

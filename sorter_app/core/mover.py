@@ -33,6 +33,7 @@ from .atomic import fsync_dir
 from .hashing import file_hash
 from .journal import History, Journal, JournalBusyError, JournalError, JournalWriter
 from .plan import Mode, MovePlan
+from .plan_check import check_plan
 from .transfer import Settled, SourceChanged, settle, transfer
 from .trash import info_path, remove_info, write_info
 
@@ -254,9 +255,15 @@ def apply_plan(
     cancelled: CancelledFn | None = None,
     on_moved: MovedFn | None = None,
     chunk: int = CHUNK,
+    trash_root: Path | None = None,
 ) -> ApplyResult:
-    """Carry out `plan`, journaled in `journal`. A plan can be applied once (its journal exists after)."""
+    """Carry out `plan`, journaled in `journal`. A plan can be applied once (its journal exists after).
+
+    The plan is checked first (plan_check.py; `trash_root` is the trash a trash plan must go to,
+    default the system's): one entry reaching outside its folder or destination refuses it whole.
+    """
     started = time.perf_counter()
+    check_plan(plan, trash_root)
     journal = _as_journal(journal)
     is_cancelled = cancelled or (lambda: False)
     result = ApplyResult(plan.id, plan.mode)

@@ -5,10 +5,14 @@ resolved here for the whole batch, against what is on disk and what other moves 
 claim, so the outcome does not depend on the order files are moved in. Names are compared the way a
 case-insensitive file system would (NFC + casefold): the destination may be a USB stick or a Mac.
 Each source's size and mtime are recorded so the mover can refuse to act on a file that changed since.
+A plan names the folder it was made for and its destination root (or trash): a source whose real
+path is outside that folder — reached through a directory link inside it — is left out here, and a
+plan file is checked against both again before it is applied (plan_check.py).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -23,6 +27,7 @@ from typing import Any, Literal, cast
 
 from .atomic import atomic_write_text
 from .errors import SorterError
+from .scan import is_image_name
 from .trash import INFO_SUFFIX, default_trash_root
 
 Mode = Literal["move", "copy", "trash"]
@@ -74,12 +79,16 @@ class MovePlan:
     moves: tuple[Move, ...]
     renamed: tuple[Rename, ...] = ()
     skipped: tuple[Unplanned, ...] = ()
+    folder: Path | None = None  # the folder the plan was made for: every source is inside it
+    destination: Path | None = None  # the destination root (the trash, in "trash" mode)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "mode": self.mode,
             "created_at": self.created_at,
+            "folder": str(self.folder) if self.folder else None,
+            "destination": str(self.destination) if self.destination else None,
             "moves": [
                 {"src": str(m.src), "dst": str(m.dst), "size": m.size, "mtime_ns": m.mtime_ns}
                 for m in self.moves
@@ -94,6 +103,12 @@ class MovePlan:
     def from_json(cls, data: object) -> MovePlan:
         """Validate as well as parse: a plan file may have been edited or truncated by hand."""
         return _parse_plan(data)
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or below it (both absolute and normalised). Plain string tests:
+    pathlib's would cost more than the move itself over 100,000 files."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def name_key(name: str) -> str:
@@ -212,12 +227,15 @@ def make_plan(
     mode: Mode = "move",
     *,
     trash_root: Path | None = None,
+    folder: Path | None = None,
     now: float | None = None,
 ) -> MovePlan:
     """Plan `groups` of absolute source paths into folders named after the groups, under `dest_root`.
 
     In "trash" mode the group names and `dest_root` are ignored: every file goes to the trash
-    (`trash_root`, by default the freedesktop.org trash; see trash.py). Nothing is written to disk.
+    (`trash_root`, by default the freedesktop.org trash; see trash.py). `folder` is the folder the
+    plan is made for (default: the sources' deepest common folder); a source whose real path is
+    outside it is left out with the reason. Nothing is written to disk.
     """
     if mode not in MODES:
         raise PlanError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -225,18 +243,26 @@ def make_plan(
     claims = _Claims()
     if mode == "trash":
         trash = _absolute(trash_root if trash_root is not None else default_trash_root(), "trash folder")
-        folders = None
+        destination, folders = trash, None
     else:
         if dest_root is None:
             raise PlanError(f"a destination folder is needed to {mode} files")
-        folders = _GroupFolders(_absolute(dest_root, "destination folder"))
+        destination = _absolute(dest_root, "destination folder")
+        folders = _GroupFolders(destination)
     moves: list[Move] = []
     renamed: list[Rename] = []
     skipped: list[Unplanned] = []
     seen: set[Path] = set()
-    for group_name, sources in groups:
-        for raw in sources:
-            src = _absolute(raw, "source")
+    listed = [(name, [_absolute(raw, "source") for raw in sources]) for name, sources in groups]
+    if folder is None:
+        parents = [os.fspath(src.parent) for _, sources in listed for src in sources]
+        plan_folder = Path(os.path.commonpath(parents)) if parents else None
+    else:
+        plan_folder = _absolute(folder, "folder")
+    real_folder = os.path.realpath(plan_folder) if plan_folder else None
+    realpath = functools.cache(os.path.realpath)  # many sources share a few folders
+    for group_name, sources in listed:
+        for src in sources:
             if src in seen:
                 raise PlanError(f"source listed twice: {src}")
             seen.add(src)
@@ -252,6 +278,14 @@ def make_plan(
             if not stat.S_ISREG(st.st_mode):
                 skipped.append(Unplanned(src, "not a regular file"))
                 continue
+            if not is_image_name(src.name):
+                skipped.append(Unplanned(src, "not an image file"))
+                continue
+            real = os.path.join(realpath(src.parent), src.name)
+            if real_folder is None or not is_inside(real, real_folder):
+                reason = f"outside {plan_folder}: it is reached through a symbolic link"
+                skipped.append(Unplanned(src, reason))
+                continue
             if folders is None:
                 folder, also = trash / "files", trash / "info"
             else:
@@ -264,7 +298,10 @@ def make_plan(
             if name != src.name:
                 renamed.append(Rename(src, folder / src.name, folder / name))
     created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    return MovePlan(new_plan_id(now), mode, created_at, tuple(moves), tuple(renamed), tuple(skipped))
+    plan_id = new_plan_id(now)
+    return MovePlan(
+        plan_id, mode, created_at, tuple(moves), tuple(renamed), tuple(skipped), plan_folder, destination
+    )
 
 
 def save_plan(plan: MovePlan, path: Path) -> None:
@@ -359,4 +396,16 @@ def _parse_plan(data: object) -> MovePlan:
         Unplanned(_path(item, "src", f"skipped[{n}]"), _field(item, "reason", str, f"skipped[{n}]"))
         for n, item in enumerate(_entries(obj, "skipped", optional=True))
     ]
-    return MovePlan(plan_id, cast(Mode, mode), created_at, tuple(moves), tuple(renamed), tuple(skipped))
+    # Plans journaled before plans named their folder have neither: they can still be undone.
+    folder = _path(obj, "folder", "plan") if obj.get("folder") is not None else None
+    destination = _path(obj, "destination", "plan") if obj.get("destination") is not None else None
+    return MovePlan(
+        plan_id,
+        cast(Mode, mode),
+        created_at,
+        tuple(moves),
+        tuple(renamed),
+        tuple(skipped),
+        folder,
+        destination,
+    )

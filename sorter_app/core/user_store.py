@@ -15,7 +15,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .errors import SorterError
+
 USER_SCHEMA = "user"
+
+
+class NewerFileError(SorterError, RuntimeError):
+    """A data file written by a newer Image Sorter: refused untouched, with what to do about it."""
+
 
 USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
     (  # 1: what the user says an image shows, for any model (moved here from catalog schema 2)
@@ -71,7 +78,7 @@ def migrate_user_store(db: sqlite3.Connection, path: Path) -> None:
         db.execute("BEGIN IMMEDIATE")
         version = user_version(db)
         if version > USER_SCHEMA_VERSION:
-            raise RuntimeError(
+            raise NewerFileError(
                 f"{path} was written by a newer Image Sorter (schema {version}); "
                 "update the app or choose another data folder"
             )

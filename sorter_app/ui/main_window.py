@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
             return
         self.tasks.run(
             "plan",
-            lambda lib, p, c: make_plan(groups, destination, mode),  # type: ignore[arg-type]
+            lambda lib, p, c: make_plan(groups, destination, mode, folder=root),  # type: ignore[arg-type]
             self.preview,
             label="Planning",
         )

@@ -165,7 +165,8 @@ def test_after_undoing_a_trash_plan_the_catalog_knows_the_restored_files(
 ) -> None:
     root = _folder(tmp_path / "photos")
     library.index(root)
-    library.apply(make_plan(_groups(root), None, "trash", trash_root=tmp_path / "trash"))
+    trash = tmp_path / "trash"
+    library.apply(make_plan(_groups(root), None, "trash", trash_root=trash), trash_root=trash)
     assert set(_rows(library, root)) == _on_disk(root) and len(_on_disk(root)) == IMAGES - 3
     library.undo()
     assert set(_rows(library, root)) == _on_disk(root) and len(_on_disk(root)) == IMAGES

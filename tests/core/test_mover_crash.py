@@ -85,7 +85,7 @@ def test_crash_after_any_step_of_apply_is_rolled_back(
         before = snapshot(*roots)
         seen = crash_at(monkeypatch, step)
         try:
-            apply_plan(plan, journal, chunk=2)
+            apply_plan(plan, journal, chunk=2, trash_root=plan.destination)  # the test's own trash
         except Crash:
             labels.update(seen)
         else:
@@ -125,7 +125,7 @@ def test_crash_after_any_step_of_undo_is_finished(
         plan, roots = setup(work, shm_dir)
         journal = work / "journal"
         before = snapshot(*roots)
-        apply_plan(plan, journal, chunk=2)
+        apply_plan(plan, journal, chunk=2, trash_root=plan.destination)  # the test's own trash
         seen = crash_at(monkeypatch, step)
         try:
             undo_plan(plan.id, journal, chunk=2)

@@ -148,7 +148,7 @@ def test_json_round_trip_and_shape(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     save_plan(plan, path)
     data = json.loads(path.read_text())
-    assert set(data) == {"id", "mode", "created_at", "moves", "renamed", "skipped"}
+    assert set(data) == {"id", "mode", "created_at", "folder", "destination", "moves", "renamed", "skipped"}
     assert set(data["moves"][0]) == {"src", "dst", "size", "mtime_ns"}
     assert set(data["renamed"][0]) == {"src", "dst", "planned"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created_at"])
