@@ -104,7 +104,7 @@ def index_lock(directory: Path, name: str) -> Iterator[None]:
 
 
 def build_annoy(
-    directory: Path, name: str, keys: list[str], vectors: NDArray[np.float32], n_trees: int = DEFAULT_TREES
+    directory: Path, name: str, keys: list[str], vectors: NDArray[np.floating], n_trees: int = DEFAULT_TREES
 ) -> Manifest:
     """Build and persist an index over `vectors` (row i belongs to `keys[i]`, any dimension),
     replacing any old one; takes the index's lock."""

@@ -1,4 +1,4 @@
-"""Clusters: Louvain on the neighbour graph, on a folder of clearly different real scenes."""
+"""Clusters: Leiden on the neighbour graph, on folders of real scenes and on constructed graphs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sorter_app.core.clusters import RESOLUTIONS, Clustering, cluster_folder, louvain
+from sorter_app.core.clusters import RESOLUTIONS, Clustering, cluster_folder, leiden
 from sorter_app.core.library import Library
 from sorter_app.core.neighbours import FolderVectors, KnnGraph
 from sorter_app.paths import bundled_model_sidecar
@@ -108,7 +108,7 @@ def test_clusters_are_numbered_by_size_and_named_with_their_count(scenes: Scenes
     assert all(c.name == f"{c.label} · {len(c.paths)}" for c in clusters)
 
 
-# --- always running: Louvain and cluster_folder on constructed graphs and vectors -------------------
+# --- always running: Leiden and cluster_folder on constructed graphs and vectors --------------------
 
 
 def _cliques(*sizes: int) -> KnnGraph:
@@ -127,20 +127,20 @@ def _cliques(*sizes: int) -> KnnGraph:
     return KnnGraph(np.array(indices, dtype=np.int64), np.array(sims, dtype=np.float32))
 
 
-def test_louvain_splits_two_disconnected_cliques_into_two_communities() -> None:
-    labels = louvain(_cliques(6, 6))
+def test_leiden_splits_two_disconnected_cliques_into_two_communities() -> None:
+    labels = leiden(_cliques(6, 6))
     assert len(set(labels.tolist())) == 2
     assert len(set(labels[:6].tolist())) == 1 and len(set(labels[6:].tolist())) == 1
 
 
 @pytest.mark.parametrize("resolution", [0.5, 1.0, 2.0])
-def test_louvain_keeps_cliques_of_different_sizes_apart(resolution: float) -> None:
-    labels = louvain(_cliques(4, 7, 10), resolution)
+def test_leiden_keeps_cliques_of_different_sizes_apart(resolution: float) -> None:
+    labels = leiden(_cliques(4, 7, 10), resolution)
     assert sorted(Counter(labels.tolist()).values()) == [4, 7, 10]
 
 
-def test_louvain_of_nothing_is_empty() -> None:
-    assert louvain(KnnGraph(np.zeros((0, 0), np.int64), np.zeros((0, 0), np.float32))).shape == (0,)
+def test_leiden_of_nothing_is_empty() -> None:
+    assert leiden(KnnGraph(np.zeros((0, 0), np.int64), np.zeros((0, 0), np.float32))).shape == (0,)
 
 
 def _blobs(groups: int, per_group: int, dim: int = 32) -> NDArray[np.float32]:
