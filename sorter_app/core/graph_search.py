@@ -22,7 +22,9 @@ from .vector_index import AnnoySearch
 GRAPH_K = 16  # what the widest user needs: the map's 15 neighbours (clusters 12, duplicates 8)
 EXACT_LIMIT = 20_000
 CANDIDATES_PER_NEIGHBOUR = 3
-SEARCH_K_FACTOR = 8  # Annoy nodes inspected per candidate per tree
+# Annoy nodes inspected per candidate per tree. Over the 16,758 shared photos 2, 4 and 8 all find
+# 99.99 % of the exact compact top 16; 4 leaves room for bigger folders.
+SEARCH_K_FACTOR = 4
 _BLOCK = 256
 
 
@@ -31,15 +33,16 @@ class SearchIndex:
     """The folder's Annoy index, seen in the structure's row numbers."""
 
     annoy: AnnoySearch
-    position: dict[str, int]  # content hash -> structure row
+    row_of_item: NDArray[np.int64]  # Annoy item -> structure row (-1: gone since the build)
     pool: NDArray[np.int64]  # rows Annoy does not hold (added since its build): compared exactly
 
     @classmethod
     def over(cls, annoy: AnnoySearch, keys: list[str]) -> SearchIndex:
         position = {key: i for i, key in enumerate(keys)}
-        held = {position[key] for key in annoy.keys if key in position}
-        pool = np.array([i for i in range(len(keys)) if i not in held], dtype=np.int64)
-        return cls(annoy, position, pool)
+        row_of_item = np.array([position.get(key, -1) for key in annoy.keys], dtype=np.int64)
+        held = np.zeros(len(keys), dtype=bool)
+        held[row_of_item[row_of_item >= 0]] = True
+        return cls(annoy, row_of_item, np.flatnonzero(~held).astype(np.int64))
 
 
 def neighbour_lists(
@@ -115,11 +118,11 @@ def _annoy_lists(
     def fill(start: int) -> int:
         block = rows[start : start + _BLOCK]
         unit = unit_rows(compact[block])
+        queries = np.asarray(compact[block, :SEARCH_DIM], dtype=np.float32)
         proposed = np.repeat(block[:, None], wanted, axis=1)  # short answers are padded with the row
-        for r, row in enumerate(block.tolist()):
-            query = np.asarray(compact[row, :SEARCH_DIM], dtype=np.float32)
-            hits = [search.position.get(key, row) for key, _ in search.annoy.query(query, wanted, search_k)]
-            proposed[r, : len(hits)] = hits
+        for r, query in enumerate(queries):
+            hits = search.row_of_item[search.annoy.items_near(query, wanted, search_k)]
+            proposed[r, : len(hits)] = np.where(hits >= 0, hits, block[r])
         if pool_unit is not None:  # rows added since the Annoy build: compared with every one
             scores = unit @ pool_unit.T
             top = np.argsort(-scores, axis=1)[:, :k]

@@ -92,6 +92,11 @@ class AnnoySearch:
         )
         return [(self.manifest.keys[i], cosine_from_angular(d)) for i, d in zip(ids, distances, strict=True)]
 
+    def items_near(self, vector: NDArray[np.floating], n: int, search_k: int = -1) -> list[int]:
+        """Item numbers (rows of `keys`) of the n nearest items: for bulk callers that map them."""
+        items: list[int] = self._index.get_nns_by_vector(vector.tolist(), n, search_k=search_k)
+        return items
+
     def unload(self) -> None:
         self._index.unload()
 
