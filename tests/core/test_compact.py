@@ -52,7 +52,9 @@ def test_a_sample_smaller_than_the_dimension_is_represented_exactly() -> None:
     assert projection.dim == 120
     compact = projection.project(sample)
     assert float(residuals(compact).max()) < 0.03  # float16 rounding: sqrt(1 − ‖c‖²) magnifies it
-    np.testing.assert_allclose(compact.astype(np.float32) @ compact.T.astype(np.float32), sample @ sample.T, atol=2e-3)
+    np.testing.assert_allclose(
+        compact.astype(np.float32) @ compact.T.astype(np.float32), sample @ sample.T, atol=2e-3
+    )
 
 
 def test_the_bound_is_never_below_the_full_cosine() -> None:
@@ -62,7 +64,9 @@ def test_the_bound_is_never_below_the_full_cosine() -> None:
     rows, cols = np.triu_indices(len(vectors), 1)
     bounds = upper_bounds(compact, rows, cols)
     assert np.all(bounds >= full[rows, cols])
-    np.testing.assert_allclose(bound_matrix(compact[:40], compact[40:80]), bounds_of(compact, 40), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        bound_matrix(compact[:40], compact[40:80]), bounds_of(compact, 40), rtol=0, atol=1e-5
+    )
     assert float(np.mean(bounds - full[rows, cols])) < 0.3  # a bound that rules pairs out, not 1.0
 
 
@@ -140,6 +144,9 @@ def test_similar_and_the_graph_find_what_exact_search_finds_on_real_photos(
         graph_recall = np.mean(
             [len(set(graph.indices[i]) & set(truth[i, :12].tolist())) / 12 for i in range(len(vectors))]
         )
-    print(f"\n{len(vectors)} real photos: similar recall@24 {similar_recall:.4f}, graph recall@12 {graph_recall:.4f}")
+    print(
+        f"\n{len(vectors)} real photos: similar recall@24 {similar_recall:.4f}, "
+        f"graph recall@12 {graph_recall:.4f}"
+    )
     assert similar_recall >= 0.97
     assert graph_recall >= 0.85

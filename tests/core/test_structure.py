@@ -73,7 +73,9 @@ def exact_lists(structure: FolderStructure, k: int) -> NDArray[np.int64]:
 def recall(structure: FolderStructure, k: int = 10) -> float:
     truth = exact_lists(structure, k)
     found = structure.neighbours[:, :k]
-    return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(found, truth, strict=True)]))
+    return float(
+        np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(found, truth, strict=True)])
+    )
 
 
 def test_a_fresh_graph_finds_the_compact_nearest_neighbours(folder: Folder) -> None:
