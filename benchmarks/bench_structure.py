@@ -225,6 +225,22 @@ def _near_pairs(groups: list[Any]) -> list[list[str]]:
 # --- the parent: children, watched ----------------------------------------------------------------
 
 
+def tree_rss_mb(pid: int) -> int:
+    """RSS of a process and all its descendants (clusters run igraph in a child of the child)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, StopIteration):
+            continue
+        pending += [int(c) for c in children]
+    return total // 1024
+
+
 def watch(command: list[str], env: dict[str, str], rss_limit_mb: int, timeout: float) -> dict[str, Any]:
     """Run a child to the end, or stop it at the memory or time limit; its JSON line, or why not."""
     started = time.perf_counter()
@@ -233,12 +249,7 @@ def watch(command: list[str], env: dict[str, str], rss_limit_mb: int, timeout: f
         peak = 0
         stopped = ""
         while child.poll() is None:
-            try:
-                status = Path(f"/proc/{child.pid}/status").read_text()
-                rss = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
-                peak = max(peak, rss // 1024)
-            except (OSError, StopIteration):
-                pass
+            peak = max(peak, tree_rss_mb(child.pid))
             elapsed = time.perf_counter() - started
             if peak > rss_limit_mb or elapsed > timeout:
                 stopped = (
@@ -253,7 +264,9 @@ def watch(command: list[str], env: dict[str, str], rss_limit_mb: int, timeout: f
         lines = [line for line in out.read().splitlines() if line.startswith("{")]
         if stopped or child.returncode != 0 or not lines:
             return {"finished": False, "why": stopped or err.read().strip().splitlines()[-1:]}
-        return {"finished": True, **json.loads(lines[-1])}
+        # peak_rss_mb: the operation's own process; with_children_mb: with any process it started,
+        # sampled every 0.1 s (a short-lived peak between samples can be missed).
+        return {"finished": True, **json.loads(lines[-1]), "with_children_mb": peak}
 
 
 def compare_duplicates(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

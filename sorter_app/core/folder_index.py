@@ -95,6 +95,10 @@ class FolderIndex:
     def uses_annoy(self) -> bool:
         return self._annoy is not None
 
+    @property
+    def has_structure(self) -> bool:
+        return self._structure is not None
+
     def __len__(self) -> int:
         return len(self.hash_by_path)
 

@@ -121,7 +121,11 @@ class Library:
 
     def open_folder(self, folder: Path) -> FolderIndex:
         root_id = self._root_id(folder)
-        self._structure(root_id)  # one indexed by an older version has none yet
+        index = FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
+        if index.has_structure or len(index) == 0:
+            return index
+        index.close()  # indexed by an older version: no compact vectors yet
+        self._structure(root_id)
         return FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
 
     def _structure(self, root_id: int) -> tuple[FolderStructure, dict[str, list[str]]]:

@@ -14,7 +14,10 @@ from sorter_app.core import graph_search
 from sorter_app.core.catalog import Catalog, FileRow
 from sorter_app.core.compact import unit_rows
 from sorter_app.core.folder_index import index_name, refresh_vector_index
+from sorter_app.core.library import Library
 from sorter_app.core.structure import FolderStructure, load_structure, structure_name
+from sorter_app.paths import bundled_model_sidecar
+from tests import builders
 from tests.core.test_compact import embedding_like
 
 MODEL = "test-model"
@@ -133,3 +136,18 @@ def test_a_damaged_structure_is_rebuilt(folder: Folder) -> None:
     assert load_structure(folder.index_dir, folder.name) is None
     rebuilt = folder.refresh()
     assert len(rebuilt) == 2000 and np.all(rebuilt.neighbours >= 0)
+
+
+def test_a_folder_indexed_before_compact_vectors_gets_them_when_opened(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    for n in range(6):
+        builders.write_jpeg(photos / f"img{n}.jpg", seed=n)
+    with Library(tmp_path / "data", bundled_model_sidecar()) as library:
+        library.index(photos)
+        for made in (tmp_path / "data" / "indexes").glob("*.structure*"):
+            made.unlink()  # as an older version left it: catalog and vectors, no structure
+        index = library.open_folder(photos)
+        assert index.has_structure
+        assert len(index.similar("img0.jpg", 3)) == 3
+        index.close()
+        assert len(library.folder_vectors(photos)) == 6
