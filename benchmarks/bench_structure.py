@@ -296,6 +296,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the catalog here (or reuse the one there)")
     parser.add_argument("--only", action="append", help="operations to run (default: all)")
     parser.add_argument(
+        "--before-only", action="append", help="operations to run on --before-tree (default: --only)"
+    )
+    parser.add_argument(
         "--folder",
         type=Path,
         help="the indexed folder, for a --keep catalog of real photos (default: synthetic)",
@@ -320,7 +323,7 @@ def main() -> None:
     for label, tree in [*trees, ("after", HERE.parent)]:
         shutil.rmtree(data_dir / "indexes", ignore_errors=True)
         env = {**os.environ, "PYTHONPATH": str(tree)}
-        for operation in operations:
+        for operation in (args.before_only or operations) if label == "before" else operations:
             folder = args.folder or data_dir / ROOT_NAME
             command = [sys.executable, str(HERE / "bench_structure.py"), "--child", str(data_dir), operation]
             command.append(str(folder))
@@ -328,7 +331,7 @@ def main() -> None:
             results[f"{label} {operation}"] = result
             shown = {k: v for k, v in result.items() if k != "near_pairs"}
             print(json.dumps({"code": label, "n": args.n, **shown}), flush=True)
-    if args.before_tree and "duplicates" in operations:
+    if "before duplicates" in results and "after duplicates" in results:
         comparison = compare_duplicates(results["before duplicates"], results["after duplicates"])
         print(json.dumps({"duplicates_after_vs_before": comparison}), flush=True)
     if not args.keep:

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .compact import SEARCH_DIM, unit_rows
+from .errors import SorterError
 from .vector_index import AnnoySearch
 
 GRAPH_K = 16  # what the widest user needs: the map's 15 neighbours (clusters 12, duplicates 8)
@@ -53,8 +54,10 @@ def neighbour_lists(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
     """The k nearest other rows of each of `rows` and their compact cosines, best first."""
-    if search is None or len(compact) <= EXACT_LIMIT:
+    if len(compact) <= EXACT_LIMIT:
         return _exact_lists(compact, rows, k, progress)
+    if search is None:  # exact search would hold n × n/256 scores per block: refuse, loudly
+        raise SorterError(f"no search index for a folder of {len(compact)} images; index it again")
     return _annoy_lists(compact, rows, k, search, progress)
 
 
