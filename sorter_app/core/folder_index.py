@@ -34,11 +34,14 @@ from .vector_index import AnnoySearch, build_annoy, load_manifest, open_annoy, r
 
 # Below this many distinct images a brute-force matrix product is as fast as Annoy and exact.
 ANNOY_MIN_ITEMS = 2000
-# Annoy candidates examined per query; measured in benchmarks/bench_index.py for recall vs time.
-SEARCH_K_PER_RESULT = 100
-# Compact candidates re-scored with full vectors, per result wanted: on the 16,758 shared photos
-# 4× finds 98.8 % of the exact top 24 (Annoy over the full vectors found 90.5 %).
-RESCORE_FACTOR = 4
+# Per result wanted: candidates from the compact vectors (Annoy, or exact for the rest), Annoy nodes
+# inspected per candidate, and how many of the best by compact cosine are re-scored with full
+# vectors. Chosen on the 16,758 shared photos (benchmarks/RESULTS.md: recall@24 and time).
+# (4, 50, 2) found 98.0 % of the exact top 24, (4, 100, 4) 99.5 % in 1.6× the time, (3, 30, 2) 94.1 %;
+# Annoy over the full vectors (before compact vectors) found 87.0 %.
+CANDIDATE_FACTOR = 4
+SEARCH_K_PER_RESULT = 50
+RESCORE_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class FolderIndex:
         self._catalog = catalog
         self._model_id = model_id
         built = set(annoy.keys) if annoy else set()
-        position = {key: i for i, key in enumerate(structure.keys)} if structure else {}
+        self._position = position = {key: i for i, key in enumerate(structure.keys)} if structure else {}
         unbuilt = [h for h in paths_by_hash if h not in built]
         # Not in Annoy: compared exactly, by compact vector where the structure has one (a memory
         # map), else by full vector (only content indexed since the structure was last refreshed).
@@ -118,10 +121,11 @@ class FolderIndex:
     ) -> list[Neighbour]:
         if k <= 0:
             return []
-        wanted = RESCORE_FACTOR * (k + len(exclude))
-        candidates = {h for h, _ in self._compact_candidates(vector, wanted)}
-        candidates |= {h for h, _ in self._annoy_candidates(vector, wanted)}
-        scored = self._exact_candidates(vector, wanted) + self._rescored(vector, sorted(candidates))
+        wanted = k + len(exclude)
+        candidates = {h for h, _ in self._compact_candidates(vector, CANDIDATE_FACTOR * wanted)}
+        candidates |= {h for h, _ in self._annoy_candidates(vector, CANDIDATE_FACTOR * wanted)}
+        best = self._best_compact(vector, sorted(candidates), RESCORE_FACTOR * wanted)
+        scored = self._exact_candidates(vector, wanted) + self._rescored(vector, best)
         scored.sort(key=lambda item: -item[1])
         out: list[Neighbour] = []
         seen: set[str] = set()
@@ -142,6 +146,14 @@ class FolderIndex:
         assert self._structure is not None
         query: NDArray[np.float32] = unit_rows(self._structure.projection.project(vector[None, :]))[0]
         return query
+
+    def _best_compact(self, vector: NDArray[np.float32], hashes: list[str], n: int) -> list[str]:
+        """The n candidates of highest compact cosine over all the compact coordinates."""
+        if len(hashes) <= n or self._structure is None:
+            return hashes
+        rows = [self._position[h] for h in hashes]
+        sims = unit_rows(self._structure.compact[rows]) @ self._query(vector)
+        return [hashes[i] for i in np.argpartition(-sims, n - 1)[:n]]
 
     def _rescored(self, vector: NDArray[np.float32], hashes: list[str]) -> list[tuple[str, float]]:
         """Exact cosines of compact candidates: their full vectors, read in one query."""

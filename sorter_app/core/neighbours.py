@@ -77,22 +77,25 @@ class FolderVectors:
         return self.full([self.keys[r] for r in rows])
 
 
-def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float) -> KnnGraph:
-    """The graph with full-vector cosines on every edge whose cosine could reach `at_least`.
+def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float, k: int) -> KnnGraph:
+    """The k best neighbours of each row by full-vector cosine, wherever that could reach `at_least`.
 
-    Edges that cannot (compact.upper_bounds proves it without reading them) keep their compact
-    cosine, which is then below `at_least` too; rows are re-sorted best first. Full vectors are
-    read for a block of edges at a time, so memory stays bounded whatever the folder's size.
+    Every edge of `graph` whose cosine could reach `at_least` gets its exact full-vector cosine;
+    the others (compact.upper_bounds proves it without reading them) get their bound, below
+    `at_least`. Rows are re-sorted and cut to k: pass a graph wider than k, so that neighbours the
+    compact cosines ranked a little too low still make the cut. Full vectors are read for a block
+    of edges at a time, so memory stays bounded whatever the folder's size.
     """
     if not folder.compact or graph.indices.size == 0:
-        return graph
+        return KnnGraph(graph.indices[:, :k], graph.similarities[:, :k])
     indices = graph.indices
     rows = np.repeat(np.arange(len(indices), dtype=np.int64), indices.shape[1])
     cols = indices.ravel().astype(np.int64)
-    possible = np.zeros(len(cols), dtype=bool)
+    bounds = np.full(len(cols), -np.inf, dtype=np.float32)
     valid = np.flatnonzero(cols >= 0)
-    possible[valid] = upper_bounds(folder.vectors, rows[valid], cols[valid]) >= at_least
-    sims = graph.similarities.astype(np.float32).ravel()
+    bounds[valid] = upper_bounds(folder.vectors, rows[valid], cols[valid])
+    possible = bounds >= at_least
+    sims = np.minimum(graph.similarities.astype(np.float32).ravel(), bounds)
     for start in range(0, len(rows), _RESCORE_EDGES):
         edges = np.flatnonzero(possible[start : start + _RESCORE_EDGES]) + start
         if len(edges) == 0:
@@ -102,7 +105,7 @@ def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float) 
         a, b = full[np.searchsorted(items, rows[edges])], full[np.searchsorted(items, cols[edges])]
         sims[edges] = np.einsum("ij,ij->i", a, b)
     sims2d = np.where(indices >= 0, sims.reshape(indices.shape), -np.inf).astype(np.float32)
-    order = np.argsort(-sims2d, axis=1, kind="stable")
+    order = np.argsort(-sims2d, axis=1, kind="stable")[:, :k]
     return KnnGraph(np.take_along_axis(indices, order, axis=1), np.take_along_axis(sims2d, order, axis=1))
 
 
