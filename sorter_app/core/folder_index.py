@@ -30,7 +30,16 @@ from .structure import (
     update_compact,
     update_graph,
 )
-from .vector_index import AnnoySearch, build_annoy, load_manifest, open_annoy, remove_index
+from .vector_index import (
+    AnnoySearch,
+    index_lock,
+    load_manifest,
+    open_annoy,
+    remove_index,
+    remove_leftovers,
+    verify_index_file,
+    write_index,
+)
 
 # Below this many distinct images a brute-force matrix product is as fast as Annoy and exact.
 ANNOY_MIN_ITEMS = 2000
@@ -198,37 +207,43 @@ def refresh_vector_index(
     """Bring the folder's compact vectors, Annoy index and neighbour graph up to date.
 
     The compact vectors and the graph follow every change (structure.py); the Annoy index is
-    rebuilt, from the compact vectors, only when enough has changed since the last build. Returns
-    True if it rebuilt. Small folders keep no Annoy index at all (exact search).
+    rebuilt, from the compact vectors, when enough has changed since the last build or when its
+    files are missing or damaged. Returns True if it rebuilt. Small folders keep no Annoy index at
+    all (exact search). Runs under the index's lock, deciding after it has waited: of two programs
+    indexing one folder at once, the second finds the first one's work and keeps it.
     """
     name = index_name(root_id, model_id)
-    live = list(catalog.paths_by_hash(root_id, model_id))
-    old = load_structure(index_dir, structure_name(name))
-    structure, todo = update_compact(catalog, model_id, live, old)
-    rebuilt = _refresh_annoy(index_dir, name, structure, min_items)
-    annoy = open_annoy(index_dir, name)
-    try:
-        search = SearchIndex.over(annoy, structure.keys) if annoy else None
-        structure = update_graph(structure, todo, search)
-    finally:
-        if annoy is not None:
-            annoy.unload()
-    if structure is not old:
-        save_structure(index_dir, structure_name(name), structure)
+    with index_lock(index_dir, name):
+        live = list(catalog.paths_by_hash(root_id, model_id))
+        old = load_structure(index_dir, structure_name(name))
+        structure, todo = update_compact(catalog, model_id, live, old)
+        rebuilt = _refresh_annoy(index_dir, name, structure, min_items)
+        annoy = open_annoy(index_dir, name)
+        try:
+            search = SearchIndex.over(annoy, structure.keys) if annoy else None
+            structure = update_graph(structure, todo, search)
+        finally:
+            if annoy is not None:
+                annoy.unload()
+        if structure is not old:
+            save_structure(index_dir, structure_name(name), structure)
     return rebuilt
 
 
 def _refresh_annoy(index_dir: Path, name: str, structure: FolderStructure, min_items: int) -> bool:
+    """The Annoy half of `refresh_vector_index`, under its lock: built from the compact vectors."""
     live = structure.keys
     if len(live) < min_items:
         remove_index(index_dir, name)
         return False
     manifest = load_manifest(index_dir, name)
-    if manifest is not None and manifest.dim == min(SEARCH_DIM, structure.projection.dim):
+    current = manifest is not None and manifest.dim == min(SEARCH_DIM, structure.projection.dim)
+    if manifest is not None and current and verify_index_file(index_dir, manifest):
         built = set(manifest.keys)
         added = sum(1 for h in live if h not in built)
         stale = len(built) - (len(live) - added)
         if added <= max(200, len(live) // 50) and stale <= len(built) // 10:
+            remove_leftovers(index_dir, name, current=manifest.ann_file)
             return False
-    build_annoy(index_dir, name, live, structure.compact[:, :SEARCH_DIM])
+    write_index(index_dir, name, live, structure.compact[:, :SEARCH_DIM])
     return True

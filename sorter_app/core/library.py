@@ -36,7 +36,7 @@ from .plan import MovePlan
 from .predictions import Prediction, folder_predictions, prediction_heads
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
-from .vector_index import load_manifest
+from .vector_index import open_annoy
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,11 @@ def load_structure(directory: Path, name: str) -> FolderStructure | None:
     n = len(structure.keys)
     if any(len(a) != n for a in (structure.compact, structure.neighbours, structure.similarities)):
         return None
+    # A damaged file must not steer an index out of range later: rows point at rows, or at -1.
+    if n and (
+        int(structure.neighbours.min(initial=-1)) < -1 or int(structure.neighbours.max(initial=-1)) >= n
+    ):
+        return None
     return structure
 
 

@@ -118,7 +118,7 @@ def build_annoy(
 
 
 def write_index(
-    directory: Path, name: str, keys: list[str], vectors: NDArray[np.float32], n_trees: int = DEFAULT_TREES
+    directory: Path, name: str, keys: list[str], vectors: NDArray[np.floating], n_trees: int = DEFAULT_TREES
 ) -> Manifest:
     """`build_annoy` for a caller that already holds `index_lock(directory, name)`."""
     if len(keys) != len(vectors):
