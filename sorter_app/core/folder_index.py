@@ -47,10 +47,11 @@ ANNOY_MIN_ITEMS = 2000
 # inspected per candidate, and how many of the best by compact cosine are re-scored with full
 # vectors. Chosen on the 16,758 shared photos (benchmarks/RESULTS.md: recall@24 and time).
 # (4, 50, 2) found 98.0 % of the exact top 24, (4, 100, 4) 99.5 % in 1.6× the time, (3, 30, 2) 94.1 %;
-# Annoy over the full vectors (before compact vectors) found 87.0 %.
+# Annoy over the full vectors (before compact vectors) found 87.0 %. On 100,000 bench_structure
+# vectors (60 near-equidistant variants of each real photo): 76 %, 84 %, and (4, 100, 3) 84 %.
 CANDIDATE_FACTOR = 4
-SEARCH_K_PER_RESULT = 50
-RESCORE_FACTOR = 2
+SEARCH_K_PER_RESULT = 100
+RESCORE_FACTOR = 3
 
 
 @dataclass(frozen=True)
