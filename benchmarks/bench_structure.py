@@ -120,6 +120,21 @@ def build_catalog(data_dir: Path, n: int, embeddings: Path) -> dict[str, Any]:
     }
 
 
+def write_catalog(data_dir: Path, n: int, embeddings: Path, tree: Path) -> None:
+    """build_catalog run by the code in `tree`: the oldest compared, so that every one can open it."""
+    command = [
+        sys.executable,
+        str(HERE / "bench_structure.py"),
+        "--n",
+        str(n),
+        "--embeddings",
+        str(embeddings),
+    ]
+    subprocess.run(
+        [*command, "--build-child", str(data_dir)], env={**os.environ, "PYTHONPATH": str(tree)}, check=True
+    )
+
+
 # --- in the child: one operation, as the CLI or the window runs it --------------------------------
 
 
@@ -306,16 +321,20 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("DATA_DIR", "OPERATION", "FOLDER"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(Path(args.child[0]), args.child[1], Path(args.child[2]))), flush=True)
         return
-    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-structure-"))
-    if not (data_dir / "catalog.sqlite").exists():
+    if args.build_child:
         started = time.perf_counter()
-        facts = build_catalog(data_dir, args.n, args.embeddings)
+        facts = build_catalog(args.build_child, args.n, args.embeddings)
         seconds = round(time.perf_counter() - started, 1)
         print(json.dumps({"catalog_items": args.n, "build_seconds": seconds, **facts}), flush=True)
+        return
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-structure-"))
+    if not (data_dir / "catalog.sqlite").exists():
+        write_catalog(data_dir, args.n, args.embeddings, args.before_tree or HERE.parent)
     operations = args.only or ["build", "similar", "duplicates", "clusters:medium", "outliers", "browse"]
     limit = int(args.rss_limit_gb * 1024)
     trees = [("before", args.before_tree)] if args.before_tree else []

@@ -80,11 +80,11 @@ def main() -> None:
         print(json.dumps(probe(args.child)), flush=True)
         return
     sys.path.insert(0, str(HERE))
-    from bench_structure import build_catalog
+    from bench_structure import write_catalog
 
     with tempfile.TemporaryDirectory(prefix="probe-ui-") as tmp:
         data_dir = Path(tmp)
-        build_catalog(data_dir, args.n, args.embeddings)
+        write_catalog(data_dir, args.n, args.embeddings, args.before_tree or HERE.parent)
         trees = [("before", args.before_tree)] if args.before_tree else []
         for label, tree in [*trees, ("after", HERE.parent)]:
             for index_file in (data_dir / "indexes").glob("*"):
