@@ -33,6 +33,20 @@ EXCLUDES = [
     "onnxruntime.tools",
     "onnxruntime.backend",
     "onnxruntime.datasets",
+    # igraph's optional converters and plotting import these inside functions the app never calls;
+    # a development .venv has several (torch brings networkx and sympy): 27 MB of modules otherwise.
+    "networkx",
+    "sympy",
+    "mpmath",
+    "matplotlib",
+    "pandas",
+    "scipy",
+    "cairo",
+    "cairocffi",
+    "plotly",
+    "pygments",
+    "pytest",
+    "_pytest",
     # Pillow: Tk bridge, and AVIF (not an allowed format in sorter_app.core.images; 5 MB of libavif).
     "tkinter",
     "PIL.ImageTk",

@@ -16,7 +16,7 @@ import numpy as np
 
 from .catalog import FileFacts
 from .layout import layout_similarity
-from .neighbours import FolderVectors, KnnGraph, knn_graph
+from .neighbours import FolderVectors, KnnGraph, exact_similarities
 
 DUPLICATE_K = 8
 
@@ -99,7 +99,8 @@ def find_duplicates(
 ) -> list[DuplicateGroup]:
     """Near groups (which absorb exact copies of their members), then the remaining exact groups."""
     if graph is None:
-        graph = knn_graph(folder.vectors, DUPLICATE_K, progress=progress)
+        candidates = folder.neighbours(2 * DUPLICATE_K, progress)  # compact cosines from a library
+        graph = exact_similarities(folder, candidates, min(rule.similar, rule.very_similar), DUPLICATE_K)
     groups: list[DuplicateGroup] = []
     in_near_group: set[int] = set()
     item_layouts = [layouts.get(key) for key in folder.keys]

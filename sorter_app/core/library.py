@@ -24,7 +24,7 @@ from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, NearRule, find
 from .embedder import Embedder
 from .errors import SorterError
 from .export import export_renderer, folder_export
-from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name
+from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name, refresh_vector_index
 from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
 from .journal import Journal
 from .map2d import layout_2d
@@ -35,6 +35,7 @@ from .outliers import Outlier, find_outliers
 from .plan import MovePlan
 from .predictions import Prediction, folder_predictions, prediction_heads
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
+from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
 from .vector_index import open_annoy
 
 
@@ -119,7 +120,28 @@ class Library:
         return root_id
 
     def open_folder(self, folder: Path) -> FolderIndex:
-        return FolderIndex.open(self.catalog, self._root_id(folder), self.spec.model_id, self.index_dir)
+        root_id = self._root_id(folder)
+        index = FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
+        if index.has_structure or len(index) == 0:
+            return index
+        index.close()  # indexed by an older version: no compact vectors yet
+        self._structure(root_id)
+        return FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
+
+    def _structure(self, root_id: int) -> tuple[FolderStructure, dict[str, list[str]]]:
+        """The folder's stored compact vectors and graph, refreshed if the catalog moved on since
+        (files forgotten or moved by the mover, or a folder indexed by an older version)."""
+        model_id = self.spec.model_id
+        name = structure_name(index_name(root_id, model_id))
+        for _ in range(2):
+            by_hash = self.catalog.paths_by_hash(root_id, model_id)
+            structure = load_structure(self.index_dir, name)
+            if structure is not None and set(structure.keys) == by_hash.keys():
+                return structure, by_hash
+            refresh_vector_index(
+                self.catalog, root_id, model_id, self.index_dir, min_items=self.annoy_min_items
+            )
+        raise SorterError("the folder kept changing while its neighbour graph was being updated; try again")
 
     def similar(self, folder: Path, image: Path, k: int) -> list[Neighbour]:
         """Neighbours of `image`, which must be a file inside the indexed `folder`."""
@@ -131,7 +153,17 @@ class Library:
             index.close()
 
     def folder_vectors(self, folder: Path) -> FolderVectors:
-        return FolderVectors.load(self.catalog, self._root_id(folder), self.spec.model_id)
+        """The folder's compact vectors (memory-mapped) and neighbour graph, one row per content;
+        full vectors are read from the catalog only where a result must be exact."""
+        structure, by_hash = self._structure(self._root_id(folder))
+        model_id = self.spec.model_id
+        return FolderVectors(
+            structure.keys,
+            structure.compact,
+            [by_hash[key] for key in structure.keys],
+            structure.graph(GRAPH_K),
+            full=lambda hashes: self.catalog.vectors(model_id, hashes),
+        )
 
     def duplicates(self, folder: Path, threshold: float = NEAR_DUPLICATE_THRESHOLD) -> list[DuplicateGroup]:
         """Near-duplicates need embedding similarity ≥ `threshold` and a matching layout."""
@@ -221,7 +253,7 @@ class Library:
     ) -> tuple[NDArray[np.float32], list[str]]:
         """A point per image (copies of one picture share a point) and the images' relative paths."""
         vectors = self.folder_vectors(folder)
-        points = layout_2d(vectors.vectors, progress=progress, cancelled=cancelled)
+        points = layout_2d(vectors.vectors, graph=vectors.graph, progress=progress, cancelled=cancelled)
         rows = [i for i, paths in enumerate(vectors.paths) for _ in paths]
         return points[rows], [p for paths in vectors.paths for p in paths]
 

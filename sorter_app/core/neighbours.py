@@ -1,16 +1,18 @@
-"""The k-nearest-neighbour graph of a folder: what duplicates, clusters and outliers are built on.
+"""The k-nearest-neighbour graph of a folder: what duplicates, clusters, outliers and the map use.
 
-No n×n matrix is ever formed. Small folders are searched exactly, a block of rows at a time. Large
-ones go through a temporary Annoy index over PCA-reduced vectors (128-d searches are ~10× cheaper
-than 1280-d ones), and every candidate it proposes is re-scored with the full vectors, so the
-similarities reported are exact even where the candidate set is approximate.
+A library's folders keep their graph on disk (structure.py), computed in compact space
+(compact.py) and updated as the folder changes; `FolderVectors` carries it to the code that uses
+it. `knn_graph` computes a graph from vectors in hand (tests, `sorter-train curate`): small sets
+are searched exactly, a block of rows at a time; large ones through a temporary Annoy index over
+compact vectors, every candidate re-scored with the full vectors, so the similarities reported
+are exact even where the candidate set is approximate. No n×n matrix is ever formed.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,43 +21,92 @@ import numpy as np
 from annoy import AnnoyIndex
 from numpy.typing import NDArray
 
-from .catalog import Catalog
+from .compact import SEARCH_DIM, Projection, unit_rows, upper_bounds
 
 # Up to this many items the exact blockwise product is used (16,758 items: 3.5 s on 2 cores);
 # its cost grows with n², Annoy's with about n·log n.
 EXACT_LIMIT = 20_000
-PCA_DIM = 128
 GRAPH_TREES = 12
 CANDIDATES_PER_NEIGHBOUR = 3
 SEARCH_K_FACTOR = 8
 _BLOCK = 256  # rows per task; a task gathers BLOCK × candidates full vectors (~30 MB at k=8)
-
-
-@dataclass(frozen=True)
-class FolderVectors:
-    """The distinct contents of a folder: one vector per content hash, and the paths holding it."""
-
-    keys: list[str]
-    vectors: NDArray[np.float32]
-    paths: list[list[str]]  # paths[i]: every file whose content is keys[i], sorted
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    @classmethod
-    def load(cls, catalog: Catalog, root_id: int, model_id: str) -> FolderVectors:
-        by_hash = catalog.paths_by_hash(root_id, model_id)
-        keys = sorted(by_hash, key=lambda h: by_hash[h][0])
-        vectors = catalog.vectors(model_id, keys) if keys else np.zeros((0, 1), dtype=np.float32)
-        return cls(keys, vectors, [by_hash[h] for h in keys])
+_RESCORE_EDGES = 65_536  # edges re-scored per step: at most ~2 × this many full vectors in memory
 
 
 @dataclass(frozen=True)
 class KnnGraph:
-    """indices[i, j] is the j-th nearest other item of item i; similarities are exact cosines."""
+    """indices[i, j] is the j-th nearest other item of item i (-1: none found); best first."""
 
     indices: NDArray[np.int64]
     similarities: NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class FolderVectors:
+    """The distinct contents of a folder: one vector per content hash, and the paths holding it.
+
+    From a library, `vectors` are the folder's memory-mapped compact vectors (compact.py), `graph`
+    its stored neighbour graph (compact cosines), and `full` reads full vectors from the catalog
+    for the few places that need exact cosines. Built by hand (tests, tools), `vectors` are full
+    vectors and a graph is computed when asked for.
+    """
+
+    keys: list[str]
+    vectors: NDArray[np.floating]
+    paths: list[list[str]]  # paths[i]: every file whose content is keys[i], sorted
+    graph: KnnGraph | None = None
+    full: Callable[[Sequence[str]], NDArray[np.float32]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def compact(self) -> bool:
+        return self.full is not None
+
+    def neighbours(self, k: int, progress: Callable[[int, int], None] | None = None) -> KnnGraph:
+        """The stored graph's first k neighbours, or a graph computed now if none is stored."""
+        if self.graph is not None and self.graph.indices.shape[1] >= min(k, len(self) - 1):
+            return KnnGraph(self.graph.indices[:, :k], self.graph.similarities[:, :k])
+        return knn_graph(np.asarray(self.vectors, dtype=np.float32), k, progress=progress)
+
+    def full_vectors(self, rows: Sequence[int]) -> NDArray[np.float32]:
+        """Full vectors of `rows`, read from the catalog when `vectors` are compact."""
+        if self.full is None:
+            return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        return self.full([self.keys[r] for r in rows])
+
+
+def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float, k: int) -> KnnGraph:
+    """The k best neighbours of each row by full-vector cosine, wherever that could reach `at_least`.
+
+    Every edge of `graph` whose cosine could reach `at_least` gets its exact full-vector cosine;
+    the others (compact.upper_bounds proves it without reading them) get their bound, below
+    `at_least`. Rows are re-sorted and cut to k: pass a graph wider than k, so that neighbours the
+    compact cosines ranked a little too low still make the cut. Full vectors are read for a block
+    of edges at a time, so memory stays bounded whatever the folder's size.
+    """
+    if not folder.compact or graph.indices.size == 0:
+        return KnnGraph(graph.indices[:, :k], graph.similarities[:, :k])
+    indices = graph.indices
+    rows = np.repeat(np.arange(len(indices), dtype=np.int64), indices.shape[1])
+    cols = indices.ravel().astype(np.int64)
+    bounds = np.full(len(cols), -np.inf, dtype=np.float32)
+    valid = np.flatnonzero(cols >= 0)
+    bounds[valid] = upper_bounds(folder.vectors, rows[valid], cols[valid])
+    possible = bounds >= at_least
+    sims = np.minimum(graph.similarities.astype(np.float32).ravel(), bounds)
+    for start in range(0, len(rows), _RESCORE_EDGES):
+        edges = np.flatnonzero(possible[start : start + _RESCORE_EDGES]) + start
+        if len(edges) == 0:
+            continue
+        items = np.unique(np.concatenate([rows[edges], cols[edges]]))
+        full = folder.full_vectors(items.tolist())
+        a, b = full[np.searchsorted(items, rows[edges])], full[np.searchsorted(items, cols[edges])]
+        sims[edges] = np.einsum("ij,ij->i", a, b)
+    sims2d = np.where(indices >= 0, sims.reshape(indices.shape), -np.inf).astype(np.float32)
+    order = np.argsort(-sims2d, axis=1, kind="stable")[:, :k]
+    return KnnGraph(np.take_along_axis(indices, order, axis=1), np.take_along_axis(sims2d, order, axis=1))
 
 
 def knn_graph(
@@ -99,30 +150,11 @@ def _exact_graph(
     return KnnGraph(indices, similarities)
 
 
-def pca_reduce(vectors: NDArray[np.float32], dim: int, sample: int = 20_000) -> NDArray[np.float32]:
-    """Project onto the top principal directions (fitted on a sample), then re-normalise."""
-    if vectors.shape[1] <= dim:
-        return vectors
-    rng = np.random.default_rng(0)
-    fit = vectors[rng.choice(len(vectors), min(sample, len(vectors)), replace=False)]
-    mean = fit.mean(axis=0)
-    centred = fit - mean
-    # Eigenvectors of the d×d covariance: the same directions as an SVD of the sample, without
-    # LAPACK's sample-sized workspace (~1 GB at 20,000 × 1280).
-    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
-    basis = np.ascontiguousarray(eigenvectors[:, ::-1][:, :dim], dtype=np.float32)
-    out = np.empty((len(vectors), dim), dtype=np.float32)
-    for start in range(0, len(vectors), 8192):  # chunks: no full-size (vectors - mean) temporary
-        block = (vectors[start : start + 8192] - mean) @ basis
-        out[start : start + 8192] = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
-    return out
-
-
 def _annoy_graph(
     vectors: NDArray[np.float32], k: int, progress: Callable[[int, int], None] | None
 ) -> KnnGraph:
     n = len(vectors)
-    reduced = pca_reduce(vectors, PCA_DIM)
+    reduced = unit_rows(Projection.fit(vectors[:: max(1, n // 20_000)]).project(vectors), SEARCH_DIM)
     index = AnnoyIndex(reduced.shape[1], "angular")
     indices = np.empty((n, k), dtype=np.int64)
     similarities = np.empty((n, k), dtype=np.float32)

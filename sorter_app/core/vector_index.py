@@ -92,6 +92,11 @@ class AnnoySearch:
         )
         return [(self.manifest.keys[i], cosine_from_angular(d)) for i, d in zip(ids, distances, strict=True)]
 
+    def items_near(self, vector: NDArray[np.floating], n: int, search_k: int = -1) -> list[int]:
+        """Item numbers (rows of `keys`) of the n nearest items: for bulk callers that map them."""
+        items: list[int] = self._index.get_nns_by_vector(vector.tolist(), n, search_k=search_k)
+        return items
+
     def unload(self) -> None:
         self._index.unload()
 
@@ -104,7 +109,7 @@ def index_lock(directory: Path, name: str) -> Iterator[None]:
 
 
 def build_annoy(
-    directory: Path, name: str, keys: list[str], vectors: NDArray[np.float32], n_trees: int = DEFAULT_TREES
+    directory: Path, name: str, keys: list[str], vectors: NDArray[np.floating], n_trees: int = DEFAULT_TREES
 ) -> Manifest:
     """Build and persist an index over `vectors` (row i belongs to `keys[i]`, any dimension),
     replacing any old one; takes the index's lock."""
@@ -113,7 +118,7 @@ def build_annoy(
 
 
 def write_index(
-    directory: Path, name: str, keys: list[str], vectors: NDArray[np.float32], n_trees: int = DEFAULT_TREES
+    directory: Path, name: str, keys: list[str], vectors: NDArray[np.floating], n_trees: int = DEFAULT_TREES
 ) -> Manifest:
     """`build_annoy` for a caller that already holds `index_lock(directory, name)`."""
     if len(keys) != len(vectors):

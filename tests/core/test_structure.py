@@ -1,0 +1,154 @@
+"""The stored neighbour graph: built once, then updated as images come and go, close to a rebuild."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from sorter_app.core import graph_search
+from sorter_app.core.catalog import Catalog, FileRow
+from sorter_app.core.compact import unit_rows
+from sorter_app.core.folder_index import index_name, refresh_vector_index
+from sorter_app.core.library import Library
+from sorter_app.core.structure import FolderStructure, load_structure, structure_name
+from sorter_app.paths import bundled_model_sidecar
+from tests import builders
+from tests.core.test_compact import embedding_like
+
+MODEL = "test-model"
+
+
+class Folder:
+    """A real catalog holding a folder of embedding-like vectors, one file per vector."""
+
+    def __init__(self, tmp: Path, n: int) -> None:
+        self.vectors = embedding_like(n + 600, dim=512, seed=5)  # 512-d: a quick fit, still lossy
+        self.catalog = Catalog(tmp / "catalog.sqlite")
+        self.index_dir = tmp / "indexes"
+        root_id = self.catalog.root_id(tmp / "photos")
+        assert root_id is not None
+        self.root_id = root_id
+        self.name = structure_name(index_name(root_id, MODEL))
+        with self.catalog.transaction():
+            self.catalog.upsert_vectors(MODEL, ((f"h{i:05d}", v) for i, v in enumerate(self.vectors)))
+        self.add(range(n))
+
+    def add(self, items: range | list[int]) -> None:
+        with self.catalog.transaction():
+            self.catalog.upsert_files(
+                self.root_id, (FileRow(f"img{i:05d}.jpg", 1, 1, f"h{i:05d}", None) for i in items)
+            )
+
+    def remove(self, items: list[int]) -> None:
+        self.catalog.remove_files(self.root_id, [f"img{i:05d}.jpg" for i in items])
+
+    def refresh(self, min_items: int = 500) -> FolderStructure:
+        refresh_vector_index(self.catalog, self.root_id, MODEL, self.index_dir, min_items=min_items)
+        structure = load_structure(self.index_dir, self.name)
+        assert structure is not None
+        return structure
+
+    def build_id(self) -> str:
+        build: str = json.loads((self.index_dir / f"{self.name}.json").read_text())["build"]
+        return build
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Folder]:
+    monkeypatch.setattr(graph_search, "EXACT_LIMIT", 0)  # the Annoy path, as for a big folder
+    made = Folder(tmp_path, 1200)
+    yield made
+    made.catalog.close()
+
+
+def exact_lists(structure: FolderStructure, k: int) -> NDArray[np.int64]:
+    unit = unit_rows(structure.compact)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    return top.astype(np.int64)
+
+
+def recall(structure: FolderStructure, k: int = 10) -> float:
+    truth = exact_lists(structure, k)
+    found = structure.neighbours[:, :k]
+    return float(
+        np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(found, truth, strict=True)])
+    )
+
+
+def test_a_fresh_graph_finds_the_compact_nearest_neighbours(folder: Folder) -> None:
+    structure = folder.refresh()
+    assert structure.keys == sorted(structure.keys) and len(structure) == 1200
+    assert structure.neighbours.shape == (1200, graph_search.GRAPH_K)
+    assert not np.any(structure.neighbours == np.arange(1200)[:, None])
+    assert np.all(np.diff(structure.similarities, axis=1) <= 0)
+    found = recall(structure)
+    print(f"\nfresh graph over Annoy: recall@10 {found:.4f} against exact compact search")
+    assert found >= 0.97
+
+
+def test_new_images_join_gone_ones_leave_and_the_graph_stays_close_to_a_rebuild(folder: Folder) -> None:
+    folder.refresh()
+    first_build = folder.build_id()
+    folder.add(range(1200, 1350))
+    gone = list(range(0, 1200, 12))
+    folder.remove(gone)
+    updated = folder.refresh()
+    live = {f"h{i:05d}" for i in range(1350) if i not in set(gone)}
+    assert set(updated.keys) == live and len(updated) == len(live)
+    assert folder.build_id() != first_build
+    assert not any(first_build in p.name for p in folder.index_dir.iterdir())  # old build removed
+    assert np.all(updated.neighbours >= 0)  # every hole left by a gone image was filled again
+    position = {key: i for i, key in enumerate(updated.keys)}
+    new_rows = [position[f"h{i:05d}"] for i in range(1200, 1350)]
+    # New images enter their neighbours' lists, not only lists of their own.
+    assert np.isin(new_rows, updated.neighbours[np.setdiff1d(np.arange(len(updated)), new_rows)]).mean() > 0.9
+    found = recall(updated)
+    print(f"\nafter +150 / -100: recall@10 {found:.4f} against exact compact search")
+    assert found >= 0.95
+
+
+def test_an_unchanged_folder_keeps_its_build(folder: Folder) -> None:
+    folder.refresh()
+    build = folder.build_id()
+    folder.refresh()
+    assert folder.build_id() == build
+
+
+def test_a_folder_that_doubled_is_fitted_and_built_afresh(tmp_path: Path) -> None:
+    small = Folder(tmp_path, 300)
+    before = small.refresh()
+    small.add(range(300, 600))
+    after = small.refresh()
+    assert before.fitted_on == 300 and after.fitted_on == 600
+    assert not np.array_equal(before.projection.basis, after.projection.basis)
+    small.catalog.close()
+
+
+def test_a_damaged_structure_is_rebuilt(folder: Folder) -> None:
+    folder.refresh()
+    next(folder.index_dir.glob(f"{folder.name}-*.neighbours.npy")).write_bytes(b"torn")
+    assert load_structure(folder.index_dir, folder.name) is None
+    rebuilt = folder.refresh()
+    assert len(rebuilt) == 1200 and np.all(rebuilt.neighbours >= 0)
+
+
+def test_a_folder_indexed_before_compact_vectors_gets_them_when_opened(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    for n in range(6):
+        builders.write_jpeg(photos / f"img{n}.jpg", seed=n)
+    with Library(tmp_path / "data", bundled_model_sidecar()) as library:
+        library.index(photos)
+        for made in (tmp_path / "data" / "indexes").glob("*.structure*"):
+            made.unlink()  # as an older version left it: catalog and vectors, no structure
+        index = library.open_folder(photos)
+        assert index.has_structure
+        assert len(index.similar("img0.jpg", 3)) == 3
+        index.close()
+        assert len(library.folder_vectors(photos)) == 6
