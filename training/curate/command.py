@@ -11,6 +11,7 @@ from typing import Any
 from sorter_app.paths import bundled_model_sidecar
 
 from ..errors import TrainingError
+from .engines import ENGINES
 from .noise import DEFAULT_PROBE, NOISE_THRESHOLD
 from .shards import SHARD_SIZE
 from .teacher import DEFAULT_BAND, check_band
@@ -23,9 +24,16 @@ splits), and write {split}-NNNNN.npz shards plus manifest.json. Every step is re
 counts and a sample of what it dropped. Progress goes to stderr; the counts to stdout.
 
 Inputs: --manifest CSV (columns path, source, scene, room, kind; paths relative to the CSV's
-folder; optional teacher_<scene|room>_<label> probability columns), and/or --folder DIR, whose
+folder; optional teacher_<scene|room>_<label> probability columns), --folder DIR, whose
 sub-folder names are the labels: indoor/ or outdoor/ set the scene, a room name (kitchen/,
-living_room/, ...) sets the room, non_photo/ marks noise; the source is DIR's name."""
+living_room/, ...) sets the room, non_photo/ marks noise; the source is DIR's name, and/or
+--tar PATH: WebDataset .tar shards (image + .json/.cls per sample), a file or a folder of them.
+
+Engines: --engine local (default) runs everything in this process. --engine ray runs the same
+steps over shards on a Ray cluster (pip install 'image-sorter[ray]'): --address of a running
+cluster (default: start a local one), --workers model actors and concurrent tasks. Either way the
+shards' results are kept in OUT/.curate-work until the run succeeds, so the same command after a
+crash processes only the shards that are missing; the output is identical whatever the engine."""
 
 
 def add_curate_parser(commands: Any) -> None:
@@ -39,6 +47,14 @@ def add_curate_parser(commands: Any) -> None:
     inputs = parser.add_argument_group("inputs (at least one)")
     inputs.add_argument("--manifest", type=Path, action="append", default=[], metavar="CSV")
     inputs.add_argument("--folder", type=Path, action="append", default=[], metavar="DIR")
+    inputs.add_argument(
+        "--tar",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="WebDataset .tar, or a folder of them",
+    )
     parser.add_argument(
         "--out", type=Path, required=True, help="output folder (new, or an earlier curate output)"
     )
@@ -74,7 +90,19 @@ def add_curate_parser(commands: Any) -> None:
         metavar="SIDECAR",
         help="embedder whose output the shards store (default: the bundled model)",
     )
-    parser.add_argument("--threads", type=int, help="onnxruntime threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, help="onnxruntime threads per model session (default: all cores)"
+    )
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine", choices=ENGINES, default="local", help="where shards run (default: local)"
+    )
+    engine.add_argument(
+        "--address", help="Ray cluster address, e.g. ray://head:10001 or head:6379 (--engine ray)"
+    )
+    engine.add_argument(
+        "--workers", type=int, help="model actors and concurrent tasks (--engine ray; default: cluster CPUs)"
+    )
 
 
 def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
@@ -89,6 +117,7 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
         out=args.out,
         manifests=tuple(args.manifest),
         folders=tuple(args.folder),
+        tars=tuple(args.tar),
         embedder=args.embedder,
         teacher=args.teacher,
         confidence_band=check_band(args.confidence_band),
@@ -98,6 +127,9 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
         shard_size=args.shard_size,
         command=("sorter-train", *(sys.argv[1:] if argv is None else argv)),
         threads=args.threads,
+        engine=args.engine,
+        address=args.address,
+        workers=args.workers,
     )
     manifest = curate(config)
     print(json.dumps(manifest["counts"], indent=2))
