@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import resource
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +31,11 @@ from .rows import Rows
 
 CELL_SIZE = 1000  # vectors per cell before the second assignment (which doubles every cell)
 PROBES = 2  # cells each vector is compared in
+AUDIT_PROBES = 6  # cells each val/test vector is searched in by the split audit (train: 1)
 KMEANS_SAMPLE_PER_CELL = 24
 KMEANS_MAX_SAMPLE = 65_536
 KMEANS_ITERATIONS = 10
+OVERSIZE = 4
 TASK_ROWS = 60_000  # cell members per task: ~300 MB of vectors at 1280-d
 ASSIGN_ROWS = 100_000
 _BLOCK = 1024
@@ -102,24 +104,38 @@ class AssignTask:
     gids: NDArray[np.int64]
     rows: Rows
     centroids: NDArray[np.float32]
+    probes: NDArray[np.int8]  # cells per gid
 
 
 def run_assign_task(task: AssignTask) -> NDArray[np.int32]:
+    """Each gid's nearest cells, best first, −1 past its own number of probes."""
     vectors, _ = task.rows.load(task.gids)
-    return nearest_cells(vectors, task.centroids, PROBES)
+    width = int(task.probes.max()) if len(task.probes) else 1
+    assigned = nearest_cells(vectors, task.centroids, width)
+    assigned[np.arange(assigned.shape[1])[None, :] >= task.probes[:, None]] = -1
+    return assigned
 
 
-def assign_tasks(gids: NDArray[np.int64], rows: Rows, centroids: NDArray[np.float32]) -> list[AssignTask]:
+def assign_tasks(
+    gids: NDArray[np.int64], rows: Rows, centroids: NDArray[np.float32], probes: NDArray[np.int8]
+) -> list[AssignTask]:
     return [
-        AssignTask(chunk, rows.subset(chunk), centroids)
-        for chunk in (gids[s : s + ASSIGN_ROWS] for s in range(0, len(gids), ASSIGN_ROWS))
+        AssignTask(
+            gids[s : s + ASSIGN_ROWS],
+            rows.subset(gids[s : s + ASSIGN_ROWS]),
+            centroids,
+            probes[s : s + ASSIGN_ROWS],
+        )
+        for s in range(0, len(gids), ASSIGN_ROWS)
     ]
 
 
 def cell_members(gids: NDArray[np.int64], assigned: NDArray[np.int32], cells: int) -> list[NDArray[np.int64]]:
-    """Members of each cell, sorted, from each gid's assigned cells."""
+    """Members of each cell, sorted, from each gid's assigned cells (−1: none)."""
     flat_cells = assigned.reshape(-1)
     flat_gids = np.repeat(gids, assigned.shape[1])
+    used = flat_cells >= 0
+    flat_cells, flat_gids = flat_cells[used], flat_gids[used]
     order = np.lexsort((flat_gids, flat_cells))
     counts = np.bincount(flat_cells, minlength=cells)
     return np.split(flat_gids[order], np.cumsum(counts)[:-1])
@@ -131,6 +147,7 @@ class CellTask:
     rows: Rows
     rule: NearRule
     sides: NDArray[np.int8] | None = None  # aligned with rows.gids: compare only pairs whose sides differ
+    cell_size: int = CELL_SIZE  # a cell over OVERSIZE times this is partitioned again inside the task
 
 
 @dataclass(frozen=True)
@@ -143,42 +160,79 @@ class CellResult:
 
 
 def run_cell_task(task: CellTask) -> CellResult:
+    """Every pair in each cell over the embedding threshold, judged by the rule.
+
+    With `sides` (the split audit), only rows off side 0 (val, test) are compared, with every
+    member, and only pairs whose sides differ count.
+    """
     threshold = min(task.rule.similar, task.rule.very_similar)
     found: set[tuple[int, int]] = set()
     copies: set[int] = set()
     compared = candidates = 0
-    for members in task.cells:
-        m = len(members)
-        if m < 2:
+    for cell in task.cells:
+        if len(cell) < 2:
             continue
-        vectors, layouts = task.rows.load(members)
-        sides = task.sides[np.searchsorted(task.rows.gids, members)] if task.sides is not None else None
-        compared += m * (m - 1) // 2
-        for start in range(0, m, _BLOCK):
-            sims = vectors[start : start + _BLOCK] @ vectors.T
-            rows, cols = np.nonzero(sims >= threshold)
-            rows += start
-            keep = cols > rows
-            if sides is not None:
-                keep &= sides[rows] != sides[cols]
-            rows, cols = rows[keep], cols[keep]
-            candidates += len(rows)
-            for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                a, b = int(members[i]), int(members[j])
-                copy_pair = a < 0 or b < 0
-                if copy_pair and not (a == -b - 1 or b == -a - 1):
-                    continue  # a copy is only looked for beside its own original
-                if (a, b) in found or not near_duplicate(
-                    task.rule, float(sims[i - start, j]), layouts[i].tobytes(), layouts[j].tobytes()
-                ):
-                    continue
-                if copy_pair:
-                    copies.add(max(a, b))
-                else:
-                    found.add((a, b))
+        cell_vectors, cell_layouts = task.rows.load(cell)
+        parts = _subcells(cell_vectors, task.cell_size) if task.sides is None else [np.arange(len(cell))]
+        for part in parts:
+            members, vectors, layouts = cell[part], cell_vectors[part], cell_layouts[part]
+            sides = task.sides[np.searchsorted(task.rows.gids, members)] if task.sides is not None else None
+            for rows, cols, sims in _candidate_pairs(vectors, sides, threshold):
+                compared += sims.size
+                candidates += len(rows)
+                for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                    a, b = sorted((int(members[i]), int(members[j])))
+                    copy_pair = a < 0
+                    if copy_pair and a != -b - 1:
+                        continue  # a copy is only looked for beside its own original
+                    if (a, b) in found:
+                        continue
+                    similarity = float(vectors[i] @ vectors[j])
+                    if not near_duplicate(task.rule, similarity, layouts[i].tobytes(), layouts[j].tobytes()):
+                        continue
+                    if copy_pair:
+                        copies.add(b)
+                    else:
+                        found.add((a, b))
     pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return CellResult(pairs, np.array(sorted(copies), np.int64), compared, candidates, peak)
+
+
+def _candidate_pairs(
+    vectors: NDArray[np.float32], sides: NDArray[np.int8] | None, threshold: float
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
+    """(rows, cols, the block of similarities computed) for pairs at or over `threshold`, blockwise:
+    the upper triangle of the cell, or (with sides) the off-side-0 rows against every member."""
+    m = len(vectors)
+    if sides is None:
+        for start in range(0, m, _BLOCK):
+            sims = vectors[start : start + _BLOCK] @ vectors[start:].T
+            rows, cols = np.nonzero(sims >= threshold)
+            keep = cols > rows
+            yield rows[keep] + start, cols[keep] + start, sims
+        return
+    queries = np.flatnonzero(sides != 0)
+    for start in range(0, len(queries), _BLOCK):
+        q = queries[start : start + _BLOCK]
+        sims = vectors[q] @ vectors.T
+        rows, cols = np.nonzero(sims >= threshold)
+        rows = q[rows]
+        keep = sides[rows] != sides[cols]
+        yield rows[keep], cols[keep], sims
+
+
+def _subcells(vectors: NDArray[np.float32], cell_size: int) -> list[NDArray[np.int64]]:
+    """A cell k-means made too large (real embeddings bunch up) is partitioned again the same way,
+    each member in its two nearest sub-cells; cost grows with a cell's size squared."""
+    m = len(vectors)
+    if m <= OVERSIZE * cell_size:
+        return [np.arange(m)]
+    count = math.ceil(m / cell_size)
+    sample = np.linspace(0, m - 1, min(m, kmeans_sample_size(count))).astype(np.int64)
+    centroids = train_centroids(vectors[np.unique(sample)], count, seed=m)
+    assigned = nearest_cells(vectors, centroids, PROBES)
+    return [part for part in cell_members(np.arange(m), assigned, len(centroids)) if len(part) > 1]
 
 
 def cell_tasks(
@@ -186,6 +240,7 @@ def cell_tasks(
     rows: Rows,
     rule: NearRule,
     sides: NDArray[np.int8] | None = None,
+    cell_size: int = CELL_SIZE,
     task_rows: int = TASK_ROWS,
 ) -> list[CellTask]:
     """Consecutive cells grouped into tasks of about `task_rows` members."""
@@ -199,7 +254,7 @@ def cell_tasks(
             members = np.unique(np.concatenate(batch))
             subset = rows.subset(members)
             task_sides = sides[np.searchsorted(rows.gids, subset.gids)] if sides is not None else None
-            tasks.append(CellTask(batch, subset, rule, task_sides))
+            tasks.append(CellTask(batch, subset, rule, task_sides, cell_size))
         batch, size = [], 0
 
     for members in cells:
@@ -231,7 +286,7 @@ class CellSearch:
             "cells": self.cells,
             "cells_per_image": PROBES if self.cells > 1 else 1,
             "largest_cell": self.largest_cell,
-            "pairs_compared": self.compared,
+            "similarities_computed": self.compared,
             "pairs_over_embedding_threshold": self.candidates,
         }
 
@@ -245,6 +300,7 @@ def search_cells(
     seed: int,
     cell_size: int = CELL_SIZE,
     sides: NDArray[np.int8] | None = None,
+    query_probes: int = PROBES,
 ) -> CellSearch:
     """Partition `gids` (real ids ≥ 0, and injected copies < 0) into cells and search each exactly.
 
@@ -259,15 +315,14 @@ def search_cells(
     else:
         sample = sample_ids(real, kmeans_sample_size(count), seed)
         centroids = train_centroids(rows.load(sample)[0], count, seed)
-        assigned = np.concatenate(
-            [
-                np.zeros((0, PROBES), np.int32),
-                *engine.map(run_assign_task, assign_tasks(gids, rows, centroids)),
-            ]
-        )
+        probes = np.full(len(gids), PROBES, np.int8)
+        if sides is not None:  # the audit: train in its nearest cell, val and test in several
+            probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, 1).astype(np.int8)
+        tasks = assign_tasks(gids, rows, centroids, probes)
+        width = int(probes.max()) if len(probes) else 1
+        assigned = np.concatenate([np.zeros((0, width), np.int32), *engine.map(run_assign_task, tasks)])
         cells = cell_members(gids, assigned, len(centroids))
-    tasks = cell_tasks(cells, rows, rule, sides)
-    results = engine.map(run_cell_task, tasks)
+    results = engine.map(run_cell_task, cell_tasks(cells, rows, rule, sides, cell_size))
     return CellSearch(
         cells=len(cells),
         pairs=np.concatenate([np.zeros((0, 2), np.int64), *(r.pairs for r in results)]),
@@ -275,7 +330,7 @@ def search_cells(
         compared=sum(r.compared for r in results),
         candidates=sum(r.candidates for r in results),
         largest_cell=max((len(c) for c in cells), default=0),
-        tasks=len(tasks),
+        tasks=len(results),
         peak_rss_mb=max((r.peak_rss_mb for r in results), default=0.0),
     )
 

@@ -15,7 +15,16 @@ import numpy as np
 
 from sorter_app.core.duplicates import NearRule
 
-from .cells import CELL_SIZE, INJECT_SAMPLE, CellSearch, copy_ids, injected_copies, sample_ids, search_cells
+from .cells import (
+    AUDIT_PROBES,
+    CELL_SIZE,
+    INJECT_SAMPLE,
+    CellSearch,
+    copy_ids,
+    injected_copies,
+    sample_ids,
+    search_cells,
+)
 from .dedupe import Group, exact_pairs, near_duplicate, resolve_group, union_groups
 from .engines import Engine, LocalEngine
 from .inputs import Item
@@ -205,7 +214,14 @@ def split_audit_step(
     gids = np.asarray(sorted(kept), np.int64)
     sides = np.array([SPLITS.index(split_of[i]) for i in gids.tolist()], dtype=np.int8)
     search = search_cells(
-        gids, data.rows(gids), rule, engine or LocalEngine(), seed=seed + 1, cell_size=cell_size, sides=sides
+        gids,
+        data.rows(gids),
+        rule,
+        engine or LocalEngine(),
+        seed=seed + 1,
+        cell_size=cell_size,
+        sides=sides,
+        query_probes=AUDIT_PROBES,
     )
     for a, b in search.pairs.tolist():
         leak, other = (a, b) if SPLITS.index(split_of[a]) > SPLITS.index(split_of[b]) else (b, a)
