@@ -343,14 +343,14 @@ LAYOUT_NOISE = 6.0  # grey levels of noise on the 16×16 layout (correlation ~0.
 
 
 def injected_copies(
-    gids: NDArray[np.int64], vectors: NDArray[np.float32], layouts: NDArray[np.uint8], seed: int
+    vectors: NDArray[np.float32], layouts: NDArray[np.uint8], seed: int
 ) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
     """Edited-looking copies: each vector turned by a seeded angle towards another sampled vector
     plus isotropic noise (edits move an embedding towards other images, not only at random), and
-    each layout with a little noise. Copy k of `gids[k]` gets the virtual id −gids[k] − 1."""
+    each layout with a little noise. The copy of image g gets the virtual id −g − 1 (`copy_ids`)."""
     rng = np.random.default_rng([seed, 0x1D])
     n, dim = vectors.shape
-    target = rng.uniform(*EDIT_SIMILARITY, size=n)
+    target = np.asarray(rng.uniform(EDIT_SIMILARITY[0], EDIT_SIMILARITY[1], size=n), dtype=np.float64)
     towards = vectors[rng.permutation(n)] if n > 1 else vectors
     direction = 0.5 * normalised(towards - vectors + 1e-6) + 0.5 * normalised(
         rng.standard_normal((n, dim)).astype(np.float32)
@@ -359,7 +359,6 @@ def injected_copies(
     direction = normalised(direction)
     copies = target[:, None] * vectors + np.sqrt(1 - target**2)[:, None] * direction
     noisy = layouts.astype(np.float64) + rng.normal(0, LAYOUT_NOISE, layouts.shape)
-    del gids
     return normalised(copies.astype(np.float32)), np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 

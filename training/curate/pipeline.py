@@ -93,7 +93,7 @@ class _Inputs:
 def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = None) -> dict[str, Any]:
     """Run every step and write the output; returns the manifest that was written."""
     started = time.perf_counter()
-    inputs = _read_inputs(config)
+    inputs = read_inputs(config)
     items = inputs.items
     embedder_spec = _spec(config.embedder)
     teacher_spec = _spec(config.teacher) if config.teacher else None
@@ -270,7 +270,7 @@ def _per_shard(shards: list[InputShard], steps: list[Step]) -> list[dict[str, An
     return records
 
 
-def _read_inputs(config: CurateConfig) -> _Inputs:
+def read_inputs(config: CurateConfig) -> _Inputs:
     if not config.manifests and not config.folders and not config.tars:
         raise TrainingError("nothing to curate: give --manifest CSV, --folder DIR and/or --tar PATH")
     items: list[Item] = []

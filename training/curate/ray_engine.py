@@ -20,12 +20,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import ray
+import ray as _ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from ..errors import TrainingError
 from .shard_worker import ModelSetup, ShardProcessor, ShardTask
 
+ray: Any = _ray  # Ray's own annotations are partial; its API is used as documented
 T = TypeVar("T")
 R = TypeVar("R")
 ACTOR_CPUS = 0.5
@@ -63,7 +64,7 @@ class RayEngine:
             num_cpus=ACTOR_CPUS, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
         )(ShardProcessor)
         actors = [
-            actor_class.options(scheduling_strategy="SPREAD").remote(setup, work)  # type: ignore[attr-defined]
+            actor_class.options(scheduling_strategy="SPREAD").remote(setup, work)
             for _ in range(min(self.workers, len(tasks)))
         ]
         pending = deque(tasks)
@@ -96,7 +97,7 @@ class RayEngine:
         upcoming = 0
         while upcoming < len(tasks) or running:
             while upcoming < len(tasks) and len(running) < self.workers:
-                running[remote.remote(tasks[upcoming])] = upcoming  # type: ignore[attr-defined]
+                running[remote.remote(tasks[upcoming])] = upcoming
                 upcoming += 1
             ready, _ = ray.wait(list(running), num_returns=1)
             index = running.pop(ready[0])

@@ -133,7 +133,7 @@ def dedupe_step(
     rows = data.rows(reps)
     originals = sample_ids(reps, min(inject, len(reps)), seed)
     vectors, layouts = rows.load(originals)
-    copy_vectors, copy_layouts = injected_copies(originals, vectors, layouts, seed)
+    copy_vectors, copy_layouts = injected_copies(vectors, layouts, seed)
     accepted = np.array(
         [
             near_duplicate(

@@ -94,7 +94,7 @@ class WorkStore:
 
     def write_meta(self, key: str, arrays: dict[str, NDArray[Any]]) -> None:
         with atomic_path(self.path(key, "meta.npz")) as tmp, tmp.open("wb") as fh:
-            np.savez(fh, allow_pickle=False, **arrays)  # type: ignore[arg-type]
+            np.savez(fh, allow_pickle=False, **arrays)
 
     def read_meta(self, key: str) -> dict[str, NDArray[Any]]:
         with np.load(self.path(key, "meta.npz"), allow_pickle=False) as npz:
@@ -113,7 +113,8 @@ class WorkStore:
 
     def mapped(self, key: str, name: str) -> NDArray[Any]:
         """A read-only memory map of one of a shard's `.npy` files (rows are read on demand)."""
-        return np.load(self.path(key, name), mmap_mode="r", allow_pickle=False)
+        mapped: NDArray[Any] = np.load(self.path(key, name), mmap_mode="r", allow_pickle=False)
+        return mapped
 
     def mark_done(self, key: str, record: dict[str, Any]) -> None:
         record = {
