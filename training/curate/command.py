@@ -91,7 +91,9 @@ def add_curate_parser(commands: Any) -> None:
         help="embedder whose output the shards store (default: the bundled model)",
     )
     parser.add_argument(
-        "--threads", type=int, help="onnxruntime threads per model session (default: all cores)"
+        "--threads",
+        type=int,
+        help="onnxruntime threads per model session (default: all cores; 1 per actor with --engine ray)",
     )
     engine = parser.add_argument_group("engine")
     engine.add_argument(

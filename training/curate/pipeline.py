@@ -101,7 +101,9 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
     scorer = config.noise_scorer
     if scorer is None and config.noise_probe is not None:
         scorer = load_probe(config.noise_probe, embedder_spec.embedding_id)
-    setup = ModelSetup(config.embedder, config.teacher, scorer, config.min_colours, config.threads)
+    # Ray runs one actor per CPU by default, so each model session gets one thread there.
+    threads = config.threads if config.threads is not None or config.engine == "local" else 1
+    setup = ModelSetup(config.embedder, config.teacher, scorer, config.min_colours, threads)
     fingerprint = setup.fingerprint(embedder_spec.sha256, teacher_spec.sha256 if teacher_spec else None)
     keys = [shard_key(fingerprint, items[s.first : s.first + s.count]) for s in inputs.shards]
     _prepare_out(config.out)
