@@ -109,3 +109,14 @@ def test_a_run_resumes_from_the_shards_an_earlier_run_finished(tmp_path: Path) -
     assert sum(run["work_shards"]["processed_by"].values()) == 2
     assert [s["sha256"] for s in manifest["shards"]] == [s["sha256"] for s in reference["shards"]]
     assert not (out / WORK_DIR).exists() and not WorkStore(out / WORK_DIR).is_done("x")
+
+
+def test_a_run_where_nothing_survives_writes_an_empty_valid_output(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    builders.write_truncated_jpeg(photos / "outdoor" / "a.jpg")
+    builders.write_zero_bytes(photos / "outdoor" / "b.jpg")
+    manifest = curate(CurateConfig(out=tmp_path / "out", folders=(photos,)), log=quiet)
+    assert manifest["counts"]["kept"] == 0 and manifest["shards"] == []
+    assert manifest["input_shards"][0]["dropped"]["corrupt"] == 2
+    dedupe = next(s for s in manifest["steps"] if s["name"] == "dedupe")
+    assert dedupe["recall"]["injected"] == 0 and dedupe["recall"]["recall"] is None

@@ -32,6 +32,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 SHARD_SIZE = 20
+CELL_SIZE = 60  # 4 dedupe cells (and the audit's 4): the partitioned search runs as Ray tasks
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -66,7 +67,8 @@ def real_manifest(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def local_output(real_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("local")
-    curate(CurateConfig(out=out, manifests=(real_manifest,), shard_size=SHARD_SIZE, threads=2), log=quiet)
+    config = CurateConfig(out=out, manifests=(real_manifest,), shard_size=SHARD_SIZE, cell_size=CELL_SIZE)
+    curate(config, log=quiet)
     return out
 
 
@@ -104,6 +106,7 @@ def _config(manifest: Path, out: Path, cluster: Cluster) -> CurateConfig:
         out=out,
         manifests=(manifest,),
         shard_size=SHARD_SIZE,
+        cell_size=CELL_SIZE,
         threads=1,
         engine="ray",
         address=cluster.address,
@@ -119,7 +122,9 @@ def test_ray_with_two_workers_writes_the_same_bytes_as_local(
     run = _run_record(tmp_path / "out")
     assert run["engine"]["engine"] == "ray" and run["engine"]["nodes"] == 3
     assert len(run["work_shards"]["processed_by"]) == 2  # both actors took shards
-    assert manifest["counts"]["steps"]["dedupe"]["dropped"] == 1  # the identical copy
+    dedupe = next(s for s in manifest["steps"] if s["name"] == "dedupe")
+    assert dedupe["dropped"] == 1  # the identical copy
+    assert dedupe["search"]["cells"] == 4 and dedupe["recall"]["recall"] >= 0.9
     assert sum(s["images"] for s in manifest["input_shards"]) == manifest["counts"]["input"] == 241
     assert not (tmp_path / "out" / WORK_DIR).exists()
 
@@ -161,8 +166,8 @@ def test_a_killed_driver_is_resumed_by_the_same_command(
     out = tmp_path / "out"
     command = [
         sys.executable, "-m", "training.cli", "curate", "--manifest", str(real_manifest), "--out", str(out),
-        "--shard-size", str(SHARD_SIZE), "--threads", "1", "--engine", "ray", "--address", cluster.address,
-        "--workers", "2",
+        "--shard-size", str(SHARD_SIZE), "--cell-size", str(CELL_SIZE), "--threads", "1",
+        "--engine", "ray", "--address", cluster.address, "--workers", "2",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -105,13 +105,15 @@ class AssignTask:
     rows: Rows
     centroids: NDArray[np.float32]
     probes: NDArray[np.int8]  # cells per gid
+    width: int  # columns of the result (the most probes of any gid in the search)
 
 
 def run_assign_task(task: AssignTask) -> NDArray[np.int32]:
     """Each gid's nearest cells, best first, −1 past its own number of probes."""
     vectors, _ = task.rows.load(task.gids)
-    width = int(task.probes.max()) if len(task.probes) else 1
-    assigned = nearest_cells(vectors, task.centroids, width)
+    found = min(task.width, len(task.centroids))
+    assigned = np.full((len(task.gids), task.width), -1, np.int32)
+    assigned[:, :found] = nearest_cells(vectors, task.centroids, found)
     assigned[np.arange(assigned.shape[1])[None, :] >= task.probes[:, None]] = -1
     return assigned
 
@@ -119,15 +121,12 @@ def run_assign_task(task: AssignTask) -> NDArray[np.int32]:
 def assign_tasks(
     gids: NDArray[np.int64], rows: Rows, centroids: NDArray[np.float32], probes: NDArray[np.int8]
 ) -> list[AssignTask]:
-    return [
-        AssignTask(
-            gids[s : s + ASSIGN_ROWS],
-            rows.subset(gids[s : s + ASSIGN_ROWS]),
-            centroids,
-            probes[s : s + ASSIGN_ROWS],
-        )
-        for s in range(0, len(gids), ASSIGN_ROWS)
-    ]
+    width = int(probes.max()) if len(probes) else 1
+    tasks = []
+    for s in range(0, len(gids), ASSIGN_ROWS):
+        chunk = gids[s : s + ASSIGN_ROWS]
+        tasks.append(AssignTask(chunk, rows.subset(chunk), centroids, probes[s : s + ASSIGN_ROWS], width))
+    return tasks
 
 
 def cell_members(gids: NDArray[np.int64], assigned: NDArray[np.int32], cells: int) -> list[NDArray[np.int64]]:
@@ -319,7 +318,7 @@ def search_cells(
         if sides is not None:  # the audit: train in its nearest cell, val and test in several
             probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, 1).astype(np.int8)
         tasks = assign_tasks(gids, rows, centroids, probes)
-        width = int(probes.max()) if len(probes) else 1
+        width = int(probes.max())  # every task pads to this
         assigned = np.concatenate([np.zeros((0, width), np.int32), *engine.map(run_assign_task, tasks)])
         cells = cell_members(gids, assigned, len(centroids))
     results = engine.map(run_cell_task, cell_tasks(cells, rows, rule, sides, cell_size))

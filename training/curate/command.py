@@ -11,6 +11,7 @@ from typing import Any
 from sorter_app.paths import bundled_model_sidecar
 
 from ..errors import TrainingError
+from .cells import CELL_SIZE
 from .engines import ENGINES
 from .noise import DEFAULT_PROBE, NOISE_THRESHOLD
 from .shards import SHARD_SIZE
@@ -95,6 +96,12 @@ def add_curate_parser(commands: Any) -> None:
         type=int,
         help="onnxruntime threads per model session (default: all cores; 1 per actor with --engine ray)",
     )
+    parser.add_argument(
+        "--cell-size",
+        type=int,
+        default=CELL_SIZE,
+        help="images per dedupe cell: larger finds more, at more comparisons (default: %(default)s)",
+    )
     engine = parser.add_argument_group("engine")
     engine.add_argument(
         "--engine", choices=ENGINES, default="local", help="where shards run (default: local)"
@@ -113,6 +120,8 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
 
     if not 0.0 < args.noise_threshold <= 1.0:
         raise TrainingError(f"--noise-threshold must be in (0, 1], got {args.noise_threshold}")
+    if args.cell_size < 2:
+        raise TrainingError(f"--cell-size must be at least 2, got {args.cell_size}")
     if args.shard_size < 1:
         raise TrainingError(f"--shard-size must be at least 1, got {args.shard_size}")
     config = CurateConfig(
@@ -132,6 +141,7 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
         engine=args.engine,
         address=args.address,
         workers=args.workers,
+        cell_size=args.cell_size,
     )
     manifest = curate(config)
     print(json.dumps(manifest["counts"], indent=2))

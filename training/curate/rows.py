@@ -75,6 +75,8 @@ class Rows:
         """These rows plus `other`'s carried ones (gids must not overlap)."""
         if (other.shard >= 0).any():
             raise ValueError("only carried rows can be added")
+        if not len(other.gids):
+            return self
         gids = np.concatenate([self.gids, other.gids])
         order = np.argsort(gids, kind="stable")
         shard = np.concatenate([self.shard, other.shard])[order]
