@@ -111,12 +111,17 @@ def _write_shards(
     vectors = np.zeros((n, real.shape[1]), np.float32)  # only while building; freed before the run
     layouts = np.zeros((n, 256), np.uint8)
     vectors[: len(real)], layouts[: len(real)] = real, real_layouts
-    src = rng.integers(0, len(real), n_other)
-    vectors[len(real) : n_base] = _turn(real[src], rng.uniform(0.55, 0.80, n_other).astype(np.float32), rng)
+    for start in range(len(real), n_base, 50_000):  # in chunks: the temporaries of a 1M turn are 20 GB
+        end = min(start + 50_000, n_base)
+        src = rng.integers(0, len(real), end - start)
+        vectors[start:end] = _turn(real[src], rng.uniform(0.55, 0.80, end - start).astype(np.float32), rng)
     layouts[len(real) : n_base] = real_layouts[rng.integers(0, len(real), n_other)]
     originals = np.sort(rng.choice(n_base, n_dups, replace=False))
     copies = np.arange(n_base, n)
-    vectors[copies] = _turn(vectors[originals], rng.uniform(0.86, 0.99, n_dups).astype(np.float32), rng)
+    for start in range(0, n_dups, 50_000):
+        part = slice(start, min(start + 50_000, n_dups))
+        cosines = rng.uniform(0.86, 0.99, len(copies[part])).astype(np.float32)
+        vectors[copies[part]] = _turn(vectors[originals[part]], cosines, rng)
     noisy = layouts[originals].astype(np.float64) + rng.normal(0, 6.0, (n_dups, 256))
     layouts[copies] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
     order = rng.permutation(n)  # copies spread over the shards like any other image
