@@ -1,12 +1,13 @@
 """The one pass over the pixels of a shard: read, hash, decode, check, preprocess and embed.
 
-Images come from files or from members of WebDataset tars (tars.py). Decoding runs in threads (Pillow releases the GIL) while the model embeds batches on the main
-thread, as the app's indexer does. Every later step reuses what this pass produced: the corrupt
-check's verdict, the content hash, the original size, the 16×16 layout signature, the embedding,
-any teacher's probabilities, and the model pixels. Pixels (150 KB an image, 2.5 GB for the shared
-datasets) are not held in memory: they go into a memory-mapped `.npy` file in the work folder, from
-which the output shards are later copied, so nothing is decoded twice and the shards hold exactly the
-pixels that were embedded.
+Images come from files or from members of WebDataset tars (tars.py). Decoding runs in threads
+(Pillow releases the GIL) while the model embeds batches on the main thread, as the app's indexer
+does. Every later step reuses what this pass produced: the corrupt check's verdict, the content
+hash, the original size, the 16×16 layout signature, the embedding, any teacher's probabilities,
+and the model pixels. Pixels (150 KB an image, 2.5 GB for the shared datasets) are not held in
+memory: they go into a memory-mapped `.npy` file in the work folder, from which the output shards
+are later copied, so nothing is decoded twice and the shards hold exactly the pixels that were
+embedded.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sorter_app.core.atomic import atomic_write_text
 from sorter_app.core.duplicates import NearRule
 from sorter_app.core.errors import SorterError
@@ -255,10 +257,17 @@ def _manifest(
 
 def _per_shard(shards: list[InputShard], steps: list[Step]) -> list[dict[str, Any]]:
     """Per input shard: where it came from, and how many of its images each step dropped."""
+    firsts = np.array([shard.first for shard in shards], dtype=np.int64)
+    dropped_per_step = {
+        step.name: np.bincount(
+            np.searchsorted(firsts, np.fromiter(step.dropped, np.int64, len(step.dropped)), side="right") - 1,
+            minlength=len(shards),
+        )
+        for step in steps
+    }
     records = []
-    for shard in shards:
-        span = range(shard.first, shard.first + shard.count)
-        dropped = {s.name: sum(1 for i in s.dropped if i in span) for s in steps}
+    for k, shard in enumerate(shards):
+        dropped = {name: int(counts[k]) for name, counts in dropped_per_step.items()}
         records.append(
             {
                 "index": shard.index,
