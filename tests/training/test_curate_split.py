@@ -110,8 +110,8 @@ def test_a_duplicate_pair_that_would_fall_across_splits_ends_up_in_one_split(
         with np.load(out / shard["file"]) as npz:
             in_split.update(dict.fromkeys(npz["path"].tolist(), shard["split"]))
     for k in range(10):  # whatever found it, no pair is on two sides of the split
-        original, copy = in_split.get(f"src/train/p{k}.jpg"), in_split.get(f"src/test/p{k}.jpg")
-        assert original is None or copy is None or original == copy
+        sides = {in_split.get(f"src/{folder}/p{k}.jpg") for folder in ("train", "test")} - {None}
+        assert len(sides) <= 1
     for group in result["duplicate_groups"]:
         members = [m["path"] for m in group["members"]]
         assert len(members) == 2 and group["keep"] == members[0]  # the train/ original, larger
