@@ -105,7 +105,10 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
         scorer = load_probe(config.noise_probe, embedder_spec.embedding_id)
     # Ray runs one actor per CPU by default, so each model session gets one thread there.
     threads = config.threads if config.threads is not None or config.engine == "local" else 1
-    setup = ModelSetup(config.embedder, config.teacher, scorer, config.min_colours, threads)
+    # The bundled model is named by role, not path: under `ray job submit` each node has its own copy.
+    bundled = config.embedder.resolve() == bundled_model_sidecar().resolve()
+    embedder = None if bundled else config.embedder
+    setup = ModelSetup(embedder, config.teacher, scorer, config.min_colours, threads)
     fingerprint = setup.fingerprint(embedder_spec.sha256, teacher_spec.sha256 if teacher_spec else None)
     keys = [shard_key(fingerprint, items[s.first : s.first + s.count]) for s in inputs.shards]
     _prepare_out(config.out)

@@ -18,6 +18,7 @@ import numpy as np
 
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.layout import SIDE
+from sorter_app.paths import bundled_model_sidecar
 
 from .decode import decode_items
 from .inputs import Item
@@ -33,7 +34,7 @@ LAYOUT_BYTES = SIDE * SIDE
 class ModelSetup:
     """What every worker loads once; the same for the whole run (part of each shard's key)."""
 
-    embedder: Path
+    embedder: Path | None  # None: the bundled model, found by each worker in its own copy of the project
     teacher: Path | None
     scorer: NoiseScorer | None
     min_colours: int
@@ -58,7 +59,8 @@ class ShardProcessor:
     def __init__(self, setup: ModelSetup, work: Path) -> None:
         self.setup = setup
         self.work = WorkStore(work)
-        self.embedder = Embedder.from_sidecar(setup.embedder, threads=setup.threads)
+        sidecar = setup.embedder or bundled_model_sidecar()
+        self.embedder = Embedder.from_sidecar(sidecar, threads=setup.threads)
         self.teacher = Embedder.from_sidecar(setup.teacher, threads=setup.threads) if setup.teacher else None
         self.heads = teacher_heads(self.teacher.spec) if self.teacher else {}
 
