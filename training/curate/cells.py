@@ -31,7 +31,7 @@ from .rows import Rows
 
 CELL_SIZE = 1000  # vectors per cell before the second assignment (which doubles every cell)
 PROBES = 2  # cells each vector is compared in
-AUDIT_PROBES = 6  # cells each val/test vector is searched in by the split audit (train: 1)
+AUDIT_PROBES = 8  # cells each val/test vector is searched in by the split audit (train: PROBES)
 KMEANS_SAMPLE_PER_CELL = 24
 KMEANS_MAX_SAMPLE = 65_536
 KMEANS_ITERATIONS = 10
@@ -315,8 +315,10 @@ def search_cells(
         sample = sample_ids(real, kmeans_sample_size(count), seed)
         centroids = train_centroids(rows.load(sample)[0], count, seed)
         probes = np.full(len(gids), PROBES, np.int8)
-        if sides is not None:  # the audit: train in its nearest cell, val and test in several
-            probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, 1).astype(np.int8)
+        if sides is not None:  # the audit: train in its two nearest cells, val and test in more
+            probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, PROBES).astype(
+                np.int8
+            )
         tasks = assign_tasks(gids, rows, centroids, probes)
         width = int(probes.max())  # every task pads to this
         assigned = np.concatenate([np.zeros((0, width), np.int32), *engine.map(run_assign_task, tasks)])
