@@ -153,7 +153,7 @@ class CellTask:
 class CellResult:
     pairs: NDArray[np.int64]  # [p, 2] accepted pairs of real ids, a < b
     copies_found: NDArray[np.int64]  # originals whose injected copy met them in a cell and passed
-    compared: int  # pairs compared exactly
+    compared: int  # similarities computed (block products, the audit's included)
     candidates: int  # pairs over the embedding threshold (then checked by the rule)
     peak_rss_mb: float  # of the process that ran the task
 
