@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install the app, open the window
-#   make test   create .venv, install app + training + dev tools, run lint, type checks and all tests
+#   make test   create .venv, install app + training + dev tools + ray, run lint, type checks and all tests
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,7 +17,7 @@ $(VENV)/.app-installed: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)
-	$(PIP) install --quiet -c constraints.txt -e '.[train,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[train,dev,ray]'
 	touch $@
 
 run: $(VENV)/.app-installed

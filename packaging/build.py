@@ -24,7 +24,7 @@ import build_config as cfg
 PACKAGING = Path(__file__).resolve().parent
 ROOT = PACKAGING.parent
 ONEDIR = ROOT / "dist" / cfg.APP_DIR
-FORBIDDEN_MODULES = ("torch", "torchvision", "training", "onnx", "onnxscript")
+FORBIDDEN_MODULES = ("torch", "torchvision", "training", "onnx", "onnxscript", "ray")
 
 
 def run_pyinstaller() -> None:

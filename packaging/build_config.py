@@ -27,6 +27,7 @@ EXCLUDES = [
     "training",
     "onnx",
     "onnxscript",
+    "ray",  # curate's optional engine (the `ray` extra): training only
     # onnxruntime's Python-only extras: model tooling and a debug printout, never used for inference.
     "onnxruntime.transformers",
     "onnxruntime.quantization",
@@ -94,7 +95,7 @@ QT_PLUGINS = (
 
 # Nothing in the output may match: the app must run without the training stack.
 FORBIDDEN = re.compile(
-    r"(^|/)(torch|torchvision|training|triton|nvidia|onnx|onnxscript)(/|$)|(^|/)lib(torch|c10|cudnn|cublas|nccl)"
+    r"(^|/)(torch|torchvision|training|triton|nvidia|onnx|onnxscript|ray)(/|$)|(^|/)lib(torch|c10|cudnn|cublas|nccl)"
 )
 
 # Must exist in the output (relative to the onedir root).

@@ -173,7 +173,7 @@ def test_counts_add_up_from_step_to_step_and_split_to_shard(curated: tuple[Path,
         assert after["input"] == before["kept"]
         assert before["dropped"] == sum(before["dropped_by_reason"].values())
         assert before["dropped"] == sum(before["dropped_by_source"].values())
-    assert [s["dropped"] for s in steps] == [2, 2, 1, 3]
+    assert [s["dropped"] for s in steps] == [2, 2, 1, 3, 0]  # the split audit finds no leak
     kept = steps[-1]["kept"]
     assert kept == manifest["counts"]["kept"] == sum(manifest["counts"]["splits"].values()) == 21
     assert sum(s["count"] for s in manifest["shards"]) == kept
@@ -188,7 +188,7 @@ def test_shards_are_chunked_named_and_typed_as_documented(curated: tuple[Path, d
     names = [s["file"] for s in manifest["shards"]]
     assert names == [f"train-{i:05d}.npz" for i in range(5)] + ["val-00000.npz", "test-00000.npz"]
     assert [s["count"] for s in manifest["shards"]] == [4, 4, 4, 4, 1, 2, 2]
-    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "manifest.json", "run.json"])
     for name, arrays in _shards(out, manifest).items():
         n = next(s["count"] for s in manifest["shards"] if s["file"] == name)
         assert list(arrays) == list(SHARD_ARRAYS)
@@ -227,7 +227,7 @@ def test_the_manifest_lists_each_shards_sha256_and_what_made_it(curated: tuple[P
     for shard in manifest["shards"]:
         assert file_sha256(out / shard["file"]) == shard["sha256"]
     assert json.loads((out / "manifest.json").read_text()) == manifest
-    assert manifest["format_version"] == 1 and manifest["seed"] == 0
+    assert manifest["format_version"] == 2 and manifest["seed"] == 0
     assert manifest["embedder"]["model_id"] == load_spec(bundled_model_sidecar()).model_id
     assert len(manifest["embedder"]["sha256"]) == 64
     assert manifest["thresholds"]["confidence_band"] == [0.1, 0.9]
@@ -261,7 +261,7 @@ def test_rerunning_into_the_same_folder_replaces_the_old_output(dataset: Path, t
     assert len(list(out.glob("train-*.npz"))) == (first["counts"]["splits"]["train"] + 1) // 2
     manifest = run(dataset, out, shard_size=20)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [s["file"] for s in manifest["shards"]] + ["manifest.json"]
+        [s["file"] for s in manifest["shards"]] + ["manifest.json", "run.json"]
     )
     (out / "notes.txt").write_text("mine")
     with pytest.raises(Exception, match="did not write"):
@@ -281,7 +281,9 @@ def test_the_command_line_reads_labelled_folders(tmp_path: Path, capsys: pytest.
     counts = json.loads(capsys.readouterr().out)
     assert counts["input"] == counts["kept"] == 9
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["command"]["argv"][:2] == ["sorter-train", "curate"]
+    run_record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run_record["command"]["argv"][:2] == ["sorter-train", "curate"]
+    assert run_record["engine"] == {"engine": "local", "workers": 1}
     labels = sum((Counter(split["by_label"]) for split in manifest["splits"].values()), Counter())
     assert labels == {"indoor/kitchen": 3, "outdoor": 3, "unknown": 3}
     paths = {g for s in manifest["shards"] for g in [s["file"]]}

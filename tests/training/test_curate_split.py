@@ -12,17 +12,32 @@ import pytest
 
 from sorter_app.core.duplicates import NearRule
 from sorter_app.core.embedder import Embedder
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
-from training.curate.decode import decode_items
+from training.curate.decode import MIN_UNIQUE_COLOURS
 from training.curate.inputs import Item
 from training.curate.pipeline import CurateConfig, curate
 from training.curate.progress import quiet
+from training.curate.run_data import RunData, load_run_data
+from training.curate.shard_worker import ModelSetup, ShardProcessor, ShardTask
 from training.curate.split import SPLITS, assign_splits, shard_order
 from training.curate.steps import dedupe_step
+from training.curate.work import WorkStore, plan_shards, shard_key
 
 
 def _item(path: Path, scene: str = "outdoor", room: str = "", source: str = "s") -> Item:
     return Item(path=path.name, file=path, source=source, scene=scene, room=room)
+
+
+def model_stage(items: list[Item], work: Path, shard_size: int = 4) -> RunData:
+    """The model stage in this process, as `curate --engine local` runs it, into a work store."""
+    setup = ModelSetup(bundled_model_sidecar(), None, None, MIN_UNIQUE_COLOURS, threads=2)
+    shards = plan_shards([("test", len(items), shard_size)])
+    keys = [shard_key("test", items[s.first : s.first + s.count]) for s in shards]
+    processor = ShardProcessor(setup, work)
+    for shard, key in zip(shards, keys, strict=True):
+        processor.process(ShardTask(shard.index, key, items[shard.first : shard.first + shard.count]))
+    return load_run_data(WorkStore(work), shards, keys)
 
 
 def test_dedupe_keeps_the_largest_of_a_near_duplicate_pair(tmp_path: Path, embedder: Embedder) -> None:
@@ -30,11 +45,11 @@ def test_dedupe_keeps_the_largest_of_a_near_duplicate_pair(tmp_path: Path, embed
     builders.scene(5, (640, 480)).resize((320, 240)).save(tmp_path / "small.jpg", "JPEG", quality=95)
     others = [builders.write_jpeg(tmp_path / f"other{k}.jpg", 40 + k) for k in range(4)]
     items = [_item(tmp_path / "small.jpg"), *(_item(p) for p in others), _item(tmp_path / "large.jpg")]
-    decoded = decode_items(items, embedder)
-    step, groups = dedupe_step(items, range(len(items)), decoded, NearRule())
+    data = model_stage(items, tmp_path / "work")
+    step, groups = dedupe_step(items, range(len(items)), data, NearRule())
     assert [(g.members, g.keep, g.tier) for g in groups] == [([0, 5], 5, "near")]
     assert step.dropped == {0: "near-duplicate: of large.jpg"}
-    assert step.extra["no_near_duplicates_left"] is True
+    assert step.extra["search"]["cells"] == 1  # a handful of images: one cell, all pairs
 
 
 def test_identical_files_with_different_labels_are_all_dropped(tmp_path: Path, embedder: Embedder) -> None:
@@ -50,16 +65,18 @@ def test_identical_files_with_different_labels_are_all_dropped(tmp_path: Path, e
         Item("b/x.jpg", b, "b", "indoor", "dining_room"),
         Item("c/x.jpg", c, "c", "indoor", ""),
     ]
-    step, groups = dedupe_step(items, range(3), decode_items(items, embedder), NearRule())
+    data = model_stage(items, tmp_path / "work")
+    step, groups = dedupe_step(items, range(3), data, NearRule())
     assert [(g.members, g.keep, g.tier) for g in groups] == [([0, 1, 2], None, "exact")]
     assert set(step.dropped) == {0, 1, 2}
     # an unknown room agrees with anything: without the dining-room copy, one image is kept
-    step, groups = dedupe_step(items, [0, 2], decode_items(items, embedder), NearRule())
+    step, groups = dedupe_step(items, [0, 2], data, NearRule())
     assert groups[0].keep == 0 and step.dropped == {2: "exact copy: of a/x.jpg"}
 
 
+@pytest.mark.parametrize("cell_size", [1000, 6])  # one exact cell; 5 cells of the partitioned search
 def test_a_duplicate_pair_that_would_fall_across_splits_ends_up_in_one_split(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, embedder: Embedder, cell_size: int
 ) -> None:
     """Ten photos with a half-size copy each, filed in the source's train and test folders."""
     rows = []
@@ -86,18 +103,28 @@ def test_a_duplicate_pair_that_would_fall_across_splits_ends_up_in_one_split(
     assert any(naive[2 * k] != naive[2 * k + 1] for k in range(10))
 
     out = tmp_path / "out"
-    result = curate(CurateConfig(out=out, manifests=(manifest,), shard_size=8, threads=2), log=quiet)
+    config = CurateConfig(out=out, manifests=(manifest,), shard_size=8, threads=2, cell_size=cell_size)
+    result = curate(config, log=quiet)
     in_split: dict[str, str] = {}
     for shard in result["shards"]:
         with np.load(out / shard["file"]) as npz:
             in_split.update(dict.fromkeys(npz["path"].tolist(), shard["split"]))
-    assert len(result["duplicate_groups"]) == 10
+    for k in range(10):  # whatever found it, no pair is on two sides of the split
+        sides = {in_split.get(f"src/{folder}/p{k}.jpg") for folder in ("train", "test")} - {None}
+        assert len(sides) <= 1
     for group in result["duplicate_groups"]:
         members = [m["path"] for m in group["members"]]
         assert len(members) == 2 and group["keep"] == members[0]  # the train/ original, larger
         assert [in_split.get(m) for m in members] == [group["split"], None]
-    assert len(in_split) == 20 and Counter(in_split.values())["train"] == 16
-    assert json.loads((out / "manifest.json").read_text())["steps"][3]["no_near_duplicates_left"]
+    steps = json.loads((out / "manifest.json").read_text())["steps"]
+    assert steps[4]["name"] == "split_audit"
+    if cell_size == 1000:  # exact: every pair found by the dedupe itself, nothing left to the audit
+        assert steps[3]["search"]["cells"] == 1 and len(result["duplicate_groups"]) == 10
+        assert len(in_split) == 20 and Counter(in_split.values())["train"] == 16
+        assert steps[4]["dropped"] == 0
+    else:
+        assert steps[3]["search"]["cells"] == 5 and steps[3]["recall"]["recall"] >= 0.9
+        assert len(result["duplicate_groups"]) >= 8
 
 
 def test_splits_are_stratified_within_one_image_and_seeded() -> None:

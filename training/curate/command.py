@@ -11,6 +11,8 @@ from typing import Any
 from sorter_app.paths import bundled_model_sidecar
 
 from ..errors import TrainingError
+from .cells import CELL_SIZE
+from .engines import ENGINES
 from .noise import DEFAULT_PROBE, NOISE_THRESHOLD
 from .shards import SHARD_SIZE
 from .teacher import DEFAULT_BAND, check_band
@@ -23,9 +25,16 @@ splits), and write {split}-NNNNN.npz shards plus manifest.json. Every step is re
 counts and a sample of what it dropped. Progress goes to stderr; the counts to stdout.
 
 Inputs: --manifest CSV (columns path, source, scene, room, kind; paths relative to the CSV's
-folder; optional teacher_<scene|room>_<label> probability columns), and/or --folder DIR, whose
+folder; optional teacher_<scene|room>_<label> probability columns), --folder DIR, whose
 sub-folder names are the labels: indoor/ or outdoor/ set the scene, a room name (kitchen/,
-living_room/, ...) sets the room, non_photo/ marks noise; the source is DIR's name."""
+living_room/, ...) sets the room, non_photo/ marks noise; the source is DIR's name, and/or
+--tar PATH: WebDataset .tar shards (image + .json/.cls per sample), a file or a folder of them.
+
+Engines: --engine local (default) runs everything in this process. --engine ray runs the same
+steps over shards on a Ray cluster (pip install 'image-sorter[ray]'): --address of a running
+cluster (default: start a local one), --workers model actors and concurrent tasks. Either way the
+shards' results are kept in OUT/.curate-work until the run succeeds, so the same command after a
+crash processes only the shards that are missing; the output is identical whatever the engine."""
 
 
 def add_curate_parser(commands: Any) -> None:
@@ -39,6 +48,14 @@ def add_curate_parser(commands: Any) -> None:
     inputs = parser.add_argument_group("inputs (at least one)")
     inputs.add_argument("--manifest", type=Path, action="append", default=[], metavar="CSV")
     inputs.add_argument("--folder", type=Path, action="append", default=[], metavar="DIR")
+    inputs.add_argument(
+        "--tar",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="WebDataset .tar, or a folder of them",
+    )
     parser.add_argument(
         "--out", type=Path, required=True, help="output folder (new, or an earlier curate output)"
     )
@@ -74,7 +91,27 @@ def add_curate_parser(commands: Any) -> None:
         metavar="SIDECAR",
         help="embedder whose output the shards store (default: the bundled model)",
     )
-    parser.add_argument("--threads", type=int, help="onnxruntime threads (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="onnxruntime threads per model session (default: all cores; 1 per actor with --engine ray)",
+    )
+    parser.add_argument(
+        "--cell-size",
+        type=int,
+        default=CELL_SIZE,
+        help="images per dedupe cell: larger finds more, at more comparisons (default: %(default)s)",
+    )
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine", choices=ENGINES, default="local", help="where shards run (default: local)"
+    )
+    engine.add_argument(
+        "--address", help="Ray cluster address, e.g. ray://head:10001 or head:6379 (--engine ray)"
+    )
+    engine.add_argument(
+        "--workers", type=int, help="model actors and concurrent tasks (--engine ray; default: cluster CPUs)"
+    )
 
 
 def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
@@ -83,12 +120,15 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
 
     if not 0.0 < args.noise_threshold <= 1.0:
         raise TrainingError(f"--noise-threshold must be in (0, 1], got {args.noise_threshold}")
+    if args.cell_size < 2:
+        raise TrainingError(f"--cell-size must be at least 2, got {args.cell_size}")
     if args.shard_size < 1:
         raise TrainingError(f"--shard-size must be at least 1, got {args.shard_size}")
     config = CurateConfig(
         out=args.out,
         manifests=tuple(args.manifest),
         folders=tuple(args.folder),
+        tars=tuple(args.tar),
         embedder=args.embedder,
         teacher=args.teacher,
         confidence_band=check_band(args.confidence_band),
@@ -98,6 +138,10 @@ def run_curate(args: argparse.Namespace, argv: list[str] | None = None) -> None:
         shard_size=args.shard_size,
         command=("sorter-train", *(sys.argv[1:] if argv is None else argv)),
         threads=args.threads,
+        engine=args.engine,
+        address=args.address,
+        workers=args.workers,
+        cell_size=args.cell_size,
     )
     manifest = curate(config)
     print(json.dumps(manifest["counts"], indent=2))

@@ -1,12 +1,13 @@
-"""The one pass over the pixels: read, hash, decode, check, preprocess and embed every image.
+"""The one pass over the pixels of a shard: read, hash, decode, check, preprocess and embed.
 
-Decoding runs in threads (Pillow releases the GIL) while the model embeds batches on the main
-thread, as the app's indexer does. Every later step reuses what this pass produced: the corrupt
-check's verdict, the content hash, the original size, the 16×16 layout signature, the embedding,
-any teacher's probabilities, and the model pixels. Pixels (150 KB an image, 2.5 GB for the shared
-datasets) are not held in memory: they go into a memory-mapped `.npy` file in a work folder, from
-which the shards are later copied, so nothing is decoded twice and the shards hold exactly the
-pixels that were embedded.
+Images come from files or from members of WebDataset tars (tars.py). Decoding runs in threads
+(Pillow releases the GIL) while the model embeds batches on the main thread, as the app's indexer
+does. Every later step reuses what this pass produced: the corrupt check's verdict, the content
+hash, the original size, the 16×16 layout signature, the embedding, any teacher's probabilities,
+and the model pixels. Pixels (150 KB an image, 2.5 GB for the shared datasets) are not held in
+memory: they go into a memory-mapped `.npy` file in the work folder, from which the output shards
+are later copied, so nothing is decoded twice and the shards hold exactly the pixels that were
+embedded.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sorter_app.core.model_spec import Preprocess
 from sorter_app.core.preprocess import to_model_pixels
 
 from .inputs import Item
+from .tars import TarReader
 
 ProgressFn = Callable[[int, int], None]
 MIN_UNIQUE_COLOURS = 10
@@ -66,10 +68,15 @@ class _Prepared:
     pixels: tuple[NDArray[np.uint8], ...] = ()  # one array per distinct preprocessing
 
 
-def prepare_file(item_file: Path, pres: Sequence[Preprocess], min_colours: int) -> _Prepared:
-    """Read and decode one file; a reason string instead of pixels when it cannot be used."""
+def read_item(item: Item, tars: TarReader) -> bytes:
+    """The bytes of an input image: a file, or a member of a WebDataset tar."""
+    return tars.read(item.file, item.member) if item.member is not None else item.file.read_bytes()
+
+
+def prepare_item(item: Item, pres: Sequence[Preprocess], min_colours: int, tars: TarReader) -> _Prepared:
+    """Read and decode one image; a reason string instead of pixels when it cannot be used."""
     try:
-        data = item_file.read_bytes()
+        data = read_item(item, tars)
     except OSError as exc:
         return _Prepared(f"cannot read: {exc.strerror or exc}")
     digest = content_hash(data)
@@ -128,12 +135,13 @@ def decode_items(
     batch = _Batches(embedder, teacher, teacher_heads, out, batch_size)
     n_workers = workers or min(4, os.cpu_count() or 1)
     done = 0
+    tars = TarReader()
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="curate-decode") as pool:
         queue: deque[tuple[int, Future[_Prepared]]] = deque()
         upcoming = iter(range(n))
         while True:
             while len(queue) < 2 * batch_size + n_workers and (i := next(upcoming, None)) is not None:
-                queue.append((i, pool.submit(prepare_file, items[i].file, pres, min_colours)))
+                queue.append((i, pool.submit(prepare_item, items[i], pres, min_colours, tars)))
             if not queue:
                 break
             i, future = queue.popleft()
@@ -141,6 +149,7 @@ def decode_items(
             done += 1
             if progress and (done % 256 == 0 or done == n):
                 progress(done, n)
+    tars.close()
     batch.flush()
     if out.pixels is not None and isinstance(out.pixels, np.memmap):
         out.pixels.flush()

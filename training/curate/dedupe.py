@@ -1,25 +1,34 @@
-"""Near-duplicate groups, found exactly as the app finds them, and the one image each group keeps.
+"""Near-duplicate groups and the one image each group keeps.
 
 Identical files (same content hash) are one entry; distinct contents are joined when the app's
-calibrated `NearRule` accepts an edge of the k-NN graph (embedding cosine *and* 16×16 layout
-correlation), so no n×n matrix is formed. Within and across sources alike. A group keeps its
-largest-resolution image (then the one with more labels, then the larger file, then the first
-path); a group whose members disagree on a label (e.g. the same photo filed as kitchen and as
-dining room) keeps none of them, since neither label can be trusted.
+near-duplicate rule accepts the pair (`near_duplicate`: embedding cosine *and* 16×16 layout
+correlation, today's `NearRule`). Pairs are found cell by cell (cells.py) and joined here with
+union-find. Within and across sources alike. A group keeps its largest-resolution image (then the
+one with more labels, then the larger file, then the first path); a group whose members disagree
+on a label (e.g. the same photo filed as kitchen and as dining room) keeps none of them, since
+neither label can be trusted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sorter_app.core.duplicates import DUPLICATE_K, NearRule, near_duplicate_components
-from sorter_app.core.neighbours import knn_graph
+from sorter_app.core.duplicates import NearRule
+from sorter_app.core.layout import layout_similarity
 
 from .inputs import Item
+
+
+def near_duplicate(rule: NearRule, similarity: float, layout_a: bytes, layout_b: bytes) -> bool:
+    """The app's near-duplicate rule on one pair, from what each shard stores (embedding, layout).
+
+    The one place curate asks it: when the app's rule changes, curate follows here.
+    """
+    return rule.accepts(similarity, layout_similarity(layout_a, layout_b))
 
 
 @dataclass(frozen=True)
@@ -29,32 +38,39 @@ class Group:
     tier: str  # "exact": identical bytes only; "near": at least two distinct contents
 
 
-def find_groups(
-    indices: Sequence[int],
-    hashes: Sequence[str],
-    embeddings: NDArray[np.float32],
-    layouts: Sequence[bytes | None],
-    *,
-    rule: NearRule,
-    k: int = DUPLICATE_K,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[list[int]]:
-    """Groups (≥ 2 items) among `indices`, each a sorted list of item indices, tier implied."""
-    by_hash: dict[str, list[int]] = {}
+def union_groups(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components (≥ 2 members, each sorted; sorted by first member) of the pairs' graph."""
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        root = i
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(i, i) != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    for a, b in pairs:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for i in parent:
+        groups.setdefault(find(i), []).append(i)
+    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def exact_pairs(indices: Sequence[int], hashes: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """(one representative per distinct content, pairs joining each copy to its representative)."""
+    first: dict[str, int] = {}
+    pairs = []
     for i in indices:
-        by_hash.setdefault(hashes[i], []).append(i)
-    contents = list(by_hash.values())
-    firsts = [members[0] for members in contents]
-    vectors = np.ascontiguousarray(embeddings[firsts], dtype=np.float32)
-    graph = knn_graph(vectors, k, progress=progress)
-    groups = []
-    in_near = set()
-    for component in near_duplicate_components(graph, [layouts[i] for i in firsts], rule):
-        in_near.update(component)
-        groups.append(sorted(i for c in component for i in contents[c]))
-    groups += [members for c, members in enumerate(contents) if len(members) > 1 and c not in in_near]
-    groups.sort(key=lambda g: g[0])
-    return groups
+        rep = first.setdefault(hashes[i], i)
+        if rep != i:
+            pairs.append((rep, i))
+    return sorted(first.values()), pairs
 
 
 def resolve_group(

@@ -1,7 +1,8 @@
-"""What `curate` reads: a labelled CSV manifest, or image folders whose names are the labels.
+"""What `curate` reads: a labelled CSV manifest, image folders whose names are the labels, or
+WebDataset-style `.tar` shards (tars.py).
 
-Either way every image becomes one `Item` with a recorded path, a source and its given labels,
-checked against the single vocabulary in `training.labels`. A manifest may also carry a teacher's
+Every image becomes one `Item` with a recorded path, a source and its given labels, checked
+against the single vocabulary in `training.labels`. A manifest may also carry a teacher's
 probabilities per row, in columns named `teacher_<head>_<label>` (e.g. `teacher_scene_indoor`,
 `teacher_room_kitchen`); rows with those cells empty have no teacher opinion.
 """
@@ -29,12 +30,13 @@ class Item:
     """One input image. `scene`/`room` are labels from the vocabularies, '' when not given."""
 
     path: str  # as recorded in the output: relative to the manifest's folder, or source/relpath
-    file: Path  # where to read it
+    file: Path  # where to read it (for a tar member: the .tar)
     source: str
     scene: str = ""
     room: str = ""
     kind: str = "photo"
     teacher: dict[str, dict[str, float]] = field(default_factory=dict)  # head → label → probability
+    member: str | None = None  # the member's name when `file` is a WebDataset .tar
 
     def label(self, head: str) -> str:
         return self.scene if head == "scene" else self.room
@@ -96,15 +98,23 @@ def read_folder(folder: Path) -> list[Item]:
         rel = file.relative_to(folder)
         item = Item(path=f"{source}/{rel.as_posix()}", file=file, source=source)
         for part in rel.parts[:-1]:
-            name = part.lower()
-            if name in SCENES:
-                item.scene = name
-            elif name in ROOMS:
-                item.room, item.scene = name, "indoor"
-            elif name == "non_photo":
-                item.kind = "non_photo"
+            apply_label_name(item, part)
         items.append(item)
     return items
+
+
+def apply_label_name(item: Item, name: str) -> bool:
+    """Set what a folder (or a WebDataset `.cls`) name says: a scene, a room, or non_photo."""
+    name = name.strip().lower()
+    if name in SCENES:
+        item.scene = name
+    elif name in ROOMS:
+        item.room, item.scene = name, "indoor"
+    elif name == "non_photo":
+        item.kind = "non_photo"
+    else:
+        return False
+    return True
 
 
 def validate(item: Item) -> None:

@@ -1,49 +1,55 @@
-"""Steps 2–4 of `curate`, each a function from the surviving item indices to a reported `Step`.
+"""Steps 2–4 and the split audit of `curate`, each a function from the surviving item indices to a
+reported `Step`.
 
-They share the results of the one decode pass (`Decoded`) and never touch a file. Steps 1 (corrupt)
-and 5–6 (split, shards) are simple enough to live in `pipeline` and `writer`.
+They work on what the model stage left (`RunData`: small per-image facts on the driver; vectors
+and layouts in the work store, reached through tasks) and never touch an image file. Step 1
+(corrupt) and 5–6 (split, shards) are simple enough to live in `pipeline` and `writer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from sorter_app.core.duplicates import DUPLICATE_K, NearRule
+from sorter_app.core.duplicates import NearRule
 
-from .decode import Decoded
-from .dedupe import Group, find_groups, resolve_group
+from .cells import (
+    AUDIT_PROBES,
+    CELL_SIZE,
+    INJECT_SAMPLE,
+    CellSearch,
+    copy_ids,
+    injected_copies,
+    sample_ids,
+    search_cells,
+)
+from .dedupe import Group, exact_pairs, near_duplicate, resolve_group, union_groups
+from .engines import Engine, LocalEngine
 from .inputs import Item
-from .noise import NoiseScorer
 from .report import Step
+from .rows import Rows
+from .run_data import RunData
+from .split import SPLITS
 from .teacher import Probabilities, apply_teacher
-
-SCORE_BATCH = 256
-MAX_DEDUPE_PASSES = 4
 
 
 def noise_step(
     items: Sequence[Item],
     alive: Sequence[int],
-    decoded: Decoded,
-    scorer: NoiseScorer | None,
+    data: RunData,
+    scorer: dict[str, Any] | None,
     threshold: float,
 ) -> Step:
-    """Drop what the scorer calls "not a photo", and rows the input itself labels non_photo."""
+    """Drop what the scorer called "not a photo", and rows the input itself labels non_photo."""
     step = Step("noise", "not photographs of scenes: charts, diagrams, documents, flat graphics", len(alive))
     labelled = [i for i in alive if items[i].kind == "non_photo"]
     if scorer is None:
         step.dropped = {i: "labelled non_photo: by the input (no scorer)" for i in labelled}
         step.extra = {"scorer": None}
         return step
-    scores = np.full(len(items), np.nan)
-    rows = np.asarray(alive, dtype=np.int64)
-    for start in range(0, len(rows), SCORE_BATCH):
-        chunk = rows[start : start + SCORE_BATCH]
-        pixels = decoded.pixels[chunk] if decoded.pixels is not None else np.zeros((0, 0, 0, 3), np.uint8)
-        scores[chunk] = scorer.score(pixels, decoded.embeddings[chunk])
+    scores = data.noise
     for i in alive:
         if scores[i] >= threshold:
             step.dropped[i] = f"not a photo (scorer): p={scores[i]:.3f}"
@@ -53,7 +59,7 @@ def noise_step(
     photos_flagged = sum(1 for i in step.dropped if items[i].kind == "photo")
     step.extra = {
         "threshold": threshold,
-        "scorer": scorer.describe(),
+        "scorer": scorer,
         "against_input_kind": {
             "non_photo_rows": len(labelled),
             "non_photo_caught_by_scorer": sum(1 for i in labelled if scores[i] >= threshold),
@@ -66,7 +72,7 @@ def noise_step(
 def teacher_step(
     items: Sequence[Item],
     alive: Sequence[int],
-    decoded: Decoded,
+    data: RunData,
     heads: dict[str, list[str]] | None,
     band: tuple[float, float],
     teacher_name: str | None,
@@ -77,9 +83,9 @@ def teacher_step(
 
         def probabilities(i: int) -> Probabilities:
             return {
-                head: dict(zip(labels, decoded.teacher[head][i].tolist(), strict=True))
+                head: dict(zip(labels, data.teacher[head][i].tolist(), strict=True))
                 for head, labels in heads.items()
-                if head in decoded.teacher
+                if head in data.teacher
             }
 
         source = f"model {teacher_name}"
@@ -105,48 +111,65 @@ def teacher_step(
 
 
 def dedupe_step(
-    items: Sequence[Item], alive: Sequence[int], decoded: Decoded, rule: NearRule
+    items: Sequence[Item],
+    alive: Sequence[int],
+    data: RunData,
+    rule: NearRule,
+    engine: Engine | None = None,
+    *,
+    seed: int = 0,
+    cell_size: int = CELL_SIZE,
+    inject: int = INJECT_SAMPLE,
 ) -> tuple[Step, list[Group]]:
-    """Keep one image per near-duplicate group; repeat on the survivors until no group is left.
+    """Keep one image per duplicate group: identical files by hash, then near-duplicates by cells.
 
-    A second pass can find pairs the first one's k-NN graph missed (an image whose nearest
-    neighbours were all copies of something else); their groups are merged, so in the end no two
-    kept images are near-duplicates by the rule, within or across splits.
+    The recall of the cells is measured on `inject` injected copies and recorded with the step.
     """
     step = Step(
         "dedupe", "near-duplicates (app's NearRule) and identical files: one image kept per group", len(alive)
     )
-    pixels = decoded.widths * decoded.heights
-    group_of: dict[int, list[int]] = {}  # item → its (merged) group's members
-    survivors = list(alive)
-    passes, converged = 0, False
-    while passes < MAX_DEDUPE_PASSES:
-        passes += 1
-        found = find_groups(survivors, decoded.hashes, decoded.embeddings, decoded.layouts, rule=rule)
-        if not found:
-            converged = True  # this pass over the kept images found no near-duplicate pair left
-            break
-        for members in found:
-            merged = sorted({m for i in members for m in group_of.get(i, [i])})
-            for m in merged:
-                group_of[m] = merged
-        groups = _resolve_all(group_of, items, decoded, pixels)
-        grouped = set(group_of)
-        survivors = [i for i in alive if i not in grouped] + [g.keep for g in groups if g.keep is not None]
-        survivors.sort()
-    groups = _resolve_all(group_of, items, decoded, pixels)
+    representatives, same_bytes = exact_pairs(alive, data.hashes)
+    reps = np.asarray(representatives, np.int64)
+    rows = data.rows(reps)
+    originals = sample_ids(reps, min(inject, len(reps)), seed)
+    vectors, layouts = rows.load(originals)
+    copy_vectors, copy_layouts = injected_copies(vectors, layouts, seed)
+    accepted = np.array(
+        [
+            near_duplicate(
+                rule, float(vectors[k] @ copy_vectors[k]), layouts[k].tobytes(), copy_layouts[k].tobytes()
+            )
+            for k in range(len(originals))
+        ],
+        dtype=bool,
+    )
+    copies = Rows.carried(copy_ids(originals), copy_vectors, copy_layouts)
+    search = search_cells(
+        np.concatenate([reps, copies.gids]),
+        rows.with_carried(copies),
+        rule,
+        engine or LocalEngine(),
+        seed=seed,
+        cell_size=cell_size,
+    )
+    pairs = [(int(a), int(b)) for a, b in search.pairs.tolist()] + same_bytes
+    groups = [
+        resolve_group(members, items, data.hashes, data.pixels, data.file_sizes)
+        for members in union_groups(pairs)
+    ]
     for group in groups:
         for i in group.members:
             if group.keep is None:
                 labels = sorted({f"{items[m].scene}/{items[m].room}".strip("/") for m in group.members})
                 step.dropped[i] = f"conflicting labels in a duplicate group: {' vs '.join(labels)}"
             elif i != group.keep:
-                kind = "exact copy" if decoded.hashes[i] == decoded.hashes[group.keep] else "near-duplicate"
+                kind = "exact copy" if data.hashes[i] == data.hashes[group.keep] else "near-duplicate"
                 step.dropped[i] = f"{kind}: of {items[group.keep].path}"
+    found = np.isin(originals, search.copies_found)
     step.extra = {
-        "rule": {**rule.__dict__, "k": DUPLICATE_K},
-        "passes": passes,
-        "no_near_duplicates_left": converged,
+        "rule": rule.__dict__,
+        "search": search.describe(),
+        "recall": _recall(int(accepted.sum()), int((found & accepted).sum()), len(originals), seed),
         "groups": len(groups),
         "groups_by_tier": {t: sum(1 for g in groups if g.tier == t) for t in ("exact", "near")},
         "groups_with_conflicting_labels": sum(1 for g in groups if g.keep is None),
@@ -155,11 +178,54 @@ def dedupe_step(
     return step, groups
 
 
-def _resolve_all(
-    group_of: dict[int, list[int]], items: Sequence[Item], decoded: Decoded, pixels: NDArray[np.int64]
-) -> list[Group]:
-    unique = {members[0]: members for members in group_of.values()}
-    return [
-        resolve_group(unique[first], items, decoded.hashes, pixels, decoded.file_sizes)
-        for first in sorted(unique)
-    ]
+def _recall(accepted: int, found: int, injected: int, seed: int) -> dict[str, Any]:
+    return {
+        "method": "edited-looking copies of a seeded sample, injected into the cells; exact = the rule "
+        "on (original, copy) without cells",
+        "injected": injected,
+        "duplicates_by_exact_search": accepted,
+        "found_by_cells": found,
+        "recall": round(found / accepted, 4) if accepted else None,
+        "seed": seed,
+    }
+
+
+def split_audit_step(
+    items: Sequence[Item],
+    kept: Sequence[int],
+    split_of: dict[int, str],
+    data: RunData,
+    rule: NearRule,
+    engine: Engine | None = None,
+    *,
+    seed: int = 0,
+    cell_size: int = CELL_SIZE,
+) -> tuple[Step, CellSearch]:
+    """Search val and test against train (and each other) in a second, differently seeded partition.
+
+    Any pair the rule accepts across two splits would be a leak; its val/test member is dropped
+    (from the later split of the two), so no duplicate group spans two splits in the output.
+    """
+    step = Step(
+        "split_audit",
+        "near-duplicates across splits, searched again: the later split's copy is dropped",
+        len(kept),
+    )
+    gids = np.asarray(sorted(kept), np.int64)
+    sides = np.array([SPLITS.index(split_of[i]) for i in gids.tolist()], dtype=np.int8)
+    search = search_cells(
+        gids,
+        data.rows(gids),
+        rule,
+        engine or LocalEngine(),
+        seed=seed + 1,
+        cell_size=cell_size,
+        sides=sides,
+        query_probes=AUDIT_PROBES,
+    )
+    for a, b in search.pairs.tolist():
+        leak, other = (a, b) if SPLITS.index(split_of[a]) > SPLITS.index(split_of[b]) else (b, a)
+        if leak not in step.dropped and other not in step.dropped:
+            step.dropped[leak] = f"split audit: near-duplicate of {items[other].path} in {split_of[other]}"
+    step.extra = {"search": search.describe(), "pairs_across_splits": len(search.pairs)}
+    return step, search

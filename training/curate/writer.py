@@ -1,13 +1,15 @@
-"""Steps 5–6 of `curate`: the split summary and the shards, written split by split as they fill.
+"""Steps 5–6 of `curate`: the split summary and the output shards, one engine task per shard.
 
-Each shard's pixels are copied from the decode pass's memory-mapped file, so at most one shard
-(~150 MB at 1,000 images) is in memory at a time.
+The driver decides every shard's rows and labels (a seeded order per split); a task copies the
+rows' pixels and embeddings out of the work store's memory-mapped files and writes the shard
+atomically. At most one shard (~150 MB at 1,000 images) is in a task's memory at a time.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..labels import room_index, scene_index
-from .decode import Decoded
+from .engines import Engine
 from .inputs import Item
-from .progress import ProgressFn
+from .run_data import RunData
 from .shards import fixed_width, shard_name, write_shard
 from .split import SPLITS, shard_order
+from .work import WorkStore
 
 
 def label_name(item: Item) -> str:
@@ -39,46 +42,79 @@ def split_summary(items: Sequence[Item], split_of: dict[int, str]) -> dict[str, 
     return summary
 
 
+@dataclass(frozen=True)
+class ShardWrite:
+    target: Path
+    work: Path
+    keys: tuple[str, ...]  # the work shards the rows come from
+    shard: NDArray[np.int32]  # per row: index into keys
+    row: NDArray[np.int32]
+    labels: dict[str, NDArray[Any]]  # scene, room, source, content_hash, path
+
+
+def write_output_shard(task: ShardWrite) -> str:
+    """Gather the rows from the work store and write the shard; returns its sha256."""
+    store = WorkStore(task.work)
+    pixels: NDArray[np.uint8] | None = None
+    embeddings: NDArray[np.float32] | None = None
+    for s, key in enumerate(task.keys):
+        picked = np.flatnonzero(task.shard == s)
+        if not len(picked):
+            continue
+        source_pixels = store.mapped(key, "pixels.npy")
+        source_vectors = store.mapped(key, "embedding.npy")
+        if pixels is None or embeddings is None:
+            pixels = np.zeros((len(task.row), *source_pixels.shape[1:]), np.uint8)
+            embeddings = np.zeros((len(task.row), source_vectors.shape[1]), np.float32)
+        pixels[picked] = source_pixels[task.row[picked]]
+        embeddings[picked] = source_vectors[task.row[picked]]
+    assert pixels is not None and embeddings is not None
+    return write_shard(task.target, {"pixels": pixels, "embedding": embeddings, **task.labels})
+
+
 def write_split_shards(
     out: Path,
     items: Sequence[Item],
-    decoded: Decoded,
+    data: RunData,
     split_of: dict[int, str],
+    engine: Engine,
     *,
     seed: int,
     shard_size: int,
-    progress: ProgressFn | None = None,
 ) -> list[dict[str, Any]]:
     """Write `{split}-{i:05d}.npz` for every split; returns one record per shard, in write order."""
-    if decoded.pixels is None:
-        raise ValueError("shards need the decode pass's pixels")
     kept = sorted(split_of)
     source_width = max([len(items[i].source) for i in kept] + [1])
     path_width = max([len(items[i].path) for i in kept] + [1])
+    tasks: list[ShardWrite] = []
     records: list[dict[str, Any]] = []
-    done = 0
     for split in SPLITS:
         units = sorted(i for i in kept if split_of[i] == split)
-        order = shard_order(units, [decoded.hashes[i] for i in units], seed=seed, split=split)
+        order = shard_order(units, [data.hashes[i] for i in units], seed=seed, split=split)
         for number, start in enumerate(range(0, len(order), shard_size)):
             rows = np.asarray(order[start : start + shard_size], dtype=np.int64)
             chunk = [items[i] for i in rows]
-            arrays: dict[str, NDArray[Any]] = {
-                "pixels": np.asarray(decoded.pixels[rows], dtype=np.uint8),
-                "embedding": np.asarray(decoded.embeddings[rows], dtype=np.float32),
-                "scene": np.array([scene_index(it.scene) for it in chunk], dtype=np.int8),
-                "room": np.array([room_index(it.room) for it in chunk], dtype=np.int8),
-                "source": fixed_width([it.source for it in chunk], source_width),
-                "content_hash": fixed_width([decoded.hashes[i] for i in rows], 32),
-                "path": fixed_width([it.path for it in chunk], path_width),
-            }
+            used = np.unique(data.shard_of[rows])
             name = shard_name(split, number)
-            digest = write_shard(out / name, arrays)
-            records.append({"file": name, "split": split, "count": len(rows), "sha256": digest})
-            done += len(rows)
-            if progress:
-                progress(done, len(kept))
-    return records
+            tasks.append(
+                ShardWrite(
+                    target=out / name,
+                    work=data.work,
+                    keys=tuple(data.keys[s] for s in used.tolist()),
+                    shard=np.searchsorted(used, data.shard_of[rows]).astype(np.int32),
+                    row=data.row_of[rows],
+                    labels={
+                        "scene": np.array([scene_index(it.scene) for it in chunk], dtype=np.int8),
+                        "room": np.array([room_index(it.room) for it in chunk], dtype=np.int8),
+                        "source": fixed_width([it.source for it in chunk], source_width),
+                        "content_hash": fixed_width([data.hashes[i] for i in rows], 32),
+                        "path": fixed_width([it.path for it in chunk], path_width),
+                    },
+                )
+            )
+            records.append({"file": name, "split": split, "count": len(rows)})
+    digests = engine.map(write_output_shard, tasks)
+    return [{**record, "sha256": digest} for record, digest in zip(records, digests, strict=True)]
 
 
 def _sorted_counts(values: Any) -> dict[str, int]:

@@ -1,0 +1,367 @@
+"""Partitioned near-duplicate search: no n×n matrix, and no worker ever holds every vector.
+
+1. Spherical k-means on a seeded sample gives `cells` centroids (`train_centroids`).
+2. Every vector is assigned to its nearest *and* second-nearest cell (`AssignTask`), so a pair that
+   straddles a cell boundary still meets in one of them.
+3. Each cell is compared exactly, all pairs inside it, with the app's near-duplicate rule
+   (`CellTask`); tasks hold a few cells each and load only their members' rows.
+4. The driver joins the accepted pairs with union-find (dedupe.py).
+
+Recall is measured, not assumed: copies of a seeded sample of the vectors, perturbed as edits
+perturb embeddings and layouts (`injected_copies`), go through the same assignment and cells as
+"virtual" rows (negative ids) that are never joined to anything; the share of those the rule
+accepts exactly (original against copy, all-pairs) that the cells also found is the recall.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sorter_app.core.duplicates import NearRule
+
+from .dedupe import near_duplicate
+from .engines import Engine
+from .rows import Rows
+
+CELL_SIZE = 1000  # vectors per cell before the second assignment (which doubles every cell)
+PROBES = 2  # cells each vector is compared in
+AUDIT_PROBES = 8  # cells each val/test vector is searched in by the split audit (train: PROBES)
+KMEANS_SAMPLE_PER_CELL = 24
+KMEANS_MAX_SAMPLE = 65_536
+KMEANS_ITERATIONS = 10
+OVERSIZE = 4
+TASK_ROWS = 60_000  # cell members per task: ~300 MB of vectors at 1280-d
+ASSIGN_ROWS = 100_000
+_BLOCK = 1024
+
+
+def cell_count(n: int, cell_size: int = CELL_SIZE) -> int:
+    return max(1, math.ceil(n / cell_size))
+
+
+def normalised(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def nearest_cells(
+    vectors: NDArray[np.float32], centroids: NDArray[np.float32], probes: int
+) -> NDArray[np.int32]:
+    """The `probes` most similar centroids of each vector, best first (ties: lower cell first)."""
+    probes = min(probes, len(centroids))
+    out = np.zeros((len(vectors), probes), dtype=np.int32)
+    for start in range(0, len(vectors), 4096):
+        sims = vectors[start : start + 4096] @ centroids.T
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :probes]
+        out[start : start + 4096] = order
+    return out
+
+
+def train_centroids(sample: NDArray[np.float32], cells: int, seed: int) -> NDArray[np.float32]:
+    """Spherical k-means: seeded start, a fixed number of rounds; empty cells restart on the worst-fit."""
+    cells = min(cells, len(sample))
+    rng = np.random.default_rng([seed, 0xCE11])
+    centroids = sample[np.sort(rng.choice(len(sample), cells, replace=False))].copy()
+    for _ in range(KMEANS_ITERATIONS):
+        sims = np.empty(len(sample), np.float32)
+        assign = np.empty(len(sample), np.int64)
+        for start in range(0, len(sample), 4096):
+            block = sample[start : start + 4096] @ centroids.T
+            assign[start : start + 4096] = block.argmax(axis=1)
+            sims[start : start + 4096] = block.max(axis=1)
+        order = np.argsort(assign, kind="stable")
+        counts = np.bincount(assign, minlength=cells)
+        sums = np.zeros_like(centroids)
+        present = np.flatnonzero(counts)
+        sums[present] = np.add.reduceat(sample[order], np.concatenate([[0], np.cumsum(counts)[:-1]])[present])
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            worst = np.argsort(sims, kind="stable")[: len(empty)]
+            sums[empty] = sample[worst]
+        centroids = normalised(sums)
+    return centroids
+
+
+def sample_ids(gids: NDArray[np.int64], size: int, seed: int) -> NDArray[np.int64]:
+    if len(gids) <= size:
+        return gids
+    rng = np.random.default_rng([seed, 0x5A])
+    return np.sort(gids[rng.choice(len(gids), size, replace=False)])
+
+
+def kmeans_sample_size(cells: int) -> int:
+    return min(KMEANS_MAX_SAMPLE, cells * KMEANS_SAMPLE_PER_CELL)
+
+
+@dataclass(frozen=True)
+class AssignTask:
+    gids: NDArray[np.int64]
+    rows: Rows
+    centroids: NDArray[np.float32]
+    probes: NDArray[np.int8]  # cells per gid
+    width: int  # columns of the result (the most probes of any gid in the search)
+
+
+def run_assign_task(task: AssignTask) -> NDArray[np.int32]:
+    """Each gid's nearest cells, best first, −1 past its own number of probes."""
+    vectors, _ = task.rows.load(task.gids)
+    found = min(task.width, len(task.centroids))
+    assigned = np.full((len(task.gids), task.width), -1, np.int32)
+    assigned[:, :found] = nearest_cells(vectors, task.centroids, found)
+    assigned[np.arange(assigned.shape[1])[None, :] >= task.probes[:, None]] = -1
+    return assigned
+
+
+def assign_tasks(
+    gids: NDArray[np.int64], rows: Rows, centroids: NDArray[np.float32], probes: NDArray[np.int8]
+) -> list[AssignTask]:
+    width = int(probes.max()) if len(probes) else 1
+    tasks = []
+    for s in range(0, len(gids), ASSIGN_ROWS):
+        chunk = gids[s : s + ASSIGN_ROWS]
+        tasks.append(AssignTask(chunk, rows.subset(chunk), centroids, probes[s : s + ASSIGN_ROWS], width))
+    return tasks
+
+
+def cell_members(gids: NDArray[np.int64], assigned: NDArray[np.int32], cells: int) -> list[NDArray[np.int64]]:
+    """Members of each cell, sorted, from each gid's assigned cells (−1: none)."""
+    flat_cells = assigned.reshape(-1)
+    flat_gids = np.repeat(gids, assigned.shape[1])
+    used = flat_cells >= 0
+    flat_cells, flat_gids = flat_cells[used], flat_gids[used]
+    order = np.lexsort((flat_gids, flat_cells))
+    counts = np.bincount(flat_cells, minlength=cells)
+    return np.split(flat_gids[order], np.cumsum(counts)[:-1])
+
+
+@dataclass(frozen=True)
+class CellTask:
+    cells: list[NDArray[np.int64]]
+    rows: Rows
+    rule: NearRule
+    sides: NDArray[np.int8] | None = None  # aligned with rows.gids: compare only pairs whose sides differ
+    cell_size: int = CELL_SIZE  # a cell over OVERSIZE times this is partitioned again inside the task
+
+
+@dataclass(frozen=True)
+class CellResult:
+    pairs: NDArray[np.int64]  # [p, 2] accepted pairs of real ids, a < b
+    copies_found: NDArray[np.int64]  # originals whose injected copy met them in a cell and passed
+    compared: int  # similarities computed (block products, the audit's included)
+    candidates: int  # pairs over the embedding threshold (then checked by the rule)
+    peak_rss_mb: float  # of the process that ran the task
+
+
+def run_cell_task(task: CellTask) -> CellResult:
+    """Every pair in each cell over the embedding threshold, judged by the rule.
+
+    With `sides` (the split audit), only rows off side 0 (val, test) are compared, with every
+    member, and only pairs whose sides differ count.
+    """
+    threshold = min(task.rule.similar, task.rule.very_similar)
+    found: set[tuple[int, int]] = set()
+    copies: set[int] = set()
+    compared = candidates = 0
+    for cell in task.cells:
+        if len(cell) < 2:
+            continue
+        cell_vectors, cell_layouts = task.rows.load(cell)
+        parts = _subcells(cell_vectors, task.cell_size) if task.sides is None else [np.arange(len(cell))]
+        for part in parts:
+            members, vectors, layouts = cell[part], cell_vectors[part], cell_layouts[part]
+            sides = task.sides[np.searchsorted(task.rows.gids, members)] if task.sides is not None else None
+            for rows, cols, sims in _candidate_pairs(vectors, sides, threshold):
+                compared += sims.size
+                candidates += len(rows)
+                for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                    a, b = sorted((int(members[i]), int(members[j])))
+                    copy_pair = a < 0
+                    if copy_pair and a != -b - 1:
+                        continue  # a copy is only looked for beside its own original
+                    if (a, b) in found:
+                        continue
+                    similarity = float(vectors[i] @ vectors[j])
+                    if not near_duplicate(task.rule, similarity, layouts[i].tobytes(), layouts[j].tobytes()):
+                        continue
+                    if copy_pair:
+                        copies.add(b)
+                    else:
+                        found.add((a, b))
+    pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return CellResult(pairs, np.array(sorted(copies), np.int64), compared, candidates, peak)
+
+
+def _candidate_pairs(
+    vectors: NDArray[np.float32], sides: NDArray[np.int8] | None, threshold: float
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
+    """(rows, cols, the block of similarities computed) for pairs at or over `threshold`, blockwise:
+    the upper triangle of the cell, or (with sides) the off-side-0 rows against every member."""
+    m = len(vectors)
+    if sides is None:
+        for start in range(0, m, _BLOCK):
+            sims = vectors[start : start + _BLOCK] @ vectors[start:].T
+            rows, cols = np.nonzero(sims >= threshold)
+            keep = cols > rows
+            yield rows[keep] + start, cols[keep] + start, sims
+        return
+    queries = np.flatnonzero(sides != 0)
+    for start in range(0, len(queries), _BLOCK):
+        q = queries[start : start + _BLOCK]
+        sims = vectors[q] @ vectors.T
+        rows, cols = np.nonzero(sims >= threshold)
+        rows = q[rows]
+        keep = sides[rows] != sides[cols]
+        yield rows[keep], cols[keep], sims
+
+
+def _subcells(vectors: NDArray[np.float32], cell_size: int) -> list[NDArray[np.int64]]:
+    """A cell k-means made too large (real embeddings bunch up) is partitioned again the same way,
+    each member in its two nearest sub-cells; cost grows with a cell's size squared."""
+    m = len(vectors)
+    if m <= OVERSIZE * cell_size:
+        return [np.arange(m)]
+    count = math.ceil(m / cell_size)
+    sample = np.linspace(0, m - 1, min(m, kmeans_sample_size(count))).astype(np.int64)
+    centroids = train_centroids(vectors[np.unique(sample)], count, seed=m)
+    assigned = nearest_cells(vectors, centroids, PROBES)
+    return [part for part in cell_members(np.arange(m), assigned, len(centroids)) if len(part) > 1]
+
+
+def cell_tasks(
+    cells: Sequence[NDArray[np.int64]],
+    rows: Rows,
+    rule: NearRule,
+    sides: NDArray[np.int8] | None = None,
+    cell_size: int = CELL_SIZE,
+    task_rows: int = TASK_ROWS,
+) -> list[CellTask]:
+    """Consecutive cells grouped into tasks of about `task_rows` members."""
+    tasks: list[CellTask] = []
+    batch: list[NDArray[np.int64]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if batch:
+            members = np.unique(np.concatenate(batch))
+            subset = rows.subset(members)
+            task_sides = sides[np.searchsorted(rows.gids, subset.gids)] if sides is not None else None
+            tasks.append(CellTask(batch, subset, rule, task_sides, cell_size))
+        batch, size = [], 0
+
+    for members in cells:
+        if len(members) < 2:
+            continue
+        batch.append(members)
+        size += len(members)
+        if size >= task_rows:
+            flush()
+    flush()
+    return tasks
+
+
+@dataclass
+class CellSearch:
+    """What a partitioned search found and what it cost; `describe` goes into the manifest."""
+
+    cells: int
+    pairs: NDArray[np.int64]
+    copies_found: NDArray[np.int64]
+    compared: int
+    candidates: int
+    largest_cell: int
+    tasks: int
+    peak_rss_mb: float
+
+    def describe(self) -> dict[str, int]:
+        return {
+            "cells": self.cells,
+            "cells_per_image": PROBES if self.cells > 1 else 1,
+            "largest_cell": self.largest_cell,
+            "similarities_computed": self.compared,
+            "pairs_over_embedding_threshold": self.candidates,
+        }
+
+
+def search_cells(
+    gids: NDArray[np.int64],
+    rows: Rows,
+    rule: NearRule,
+    engine: Engine,
+    *,
+    seed: int,
+    cell_size: int = CELL_SIZE,
+    sides: NDArray[np.int8] | None = None,
+    query_probes: int = PROBES,
+) -> CellSearch:
+    """Partition `gids` (real ids ≥ 0, and injected copies < 0) into cells and search each exactly.
+
+    Only a k-means sample of vectors is ever loaded by the caller; assignment and search run as
+    engine tasks on a few tasks' worth of rows each.
+    """
+    gids = np.sort(np.asarray(gids, np.int64))
+    real = gids[gids >= 0]
+    count = cell_count(len(real), cell_size)
+    if count == 1:
+        cells = [gids]
+    else:
+        sample = sample_ids(real, kmeans_sample_size(count), seed)
+        centroids = train_centroids(rows.load(sample)[0], count, seed)
+        probes = np.full(len(gids), PROBES, np.int8)
+        if sides is not None:  # the audit: train in its two nearest cells, val and test in more
+            probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, PROBES).astype(
+                np.int8
+            )
+        tasks = assign_tasks(gids, rows, centroids, probes)
+        width = int(probes.max())  # every task pads to this
+        assigned = np.concatenate([np.zeros((0, width), np.int32), *engine.map(run_assign_task, tasks)])
+        cells = cell_members(gids, assigned, len(centroids))
+    results = engine.map(run_cell_task, cell_tasks(cells, rows, rule, sides, cell_size))
+    return CellSearch(
+        cells=len(cells),
+        pairs=np.concatenate([np.zeros((0, 2), np.int64), *(r.pairs for r in results)]),
+        copies_found=np.unique(np.concatenate([np.zeros(0, np.int64), *(r.copies_found for r in results)])),
+        compared=sum(r.compared for r in results),
+        candidates=sum(r.candidates for r in results),
+        largest_cell=max((len(c) for c in cells), default=0),
+        tasks=len(results),
+        peak_rss_mb=max((r.peak_rss_mb for r in results), default=0.0),
+    )
+
+
+# --- injected duplicates --------------------------------------------------------------------------
+
+INJECT_SAMPLE = 1000
+EDIT_SIMILARITY = (0.86, 0.99)  # cosine of an injected copy to its original, uniform
+LAYOUT_NOISE = 6.0  # grey levels of noise on the 16×16 layout (correlation ~0.95-0.99)
+
+
+def injected_copies(
+    vectors: NDArray[np.float32], layouts: NDArray[np.uint8], seed: int
+) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
+    """Edited-looking copies: each vector turned by a seeded angle towards another sampled vector
+    plus isotropic noise (edits move an embedding towards other images, not only at random), and
+    each layout with a little noise. The copy of image g gets the virtual id −g − 1 (`copy_ids`)."""
+    rng = np.random.default_rng([seed, 0x1D])
+    n, dim = vectors.shape
+    target = np.asarray(rng.uniform(EDIT_SIMILARITY[0], EDIT_SIMILARITY[1], size=n), dtype=np.float64)
+    towards = vectors[rng.permutation(n)] if n > 1 else vectors
+    direction = 0.5 * normalised(towards - vectors + 1e-6) + 0.5 * normalised(
+        rng.standard_normal((n, dim)).astype(np.float32)
+    )
+    direction -= (direction * vectors).sum(axis=1, keepdims=True) * vectors  # orthogonal to the original
+    direction = normalised(direction)
+    copies = target[:, None] * vectors + np.sqrt(1 - target**2)[:, None] * direction
+    noisy = layouts.astype(np.float64) + rng.normal(0, LAYOUT_NOISE, layouts.shape)
+    return normalised(copies.astype(np.float32)), np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def copy_ids(gids: NDArray[np.int64]) -> NDArray[np.int64]:
+    return -np.asarray(gids, np.int64) - 1
