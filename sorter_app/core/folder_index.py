@@ -32,6 +32,7 @@ from .structure import (
 )
 from .vector_index import (
     AnnoySearch,
+    IndexWriteError,
     index_lock,
     load_manifest,
     open_annoy,
@@ -227,7 +228,12 @@ def refresh_vector_index(
             if annoy is not None:
                 annoy.unload()
         if structure is not old:
-            save_structure(index_dir, structure_name(name), structure)
+            try:
+                save_structure(index_dir, structure_name(name), structure)
+            except IndexWriteError:
+                if rebuilt:  # built from compact vectors that are not on disk: never search it
+                    remove_index(index_dir, name)
+                raise
     return rebuilt
 
 

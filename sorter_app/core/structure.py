@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,9 +28,10 @@ from .atomic import atomic_path, atomic_write_text
 from .catalog import Catalog
 from .compact import Projection, fit_projection, project_keys
 from .graph_search import GRAPH_K, SearchIndex, merge_reverse_edges, neighbour_lists
+from .neighbours import KnnGraph
+from .vector_index import IndexWriteError
 
 __all__ = ["GRAPH_K", "FolderStructure"]
-from .neighbours import KnnGraph
 
 REBUILD_SHARE = 0.25
 REFIT_GROWTH = 2  # refit the projection (and rebuild) when the folder has doubled since the fit
@@ -94,6 +96,16 @@ def load_structure(directory: Path, name: str) -> FolderStructure | None:
     return structure
 
 
+class _PythonWrites:
+    """A file seen by numpy as a plain stream (it then writes in chunks through `write`)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def write(self, data: bytes) -> int:
+        return self._fh.write(data)
+
+
 def save_structure(directory: Path, name: str, structure: FolderStructure) -> FolderStructure:
     """Write a new build, switch the manifest to it, remove older builds; returns it memory-mapped."""
     build = uuid.uuid4().hex[:12]
@@ -104,11 +116,23 @@ def save_structure(directory: Path, name: str, structure: FolderStructure) -> Fo
         "neighbours": structure.neighbours,
         "similarities": structure.similarities,
     }
-    for array_name, array in arrays.items():
-        with atomic_path(directory / f"{name}-{build}.{array_name}.npy") as tmp, tmp.open("wb") as fh:
-            np.save(fh, np.asarray(array))
-    manifest = {"format": FORMAT, "build": build, "fitted_on": structure.fitted_on, "items": len(structure)}
-    atomic_write_text(directory / f"{name}.json", json.dumps(manifest))
+    try:
+        for array_name, array in arrays.items():
+            with atomic_path(directory / f"{name}-{build}.{array_name}.npy") as tmp, tmp.open("wb") as fh:
+                # Through Python's write(), not numpy's C-level tofile(): a full disk then raises
+                # ENOSPC, which the CLI words as "disk full", instead of "N requested and M written".
+                np.save(_PythonWrites(fh), np.asarray(array))
+        manifest = {
+            "format": FORMAT,
+            "build": build,
+            "fitted_on": structure.fitted_on,
+            "items": len(structure),
+        }
+        atomic_write_text(directory / f"{name}.json", json.dumps(manifest))
+    except OSError as exc:
+        for partial in directory.glob(f"{name}-{build}.*.npy"):
+            partial.unlink(missing_ok=True)
+        raise IndexWriteError.of(directory, exc) from None
     for old in directory.glob(f"{name}-*.npy"):
         if not old.name.startswith(f"{name}-{build}."):
             old.unlink(missing_ok=True)

@@ -53,6 +53,10 @@ _CRC_CHUNK = 8 << 20
 class IndexWriteError(SorterError):
     """The index file could not be written (disk full, permissions); the previous index stays."""
 
+    @classmethod
+    def of(cls, directory: Path, exc: OSError) -> IndexWriteError:
+        return cls(f"cannot write the search index in {directory}: {_reason(exc)}")
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -142,7 +146,7 @@ def write_index(
     except OSError as exc:
         target.unlink(missing_ok=True)
         _stamp_path(target).unlink(missing_ok=True)
-        raise IndexWriteError(f"cannot write the search index in {directory}: {_reason(exc)}") from None
+        raise IndexWriteError.of(directory, exc) from None
     remove_leftovers(directory, name, current=ann_file)
     return manifest
 
