@@ -1,8 +1,11 @@
 """Walk a folder for image files, cheaply and without surprises.
 
 Re-opening an indexed folder costs only this walk (one stat per file), so it must stay lean. It
-never loops on symlinks, skips hidden and system files, and reports what it could not enter
-instead of failing.
+skips hidden and system files, and reports what it could not enter instead of failing. Links are
+never followed: a folder link may lead out of the folder the user chose (and a plan would then
+move files that live elsewhere), or back into it (every file twice, or a loop); a file link's
+target is indexed where it really is, or not at all when that is outside. Each link is listed
+with the reason it was not followed, and so is every path too long for the system to open.
 """
 
 from __future__ import annotations
@@ -14,8 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import IMAGE_EXTENSIONS
+from .formats import is_image_name
 
+
+def _path_max() -> int:
+    try:
+        return os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 4096
+
+
+# Longest path (in bytes, with its terminating NUL) the system will open; deeper files are listed.
+PATH_MAX = _path_max()
 # Folders that operating systems, cameras and sync tools scatter around; never the user's photos.
 SYSTEM_NAMES = frozenset(
     {
@@ -51,10 +64,6 @@ class ScanResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
 def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_NAMES
 
@@ -78,14 +87,12 @@ def scan_folder(
     exclude: Iterable[Path] = (),
     cancelled: Callable[[], bool] | None = None,
 ) -> ScanResult:
-    """Every image-looking regular file under `root`, plus the problems met on the way.
-
-    Directory symlinks are followed once: a (device, inode) already visited is reported as a loop.
-    """
+    """Every image-looking regular file under `root`, plus the problems met on the way."""
     result = ScanResult()
     excluded = {os.path.realpath(p) for p in exclude}
+    real_root = os.path.realpath(root)
     root_stat = os.stat(root)
-    visited = {(root_stat.st_dev, root_stat.st_ino)}
+    visited = {(root_stat.st_dev, root_stat.st_ino)}  # bind mounts can loop without a link
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     while stack:
         if cancelled is not None and cancelled():
@@ -109,15 +116,23 @@ def scan_folder(
                         Problem(_printable(rel), "name is not valid UTF-8: rename it to index it")
                     )
                 continue
+            if entry.is_symlink():
+                reason = _link_reason(entry, real_root)
+                if reason is not None:
+                    result.problems.append(Problem(rel, reason))
+                continue
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if not (is_dir or is_image_name(name)):
+                continue
+            if len(os.fsencode(entry.path)) >= PATH_MAX - 1:
+                what = "folder" if is_dir else "file"
+                reason = f"{what} path longer than this system's limit ({PATH_MAX} bytes): not indexed"
+                result.problems.append(Problem(rel, reason))
+                continue
             try:
-                st = entry.stat()  # follows symlinks
+                st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    result.problems.append(Problem(rel, "symlink loop, skipped"))
-                elif entry.is_symlink() and is_image_name(name):
-                    result.problems.append(Problem(rel, "broken symlink: its target does not exist"))
-                elif is_image_name(name):
-                    result.problems.append(Problem(rel, f"cannot read: {exc.strerror or exc}"))
+                result.problems.append(Problem(rel, f"cannot read: {exc.strerror or exc}"))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
@@ -128,8 +143,36 @@ def scan_folder(
                     continue
                 visited.add(key)
                 subdirs.append((entry.path, rel))
-            elif stat.S_ISREG(st.st_mode) and is_image_name(name):
+            elif stat.S_ISREG(st.st_mode):
                 result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))
         stack.extend(reversed(subdirs))
     result.files.sort(key=lambda f: f.relpath)
     return result
+
+
+def _link_reason(entry: os.DirEntry[str], real_root: str) -> str | None:
+    """Why a link is not followed, or None for a link nobody would miss (not to a folder or image)."""
+    try:
+        target = os.stat(entry.path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop, skipped"
+        return "broken symlink: its target does not exist" if is_image_name(entry.name) else None
+    real = os.path.realpath(entry.path)
+    inside = _within(real, real_root)
+    if stat.S_ISDIR(target.st_mode):
+        if not inside:
+            return f"link to a folder outside the indexed folder ({real}): not followed"
+        if _within(os.path.realpath(os.path.dirname(entry.path)), real):
+            return "symlink loop: a link to a folder that contains it, not followed"
+        return "link to a folder: not followed (the folder it points to is indexed where it is)"
+    if not (stat.S_ISREG(target.st_mode) and is_image_name(entry.name)):
+        return None
+    if not inside:
+        return f"link to a file outside the indexed folder ({real}): not indexed"
+    return "link to a file: not indexed (the file it points to is indexed where it is)"
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether real path `path` is `folder` or below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
