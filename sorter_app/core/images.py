@@ -209,6 +209,7 @@ def describe(exc: BaseException) -> str:
 
 
 def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
+    """Why no trusted decoder would open a file: its signature says what it meant to be."""
     if head[:2] == b"\xff\xd8":
         try:
             variant = _jpeg_variant(fp)
@@ -217,8 +218,22 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
         if variant:
             # Valid files that this build's JPEG decoder (8-bit, Huffman) cannot decode.
             return f"unsupported JPEG variant: {variant} JPEGs cannot be decoded here"
-        return "corrupt JPEG: its header could not be read"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return f"corrupt {name} file: its header could not be read"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "corrupt WebP file: its header could not be read"
     return "not an image: the content is not a recognised image format"
+
+
+_SIGNATURES = (
+    (b"\xff\xd8", "JPEG"),
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
 
 
 _LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})

@@ -3,7 +3,7 @@
 Almost every camera stores a full-size or large JPEG preview in its RAW files; decoding that
 costs what a JPEG costs (draft mode included), where demosaicing the sensor data costs seconds.
 So the preview is used when it is big enough for the model, and only files without one are
-demosaiced (at half size: 2×2 binning, no interpolation, still far more pixels than needed). The
+demosaiced (at half size — 2×2 binning, no interpolation — unless that is smaller than needed). The
 camera's orientation record (LibRaw's `flip`) is applied to the preview, and the catalog records
 the sensor's image size, not the preview's.
 """
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import formats
 from .errors import ImageError
-from .formats import RAW, installed
 from .images import LoadedImage, check_decoded_size, decode_with_pillow, describe, finish_decoded
 
 # LibRaw's `flip` → the EXIF orientation that means the same turn.
@@ -25,8 +25,8 @@ _EXIF_ORIENTATION_FOR_FLIP = {0: 1, 3: 3, 5: 8, 6: 6}
 
 
 def load_raw(path: str, min_side: int | None) -> LoadedImage:
-    if not installed(RAW):
-        raise ImageError(RAW.missing_reason)
+    if not formats.installed(formats.RAW):
+        raise ImageError(formats.RAW.missing_reason)
     import rawpy
 
     try:
@@ -51,7 +51,8 @@ def _decode(raw: Any, min_side: int | None) -> LoadedImage:
     image = _preview(raw, min_side, orientation)
     if image is None:
         check_decoded_size((int(sizes.raw_width), int(sizes.raw_height)), (width, height))
-        rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # applies flip
+        half = min_side is None or min(sizes.width, sizes.height) // 2 >= min_side
+        rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)  # applies flip
         image = finish_decoded(Image.fromarray(np.ascontiguousarray(rgb)), 1, min_side)
     return LoadedImage(image=image, width=width, height=height, format="RAW", frames=1)
 
