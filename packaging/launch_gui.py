@@ -9,4 +9,6 @@ multiprocessing.freeze_support()
 
 from sorter_app.ui.app import main  # noqa: E402
 
-sys.exit(main())
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # the decode workers: see launch_cli.py
+    sys.exit(main())
