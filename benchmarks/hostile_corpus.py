@@ -39,15 +39,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests import builders, hostile
+from tests.index_child import descendants
+
 REPO = Path(__file__).resolve().parent.parent
 CHILD = REPO / "tests" / "index_child.py"
 
 
 def _generate(folder: Path) -> None:
     """tests/hostile.py's named cases and a few large ones, into `folder/generated`."""
-    sys.path.insert(0, str(REPO))
-    from tests import builders, hostile
-
     out = folder / "generated"
     out.mkdir(parents=True, exist_ok=True)
     for build, name in hostile.NAMED_CASES.values():
@@ -62,21 +62,8 @@ def _generate(folder: Path) -> None:
 
 def _tree_rss_mb(root_pid: int) -> float:
     """Resident memory of `root_pid` and all its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    tree, grew = {root_pid}, True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
     total = 0
-    for pid in tree:
+    for pid in {root_pid} | descendants(root_pid):
         try:
             with open(f"/proc/{pid}/statm") as fh:
                 total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -131,14 +118,19 @@ def _run_child(
 
 
 def _file_on_trace(trace: Path) -> tuple[str | None, dict[str, tuple[float, float]]]:
-    """The file started but not finished (where a run died), and every file's (start, end)."""
+    """The file a run died on (it raised, or never finished), and every file's (start, end)."""
     spans: dict[str, list[float]] = {}
+    failed: list[str] = []
     for line in trace.read_text(errors="replace").splitlines():
-        _, when, relpath = line.split(" ", 2)
-        spans.setdefault(relpath, []).append(float(when))
+        kind, when, relpath = line.split(" ", 2)
+        if kind == "fail":
+            failed.append(relpath)
+        else:
+            spans.setdefault(relpath, []).append(float(when))
     unfinished = [p for p, times in spans.items() if len(times) == 1]
     finished = {p: (t[0], t[1]) for p, t in spans.items() if len(t) == 2}
-    return (unfinished[0] if unfinished else None), finished
+    culprits = failed + unfinished
+    return (culprits[0] if culprits else None), finished
 
 
 def corpus_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:

@@ -4,9 +4,10 @@
 
 Indexes FOLDER with the real model and one decode thread, timing every file (the indexer's
 per-file step is wrapped), and writes to TRACE_FILE, as it goes, one line per file started and
-per file finished (`start|end <time> <relpath>`), so that a run killed mid-file still says which
-file it was on. Prints one JSON object at the end: the report, each file's seconds, and the peak
-resident memory of this process and of its largest descendant (the decode workers; Linux /proc).
+per file finished (`start|end <time> <relpath>`, and `fail` for one that raised), so that a run
+killed mid-file still says which file it was on. Prints one JSON object at the end: the report,
+each file's seconds, and the peak resident memory of this process and of its largest descendant
+(the decode workers; Linux /proc).
 It imports nothing from tests/, so benchmarks/hostile_corpus.py runs it against older code too.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import subprocess
 import sys
 import threading
 import time
@@ -34,24 +35,44 @@ class PeakMemory:
     def _run(self, interval_s: float) -> None:
         me = os.getpid()
         while not self._stop.wait(interval_s):
-            parents: dict[int, int] = {}
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat", "rb") as fh:
-                            parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
-                    except (OSError, ValueError, IndexError):
-                        continue
-            for pid in parents:
-                ancestor, hops = parents.get(pid), 0
-                while ancestor not in (None, me, 0, 1) and hops < 8:
-                    ancestor, hops = parents.get(ancestor), hops + 1
-                if ancestor == me:
-                    self.peak_child_mb = max(self.peak_child_mb, _vm_hwm_mb(pid))
+            for pid in descendants(me):
+                self.peak_child_mb = max(self.peak_child_mb, _vm_hwm_mb(pid))
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def descendants(root: int) -> set[int]:
+    """Every process below `root` (children, their children …), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found: set[int] = set()
+    grew = {root}
+    while grew:
+        grew = {pid for pid, parent in parents.items() if parent in grew} - found
+        found |= grew
+    return found
+
+
+def run(folder: Path, work: Path, *, python: str = sys.executable, code: Path | None = None) -> Any:
+    """Run this script on `folder` in a child process (data and trace in `work`): its JSON result.
+
+    `code` puts another checkout's sorter_app first on the child's path (older code, for figures).
+    """
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    done = subprocess.run(
+        [python, __file__, str(folder), str(work / "data"), str(work / "trace.txt")],
+        capture_output=True, text=True, timeout=600, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def _vm_hwm_mb(pid: int) -> float:
@@ -80,6 +101,9 @@ def main() -> None:
         os.write(trace, f"start {started:.3f} {file.relpath}\n".encode("utf-8", "backslashreplace"))
         try:
             return prepare(root, file, *args)
+        except BaseException:  # the run is about to die of this file
+            os.write(trace, f"fail {time.time():.3f} {file.relpath}\n".encode("utf-8", "backslashreplace"))
+            raise
         finally:
             ended = time.time()
             seconds[file.relpath] = ended - started
@@ -97,7 +121,8 @@ def main() -> None:
                 "reused": report.reused,
                 "skipped": {p.relpath: p.reason for p in report.skipped},
                 "seconds": seconds,
-                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
+                "maxrss_mb": _vm_hwm_mb(os.getpid()),
                 "peak_worker_mb": memory.peak_child_mb,
             }
         )

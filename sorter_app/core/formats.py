@@ -4,7 +4,7 @@ A folder of phone and camera photos holds HEIC, AVIF, RAW and JPEG XL files next
 extension here belongs to a family; a family either decodes with Pillow's own plugins, or needs an
 optional package (pillow-heif, rawpy, pillow-jxl-plugin) that is registered here once. A file whose
 family's package is missing gets a reason that says so ("HEIC/HEIF support not installed"), never
-silence, and such a reason is worth retrying once the package is there (`worth_retrying`).
+silence, and such a reason is worth retrying once the package is there (`retry_rule`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -84,7 +85,9 @@ def extension(name: str | os.PathLike[str]) -> str:
 
 
 def is_image_name(name: str) -> bool:
-    return extension(name) in IMAGE_EXTENSIONS
+    """Called for every file of every folder walk: kept to string operations, no path parsing."""
+    dot = name.rfind(".")
+    return dot > 0 and "/" not in name[dot:] and name[dot:].lower() in IMAGE_EXTENSIONS
 
 
 def is_raw_name(name: str | os.PathLike[str]) -> bool:
@@ -139,12 +142,13 @@ def missing_support_reason(name: str, head: bytes) -> str | None:
     return None
 
 
-def worth_retrying(reason: str) -> bool:
-    """A skip whose cause was outside the file: a package since installed, or a read that failed.
+def retry_rule() -> Callable[[str], bool]:
+    """Whether a stored skip reason is worth reading the (unchanged) file again for.
 
-    Every other skip is remembered with the file's size and mtime and not read again until those
-    change: re-opening a folder of 200,000 broken files costs only the stat walk.
+    Only a skip whose cause was outside the file is: a support package since installed, or a read
+    that failed (permissions, I/O). Every other skip is remembered with the file's size and mtime
+    and not read again until those change: re-opening a folder of 200,000 broken files costs the
+    stat walk only. Built once per run, then asked once per skipped file.
     """
-    if reason.startswith("cannot read:"):
-        return True
-    return any(reason == s.missing_reason and installed(s) for s in (HEIF, RAW, JXL))
+    now_installed = frozenset(s.missing_reason for s in (HEIF, RAW, JXL) if installed(s))
+    return lambda reason: reason in now_installed or reason.startswith("cannot read:")

@@ -11,6 +11,7 @@ file becomes that file's reason (`ImageError`); nothing else escapes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from dataclasses import dataclass
@@ -268,6 +269,8 @@ def _frame_count(img: Image.Image) -> int:
             return 2 if getattr(img, "is_animated", False) else 1
         return max(1, int(getattr(img, "n_frames", 1)))
     except Exception:  # a broken second frame does not spoil the first
+        with contextlib.suppress(Exception):
+            img.seek(0)
         return 1
 
 

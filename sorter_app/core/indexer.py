@@ -25,7 +25,7 @@ from .decode_pool import DecodeError, DecodePool
 from .embedder import Embedder
 from .errors import ImageError, SorterError
 from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
-from .formats import worth_retrying
+from .formats import retry_rule
 from .hashing import stream_hash
 from .images import MAX_FILE_BYTES, check_file_size
 from .model_input import prepare_model_input
@@ -184,6 +184,7 @@ def index_folder(
         report.removed = len(gone)
 
     pending: list[ScannedFile] = []
+    worth_retrying = retry_rule()
     for file in scan.files:
         row = known_rows.get(file.relpath)
         if row is None or row.size != file.size or row.mtime_ns != file.mtime_ns:

@@ -73,14 +73,6 @@ def _printable(name: str) -> str:
     return os.fsencode(name).decode("utf-8", errors="replace")
 
 
-def _has_valid_name(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def scan_folder(
     root: Path,
     *,
@@ -100,17 +92,19 @@ def scan_folder(
         dir_path, rel_dir = stack.pop()
         try:
             with os.scandir(dir_path) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as exc:
             result.problems.append(Problem(rel_dir or ".", f"cannot open folder: {exc.strerror or exc}"))
             continue
-        subdirs: list[tuple[str, str]] = []
+        dir_bytes = len(os.fsencode(dir_path)) + 1  # the path's length, for PATH_MAX, without a call per file
         for entry in entries:
             name = entry.name
             if _is_hidden(name):
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if not _has_valid_name(name):
+            try:
+                name_bytes = len(name.encode("utf-8"))
+            except UnicodeEncodeError:  # undecodable bytes, kept by the file system's decoding
                 if is_image_name(name) or entry.is_dir(follow_symlinks=False):
                     result.problems.append(
                         Problem(_printable(rel), "name is not valid UTF-8: rename it to index it")
@@ -124,7 +118,7 @@ def scan_folder(
             is_dir = entry.is_dir(follow_symlinks=False)
             if not (is_dir or is_image_name(name)):
                 continue
-            if len(os.fsencode(entry.path)) >= PATH_MAX - 1:
+            if dir_bytes + name_bytes >= PATH_MAX - 1:
                 what = "folder" if is_dir else "file"
                 reason = f"{what} path longer than this system's limit ({PATH_MAX} bytes): not indexed"
                 result.problems.append(Problem(rel, reason))
@@ -142,11 +136,11 @@ def scan_folder(
                 if os.path.realpath(entry.path) in excluded:
                     continue
                 visited.add(key)
-                subdirs.append((entry.path, rel))
+                stack.append((entry.path, rel))
             elif stat.S_ISREG(st.st_mode):
                 result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))
-        stack.extend(reversed(subdirs))
     result.files.sort(key=lambda f: f.relpath)
+    result.problems.sort(key=lambda p: p.relpath)
     return result
 
 

@@ -10,8 +10,6 @@ taking more than a few seconds.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,9 +18,8 @@ import pytest
 from PIL import Image
 
 from sorter_app.core import formats
-from tests import builders
+from tests import builders, index_child
 
-REPO = Path(__file__).resolve().parents[2]
 VARIANTS_PER_FORMAT = 50
 
 
@@ -78,13 +75,7 @@ def test_damaged_files_never_stop_a_run(tmp_path: Path) -> None:
         for i in range(VARIANTS_PER_FORMAT):
             (folder / f"damaged{i:03d}{ext}").write_bytes(_damaged(data, rng))
     names = sorted(p.name for p in folder.iterdir())
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "index_child.py"), str(folder), str(tmp_path / "data"),
-         str(tmp_path / "trace.txt")],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = index_child.run(folder, tmp_path)
     assert sorted(result["seconds"]) == names  # every file was tried
     skipped = result["skipped"]
     assert result["indexed"] + result["reused"] + len(skipped) == len(names)

@@ -6,8 +6,6 @@ a child process (tests/index_child.py), as `sorter index` would, and bounds its 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,9 +14,7 @@ import pytest
 
 from sorter_app.core.errors import ImageError
 from sorter_app.core.images import MAX_FILE_BYTES, load_image_file
-from tests import builders, hostile
-
-REPO = Path(__file__).resolve().parents[2]
+from tests import builders, hostile, index_child
 
 # name → what must come of it: a reason containing these words, or None for "decoded".
 EXPECTED: dict[str, str | None] = {
@@ -96,13 +92,7 @@ def test_one_run_over_every_case_finishes_within_bounds(tmp_path: Path) -> None:
     for seed in range(3):
         builders.write_jpeg(folder / f"good{seed}.jpg", seed)
     names = sorted(p.name for p in folder.iterdir())
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "index_child.py"), str(folder), str(tmp_path / "data"),
-         str(tmp_path / "trace.txt")],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = index_child.run(folder, tmp_path)
     decoded = {"page2.tif", "loop.tif", "pages.tif", "float.tif", "int32.tif", "good0.jpg", "good1.jpg",
                "good2.jpg"}  # fmt: skip
     assert result["indexed"] == len(decoded)
