@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sorter_app.core import formats
 from sorter_app.core.catalog import Catalog, FileRow
@@ -113,3 +114,15 @@ def test_a_folder_of_every_format_indexes_without_a_skip(tmp_path: Path, embedde
         report = index_folder(folder, catalog, embedder, tmp_path / "data" / "indexes")
     assert report.skipped == []
     assert report.indexed == len(WRITERS)
+
+
+def test_heic_orientation_is_applied_once(tmp_path: Path) -> None:
+    """pillow-heif applies the turn itself and clears the EXIF orientation: not turned twice."""
+    assert formats.installed(formats.HEIF)
+    source = builders.write_exif_rotated_jpeg(tmp_path / "rotated.jpg", orientation=6)
+    with Image.open(source) as img:
+        img.save(tmp_path / "rotated.heic", "HEIF", exif=img.info["exif"], quality=90)
+    loaded = load_image_file(tmp_path / "rotated.heic", min_side=100)
+    assert (loaded.width, loaded.height) == loaded.image.size == (200, 300)
+    top = loaded.image.getpixel((100, 10))
+    assert isinstance(top, tuple) and top[0] > 200 and top[2] < 60  # red on top, as the camera meant
