@@ -134,6 +134,10 @@ class DecodePool:
         self._idle.put(worker)
         return result
 
+    def worker_pids(self) -> list[int]:
+        """The processes started so far (for measuring them)."""
+        return [w.process.pid for w in self._started if w.process.pid is not None]
+
     def close(self) -> None:
         """Stop every worker, including one still busy with a file (a cancelled run)."""
         self._closed = True
