@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -28,9 +27,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# Longest a single file may take to decode. A 120-MP TIFF (the largest we accept) takes ~3 s on
-# one slow core; a decoder stuck in a loop is given up on after this.
-DEADLINE_S = 15.0
+# Most CPU time one file may take to decode. A 33-MP 10-bit HEIC, the slowest real photo met,
+# takes ~4 s of one core; a decoder stuck in a loop is given up on after this. CPU time, not wall
+# time: on a busy machine a big photo may take a minute of wall time and is still fine.
+CPU_LIMIT_S = 15
+# Wall-clock backstop, for a decoder that hangs without using the CPU.
+DEADLINE_S = 60.0
 # Address space a worker may add to what it has once started: the largest accepted image (120 MP
 # of RGBA, 480 MB) and its conversions fit; an allocation beyond fails as MemoryError, or kills
 # only the worker.
@@ -54,10 +56,11 @@ def _context() -> BaseContext:
 
 
 class _Worker:
-    def __init__(self, ctx: BaseContext, memory_bytes: int) -> None:
+    def __init__(self, ctx: BaseContext, memory_bytes: int, cpu_seconds: int) -> None:
+        self.cpu_seconds = cpu_seconds
         self.conn, child = ctx.Pipe()
         self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child, memory_bytes), name="sorter-decode", daemon=True
+            target=_serve, args=(child, memory_bytes, cpu_seconds), name="sorter-decode", daemon=True
         )
         self.process.start()
         child.close()
@@ -78,6 +81,8 @@ class _Worker:
     def _death(self) -> str:
         self.process.join(timeout=1.0)
         code = self.process.exitcode
+        if code == -signal.SIGXCPU:
+            return f"gave up: decoding took more than {self.cpu_seconds} s of CPU time"
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -101,9 +106,11 @@ class DecodePool:
         workers: int,
         *,
         deadline_s: float = DEADLINE_S,
+        cpu_seconds: int = CPU_LIMIT_S,
         memory_bytes: int = MEMORY_LIMIT_BYTES,
     ) -> None:
         self._deadline_s = deadline_s
+        self._cpu_seconds = cpu_seconds
         self._memory_bytes = memory_bytes
         self._ctx = _context()
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
@@ -123,7 +130,7 @@ class DecodePool:
             self._idle.put(worker)
             raise DecodeError("cancelled")
         if worker is None:
-            worker = _Worker(self._ctx, self._memory_bytes)
+            worker = _Worker(self._ctx, self._memory_bytes, self._cpu_seconds)
             self._started.append(worker)
         try:
             result = worker.call(fn, args, self._deadline_s)
@@ -153,15 +160,17 @@ class DecodePool:
         self.close()
 
 
-def _serve(conn: Connection, memory_bytes: int) -> None:
+def _serve(conn: Connection, memory_bytes: int, cpu_seconds: int) -> None:
     """A worker's life: run each (fn, args) it is sent and send back (ok, result or message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C cancels the run; the parent stops us
     _limit_memory(memory_bytes)
+    _set_limit("RLIMIT_CORE", 0)  # a decoder that crashes leaves no core file in the user's folder
     while True:
         try:
             fn, args = conn.recv()
         except (EOFError, OSError):
             return
+        _limit_cpu(cpu_seconds)
         try:
             reply: tuple[bool, Any] = (True, fn(*args))
         except MemoryError:
@@ -176,23 +185,35 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
             conn.send((False, f"{type(exc).__name__}: {exc}"))
 
 
-def _limit_memory(extra_bytes: int) -> None:
-    """Cap this process's address space at what it uses now plus `extra_bytes` (Linux, BSD)."""
+def _limit_cpu(seconds: int) -> None:
+    """SIGXCPU (which ends this worker) once this call has used `seconds` more of CPU time."""
     try:
         import resource
-    except ImportError:  # Windows: the deadline still applies
+    except ImportError:  # Windows: the wall-clock deadline still applies
         return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _set_limit("RLIMIT_CPU", int(usage.ru_utime + usage.ru_stime) + seconds + 1)
+
+
+def _set_limit(name: str, soft: int) -> None:
+    """Set a soft resource limit (within the hard one) where the platform has it."""
+    try:
+        import resource
+
+        which = getattr(resource, name)
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+    except (ImportError, AttributeError, ValueError, OSError):
+        return
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    """Cap this process's address space at what it uses now plus `extra_bytes` (Linux, BSD)."""
     try:
         with open("/proc/self/statm") as fh:
             used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):
         used = 0
-    limit = used + extra_bytes
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ValueError, OSError):
-        if sys.platform.startswith("linux"):
-            raise
+    _set_limit("RLIMIT_AS", used + extra_bytes)

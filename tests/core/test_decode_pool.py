@@ -21,9 +21,14 @@ def _segfault() -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
-def _loop_forever() -> None:
+def _sleep_forever() -> None:
     while True:
         time.sleep(0.1)
+
+
+def _spin_forever() -> None:
+    while True:
+        pass
 
 
 def _allocate(gigabytes: int) -> int:
@@ -44,11 +49,15 @@ def test_a_crash_a_hang_and_a_runaway_allocation_each_cost_one_call(tmp_path: Pa
             pool.call(_segfault)
         started = time.monotonic()
         with pytest.raises(DecodeError, match="gave up after 2 s"):
-            pool.call(_loop_forever)
+            pool.call(_sleep_forever)  # no CPU used: the wall-clock deadline
         assert time.monotonic() - started < 10
         with pytest.raises(DecodeError, match="not enough memory"):
             pool.call(_allocate, 2)  # over the 512 MB cap: MemoryError in the worker
         assert pool.call(_size_of, photo) == (320, 240)  # a fresh worker took over each time
+    with DecodePool(1, deadline_s=120.0, cpu_seconds=1) as pool:
+        with pytest.raises(DecodeError, match="more than 1 s of CPU time"):
+            pool.call(_spin_forever)  # killed by its CPU limit, however busy the machine is
+        assert pool.call(_size_of, photo) == (320, 240)
 
 
 def test_a_closed_pool_refuses_work() -> None:
