@@ -241,9 +241,6 @@ def index_folder(
         report.rebuilt_index = refresh_vector_index(
             catalog, root_id, model_id, index_dir, min_items=annoy_min_items
         )
-    report.skipped = sorted(
-        scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)],
-        key=lambda p: p.relpath,
-    )
+    report.skipped = sorted(scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)])
     report.seconds = time.perf_counter() - started
     return report
