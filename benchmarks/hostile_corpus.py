@@ -167,6 +167,7 @@ def corpus_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cli = subprocess.run(
         [*command, "--data-dir", str(work / "cli")],
         env={**os.environ, "PYTHONPATH": str(args.code)},
+        cwd=work,  # not the checkout: `-m` would import its sorter_app whatever --code says
         capture_output=True,
         text=True,
     )
@@ -199,7 +200,9 @@ def empty_files_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     timings = []
     for _ in range(4):
         started, cpu = time.perf_counter(), _children_cpu()
-        done = subprocess.run([*command, str(work / "empty-data")], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*command, str(work / "empty-data")], env=env, capture_output=True, text=True, cwd=work
+        )
         wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
         seconds = json.loads(done.stdout)["seconds"] if done.returncode == 0 else None
         timings.append(
