@@ -9,8 +9,4 @@ multiprocessing.freeze_support()
 
 from sorter_app.cli import main  # noqa: E402
 
-if __name__ == "__main__":
-    # Decoding runs in worker processes (sorter_app.core.decode_pool); in the frozen program they
-    # are this executable started again, which must run the worker instead of the command line.
-    multiprocessing.freeze_support()
-    sys.exit(main())
+sys.exit(main())

@@ -9,6 +9,4 @@ multiprocessing.freeze_support()
 
 from sorter_app.ui.app import main  # noqa: E402
 
-if __name__ == "__main__":
-    multiprocessing.freeze_support()  # the decode workers: see launch_cli.py
-    sys.exit(main())
+sys.exit(main())

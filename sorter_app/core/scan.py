@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .formats import IMAGE_EXTENSIONS, is_image_name
+from .formats import IMAGE_EXTENSIONS
+from .formats import is_image_name as is_image_name  # plan.py and plan_check.py use it from here
 
 
 def _path_max() -> int:
