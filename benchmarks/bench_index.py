@@ -1,7 +1,8 @@
 """Index and query speed against the budgets in DESIGN.md. Run by hand, not in CI:
 
     .venv/bin/python -m benchmarks.bench_index                 # everything
-    .venv/bin/python -m benchmarks.bench_index --only query    # one part: rooms, 12mp, reopen, query
+    .venv/bin/python -m benchmarks.bench_index --only query    # one part: rooms, 12mp, isolation,
+                                                               # reopen, query
 
 Each throughput figure is paired with a naive baseline run in the same process on the same files
 (full decode, one image per model call, no catalog, no cache), so the ratio says what the pipeline
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -100,6 +102,53 @@ def bench_12mp(sidecar: Path, n: int) -> dict[str, Any]:
     return {"files": len(files), "mean_file_mb": round(mean_mb, 2), **compare(folder, files, sidecar)}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_isolation(sidecar: Path, n: int) -> dict[str, Any]:
+    """CPU time per 12-MP JPEG for the decode step: in this process vs in a decode worker.
+
+    Wall-clock throughput on a shared machine swings with the load; CPU time much less. The worker
+    path adds a second read of the file (page cache), a pipe round trip and 150 KB of pickled
+    pixels per image; this says what that costs, on the same files, same decode.
+    """
+    from sorter_app.core.decode_pool import DecodePool
+    from sorter_app.core.hashing import file_hash
+    from sorter_app.core.images import load_image
+    from sorter_app.core.layout import layout_signature
+    from sorter_app.core.model_input import prepare_model_input
+
+    pre = load_spec(sidecar).preprocess
+    files = sorted(make_12mp_jpegs(n).glob("*.jpg"))
+    started = time.process_time()
+    for path in files:
+        data = path.read_bytes()
+        file_hash(path)
+        loaded = load_image(data, min_side=pre.size)
+        to_model_pixels(loaded.image, pre)
+        layout_signature(loaded.image)
+    in_process = time.process_time() - started
+    with DecodePool(1) as pool:
+        pool.call(prepare_model_input, str(files[0]), pre)  # start the worker outside the timing
+        worker = pool.worker_pids()[0]
+        started, worker_started = time.process_time(), _cpu_seconds(worker)
+        for path in files:
+            file_hash(path)
+            result = pool.call(prepare_model_input, str(path), pre)
+            assert not isinstance(result, str), result
+        here, there = time.process_time() - started, _cpu_seconds(worker) - worker_started
+    return {
+        "files": len(files),
+        "cpu_ms_per_image_in_process": round(1000 * in_process / len(files), 1),
+        "cpu_ms_per_image_with_worker": round(1000 * (here + there) / len(files), 1),
+        "of_which_in_worker": round(1000 * there / len(files), 1),
+    }
+
+
 def bench_reopen(sidecar: Path) -> dict[str, Any]:
     """Index the whole shared dataset, then time re-opening it unchanged."""
     first, data_dir = index_once(DATASETS, sidecar)
@@ -175,13 +224,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["rooms", "12mp", "reopen", "query"], action="append")
+    parser.add_argument("--only", choices=["rooms", "12mp", "isolation", "reopen", "query"], action="append")
     parser.add_argument("--n12mp", type=int, default=100, help="how many 12-MP JPEGs to generate")
     args = parser.parse_args()
     sidecar = bundled_model_sidecar()
     parts: dict[str, Callable[[], dict[str, Any]]] = {
         "rooms": lambda: bench_rooms(sidecar),
         "12mp": lambda: bench_12mp(sidecar, args.n12mp),
+        "isolation": lambda: bench_isolation(sidecar, args.n12mp),
         "reopen": lambda: bench_reopen(sidecar),
         "query": bench_query,
     }

@@ -48,12 +48,10 @@ EXCLUDES = [
     "pygments",
     "pytest",
     "_pytest",
-    # Pillow: Tk bridge, and AVIF (not an allowed format in sorter_app.core.images; 5 MB of libavif).
+    # Pillow's Tk bridge.
     "tkinter",
     "PIL.ImageTk",
     "PIL._imagingtk",
-    "PIL.AvifImagePlugin",
-    "PIL._avif",
     # Qt modules the window does not use. Every PySide6 extension links QtNetwork and QtDBus, so the
     # hooks would otherwise collect them with their TLS, network-information and D-Bus plugins.
     "PySide6.QtNetwork",
@@ -73,6 +71,10 @@ EXCLUDES = [
     "PySide6.QtTest",
     "PySide6.QtXml",
 ]
+
+# Imported by name at run time (sorter_app.core.formats registers the optional format plugins
+# when first needed), so PyInstaller cannot see them: HEIC/HEIF, camera RAW, JPEG XL.
+HIDDEN_IMPORTS = ["pillow_heif", "rawpy", "pillow_jxl", "pillow_jxl.JpegXLImagePlugin"]
 
 # Qt plugins kept, as "<plugin type>/<file>" patterns; every other plugin is left out.
 QT_PLUGINS = (

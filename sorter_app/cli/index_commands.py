@@ -10,7 +10,16 @@ from typing import Any
 from ..core.indexer import IndexReport
 from ..core.library import Library
 from ..core.predictions import Prediction
-from .output import EXIT_CANCELLED, EXIT_OK, Command, ctrl_c_cancels, emit, folder_of, progress_printer
+from .output import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    Command,
+    ctrl_c_cancels,
+    emit,
+    folder_of,
+    progress_printer,
+    shown,
+)
 
 
 def add_commands(
@@ -47,7 +56,7 @@ def _prediction_line(root: Path, prediction: Prediction) -> str:
         for answer in prediction.answers.values()
         if answer.label is not None and answer.confidence is not None
     ]
-    return "  ".join([str(root / prediction.path), *said])
+    return "  ".join([shown(root / prediction.path), *said])
 
 
 def _index(library: Library, args: argparse.Namespace) -> int:
@@ -73,12 +82,13 @@ def index_json(report: IndexReport) -> dict[str, Any]:
 
 def _index_text(report: IndexReport) -> str:
     lines = [
-        f"{report.folder}: {report.indexed} indexed, {report.reused} reused, {report.removed} removed, "
-        f"{len(report.skipped)} skipped in {report.seconds:.1f} s ({report.images_per_second:.1f} images/s)"
+        f"{shown(report.folder)}: {report.indexed} indexed, {report.reused} reused, "
+        f"{report.removed} removed, {len(report.skipped)} skipped in {report.seconds:.1f} s "
+        f"({report.images_per_second:.1f} images/s)"
     ]
     if report.cancelled:
         lines.append("cancelled: what was finished is kept; run again to continue")
-    lines += [f"  skipped {p.relpath}: {p.reason}" for p in report.skipped]
+    lines += [f"  skipped {shown(p.relpath)}: {shown(p.reason)}" for p in report.skipped]
     return "\n".join(lines)
 
 
@@ -86,7 +96,7 @@ def _similar(library: Library, args: argparse.Namespace) -> int:
     root = folder_of(args)
     neighbours = library.similar(root, args.image, args.k)
     data = [{"path": str(root / n.relpath), "similarity": round(n.similarity, 4)} for n in neighbours]
-    emit(args, data, "\n".join(f"{n.similarity:.3f}  {root / n.relpath}" for n in neighbours))
+    emit(args, data, "\n".join(f"{n.similarity:.3f}  {shown(root / n.relpath)}" for n in neighbours))
     return EXIT_OK
 
 
@@ -96,7 +106,8 @@ def _status(library: Library, args: argparse.Namespace) -> int:
         time.strftime("%Y-%m-%d %H:%M", time.localtime(status.indexed_at)) if status.indexed_at else "never"
     )
     human = (
-        f"{status.folder}\n  model {status.model_id} (last indexed {when} with {status.indexed_with})\n"
+        f"{shown(status.folder)}\n"
+        f"  model {status.model_id} (last indexed {when} with {status.indexed_with})\n"
         f"  {status.files} files: {status.usable} usable ({status.distinct} distinct), "
         f"{status.errors} skipped\n"
         f"  search: {status.search}" + (f" ({status.annoy_items} items)" if status.annoy_items else "")

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..core.clusters import RESOLUTIONS
 from ..core.library import Library
 from ..core.predictions import Prediction
-from .output import EXIT_OK, EXIT_USAGE, Command, emit, folder_of
+from .output import EXIT_OK, EXIT_USAGE, Command, emit, folder_of, shown
 
 
 def add_commands(
@@ -54,7 +54,7 @@ def _said(root: Path, prediction: Prediction) -> str:
         for head, answer in prediction.answers.items()
         if answer.label is not None
     ]
-    return f"{root / prediction.path}: {', '.join(said) or 'no prediction'}"
+    return f"{shown(root / prediction.path)}: {', '.join(said) or 'no prediction'}"
 
 
 def _export(library: Library, args: argparse.Namespace) -> int:
@@ -66,5 +66,6 @@ def _export(library: Library, args: argparse.Namespace) -> int:
         groups |= {path: "unsorted" for path in clustering.unsorted}
     destination = args.output.expanduser().resolve()
     written = library.export(root, destination, groups)
-    emit(args, {"output": str(destination), "images": written}, f"wrote {written} images to {destination}")
+    human = f"wrote {written} images to {shown(destination)}"
+    emit(args, {"output": str(destination), "images": written}, human)
     return EXIT_OK

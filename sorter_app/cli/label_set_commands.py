@@ -20,7 +20,7 @@ from ..core.labelling import Labelling
 from ..core.library import Library
 from ..core.plan import save_plan
 from .organise_commands import add_granularity
-from .output import EXIT_OK, Command, emit, progress_printer
+from .output import EXIT_OK, Command, emit, progress_printer, shown
 
 Handler = Callable[[Labelling, argparse.Namespace], int]
 
@@ -183,8 +183,8 @@ def _import_folders(labelling: Labelling, args: argparse.Namespace) -> int:
         "changed": report.changed,
         "conflicts": report.conflicts,
     }
-    human = "\n".join(f"{label}: {n} images (from {folder}/)" for label, folder, n in report.labels)
-    human += "".join(f"\n  skipped {folder}/: {reason}" for folder, reason in report.skipped)
+    human = "\n".join(f"{label}: {n} images (from {shown(folder)}/)" for label, folder, n in report.labels)
+    human += "".join(f"\n  skipped {shown(folder)}/: {reason}" for folder, reason in report.skipped)
     human += f"\n{report.changed} images labelled in {report.set_name}"
     if report.conflicts:
         human += f"; {len(report.conflicts)} left out, found under two labels"
@@ -254,7 +254,7 @@ def _predict(labelling: Labelling, args: argparse.Namespace) -> int:
         for a in labelling.answers(args.folder, args.set_name, model)
     ]
     human = "\n".join(
-        f"{r['label']:<20} {r['confidence']:.2f}{' (labelled)' if r['labelled'] else ''}  {r['path']}"
+        f"{r['label']:<20} {r['confidence']:.2f}{' (labelled)' if r['labelled'] else ''}  {shown(r['path'])}"
         for r in rows
     )
     emit(args, rows, human)
@@ -273,7 +273,7 @@ def _review(labelling: Labelling, args: argparse.Namespace) -> int:
         for a in queue
     ]
     human = "\n".join(
-        f"{r['path']}: " + ", ".join(f"{g['label']} {g['confidence']:.2f}" for g in r["guesses"])
+        f"{shown(r['path'])}: " + ", ".join(f"{g['label']} {g['confidence']:.2f}" for g in r["guesses"])
         for r in rows
     )
     emit(args, rows, human or "nothing left to review")
@@ -292,8 +292,8 @@ def _plan(labelling: Labelling, args: argparse.Namespace) -> int:
         only=args.label,
     )
     save_plan(plan, args.output)
-    lines = [f"{m.src} → {m.dst}" for m in plan.moves]
-    lines.append(f"{len(plan.moves)} files; plan {plan.id} written to {args.output}")
+    lines = [f"{shown(m.src)} → {shown(m.dst)}" for m in plan.moves]
+    lines.append(f"{len(plan.moves)} files; plan {plan.id} written to {shown(args.output)}")
     emit(args, plan.to_json(), "\n".join(lines))
     return EXIT_OK
 
@@ -301,7 +301,8 @@ def _plan(labelling: Labelling, args: argparse.Namespace) -> int:
 def _export(labelling: Labelling, args: argparse.Namespace) -> int:
     destination = args.output.expanduser().resolve()
     written = export_labels(labelling, args.folder, destination, args.sets)
-    emit(args, {"output": str(destination), "images": written}, f"wrote {written} images to {destination}")
+    human = f"wrote {written} images to {shown(destination)}"
+    emit(args, {"output": str(destination), "images": written}, human)
     return EXIT_OK
 
 

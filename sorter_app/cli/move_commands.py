@@ -19,7 +19,7 @@ from .organise_commands import (
     duplicates_json,
     groups_json,
 )
-from .output import EXIT_CANCELLED, EXIT_OK, Command, ctrl_c_cancels, emit, progress_printer
+from .output import EXIT_CANCELLED, EXIT_OK, Command, ctrl_c_cancels, emit, progress_printer, shown
 
 
 def add_commands(
@@ -114,8 +114,9 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
     check_plan(plan)  # a destination `move` would refuse is refused now
     save_plan(plan, args.output)
     data = plan.to_json()
-    human = "\n".join(f"{m.src} → {m.dst}" for m in plan.moves) + f"\n{len(plan.moves)} files; plan {plan.id}"
-    emit(args, data, human + f" written to {args.output}")
+    human = "\n".join(f"{shown(m.src)} → {shown(m.dst)}" for m in plan.moves)
+    human += f"\n{len(plan.moves)} files; plan {plan.id}"
+    emit(args, data, human + f" written to {shown(args.output)}")
     return EXIT_OK
 
 
@@ -128,7 +129,8 @@ def _move(library: Library, args: argparse.Namespace) -> int:
             "`sorter index` has seen (index it, then make the plan again)"
         )
     if args.dry_run:
-        human = "\n".join(f"{m.src} → {m.dst}" for m in plan.moves) + f"\n(dry run: {len(plan.moves)} files)"
+        human = "\n".join(f"{shown(m.src)} → {shown(m.dst)}" for m in plan.moves)
+        human += f"\n(dry run: {len(plan.moves)} files)"
         emit(args, plan.to_json(), human)
         return EXIT_OK
     with ctrl_c_cancels() as cancelled:
@@ -136,7 +138,7 @@ def _move(library: Library, args: argparse.Namespace) -> int:
     data = result.to_json()
     done = {"move": "moved", "copy": "copied", "trash": "trashed"}[plan.mode]
     human = f"plan {result.plan_id}: {data[done]} files {done}"
-    human += "".join(f"\n  skipped {s['src']}: {s['reason']}" for s in data["skipped"])
+    human += "".join(f"\n  skipped {shown(s['src'])}: {shown(s['reason'])}" for s in data["skipped"])
     emit(args, data, human)
     return EXIT_CANCELLED if result.cancelled else EXIT_OK
 
@@ -146,7 +148,9 @@ def _undo(library: Library, args: argparse.Namespace) -> int:
         result = library.undo(args.plan_id, progress=progress_printer("restoring"), cancelled=cancelled)
     data = result.to_json()
     human = f"plan {result.plan_id}: {result.restored} restored"
-    human += "".join(f"\n  not restored {n['path']}: {n['reason']}" for n in data["not_restored"])
+    human += "".join(
+        f"\n  not restored {shown(n['path'])}: {shown(n['reason'])}" for n in data["not_restored"]
+    )
     emit(args, data, human)
     return EXIT_CANCELLED if result.cancelled else EXIT_OK
 

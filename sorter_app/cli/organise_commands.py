@@ -10,7 +10,7 @@ from ..core.clusters import RESOLUTIONS
 from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
 from ..core.library import Library
 from ..core.seed_groups import SEED_THRESHOLD
-from .output import EXIT_OK, Command, emit, folder_of
+from .output import EXIT_OK, Command, emit, folder_of, shown
 
 
 def add_commands(
@@ -78,8 +78,8 @@ def groups_json(library: Library, args: argparse.Namespace, threshold: float) ->
 def _duplicates(library: Library, args: argparse.Namespace) -> int:
     groups = duplicates_json(library, args, args.threshold)
     human = "\n".join(
-        f"{g['tier']} ({len(g['paths'])}): keep {g['keep']} — {g['why']}"
-        + "".join(f"\n    {p}" for p in g["paths"] if p != g["keep"])
+        f"{g['tier']} ({len(g['paths'])}): keep {shown(g['keep'])} — {g['why']}"
+        + "".join(f"\n    {shown(p)}" for p in g["paths"] if p != g["keep"])
         for g in groups
     )
     emit(args, {"groups": groups}, human or "no duplicates")
@@ -88,7 +88,7 @@ def _duplicates(library: Library, args: argparse.Namespace) -> int:
 
 def _clusters(library: Library, args: argparse.Namespace) -> int:
     data = clusters_json(library, args)
-    human = "\n".join(f"{c['id']:>4}  {c['name']}" for c in data["clusters"])
+    human = "\n".join(f"{c['id']:>4}  {shown(c['name'])}" for c in data["clusters"])
     emit(args, data, f"{human}\nunsorted · {len(data['unsorted'])}")
     return EXIT_OK
 
@@ -96,13 +96,13 @@ def _clusters(library: Library, args: argparse.Namespace) -> int:
 def _outliers(library: Library, args: argparse.Namespace) -> int:
     root = folder_of(args)
     ranked = library.outliers(root)
-    shown = ranked if args.top == 0 else ranked[: args.top]
-    data = [{"path": str(root / o.path), "score": round(o.score, 4)} for o in shown]
-    emit(args, data, "\n".join(f"{o['score']:.3f}  {o['path']}" for o in data))
+    top = ranked if args.top == 0 else ranked[: args.top]
+    data = [{"path": str(root / o.path), "score": round(o.score, 4)} for o in top]
+    emit(args, data, "\n".join(f"{o['score']:.3f}  {shown(o['path'])}" for o in data))
     return EXIT_OK
 
 
 def _groups(library: Library, args: argparse.Namespace) -> int:
     groups = groups_json(library, args, args.threshold)
-    emit(args, {"groups": groups}, "\n".join(f"{g['seed']}: {len(g['paths'])} images" for g in groups))
+    emit(args, {"groups": groups}, "\n".join(f"{shown(g['seed'])}: {len(g['paths'])} images" for g in groups))
     return EXIT_OK

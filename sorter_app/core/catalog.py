@@ -85,6 +85,10 @@ _SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
         f"INSERT OR IGNORE INTO {USER_SCHEMA}.corrections SELECT * FROM main.corrections",
         "DROP TABLE main.corrections",
     ),
+    (  # 4: skipped files are no longer read again while unchanged (indexer.py); read each once
+        # more, so that what this version decodes (new formats, fixed crashes) is not left skipped
+        "UPDATE files SET mtime_ns = -1 WHERE error IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(_SCHEMA_STEPS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20
 
@@ -24,10 +25,15 @@ def content_hash(data: bytes) -> str:
 
 def file_hash(path: Path) -> str:
     """The same digest as `content_hash`, read in chunks."""
-    digest = new_digest()
     with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
+        return stream_hash(fh)
+
+
+def stream_hash(fh: BinaryIO) -> str:
+    """The same digest as `content_hash`, of what is left in an open file, a chunk at a time."""
+    digest = new_digest()
+    while chunk := fh.read(CHUNK_BYTES):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

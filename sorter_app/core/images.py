@@ -1,40 +1,72 @@
 """Turn untrusted bytes into an RGB image, or into a one-line reason why not.
 
-Everything a folder of real photos throws at us is handled here: decompression bombs and huge
-panoramas are refused or decoded at reduced scale before any pixel is allocated; EXIF orientation
-is applied; CMYK, 16-bit, palette, alpha and animated images all come out as plain RGB.
+Everything a folder of real photos throws at us is handled here, in this order, so that no pixel
+or metadata is decoded before the size is known to be safe: the file's size is capped; only
+trusted decoders may open it (formats.py); the header's claimed size must be one the file can
+hold and one we can afford (JPEGs and HEIC thumbnails are scaled down first); then the pixels are
+decoded, and only then is EXIF orientation read and applied. CMYK, 16-bit, float, palette, alpha
+and animated images all come out as plain 8-bit RGB. Any exception any decoder raises for one
+file becomes that file's reason (`ImageError`); nothing else escapes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageError
+from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 
-# Extensions the scanner treats as "looks like an image"; a file with one of these that cannot be
-# decoded is reported, any other file is silently ignored.
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp"}
-)
-# Decoders we trust with untrusted input. Pillow knows many more (EPS runs Ghostscript, etc.).
-ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP"})
+__all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
+
+# Largest file we read at all. Camera RAW files reach ~150 MB and layered TIFF scans a few hundred;
+# a bigger file named like an image is a disk image, a video or an attack, and hashing it alone
+# would cost seconds.
+MAX_FILE_BYTES = 512 * 1024 * 1024
 
 # Most pixels we agree to decode (after JPEG draft scaling): 120 MP is ~360 MB of RGB. Larger
-# images are decompression bombs or panoramas too big to decode safely in several threads at once.
+# images are decompression bombs or panoramas too big to decode safely in several workers at once.
 MAX_DECODED_PIXELS = 120_000_000
+
+# Above this many decoded pixels an image is shrunk (Image.reduce, a box filter) before its colour
+# conversions, which would otherwise each cost another full-size copy.
+_REDUCE_ABOVE_PIXELS = 16_000_000
+
+# How many pixels one byte of compressed data can stand for, at most, in a real file: a JPEG needs
+# about a bit per 8×8 block even for a flat image (2048 leaves 4× headroom); deflate cannot
+# compress more than 1032:1 (PNG, 1-bit pixels: ~8,300 px per byte); GIF's LZW ~2,700. A header
+# claiming more is forged or the data is missing, and decoding it would allocate the claimed size
+# for nothing. WebP, TIFF (CCITT fax) and others can legitimately compress a blank page further.
+_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096}
 
 # We check sizes ourselves, before decoding and after draft scaling; Pillow's own guard would
 # reject a 300-MP JPEG panorama that draft mode decodes at 1/8 scale in a few megabytes.
 Image.MAX_IMAGE_PIXELS = None
+# A truncated file must fail, not come out with grey where its data is missing.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_BIT_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ORIENTATIONS_THAT_SWAP_AXES = frozenset({5, 6, 7, 8})
 _EXIF_ORIENTATION_TAG = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Formats whose frame count means reading every frame (a 100,000-page TIFF costs a minute): for
+# these we only ask whether there is a second frame, and record 2 for "more than one".
+_FRAMES_NEED_A_WALK = frozenset({"TIFF", "GIF"})
 
 
 @dataclass(frozen=True)
@@ -52,66 +84,213 @@ def load_image(data: bytes, min_side: int | None = None) -> LoadedImage:
     """Decode `data` to RGB with EXIF orientation applied.
 
     With `min_side`, JPEGs decode in draft mode at the smallest scale (1/2, 1/4, 1/8) whose shorter
-    side still has at least `min_side` pixels: a 12-MP photo costs a 1/8-scale decode.
-    Raises ImageError with a reason a user can read.
+    side still has at least `min_side` pixels (a 12-MP photo costs a 1/8-scale decode), HEIC files
+    use an embedded thumbnail that is big enough, and very large images of other formats are
+    reduced right after decoding. Raises ImageError with a reason a user can read.
     """
-    if not data:
-        raise ImageError("empty file (0 bytes)")
+    check_file_size(len(data))
+    return decode_with_pillow(io.BytesIO(data), len(data), "", min_side)
+
+
+def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -> LoadedImage:
+    """`load_image` for a file, read as the decoder needs it rather than whole into memory."""
+    name = os.fspath(path)
     try:
-        img = Image.open(io.BytesIO(data))
+        fh = open(name, "rb")  # noqa: SIM115 - closed below, after the decode that reads it
+    except OSError as exc:
+        raise ImageError(f"cannot read: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            nbytes = os.fstat(fh.fileno()).st_size
+        except OSError as exc:
+            raise ImageError(f"cannot read: {exc.strerror or exc}") from None
+        check_file_size(nbytes)
+        if is_raw_name(name):
+            from .raw import load_raw  # rawpy is optional and only RAW files need it
+
+            return load_raw(name, min_side)
+        return decode_with_pillow(fh, nbytes, name, min_side)
+
+
+def check_file_size(nbytes: int) -> None:
+    if nbytes == 0:
+        raise ImageError("empty file (0 bytes)")
+    if nbytes > MAX_FILE_BYTES:
+        raise ImageError(
+            f"file too large ({nbytes / 2**20:,.0f} MB; "
+            f"images over {MAX_FILE_BYTES // 2**20} MB are not read)"
+        )
+
+
+def decode_with_pillow(
+    fp: IO[bytes], nbytes: int, name: str, min_side: int | None, orientation: int | None = None
+) -> LoadedImage:
+    """Open, check, decode and convert one image from `fp` (`nbytes` long).
+
+    `orientation` overrides the EXIF orientation (a RAW file's preview follows the camera's record).
+    """
+    head = fp.read(16)
+    fp.seek(0)
+    try:
+        img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:
-        raise ImageError("not an image: the content is not a recognised image format") from None
+        reason = missing_support_reason(name, head) or _unidentified_reason(head, fp)
+        raise ImageError(reason) from None
+    except MemoryError:
+        raise ImageError("unreadable image header: not enough memory") from None
     except Exception as exc:
-        raise ImageError(f"unreadable image header: {_describe(exc)}") from exc
-    # No `with img:` — closing a Pillow image destroys its pixels, and the source is in memory.
+        raise ImageError(f"unreadable image header: {describe(exc)}") from None
     fmt = img.format or "unknown"
-    if fmt not in ALLOWED_FORMATS:
-        raise ImageError(f"unsupported image format {fmt}")
-    width, height = _oriented_size(img)
-    frames = int(getattr(img, "n_frames", 1))
-    if min_side is not None and fmt in ("JPEG", "MPO"):
-        img.draft("RGB", (min_side, min_side))
-    decoded_pixels = img.size[0] * img.size[1]
-    if decoded_pixels > MAX_DECODED_PIXELS:
+    stored_width, stored_height = img.size
+    frames = _frame_count(img)
+    try:
+        if min_side is not None:
+            img.draft("RGB", (min_side, min_side))
+    except Exception as exc:
+        raise ImageError(f"unreadable image header: {describe(exc)}") from None
+    check_decoded_size(img.size, (stored_width, stored_height))
+    check_claimed_size(fmt, stored_width, stored_height, nbytes)
+    try:
+        img.load()
+    except MemoryError:
+        raise ImageError("not enough memory to decode this image") from None
+    except Exception as exc:
+        raise ImageError(f"truncated or corrupt image: {describe(exc)}") from None
+    if orientation is None:
+        orientation = _orientation(img)
+    width, height = stored_width, stored_height
+    if orientation in _ORIENTATIONS_THAT_SWAP_AXES:
+        width, height = height, width
+    rgb = finish_decoded(img, orientation, min_side)
+    return LoadedImage(image=rgb, width=width, height=height, format=fmt, frames=frames)
+
+
+def finish_decoded(img: Image.Image, orientation: int, min_side: int | None) -> Image.Image:
+    """Decoded pixels → oriented 8-bit RGB, shrunk first if they are far bigger than needed."""
+    try:
+        if min_side is not None:
+            img = _reduced(img, min_side)
+        transpose = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+        if transpose is not None:
+            img = img.transpose(transpose)
+        return _to_rgb(img)
+    except MemoryError:
+        raise ImageError("not enough memory to convert this image") from None
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(f"cannot convert image ({img.mode}): {describe(exc)}") from None
+
+
+def check_claimed_size(fmt: str, width: int, height: int, nbytes: int) -> None:
+    """Refuse, from the header alone, a size the data cannot hold or we cannot afford."""
+    if width <= 0 or height <= 0:
+        raise ImageError(f"corrupt image header: size {width}×{height}")
+    per_byte = _MAX_PIXELS_PER_BYTE.get(fmt)
+    if per_byte is not None and width * height > nbytes * per_byte:
+        raise ImageError(
+            f"truncated or forged image: the header claims {width}×{height} but the file holds "
+            f"only {nbytes:,} bytes"
+        )
+
+
+def check_decoded_size(decoded: tuple[int, int], claimed: tuple[int, int]) -> None:
+    if decoded[0] * decoded[1] > MAX_DECODED_PIXELS:
+        width, height = claimed
         raise ImageError(
             f"image too large to decode safely ({width}×{height} = {width * height / 1e6:.0f} MP, "
             f"limit {MAX_DECODED_PIXELS / 1e6:.0f} MP): possible decompression bomb"
         )
-    try:
-        img.load()
-        oriented = _apply_exif_orientation(img)
-        rgb = _to_rgb(oriented)
-    except ImageError:
-        raise
-    except Exception as exc:
-        raise ImageError(f"truncated or corrupt image: {_describe(exc)}") from exc
-    return LoadedImage(image=rgb, width=width, height=height, format=fmt, frames=frames)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception as one line: its message, or its type when it has none."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
-def _orientation(img: Image.Image) -> int:
+def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
+    """Why no trusted decoder would open a file: its signature says what it meant to be."""
+    if head[:2] == b"\xff\xd8":
+        try:
+            variant = _jpeg_variant(fp)
+        except Exception:  # a header too broken to walk
+            variant = None
+        if variant:
+            # Valid files that this build's JPEG decoder (8-bit, Huffman) cannot decode.
+            return f"unsupported JPEG variant: {variant} JPEGs cannot be decoded here"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return f"corrupt {name} file: its header could not be read"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "corrupt WebP file: its header could not be read"
+    return "not an image: the content is not a recognised image format"
+
+
+_SIGNATURES = (
+    (b"\xff\xd8", "JPEG"),
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+_LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def _jpeg_variant(fp: IO[bytes]) -> str | None:
+    """What a JPEG's frame header (SOFn) says about it: "12-bit", "lossless", … or None."""
+    fp.seek(2)
+    for _ in range(64):  # markers before the frame header: APPn, DQT, DHT, COM …
+        marker = fp.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        kind, length = marker[1], int.from_bytes(marker[2:4], "big")
+        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
+            precision = fp.read(1)
+            words = []
+            if precision and precision[0] != 8:
+                words.append(f"{precision[0]}-bit")
+            if kind in _LOSSLESS_SOF:
+                words.append("lossless")
+            if kind in _ARITHMETIC_SOF:
+                words.append("arithmetic-coded")
+            return " ".join(words) or None
+        fp.seek(length - 2, io.SEEK_CUR)
+    return None
+
+
+def _frame_count(img: Image.Image) -> int:
     try:
-        return int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-    except Exception:
+        if img.format in _FRAMES_NEED_A_WALK:
+            return 2 if getattr(img, "is_animated", False) else 1
+        return max(1, int(getattr(img, "n_frames", 1)))
+    except Exception:  # a broken second frame does not spoil the first
+        with contextlib.suppress(Exception):
+            img.seek(0)
         return 1
 
 
-def _oriented_size(img: Image.Image) -> tuple[int, int]:
-    width, height = img.size
-    if _orientation(img) in _ORIENTATIONS_THAT_SWAP_AXES:
-        return height, width
-    return width, height
-
-
-def _apply_exif_orientation(img: Image.Image) -> Image.Image:
-    """Rotate/flip as the camera recorded; a broken EXIF block leaves the pixels as stored."""
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation, read only after the pixels were decoded (a PNG's EXIF may follow them)."""
     try:
-        return ImageOps.exif_transpose(img)
-    except Exception:
+        return int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block leaves the pixels as stored
+        return 1
+
+
+def _reduced(img: Image.Image, min_side: int) -> Image.Image:
+    if img.width * img.height <= _REDUCE_ABOVE_PIXELS:
+        return img
+    factor = min(img.width, img.height) // min_side
+    if factor < 2:
+        return img
+    try:
+        return img.reduce(factor)
+    except ValueError:  # a mode reduce() does not handle (palette, 1-bit): converted full size
         return img
 
 
@@ -133,13 +312,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _high_bit_depth_to_rgb(img: Image.Image) -> Image.Image:
-    """16-bit and float greyscale: scale to the full 8-bit range instead of clipping at 255."""
+    """16-bit, 32-bit and float greyscale → 8-bit over the range the data really uses.
+
+    16-bit data keeps its 0–65535 scale (a dark 16-bit photo stays dark); floats in [0, 1] keep
+    that scale; anything else (int32, other floats) is stretched between its finite extremes.
+    Non-finite pixels never set the scale: +inf shows white, −inf and NaN black.
+    """
     values = np.asarray(img, dtype=np.float64)
-    if img.mode == "F":
-        low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        scale = 255.0 / (high - low) if high > low else 0.0
-        values = (np.nan_to_num(values, nan=low) - low) * scale
-    elif values.max(initial=0) > 255:
-        values = values * (255.0 / 65535.0)
-    grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    finite = np.isfinite(values)
+    low, high = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
+    if img.mode == "F" and low >= 0.0 and high <= 1.0:
+        low, high = 0.0, 1.0
+    elif img.mode != "F" and low >= 0.0 and high <= 255.0:
+        low, high = 0.0, 255.0
+    elif img.mode != "F" and low >= 0.0 and high <= 65535.0:
+        low, high = 0.0, 65535.0
+    values = np.where(finite, values, np.where(values > 0, high, low))
+    scale = 255.0 / (high - low) if high > low else 0.0
+    grey = np.clip(np.rint((values - low) * scale), 0, 255).astype(np.uint8)
     return Image.fromarray(grey).convert("RGB")

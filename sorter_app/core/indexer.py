@@ -21,14 +21,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .catalog import Catalog, FileRow, ImageInfo
+from .decode_pool import DecodeError, DecodePool
 from .embedder import Embedder
 from .errors import ImageError, SorterError
 from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
-from .hashing import content_hash
-from .images import load_image
-from .layout import layout_signature
+from .formats import retry_rule
+from .hashing import stream_hash
+from .images import MAX_FILE_BYTES, check_file_size
+from .model_input import prepare_model_input
 from .model_spec import Preprocess
-from .preprocess import to_model_pixels
 from .scan import Problem, ScannedFile, scan_folder
 
 ProgressFn = Callable[[int, int], None]
@@ -60,30 +61,41 @@ class _Prepared:
     info: ImageInfo | None = None
 
 
-def _prepare(root: Path, file: ScannedFile, known: frozenset[str], pre: Preprocess) -> _Prepared:
-    """Read, hash and (if the content is new) decode one file. Runs in a worker thread."""
+def _prepare(
+    root: Path, file: ScannedFile, known: frozenset[str], pre: Preprocess, decoders: DecodePool
+) -> _Prepared:
+    """Hash and (if the content is new) decode one file. Runs in a decode thread.
+
+    The file is streamed through the hash, never held whole; its pixels are decoded in a worker
+    process (decode_pool.py), so that no file can crash, hang or exhaust the run.
+    """
+    if file.size == 0 or file.size > MAX_FILE_BYTES:  # known from the scan: not even opened
+        try:
+            check_file_size(file.size)
+        except ImageError as exc:
+            return _Prepared(FileRow(file.relpath, file.size, file.mtime_ns, None, str(exc)))
+    path = root / file.relpath
     try:
-        with open(root / file.relpath, "rb") as fh:
+        with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
-            data = fh.read()
+            digest = stream_hash(fh) if 0 < st.st_size <= MAX_FILE_BYTES else None
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         return _Prepared(FileRow(file.relpath, file.size, file.mtime_ns, None, reason))
-    digest = content_hash(data)
+    if digest is None:  # it changed since the scan
+        return _prepare(root, ScannedFile(file.relpath, st.st_size, st.st_mtime_ns), known, pre, decoders)
     if digest in known:
         return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None))
     try:
-        loaded = load_image(data, min_side=pre.size)
-        pixels = to_model_pixels(loaded.image, pre)
-    except ImageError as exc:
-        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, str(exc)))
-    except (ValueError, MemoryError) as exc:
-        reason = f"cannot prepare image: {exc}"
-        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, reason))
+        prepared = decoders.call(prepare_model_input, os.fspath(path), pre)
+    except DecodeError as exc:
+        prepared = str(exc)
+    if isinstance(prepared, str):
+        return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, prepared))
     info = ImageInfo(
-        digest, loaded.width, loaded.height, loaded.format, loaded.frames, layout_signature(loaded.image)
+        digest, prepared.width, prepared.height, prepared.format, prepared.frames, prepared.layout
     )
-    return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None), pixels, info)
+    return _Prepared(FileRow(file.relpath, st.st_size, st.st_mtime_ns, digest, None), prepared.pixels, info)
 
 
 class _BatchWriter:
@@ -172,13 +184,19 @@ def index_folder(
         report.removed = len(gone)
 
     pending: list[ScannedFile] = []
+    worth_retrying = retry_rule()
     for file in scan.files:
         row = known_rows.get(file.relpath)
-        unchanged = row is not None and row.size == file.size and row.mtime_ns == file.mtime_ns
-        if unchanged and row is not None and row.error is None and row.content_hash in known_vectors:
-            report.reused += 1
-        else:
+        if row is None or row.size != file.size or row.mtime_ns != file.mtime_ns:
             pending.append(file)
+        elif row.error is None:
+            if row.content_hash in known_vectors:
+                report.reused += 1
+            else:
+                pending.append(file)  # usable, but not yet embedded by this model
+        elif worth_retrying(row.error):
+            pending.append(file)
+        # else: an unchanged file we could not use: its reason stands, it is not read again
 
     writer = _BatchWriter(catalog, root_id, embedder, batch_size)
     pre = embedder.spec.preprocess
@@ -186,22 +204,28 @@ def index_folder(
     if progress:
         progress(0, len(pending))
     n_workers = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+    with (
+        DecodePool(n_workers) as decoders,
+        ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool,
+    ):
         queue: deque[Future[_Prepared]] = deque()
         upcoming = iter(pending)
         max_in_flight = 2 * batch_size + n_workers
         while True:
             while len(queue) < max_in_flight and (next_file := next(upcoming, None)) is not None:
-                queue.append(pool.submit(_prepare, root, next_file, known_vectors, pre))
+                queue.append(pool.submit(_prepare, root, next_file, known_vectors, pre, decoders))
             if not queue:
                 break
             if is_cancelled():
                 report.cancelled = True
                 for future in queue:
                     future.cancel()
-                # Files already decoded are kept: the next run need not repeat them.
-                for future in queue:
-                    if future.done() and not future.cancelled() and writer.add(future.result()):
+                # Files already decoded are kept: the next run need not repeat them. Files still
+                # decoding are dropped, not waited for (their workers are stopped, after this).
+                finished = [f.result() for f in queue if f.done() and not f.cancelled()]
+                decoders.close()
+                for prepared in finished:
+                    if writer.add(prepared):
                         report.reused += 1
                 break
             if writer.add(queue.popleft().result()):
@@ -217,9 +241,6 @@ def index_folder(
         report.rebuilt_index = refresh_vector_index(
             catalog, root_id, model_id, index_dir, min_items=annoy_min_items
         )
-    report.skipped = sorted(
-        scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)],
-        key=lambda p: p.relpath,
-    )
+    report.skipped = sorted(scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)])
     report.seconds = time.perf_counter() - started
     return report

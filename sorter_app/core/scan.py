@@ -1,8 +1,11 @@
 """Walk a folder for image files, cheaply and without surprises.
 
 Re-opening an indexed folder costs only this walk (one stat per file), so it must stay lean. It
-never loops on symlinks, skips hidden and system files, and reports what it could not enter
-instead of failing.
+skips hidden and system files, and reports what it could not enter instead of failing. Links are
+never followed: a folder link may lead out of the folder the user chose (and a plan would then
+move files that live elsewhere), or back into it (every file twice, or a loop); a file link's
+target is indexed where it really is, or not at all when that is outside. Each link is listed
+with the reason it was not followed, and so is every path too long for the system to open.
 """
 
 from __future__ import annotations
@@ -13,9 +16,21 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from .images import IMAGE_EXTENSIONS
+from .formats import IMAGE_EXTENSIONS
+from .formats import is_image_name as is_image_name  # plan.py and plan_check.py use it from here
 
+
+def _path_max() -> int:
+    try:
+        return os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 4096
+
+
+# Longest path (in bytes, with its terminating NUL) the system will open; deeper files are listed.
+PATH_MAX = _path_max()
 # Folders that operating systems, cameras and sync tools scatter around; never the user's photos.
 SYSTEM_NAMES = frozenset(
     {
@@ -30,15 +45,17 @@ SYSTEM_NAMES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ScannedFile:
+# Both are NamedTuples, not dataclasses: a re-open makes one per file (200,000 for a big folder),
+# and a tuple costs a fifth of a frozen dataclass to make; sorted, they sort by path.
+
+
+class ScannedFile(NamedTuple):
     relpath: str  # '/'-separated, relative to the scanned root
     size: int
     mtime_ns: int
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """A path that looked relevant but could not be used, with a reason a user can act on."""
 
     relpath: str
@@ -51,25 +68,9 @@ class ScanResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name in SYSTEM_NAMES
-
-
 def _printable(name: str) -> str:
     """A name with undecodable bytes, shown with replacement characters instead of crashing."""
     return os.fsencode(name).decode("utf-8", errors="replace")
-
-
-def _has_valid_name(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def scan_folder(
@@ -78,14 +79,12 @@ def scan_folder(
     exclude: Iterable[Path] = (),
     cancelled: Callable[[], bool] | None = None,
 ) -> ScanResult:
-    """Every image-looking regular file under `root`, plus the problems met on the way.
-
-    Directory symlinks are followed once: a (device, inode) already visited is reported as a loop.
-    """
+    """Every image-looking regular file under `root`, plus the problems met on the way."""
     result = ScanResult()
     excluded = {os.path.realpath(p) for p in exclude}
+    real_root = os.path.realpath(root)
     root_stat = os.stat(root)
-    visited = {(root_stat.st_dev, root_stat.st_ino)}
+    visited = {(root_stat.st_dev, root_stat.st_ino)}  # bind mounts can loop without a link
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     while stack:
         if cancelled is not None and cancelled():
@@ -93,31 +92,41 @@ def scan_folder(
         dir_path, rel_dir = stack.pop()
         try:
             with os.scandir(dir_path) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as exc:
             result.problems.append(Problem(rel_dir or ".", f"cannot open folder: {exc.strerror or exc}"))
             continue
-        subdirs: list[tuple[str, str]] = []
+        dir_bytes = len(os.fsencode(dir_path)) + 1  # the path's length, for PATH_MAX, without a call per file
         for entry in entries:
             name = entry.name
-            if _is_hidden(name):
+            if name[0] == "." or name in SYSTEM_NAMES:  # hidden (inline: this loop is the re-open)
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if not _has_valid_name(name):
+            try:
+                name_bytes = len(name.encode("utf-8"))
+            except UnicodeEncodeError:  # undecodable bytes, kept by the file system's decoding
                 if is_image_name(name) or entry.is_dir(follow_symlinks=False):
                     result.problems.append(
                         Problem(_printable(rel), "name is not valid UTF-8: rename it to index it")
                     )
                 continue
+            if entry.is_symlink():
+                reason = _link_reason(entry, real_root)
+                if reason is not None:
+                    result.problems.append(Problem(rel, reason))
+                continue
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if not is_dir and name[name.rfind(".") :].lower() not in IMAGE_EXTENSIONS:  # is_image_name
+                continue
+            if dir_bytes + name_bytes >= PATH_MAX - 1:
+                what = "folder" if is_dir else "file"
+                reason = f"{what} path longer than this system's limit ({PATH_MAX} bytes): not indexed"
+                result.problems.append(Problem(rel, reason))
+                continue
             try:
-                st = entry.stat()  # follows symlinks
+                st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    result.problems.append(Problem(rel, "symlink loop, skipped"))
-                elif entry.is_symlink() and is_image_name(name):
-                    result.problems.append(Problem(rel, "broken symlink: its target does not exist"))
-                elif is_image_name(name):
-                    result.problems.append(Problem(rel, f"cannot read: {exc.strerror or exc}"))
+                result.problems.append(Problem(rel, f"cannot read: {exc.strerror or exc}"))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
@@ -127,9 +136,37 @@ def scan_folder(
                 if os.path.realpath(entry.path) in excluded:
                     continue
                 visited.add(key)
-                subdirs.append((entry.path, rel))
-            elif stat.S_ISREG(st.st_mode) and is_image_name(name):
+                stack.append((entry.path, rel))
+            elif stat.S_ISREG(st.st_mode):
                 result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))
-        stack.extend(reversed(subdirs))
-    result.files.sort(key=lambda f: f.relpath)
+    result.files.sort()
+    result.problems.sort()
     return result
+
+
+def _link_reason(entry: os.DirEntry[str], real_root: str) -> str | None:
+    """Why a link is not followed, or None for a link nobody would miss (not to a folder or image)."""
+    try:
+        target = os.stat(entry.path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop, skipped"
+        return "broken symlink: its target does not exist" if is_image_name(entry.name) else None
+    real = os.path.realpath(entry.path)
+    inside = _within(real, real_root)
+    if stat.S_ISDIR(target.st_mode):
+        if not inside:
+            return f"link to a folder outside the indexed folder ({real}): not followed"
+        if _within(os.path.realpath(os.path.dirname(entry.path)), real):
+            return "symlink loop: a link to a folder that contains it, not followed"
+        return "link to a folder: not followed (the folder it points to is indexed where it is)"
+    if not (stat.S_ISREG(target.st_mode) and is_image_name(entry.name)):
+        return None
+    if not inside:
+        return f"link to a file outside the indexed folder ({real}): not indexed"
+    return "link to a file: not indexed (the file it points to is indexed where it is)"
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether real path `path` is `folder` or below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import CancelledError, ImageError
-from ..core.images import load_image
+from ..core.errors import CancelledError
+from ..core.images import load_image_file
 from ..core.predictions import UNKNOWN, Prediction
 from .map_view import ThumbnailSource
 from .wording import format_size
@@ -67,11 +67,7 @@ def _decode_for_display(
     shown raises ImageError, whose reason the Worker's error signal carries."""
     if cancelled():
         raise CancelledError("another image was selected before this one was loaded")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"cannot read the file: {exc.strerror or exc}") from exc
-    loaded = load_image(data, min_side=DECODE_MIN_SIDE)
+    loaded = load_image_file(path, min_side=DECODE_MIN_SIDE)  # size-capped; ImageError if unreadable
     rgb = loaded.image
     if max(rgb.size) > MAX_SIDE:
         rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)

@@ -10,13 +10,12 @@ into `QPixmap`s, which are bound to the GUI thread.
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from ..core.errors import ImageError
-from ..core.images import load_image
+from ..core.images import load_image_file
 from .workers import run_in_background
 
 # Requests older than this many are for rows scrolled far away: forgetting them beats decoding
@@ -29,7 +28,7 @@ def decode_thumbnail(path: str, max_side: int) -> QImage:
 
     Runs in a worker thread. Raises ImageError or OSError with a reason a user can read.
     """
-    loaded = load_image(Path(path).read_bytes(), min_side=max_side)
+    loaded = load_image_file(path, min_side=max_side)
     image = loaded.image
     image.thumbnail((max_side, max_side))
     raw = image.tobytes()

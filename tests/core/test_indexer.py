@@ -146,3 +146,31 @@ def test_vectors_match_a_direct_model_call(tmp_path: Path, catalog: Catalog, emb
     )
     assert np.abs(stored - direct).max() < 1e-4
     assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-4)
+
+
+def test_files_skipped_by_an_older_version_are_read_once_more(
+    tmp_path: Path, catalog: Catalog, embedder: Embedder
+) -> None:
+    """Catalog step 4: skips are now remembered, so those an older version made are retried once."""
+    import sqlite3
+
+    from sorter_app.core.catalog import FileRow
+
+    folder = tmp_path / "photos"
+    builders.write_jpeg(folder / "a.jpg", 1)
+    _index(folder, catalog, embedder)
+    root_id = catalog.root_id(folder.resolve())
+    assert root_id is not None
+    row = catalog.file_rows(root_id)["a.jpg"]
+    with catalog.transaction():  # what an older version wrote for a format it could not read
+        catalog.upsert_files(
+            root_id, [FileRow("a.jpg", row.size, row.mtime_ns, None, "unsupported image format")]
+        )
+    db = sqlite3.connect(catalog.path)
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with Catalog(catalog.path) as upgraded:
+        report = _index(folder, upgraded, embedder)
+        assert (report.reused, report.skipped) == (1, [])
+        assert upgraded.file_rows(root_id)["a.jpg"].error is None

@@ -35,11 +35,50 @@ def test_symlink_loop_is_reported_once_and_does_not_hang(tmp_path: Path) -> None
     assert "symlink loop" in reasons["photos/self.jpg"]
 
 
-def test_symlinked_folder_is_followed(tmp_path: Path) -> None:
+def test_links_are_listed_not_followed(tmp_path: Path) -> None:
+    """A link out of the folder would let a plan move files that live elsewhere (issue #12, item 7)."""
     builders.write_jpeg(tmp_path / "elsewhere" / "x.jpg", 1)
-    (tmp_path / "root").mkdir()
-    os.symlink(tmp_path / "elsewhere", tmp_path / "root" / "linked")
-    assert [f.relpath for f in scan_folder(tmp_path / "root").files] == ["linked/x.jpg"]
+    root = tmp_path / "root"
+    builders.write_jpeg(root / "inside" / "y.jpg", 2)
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+    os.symlink(tmp_path / "elsewhere" / "x.jpg", root / "outside.jpg")
+    os.symlink(root / "inside", root / "again")
+    os.symlink(root / "inside" / "y.jpg", root / "alias.jpg")
+    os.symlink(tmp_path / "elsewhere" / "notes.txt", root / "notes.txt")  # not image-like: ignored
+    result = scan_folder(root)
+    assert [f.relpath for f in result.files] == ["inside/y.jpg"]
+    reasons = {p.relpath: p.reason for p in result.problems}
+    assert set(reasons) == {"linked", "outside.jpg", "again", "alias.jpg"}
+    assert reasons["linked"].startswith("link to a folder outside the indexed folder")
+    assert reasons["outside.jpg"].startswith("link to a file outside the indexed folder")
+    assert reasons["again"].startswith("link to a folder: not followed")
+    assert reasons["alias.jpg"].startswith("link to a file: not indexed")
+
+
+def test_paths_beyond_path_max_are_listed_not_missing(tmp_path: Path) -> None:
+    """A 4,096-byte path cannot be opened by name: what lies below it is listed, never silently lost."""
+    from sorter_app.core.scan import PATH_MAX
+
+    deep = tmp_path
+    fd = os.open(tmp_path, os.O_RDONLY)
+    name = "d" * 200
+    depth = 0
+    try:
+        while len(os.fsencode(deep)) < PATH_MAX + 300:  # built with dir fds: the names are too long
+            os.mkdir(name, dir_fd=fd)
+            child = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, deep, depth = child, deep / name, depth + 1
+        with open(os.open("photo.jpg", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "wb") as fh:
+            builders.scene(1).save(fh, "JPEG")
+    finally:
+        os.close(fd)
+    result = scan_folder(tmp_path)
+    assert result.files == []
+    assert len(result.problems) == 1
+    problem = result.problems[0]
+    assert "longer than this system's limit" in problem.reason
+    assert len(os.fsencode(tmp_path / problem.relpath)) >= PATH_MAX - 1
 
 
 def test_broken_symlink_and_bad_name_are_reported(tmp_path: Path) -> None:

@@ -148,3 +148,13 @@ def test_menu_entry_installer(tmp_path: Path) -> None:
 
     subprocess.run(["sh", str(installer), "--remove"], env=env, check=True, capture_output=True)
     assert not entry_path.exists()
+
+
+def test_optional_format_packages_and_decode_workers_are_in_the_build() -> None:
+    from sorter_app.core import formats
+
+    for support in (formats.HEIF, formats.RAW, formats.JXL):
+        assert support.module in cfg.HIDDEN_IMPORTS
+    assert "cfg.HIDDEN_IMPORTS" in (PACKAGING / "image-sorter.spec").read_text()
+    for launcher in ("launch_cli.py", "launch_gui.py"):
+        assert "multiprocessing.freeze_support()" in (PACKAGING / launcher).read_text()

@@ -101,7 +101,7 @@ def test_unreadable_and_non_image_files_say_why(qtbot: QtBot, tmp_path: Path, ne
     cache.pixmap(missing)
     qtbot.waitUntil(lambda: len(reasons) == 2)
     assert reasons[notes].startswith("not an image")
-    assert reasons[missing].startswith("cannot read the file: No such file")
+    assert reasons[missing].startswith("cannot read: No such file")
 
 
 def test_the_most_recent_request_is_decoded_first(

@@ -1,0 +1,287 @@
+"""Hostile and unusual image files, built byte by byte: every case of issue #12 by name.
+
+Used by tests/core/test_hostile_files.py and by benchmarks/hostile_corpus.py (which adds them to
+a corpus of real malformed files). Each builder writes one file and returns its path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests import builders
+
+# --- TIFF, written by hand so that any tag can be missing, zero or wrong -------------------------
+
+_SHORT, _LONG, _RATIONAL, _SRATIONAL, _BYTE, _ASCII = 3, 4, 5, 10, 1, 2
+_TYPE_SIZE = {_BYTE: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, _SRATIONAL: 8}
+Entry = tuple[int, int, list[int] | bytes]  # tag, type, values (ints, or raw bytes for BYTE/ASCII)
+
+
+def _entry_bytes(entry: Entry) -> tuple[bytes, int]:
+    _, kind, values = entry
+    if isinstance(values, bytes):
+        payload, count = values, len(values)
+    elif kind in (_RATIONAL, _SRATIONAL):
+        fmt = "<i" if kind == _SRATIONAL else "<I"
+        payload = b"".join(struct.pack(fmt, v) for v in values)
+        count = len(values) // 2
+    else:
+        payload = b"".join(struct.pack({_SHORT: "<H", _LONG: "<I"}[kind], v) for v in values)
+        count = len(values)
+    return payload, count
+
+
+def tiff_bytes(ifds: list[list[Entry]], data: bytes = b"", *, chain_to: int | None = None) -> bytes:
+    """A little-endian TIFF: `data` right after the header, then each IFD with its values.
+
+    Offsets in entries are relative to the file start, so `data` sits at offset 8. `chain_to`
+    makes the last IFD point back to an earlier IFD's offset (a loop).
+    """
+    out = bytearray(b"II*\x00" + b"\x00\x00\x00\x00" + data)
+    offsets: list[int] = []
+    patch_next: int | None = None
+    for entries in ifds:
+        if len(out) % 2:
+            out += b"\x00"
+        ifd_at = len(out)
+        offsets.append(ifd_at)
+        if patch_next is None:
+            struct.pack_into("<I", out, 4, ifd_at)
+        else:
+            struct.pack_into("<I", out, patch_next, ifd_at)
+        entries = sorted(entries, key=lambda e: e[0])
+        table_end = ifd_at + 2 + 12 * len(entries) + 4
+        extra = bytearray()
+        table = bytearray(struct.pack("<H", len(entries)))
+        for entry in entries:
+            payload, count = _entry_bytes(entry)
+            if len(payload) <= 4:
+                table += struct.pack("<HHI", entry[0], entry[1], count) + payload.ljust(4, b"\x00")
+            else:
+                table += struct.pack("<HHII", entry[0], entry[1], count, table_end + len(extra))
+                extra += payload + (b"\x00" if len(payload) % 2 else b"")
+        patch_next = ifd_at + len(table)
+        table += b"\x00\x00\x00\x00"
+        out += table + extra
+    if chain_to is not None and patch_next is not None:
+        struct.pack_into("<I", out, patch_next, offsets[chain_to])
+    return bytes(out)
+
+
+def _grey_strip_ifd(width: int, height: int, /, **override: list[int] | None) -> list[Entry]:
+    """A valid 8-bit greyscale single-strip IFD whose pixels start at offset 8; tags overridable."""
+    tags: dict[str, Entry] = {
+        "width": (256, _LONG, [width]),
+        "height": (257, _LONG, [height]),
+        "bits": (258, _SHORT, [8]),
+        "compression": (259, _SHORT, [1]),
+        "photometric": (262, _SHORT, [1]),
+        "strip_offsets": (273, _LONG, [8]),
+        "samples": (277, _SHORT, [1]),
+        "rows_per_strip": (278, _LONG, [height]),
+        "strip_byte_counts": (279, _LONG, [width * height]),
+    }
+    entries = []
+    for key, entry in tags.items():
+        if key in override:
+            value = override[key]
+            if value is None:
+                continue  # the tag is missing
+            entry = (entry[0], entry[1], value)
+        entries.append(entry)
+    return entries
+
+
+def _grey_pixels(width: int, height: int) -> bytes:
+    return bytes((x * 255 // max(width - 1, 1)) for _ in range(height) for x in range(width))
+
+
+def write_tiff_zero_rows_per_strip(path: Path) -> Path:
+    path.write_bytes(tiff_bytes([_grey_strip_ifd(64, 48, rows_per_strip=[0])], _grey_pixels(64, 48)))
+    return path
+
+
+def write_tiff_missing_strip_tags(path: Path) -> Path:
+    ifd = _grey_strip_ifd(64, 48, strip_offsets=None, strip_byte_counts=None, rows_per_strip=None)
+    path.write_bytes(tiff_bytes([ifd], _grey_pixels(64, 48)))
+    return path
+
+
+def write_tiff_zero_tile_size(path: Path) -> Path:
+    ifd = _grey_strip_ifd(64, 48, strip_offsets=None, strip_byte_counts=None, rows_per_strip=None)
+    ifd += [(322, _LONG, [0]), (323, _LONG, [0]), (324, _LONG, [8]), (325, _LONG, [64 * 48])]
+    path.write_bytes(tiff_bytes([ifd], _grey_pixels(64, 48)))
+    return path
+
+
+def write_tiff_missing_dimensions(path: Path) -> Path:
+    path.write_bytes(tiff_bytes([_grey_strip_ifd(64, 48, width=None, height=None)], _grey_pixels(64, 48)))
+    return path
+
+
+def write_tiff_broken_second_page(path: Path) -> Path:
+    """Page 1 is fine, page 2 has no size: counting pages raised TypeError outside any handler."""
+    ifds = [_grey_strip_ifd(64, 48), _grey_strip_ifd(64, 48, width=None, height=None)]
+    path.write_bytes(tiff_bytes(ifds, _grey_pixels(64, 48)))
+    return path
+
+
+def write_tiff_ifd_loop(path: Path) -> Path:
+    ifds = [_grey_strip_ifd(64, 48), _grey_strip_ifd(64, 48)]
+    path.write_bytes(tiff_bytes(ifds, _grey_pixels(64, 48), chain_to=0))
+    return path
+
+
+def write_tiff_many_pages(path: Path, pages: int = 100_000) -> Path:
+    """`pages` IFDs sharing one strip: 100,000 pages are ~12 MB, and counting them cost a minute."""
+    one = tiff_bytes([_grey_strip_ifd(16, 16)], _grey_pixels(16, 16))
+    ifd = one[8 + 256 :]  # the IFD as written after the 256 pixel bytes; its 'next' is patched below
+    n_entries = struct.unpack_from("<H", ifd)[0]
+    next_at = 2 + 12 * n_entries
+    out = bytearray(one[: 8 + 256])
+    for page in range(pages):
+        start = len(out)
+        block = bytearray(ifd)
+        nxt = start + len(block) if page < pages - 1 else 0
+        struct.pack_into("<I", block, next_at, nxt)
+        out += block
+    path.write_bytes(bytes(out))
+    return path
+
+
+def write_float_tiff_with_inf(path: Path) -> Path:
+    ramp = np.linspace(0.0, 1.0, 64 * 48, dtype=np.float32).reshape(48, 64)
+    ramp[0, 0] = np.inf
+    ramp[1, 1] = np.nan
+    Image.fromarray(ramp, "F").save(path, "TIFF")
+    return path
+
+
+def write_int32_tiff(path: Path) -> Path:
+    ramp = np.linspace(0, 2_000_000, 64 * 48).astype(np.int32).reshape(48, 64)
+    Image.fromarray(ramp, "I").save(path, "TIFF")
+    return path
+
+
+# --- PNG ------------------------------------------------------------------------------------------
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def write_png_bomb_with_trailing_exif(path: Path, side: int = 30_000) -> Path:
+    """A real deflate stream of side² 1-bit pixels (~110 KB for 30,000²: 900 MP) with EXIF after it.
+
+    Reading the EXIF orientation of such a PNG decoded the whole image first (≥ 900 MB).
+    """
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    body = _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
+    body += _png_chunk(b"eXIf", exif.tobytes()) + _png_chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+def write_png_corrupt_data(path: Path, animated: bool = False) -> Path:
+    """A PNG (or APNG) whose first image's data is damaged half-way, with EXIF after the pixels.
+
+    Reading that EXIF decoded the image, inside an error handler that swallowed the damage: the
+    file was then indexed from its partial pixels.
+    """
+    frames = [builders.scene(seed) for seed in (1, 2)]
+    buffer = io.BytesIO()
+    if animated:
+        frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:])
+    else:
+        frames[0].save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"IDAT") + 4
+    length = struct.unpack(">I", data[at - 8 : at - 4])[0]
+    for i in range(at + length // 2, at + length // 2 + 64):
+        data[i] ^= 0x5A
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    iend = data.rindex(b"IEND") - 4
+    data[iend:iend] = _png_chunk(b"eXIf", exif.tobytes())
+    path.write_bytes(bytes(data))
+    return path
+
+
+# --- JPEG -----------------------------------------------------------------------------------------
+
+
+def _small_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    builders.scene(3, (16, 16)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def write_jpeg_claiming_huge_size(path: Path, side: int = 65_500) -> Path:
+    """A 16×16 JPEG whose frame header says side × side."""
+    data = bytearray(_small_jpeg())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, side, side)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_12bit_jpeg(path: Path) -> Path:
+    """A valid extended-sequential (SOF1) JPEG with 12-bit samples: an 8-bit Huffman stream is one."""
+    buffer = io.BytesIO()
+    builders.scene(4, (64, 48)).save(buffer, "JPEG", quality=90)
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 1] = 0xC1
+    data[sof + 4] = 12
+    path.write_bytes(bytes(data))
+    return path
+
+
+# --- size -----------------------------------------------------------------------------------------
+
+
+def write_oversized_file(path: Path, size: int) -> Path:
+    """A sparse file of `size` bytes that starts like a JPEG: costs no disk, and no reading it."""
+    with open(path, "wb") as fh:
+        fh.write(_small_jpeg())
+        fh.truncate(size)
+    return path
+
+
+# Every named case, for the runner and the parametrised test: name → (builder, file name).
+NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "tiff zero rows per strip": (write_tiff_zero_rows_per_strip, "rows0.tif"),
+    "tiff missing strip tags": (write_tiff_missing_strip_tags, "nostrips.tif"),
+    "tiff zero tile size": (write_tiff_zero_tile_size, "tile0.tif"),
+    "tiff missing dimensions": (write_tiff_missing_dimensions, "nodims.tif"),
+    "tiff broken second page": (write_tiff_broken_second_page, "page2.tif"),
+    "tiff page loop": (write_tiff_ifd_loop, "loop.tif"),
+    "png bomb with trailing exif": (write_png_bomb_with_trailing_exif, "bomb.png"),
+    "png corrupt data": (write_png_corrupt_data, "corrupt.png"),
+    "apng corrupt data": (lambda p: write_png_corrupt_data(p, animated=True), "corrupt.apng"),
+    "jpeg claiming 65500x65500": (write_jpeg_claiming_huge_size, "huge.jpg"),
+    "12-bit jpeg": (write_12bit_jpeg, "twelve.jpg"),
+}
+
+
+def sparse_file_supported(folder: Path) -> bool:
+    probe = folder / ".sparse-probe"
+    try:
+        with open(probe, "wb") as fh:
+            fh.truncate(1 << 30)
+        return os.stat(probe).st_blocks * 512 < 1 << 20
+    finally:
+        probe.unlink(missing_ok=True)
