@@ -1,0 +1,117 @@
+"""`sorter-train fit`: the recipe that won on held-out sources, fitted on every source, with its thresholds.
+
+Thresholds come from the recipe's out-of-source predictions (`heldout_thresholds.py`), never from
+the final model's own training data; the figures written beside the heads are those held-out
+figures, side by side with the plain logistic regression's, so the run folder says exactly what
+`export-heads` will claim in the sidecar and MODELS.md.
+
+RUN_DIR/heads.npz: `<head>/weight` [classes, 1280] and `<head>/bias` for linear heads on the
+embedding, and `tail/<name>` (the fine-tuned tail's state) when the recipe is `tail`.
+RUN_DIR/fit.json: recipe, thresholds, held-out figures (per source, pooled, app view), baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sorter_app.core.atomic import atomic_path, atomic_write_text
+
+from .errors import TrainingError
+from .heldout_thresholds import TARGETS, app_view, choose_head_threshold, per_source_at
+from .selection import embedding_recipes
+from .selection_data import HEADS, SelectionData, load_selection_data
+from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
+from .tail_finetune import TAIL_HEADS, TailConfig, train_tail
+
+HEADS_FILE = "heads.npz"
+FIT_FILE = "fit.json"
+BASELINE = "lr"
+
+
+def fit_selected(
+    selection: Path,
+    caches: Sequence[Path],
+    out: Path,
+    *,
+    recipe: str,
+    kind_recipe: str = BASELINE,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fit `recipe` for scene and room (and `kind_recipe` for kind) on every source; write the run."""
+    record = json.loads((selection / SELECTION_FILE).read_text(encoding="utf-8"))
+    data = load_selection_data(caches)
+    held = {**load_heldout(selection / HELDOUT_FILE, data, recipe)}
+    held["kind"] = load_heldout(selection / HELDOUT_FILE, data, kind_recipe)["kind"]
+    baseline = load_heldout(selection / HELDOUT_FILE, data, BASELINE)
+    missing = [h for h in HEADS if h not in held]
+    if missing:
+        raise TrainingError(f"{selection} has no held-out predictions of {recipe} for {', '.join(missing)}")
+    thresholds = {h: choose_head_threshold(data, h, held[h], TARGETS[h]) for h in HEADS}
+    for t in thresholds.values():
+        log(
+            f"{t.head}: unknown below {t.unknown_below:.3f} → held-out coverage {t.coverage:.3f}, "
+            f"accuracy of kept {t.accuracy_of_kept:.3f} (all: {t.accuracy_all:.3f}; target {t.target})"
+        )
+    base_thresholds = {h: choose_head_threshold(data, h, baseline[h], TARGETS[h]) for h in HEADS}
+    values = {h: t.unknown_below for h, t in thresholds.items()}
+    figures = {
+        "recipe": recipe,
+        "kind_recipe": kind_recipe,
+        "thresholds": {h: t.to_json() for h, t in thresholds.items()},
+        "per_source": {h: per_source_at(data, h, held[h], values[h]) for h in HEADS},
+        "app_view": app_view(data, held, values),
+        "baseline": {
+            "recipe": BASELINE,
+            "thresholds": {h: t.to_json() for h, t in base_thresholds.items()},
+            "per_source": {
+                h: per_source_at(data, h, baseline[h], base_thresholds[h].unknown_below) for h in HEADS
+            },
+        },
+        "selection": {"path": str(selection), "recipes": record["recipes"], "figures": record["figures"]},
+        "caches": [str(c) for c in caches],
+        "images": len(data),
+    }
+    arrays = _fit_heads(data, recipe, kind_recipe, record, log)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / HEADS_FILE) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    atomic_write_text(out / FIT_FILE, json.dumps(figures, indent=1) + "\n")
+    log(f"wrote {out / HEADS_FILE} and {out / FIT_FILE}")
+    return figures
+
+
+def _fit_heads(
+    data: SelectionData, recipe: str, kind_recipe: str, record: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, np.ndarray[Any, Any]]:
+    recipes = {r.name: r for r in embedding_recipes()}
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for head in HEADS:
+        name = kind_recipe if head == "kind" else recipe
+        if name == TAIL:
+            continue
+        rows = np.flatnonzero(data.labels[head] >= 0)
+        log(f"fitting {head} ({name}) on {rows.size} images from {len(data.sources_with(head))} sources")
+        model = recipes[name].fit_model(data, rows, head)
+        arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
+    if recipe == TAIL:
+        config = TailConfig(**{**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
+        config = TailConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in config.to_json().items()}
+        )
+        rows = np.flatnonzero((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
+        activations = {view: data.activations(view) for view in config.views}
+        run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)
+        for key, value in run.states[-1].items():
+            name = key.removeprefix("heads.")
+            if key.startswith("heads."):
+                head, what = name.split(".")
+                arrays[f"{head}/{what}"] = value.numpy()
+            else:
+                arrays[key.replace(".", "/", 1)] = value.numpy()
+        arrays["tail_heads"] = np.array(TAIL_HEADS)
+    return arrays
