@@ -84,7 +84,8 @@ def _side_by_side(head: str, fit: dict[str, Any]) -> list[str]:
             f"{_pct(o['accuracy_of_kept'])} |"
         )
     lines.append(
-        f"| **pooled** | | {_pct(bt['accuracy_all'])} | {_pct(bt['coverage'])} | {_pct(bt['accuracy_of_kept'])} | "
+        f"| **pooled** | | {_pct(bt['accuracy_all'])} | {_pct(bt['coverage'])} | "
+        f"{_pct(bt['accuracy_of_kept'])} | "
         f"{_pct(t['accuracy_all'])} | {_pct(t['coverage'])} | {_pct(t['accuracy_of_kept'])} |"
     )
     return [*lines, ""]
@@ -121,7 +122,8 @@ def render_section(spec: ModelSpec, fit: dict[str, Any], size_bytes: int) -> str
         f"| file | `{spec.onnx_file}`, {size_bytes / 1e6:.1f} MB, one self-contained file |",
         f"| model_id | `{spec.model_id}` |",
         f"| sha256 | `{spec.sha256}` |",
-        f"| input | `{spec.input_name}`: float32 `[batch, 3, 224, 224]`, dynamic batch (preprocessing below, unchanged) |",
+        f"| input | `{spec.input_name}`: float32 `[batch, 3, 224, 224]`, dynamic batch "
+        "(preprocessing below, unchanged) |",
         f"| `embedding` | float32 `[batch, 1280]`, L2-normalised; identical to the embedder-only model "
         f"`{same['model_id']}` (max abs diff {same['max_abs_diff']:.1e}) |",
     ]
