@@ -101,10 +101,12 @@ class FeatureCache:
         return tuple(self.meta["activation_views"])
 
     def embeddings(self, view: str) -> NDArray[np.float32]:
-        return np.load(self.folder / f"emb_{view}.npy", mmap_mode="r")
+        array: NDArray[np.float32] = np.load(self.folder / f"emb_{view}.npy", mmap_mode="r")
+        return array
 
     def activations(self, view: str) -> NDArray[np.float16]:
-        return np.load(self.folder / f"act_{view}.npy", mmap_mode="r")
+        array: NDArray[np.float16] = np.load(self.folder / f"act_{view}.npy", mmap_mode="r")
+        return array
 
 
 def _encoder_session() -> tuple[ort.InferenceSession, str]:
@@ -193,7 +195,7 @@ def build_cache(
 
 
 def _write_rows(out: Path, items: Sequence[Item]) -> None:
-    columns = {
+    columns: dict[str, Any] = {
         "path": np.array([it.path for it in items]),
         "source": np.array([it.source for it in items]),
         "scene": np.array([it.scene for it in items]),

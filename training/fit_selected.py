@@ -23,7 +23,7 @@ from sorter_app.core.atomic import atomic_path, atomic_write_text
 
 from .errors import TrainingError
 from .heldout_thresholds import TARGETS, app_view, choose_head_threshold, per_source_at
-from .selection import embedding_recipes
+from .selection import HeldOut, embedding_recipes
 from .selection_data import HEADS, SelectionData, load_selection_data
 from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
 from .tail_finetune import TAIL_HEADS, TailConfig, train_tail
@@ -33,8 +33,28 @@ FIT_FILE = "fit.json"
 BASELINE = "lr"
 
 
+def merged_selection(selections: Sequence[Path]) -> dict[str, Any]:
+    """Several `select` runs (e.g. one per group of recipes) read as one record."""
+    merged: dict[str, Any] = {"recipes": {}, "figures": {}, "paths": [str(p) for p in selections]}
+    for folder in selections:
+        record = json.loads((folder / SELECTION_FILE).read_text(encoding="utf-8"))
+        merged["recipes"].update(record["recipes"])
+        for name, heads in record["figures"].items():
+            merged["figures"].setdefault(name, {}).update(heads)
+        if "tail" in record:
+            merged["tail"] = record["tail"]
+    return merged
+
+
+def merged_heldout(selections: Sequence[Path], data: SelectionData, recipe: str) -> dict[str, HeldOut]:
+    held: dict[str, HeldOut] = {}
+    for folder in selections:
+        held.update(load_heldout(folder / HELDOUT_FILE, data, recipe))
+    return held
+
+
 def fit_selected(
-    selection: Path,
+    selections: Sequence[Path],
     caches: Sequence[Path],
     out: Path,
     *,
@@ -43,14 +63,16 @@ def fit_selected(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Fit `recipe` for scene and room (and `kind_recipe` for kind) on every source; write the run."""
-    record = json.loads((selection / SELECTION_FILE).read_text(encoding="utf-8"))
+    record = merged_selection(selections)
     data = load_selection_data(caches)
-    held = {**load_heldout(selection / HELDOUT_FILE, data, recipe)}
-    held["kind"] = load_heldout(selection / HELDOUT_FILE, data, kind_recipe)["kind"]
-    baseline = load_heldout(selection / HELDOUT_FILE, data, BASELINE)
-    missing = [h for h in HEADS if h not in held]
+    held = merged_heldout(selections, data, recipe)
+    kind_held = merged_heldout(selections, data, kind_recipe)
+    if "kind" in kind_held:
+        held["kind"] = kind_held["kind"]
+    baseline = merged_heldout(selections, data, BASELINE)
+    missing = [h for h in HEADS if h not in held or h not in baseline]
     if missing:
-        raise TrainingError(f"{selection} has no held-out predictions of {recipe} for {', '.join(missing)}")
+        raise TrainingError(f"no held-out predictions of {recipe} (or lr) for {', '.join(missing)}")
     thresholds = {h: choose_head_threshold(data, h, held[h], TARGETS[h]) for h in HEADS}
     for t in thresholds.values():
         log(
@@ -72,7 +94,7 @@ def fit_selected(
                 h: per_source_at(data, h, baseline[h], base_thresholds[h].unknown_below) for h in HEADS
             },
         },
-        "selection": {"path": str(selection), "recipes": record["recipes"], "figures": record["figures"]},
+        "selection": {"paths": record["paths"], "recipes": record["recipes"], "figures": record["figures"]},
         "caches": [str(c) for c in caches],
         "images": len(data),
     }
@@ -87,9 +109,9 @@ def fit_selected(
 
 def _fit_heads(
     data: SelectionData, recipe: str, kind_recipe: str, record: dict[str, Any], log: Callable[[str], None]
-) -> dict[str, np.ndarray[Any, Any]]:
+) -> dict[str, Any]:
     recipes = {r.name: r for r in embedding_recipes()}
-    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    arrays: dict[str, Any] = {}
     for head in HEADS:
         name = kind_recipe if head == "kind" else recipe
         if name == TAIL:
@@ -99,10 +121,7 @@ def _fit_heads(
         model = recipes[name].fit_model(data, rows, head)
         arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
     if recipe == TAIL:
-        config = TailConfig(**{**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
-        config = TailConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in config.to_json().items()}
-        )
+        config = TailConfig.from_json({**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
         rows = np.flatnonzero((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
         activations = {view: data.activations(view) for view in config.views}
         run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)

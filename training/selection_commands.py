@@ -76,7 +76,9 @@ def add_selection_parsers(commands: Any) -> None:
         "source, choose each head's 'unknown' threshold on the recipe's pooled held-out predictions "
         "(target accuracy, at least 85 %% coverage), and write RUN_DIR/heads.npz and fit.json.",
     )
-    fit.add_argument("--selection", type=Path, required=True, help="the folder `select` wrote")
+    fit.add_argument(
+        "--selection", type=Path, action="append", required=True, help="a folder `select` wrote (repeatable)"
+    )
     fit.add_argument("--cache", type=Path, action="append", required=True, help="the same caches as select")
     fit.add_argument("--recipe", default="lr", help="recipe for scene and room (default: %(default)s)")
     fit.add_argument("--kind-recipe", default="lr", help="recipe for kind (default: %(default)s)")
@@ -121,7 +123,7 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
     elif args.command == "fit":
         from .fit_selected import fit_selected
 
-        for folder in [*args.cache, args.selection]:
+        for folder in [*args.cache, *args.selection]:
             for entry in read_commands(folder):
                 record_entry(args.out, entry)
         fit_selected(

@@ -56,7 +56,8 @@ class SelectionData:
         return self._embeddings[view]
 
     def activations(self, view: str, rows: NDArray[np.int64] | None = None) -> NDArray[np.float16]:
-        return self._gather(lambda cache: cache.activations(view), np.float16, rows)
+        array: NDArray[np.float16] = self._gather(lambda cache: cache.activations(view), np.float16, rows)
+        return array
 
     def _gather(self, array_of: Any, dtype: Any, rows: NDArray[np.int64] | None = None) -> Any:
         wanted = np.arange(len(self)) if rows is None else rows

@@ -44,12 +44,28 @@ def run_selection(
         + "; ".join(f"{h}: {len(data.sources_with(h))}" for h in heads)
     )
     chosen = [r for r in embedding_recipes() if recipes is None or r.name in recipes]
-    results = run_recipes(data, chosen, heads, log)
     record: dict[str, Any] = {
         "caches": [str(c) for c in caches],
         "images": len(data),
-        "recipes": {r.name: r.description for r in chosen if r.name in results},
+        "recipes": {},
+        "figures": {},
     }
+    results: dict[str, dict[str, HeldOut]] = {}
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every recipe: a long run stopped half-way keeps what it finished
+        record["seconds"] = round(time.perf_counter() - started, 1)
+        record["figures"] = {
+            name: {h: held.folds for h, held in by_head.items()} for name, by_head in results.items()
+        }
+        save_heldout(out / HELDOUT_FILE, data, results)
+        atomic_write_text(out / SELECTION_FILE, json.dumps(record, indent=1) + "\n")
+
+    for recipe in chosen:
+        results.update(run_recipes(data, [recipe], heads, log))
+        if recipe.name in results:
+            record["recipes"][recipe.name] = recipe.description
+            save()
     if tail is not None:
         held, tail_record = tail_leave_one_source_out(data, tail, log)
         results[TAIL] = held
@@ -58,19 +74,13 @@ def run_selection(
             "2 augmented views), heads warm-started from lr, epochs chosen on the other held-out sources"
         )
         record["tail"] = tail_record
-    record["figures"] = {
-        name: {head: held.folds for head, held in by_head.items()} for name, by_head in results.items()
-    }
-    record["seconds"] = round(time.perf_counter() - started, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    save_heldout(out / HELDOUT_FILE, data, results)
-    atomic_write_text(out / SELECTION_FILE, json.dumps(record, indent=1) + "\n")
+        save()
     log(f"wrote {out / SELECTION_FILE} and {out / HELDOUT_FILE} ({record['seconds']:.0f} s)")
     return record
 
 
 def save_heldout(path: Path, data: SelectionData, results: dict[str, dict[str, HeldOut]]) -> None:
-    arrays = {}
+    arrays: dict[str, Any] = {}
     for name, by_head in results.items():
         for head, held in by_head.items():
             arrays[f"{name}/{head}/rows"] = data.content_hash[held.rows]

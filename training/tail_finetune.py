@@ -52,6 +52,20 @@ class TailConfig:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TailConfig:
+        return cls(
+            epochs=int(data["epochs"]),
+            samples_per_epoch=int(data["samples_per_epoch"]),
+            batch_size=int(data["batch_size"]),
+            lr=float(data["lr"]),
+            head_lr=float(data["head_lr"]),
+            l2_sp=float(data["l2_sp"]),
+            head_c=float(data["head_c"]),
+            seed=int(data["seed"]),
+            views=tuple(str(v) for v in data["views"]),
+        )
+
 
 class TunedHeads(nn.Module):
     """activation [B, 192, 7, 7] → {head: logits}: a copied tail, then a linear layer per head."""
@@ -155,10 +169,10 @@ def train_tail(
             logits = model(torch.from_numpy(x))
             loss = torch.zeros(())
             for head in TAIL_HEADS:
-                y = labels[head][batch]
-                has = y >= 0
+                target = labels[head][batch]
+                has = target >= 0
                 if has.any():
-                    loss = loss + F.cross_entropy(logits[head][has], y[has])
+                    loss = loss + F.cross_entropy(logits[head][has], target[has])
             penalty = sum(((p - p0) ** 2).sum() for p, p0 in zip(model.tail.parameters(), start, strict=True))
             loss = loss + config.l2_sp * penalty
             optimiser.zero_grad()
