@@ -19,8 +19,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sorter_app.core.embedder import Embedder
+from sorter_app.core.images import load_image
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import prediction_heads
+from sorter_app.core.preprocess import to_model_pixels
 from training import selection
 from training.cli import main
 from training.feature_cache import FeatureCache
@@ -31,7 +33,9 @@ from training.selection_data import load_selection_data
 
 from .conftest import textured_pixels
 
-pytestmark = pytest.mark.slow  # exports EfficientNet-Lite0 twice and embeds ~60 images × 7 views: ~1 min
+pytestmark = (
+    pytest.mark.slow
+)  # exports EfficientNet-Lite0 three times and embeds ~60 images × 7 views: ~1 min
 
 ROOMS = ("kitchen", "bedroom")
 
@@ -111,8 +115,6 @@ def test_the_centre_view_is_what_the_app_embeds(cache: Path, manifest: Path, tmp
         tmp_path / "m", tmp_path / "no-datasets", sanity_check=False, log=lambda _: None
     )
     embedder = Embedder.from_sidecar(sidecar.sidecar_path)
-    from sorter_app.core.images import load_image
-    from sorter_app.core.preprocess import to_model_pixels
 
     paths = [Path(p) for p in features.rows.path[:5]]
     pixels = np.stack(
