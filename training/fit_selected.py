@@ -22,7 +22,7 @@ import numpy as np
 from sorter_app.core.atomic import atomic_path, atomic_write_text
 
 from .errors import TrainingError
-from .heldout_thresholds import TARGETS, app_view, choose_head_threshold, per_source_at
+from .heldout_thresholds import app_view, choose_thresholds, per_source_at
 from .selection import HeldOut, embedding_recipes
 from .selection_data import HEADS, SelectionData, load_selection_data
 from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
@@ -73,13 +73,13 @@ def fit_selected(
     missing = [h for h in HEADS if h not in held or h not in baseline]
     if missing:
         raise TrainingError(f"no held-out predictions of {recipe} (or lr) for {', '.join(missing)}")
-    thresholds = {h: choose_head_threshold(data, h, held[h], TARGETS[h]) for h in HEADS}
+    thresholds = choose_thresholds(data, held)
     for t in thresholds.values():
         log(
             f"{t.head}: unknown below {t.unknown_below:.3f} → held-out coverage {t.coverage:.3f}, "
             f"accuracy of kept {t.accuracy_of_kept:.3f} (all: {t.accuracy_all:.3f}; target {t.target})"
         )
-    base_thresholds = {h: choose_head_threshold(data, h, baseline[h], TARGETS[h]) for h in HEADS}
+    base_thresholds = choose_thresholds(data, baseline)
     values = {h: t.unknown_below for h, t in thresholds.items()}
     figures = {
         "recipe": recipe,
