@@ -43,6 +43,7 @@ from .pretrained import lite0_weights, load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import update_selection_md
+from .tail_finetune import tuned_heads_from
 from .trunk import CUT_BLOCK, Tail, Trunk, unit_length
 
 OUTPUT_NAMES = ("embedding", *HEADS)
@@ -70,13 +71,7 @@ class HeadsModel(nn.Module):
         if self.tail_heads:
             self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
             self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)
-            tuned = Tail(load_lite0(), CUT_BLOCK)
-            state = {
-                k.removeprefix("tail/"): torch.from_numpy(v)
-                for k, v in arrays.items()
-                if k.startswith("tail/")
-            }
-            tuned.load_state_dict(state, strict=True)
+            tuned: nn.Module = tuned_heads_from(arrays).tail
             self.tuned_tail: nn.Module | None = tuned
         else:
             self.embedder = LiteEmbedder(net)  # exactly the embedder-only graph

@@ -23,10 +23,11 @@ from sorter_app.core.atomic import atomic_path, atomic_write_text
 
 from .errors import TrainingError
 from .heldout_thresholds import app_view, choose_thresholds, per_source_at
-from .selection import HeldOut, embedding_recipes
-from .selection_data import HEADS, SelectionData, load_selection_data
+from .linear import LinearModel
+from .selection import HeldOut, Recipe, average_views, embedding_recipes
+from .selection_data import HEAD_LABELS, HEADS, SelectionData, load_selection_data
 from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
-from .tail_finetune import TAIL_HEADS, TailConfig, train_tail
+from .tail_finetune import TAIL_HEADS, TailConfig, predict_tail, train_tail, tuned_heads_from
 
 HEADS_FILE = "heads.npz"
 FIT_FILE = "fit.json"
@@ -81,12 +82,13 @@ def fit_selected(
         )
     base_thresholds = choose_thresholds(data, baseline)
     values = {h: t.unknown_below for h, t in thresholds.items()}
+    arrays = _fit_heads(data, recipe, kind_recipe, record, log)
     figures = {
         "recipe": recipe,
         "kind_recipe": kind_recipe,
         "thresholds": {h: t.to_json() for h, t in thresholds.items()},
         "per_source": {h: per_source_at(data, h, held[h], values[h]) for h in HEADS},
-        "app_view": app_view(data, held, values),
+        "app_view": app_view(data, with_graphics(data, held, arrays, recipe), values),
         "baseline": {
             "recipe": BASELINE,
             "thresholds": {h: t.to_json() for h, t in base_thresholds.items()},
@@ -98,7 +100,6 @@ def fit_selected(
         "caches": [str(c) for c in caches],
         "images": len(data),
     }
-    arrays = _fit_heads(data, recipe, kind_recipe, record, log)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / HEADS_FILE) as tmp, tmp.open("wb") as fh:
         np.savez(fh, **arrays)
@@ -107,10 +108,37 @@ def fit_selected(
     return figures
 
 
+def with_graphics(
+    data: SelectionData, held: dict[str, HeldOut], arrays: dict[str, Any], recipe: str
+) -> dict[str, HeldOut]:
+    """`held`, plus the final scene and room heads' answers on the graphics (which no scene or room
+    head is ever trained on): what the app would show for a graphic the kind head calls a photo."""
+    graphic = data.labels["kind"] == HEAD_LABELS["kind"].index("graphic")
+    out = dict(held)
+    tail_heads = {str(h) for h in arrays.get("tail_heads", [])}
+    for head in ("scene", "room"):
+        rows = np.flatnonzero(graphic & (data.labels[head] < 0))
+        if head in tail_heads:
+            model = tuned_heads_from(arrays)
+            probs = predict_tail(model, data.activations("centre", rows))[head]
+        else:
+            linear = LinearModel(arrays[f"{head}/weight"], arrays[f"{head}/bias"])
+            views = embedding_recipe(recipe).logistic.test_views
+            probs = average_views(linear, [data.embeddings(v)[rows] for v in views])
+        out[head] = HeldOut(
+            np.concatenate([held[head].rows, rows]), np.concatenate([held[head].probs, probs])
+        )
+    return out
+
+
+def embedding_recipe(name: str) -> Recipe:
+    recipes = {r.name: r for r in embedding_recipes()}
+    return recipes[name] if name in recipes else recipes[BASELINE]
+
+
 def _fit_heads(
     data: SelectionData, recipe: str, kind_recipe: str, record: dict[str, Any], log: Callable[[str], None]
 ) -> dict[str, Any]:
-    recipes = {r.name: r for r in embedding_recipes()}
     arrays: dict[str, Any] = {}
     for head in HEADS:
         name = kind_recipe if head == "kind" else recipe
@@ -118,7 +146,7 @@ def _fit_heads(
             continue
         rows = np.flatnonzero(data.labels[head] >= 0)
         log(f"fitting {head} ({name}) on {rows.size} images from {len(data.sources_with(head))} sources")
-        model = recipes[name].fit_model(data, rows, head)
+        model = embedding_recipe(name).fit_model(data, rows, head)
         arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
     if recipe == TAIL:
         config = TailConfig.from_json({**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})

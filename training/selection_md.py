@@ -13,9 +13,14 @@ from typing import Any
 from sorter_app.core.atomic import atomic_write_text
 from sorter_app.core.model_spec import ModelSpec
 
-from .models_md import BEGIN, END
+from .models_md import BEGIN as OLD_BEGIN
+from .models_md import END as OLD_END
 from .selection_data import HEAD_LABELS, HEADS
 
+BEGIN = (
+    "<!-- begin: written by `sorter-train export-heads --install` (training/selection_md.py); do not edit -->"
+)
+END = "<!-- end: written by `sorter-train export-heads --install` -->"
 CAPTIONS = {
     "kind": "Kind (photo / graphic): accuracy on each held-out source (graphic sources: graphic recall; "
     "photo sources: 1 − share of photos called graphic)",
@@ -168,9 +173,11 @@ def render_section(spec: ModelSpec, fit: dict[str, Any], size_bytes: int) -> str
 def update_selection_md(path: Path, spec: ModelSpec, fit: dict[str, Any], size_bytes: int) -> None:
     section = render_section(spec, fit, size_bytes)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Bundled models\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    for begin, end in ((BEGIN, END), (OLD_BEGIN, OLD_END)):  # replaces the section `export` wrote too
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            text = head + section + rest.split(end, 1)[1].lstrip("\n")
+            break
     else:
         title, _, body = text.partition("\n")
         text = f"{title}\n\n{section}\n{body.lstrip(chr(10))}"

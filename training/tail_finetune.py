@@ -188,6 +188,16 @@ def train_tail(
     return TailRun(states, history, time.perf_counter() - started)
 
 
+def tuned_heads_from(arrays: dict[str, Any]) -> TunedHeads:
+    """The model `fit` saved (`tail/<param>`, `<head>/weight|bias` for the tail's heads)."""
+    tail = Tail(load_lite0(), CUT_BLOCK)
+    tail.load_state_dict(
+        {k.removeprefix("tail/"): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("tail/")}
+    )
+    heads = {h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in TAIL_HEADS}
+    return TunedHeads(tail, heads).eval()
+
+
 def predict_tail(
     model: TunedHeads, activations: NDArray[np.float16], batch_size: int = 512
 ) -> dict[str, NDArray[np.float32]]:
