@@ -24,6 +24,11 @@ from .selection import HeldOut
 from .selection_data import HEAD_LABELS, SelectionData
 
 MIN_COVERAGE = 0.85
+# Kind: a graphic the kind head calls a photo with confidence gets a scene. Its threshold is raised
+# until no held-out graphic source leaks more than GRAPHIC_LEAK of its images into the scene labels,
+# as long as at most PHOTO_LOSS of the held-out photos lose their scene to an "unknown" kind.
+GRAPHIC_LEAK = 0.10
+PHOTO_LOSS = 0.02
 # Accuracy the kept answers should reach on held-out sources. Scene: 0.96 keeps ~96 % of photos
 # answered (every held-out photo source ≥ 80 %; 0.98 left two sources at 61–70 %); room: 0.90 is
 # not reachable at 85 % coverage with today's heads, so the coverage floor decides.
@@ -75,6 +80,26 @@ def choose_head_threshold(
     return HeadThreshold(head, threshold, target, reached, coverage, accuracy, float(correct.mean()))
 
 
+def kind_threshold(data: SelectionData, held: HeldOut, base: HeadThreshold) -> HeadThreshold:
+    photo = HEAD_LABELS["kind"].index("photo")
+    y = data.labels["kind"][held.rows]
+    confidence, says_photo = held.probs.max(1), held.probs.argmax(1) == photo
+    sources = data.source[held.rows]
+    graphic_sources = sorted(set(sources[y != photo].tolist()))
+    chosen = base.unknown_below
+    for t in np.arange(base.unknown_below, 1.0, 0.01):
+        if float(1.0 - (says_photo & (confidence >= t))[y == photo].mean()) > PHOTO_LOSS:
+            break
+        chosen = float(t)
+        leak = max(float((says_photo & (confidence >= t))[sources == s].mean()) for s in graphic_sources)
+        if leak <= GRAPHIC_LEAK:
+            break
+    coverage, accuracy = kept_at(confidence, held.probs.argmax(1) == y, chosen)
+    return HeadThreshold(
+        "kind", chosen, base.target, base.target_reached, coverage, accuracy, base.accuracy_all
+    )
+
+
 def choose_thresholds(
     data: SelectionData, held: dict[str, HeldOut], targets: dict[str, float] | None = None
 ) -> dict[str, HeadThreshold]:
@@ -91,6 +116,8 @@ def choose_thresholds(
         if head == "room":
             shown &= answered(held["scene"], chosen["scene"].unknown_below, rows) == indoor
         chosen[head] = choose_head_threshold(data, head, held[head], targets[head], shown=shown)
+        if head == "kind":
+            chosen[head] = kind_threshold(data, held[head], chosen[head])
     return chosen
 
 
