@@ -25,7 +25,7 @@ from .errors import SorterError
 from .predictions import UNKNOWN, HeadAnswer, Prediction
 
 KIND_HEAD = "kind"
-PHOTO = "photo"  # the kind column for a model that has no kind head
+KIND = "photo"  # the kind column for a model without a kind head: it can only have indexed photos
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ def _row(
         label_source = "predicted"
     else:
         label_source = ""
-    row: dict[str, Any] = {"path": str(folder / prediction.path), "source": source, **labels}
-    row |= {KIND_HEAD: labels.get(KIND_HEAD, PHOTO), "group": group, "label_source": label_source}
+    row: dict[str, Any] = {"path": str(folder / prediction.path), "source": source}
+    row |= {head: label for head, label in labels.items() if head != KIND_HEAD}  # export_columns' order
+    row |= {KIND_HEAD: labels.get(KIND_HEAD, KIND), "group": group, "label_source": label_source}
     for head in heads:
         said = prediction.model_answer(head)
         row[f"{head}_predicted"] = said.label
