@@ -29,7 +29,7 @@ from training.feature_cache import FeatureCache
 from training.fit_selected import FIT_FILE, HEADS_FILE
 from training.heldout_thresholds import choose_head_threshold
 from training.selection import HeldOut, LogisticRecipe, leave_one_source_out
-from training.selection_data import load_selection_data
+from training.selection_data import SelectionData, load_selection_data
 
 from .conftest import textured_pixels
 
@@ -138,7 +138,7 @@ def test_a_held_out_source_is_never_trained_on(cache: Path) -> None:
     seen: list[set[str]] = []
     recipe = LogisticRecipe()
 
-    def spy(d: selection.SelectionData, rows: np.ndarray, head: str) -> selection.Predict:
+    def spy(d: SelectionData, rows: np.ndarray, head: str) -> selection.Predict:
         seen.append(set(d.source[rows].tolist()))
         return recipe.fit(d, rows, head)
 
