@@ -21,10 +21,11 @@ import onnxruntime as ort
 import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from numpy.typing import NDArray
+from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from sorter_app.core.atomic import atomic_write_bytes
-from sorter_app.core.model_spec import ModelSpec
+from sorter_app.core.model_spec import ModelSpec, load_spec
 
 from .efficientnet_lite import HEAD_CHANNELS, LiteEmbedder
 from .errors import TrainingError
@@ -103,6 +104,51 @@ def sidecar_outputs(thresholds: dict[str, float]) -> dict[str, Any]:
     return outputs
 
 
+def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[Any]]) -> bytes:
+    """The installed model's graph, cut down to its embedding, with the linear heads appended.
+
+    Re-exporting the embedder from torch on another machine (or another torch build) gives the
+    same network as a slightly different graph, whose floats differ in the last bits (~1e-6);
+    keeping the installed graph node for node keeps the embedding bit-identical, so every vector
+    in users' catalogs stays exactly what this model computes."""
+    model = onnx.load(str(base))
+    graph = model.graph
+    needed, kept = {embedding_output}, []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    initialisers = [i for i in graph.initializer if i.name in needed]
+    outputs = [o for o in graph.output if o.name == embedding_output]
+    nodes = list(reversed(kept))
+    for head in HEADS:
+        weight = np.ascontiguousarray(np.asarray(arrays[f"{head}/weight"], dtype=np.float32).T)
+        bias = np.asarray(arrays[f"{head}/bias"], dtype=np.float32)
+        initialisers += [
+            numpy_helper.from_array(weight, f"{head}_w"),
+            numpy_helper.from_array(bias, f"{head}_b"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [embedding_output, f"{head}_w"], [f"{head}_product"]),
+            helper.make_node("Add", [f"{head}_product", f"{head}_b"], [f"{head}_logits"]),
+            helper.make_node("Softmax", [f"{head}_logits"], [head], axis=1),
+        ]
+        outputs.append(
+            helper.make_tensor_value_info(head, TensorProto.FLOAT, ["batch", len(HEAD_LABELS[head])])
+        )
+    new_graph = helper.make_graph(nodes, "image-sorter", list(graph.input), outputs, initialisers)
+    new_model = helper.make_model(new_graph, opset_imports=list(model.opset_import))
+    new_model.ir_version = model.ir_version
+    onnx.checker.check_model(new_model, full_check=True)
+    serialised: bytes = new_model.SerializeToString()
+    return serialised
+
+
+def _installed(models_dir: Path) -> ModelSpec | None:
+    sidecar = models_dir / SIDECAR_FILE
+    return load_spec(sidecar) if sidecar.is_file() and (models_dir / ONNX_FILE).is_file() else None
+
+
 def parity(model: nn.Module, session: ort.InferenceSession, batch: NDArray[np.float32]) -> float:
     """Largest |torch − onnxruntime| over every output, for the batch and for each image alone."""
     with torch.inference_mode():
@@ -128,11 +174,15 @@ def export_heads(
         arrays = {key: npz[key] for key in npz.files}
     model = HeadsModel(arrays).eval()
     pre = LITE0_PREPROCESS
-    data = export_onnx(
-        model, input_shape=(3, pre.size, pre.size), input_name=INPUT_NAME, output_name=OUTPUT_NAMES
-    )
-    session = onnx_session(data)
     batch = verification_batch(datasets_dir, pre)
+    base = _installed(models_dir)
+    if base is not None and not model.tail_heads:
+        data = heads_on_graph(models_dir / base.onnx_file, base.embedding_output, arrays)
+    else:
+        data = export_onnx(
+            model, input_shape=(3, pre.size, pre.size), input_name=INPUT_NAME, output_name=OUTPUT_NAMES
+        )
+    session = onnx_session(data)
     diff = parity(model, session, batch)
     log(
         f"onnxruntime vs torch: max abs diff {diff:.2e} over {batch.shape[0]} images, "
@@ -140,11 +190,21 @@ def export_heads(
     )
     if not diff < PARITY_TOLERANCE:
         raise TrainingError(f"onnxruntime and torch disagree: max abs diff {diff:.3g} ≥ {PARITY_TOLERANCE}")
-    identity = embedder_identity(session, batch, log)
-    if identity["max_abs_diff"] != 0.0:
-        raise TrainingError(
-            f"the embedding is not bit-identical to the embedder's ({identity['max_abs_diff']:.3g})"
-        )
+    if base is not None and not model.tail_heads:
+        previous = onnx_session(models_dir / base.onnx_file)
+        theirs = np.asarray(previous.run([base.embedding_output], {INPUT_NAME: batch})[0])
+        ours = np.asarray(session.run(["embedding"], {INPUT_NAME: batch})[0])
+        if not np.array_equal(theirs, ours):
+            raise TrainingError(f"the embedding differs from the installed model's ({base.model_id})")
+        log(f"heads appended to {base.model_id}'s graph: embedding bit-identical to it")
+        identity = {**base.extra.get("embedding_from", {"model_id": base.embedding_id}), "max_abs_diff": 0.0}
+        identity["same_graph_as"] = base.model_id
+    else:
+        identity = embedder_identity(session, batch, log)
+        if identity["max_abs_diff"] != 0.0:
+            raise TrainingError(
+                f"the embedding is not bit-identical to the embedder's ({identity['max_abs_diff']:.3g})"
+            )
     thresholds = {h: float(figures["thresholds"][h]["unknown_below"]) for h in HEADS}
     sha256 = hashlib.sha256(data).hexdigest()
     spec = ModelSpec(

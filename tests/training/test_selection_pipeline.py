@@ -177,3 +177,16 @@ def test_fit_and_export_give_the_app_a_kind_first_model(run: Path, tmp_path: Pat
     assert out["kind"].shape == (2, 2) and out["room"].shape == (2, 6)
     text = (models / "MODELS.md").read_text()
     assert "hand-written part" in text and "| `lr` |" in text and "sorter-train select" in text
+    # Installed again over itself: the heads go onto the installed graph, whose embedding is kept bit for bit.
+    assert main(["export-heads", "--run", str(run / "run"), "--install", "--models-dir", str(models)]) == 0
+    again = load_spec(models / "image-sorter.json")
+    assert again.extra["embedding_from"]["same_graph_as"] == spec.model_id
+    pixels = np.stack(
+        [np.asarray(Image.new("RGB", (224, 224), (30 * i, 90, 200)), dtype=np.uint8) for i in range(3)]
+    )
+    before = embedder.embed(pixels)
+    assert np.array_equal(Embedder.from_sidecar(models / "image-sorter.json").embed(pixels), before)
+    assert (
+        text.count("export-heads --install") >= 1
+        and (models / "MODELS.md").read_text().count("## `image-sorter.onnx`") == 1
+    )
