@@ -124,13 +124,15 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     for head in HEADS:
         weight = np.ascontiguousarray(np.asarray(arrays[f"{head}/weight"], dtype=np.float32).T)
         bias = np.asarray(arrays[f"{head}/bias"], dtype=np.float32)
+        # Named as the torch export names head weights ("heads.…"), so tests tell them from the trunk's.
+        w_name, b_name = f"heads.{head}.weight", f"heads.{head}.bias"
         initialisers += [
-            numpy_helper.from_array(weight, f"{head}_w"),
-            numpy_helper.from_array(bias, f"{head}_b"),
+            numpy_helper.from_array(weight, w_name),
+            numpy_helper.from_array(bias, b_name),
         ]
         nodes += [
-            helper.make_node("MatMul", [embedding_output, f"{head}_w"], [f"{head}_product"]),
-            helper.make_node("Add", [f"{head}_product", f"{head}_b"], [f"{head}_logits"]),
+            helper.make_node("MatMul", [embedding_output, w_name], [f"{head}_product"]),
+            helper.make_node("Add", [f"{head}_product", b_name], [f"{head}_logits"]),
             helper.make_node("Softmax", [f"{head}_logits"], [head], axis=1),
         ]
         outputs.append(
