@@ -162,7 +162,9 @@ def test_fit_and_export_give_the_app_a_kind_first_model(run: Path, tmp_path: Pat
     figures = json.loads((run / "run" / FIT_FILE).read_text())
     assert figures["recipe"] == "lr" and set(figures["thresholds"]) == {"kind", "scene", "room"}
     for head in ("scene", "room"):  # kind's threshold follows the graphic-leak rule instead
-        assert figures["thresholds"][head]["coverage"] >= 0.85
+        chosen = figures["thresholds"][head]
+        # ≥ 85 % answered, unless the heads before it already hide more: then it answers all it is shown.
+        assert chosen["coverage"] >= 0.85 or chosen["unknown_below"] == 0.0
     assert figures["thresholds"]["kind"]["unknown_below"] >= 0.5
     assert (run / "run" / HEADS_FILE).is_file()
     models = tmp_path / "models"
