@@ -2,7 +2,9 @@
 
 It runs in onnxruntime like the shipped model, and its answers are predictable: the mean of each
 colour channel decides. Red images are confidently indoor kitchens, blue ones outdoor, grey ones
-too uncertain to name, dark red ones indoor but of no confident room.
+too uncertain to name, dark red ones indoor but of no confident room. With `kind=True` the model
+also says what an image is, as the shipped model does: green images are graphics (so they get no
+scene and no room), everything else a photo.
 """
 
 from __future__ import annotations
@@ -26,15 +28,19 @@ COLOURS = {
     "grey.png": (128, 128, 128),  # unsure of the scene: no room either
 }
 
+GRAPHIC = ("green.png", (0, 255, 0))  # a graphic for a model with a kind head
+
+KINDS = ["photo", "graphic"]
 SCENES = ["indoor", "outdoor"]
 ROOMS = ["bathroom", "bedroom", "dining_room", "entrance_hall", "kitchen", "living_room"]
 
 
-def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
+def write_tiny_model(models_dir: Path, *, heads: bool = True, kind: bool = False) -> Path:
     """Write image-sorter.onnx + image-sorter.json into `models_dir`; returns the sidecar path.
 
     The sidecar is written with sorted keys, as `sorter-train export` writes it ("room" before
-    "scene"). Without `heads`, the sidecar declares only the embedding, like an embedder-only model.
+    "scene"). Without `heads`, the sidecar declares only the embedding, like an embedder-only model;
+    with `kind`, a kind head comes first and the scene applies only to photos.
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     scene_weights = np.array(
@@ -50,16 +56,34 @@ def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
         helper.make_node("MatMul", ["means", "room_w"], ["room_logits"]),
         helper.make_node("Softmax", ["room_logits"], ["room"], axis=1),
     ]
+    kind_weights = np.array([[0.0, 0.0], [0.0, 8.0], [0.0, 0.0]], dtype=np.float32)  # green → graphic
+    kind_bias = np.array([2.0, 0.0], dtype=np.float32)  # otherwise a photo (grey: p ≈ 0.88)
+    initialisers = [
+        numpy_helper.from_array(scene_weights, "scene_w"),
+        numpy_helper.from_array(room_weights, "room_w"),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 3]),
+        helper.make_tensor_value_info("scene", TensorProto.FLOAT, ["batch", 2]),
+        helper.make_tensor_value_info("room", TensorProto.FLOAT, ["batch", len(ROOMS)]),
+    ]
+    if kind:
+        nodes += [
+            helper.make_node("MatMul", ["means", "kind_w"], ["kind_product"]),
+            helper.make_node("Add", ["kind_product", "kind_b"], ["kind_logits"]),
+            helper.make_node("Softmax", ["kind_logits"], ["kind"], axis=1),
+        ]
+        initialisers += [
+            numpy_helper.from_array(kind_weights, "kind_w"),
+            numpy_helper.from_array(kind_bias, "kind_b"),
+        ]
+        outputs.append(helper.make_tensor_value_info("kind", TensorProto.FLOAT, ["batch", 2]))
     graph = helper.make_graph(
         nodes,
         "tiny",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 224, 224])],
-        [
-            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 3]),
-            helper.make_tensor_value_info("scene", TensorProto.FLOAT, ["batch", 2]),
-            helper.make_tensor_value_info("room", TensorProto.FLOAT, ["batch", len(ROOMS)]),
-        ],
-        [numpy_helper.from_array(scene_weights, "scene_w"), numpy_helper.from_array(room_weights, "room_w")],
+        outputs,
+        initialisers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -77,7 +101,12 @@ def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
             "embedding": {"shape": ["batch", 3], "l2_normalised": True},
             **(
                 {
-                    "scene": {"kind": "probabilities", "labels": SCENES, "unknown_below": 0.7},
+                    "scene": {
+                        "kind": "probabilities",
+                        "labels": SCENES,
+                        "unknown_below": 0.7,
+                        **({"only_when": {"kind": "photo"}} if kind else {}),
+                    },
                     "room": {
                         "kind": "probabilities",
                         "labels": ROOMS,
@@ -86,6 +115,11 @@ def write_tiny_model(models_dir: Path, *, heads: bool = True) -> Path:
                     },
                 }
                 if heads
+                else {}
+            ),
+            **(
+                {"kind": {"kind": "probabilities", "labels": KINDS, "unknown_below": 0.6}}
+                if heads and kind
                 else {}
             ),
         },

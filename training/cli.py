@@ -10,6 +10,7 @@ from .curate.command import add_curate_parser, run_curate
 from .errors import TrainingError
 from .model_commands import add_model_parsers, run_model_command
 from .paths import DATASETS_ENV, default_datasets_dir, default_models_dir
+from .selection_commands import add_selection_parsers, run_selection_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_curate_parser(commands)
     add_model_parsers(commands)
+    add_selection_parsers(commands)
     return parser
 
 
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             export_embedder(args.out, args.datasets, sanity_check=args.sanity_check)
         elif args.command == "curate":
             run_curate(args, argv)
-        else:
+        elif not run_selection_command(args, argv):
             run_model_command(args, argv)
     except TrainingError as exc:
         print(f"sorter-train: error: {exc}", file=sys.stderr)

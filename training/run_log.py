@@ -21,6 +21,14 @@ def record_command(run_dir: Path, argv: Sequence[str]) -> None:
     atomic_write_text(run_dir / COMMANDS_FILE, json.dumps(commands, indent=2) + "\n")
 
 
+def record_entry(run_dir: Path, entry: dict[str, Any]) -> None:
+    """Append an entry another folder recorded (the cache or selection a run was made from), once."""
+    commands = read_commands(run_dir)
+    if entry not in commands:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / COMMANDS_FILE, json.dumps([*commands, entry], indent=2) + "\n")
+
+
 def command_entry(argv: Sequence[str]) -> dict[str, Any]:
     return {"command": shlex.join(["sorter-train", *argv]), "cwd": str(Path.cwd())}
 

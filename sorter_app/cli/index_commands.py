@@ -36,7 +36,9 @@ def add_commands(
         "folder", type=Path
     )
     commands.add_parser(
-        "predict", parents=[common], help="indoor/outdoor and room type per image ('unknown' when unsure)"
+        "predict",
+        parents=[common],
+        help="what each image is (photo or graphic), indoor/outdoor and room type ('unknown' when unsure)",
     ).add_argument("folder", type=Path)
     return {"index": _index, "similar": _similar, "status": _status, "predict": _predict}
 

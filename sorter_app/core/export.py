@@ -5,7 +5,9 @@ One row per image. Each head gets a label column (the user's correction where th
 the model's confident answer, '' for unknown or not applicable: the column curate trains on), plus
 `<head>_predicted` and `<head>_confidence` with the model's own answer, so a curator can see where
 the user and the model disagree. Columns come from the model's heads; with the shipped model they
-include the path, source, scene, room and kind that curate requires.
+include the path, source, scene, room and kind that curate requires. A model with a `kind` head
+(photo / graphic / artwork) fills the kind column with its answer ('' when unsure, which curate
+reads as a photo); a model without one can only have indexed photos, so the column says "photo".
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 from .errors import SorterError
 from .predictions import UNKNOWN, HeadAnswer, Prediction
 
-KIND = "photo"  # curate's kind for an image the app indexed: only photos are indexed
+KIND_HEAD = "kind"
+KIND = "photo"  # the kind column for a model without a kind head: it can only have indexed photos
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class FolderExport:
 
 def export_columns(heads: Sequence[str]) -> list[str]:
     predicted = [f"{head}_{what}" for head in heads for what in ("predicted", "confidence")]
-    return ["path", "source", *heads, "kind", "group", "label_source", *predicted]
+    labels = [head for head in heads if head != KIND_HEAD]
+    return ["path", "source", *labels, KIND_HEAD, "group", "label_source", *predicted]
 
 
 def folder_export(
@@ -63,8 +67,9 @@ def _row(
         label_source = "predicted"
     else:
         label_source = ""
-    row: dict[str, Any] = {"path": str(folder / prediction.path), "source": source, **labels}
-    row |= {"kind": KIND, "group": group, "label_source": label_source}
+    row: dict[str, Any] = {"path": str(folder / prediction.path), "source": source}
+    row |= {head: label for head, label in labels.items() if head != KIND_HEAD}  # export_columns' order
+    row |= {KIND_HEAD: labels.get(KIND_HEAD, KIND), "group": group, "label_source": label_source}
     for head in heads:
         said = prediction.model_answer(head)
         row[f"{head}_predicted"] = said.label

@@ -20,6 +20,9 @@ from .errors import SorterError
 from .model_spec import ModelSpec
 
 UNKNOWN = "unknown"
+# A model with a `kind` head says "photo" for what the app expects by default: it names nothing, so
+# only a non-photo kind ("graphic", "artwork") can be an image's best label.
+KIND_HEAD, DEFAULT_KIND = "kind", "photo"
 HeadSpec = Mapping[str, Any]  # one head's entry in the sidecar's outputs: labels, unknown_below, only_when
 
 
@@ -55,9 +58,12 @@ class Prediction:
 
     @property
     def best_label(self) -> str | None:
-        """The most specific confident answer (room before scene): what names a cluster."""
-        for answer in reversed(list(self.answers.values())):
-            if answer.label not in (None, UNKNOWN):
+        """The most specific confident answer (room before scene, scene before kind): what names a
+        cluster. A kind of "photo" names nothing: a photo whose scene is unknown has no best label."""
+        for head, answer in reversed(list(self.answers.items())):
+            if answer.label not in (None, UNKNOWN) and not (
+                head == KIND_HEAD and answer.label == DEFAULT_KIND
+            ):
                 return answer.label
         return None
 

@@ -365,5 +365,5 @@ def test_real_full_disk_while_copying(tmp_path: Path, photos: Path) -> None:
     result = json.loads(applied.stdout)
     reasons = {s["reason"].split(":")[0] for s in result["skipped"]}
     assert result["copied"] > 0 and reasons == {"disk full"}
-    assert len(listing.stdout.split()) == result["copied"]  # no partial copy, no temp file
+    assert len(listing.stdout.splitlines()) == result["copied"]  # no partial copy, no temp file
     assert snapshot(photos) == before

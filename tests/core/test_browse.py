@@ -21,9 +21,11 @@ def spec() -> ModelSpec:
 def _predict(
     spec: ModelSpec, path: str, scene: tuple[str, float], room: tuple[str, float] | None = None
 ) -> Prediction:
-    """What the model would say given these top probabilities (the rest spread evenly)."""
+    """What the model would say given these top probabilities (the rest spread evenly); a photo,
+    99 % sure, for a model that also says what an image is."""
     heads = prediction_heads(spec)
-    wanted = {"scene": scene} | ({"room": room} if room else {})
+    kind = {"kind": ("photo", 0.99)} if "kind" in heads else {}
+    wanted = kind | {"scene": scene} | ({"room": room} if room else {})
     probabilities = {}
     for head, (label, p) in wanted.items():
         labels = heads[head]["labels"]
@@ -183,9 +185,10 @@ def test_unknown_finds_what_the_model_was_unsure_of(
 
 def test_filter_labels_of_the_bundled_model(spec: ModelSpec) -> None:
     heads = spec.probability_heads
-    assert list(heads) == ["room", "scene"]  # the sidecar's sorted keys: the order must be fixed here
-    assert filter_labels(spec) == [*heads["scene"]["labels"], *heads["room"]["labels"], "unknown"]
-    assert filter_labels(spec)[:2] == ["indoor", "outdoor"]
+    assert list(heads) == ["kind", "room", "scene"]  # the sidecar's sorted keys: the order must be fixed here
+    kinds, scenes, rooms = (heads[h]["labels"] for h in ("kind", "scene", "room"))
+    assert filter_labels(spec) == [*kinds, *scenes, *rooms, "unknown"]
+    assert filter_labels(spec)[:4] == ["photo", "graphic", "indoor", "outdoor"]
 
 
 def test_a_model_without_predictions_offers_no_filter(spec: ModelSpec) -> None:

@@ -94,6 +94,7 @@ def test_clusters_are_numbered_by_size_and_named_with_their_count(scenes: Scenes
     assert [len(c.paths) for c in clusters] == sorted((len(c.paths) for c in clusters), reverse=True)
     # Named after what most members show when the model predicts it, else by number.
     known = {
+        "graphic",
         "indoor",
         "outdoor",
         "bathroom",

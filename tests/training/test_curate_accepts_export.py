@@ -62,11 +62,15 @@ def test_curate_turns_the_export_into_shards_with_the_exported_labels(
     manifest, corrected = export
     given = {item.path: item for item in read_manifest(manifest)}
     result = curate(CurateConfig(out=tmp_path, manifests=(manifest,), shard_size=4, threads=2), log=quiet)
-    assert result["counts"]["input"] == result["counts"]["kept"] == IMAGES
+    # The bundled model's kind head may call some of these synthetic patterns graphics: the export
+    # says so (kind "graphic"), and curate drops them as labelled non-photos.
+    photos = {path: item for path, item in given.items() if item.kind == "photo"}
+    assert str(corrected) in photos and len(photos) >= IMAGES // 2
+    assert result["counts"]["input"] == IMAGES and result["counts"]["kept"] == len(photos)
     labels = {}
     for shard in result["shards"]:
         with np.load(tmp_path / shard["file"], allow_pickle=False) as arrays:
             for path, scene, room in zip(arrays["path"], arrays["scene"], arrays["room"], strict=True):
                 labels[str(path)] = (SCENES[scene] if scene >= 0 else "", ROOMS[room] if room >= 0 else "")
     assert labels[str(corrected)] == ("indoor", "kitchen")
-    assert labels == {path: (item.scene, item.room) for path, item in given.items()}
+    assert labels == {path: (item.scene, item.room) for path, item in photos.items()}

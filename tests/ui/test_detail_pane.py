@@ -51,11 +51,12 @@ def heads() -> dict[str, HeadSpec]:
 def _prediction(
     heads: Mapping[str, HeadSpec], path: Path, confident: Mapping[str, tuple[str, float]], **corrections: str
 ) -> Prediction:
-    """Resolves made-up model outputs: each head puts `confidence` on its label, the rest spread evenly."""
+    """Resolves made-up model outputs: each head puts `confidence` on its label, the rest spread evenly;
+    a head not named (the bundled model's kind) is 99 % sure of its first label (photo)."""
     probabilities = {}
     for name, head in heads.items():
         labels = list(head["labels"])
-        label, confidence = confident[name]
+        label, confidence = confident.get(name, (labels[0], 0.99))
         p = np.full(len(labels), (1 - confidence) / (len(labels) - 1), np.float32)
         p[labels.index(label)] = confidence
         probabilities[name] = p
@@ -74,24 +75,25 @@ def test_predictions_one_line_per_head(
     pane: DetailPane, heads: dict[str, HeadSpec], tmp_path: Path, qtbot: QtBot
 ) -> None:
     photo = builders.write_jpeg(tmp_path / "kitchen.jpg", seed=1)
+    kind = "Kind: photo · 99 %\n" if "kind" in heads else ""  # the bundled model says what an image is first
     indoor_kitchen = _prediction(heads, photo, {"scene": ("indoor", 0.97), "room": ("kitchen", 0.81)})
     pane.show_image(photo, None, indoor_kitchen)
-    assert pane.predictions.text() == "Scene: indoor · 97 %\nRoom: kitchen · 81 %"
+    assert pane.predictions.text() == kind + "Scene: indoor · 97 %\nRoom: kitchen · 81 %"
     assert pane.predictions.isVisibleTo(pane)
 
     not_sure = _prediction(heads, photo, {"scene": ("indoor", 0.9), "room": ("kitchen", 0.3)})
     pane.show_image(photo, None, not_sure)
-    assert pane.predictions.text() == "Scene: indoor · 90 %\nRoom: unknown (not confident)"
+    assert pane.predictions.text() == kind + "Scene: indoor · 90 %\nRoom: unknown (not confident)"
 
     outdoor = _prediction(heads, photo, {"scene": ("outdoor", 0.88), "room": ("kitchen", 0.9)})
     pane.show_image(photo, None, outdoor)
-    assert pane.predictions.text() == "Scene: outdoor · 88 %"  # no room outdoors
+    assert pane.predictions.text() == kind + "Scene: outdoor · 88 %"  # no room outdoors
 
     corrected = _prediction(
         heads, photo, {"scene": ("indoor", 0.9), "room": ("bedroom", 0.7)}, room="kitchen"
     )
     pane.show_image(photo, None, corrected)
-    assert pane.predictions.text() == "Scene: indoor · 90 %\nRoom: kitchen · corrected by you"
+    assert pane.predictions.text() == kind + "Scene: indoor · 90 %\nRoom: kitchen · corrected by you"
 
     pane.show_image(photo, None, None)
     assert not pane.predictions.isVisibleTo(pane)

@@ -20,6 +20,9 @@ from ..errors import TrainingError
 from ..labels import ROOMS, SCENES, room_index, scene_index
 
 KINDS = ("photo", "non_photo")
+# The app's kind head answers photo / graphic / artwork, and `sorter export` writes that answer in
+# the kind column: both non-photo kinds are what curate calls non_photo.
+NON_PHOTO_KINDS = ("graphic", "artwork")
 HEADS: dict[str, tuple[str, ...]] = {"scene": SCENES, "room": ROOMS}
 _TEACHER_COLUMN = re.compile(r"^teacher_(scene|room)_(\w+)$")
 _REQUIRED_COLUMNS = ("path", "source", "scene", "room", "kind")
@@ -71,7 +74,7 @@ def read_manifest(manifest: Path) -> list[Item]:
                 source=row["source"],
                 scene=row["scene"].strip(),
                 room=row["room"].strip(),
-                kind=row["kind"].strip() or "photo",
+                kind=_kind(row["kind"]),
                 teacher=_teacher_probabilities(row, teacher_columns),
             )
             validate(item)
@@ -124,6 +127,11 @@ def validate(item: Item) -> None:
         raise ValueError(f"unknown kind {item.kind!r} (expected one of {', '.join(KINDS)})")
     if item.room and item.scene == "outdoor":
         raise ValueError(f"room {item.room!r} given for an outdoor scene")
+
+
+def _kind(cell: str) -> str:
+    kind = cell.strip() or "photo"
+    return "non_photo" if kind in NON_PHOTO_KINDS else kind
 
 
 def check_unique_paths(items: list[Item]) -> None:

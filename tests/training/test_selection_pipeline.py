@@ -1,0 +1,195 @@
+"""features → select → fit → export-heads on built images: the real network, real ONNX, real files.
+
+Four "sources" of generated images: two of photo-like textures (one warm "indoor" rooms set, one
+cool "outdoor" set, plus a second indoor source so that rooms have two sources) and one of flat
+graphics. The model cannot be good on so little, but every step must run, keep its promises
+(held-out rows never trained on, thresholds keeping ≥ 85 % where asked, the embedding bit-identical,
+scene gated on kind), and write what the app reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from sorter_app.core.embedder import Embedder
+from sorter_app.core.images import load_image
+from sorter_app.core.model_spec import load_spec
+from sorter_app.core.predictions import prediction_heads
+from sorter_app.core.preprocess import to_model_pixels
+from training import selection
+from training.cli import main
+from training.feature_cache import FeatureCache
+from training.fit_selected import FIT_FILE, HEADS_FILE
+from training.heldout_thresholds import choose_head_threshold
+from training.selection import HeldOut, LogisticRecipe, leave_one_source_out
+from training.selection_data import SelectionData, load_selection_data
+
+from .conftest import textured_pixels
+
+pytestmark = (
+    pytest.mark.slow
+)  # exports EfficientNet-Lite0 three times and embeds ~60 images × 7 views: ~1 min
+
+ROOMS = ("kitchen", "bedroom")
+
+
+def _photo(path: Path, seed: int, warm: bool, wide: bool) -> None:
+    pixels = textured_pixels(300 if wide else 240, 240, seed)
+    pixels[..., 2 if warm else 0] //= 3
+    Image.fromarray(pixels, "RGB").save(path)
+
+
+def _graphic(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (260, 200), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(6):
+        height = int(rng.integers(20, 180))
+        draw.rectangle((20 + 38 * i, 190 - height, 48 + 38 * i, 190), fill=(40, 90, 200))
+    draw.line((10, 190, 250, 190), fill="black", width=2)
+    image.save(path)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sources")
+    rows = []
+    for source, scene, rooms in (
+        ("homes_a", "indoor", ROOMS),
+        ("homes_b", "indoor", ROOMS),
+        ("outside", "outdoor", ("",)),
+    ):
+        for i in range(12):
+            room = rooms[i % len(rooms)]
+            path = root / source / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _photo(path, seed=hash((source, i)) % 1000, warm=scene == "indoor", wide=i % 3 == 0)
+            rows.append({"path": str(path), "source": source, "scene": scene, "room": room, "kind": "photo"})
+    for i in range(10):
+        path = root / "charts" / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _graphic(path, i)
+        rows.append({"path": str(path), "source": "charts", "scene": "", "room": "", "kind": "non_photo"})
+    manifest = root / "manifest.csv"
+    with manifest.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["path", "source", "scene", "room", "kind"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def cache(manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cache") / "features"
+    assert main(["features", "--manifest", str(manifest), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    work = tmp_path_factory.mktemp("run")
+    assert (
+        main(["select", "--cache", str(cache), "--out", str(work / "sel"), "--recipes", "lr,lr_flip_tta"])
+        == 0
+    )
+    assert (
+        main(["fit", "--selection", str(work / "sel"), "--cache", str(cache), "--out", str(work / "run")])
+        == 0
+    )
+    yield work
+
+
+def test_the_centre_view_is_what_the_app_embeds(cache: Path, manifest: Path, tmp_path: Path) -> None:
+    features = FeatureCache(cache)
+    assert features.complete and not any(features.rows.error)
+    from training.export_embedder import export_embedder
+
+    sidecar = export_embedder(
+        tmp_path / "m", tmp_path / "no-datasets", sanity_check=False, log=lambda _: None
+    )
+    embedder = Embedder.from_sidecar(sidecar.sidecar_path)
+
+    paths = [Path(p) for p in features.rows.path[:5]]
+    pixels = np.stack(
+        [
+            to_model_pixels(load_image(p.read_bytes(), min_side=224).image, embedder.spec.preprocess)
+            for p in paths
+        ]
+    )
+    assert np.max(np.abs(embedder.embed(pixels) - features.embeddings("centre")[:5])) < 1e-5
+    square = np.array([Image.open(p).size[0] == Image.open(p).size[1] for p in features.rows.path])
+    wide = ~square
+    # A square image's letterbox is its centre crop; a wide one's is not (nothing cropped away).
+    assert wide.any()
+    same = np.all(features.embeddings("letterbox") == features.embeddings("centre"), axis=1)
+    assert not same[wide].any()
+    assert features.activations("aug0").shape[1:] == (192, 7, 7)
+
+
+def test_a_held_out_source_is_never_trained_on(cache: Path) -> None:
+    data = load_selection_data([cache])
+    seen: list[set[str]] = []
+    recipe = LogisticRecipe()
+
+    def spy(d: SelectionData, rows: np.ndarray, head: str) -> selection.Predict:
+        seen.append(set(d.source[rows].tolist()))
+        return recipe.fit(d, rows, head)
+
+    held = leave_one_source_out(data, "scene", spy, log=lambda _: None)
+    assert sorted(held.folds) == ["homes_a", "homes_b", "outside"]
+    for fold, sources in zip(sorted(held.folds), seen, strict=True):
+        assert fold not in sources
+    assert sorted(data.source[held.rows].tolist()) == sorted(data.source[data.labels["scene"] >= 0].tolist())
+
+
+def test_a_threshold_never_keeps_less_than_the_coverage_floor(cache: Path) -> None:
+    data = load_selection_data([cache])
+    rows = np.flatnonzero(data.labels["room"] >= 0)
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(6), size=rows.size).astype(np.float32)  # a hopeless model
+    choice = choose_head_threshold(data, "room", HeldOut(rows, probs), target=0.99, min_coverage=0.85)
+    assert not choice.target_reached and choice.coverage >= 0.85
+
+
+def test_fit_and_export_give_the_app_a_kind_first_model(run: Path, tmp_path: Path) -> None:
+    figures = json.loads((run / "run" / FIT_FILE).read_text())
+    assert figures["recipe"] == "lr" and set(figures["thresholds"]) == {"kind", "scene", "room"}
+    for head in ("scene", "room"):  # kind's threshold follows the graphic-leak rule instead
+        chosen = figures["thresholds"][head]
+        # ≥ 85 % answered, unless the heads before it already hide more: then it answers all it is shown.
+        assert chosen["coverage"] >= 0.85 or chosen["unknown_below"] == 0.0
+    assert figures["thresholds"]["kind"]["unknown_below"] >= 0.5
+    assert (run / "run" / HEADS_FILE).is_file()
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "MODELS.md").write_text("# Bundled models\n\nhand-written part\n")
+    assert main(["export-heads", "--run", str(run / "run"), "--install", "--models-dir", str(models)]) == 0
+    spec = load_spec(models / "image-sorter.json")
+    assert list(prediction_heads(spec)) == ["kind", "scene", "room"]
+    assert spec.outputs["scene"]["only_when"] == {"kind": "photo"}
+    assert spec.extra["embedding_from"]["max_abs_diff"] == 0.0
+    embedder = Embedder.from_sidecar(models / "image-sorter.json")
+    out = embedder.run(np.full((2, 224, 224, 3), 128, dtype=np.uint8))
+    assert out["kind"].shape == (2, 2) and out["room"].shape == (2, 6)
+    text = (models / "MODELS.md").read_text()
+    assert "hand-written part" in text and "| `lr` |" in text and "sorter-train select" in text
+    # Installed again over itself: the heads go onto the installed graph, whose embedding is kept bit for bit.
+    assert main(["export-heads", "--run", str(run / "run"), "--install", "--models-dir", str(models)]) == 0
+    again = load_spec(models / "image-sorter.json")
+    assert again.extra["embedding_from"]["same_graph_as"] == spec.model_id
+    pixels = np.stack(
+        [np.asarray(Image.new("RGB", (224, 224), (30 * i, 90, 200)), dtype=np.uint8) for i in range(3)]
+    )
+    before = embedder.embed(pixels)
+    assert np.array_equal(Embedder.from_sidecar(models / "image-sorter.json").embed(pixels), before)
+    assert (
+        text.count("export-heads --install") >= 1
+        and (models / "MODELS.md").read_text().count("## `image-sorter.onnx`") == 1
+    )

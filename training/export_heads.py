@@ -1,0 +1,250 @@
+"""`sorter-train export-heads`: the frozen embedder plus the heads `fit` made, as one ONNX graph.
+
+Outputs: `embedding` (the embedder-only model's, checked bit for bit, so every catalog's vectors
+stay valid), then `kind` (photo / graphic), `scene` (indoor / outdoor, shown only for a photo) and
+`room` (shown only indoors). Linear heads read the embedding itself; a fine-tuned tail (recipe
+`tail`) is a second branch from the trunk's activation, beside the untouched one. The sidecar
+carries the thresholds chosen on held-out sources and the held-out figures they were chosen with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional name)
+from numpy.typing import NDArray
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from sorter_app.core.atomic import atomic_write_bytes
+from sorter_app.core.model_spec import ModelSpec, load_spec
+
+from .efficientnet_lite import HEAD_CHANNELS, LiteEmbedder
+from .errors import TrainingError
+from .export_embedder import (
+    INPUT_NAME,
+    LITE0_PREPROCESS,
+    ONNX_FILE,
+    SIDECAR_FILE,
+    verification_batch,
+    write_sidecar,
+)
+from .export_model import embedder_identity
+from .fit_selected import FIT_FILE, HEADS_FILE
+from .onnx_export import OPSET, export_onnx, onnx_session
+from .pretrained import lite0_weights, load_lite0
+from .run_log import command_entry, read_commands
+from .selection_data import HEAD_LABELS, HEADS
+from .selection_md import update_selection_md
+from .tail_finetune import tuned_heads_from
+from .trunk import CUT_BLOCK, Tail, Trunk, unit_length
+
+OUTPUT_NAMES = ("embedding", *HEADS)
+PARITY_TOLERANCE = 1e-4
+CREATED_BY = "sorter-train export-heads"
+ONLY_WHEN = {"scene": {"kind": "photo"}, "room": {"scene": "indoor"}}
+
+
+def _linear(weight: NDArray[Any], bias: NDArray[Any]) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.asarray(weight, dtype=np.float32)))
+        layer.bias.copy_(torch.from_numpy(np.asarray(bias, dtype=np.float32)))
+    return layer
+
+
+class HeadsModel(nn.Module):
+    """image → (embedding, kind, scene, room probabilities)."""
+
+    def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
+        super().__init__()
+        net = load_lite0()
+        self.heads = nn.ModuleDict({h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in HEADS})
+        self.tail_heads = tuple(str(h) for h in arrays.get("tail_heads", np.array([], dtype=str)))
+        if self.tail_heads:
+            self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
+            self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)
+            tuned: nn.Module = tuned_heads_from(arrays).tail
+            self.tuned_tail: nn.Module | None = tuned
+        else:
+            self.embedder = LiteEmbedder(net)  # exactly the embedder-only graph
+            self.tuned_tail = None
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.tuned_tail is None:
+            embedding = self.embedder(image)
+            tuned = embedding
+        else:
+            activation = self.trunk(image)
+            embedding = unit_length(self.frozen_tail(activation))
+            tuned = unit_length(self.tuned_tail(activation))
+        probs = [
+            F.softmax(self.heads[h](tuned if h in self.tail_heads else embedding), dim=-1) for h in HEADS
+        ]
+        return (embedding, *probs)
+
+
+def sidecar_outputs(thresholds: dict[str, float]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {"embedding": {"shape": ["batch", HEAD_CHANNELS], "l2_normalised": True}}
+    for head in HEADS:
+        outputs[head] = {
+            "kind": "probabilities",
+            "labels": list(HEAD_LABELS[head]),
+            "unknown_below": thresholds[head],
+            **({"only_when": ONLY_WHEN[head]} if head in ONLY_WHEN else {}),
+        }
+    return outputs
+
+
+def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[Any]]) -> bytes:
+    """The installed model's graph, cut down to its embedding, with the linear heads appended.
+
+    Re-exporting the embedder from torch on another machine (or another torch build) gives the
+    same network as a slightly different graph, whose floats differ in the last bits (~1e-6);
+    keeping the installed graph node for node keeps the embedding bit-identical, so every vector
+    in users' catalogs stays exactly what this model computes."""
+    model = onnx.load(str(base))
+    graph = model.graph
+    needed, kept = {embedding_output}, []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    initialisers = [i for i in graph.initializer if i.name in needed]
+    outputs = [o for o in graph.output if o.name == embedding_output]
+    nodes = list(reversed(kept))
+    for head in HEADS:
+        weight = np.ascontiguousarray(np.asarray(arrays[f"{head}/weight"], dtype=np.float32).T)
+        bias = np.asarray(arrays[f"{head}/bias"], dtype=np.float32)
+        # Named as the torch export names head weights ("heads.…"), so tests tell them from the trunk's.
+        w_name, b_name = f"heads.{head}.weight", f"heads.{head}.bias"
+        initialisers += [
+            numpy_helper.from_array(weight, w_name),
+            numpy_helper.from_array(bias, b_name),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [embedding_output, w_name], [f"{head}_product"]),
+            helper.make_node("Add", [f"{head}_product", b_name], [f"{head}_logits"]),
+            helper.make_node("Softmax", [f"{head}_logits"], [head], axis=1),
+        ]
+        outputs.append(
+            helper.make_tensor_value_info(head, TensorProto.FLOAT, ["batch", len(HEAD_LABELS[head])])
+        )
+    new_graph = helper.make_graph(nodes, "image-sorter", list(graph.input), outputs, initialisers)
+    new_model = helper.make_model(new_graph, opset_imports=list(model.opset_import))
+    new_model.ir_version = model.ir_version
+    onnx.checker.check_model(new_model, full_check=True)
+    serialised: bytes = new_model.SerializeToString()
+    return serialised
+
+
+def _installed(models_dir: Path) -> ModelSpec | None:
+    sidecar = models_dir / SIDECAR_FILE
+    return load_spec(sidecar) if sidecar.is_file() and (models_dir / ONNX_FILE).is_file() else None
+
+
+def parity(model: nn.Module, session: ort.InferenceSession, batch: NDArray[np.float32]) -> float:
+    """Largest |torch − onnxruntime| over every output, for the batch and for each image alone."""
+    with torch.inference_mode():
+        expected = [t.numpy() for t in model.eval()(torch.from_numpy(batch))]
+    diffs = []
+    for rows in [slice(0, batch.shape[0])] + [slice(i, i + 1) for i in range(batch.shape[0])]:
+        got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch[rows]})
+        diffs += [float(np.max(np.abs(np.asarray(g) - e[rows]))) for g, e in zip(got, expected, strict=True)]
+    return max(diffs)
+
+
+def export_heads(
+    run_dir: Path,
+    *,
+    install: bool,
+    models_dir: Path,
+    datasets_dir: Path,
+    command: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> ModelSpec:
+    figures = json.loads((run_dir / FIT_FILE).read_text(encoding="utf-8"))
+    with np.load(run_dir / HEADS_FILE, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    model = HeadsModel(arrays).eval()
+    pre = LITE0_PREPROCESS
+    batch = verification_batch(datasets_dir, pre)
+    base = _installed(models_dir)
+    if base is not None and not model.tail_heads:
+        data = heads_on_graph(models_dir / base.onnx_file, base.embedding_output, arrays)
+    else:
+        data = export_onnx(
+            model, input_shape=(3, pre.size, pre.size), input_name=INPUT_NAME, output_name=OUTPUT_NAMES
+        )
+    session = onnx_session(data)
+    diff = parity(model, session, batch)
+    log(
+        f"onnxruntime vs torch: max abs diff {diff:.2e} over {batch.shape[0]} images, "
+        f"{len(OUTPUT_NAMES)} outputs"
+    )
+    if not diff < PARITY_TOLERANCE:
+        raise TrainingError(f"onnxruntime and torch disagree: max abs diff {diff:.3g} ≥ {PARITY_TOLERANCE}")
+    if base is not None and not model.tail_heads:
+        previous = onnx_session(models_dir / base.onnx_file)
+        theirs = np.asarray(previous.run([base.embedding_output], {INPUT_NAME: batch})[0])
+        ours = np.asarray(session.run(["embedding"], {INPUT_NAME: batch})[0])
+        if not np.array_equal(theirs, ours):
+            raise TrainingError(f"the embedding differs from the installed model's ({base.model_id})")
+        log(f"heads appended to {base.model_id}'s graph: embedding bit-identical to it")
+        identity = {**base.extra.get("embedding_from", {"model_id": base.embedding_id}), "max_abs_diff": 0.0}
+        identity["same_graph_as"] = base.model_id
+    else:
+        identity = embedder_identity(session, batch, log)
+        if identity["max_abs_diff"] != 0.0:
+            raise TrainingError(
+                f"the embedding is not bit-identical to the embedder's ({identity['max_abs_diff']:.3g})"
+            )
+    thresholds = {h: float(figures["thresholds"][h]["unknown_below"]) for h in HEADS}
+    sha256 = hashlib.sha256(data).hexdigest()
+    spec = ModelSpec(
+        model_id=f"image-sorter-{sha256[:8]}",
+        onnx_file=ONNX_FILE,
+        sha256=sha256,
+        input_name=INPUT_NAME,
+        preprocess=pre,
+        embedding_output="embedding",
+        embedding_dim=HEAD_CHANNELS,
+        outputs=sidecar_outputs(thresholds),
+        source={
+            **lite0_weights().provenance(),
+            "architecture": "training/efficientnet_lite.py",
+            "heads": "training/export_heads.py",
+        },
+        extra={
+            "created_by": CREATED_BY,
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": ort.__version__,
+            "opset": OPSET,
+            "parity_max_abs_diff": diff,
+            "parity_images": int(batch.shape[0]),
+            "embedding_from": identity,
+            "finetuned": bool(model.tail_heads),
+            "recipe": figures["recipe"],
+            "kind_recipe": figures["kind_recipe"],
+            "heldout": {k: figures[k] for k in ("thresholds", "per_source", "app_view", "baseline")},
+            "commands": read_commands(run_dir) + ([command_entry(command)] if command is not None else []),
+        },
+    )
+    out = run_dir / "export"
+    for folder in [out, *([models_dir] if install else [])]:
+        atomic_write_bytes(folder / ONNX_FILE, data)
+        write_sidecar(folder / SIDECAR_FILE, spec)
+    log(f"wrote {out / ONNX_FILE} ({len(data) / 1e6:.1f} MB, {spec.model_id})")
+    if install:
+        update_selection_md(models_dir / "MODELS.md", spec, figures, len(data))
+        log(f"installed into {models_dir} and updated MODELS.md")
+    return spec

@@ -1,0 +1,164 @@
+"""`sorter-train fit`: the recipe that won on held-out sources, fitted on every source, with its thresholds.
+
+Thresholds come from the recipe's out-of-source predictions (`heldout_thresholds.py`), never from
+the final model's own training data; the figures written beside the heads are those held-out
+figures, side by side with the plain logistic regression's, so the run folder says exactly what
+`export-heads` will claim in the sidecar and MODELS.md.
+
+RUN_DIR/heads.npz: `<head>/weight` [classes, 1280] and `<head>/bias` for linear heads on the
+embedding, and `tail/<name>` (the fine-tuned tail's state) when the recipe is `tail`.
+RUN_DIR/fit.json: recipe, thresholds, held-out figures (per source, pooled, app view), baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sorter_app.core.atomic import atomic_path, atomic_write_text
+
+from .errors import TrainingError
+from .heldout_thresholds import app_view, choose_thresholds, per_source_at
+from .linear import LinearModel
+from .selection import HeldOut, Recipe, average_views, embedding_recipes
+from .selection_data import HEAD_LABELS, HEADS, SelectionData, load_selection_data
+from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
+from .tail_finetune import TAIL_HEADS, TailConfig, predict_tail, train_tail, tuned_heads_from
+
+HEADS_FILE = "heads.npz"
+FIT_FILE = "fit.json"
+BASELINE = "lr"
+
+
+def merged_selection(selections: Sequence[Path]) -> dict[str, Any]:
+    """Several `select` runs (e.g. one per group of recipes) read as one record."""
+    merged: dict[str, Any] = {"recipes": {}, "figures": {}, "paths": [str(p) for p in selections]}
+    for folder in selections:
+        record = json.loads((folder / SELECTION_FILE).read_text(encoding="utf-8"))
+        merged["recipes"].update(record["recipes"])
+        for name, heads in record["figures"].items():
+            merged["figures"].setdefault(name, {}).update(heads)
+        if "tail" in record:
+            merged["tail"] = record["tail"]
+    return merged
+
+
+def merged_heldout(selections: Sequence[Path], data: SelectionData, recipe: str) -> dict[str, HeldOut]:
+    held: dict[str, HeldOut] = {}
+    for folder in selections:
+        held.update(load_heldout(folder / HELDOUT_FILE, data, recipe))
+    return held
+
+
+def fit_selected(
+    selections: Sequence[Path],
+    caches: Sequence[Path],
+    out: Path,
+    *,
+    recipe: str,
+    kind_recipe: str = BASELINE,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fit `recipe` for scene and room (and `kind_recipe` for kind) on every source; write the run."""
+    record = merged_selection(selections)
+    data = load_selection_data(caches)
+    held = merged_heldout(selections, data, recipe)
+    kind_held = merged_heldout(selections, data, kind_recipe)
+    if "kind" in kind_held:
+        held["kind"] = kind_held["kind"]
+    baseline = merged_heldout(selections, data, BASELINE)
+    missing = [h for h in HEADS if h not in held or h not in baseline]
+    if missing:
+        raise TrainingError(f"no held-out predictions of {recipe} (or lr) for {', '.join(missing)}")
+    thresholds = choose_thresholds(data, held)
+    for t in thresholds.values():
+        log(
+            f"{t.head}: unknown below {t.unknown_below:.3f} → held-out coverage {t.coverage:.3f}, "
+            f"accuracy of kept {t.accuracy_of_kept:.3f} (all: {t.accuracy_all:.3f}; target {t.target})"
+        )
+    base_thresholds = choose_thresholds(data, baseline)
+    values = {h: t.unknown_below for h, t in thresholds.items()}
+    arrays = _fit_heads(data, recipe, kind_recipe, record, log)
+    figures = {
+        "recipe": recipe,
+        "kind_recipe": kind_recipe,
+        "thresholds": {h: t.to_json() for h, t in thresholds.items()},
+        "per_source": {h: per_source_at(data, h, held[h], values[h]) for h in HEADS},
+        "app_view": app_view(data, with_graphics(data, held, arrays, recipe), values),
+        "baseline": {
+            "recipe": BASELINE,
+            "thresholds": {h: t.to_json() for h, t in base_thresholds.items()},
+            "per_source": {
+                h: per_source_at(data, h, baseline[h], base_thresholds[h].unknown_below) for h in HEADS
+            },
+        },
+        "selection": {"paths": record["paths"], "recipes": record["recipes"], "figures": record["figures"]},
+        "caches": [str(c) for c in caches],
+        "images": len(data),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / HEADS_FILE) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    atomic_write_text(out / FIT_FILE, json.dumps(figures, indent=1) + "\n")
+    log(f"wrote {out / HEADS_FILE} and {out / FIT_FILE}")
+    return figures
+
+
+def with_graphics(
+    data: SelectionData, held: dict[str, HeldOut], arrays: dict[str, Any], recipe: str
+) -> dict[str, HeldOut]:
+    """`held`, plus the final scene and room heads' answers on the graphics (which no scene or room
+    head is ever trained on): what the app would show for a graphic the kind head calls a photo."""
+    graphic = data.labels["kind"] == HEAD_LABELS["kind"].index("graphic")
+    out = dict(held)
+    tail_heads = {str(h) for h in arrays.get("tail_heads", [])}
+    for head in ("scene", "room"):
+        rows = np.flatnonzero(graphic & (data.labels[head] < 0))
+        if head in tail_heads:
+            model = tuned_heads_from(arrays)
+            probs = predict_tail(model, data.activations("centre", rows))[head]
+        else:
+            linear = LinearModel(arrays[f"{head}/weight"], arrays[f"{head}/bias"])
+            views = embedding_recipe(recipe).logistic.test_views
+            probs = average_views(linear, [data.embeddings(v)[rows] for v in views])
+        out[head] = HeldOut(
+            np.concatenate([held[head].rows, rows]), np.concatenate([held[head].probs, probs])
+        )
+    return out
+
+
+def embedding_recipe(name: str) -> Recipe:
+    recipes = {r.name: r for r in embedding_recipes()}
+    return recipes[name] if name in recipes else recipes[BASELINE]
+
+
+def _fit_heads(
+    data: SelectionData, recipe: str, kind_recipe: str, record: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    arrays: dict[str, Any] = {}
+    for head in HEADS:
+        name = kind_recipe if head == "kind" else recipe
+        if name == TAIL:
+            continue
+        rows = np.flatnonzero(data.labels[head] >= 0)
+        log(f"fitting {head} ({name}) on {rows.size} images from {len(data.sources_with(head))} sources")
+        model = embedding_recipe(name).fit_model(data, rows, head)
+        arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
+    if recipe == TAIL:
+        config = TailConfig.from_json({**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
+        rows = np.flatnonzero((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
+        activations = {view: data.activations(view) for view in config.views}
+        run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)
+        for key, value in run.states[-1].items():
+            name = key.removeprefix("heads.")
+            if key.startswith("heads."):
+                head, what = name.split(".")
+                arrays[f"{head}/{what}"] = value.numpy()
+            else:
+                arrays[key.replace(".", "/", 1)] = value.numpy()
+        arrays["tail_heads"] = np.array(TAIL_HEADS)
+    return arrays

@@ -1,0 +1,161 @@
+"""The `features` and `select` subcommands of `sorter-train`: arguments → function calls.
+
+`features` runs every image's views through the frozen network once (training/feature_cache.py);
+`select` scores candidate recipes leave-one-source-out on that cache (training/selection.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .image_views import FIXED_VIEWS, augmented_view_names
+from .paths import default_datasets_dir, default_models_dir
+from .run_log import read_commands, record_command, record_entry
+from .tail_finetune import TailConfig
+
+DEFAULT_AUG_VIEWS = 4
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def add_selection_parsers(commands: Any) -> None:
+    features: argparse.ArgumentParser = commands.add_parser(
+        "features",
+        help="embed every image's views once (centre, flip, letterbox, end crops, augmented) into a cache",
+        description="Decode every manifest row as the app does, build its views (centre crop, flip, "
+        "letterbox, the two end crops, N augmented views) and store each view's embedding, plus the "
+        "frozen trunk's activation for the centre, flip and augmented views (what tail fine-tuning "
+        "trains on). Resumable: re-run the same command to continue.",
+    )
+    features.add_argument(
+        "--manifest",
+        type=Path,
+        action="append",
+        required=True,
+        help="CSV with path, source, scene, room, kind (repeatable)",
+    )
+    features.add_argument("--out", type=Path, required=True, help="cache folder")
+    features.add_argument(
+        "--aug-views",
+        type=int,
+        default=DEFAULT_AUG_VIEWS,
+        help="augmented training views per image (default: %(default)s)",
+    )
+    features.add_argument("--views", help="only these views, comma-separated (e.g. centre)")
+
+    select: argparse.ArgumentParser = commands.add_parser(
+        "select",
+        help="score candidate recipes leave-one-source-out on feature caches (first row: plain LR)",
+        description="For each head (kind, scene, room) and each source with its labels, fit every recipe "
+        "on the other sources and predict the held-out one; writes OUT/selection.json (figures per recipe, "
+        "head and held-out source) and OUT/heldout.npz (every out-of-source prediction, for thresholds).",
+    )
+    select.add_argument(
+        "--cache", type=Path, action="append", required=True, help="feature cache (repeatable)"
+    )
+    select.add_argument("--out", type=Path, required=True)
+    select.add_argument("--recipes", default="all", help="comma-separated recipe names, or 'all' (default)")
+    select.add_argument("--heads", default="kind,scene,room", help="default: %(default)s")
+    select.add_argument(
+        "--tail", action="store_true", help="also score the fine-tuned tail (needs activations)"
+    )
+    select.add_argument("--tail-epochs", type=int, default=TailConfig.epochs)
+    select.add_argument(
+        "--tail-samples", type=int, default=TailConfig.samples_per_epoch, help="images per epoch"
+    )
+
+    fit: argparse.ArgumentParser = commands.add_parser(
+        "fit",
+        help="fit the chosen recipe on every source; thresholds from its held-out predictions",
+        description="Fit the recipe chosen with `select` (scene and room; --kind-recipe for kind) on every "
+        "source, choose each head's 'unknown' threshold on the recipe's pooled held-out predictions "
+        "(target accuracy, at least 85 %% coverage), and write RUN_DIR/heads.npz and fit.json.",
+    )
+    fit.add_argument(
+        "--selection", type=Path, action="append", required=True, help="a folder `select` wrote (repeatable)"
+    )
+    fit.add_argument("--cache", type=Path, action="append", required=True, help="the same caches as select")
+    fit.add_argument("--recipe", default="lr", help="recipe for scene and room (default: %(default)s)")
+    fit.add_argument("--kind-recipe", default="lr", help="recipe for kind (default: %(default)s)")
+    fit.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
+
+    export: argparse.ArgumentParser = commands.add_parser(
+        "export-heads",
+        help="export the frozen embedder + the fitted kind/scene/room heads as one ONNX model",
+        description="One ONNX graph: the embedding (checked bit-identical to the embedder-only model) and "
+        "kind, scene, room probabilities; its sidecar carries the held-out thresholds and figures. "
+        "--install replaces resources/models/image-sorter.{onnx,json} and rewrites MODELS.md's section.",
+    )
+    export.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    export.add_argument("--install", action="store_true")
+    export.add_argument(
+        "--models-dir", type=Path, default=default_models_dir(), help="(default: %(default)s)"
+    )
+    export.add_argument(
+        "--datasets",
+        type=Path,
+        default=default_datasets_dir(),
+        help="with sample_photos/, for the parity check",
+    )
+
+
+def run_selection_command(args: argparse.Namespace, argv: list[str] | None = None) -> bool:
+    """Run `features`/`select`/`fit`/`export-heads`; False when `args.command` is none of them."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if args.command == "features":
+        from .feature_cache import build_cache
+
+        augmented = augmented_view_names(args.aug_views)
+        views = tuple(args.views.split(",")) if args.views else (*FIXED_VIEWS, *augmented)
+        build_cache(
+            args.manifest,
+            args.out,
+            views,
+            [v for v in views if v in ("centre", "flip", *augmented)],
+            log=_log,
+        )
+        record_command(args.out, words)
+    elif args.command == "fit":
+        from .fit_selected import fit_selected
+
+        for folder in [*args.cache, *args.selection]:
+            for entry in read_commands(folder):
+                record_entry(args.out, entry)
+        fit_selected(
+            args.selection, args.cache, args.out, recipe=args.recipe, kind_recipe=args.kind_recipe, log=_log
+        )
+        record_command(args.out, words)
+    elif args.command == "export-heads":
+        from .export_heads import export_heads
+
+        export_heads(
+            args.run,
+            install=args.install,
+            models_dir=args.models_dir,
+            datasets_dir=args.datasets,
+            command=words,
+            log=_log,
+        )
+        record_command(args.run, words)
+    elif args.command == "select":
+        from .selection_run import run_selection
+
+        run_selection(
+            args.cache,
+            args.out,
+            recipes=None if args.recipes == "all" else args.recipes.split(","),
+            heads=tuple(args.heads.split(",")),
+            tail=TailConfig(epochs=args.tail_epochs, samples_per_epoch=args.tail_samples)
+            if args.tail
+            else None,
+            log=_log,
+        )
+        record_command(args.out, words)
+    else:
+        return False
+    return True
