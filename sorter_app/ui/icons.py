@@ -41,7 +41,7 @@ def icon(name: str) -> QIcon:
     try:
         import qtawesome
 
-        found = qtawesome.icon(awesome)
+        found: QIcon = qtawesome.icon(awesome)
         if not found.isNull():
             return found
     except Exception:  # a missing font file in an odd install: fall back to the theme
