@@ -34,8 +34,9 @@ class AnalysesController(QObject):
         self.session = session
         self.browse = BrowsePage(session, thumbnails)
         self.similar = SimilarPage(session, thumbnails)
+        self.duplicates = DuplicatesPage(session, thumbnails)
         self.pages: dict[AnalysisKind, GroupsPage] = {
-            AnalysisKind.DUPLICATES: DuplicatesPage(session, thumbnails),
+            AnalysisKind.DUPLICATES: self.duplicates,
             AnalysisKind.CLUSTERS: GroupsPage(session, AnalysisKind.CLUSTERS, thumbnails),
             AnalysisKind.OUTLIERS: GroupsPage(session, AnalysisKind.OUTLIERS, thumbnails),
             AnalysisKind.SEED_GROUPS: GroupsPage(session, AnalysisKind.SEED_GROUPS, thumbnails),

@@ -191,15 +191,18 @@ class GroupsPage(QWidget):
             self.clear_seeds = self._button("Clear seeds", "Start again with no seeds", analyses.clear_seeds)
             for widget in (QLabel("Similarity ≥"), self.threshold, self.threshold_label, self.clear_seeds):
                 layout.addWidget(widget)
-            self._threshold_moved(self.threshold.value())
+            self._show_seed_count()
 
     def _threshold_moved(self, value: int) -> None:
         """While the slider moves: the count it would gather, at once; the groups when released."""
-        threshold = value / 100
+        self._show_seed_count()
+        if not self.threshold.isSliderDown():
+            self.session.analyses.set_seed_threshold(value / 100)
+
+    def _show_seed_count(self) -> None:
+        threshold = self.threshold.value() / 100
         count = self.session.analyses.seed_count_at(threshold)
         self.threshold_label.setText(f"{threshold:.2f} → {plural(count, 'image')}")
-        if not self.threshold.isSliderDown():
-            self.session.analyses.set_seed_threshold(threshold)
 
     # the session → the widgets ----------------------------------------------------------------------
 
@@ -213,7 +216,13 @@ class GroupsPage(QWidget):
         if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
             self.select_row(0)
         if changes.seeds and self.kind is AnalysisKind.SEED_GROUPS:
-            self._threshold_moved(self.threshold.value())
+            self._show_seed_count()
+        if self.kind is AnalysisKind.OUTLIERS and self.kind in changes.groupings:
+            shown = sum(len(g.paths) for g in self.groups.grouping.groups)
+            if shown:
+                self.outlier_count.blockSignals(True)
+                self.outlier_count.setValue(shown)
+                self.outlier_count.blockSignals(False)
         self._update_buttons()
 
     def current_row(self) -> int | None:
