@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.grouping import Group
 from sorter_app.core.kinds import AnalysisKind, MoveMode
@@ -64,7 +66,7 @@ def test_rename_and_merge_undo_and_redo(opened: Opened) -> None:
     assert recorder.messages[-1].startswith("Undone: Merge of 2 groups")
     session.groups.undo()
     assert clusters(session) == before
-    assert session.groups.undo_text() is None or not session.groups.undo_text().startswith("Rename")
+    assert not (session.groups.undo_text() or "").startswith("Rename")
     session.groups.redo()
     session.groups.redo()
     assert clusters(session) == merged
@@ -135,8 +137,8 @@ def test_after_a_move_groups_keep_names_members_and_edits(opened: Opened, photos
 
 
 def test_trash_keeps_the_keeper_and_reference_folders(
-    opened: Opened, photos: Path, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    opened: Opened, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     session, _, _ = opened
     session.analyses.show(DUPLICATES)
