@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from ..paths import resources_dir
+from . import xcb_check
 from .main_window import MainWindow
 
 # How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Worker
@@ -32,6 +33,10 @@ def tune_interpreter() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    missing = xcb_check.problem()
+    if missing:  # Qt would abort with a message that names the wrong thing
+        print(missing, file=sys.stderr)
+        return 1
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *args])
     app.setApplicationName("Image Sorter")
