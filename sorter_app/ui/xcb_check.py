@@ -8,6 +8,7 @@ provides it. Nothing here imports Qt.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import re
@@ -56,17 +57,30 @@ def xcb_plugin() -> Path | None:
     return plugin if plugin.is_file() else None
 
 
+# Loaded by Qt at run time (dlopen), so ldd cannot see it; Qt 6.5+ refuses to start without it.
+RUNTIME_LOADED = ("libxcb-cursor.so.0",)
+
+
 def missing_libraries(plugin: Path) -> list[str]:
     """Sonames the dynamic linker cannot find for `plugin` (and what it loads)."""
-    if shutil.which("ldd") is None:
-        return []
+    missing = {lib for lib in RUNTIME_LOADED if not _loadable(lib)}
+    if shutil.which("ldd") is not None:
+        try:
+            run = subprocess.run(
+                ["ldd", str(plugin)], capture_output=True, text=True, timeout=20, check=False
+            )
+            missing.update(_NOT_FOUND.findall(run.stdout))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return sorted(missing)
+
+
+def _loadable(soname: str) -> bool:
     try:
-        out = subprocess.run(
-            ["ldd", str(plugin)], capture_output=True, text=True, timeout=20, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return sorted(set(_NOT_FOUND.findall(out)))
+        ctypes.CDLL(soname)
+    except OSError:
+        return False
+    return True
 
 
 def package_of(soname: str) -> str | None:
