@@ -8,6 +8,7 @@ with the new labels.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,9 @@ class FactsForm(QWidget):
             self.set(field, known.get(field, ""))
 
     def set(self, field: str, text: str) -> None:
-        self.info[field].setText(text)
+        """Long names and paths may wrap after a separator (they have no spaces to wrap at)."""
+        self.info[field].setText(re.sub(r"([/_.-])", "\\1\u200b", text))
+        self.info[field].setToolTip(text)
         self._form.setRowVisible(self.info[field], bool(text))
 
 
@@ -172,6 +175,10 @@ class DetailPane(QWidget):
 def _merge(known: dict[str, str], form: FactsForm) -> dict[str, str]:
     """Dimensions and format decoded earlier stay until the catalog's facts say otherwise."""
     for field in ("Dimensions", "Format"):
-        if field not in known and form.info[field].text() and known.get("Name") == form.info["Name"].text():
-            known[field] = form.info[field].text()
+        if (
+            field not in known
+            and form.info[field].text()
+            and known.get("Name") == form.info["Name"].toolTip()
+        ):
+            known[field] = form.info[field].toolTip()
     return known

@@ -121,13 +121,17 @@ class DuplicatesPage(GroupsPage):
         self.table.setModel(self.candidates)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setIconSize(QSize(72, 72))
-        self.table.verticalHeader().setDefaultSectionSize(80)
+        self.table.setIconSize(QSize(56, 56))
+        self.table.verticalHeader().setDefaultSectionSize(62)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(0, 64)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(2, 240)  # long names are elided in the middle; the tooltip has the path
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._compare_current())
         self.table.doubleClicked.connect(lambda _: self._keep())
@@ -163,7 +167,7 @@ class DuplicatesPage(GroupsPage):
         self.right.setObjectName("duplicates-right-splitter")
         self.right.addWidget(upper)
         self.right.addWidget(self.compare)
-        self.right.setSizes([260, 360])
+        self.right.setSizes([300, 340])
         # The copies' table and the compare take the place of the plain member grid.
         self._member_panel = self.splitter.replaceWidget(1, self.right)  # kept: the base class reads it
         if self._member_panel is not None:

@@ -215,7 +215,7 @@ class GroupsPage(QWidget):
             )
         if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
             self.select_row(0)
-        if changes.seeds and self.kind is AnalysisKind.SEED_GROUPS:
+        if self.kind is AnalysisKind.SEED_GROUPS and (changes.seeds or self.kind in changes.groupings):
             self._show_seed_count()
         if self.kind is AnalysisKind.OUTLIERS and self.kind in changes.groupings:
             shown = sum(len(g.paths) for g in self.groups.grouping.groups)

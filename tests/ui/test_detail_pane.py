@@ -108,7 +108,7 @@ def test_file_info_from_the_catalog_and_from_the_decode(
     photo = builders.write_jpeg(tmp_path / "trip" / "beach.jpg", seed=2, size=(640, 480))
     st = photo.stat()
     pane.show_image(photo, ImageFacts(st.st_size, st.st_mtime_ns, 640, 480, "JPEG"), [])
-    info = {field: label.text() for field, label in pane.info.items()}
+    info = {field: label.toolTip() for field, label in pane.info.items()}
     assert info == {
         "Name": "beach.jpg",
         "Folder": str(tmp_path / "trip"),
@@ -122,9 +122,9 @@ def test_file_info_from_the_catalog_and_from_the_decode(
     other = builders.write_jpeg(tmp_path / "trip" / "dunes.jpg", seed=3, size=(640, 480))
     st = other.stat()
     pane.show_image(other, ImageFacts(st.st_size, st.st_mtime_ns, None, None, None), [])
-    assert pane.info["Dimensions"].text() == "" and not pane.info["Dimensions"].isVisibleTo(pane)
-    qtbot.waitUntil(lambda: pane.info["Dimensions"].text() == "640 × 480", timeout=LOADED)
-    assert pane.info["Format"].text() == "JPEG" and pane.info["Format"].isVisibleTo(pane)
+    assert pane.info["Dimensions"].toolTip() == "" and not pane.info["Dimensions"].isVisibleTo(pane)
+    qtbot.waitUntil(lambda: pane.info["Dimensions"].toolTip() == "640 × 480", timeout=LOADED)
+    assert pane.info["Format"].toolTip() == "JPEG" and pane.info["Format"].isVisibleTo(pane)
 
 
 def test_the_thumbnail_shows_at_once_then_the_sharper_image(
@@ -147,7 +147,7 @@ def test_a_result_for_an_image_no_longer_shown_is_dropped(pane: DetailPane, tmp_
     QApplication.processEvents()  # delivers the result, too late
     assert pane.image_view.image() is None
     assert pane.image_view.message() == "Select an image to see it here"
-    assert pane.info["Name"].text() == ""
+    assert pane.info["Name"].toolTip() == ""
 
 
 @pytest.mark.parametrize(

@@ -303,6 +303,7 @@ def test_map_legend_lasso_stays_and_the_selection_grid(
     assert view.selected_paths() == []
 
 
+@pytest.mark.slow  # ~25 s: indexes 30 camera-sized JPEGs twice (cancelled, then resumed) on 2 cores
 def test_cancel_keeps_every_image_in_view_and_resume_finishes(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
