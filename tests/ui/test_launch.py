@@ -25,7 +25,7 @@ def test_a_missing_xcb_library_is_named_with_its_package(
     ldd = "\tlibxcb-cursor.so.0 => not found\n\tlibc.so.6 => /lib/libc.so.6 (0x1)\n"
     ldd += "\tlibxkbcommon-x11.so.0 => not found\n"
     monkeypatch.setattr(
-        xcb_check.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=ldd, stderr="")
+        subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=ldd, stderr="")
     )
     message = xcb_check.problem()
     assert message is not None
