@@ -10,7 +10,8 @@
   renamed "Bamboo forest" survives re-clustering even when membership shifts a little.
 - **Reference folders**: absolute folders whose files are the originals: always kept.
 
-Keyed by content, never by path, so all of it follows moved and renamed files.
+Keyed by content, never by path, so all of it follows moved and renamed files. Every write goes
+through `Catalog.user_transaction`, which keeps user.sqlite's verified backup up to date.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def set_keep(catalog: Catalog, group_hashes: Iterable[str], kept_hash: str | Non
     """The user keeps the copy with `kept_hash` (named `name`) in the group of `group_hashes`;
     None forgets the group's choice, so the suggestion stands again."""
     others = sorted(set(group_hashes) | ({kept_hash} if kept_hash else set()))
-    with catalog.transaction() as db:
+    with catalog.user_transaction() as db:
         db.executemany(
             f"DELETE FROM {USER_SCHEMA}.keep_choices WHERE content_hash = ?", ((h,) for h in others)
         )
@@ -79,7 +80,7 @@ def dismissed(catalog: Catalog) -> list[frozenset[str]]:
 
 def set_dismissed(catalog: Catalog, hashes: Iterable[str], dismissed_: bool) -> None:
     key = _key(hashes)
-    with catalog.transaction() as db:
+    with catalog.user_transaction() as db:
         if dismissed_:
             db.execute(
                 f"INSERT OR REPLACE INTO {USER_SCHEMA}.not_duplicates (hashes, decided_at) VALUES (?, ?)",
@@ -115,7 +116,7 @@ def set_group_name(catalog: Catalog, view: str, hashes: Iterable[str], name: str
     """Remember `name` for the group of these contents; None forgets it (the computed name returns)."""
     rows = sorted(set(hashes))
     now = time.time()
-    with catalog.transaction() as db:
+    with catalog.user_transaction() as db:
         if name is None:
             db.executemany(
                 f"DELETE FROM {USER_SCHEMA}.group_names WHERE view = ? AND content_hash = ?",
@@ -148,7 +149,7 @@ def reference_folders(catalog: Catalog) -> list[str]:
 
 
 def set_reference_folder(catalog: Catalog, path: str, reference: bool) -> None:
-    with catalog.transaction() as db:
+    with catalog.user_transaction() as db:
         if reference:
             db.execute(
                 f"INSERT OR IGNORE INTO {USER_SCHEMA}.reference_folders (path, added_at) VALUES (?, ?)",

@@ -108,13 +108,14 @@ class FileOps:
         destination: Path | None,
         kept: dict[str, str],
     ) -> None:
-        if not groups:
+        root = self.s.root
+        if not groups or root is None:
             self.s.message.emit("Nothing to do: tick the groups to act on first.")
             return
         self.s.run(
             Job(
                 "plan",
-                lambda lib, p, c: make_plan(groups, destination, mode.plan_mode),
+                lambda lib, p, c: make_plan(groups, destination, mode.plan_mode, folder=root),
                 lambda plan: self.proposed.emit(
                     Proposal(plan, {k: v for k, v in kept.items() if k in _sources(plan)})
                 ),
@@ -196,8 +197,15 @@ class FileOps:
         """Rename one file in its folder, journaled so that Undo gives the old name back."""
         src = Path(path)
         name = new_name.strip()
-        if not name or "/" in name or name in (".", "..") or name == src.name:
+        if name and not Path(name).suffix:
+            name += src.suffix  # "sunset" means "sunset.jpg": the type of a file is not renamed
+        if not name or "/" in name or name.startswith(".") or name == src.name or self.s.root is None:
             self.s.failed.emit(("Rename", f"not a usable file name: {new_name!r}"))
+            return
+        if Path(name).suffix.lower() != src.suffix.lower():
+            self.s.failed.emit(
+                ("Rename", f"keep the extension {src.suffix}: a new one would not change the file's type")
+            )
             return
         dst = src.with_name(name)
         if os.path.lexists(dst):
@@ -209,15 +217,22 @@ class FileOps:
             self.s.failed.emit(("Rename", f"{src.name}: {exc.strerror or exc}"))
             return
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.apply(MovePlan(new_plan_id(), "move", created, (Move(src, dst, st.st_size, st.st_mtime_ns),)))
+        move = Move(src, dst, st.st_size, st.st_mtime_ns)
+        # As make_plan words it: the file's folder is the "group folder" under its parent.
+        self.apply(
+            MovePlan(
+                new_plan_id(), "move", created, (move,), folder=self.s.root, destination=src.parent.parent
+            )
+        )
 
     def trash_files(self, paths: Sequence[str]) -> None:
         """Straight to the trash, no preview: it is one click from coming back (Undo)."""
-        if paths:
+        root = self.s.root
+        if paths and root is not None:
             self.s.run(
                 Job(
                     "plan",
-                    lambda lib, p, c: make_plan([("trash", list(paths))], None, "trash"),
+                    lambda lib, p, c: make_plan([("trash", list(paths))], None, "trash", folder=root),
                     self.apply,
                     label=PLANNING,
                 )
