@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ..core.errors import SorterError
 from ..core.grouping import SEED_GROUPS, Group, Grouping
 from ..core.neighbours import FolderVectors
+from ..core.seed_groups import _closest_seeds as closest_seeds
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,12 @@ class SeedScores:
         return Grouping(SEED_GROUPS, groups)
 
 
+SLIDER_FLOOR = 0.0  # the lowest threshold the page offers: images below it never join at any setting
+
+
 def score_seeds(folder: FolderVectors, seeds: list[str]) -> SeedScores:
+    """Every image's exact similarity to the seed it is most like (core/seed_groups.py's rule and
+    its reading of full vectors), for images that can reach the slider's lowest setting."""
     item_of = {p: i for i, paths in enumerate(folder.paths) for p in paths}
     missing = [s for s in seeds if s not in item_of]
     if missing:
@@ -69,16 +75,18 @@ def score_seeds(folder: FolderVectors, seeds: list[str]) -> SeedScores:
     seed_items = [item_of[s] for s in seeds]
     if len(set(seed_items)) < len(seed_items):
         raise SorterError("two seeds are copies of the same image; pick different examples")
-    sims = folder.vectors @ folder.vectors[seed_items].T  # (n, seeds): no n×n matrix
-    best = sims.argmax(axis=1)
-    best_sim = sims[np.arange(len(sims)), best]
+    items, closest, similarities = closest_seeds(folder, seed_items, SLIDER_FLOOR)
     taken = set(seed_items)
-    rows = [(i, p) for i, paths in enumerate(folder.paths) if i not in taken for p in paths]
-    items = np.array([i for i, _ in rows], dtype=np.int64)
+    rows = [
+        (p, g, sim)
+        for item, g, sim in zip(items.tolist(), closest.tolist(), similarities.tolist(), strict=True)
+        if item not in taken
+        for p in folder.paths[item]
+    ]
     return SeedScores(
         list(seeds),
-        [p for _, p in rows],
-        best[items].astype(np.int64) if len(items) else np.zeros(0, np.int64),
-        best_sim[items].astype(np.float32) if len(items) else np.zeros(0, np.float32),
+        [p for p, _, _ in rows],
+        np.array([g for _, g, _ in rows], dtype=np.int64),
+        np.array([sim for _, _, sim in rows], dtype=np.float32),
         [[p for p in folder.paths[item] if p != seed] for seed, item in zip(seeds, seed_items, strict=True)],
     )
