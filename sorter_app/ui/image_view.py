@@ -19,8 +19,8 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThreadPool, Sig
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..core.errors import CancelledError, ImageError
-from ..core.images import load_image
+from ..core.errors import CancelledError
+from ..core.images import load_image_file
 from .workers import Worker
 
 # JPEGs decode in draft mode at the smallest scale whose shorter side keeps this many pixels.
@@ -45,11 +45,8 @@ def decode_for_display(
     """Runs in the thread pool; a file that cannot be shown raises ImageError with the reason."""
     if cancelled():
         raise CancelledError("another image was asked for before this one was loaded")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"cannot read the file: {exc.strerror or exc}") from exc
-    loaded = load_image(data, min_side=min(max_side, max(DECODE_MIN_SIDE, max_side // 2)))
+    # Size-capped and guarded as indexing reads it; ImageError with the reason if it cannot be shown.
+    loaded = load_image_file(path, min_side=min(max_side, max(DECODE_MIN_SIDE, max_side // 2)))
     rgb = loaded.image
     if max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
