@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .model_spec import ModelSpec
-from .predictions import UNKNOWN, Prediction, prediction_heads
+from .predictions import DEFAULT_KIND, KIND_HEAD, UNKNOWN, Prediction, prediction_heads
 
 if TYPE_CHECKING:
     from .browse import BrowseItem
@@ -54,8 +54,18 @@ def answers_of(prediction: Prediction | None) -> list[LabelAnswer]:
 
 
 def best_answer(answers: Sequence[LabelAnswer]) -> LabelAnswer | None:
-    """The most specific confident answer (a room before its scene): what names a cluster."""
-    return next((a for a in reversed(answers) if a.label not in (None, UNKNOWN)), None)
+    """The most specific confident answer (a room before its scene): what names a cluster.
+
+    A kind of "photo" names nothing, as in `Prediction.best_label`: a photo whose scene is
+    unknown has no best answer (it sorts and filters with the unsure, not as "photo 99 %")."""
+    return next(
+        (
+            a
+            for a in reversed(answers)
+            if a.label not in (None, UNKNOWN) and not (a.head == KIND_HEAD and a.label == DEFAULT_KIND)
+        ),
+        None,
+    )
 
 
 def caption(answers: Sequence[LabelAnswer]) -> str:

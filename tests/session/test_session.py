@@ -164,16 +164,19 @@ def test_trash_keeps_the_keeper_and_reference_folders(
 def test_cancelled_indexing_keeps_unindexed_images_in_view_and_resumes(
     make_session: MakeSession, tmp_path: Path
 ) -> None:
+    # More images than the indexer keeps in flight (2 batches of 32 + its decoders): images already
+    # decoded when Cancel comes are kept, so only a folder this large is sure to have some left.
+    count = 80
     folder = tmp_path / "big"
-    for i in range(6):
-        builders.write_jpeg(folder / f"img{i}.jpg", seed=i)
+    for i in range(count):
+        builders.write_jpeg(folder / f"img{i}.jpg", seed=i, size=(64, 48))
     session, runner, _ = make_session()
     runner.cancel_at = 2  # Cancel pressed once two images are done
     session.open_folder(folder)
     assert session.report is not None and session.report.cancelled
     assert session.indexing_incomplete
-    assert len(session.items) == 6  # listed, though not all indexed
-    assert 0 < sum(1 for i in session.items.values() if i.content_hash) < 6
+    assert len(session.items) == count  # listed, though not all indexed
+    assert 0 < sum(1 for i in session.items.values() if i.content_hash) < count
     runner.cancel_at = None
     session.resume_indexing()
     assert not session.indexing_incomplete
