@@ -20,8 +20,10 @@ $(VENV)/.dev-installed: pyproject.toml constraints.txt | $(PY)
 	$(PIP) install --quiet -c constraints.txt -e '.[train,dev,ray]'
 	touch $@
 
+# FOLDER is quoted: `make run FOLDER="~/Pictures/a trip"` opens one folder, not two. A folder that
+# is not there, or missing X11 libraries, are reported by sorter-gui itself (ui/xcb_check.py).
 run: $(VENV)/.app-installed
-	$(VENV)/bin/sorter-gui $(FOLDER)
+	$(VENV)/bin/sorter-gui $(if $(FOLDER),"$(FOLDER)")
 
 test: $(VENV)/.dev-installed lint typecheck pytest
 

@@ -1,4 +1,5 @@
-"""The UI thread's budget from DESIGN.md: never blocked > 50 ms while indexing or scrolling. Run by hand:
+"""The UI thread's budget from DESIGN.md: never blocked > 50 ms while indexing, scrolling, clustering
+and drawing the map, or paging through 12-MP photos in the viewer. Run by hand:
 
     .venv/bin/python -m benchmarks.bench_ui              # 5,000 images; offscreen unless there is a display
     xvfb-run -a .venv/bin/python -m benchmarks.bench_ui  # the same on a real (virtual) X server
@@ -56,10 +57,12 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication
 
 from benchmarks.dataset_folder import build_folder, pick_images
+from sorter_app.core.kinds import AnalysisKind
 from sorter_app.paths import AppPaths
 from sorter_app.ui.app import tune_interpreter
 from sorter_app.ui.main_window import MainWindow
 
+CLUSTERS, MAP = AnalysisKind.CLUSTERS, AnalysisKind.MAP
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 BUDGET_MS = 50.0
@@ -220,12 +223,81 @@ def idle_phase(phase: Phase) -> None:
 def index_phase(phase: Phase, window: MainWindow, folder: Path) -> None:
     """open_folder runs inside the measured loop: its own time on the UI thread counts, as for a user."""
     QTimer.singleShot(0, lambda: window.open_folder(folder))
-    if not run_until(lambda: window.last_report is not None, INDEX_TIMEOUT_S):
+    if not run_until(lambda: window.session.report is not None, INDEX_TIMEOUT_S):
         raise SystemExit(f"indexing did not finish within {INDEX_TIMEOUT_S:.0f} s")
-    report = window.last_report
+    report = window.session.report
     assert report is not None
     phase.images = report.indexed
     phase.notes.update(skipped=len(report.skipped), core_images_per_second=round(report.images_per_second, 1))
+
+
+def analyse_phase(phase: Phase, window: MainWindow, view: QAbstractScrollArea) -> None:
+    """Clusters (at another granularity, so they are computed again) and the map compute in the
+    background while the grid scrolls: the UI thread must stay responsive through both."""
+    analyses = window.session.analyses
+    started = time.perf_counter()
+
+    def start() -> None:
+        analyses.set_granularity("fine")
+        analyses.compute(AnalysisKind.MAP)
+
+    QTimer.singleShot(0, start)
+
+    def done() -> bool:
+        return all(analyses.states[k].status in ("done", "failed", "cancelled") for k in (CLUSTERS, MAP))
+
+    def step() -> None:
+        bar = view.verticalScrollBar()
+        bar.setValue(bar.minimum() if bar.value() >= bar.maximum() else bar.value() + 3 * bar.singleStep())
+
+    timer = QTimer()
+    timer.setInterval(SCROLL_STEP_MS)
+    timer.timeout.connect(step)
+    timer.start()
+    busy = run_until(lambda: time.perf_counter() - started > 0.5 and done(), INDEX_TIMEOUT_S)
+    timer.stop()
+    phase.notes.update(
+        clusters_and_map_s=round(time.perf_counter() - started, 2),
+        clusters=analyses.states[CLUSTERS].status,
+        map=analyses.states[MAP].status,
+        finished=busy,
+    )
+
+
+def viewer_phase(phase: Phase, window: MainWindow, photos: list[Path]) -> None:
+    """The full-size viewer pages through 12-MP JPEGs, four a second, as a user holding →."""
+    window.view_images([str(p) for p in photos], str(photos[0]))
+    shown = 0
+
+    def step() -> None:
+        nonlocal shown
+        window.viewer.step(1 if window.viewer.current != str(photos[-1]) else -len(photos))
+        shown += 1
+
+    timer = QTimer()
+    timer.setInterval(250)
+    timer.timeout.connect(step)
+    timer.start()
+    deadline = time.perf_counter() + SCROLL_SECONDS
+    run_until(lambda: time.perf_counter() >= deadline, SCROLL_SECONDS + 1)
+    timer.stop()
+    window.close_viewer()
+    phase.notes.update(viewer_images_shown=shown, viewer_photo_pixels="4000×3000")
+
+
+def write_12mp_photos(folder: Path, count: int) -> list[Path]:
+    """Camera-sized JPEGs made from real photos (upscaled): what the viewer decodes at full size."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = pick_images(DATASETS, count)
+    photos = []
+    for i, (relpath, _) in enumerate(sources):
+        with Image.open(DATASETS / relpath) as img:
+            big = img.convert("RGB").resize((4000, 3000), Image.Resampling.BILINEAR)
+        photos.append(folder / f"big{i:02d}.jpg")
+        big.save(photos[-1], "JPEG", quality=90)
+    return photos
 
 
 def scroll_phase(phase: Phase, view: QAbstractScrollArea) -> None:
@@ -370,6 +442,11 @@ def print_summary(result: dict[str, Any]) -> None:
                 "waited_for_content_s",
                 "scroll_steps",
                 "scroll_note",
+                "clusters_and_map_s",
+                "clusters",
+                "map",
+                "finished",
+                "viewer_images_shown",
                 "gc_collections",
                 "gc_worst_pause_ms",
             )
@@ -380,7 +457,7 @@ def print_summary(result: dict[str, Any]) -> None:
         print(f"note: {note}")
     verdict = "PASS" if result["passed"] else "FAIL"
     worst = result["worst_gap_ms"]
-    print(f"{verdict}: worst gap {worst} ms while indexing or scrolling (budget {BUDGET_MS:.0f} ms)")
+    print(f"{verdict}: worst gap {worst} ms in the judged phases (budget {BUDGET_MS:.0f} ms)")
 
 
 # main ------------------------------------------------------------------------------------------
@@ -407,13 +484,12 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
         (Phase("index", judged=True), lambda phase: index_phase(phase, window, folder)),
     ]
     notes: list[str] = []
-    view = getattr(window, "browse_view", None)
-    if isinstance(view, QAbstractScrollArea):
-        plan.append((Phase("scroll", judged=True), lambda phase: scroll_phase(phase, view)))
-    else:
-        notes.append(
-            "the window has no browse_view (a QListView / QAbstractScrollArea): scroll phase skipped"
-        )
+    view = window.browse.grid
+    photos = write_12mp_photos(work / "camera", args.viewer_photos) if args.viewer_photos else []
+    plan.append((Phase("scroll", judged=True), lambda phase: scroll_phase(phase, view)))
+    plan.append((Phase("analyse", judged=True), lambda phase: analyse_phase(phase, window, view)))
+    if photos:
+        plan.append((Phase("viewer", judged=True), lambda phase: viewer_phase(phase, window, photos)))
 
     t0 = time.perf_counter()
     probe.start()
@@ -456,6 +532,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     parser.add_argument("--trace-stalls", type=Path, metavar="FILE", help="dump all stacks on each stall")
     parser.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval, for GIL experiments")
+    parser.add_argument("--viewer-photos", type=int, default=12, help="12-MP JPEGs the viewer pages through")
     args = parser.parse_args()
     if not (DATASETS / "manifest.csv").is_file():
         raise SystemExit(f"shared datasets not found at {DATASETS}")

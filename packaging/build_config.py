@@ -116,7 +116,18 @@ def datas(root: Path) -> list[tuple[str, str]]:
     """(source, destination) pairs for PyInstaller's `datas`: the resources, and the menu entry's
     template, which install-desktop-entry.sh fills in with the folder's absolute path."""
     desktop_entry = (str(root / "packaging" / "image-sorter.desktop"), "share/applications")
-    return [*((str(root / folder), folder) for folder in RESOURCE_DIRS), desktop_entry]
+    return [*((str(root / folder), folder) for folder in RESOURCE_DIRS), desktop_entry, *icon_fonts()]
+
+
+def icon_fonts() -> list[tuple[str, str]]:
+    """qtawesome's icon fonts (the toolbar's icons), where qtawesome looks for them when frozen."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("qtawesome")
+    if spec is None or spec.origin is None:
+        return []
+    fonts = Path(spec.origin).parent / "fonts"
+    return [(str(fonts), "qtawesome/fonts")] if fonts.is_dir() else []
 
 
 def keep_qt_file(dest_dir: str, src: str) -> bool:

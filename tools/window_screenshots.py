@@ -3,10 +3,13 @@
     .venv/bin/python -m tools.window_screenshots [--images 600] [--out /tmp/image-sorter-screens]
 
 The folder is built in /tmp from ../shared/datasets (hard links: nothing is copied into the
-repository), with one re-encoded copy so Duplicates has something to show and one truncated JPEG
-so the skipped-files list does. The window is driven the way a user would: open the folder, wait
-for indexing, pick an image, ask for similar images, open each tab, tick clusters and preview a
-move (cancelled: nothing moves), open the skipped files and the settings. Look at the PNGs.
+repository), with a re-encoded copy, a PNG re-encode and a byte copy in Backup/ so Duplicates has
+something to decide, and one truncated JPEG so the skipped-files list does. Xvfb runs with openbox
+as the window manager, so windows and dialogs get real frames. The window is driven the way a user
+would: the welcome page, open the folder, wait for indexing, pick an image, view it full size, ask
+for similar images, open each tab, compare duplicates and preview sending the extra copies to the
+trash, tick clusters and preview a move (both cancelled: nothing moves), the skipped files, the
+settings and the keyboard shortcuts. Look at the PNGs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -29,8 +31,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from benchmarks.dataset_folder import build_dataset_folder
+from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
-from sorter_app.ui.groups_page import GroupsPage
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.map_view import MapView
 from sorter_app.ui.settings import SettingsStore
@@ -57,17 +59,26 @@ def start_xvfb(size: str = "1400x900x24") -> subprocess.Popen[bytes]:
     return server
 
 
+def start_window_manager() -> subprocess.Popen[bytes] | None:
+    """openbox, so that windows and dialogs have frames and focus as on a desktop."""
+    if shutil.which("openbox") is None:
+        print("openbox not found: screenshots without a window manager")
+        return None
+    manager = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return manager
+
+
 def add_problem_files(folder: Path) -> None:
-    """One re-encoded copy (a near duplicate) and one truncated JPEG (a skipped file)."""
+    """Copies to decide on (a re-encode, a PNG, a byte copy in Backup/) and a truncated JPEG."""
     first = sorted(folder.rglob("*.jpg"))[0]
     with Image.open(first) as img:
         img.convert("RGB").save(folder / f"{first.stem} (copy).jpg", "JPEG", quality=70)
+        img.convert("RGB").save(folder / f"{first.stem}.png", "PNG")
+    (folder / "Backup").mkdir(exist_ok=True)
+    shutil.copyfile(first, folder / "Backup" / f"copy_of_{first.name}")
     data = first.read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
-
-
-def analysed(page: GroupsPage) -> bool:
-    return bool(page.grouping.groups) or page.status.text().startswith("No ")
 
 
 def lasso(view: MapView, left: float, top: float, right: float, bottom: float) -> None:
@@ -105,16 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="sorter-screens-"))
     folder = build_dataset_folder(args.datasets, work / "photos", args.images)
     add_problem_files(folder)
-    server = None
+    server = manager = None
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     else:
         server = start_xvfb()
+        manager = start_window_manager()
     try:
         return shoot(folder, work, args.out)
     finally:
-        if server is not None:
-            server.terminate()
+        for process in (manager, server):
+            if process is not None:
+                process.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -122,9 +135,12 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     out.mkdir(parents=True, exist_ok=True)
-    window = MainWindow(AppPaths(work / "data"), settings=SettingsStore(work / "settings.ini"))
+    store = SettingsStore(work / "settings.ini")
+    store.save(store.load().with_recent(str(folder)).with_recent("/media/usb/holiday 2019"))
+    window = MainWindow(AppPaths(work / "data"), settings=store)
     window.resize(1360, 860)
     window.show()
+    session = window.session
 
     def wait(what: str, done: Callable[[], bool], timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
@@ -146,38 +162,84 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
         (widget or window).grab().save(str(path))
         print(f"saved {path}")
 
+    def dialogs() -> list[QWidget]:
+        return [w for w in app.topLevelWidgets() if w.isVisible() and w is not window]
+
+    def analysed(kind: AnalysisKind) -> bool:
+        return session.analyses.states[kind].status in ("done", "failed", "cancelled")
+
+    settle(1.0)
+    save("00-welcome")
     window.open_folder(folder)
-    wait("indexing", lambda: window.last_report is not None)
-    wait("predictions", lambda: window.browse.model.rowCount() > 0 and bool(window.browse.items()))
+    wait("indexing", lambda: session.report is not None and not window.runner.is_running("load"))
+    wait("clusters", lambda: analysed(AnalysisKind.CLUSTERS))
     window.browse.grid.setFocus()
     window.browse.grid.select_path(window.browse.model.item(3).path)
     settle(3.0)
-    save("1-browse")
+    save("01-browse")
 
+    window.browse.sort_box.setCurrentIndex(window.browse.sort_box.findData("cluster"))
+    settle()
+    save("02-browse-sorted-by-cluster")
     window.browse.sort_box.setCurrentIndex(window.browse.sort_box.findData("prediction"))
     window.browse.filter_box.setCurrentIndex(window.browse.filter_box.findData("kitchen"))
     settle()
-    save("2-browse-filtered-kitchen")
+    save("03-browse-filtered-kitchen")
     window.browse.filter_box.setCurrentIndex(0)
+    window.browse.sort_box.setCurrentIndex(0)
+    settle()
 
-    query = window.browse.model.item(0).path
+    shown = [i.path for i in window.browse.model.items() if not i.header]
+    window.view_images(shown, shown[5])
+    wait("the viewer's image", lambda: window.viewer.image.image() is not None)
+    settle(2.0)
+    save("04-viewer")
+    window.viewer.image.set_zoom(1.0)
+    settle()
+    save("05-viewer-100")
+    window.close_viewer()
+
+    query = shown[0]
     window.show_similar(query)
     wait("similar images", lambda: window.similar.results.rowCount() > 0)
     settle()
-    save("3-similar")
+    save("06-similar")
 
-    for tab, name in (("duplicates", "4-duplicates"), ("clusters", "5-clusters"), ("outliers", "6-outliers")):
-        page = window.pages[tab]
-        window.tabs.setCurrentWidget(page)
-        wait(tab, partial(analysed, page))
+    duplicates = window.analyses.duplicates
+    window.tabs.setCurrentWidget(duplicates)
+    wait("duplicates", lambda: analysed(AnalysisKind.DUPLICATES))
+    rows = duplicates.groups.grouping.groups
+    best = max(range(len(rows)), key=lambda r: len(rows[r].paths)) if rows else 0
+    if rows:
+        duplicates.select_row(best)
+    settle(3.0)
+    save("07-duplicates-compare")
+    if rows:
+        duplicates.compare.views[0].set_zoom(1.0)
+        settle(1.5)
+        save("08-duplicates-compare-100")
+        duplicates.groups.tick_all(True)
+        duplicates.action_buttons[MoveMode.TRASH].click()
+        wait(
+            "the trash preview",
+            lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
+        )
+        settle()
+        assert window.moves.plan_dialog is not None
+        save("09-trash-preview", window.moves.plan_dialog)
+        window.moves.plan_dialog.reject()
+        duplicates.groups.tick_all(False)
+
+    for kind, name in ((AnalysisKind.CLUSTERS, "10-clusters"), (AnalysisKind.OUTLIERS, "11-outliers")):
+        window.tabs.setCurrentWidget(window.pages[kind])
+        wait(kind.value, lambda k=kind: analysed(k))  # type: ignore[misc]
         settle()
         save(name)
 
-    seeds = [item.path for item in window.browse.model.items()[:2]]
-    window.add_seeds(seeds)
-    wait("seed groups", lambda: bool(window.pages["seeds"].grouping.groups))
+    window.add_seeds([shown[0], shown[len(shown) // 2]])
+    wait("seed groups", lambda: bool(session.groups.grouping(AnalysisKind.SEED_GROUPS).groups))
     settle()
-    save("7-seed-groups")
+    save("12-seed-groups")
 
     window.tabs.setCurrentWidget(window.map)
     wait("the map", lambda: window.map.map.has_points())
@@ -186,32 +248,39 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
     settle()
     hover_first_point(window.map.map)
     settle()
-    save("8-map")
+    save("13-map")
 
-    clusters = window.pages["clusters"]
+    clusters = window.pages[AnalysisKind.CLUSTERS]
     window.tabs.setCurrentWidget(clusters)
     for row in range(min(2, clusters.groups.rowCount())):
         clusters.groups.setData(
             clusters.groups.index(row), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole
         )
-    window.choose_destination = lambda mode: folder  # type: ignore[method-assign]
-    clusters.action_buttons["move"].click()
-    wait("the move preview", lambda: window.plan_dialog is not None and window.plan_dialog.isVisible())
+    window.moves.choose_destination = lambda mode: folder  # type: ignore[method-assign]
+    clusters.action_buttons[MoveMode.MOVE].click()
+    wait(
+        "the move preview",
+        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
+    )
     settle()
-    save("9-move-preview", window.plan_dialog)
-    assert window.plan_dialog is not None
-    window.plan_dialog.reject()
+    assert window.moves.plan_dialog is not None
+    save("14-move-preview", window.moves.plan_dialog)
+    window.moves.plan_dialog.reject()
 
     window.show_skipped()
     settle()
-    dialogs = [w for w in app.topLevelWidgets() if w.isVisible() and w is not window]
-    for i, dialog in enumerate(dialogs):
-        save(f"10-skipped-files{'-' + str(i) if i else ''}", dialog)
+    for i, dialog in enumerate(dialogs()):
+        save(f"15-skipped-files{'-' + str(i) if i else ''}", dialog)
         dialog.close()
     window.edit_settings()
     settle()
-    for dialog in [w for w in app.topLevelWidgets() if w.isVisible() and w is not window]:
-        save("11-settings", dialog)
+    for dialog in dialogs():
+        save("16-settings", dialog)
+        dialog.close()
+    window.window_actions.shortcuts.trigger()
+    settle()
+    for dialog in dialogs():
+        save("17-keyboard-shortcuts", dialog)
         dialog.close()
     window.close()
     return 0

@@ -1,19 +1,22 @@
-"""What the Browse grid shows, in which order, and which images a prediction filter lets through.
+"""What the Browse grid shows, in which order, and which images a filter lets through.
 
 Kept apart from the Qt model so the rules — natural name order, "unknown" as a choice of its own,
-images without a prediction never passing a label filter — are tested without a window.
+images without a prediction never passing a label filter, sub-folder and name filters, the section
+headers of a sorted grid — are tested without a window. Labels come from a `LabelSource`
+(label_source.py): the model's heads by default, any other source the same way.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .label_source import LabelAnswer, LabelSource, ModelLabels, best_answer
 from .model_spec import ModelSpec
-from .predictions import UNKNOWN, HeadAnswer, Prediction, prediction_heads
+from .predictions import UNKNOWN, Prediction
 
 SORT_KEYS = ("name", "date", "cluster", "prediction")
 _DIGITS = re.compile(r"(\d+)")
@@ -26,6 +29,31 @@ class BrowseItem:
     mtime_ns: int
     group: str | None  # the name of its group in the grouping shown, if any
     prediction: Prediction | None  # None until the image is indexed (or for a model without heads)
+    content_hash: str | None = None  # None until indexed: what the user's choices are keyed by
+
+    @property
+    def folder(self) -> str:
+        """The sub-folder the file is in, '' for the top."""
+        return self.relpath.rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rpartition("/")[2]
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    """What Browse shows: a label (None = any, "unknown" = unsure ones) at a confidence, inside a
+    sub-folder ('' = everywhere, sub-folders included), with a name containing `text`."""
+
+    label: str | None = None
+    min_confidence: float = 0.0
+    folder: str = ""
+    text: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self == BrowseFilter()
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -41,11 +69,11 @@ def natural_key(text: str) -> tuple[tuple[str | int, ...], str]:
     return tuple(parts), text
 
 
-def _confident(prediction: Prediction | None) -> HeadAnswer | None:
-    """The answer behind best_label: the most specific head that gave a confident label."""
-    if prediction is None or prediction.best_label is None:
-        return None
-    return next(a for a in reversed(prediction.answers.values()) if a.label == prediction.best_label)
+_MODEL = ModelLabels(None)
+
+
+def _answers(item: BrowseItem, source: LabelSource | None) -> Sequence[LabelAnswer]:
+    return (source or _MODEL).answers(item)
 
 
 def _by_name(item: BrowseItem) -> tuple[Any, ...]:
@@ -61,33 +89,74 @@ def _by_cluster(item: BrowseItem) -> tuple[Any, ...]:
     return (item.group is None, group, natural_key(item.relpath))
 
 
-def _by_prediction(item: BrowseItem) -> tuple[Any, ...]:
-    best = _confident(item.prediction)
-    if best is None:
-        return (True, (), 0.0, natural_key(item.relpath))
-    return (False, natural_key(str(best.label)), -(best.confidence or 0.0), natural_key(item.relpath))
+def _by_label(source: LabelSource | None) -> Callable[[BrowseItem], tuple[Any, ...]]:
+    def key(item: BrowseItem) -> tuple[Any, ...]:
+        best = best_answer(_answers(item, source))
+        if best is None:
+            return (True, (), 0.0, natural_key(item.relpath))
+        return (False, natural_key(str(best.label)), -(best.confidence or 0.0), natural_key(item.relpath))
+
+    return key
 
 
 _SORTS: dict[str, Callable[[BrowseItem], tuple[Any, ...]]] = {
     "name": _by_name,
     "date": _by_date,
     "cluster": _by_cluster,
-    "prediction": _by_prediction,
 }
 
 
-def sort_items(items: Iterable[BrowseItem], key: str) -> list[BrowseItem]:
+def sort_items(items: Iterable[BrowseItem], key: str, source: LabelSource | None = None) -> list[BrowseItem]:
     """name; date (oldest first); cluster (groupless last); prediction (label, surest first, unsure last)."""
-    if key not in _SORTS:
+    if key not in SORT_KEYS:
         raise ValueError(f"unknown sort {key!r}: expected one of {', '.join(SORT_KEYS)}")
-    return sorted(items, key=_SORTS[key])
+    return sorted(items, key=_by_label(source) if key == "prediction" else _SORTS[key])
 
 
-def filter_items(items: Iterable[BrowseItem], label: str | None, min_confidence: float) -> list[BrowseItem]:
+def section_of(item: BrowseItem, key: str, source: LabelSource | None = None) -> str | None:
+    """The header an item goes under when sorted by `key`: its cluster or its label; None for
+    sorts that have no sections (name, date)."""
+    if key == "cluster":
+        return item.group or "in no cluster"
+    if key == "prediction":
+        best = best_answer(_answers(item, source))
+        return str(best.label).replace("_", " ") if best is not None else "not sure / not predicted"
+    return None
+
+
+def apply_filter(
+    items: Iterable[BrowseItem], chosen: BrowseFilter, source: LabelSource | None = None
+) -> list[BrowseItem]:
+    """The items `chosen` lets through, in their given order."""
+    shown = filter_items(items, chosen.label, chosen.min_confidence, source)
+    if chosen.folder:
+        prefix = chosen.folder.rstrip("/") + "/"
+        shown = [i for i in shown if i.relpath.startswith(prefix)]
+    if chosen.text.strip():
+        needle = chosen.text.strip().casefold()
+        shown = [i for i in shown if needle in i.name.casefold()]
+    return shown
+
+
+def subfolders(items: Iterable[BrowseItem]) -> dict[str, int]:
+    """Every sub-folder that holds images (directly or below) → how many, '' for the whole folder."""
+    counts: dict[str, int] = {}
+    for item in items:
+        parts = item.relpath.split("/")[:-1]
+        counts[""] = counts.get("", 0) + 1
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            counts[folder] = counts.get(folder, 0) + 1
+    return counts
+
+
+def filter_items(
+    items: Iterable[BrowseItem], label: str | None, min_confidence: float, source: LabelSource | None = None
+) -> list[BrowseItem]:
     """The images a label filter lets through, in their given order.
 
     label None: every image whose most specific confident answer reaches `min_confidence` (at 0,
-    every image, predicted or not). "unknown": images the model was unsure of — scene unknown, or
+    every image, predicted or not). "unknown": images the source was unsure of — scene unknown, or
     room unknown for an indoor scene; the threshold does not apply, since unsure answers are below
     it by definition. Any other label: images where some head said it with at least that confidence.
     """
@@ -97,30 +166,19 @@ def filter_items(items: Iterable[BrowseItem], label: str | None, min_confidence:
         return [
             i
             for i in items
-            if (best := _confident(i.prediction)) and (best.confidence or 0.0) >= min_confidence
+            if (best := best_answer(_answers(i, source))) and (best.confidence or 0.0) >= min_confidence
         ]
     if label == UNKNOWN:
         # A head that does not apply (room for an outdoor scene) answers None, not "unknown".
-        return [
-            i
-            for i in items
-            if i.prediction and any(a.label == UNKNOWN for a in i.prediction.answers.values())
-        ]
+        return [i for i in items if any(a.label == UNKNOWN for a in _answers(i, source))]
     return [
         i
         for i in items
-        if i.prediction
-        and any(
-            a.label == label and (a.confidence or 0.0) >= min_confidence
-            for a in i.prediction.answers.values()
-        )
+        if any(a.label == label and (a.confidence or 0.0) >= min_confidence for a in _answers(i, source))
     ]
 
 
 def filter_labels(spec: ModelSpec) -> list[str]:
     """The filter's choices: each probability head's labels in the order heads are answered (scene
     before room), then "unknown"; nothing when the model makes no predictions."""
-    if not spec.probability_heads:
-        return []
-    labels = dict.fromkeys(str(label) for head in prediction_heads(spec).values() for label in head["labels"])
-    return [*labels, UNKNOWN]
+    return ModelLabels(spec).choices()

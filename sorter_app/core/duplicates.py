@@ -3,18 +3,18 @@
 A near-duplicate must look the same to the embedder *and* keep the coarse pixel layout (layout.py):
 embeddings alone put different cloudy skies as close as a re-encoded copy. Groups, not pairs:
 accepted edges of the neighbour graph are joined into connected groups. Each group suggests the
-copy to keep — the largest resolution, then the largest file, then the oldest — and says why.
+copy to keep and says why; the rule is keeper.py's.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .catalog import FileFacts
+from .keeper import suggest_keep
 from .layout import layout_similarity
 from .neighbours import FolderVectors, KnnGraph, exact_similarities
 
@@ -118,31 +118,3 @@ def find_duplicates(
 def _group(tier: str, paths: list[str], facts: Mapping[str, FileFacts]) -> DuplicateGroup:
     keep, why = suggest_keep(paths, facts)
     return DuplicateGroup(tier, keep, paths, why)
-
-
-def suggest_keep(paths: list[str], facts: Mapping[str, FileFacts]) -> tuple[str, str]:
-    """The copy to keep and the rule that decided it."""
-    known = [facts[p] for p in paths if p in facts]
-    if not known:
-        return sorted(paths)[0], "first by name (no file details known)"
-    best_pixels = max(f.width * f.height for f in known)
-    candidates = [f for f in known if f.width * f.height == best_pixels]
-    if len(candidates) < len(known):
-        winner = _largest_then_oldest(candidates)
-        return winner.relpath, f"largest resolution ({winner.width}×{winner.height})"
-    largest = max(f.size for f in candidates)
-    candidates = [f for f in candidates if f.size == largest]
-    if len(candidates) < len(known):
-        winner = _largest_then_oldest(candidates)
-        return winner.relpath, f"same resolution; largest file ({_megabytes(winner.size)})"
-    winner = _largest_then_oldest(candidates)
-    day = time.strftime("%Y-%m-%d", time.localtime(winner.mtime_ns / 1e9))
-    return winner.relpath, f"same resolution and size; oldest ({day})"
-
-
-def _largest_then_oldest(candidates: list[FileFacts]) -> FileFacts:
-    return min(candidates, key=lambda f: (-f.size, f.mtime_ns, f.relpath))
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} KB"

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .clusters import Clustering
 from .duplicates import DuplicateGroup
+from .keeper import in_folders
+from .kinds import AnalysisKind
 from .outliers import Outlier
 from .plan import name_key
 from .seed_groups import SeedGroup
 
-DUPLICATES = "duplicates"
-CLUSTERS = "clusters"
-OUTLIERS = "outliers"
-SEED_GROUPS = "seed groups"
+DUPLICATES = AnalysisKind.DUPLICATES
+CLUSTERS = AnalysisKind.CLUSTERS
+OUTLIERS = AnalysisKind.OUTLIERS
+SEED_GROUPS = AnalysisKind.SEED_GROUPS
 UNSORTED = "unsorted"
+CHOSEN_BY_YOU = "chosen by you"  # the end of a duplicate group's note when the user picked the keeper
+# Duplicate tiers that are only look-alikes: shown to decide on, never offered to the trash.
+NOT_FOR_TRASH = frozenset({"similar"})
 
 # A folder holds a few strays, not a fixed number: 2 % scales the list with the folder, and the floor
 # of 10 still fills a row of thumbnails in a small folder, where 2 % would be one or two images.
@@ -40,12 +45,33 @@ class Group:
     ticked: bool = False
     note: str = ""  # why the group is what it is, e.g. why `keep` was chosen
     keep: str | None = None  # duplicates: the copy that stays; the others go to the trash
+    tier: str = ""  # duplicates: "exact", "near" (or "similar": never trashed)
+    scores: dict[str, float] = field(default_factory=dict)  # per image: similarity, outlier score
+    computed_name: str = ""  # the name the analysis gave it ("" = `name`): a rename differs from it
+
+    def __post_init__(self) -> None:
+        if not self.computed_name:
+            self.computed_name = self.name
+
+    @property
+    def renamed(self) -> bool:
+        return self.name != self.computed_name
 
 
 @dataclass
 class Grouping:
     kind: str
     groups: list[Group]
+    hidden: list[Group] = field(default_factory=list)  # dismissed ("not duplicates"): kept for undo
+
+    def copy(self) -> Grouping:
+        """An independent copy (what an undo step keeps): groups and their lists are new objects."""
+        return Grouping(self.kind, [_copy(g) for g in self.groups], [_copy(g) for g in self.hidden])
+
+    def dismiss(self, index: int) -> None:
+        """The user says the group is not what the analysis thought ("not duplicates"): it leaves
+        the view for good (the session remembers it by content)."""
+        self.hidden.append(self.groups.pop(index))
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -88,7 +114,13 @@ class Grouping:
             raise ValueError(
                 "each side of a split duplicate group needs two copies; drop a lone image instead"
             )
-        new = Group(self._unused_key(f"{group.key}-split"), f"{group.name} (split)", taken)
+        new = Group(
+            self._unused_key(f"{group.key}-split"),
+            f"{group.name} (split)",
+            taken,
+            tier=group.tier,
+            scores={p: group.scores[p] for p in taken if p in group.scores},
+        )
         group.paths = staying
         if group.keep is not None:
             new.keep, new.note = group.keep, group.note
@@ -124,7 +156,7 @@ class Grouping:
         if path not in group.paths:
             raise ValueError(f"not in group {group.name!r}: {path}")
         group.keep = path
-        group.note = f"keep {PurePosixPath(path).name}: chosen by you"
+        group.note = f"keep {PurePosixPath(path).name}: {CHOSEN_BY_YOU}"
 
     def _unused_key(self, base: str) -> str:
         keys = {g.key for g in self.groups}
@@ -133,6 +165,12 @@ class Grouping:
             n += 1
             key = f"{base}-{n}"
         return key
+
+
+def _copy(g: Group) -> Group:
+    return Group(
+        g.key, g.name, list(g.paths), g.ticked, g.note, g.keep, g.tier, dict(g.scores), g.computed_name
+    )
 
 
 def _keep_first_if_gone(group: Group) -> None:
@@ -170,6 +208,7 @@ def from_duplicates(duplicates: list[DuplicateGroup]) -> Grouping:
             list(d.paths),
             note=d.why,
             keep=d.keep,
+            tier=d.tier,
         )
         for i, d in enumerate(duplicates, start=1)
     ]
@@ -183,12 +222,17 @@ def from_outliers(outliers: list[Outlier], limit: int | None = None) -> Grouping
     0 stand out from nothing (a folder of copies of one picture) and are left out.
     """
     if limit is None:
-        limit = max(MIN_OUTLIERS, math.ceil(OUTLIER_SHARE * len(outliers)))
-    paths = [o.path for o in outliers[:limit] if o.score > 0]
-    if not paths:
+        limit = default_outlier_count(len(outliers))
+    chosen = [o for o in outliers[:limit] if o.score > 0]
+    if not chosen:
         return Grouping(OUTLIERS, [])
-    note = f"the {len(paths)} most unusual of {len(outliers)} images"
-    return Grouping(OUTLIERS, [Group(OUTLIERS, OUTLIERS, paths, note=note)])
+    note = f"the {len(chosen)} most unusual of {len(outliers)} images"
+    scores = {o.path: o.score for o in chosen}
+    return Grouping(OUTLIERS, [Group(OUTLIERS, OUTLIERS, [o.path for o in chosen], note=note, scores=scores)])
+
+
+def default_outlier_count(images: int) -> int:
+    return max(MIN_OUTLIERS, math.ceil(OUTLIER_SHARE * images))
 
 
 def from_seed_groups(seed_groups: list[SeedGroup]) -> Grouping:
@@ -199,12 +243,18 @@ def from_seed_groups(seed_groups: list[SeedGroup]) -> Grouping:
     return _distinct_names(SEED_GROUPS, groups)
 
 
-def to_plan_groups(grouping: Grouping, root: Path) -> list[tuple[str, list[Path]]]:
+def to_plan_groups(
+    grouping: Grouping, root: Path, references: Sequence[str] = ()
+) -> list[tuple[str, list[Path]]]:
     """What make_plan takes: the ticked groups' absolute paths; for duplicates, every copy but `keep`
-    (the copies that go to the trash)."""
+    (the copies that go to the trash) and but those in a reference folder (relpaths) — and never a
+    group of mere look-alikes."""
     planned = []
     for group in grouping.groups:
-        sources = [root / p for p in group.paths if p != group.keep]
+        if grouping.kind == DUPLICATES and group.tier in NOT_FOR_TRASH:
+            continue
+        spared = [p for p in group.paths if in_folders(p, references)] if grouping.kind == DUPLICATES else []
+        sources = [root / p for p in group.paths if p != group.keep and p not in spared]
         if group.ticked and sources:
             planned.append((group.name, sources))
     return planned

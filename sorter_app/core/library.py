@@ -7,8 +7,8 @@ thing everywhere.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from .export import export_renderer, folder_export
 from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name, refresh_vector_index
 from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
 from .journal import Journal
+from .keeper import keep_choices
 from .map2d import layout_2d
 from .model_spec import ModelSpec, load_spec
 from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans, recover, undo_plan
@@ -165,21 +166,42 @@ class Library:
             full=lambda hashes: self.catalog.vectors(model_id, hashes),
         )
 
-    def duplicates(self, folder: Path, threshold: float = NEAR_DUPLICATE_THRESHOLD) -> list[DuplicateGroup]:
-        """Near-duplicates need embedding similarity ≥ `threshold` and a matching layout."""
-        vectors = self.folder_vectors(folder)
-        facts = self.catalog.file_facts(self._root_id(folder))
+    def duplicates(
+        self,
+        folder: Path,
+        threshold: float = NEAR_DUPLICATE_THRESHOLD,
+        *,
+        references: Iterable[str] = (),
+        progress: ProgressFn | None = None,
+    ) -> list[DuplicateGroup]:
+        """Near-duplicates need embedding similarity ≥ `threshold` and a matching layout. The copy
+        to keep is chosen by keeper.py with every file's header read; `references` are folders
+        (relative to `folder`) whose files are the originals."""
+        root = folder.expanduser().resolve()
+        vectors = self.folder_vectors(root)
+        facts = self.catalog.file_facts(self._root_id(root))
         layouts = self.catalog.layouts(vectors.keys)
         # A stricter threshold must bind the crop clause too, or crops would still join groups.
         rule = NearRule(similar=threshold, very_similar=max(threshold, NearRule().very_similar))
-        return find_duplicates(vectors, facts, layouts, rule=rule)
+        groups = find_duplicates(vectors, facts, layouts, rule=rule, progress=progress)
+        choices = keep_choices((g.paths for g in groups), facts, root, references)
+        return [replace(g, keep=c.keep, why=c.why) for g, c in zip(groups, choices, strict=True)]
 
-    def clusters(self, folder: Path, granularity: str = "medium") -> Clustering:
-        """Clusters named after what most members show, when the model makes predictions."""
-        labels: dict[str, str] = {}
-        if self.spec.probability_heads:
-            labels = {p.path: label for p in self.predictions(folder) if (label := p.best_label)}
-        return cluster_folder(self.folder_vectors(folder), granularity, labels=labels)
+    def clusters(
+        self,
+        folder: Path,
+        granularity: str = "medium",
+        *,
+        labels: Mapping[str, str] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Clustering:
+        """Clusters named after what most members show: `labels` (relpath → label, from any label
+        source), by default the model's most specific confident answers."""
+        if labels is None:
+            labels = {}
+            if self.spec.probability_heads:
+                labels = {p.path: label for p in self.predictions(folder) if (label := p.best_label)}
+        return cluster_folder(self.folder_vectors(folder), granularity, labels=labels, progress=progress)
 
     def predictions(self, folder: Path) -> list[Prediction]:
         paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.spec.model_id)
@@ -235,7 +257,7 @@ class Library:
         )
         usable = {p for paths in by_hash.values() for p in paths}
         return [
-            BrowseItem(r.relpath, r.size, r.mtime_ns, None, predictions.get(r.relpath))
+            BrowseItem(r.relpath, r.size, r.mtime_ns, None, predictions.get(r.relpath), r.content_hash)
             for r in self.catalog.file_rows(root_id).values()
             if r.relpath in usable
         ]
@@ -257,8 +279,8 @@ class Library:
         rows = [i for i, paths in enumerate(vectors.paths) for _ in paths]
         return points[rows], [p for paths in vectors.paths for p in paths]
 
-    def outliers(self, folder: Path) -> list[Outlier]:
-        return find_outliers(self.folder_vectors(folder))
+    def outliers(self, folder: Path, *, progress: ProgressFn | None = None) -> list[Outlier]:
+        return find_outliers(self.folder_vectors(folder), progress=progress)
 
     def seed_groups(
         self, folder: Path, seeds: list[Path], threshold: float = SEED_THRESHOLD

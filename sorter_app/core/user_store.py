@@ -58,6 +58,28 @@ USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
         )""",
         f"CREATE INDEX {USER_SCHEMA}.image_labels_by_label ON image_labels (label_id)",
     ),
+    (  # 3: the window's decisions about groups (user_choices.py), by content so they follow moves
+        f"""CREATE TABLE {USER_SCHEMA}.keep_choices (
+            content_hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            chosen_at REAL NOT NULL
+        )""",
+        f"""CREATE TABLE {USER_SCHEMA}.not_duplicates (
+            hashes TEXT PRIMARY KEY,
+            decided_at REAL NOT NULL
+        )""",
+        f"""CREATE TABLE {USER_SCHEMA}.group_names (
+            view TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            named_at REAL NOT NULL,
+            PRIMARY KEY (view, content_hash)
+        )""",
+        f"""CREATE TABLE {USER_SCHEMA}.reference_folders (
+            path TEXT PRIMARY KEY,
+            added_at REAL NOT NULL
+        )""",
+    ),
 )
 USER_SCHEMA_VERSION = len(USER_SCHEMA_STEPS)
 

@@ -1,198 +1,248 @@
-"""Browse: the whole folder as a thumbnail grid, sorted and filtered, with a detail pane.
+"""Browse: the whole folder as a thumbnail grid, organised — sub-folders, name search, label filter,
+sort with section headers — with the current image's details beside it.
 
-Sorting and filtering are core functions (core/browse.py) over plain items; the page only keeps
-the user's choices and shows the result. The grid fills as soon as the folder is listed, before
-indexing has finished; predictions and clusters arrive later and re-sort without losing the
-selection.
+The page renders the session: what is shown, in which order and under which headers is decided
+by the session (core/browse.py); the page keeps only widgets. The grid fills as soon as the folder
+is listed, before indexing has finished; labels and clusters arrive later and re-sort without
+losing the current image. When the filter hides the current image, or a correction changes its
+labels, the detail pane follows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QMenu,
+    QLineEdit,
     QSplitter,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.browse import SORT_KEYS, BrowseItem, filter_items, sort_items
-from ..core.predictions import UNKNOWN, Prediction
-from .detail_pane import DetailPane, ImageFacts
-from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView
+from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
+from ..core.label_source import caption
+from ..session import Changes, Session
+from .detail_pane import DetailPane
+from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
 from .thumbnails import ThumbnailCache
 
 ALL_IMAGES = "All images"
+FOLDER_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_TEXT = {"name": "Name", "date": "Date", "cluster": "Cluster", "prediction": "Label"}
 
 
-def prediction_caption(prediction: Prediction | None) -> str:
-    """The second line under a thumbnail: the most specific answer, its confidence, or a tick."""
-    if prediction is None:
-        return ""
-    answers = [a for a in prediction.answers.values() if a.label is not None]
-    if not answers:
-        return ""
-    if any(getattr(a, "corrected", False) for a in answers):
-        return f"{prediction.best_label} ✓"
-    for answer in reversed(answers):  # room before scene, as Prediction.best_label does
-        if answer.label != UNKNOWN and answer.confidence is not None:
-            return f"{answer.label} {answer.confidence:.0%}"
-    return UNKNOWN
+class FolderTree(QTreeView):
+    """The folder and its sub-folders with their image counts; picking one filters Browse."""
+
+    folder_chosen = Signal(str)  # relpath, '' = everything
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folders = QStandardItemModel(self)
+        self.setModel(self.folders)
+        self.setHeaderHidden(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setUniformRowHeights(True)
+        self.setToolTip("Show only the images in a sub-folder (and below it)")
+        self.selectionModel().currentChanged.connect(self._chosen)
+
+    def set_folders(self, root_name: str, counts: dict[str, int], chosen: str) -> None:
+        self.selectionModel().blockSignals(True)
+        self.folders.clear()
+        top = QStandardItem(f"{root_name} · {counts.get('', 0):,}")
+        top.setData("", FOLDER_ROLE)
+        self.folders.appendRow(top)
+        nodes = {"": top}
+        for folder in sorted(f for f in counts if f):
+            parent = nodes.get(folder.rpartition("/")[0], top)
+            node = QStandardItem(f"{folder.rpartition('/')[2]} · {counts[folder]:,}")
+            node.setData(folder, FOLDER_ROLE)
+            node.setToolTip(folder)
+            parent.appendRow(node)
+            nodes[folder] = node
+        self.expandToDepth(0)
+        chosen_node = nodes.get(chosen, top)
+        self.setCurrentIndex(chosen_node.index())
+        self.selectionModel().blockSignals(False)
+
+    def _chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.folder_chosen.emit(str(current.data(FOLDER_ROLE)))
 
 
 class BrowsePage(QWidget):
-    similar_requested = Signal(str)  # absolute path
-    seeds_requested = Signal(list)  # absolute paths
-    correction_requested = Signal(str, str)  # absolute path, label
-    correction_cleared = Signal(str)
-    details_requested = Signal(str)  # absolute path of the new current image
-
-    def __init__(self, thumbnails: ThumbnailCache) -> None:
+    def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__()
-        self._root: Path | None = None
-        self._items: list[BrowseItem] = []
-        self._by_path: dict[str, BrowseItem] = {}
-        self._prefix = ""
-        self._labels: list[str] = []
+        self.session = session
+        self._shown: list[BrowseItem] = []
 
         self.sort_box = QComboBox()
         for key in SORT_KEYS:
-            self.sort_box.addItem(key.capitalize(), key)
-        self.sort_box.currentIndexChanged.connect(self.refresh)
+            self.sort_box.addItem(SORT_TEXT.get(key, key.capitalize()), key)
+        self.sort_box.setToolTip("Sorted by cluster or label, the grid has a header per section")
         self.filter_box = QComboBox()
-        self.filter_box.addItem(ALL_IMAGES, None)
-        self.filter_box.currentIndexChanged.connect(self.refresh)
+        self.filter_box.setToolTip("Show only images with this label")
         self.confidence = QDoubleSpinBox()
         self.confidence.setRange(0.0, 100.0)
         self.confidence.setDecimals(0)
         self.confidence.setSingleStep(5.0)
         self.confidence.setSuffix(" %")
-        self.confidence.setToolTip("Show only images whose prediction is at least this confident")
-        self.confidence.valueChanged.connect(self.refresh)
+        self.confidence.setToolTip("Show only images whose label is at least this confident")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file names")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show only images whose file name contains this text")
         self.count = QLabel()
+        self.sort_box.currentIndexChanged.connect(self._controls_changed)
+        self.filter_box.currentIndexChanged.connect(self._controls_changed)
+        self.confidence.valueChanged.connect(self._controls_changed)
+        self.search.textChanged.connect(self._controls_changed)
         toolbar = QHBoxLayout()
-        for text, widget in (("Sort by", self.sort_box), ("Show", self.filter_box)):
+        for text, widget in (
+            ("Sort by", self.sort_box),
+            ("Show", self.filter_box),
+            ("at least", self.confidence),
+        ):
             toolbar.addWidget(QLabel(text))
             toolbar.addWidget(widget)
-        toolbar.addWidget(QLabel("at least"))
-        toolbar.addWidget(self.confidence)
-        toolbar.addStretch(1)
+        toolbar.addWidget(self.search, 1)
         toolbar.addWidget(self.count)
 
+        self.folders = FolderTree()
+        self.folders.folder_chosen.connect(lambda _: self._controls_changed())
         self.model = ImageGridModel(thumbnails)
         self.grid = ImageGridView()
         self.grid.setModel(self.model)
-        self.grid.activated_path.connect(self.similar_requested)
+        self.grid.set_placeholder_text("Open a folder: drop it on the window, or File → Open Folder…")
         self.grid.current_path_changed.connect(self._current_changed)
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.grid.customContextMenuRequested.connect(self._context_menu)
         self.details = DetailPane()
         self.details.set_thumbnails(thumbnails)
-        self.details.correction_requested.connect(self.correction_requested)
-        self.details.correction_cleared.connect(self.correction_cleared)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.grid)
-        splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([760, 300])
+        self.details.correction_requested.connect(lambda path, label: session.correct([path], label))
+        self.details.correction_cleared.connect(lambda path: session.correct([path], None))
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("browse-splitter")
+        self.splitter.addWidget(self.folders)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([180, 700, 300])
 
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
+        session.changed.connect(self._session_changed)
+        session.details_found.connect(lambda found: self._show_details(*found))
 
-    def set_labels(self, labels: Sequence[str], correction_labels: Sequence[str]) -> None:
-        """Filter choices (with "unknown") and the labels a user may correct an image to."""
-        self._labels = list(correction_labels)
-        self.details.set_labels(self._labels)
-        chosen = self.filter_box.currentData()
+    # the session → the widgets ----------------------------------------------------------------------
+
+    def _session_changed(self, changes: Changes) -> None:
+        if changes.folder:
+            self.details.clear()
+            self.model.set_items([])
+        if changes.items or changes.folder:
+            self._show_labels()
+            root = self.session.root
+            if root is not None:
+                self.folders.set_folders(root.name, self.session.subfolders(), self.session.filter.folder)
+        if changes.filter or changes.folder:
+            self._show_filter(self.session.filter)
+        if changes.items or changes.filter or changes.folder:
+            self.refresh()
+
+    def _show_labels(self) -> None:
+        labels = self.session.labels
+        self.details.set_labels(labels.correctable())
+        chosen = self.session.filter.label
         self.filter_box.blockSignals(True)
         self.filter_box.clear()
         self.filter_box.addItem(ALL_IMAGES, None)
-        for label in labels:
+        for label in labels.choices():
             self.filter_box.addItem(label.replace("_", " "), label)
         self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(chosen)))
         self.filter_box.blockSignals(False)
 
-    def set_items(self, root: Path, items: Sequence[BrowseItem]) -> None:
-        """A new folder clears the view; the same folder re-sorts and keeps the current image."""
-        if root != self._root:
-            self._root = root
-            self.details.clear()
-            self.model.set_items([])
-        self._items = list(items)
-        self._prefix = f"{root}/"  # plain strings: pathlib costs 40 ms per 5,000 items on the UI thread
-        self._by_path = {self._prefix + i.relpath: i for i in self._items}
-        self.refresh()
-
-    def items(self) -> list[BrowseItem]:
-        return list(self._items)
-
-    def item(self, path: str) -> BrowseItem | None:
-        return self._by_path.get(path)
+    def _show_filter(self, chosen: BrowseFilter) -> None:
+        """The controls say what the session filters by (a new folder starts from no filter)."""
+        for widget in (self.sort_box, self.filter_box, self.confidence, self.search):
+            widget.blockSignals(True)
+        self.sort_box.setCurrentIndex(max(0, self.sort_box.findData(self.session.sort)))
+        self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(chosen.label)))
+        self.confidence.setValue(chosen.min_confidence * 100.0)
+        if self.search.text() != chosen.text:
+            self.search.setText(chosen.text)
+        for widget in (self.sort_box, self.filter_box, self.confidence, self.search):
+            widget.blockSignals(False)
 
     def refresh(self) -> None:
-        if self._root is None:
+        session = self.session
+        if session.root is None:
             return
-        prefix = self._prefix
-        shown = filter_items(self._items, self.filter_box.currentData(), self.confidence.value() / 100.0)
-        shown = sort_items(shown, self.sort_box.currentData())
+        prefix = f"{session.root}/"  # plain strings: pathlib costs 40 ms per 5,000 items on the UI thread
         current = self.grid.currentIndex().data(PATH_ROLE)
-        self.model.set_items(
-            [
+        self._shown = session.visible_items()
+        cells: list[GridItem] = []
+        sections = [session.section(i) for i in self._shown]
+        counts: dict[str, int] = {}
+        for section in sections:
+            if section is not None:
+                counts[section] = counts.get(section, 0) + 1
+        last: str | None = None
+        for item, section in zip(self._shown, sections, strict=True):
+            if section is not None and section != last:
+                cells.append(header_item(section, counts[section]))
+                last = section
+            cells.append(
                 GridItem(
-                    path=prefix + i.relpath,
-                    caption=i.relpath.rpartition("/")[2],
-                    detail=prediction_caption(i.prediction),
-                    tooltip=i.relpath + (f"\n{i.group}" if i.group else ""),
+                    path=prefix + item.relpath,
+                    caption=item.name,
+                    detail=caption(session.labels.answers(item)) if item.content_hash else "not indexed yet",
+                    tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
                 )
-                for i in shown
-            ]
+            )
+        self.model.set_items(cells)
+        self.count.setText(f"{len(self._shown):,} of {len(session.items):,} images")
+        self.grid.set_placeholder_text(
+            "No image matches the filter." if session.items else "No images in this folder (yet)."
         )
-        self.count.setText(f"{len(shown):,} of {len(self._items):,} images")
-        if current:
+        if current and self.model.row_of(current) is not None:
             self.grid.select_path(current)
+            self._current_changed(current)  # labels may have changed (a correction)
+        elif current:
+            self.details.clear()  # the filter hid it
 
-    def show_details(self, path: str, facts: ImageFacts | None) -> None:
-        item = self._by_path.get(path)
-        if item is not None and path == self.grid.currentIndex().data(PATH_ROLE):
-            self.details.show_image(Path(path), facts, item.prediction)
+    def visible_paths(self) -> list[str]:
+        return [i.path for i in self.model.items() if not i.header]
+
+    # the widgets → the session ----------------------------------------------------------------------
+
+    def _controls_changed(self) -> None:
+        index = self.folders.currentIndex()
+        self.session.set_sort(str(self.sort_box.currentData()))
+        self.session.set_filter(
+            BrowseFilter(
+                label=self.filter_box.currentData(),
+                min_confidence=self.confidence.value() / 100.0,
+                folder=str(index.data(FOLDER_ROLE)) if index.isValid() else "",
+                text=self.search.text(),
+            )
+        )
 
     def _current_changed(self, path: str) -> None:
-        item = self._by_path.get(path)
+        item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
         if item is not None:
-            self.details.show_image(Path(path), None, item.prediction)
-            self.details_requested.emit(path)
+            self.details.show_image(Path(path), None, self.session.labels.answers(item))
+            self.session.image_facts(path)
 
-    def _correct_all(self, paths: list[str], label: str | None) -> None:
-        for path in paths:
-            if label is None:
-                self.correction_cleared.emit(path)
-            else:
-                self.correction_requested.emit(path, label)
-
-    def _context_menu(self, pos: QPoint) -> None:
-        chosen = self.grid.selected_paths()
-        if not chosen:
-            return
-        menu = QMenu(self)
-        menu.addAction("Show similar images", lambda: self.similar_requested.emit(chosen[0]))
-        menu.addAction(
-            "Use as seed" + (f"s ({len(chosen)})" if len(chosen) > 1 else ""),
-            lambda: self.seeds_requested.emit(chosen),
-        )
-        if self._labels:
-            correct = menu.addMenu("This is…")
-            for label in self._labels:
-                action = correct.addAction(label.replace("_", " "))
-                action.triggered.connect(partial(self._correct_all, chosen, label))
-            menu.addAction("Clear correction").triggered.connect(partial(self._correct_all, chosen, None))
-        menu.exec(self.grid.viewport().mapToGlobal(pos))
+    def _show_details(self, path: str, facts: object) -> None:
+        item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
+        if item is not None and path == self.grid.currentIndex().data(PATH_ROLE):
+            self.details.show_image(Path(path), facts, self.session.labels.answers(item))  # type: ignore[arg-type]

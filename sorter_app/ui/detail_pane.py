@@ -1,179 +1,82 @@
-"""The selected image, large, with what is known about its file and what the model thinks it shows.
+"""The selected image, large, with what is known about its file and what the labels say it shows.
 
-A 12-MP photo takes a noticeable fraction of a second to decode, so the cached thumbnail is shown at
-once and the sharper image is decoded in the thread pool (as a QImage: pixmaps belong to the UI
-thread). Clicking through images quickly starts many loads; a generation counter drops every result
-but the one for the image still shown, and loads not yet started are cancelled.
+The cached thumbnail is shown at once and the sharper image follows from the thread pool
+(image_view.py). The pane shows whatever the Browse page says is current; when the filter hides it
+or another folder opens, the page clears or replaces it, and after a correction it is shown again
+with the new labels.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image
-from PySide6.QtCore import QObject, QPoint, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
-from PySide6.QtWidgets import (
-    QFormLayout,
-    QLabel,
-    QMenu,
-    QSizePolicy,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
-from ..core.errors import CancelledError
-from ..core.images import load_image_file
-from ..core.predictions import UNKNOWN, Prediction
+from ..core.label_source import LabelAnswer, describe
+from ..session.session import ImageFacts
+from ..session.wording import format_size
+from .image_view import PANE_MAX_SIDE, Decoded, ImageLoader, ZoomableImage
 from .map_view import ThumbnailSource
-from .wording import format_size
-from .workers import Worker
-
-# JPEGs decode in draft mode at the smallest scale whose shorter side keeps this many pixels, then
-# are cut to MAX_SIDE: sharp on a large screen, and a few megabytes instead of 36 for a 12-MP photo.
-DECODE_MIN_SIDE = 1200
-MAX_SIDE = 2400
 
 
-@dataclass(frozen=True)
-class ImageFacts:
-    """What the catalog knows about a file; width, height and format are None until decoded."""
-
-    size: int
-    mtime_ns: int
-    width: int | None
-    height: int | None
-    format: str | None
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    generation: int  # which show_image() asked for it
-    image: QImage
-    width: int  # of the original, orientation applied
-    height: int
-    format: str
+def facts_text(path: Path, facts: ImageFacts | None) -> dict[str, str]:
+    known = {"Name": path.name, "Folder": str(path.parent)}
+    if facts is not None:
+        known["Size"] = format_size(facts.size)
+        known["Modified"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(facts.mtime_ns / 1e9))
+        if facts.width is not None and facts.height is not None:
+            known["Dimensions"] = f"{facts.width} × {facts.height}"
+        known["Format"] = facts.format or ""
+    return known
 
 
-def _decode_for_display(
-    path: Path, generation: int, *, cancelled: Callable[[], bool], **_progress: object
-) -> _Decoded:
-    """Runs in the thread pool. A single image has no progress to report; a file that cannot be
-    shown raises ImageError, whose reason the Worker's error signal carries."""
-    if cancelled():
-        raise CancelledError("another image was selected before this one was loaded")
-    loaded = load_image_file(path, min_side=DECODE_MIN_SIDE)  # size-capped; ImageError if unreadable
-    rgb = loaded.image
-    if max(rgb.size) > MAX_SIDE:
-        rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
-    w, h = rgb.size
-    pixels = rgb.tobytes()
-    image = QImage(pixels, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # owns its pixels
-    return _Decoded(generation, image, loaded.width, loaded.height, loaded.format)
+class FactsForm(QWidget):
+    """Name, folder, size, dimensions, date, format: a field nothing is known about is hidden."""
 
-
-class FittedImage(QWidget):
-    """A picture scaled to fit, aspect kept, or a line of text where there is no picture."""
+    FIELDS = ("Name", "Folder", "Size", "Dimensions", "Modified", "Format")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 120)
-        self._pixmap: QPixmap | None = None
-        self._scaled: QPixmap | None = None  # rescaled once per size, not on every paint
-        self._message = ""
+        self.info: dict[str, QLabel] = {}
+        self._form = QFormLayout(self)
+        self._form.setContentsMargins(0, 0, 0, 0)
+        for field in self.FIELDS:
+            value = QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            self.info[field] = value
+            self._form.addRow(f"{field}:", value)
 
-    def pixmap(self) -> QPixmap | None:
-        return self._pixmap
+    def show_facts(self, known: dict[str, str]) -> None:
+        for field in self.FIELDS:
+            self.set(field, known.get(field, ""))
 
-    def message(self) -> str:
-        return self._message
-
-    def set_pixmap(self, pixmap: QPixmap) -> None:
-        self._pixmap, self._scaled, self._message = pixmap, None, ""
-        self.update()
-
-    def set_message(self, text: str) -> None:
-        self._pixmap, self._scaled, self._message = None, None, text
-        self.update()
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(400, 300)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        self._scaled = None
-        super().resizeEvent(event)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        painter = QPainter(self)
-        if self._pixmap is None or self._pixmap.isNull():
-            painter.setPen(self.palette().placeholderText().color())
-            painter.drawText(
-                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
-            )
-            return
-        if self._scaled is None:
-            ratio = self.devicePixelRatioF()
-            self._scaled = self._pixmap.scaled(
-                self.size() * ratio,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            self._scaled.setDevicePixelRatio(ratio)
-        size = self._scaled.deviceIndependentSize().toSize()
-        painter.drawPixmap(
-            (self.width() - size.width()) // 2, (self.height() - size.height()) // 2, self._scaled
-        )
-
-
-def prediction_lines(prediction: Prediction) -> list[str]:
-    """One line per head that applies, e.g. "Room: kitchen · 81 %"; "unknown" is said as such."""
-    lines = []
-    for head, answer in prediction.answers.items():
-        if answer.label is None:  # the head does not apply, e.g. no room for an outdoor photo
-            continue
-        title = head.replace("_", " ").capitalize()
-        label = answer.label.replace("_", " ")
-        if getattr(answer, "corrected", False):
-            lines.append(f"{title}: {label} · corrected by you")
-        elif answer.label == UNKNOWN:
-            lines.append(f"{title}: unknown (not confident)")
-        elif answer.confidence is None:
-            lines.append(f"{title}: {label}")
-        else:
-            lines.append(f"{title}: {label} · {answer.confidence * 100:.0f} %")
-    return lines
+    def set(self, field: str, text: str) -> None:
+        """Long names and paths may wrap after a separator (they have no spaces to wrap at)."""
+        self.info[field].setText(re.sub(r"([/_.-])", "\\1\u200b", text))
+        self.info[field].setToolTip(text)
+        self._form.setRowVisible(self.info[field], bool(text))
 
 
 class DetailPane(QWidget):
     correction_requested = Signal(str, str)  # absolute path, label
     correction_cleared = Signal(str)  # absolute path
 
-    FIELDS = ("Name", "Folder", "Size", "Dimensions", "Modified", "Format")
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool.globalInstance()
-        self._generation = 0
-        # Loads by their signals object (a slot's sender): generation, and the worker kept alive till done.
-        self._loads: dict[QObject, tuple[int, Worker]] = {}
         self._path: Path | None = None
         self._thumbnails: ThumbnailSource | None = None
-
-        self.image_view = FittedImage()
-        self.info: dict[str, QLabel] = {}
-        self._form = form = QFormLayout()
-        for field in self.FIELDS:
-            value = QLabel()
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
-            self.info[field] = value
-            form.addRow(f"{field}:", value)
+        self.loader = ImageLoader(PANE_MAX_SIDE, self)
+        self.loader.loaded.connect(self._on_decoded)
+        self.image_view = ZoomableImage(interactive=False)
+        self.loader.failed.connect(self._on_failed)
+        self.facts = FactsForm()
+        self.info = self.facts.info
         self.predictions = QLabel()
         self.predictions.setWordWrap(True)
 
@@ -182,6 +85,7 @@ class DetailPane(QWidget):
         self.clear_correction_action = QAction("Clear correction", self)
         self.correct_button = QToolButton()
         self.correct_button.setText("Correct prediction…")
+        self.correct_button.setToolTip("Say what the image shows; your word overrides the model")
         self.correct_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.correct_button.setMenu(self.correction_menu)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -189,17 +93,21 @@ class DetailPane(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.image_view, 1)
-        layout.addLayout(form)
+        layout.addWidget(self.facts)
         layout.addWidget(self.predictions)
         layout.addWidget(self.correct_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.set_labels([])
         self.clear()
 
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
     def set_thumbnails(self, source: ThumbnailSource) -> None:
         self._thumbnails = source
 
     def set_labels(self, labels: Sequence[str]) -> None:
-        """The labels a user may correct a prediction to, across all heads."""
+        """The labels a user may give an image, across all heads."""
         self.correction_menu.clear()
         for label in labels:
             action = self.correction_menu.addAction(label.replace("_", " "))
@@ -207,84 +115,47 @@ class DetailPane(QWidget):
         self.correction_menu.addSeparator()
         self.correction_menu.addAction(self.clear_correction_action)
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(320, 600)
+
     # showing ----------------------------------------------------------------------------------
 
-    def show_image(self, path: Path, facts: ImageFacts | None, prediction: Prediction | None) -> None:
-        self._start_generation()
-        self._path = path
-        thumbnail = self._thumbnails.pixmap(str(path)) if self._thumbnails is not None else None
-        if thumbnail is not None and not thumbnail.isNull():
-            self.image_view.set_pixmap(thumbnail)
-        else:
-            self.image_view.set_message("Loading…")
-        self._show_info(path, facts)
-        lines = prediction_lines(prediction) if prediction is not None else []
+    def show_image(self, path: Path, facts: ImageFacts | None, answers: Sequence[LabelAnswer]) -> None:
+        """Show `path`; the same image again (new facts or labels) keeps the decoded picture."""
+        if path != self._path:
+            self._path = path
+            thumbnail = self._thumbnails.pixmap(str(path)) if self._thumbnails is not None else None
+            if thumbnail is not None and not thumbnail.isNull():
+                self.image_view.set_image(thumbnail)
+            else:
+                self.image_view.set_message("Loading…")
+            self.loader.load(path)
+        self.facts.show_facts(_merge(facts_text(path, facts), self.facts))
+        lines = [describe(a) for a in answers if a.label is not None]
         self.predictions.setText("\n".join(lines))
         self.predictions.setVisible(bool(lines))
-        corrected = prediction is not None and any(
-            getattr(answer, "corrected", False) for answer in prediction.answers.values()
-        )
-        self.clear_correction_action.setEnabled(corrected)
+        self.clear_correction_action.setEnabled(any(a.corrected for a in answers))
         self.correct_button.setEnabled(True)
 
-        worker = Worker(partial(_decode_for_display, path, self._generation))
-        worker.signals.result.connect(self._on_decoded)
-        worker.signals.error.connect(self._on_decode_error)
-        worker.signals.finished.connect(self._on_worker_finished)
-        self._loads[worker.signals] = (self._generation, worker)
-        self._pool.start(worker)
-
     def clear(self) -> None:
-        self._start_generation()
+        self.loader.cancel()
         self._path = None
         self.image_view.set_message("Select an image to see it here")
-        for field in self.FIELDS:
-            self._set_info(field, "")
+        self.facts.show_facts({})
         self.predictions.clear()
         self.predictions.setVisible(False)
         self.clear_correction_action.setEnabled(False)
         self.correct_button.setEnabled(False)
 
-    def _start_generation(self) -> None:
-        """Whatever is loading now is for an image no longer shown."""
-        self._generation += 1
-        for _, worker in self._loads.values():
-            worker.cancel()
+    def _on_failed(self, message: str) -> None:
+        self.image_view.set_message(f"Cannot show this image: {message}")
 
-    def _show_info(self, path: Path, facts: ImageFacts | None) -> None:
-        known = {"Name": path.name, "Folder": str(path.parent)}
-        if facts is not None:
-            known["Size"] = format_size(facts.size)
-            known["Modified"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(facts.mtime_ns / 1e9))
-            if facts.width is not None and facts.height is not None:
-                known["Dimensions"] = f"{facts.width} × {facts.height}"
-            known["Format"] = facts.format or ""
-        for field in self.FIELDS:
-            self._set_info(field, known.get(field, ""))
-
-    def _set_info(self, field: str, text: str) -> None:
-        """A field nothing is known about is hidden rather than shown blank."""
-        self.info[field].setText(text)
-        self._form.setRowVisible(self.info[field], bool(text))
-
-    # worker signals (main thread) -------------------------------------------------------------
-
-    def _on_decoded(self, decoded: _Decoded) -> None:
-        if decoded.generation != self._generation:
-            return
-        self.image_view.set_pixmap(QPixmap.fromImage(decoded.image))
+    def _on_decoded(self, decoded: Decoded) -> None:
+        self.image_view.set_image(decoded.image, QSize(decoded.width, decoded.height))
         if not self.info["Dimensions"].text():
-            self._set_info("Dimensions", f"{decoded.width} × {decoded.height}")
+            self.facts.set("Dimensions", f"{decoded.width} × {decoded.height}")
         if not self.info["Format"].text():
-            self._set_info("Format", decoded.format)
-
-    def _on_decode_error(self, message: str) -> None:
-        generation, _ = self._loads[self.sender()]
-        if generation == self._generation:
-            self.image_view.set_message(f"Cannot show this image: {message}")
-
-    def _on_worker_finished(self) -> None:
-        del self._loads[self.sender()]
+            self.facts.set("Format", decoded.format)
 
     # corrections ------------------------------------------------------------------------------
 
@@ -299,3 +170,15 @@ class DetailPane(QWidget):
             self.correction_cleared.emit(str(self._path))
         else:
             self.correction_requested.emit(str(self._path), str(action.data()))
+
+
+def _merge(known: dict[str, str], form: FactsForm) -> dict[str, str]:
+    """Dimensions and format decoded earlier stay until the catalog's facts say otherwise."""
+    for field in ("Dimensions", "Format"):
+        if (
+            field not in known
+            and form.info[field].text()
+            and known.get("Name") == form.info["Name"].toolTip()
+        ):
+            known[field] = form.info[field].toolTip()
+    return known

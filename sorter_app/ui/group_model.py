@@ -1,53 +1,75 @@
 """The list of groups beside a group view: names to edit, boxes to tick, counts to read.
 
-The model is a window onto a core `Grouping`; every edit goes through the grouping's own
-operations, which keep "each image in at most one group", so the view cannot break that rule.
+A window onto one grouping of the session: every edit is a session command (undoable, and kept
+in user.sqlite where it must be), and the session's change notification resets the list, so the
+counts in the rows can never go stale (as they did after a merge).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from ..core.grouping import Grouping
+from ..core.kinds import AnalysisKind
+from ..session import Changes, Session
 
 Index = QModelIndex | QPersistentModelIndex
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 1
+KEY_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class GroupListModel(QAbstractListModel):
-    def __init__(self, grouping: Grouping | None = None) -> None:
+    def __init__(self, session: Session, kind: AnalysisKind) -> None:
         super().__init__()
-        self._grouping = grouping or Grouping("", [])
+        self.session = session
+        self.kind = kind
+        self._keys: list[str] = []
+        session.changed.connect(self._session_changed)
 
     @property
     def grouping(self) -> Grouping:
-        return self._grouping
+        return self.session.groups.grouping(self.kind)
 
-    def set_grouping(self, grouping: Grouping) -> None:
+    def _session_changed(self, changes: Changes) -> None:
+        """The same groups (a rename, a tick, a keep): rows change in place and the selection
+        stays; other groups (merge, split, a new result): the list starts over."""
+        if self.kind not in changes.groupings and not changes.folder:
+            return
+        keys = [g.key for g in self.grouping.groups]
+        if keys == self._keys and keys:
+            self.dataChanged.emit(self.index(0), self.index(len(keys) - 1))
+            return
         self.beginResetModel()
-        self._grouping = grouping
+        self._keys = keys
         self.endResetModel()
 
+    def row_of(self, key: str) -> int | None:
+        return next((row for row, g in enumerate(self.grouping.groups) if g.key == key), None)
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt signature
-        return 0 if parent.isValid() else len(self._grouping.groups)
+        return 0 if parent.isValid() else len(self.grouping.groups)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._grouping.groups):
+        groups = self.grouping.groups
+        if not index.isValid() or not 0 <= index.row() < len(groups):
             return None
-        group = self._grouping.groups[index.row()]
+        group = groups[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{group.name} · {len(group.paths)}"
+            tier = f" · {group.tier}" if group.tier else ""
+            return f"{group.name} · {len(group.paths)}{tier}"
         if role == Qt.ItemDataRole.EditRole:
             return group.name
         if role == Qt.ItemDataRole.CheckStateRole:
             return Qt.CheckState.Checked if group.ticked else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ToolTipRole:
-            return group.note or group.name
+            renamed = f"\nfound as “{group.computed_name}”" if group.renamed else ""
+            return (group.note or group.name) + renamed
         if role == COUNT_ROLE:
             return len(group.paths)
+        if role == KEY_ROLE:
+            return group.key
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -66,49 +88,14 @@ class GroupListModel(QAbstractListModel):
             return False
         row = index.row()
         if role == Qt.ItemDataRole.EditRole:
-            try:
-                self._grouping.rename(row, str(value))
-            except ValueError:
+            if not str(value).strip():
                 return False  # an empty name: the editor closes and the old name stays
+            self.session.groups.rename(self.kind, row, str(value))
         elif role == Qt.ItemDataRole.CheckStateRole:
-            self._grouping.tick(row, Qt.CheckState(value) == Qt.CheckState.Checked)
+            self.session.groups.tick(self.kind, [row], Qt.CheckState(value) == Qt.CheckState.Checked)
         else:
             return False
-        self.dataChanged.emit(index, index, [role, Qt.ItemDataRole.DisplayRole])
         return True
 
-    # edits that change rows: a reset keeps this simple, and group lists are short ---------------
-
-    def merge(self, rows: Sequence[int]) -> int:
-        self.beginResetModel()
-        try:
-            return self._grouping.merge(list(rows))
-        finally:
-            self.endResetModel()
-
-    def split(self, row: int, paths: Sequence[str]) -> int:
-        self.beginResetModel()
-        try:
-            return self._grouping.split(row, list(paths))
-        finally:
-            self.endResetModel()
-
-    def drop(self, row: int, paths: Sequence[str]) -> None:
-        self.beginResetModel()
-        try:
-            group = self._grouping.groups[row]
-            for path in paths:
-                # Dropping may remove the group (emptied, or a lone duplicate): find it again each time.
-                rows = [i for i, g in enumerate(self._grouping.groups) if g is group]
-                if rows and path in group.paths:
-                    self._grouping.drop(rows[0], path)
-        finally:
-            self.endResetModel()
-
     def tick_all(self, ticked: bool) -> None:
-        for row in range(len(self._grouping.groups)):
-            self._grouping.tick(row, ticked)
-        if self._grouping.groups:
-            self.dataChanged.emit(
-                self.index(0), self.index(len(self._grouping.groups) - 1), [Qt.ItemDataRole.CheckStateRole]
-            )
+        self.session.groups.tick(self.kind, range(len(self.grouping.groups)), ticked)

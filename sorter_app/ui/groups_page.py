@@ -1,68 +1,75 @@
-"""One page per kind of grouping (duplicates, clusters, outliers, seed groups, a lasso selection).
+"""A page of groups: clusters, outliers or seed groups (duplicates have their own, duplicates_page.py).
 
 Left, the groups: tick the ones to act on, rename them (the name becomes the folder's), merge
-several, split the selected images out, take images out of a group. Right, the selected group's
-images. At the bottom, what can be done with the ticked groups. The page edits a core Grouping;
-computing one and acting on it is the window's business, so the page only asks (signals).
+several. Right, the selected group's images, each with its score where the analysis has one
+(similarity to the seed, how unusual): split the selected ones out, or take them out of the group.
+Above, what the analysis is doing, and its own control (granularity, how many outliers, the seed
+threshold with the number of images it gathers, live). Every edit is a session command, so Undo
+and Redo (Edit menu) walk them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
     QPushButton,
+    QSlider,
+    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.grouping import Grouping
-from .group_model import GroupListModel
+from ..core.clusters import RESOLUTIONS
+from ..core.grouping import Group
+from ..core.kinds import AnalysisKind, MoveMode
+from ..session import Changes, Session
+from ..session.wording import ANALYSIS, MOVES, plural
+from .group_model import KEY_ROLE, GroupListModel
+from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
 from .thumbnails import ThumbnailCache
 
-ACTION_TEXT = {
-    "move": "Move ticked into folders…",
-    "copy": "Copy ticked into folders…",
-    "trash": "Send extra copies to the trash…",
-}
+SCORE_TEXT = {AnalysisKind.OUTLIERS: "unusual {:.2f}", AnalysisKind.SEED_GROUPS: "similarity {:.2f}"}
 
 
 class GroupsPage(QWidget):
-    compute_requested = Signal()
-    act_requested = Signal(str)  # "move", "copy" or "trash"
-    similar_requested = Signal(str)  # absolute path
+    act_requested = Signal(object)  # MoveMode
 
     def __init__(
         self,
-        kind: str,
-        hint: str,
+        session: Session,
+        kind: AnalysisKind,
         thumbnails: ThumbnailCache,
         *,
-        actions: tuple[str, ...] = ("move", "copy"),
-        controls: QWidget | None = None,
-        compute_text: str = "Find again",
+        actions: tuple[MoveMode, ...] = (MoveMode.MOVE, MoveMode.COPY),
     ) -> None:
         super().__init__()
+        self.session = session
         self.kind = kind
-        self._root: Path | None = None
-        self.groups = GroupListModel(Grouping(kind, []))
+        self.groups = GroupListModel(session, kind)
+        words = ANALYSIS[kind]
 
-        self.status = QLabel(hint)
+        self.status = QLabel(words.hint)
         self.status.setWordWrap(True)
-        self.compute_button = QPushButton(compute_text)
-        self.compute_button.clicked.connect(self.compute_requested)
+        self.compute_button = QPushButton("Find again")
+        self.compute_button.setIcon(icon("refresh"))
+        self.compute_button.setToolTip(f"{words.running} again, from the stored vectors")
+        self.compute_button.clicked.connect(lambda: session.analyses.compute(kind))
         header = QHBoxLayout()
         header.addWidget(self.status, 1)
-        if controls is not None:
-            header.addWidget(controls)
+        self.controls = QWidget()
+        controls = QHBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        self._build_controls(controls)
+        header.addWidget(self.controls)
         header.addWidget(self.compute_button)
 
         self.group_list = QListView()
@@ -72,21 +79,21 @@ class GroupsPage(QWidget):
             QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked
         )
         self.group_list.setUniformItemSizes(True)
+        self.group_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long names: no sideways scroll
+        self.group_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.group_list.selectionModel().currentChanged.connect(lambda *_: self._show_members())
         self.group_list.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.groups.modelReset.connect(self._show_members)
-        self.groups.dataChanged.connect(lambda *_: self._update_buttons())
+        self.groups.dataChanged.connect(lambda *_: self._show_members())
 
-        self.merge_button = QPushButton("Merge")
-        self.merge_button.setToolTip("Join the selected groups into the first of them")
-        self.merge_button.clicked.connect(self._merge)
-        self.rename_button = QPushButton("Rename")
-        self.rename_button.setToolTip("Rename the group (F2); the name becomes its folder's")
-        self.rename_button.clicked.connect(lambda: self.group_list.edit(self.group_list.currentIndex()))
-        tick_all = QPushButton("Tick all")
-        tick_all.clicked.connect(lambda: self.groups.tick_all(True))
-        tick_none = QPushButton("Tick none")
-        tick_none.clicked.connect(lambda: self.groups.tick_all(False))
+        self.merge_button = self._button(
+            "Merge", "Join the selected groups into the first of them", self._merge
+        )
+        self.rename_button = self._button(
+            "Rename", "Rename the group (F2); the name becomes its folder's", self._rename
+        )
+        tick_all = self._button("Tick all", "Tick every group", lambda: self.groups.tick_all(True))
+        tick_none = self._button("Tick none", "Untick every group", lambda: self.groups.tick_all(False))
         group_buttons = QHBoxLayout()
         for button in (self.merge_button, self.rename_button, tick_all, tick_none):
             group_buttons.addWidget(button)
@@ -99,22 +106,18 @@ class GroupsPage(QWidget):
         self.members = ImageGridModel(thumbnails)
         self.member_grid = ImageGridView()
         self.member_grid.setModel(self.members)
-        self.member_grid.activated_path.connect(self.similar_requested)
         self.member_grid.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
-        self.split_button = QPushButton("Split out selected")
-        self.split_button.setToolTip("Make a new group of the selected images")
-        self.split_button.clicked.connect(self._split)
-        self.drop_button = QPushButton("Remove selected from group")
-        self.drop_button.setToolTip("The images stay where they are; they just leave this group")
-        self.drop_button.clicked.connect(self._drop)
-        self.keep_button = QPushButton("Keep this copy")
-        self.keep_button.setToolTip("Keep the selected copy; the others are the extra copies")
-        self.keep_button.clicked.connect(self._keep)
-        self.keep_button.setVisible(kind == "duplicates")
+        self.split_button = self._button(
+            "Split out selected", "Make a new group of the selected images", self._split
+        )
+        self.drop_button = self._button(
+            "Remove selected from group",
+            "The images stay where they are; they just leave this group",
+            self._drop,
+        )
         member_buttons = QHBoxLayout()
         member_buttons.addWidget(self.split_button)
         member_buttons.addWidget(self.drop_button)
-        member_buttons.addWidget(self.keep_button)
         member_buttons.addStretch(1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -122,73 +125,135 @@ class GroupsPage(QWidget):
         right_layout.addWidget(self.member_grid, 1)
         right_layout.addLayout(member_buttons)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([260, 700])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName(f"{kind.value}-splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([260, 700])
 
-        self.action_buttons: dict[str, QPushButton] = {}
+        self.action_buttons: dict[MoveMode, QPushButton] = {}
         footer = QHBoxLayout()
         self.ticked_label = QLabel()
         footer.addWidget(self.ticked_label, 1)
         for mode in actions:
-            button = QPushButton(ACTION_TEXT[mode])
+            button = QPushButton(MOVES[mode].act_on_groups)
+            button.setIcon(
+                icon("trash" if mode is MoveMode.TRASH else "move" if mode is MoveMode.MOVE else "copy")
+            )
             button.clicked.connect(lambda _=False, m=mode: self.act_requested.emit(m))
             self.action_buttons[mode] = button
             footer.addWidget(button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addLayout(footer)
+        session.changed.connect(self._session_changed)
         self._update_buttons()
 
-    @property
-    def grouping(self) -> Grouping:
-        return self.groups.grouping
+    def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda: slot())
+        return button
 
-    def set_root(self, root: Path | None) -> None:
-        self._root = root
-        self.groups.set_grouping(Grouping(self.kind, []))
+    def _build_controls(self, layout: QHBoxLayout) -> None:
+        analyses = self.session.analyses
+        if self.kind is AnalysisKind.CLUSTERS:
+            self.granularity = QComboBox()
+            self.granularity.addItems(list(RESOLUTIONS))
+            self.granularity.setCurrentText(analyses.granularity)
+            self.granularity.setToolTip("Coarse makes few large clusters, fine many small ones")
+            self.granularity.currentTextChanged.connect(analyses.set_granularity)
+            layout.addWidget(self.granularity)
+        elif self.kind is AnalysisKind.OUTLIERS:
+            self.outlier_count = QSpinBox()
+            self.outlier_count.setRange(1, 100_000)
+            self.outlier_count.setPrefix("show ")
+            self.outlier_count.setSuffix(" most unusual")
+            self.outlier_count.setSpecialValueText("")
+            self.outlier_count.setValue(10)
+            self.outlier_count.setToolTip("How many of the most unusual images to list")
+            self.outlier_count.valueChanged.connect(analyses.set_outlier_count)
+            layout.addWidget(self.outlier_count)
+        elif self.kind is AnalysisKind.SEED_GROUPS:
+            self.threshold = QSlider(Qt.Orientation.Horizontal)
+            self.threshold.setRange(0, 100)
+            self.threshold.setValue(round(analyses.seed_threshold * 100))
+            self.threshold.setMinimumWidth(160)
+            self.threshold.setToolTip("How alike an image must be to a seed to join its group")
+            self.threshold_label = QLabel()
+            self.threshold.valueChanged.connect(self._threshold_moved)
+            self.threshold.sliderReleased.connect(
+                lambda: analyses.set_seed_threshold(self.threshold.value() / 100)
+            )
+            self.clear_seeds = self._button("Clear seeds", "Start again with no seeds", analyses.clear_seeds)
+            for widget in (QLabel("Similarity ≥"), self.threshold, self.threshold_label, self.clear_seeds):
+                layout.addWidget(widget)
+            self._show_seed_count()
 
-    def set_grouping(self, grouping: Grouping, status: str) -> None:
-        self.groups.set_grouping(grouping)
-        self.status.setText(status)
-        if grouping.groups:
-            self.group_list.setCurrentIndex(self.groups.index(0))
+    def _threshold_moved(self, value: int) -> None:
+        """While the slider moves: the count it would gather, at once; the groups when released."""
+        self._show_seed_count()
+        if not self.threshold.isSliderDown():
+            self.session.analyses.set_seed_threshold(value / 100)
 
-    def set_status(self, text: str) -> None:
-        self.status.setText(text)
+    def _show_seed_count(self) -> None:
+        threshold = self.threshold.value() / 100
+        count = self.session.analyses.seed_count_at(threshold)
+        self.threshold_label.setText(f"{threshold:.2f} → {plural(count, 'image')}")
 
-    def selected_rows(self) -> list[int]:
-        return sorted(i.row() for i in self.group_list.selectionModel().selectedRows())
+    # the session → the widgets ----------------------------------------------------------------------
+
+    def _session_changed(self, changes: Changes) -> None:
+        state = self.session.analyses.states[self.kind]
+        if self.kind in changes.analyses or changes.folder:
+            self.status.setText(state.text)
+            self.member_grid.set_placeholder_text(
+                state.text if state.status != "done" or not self.groups.rowCount() else "Select a group"
+            )
+        if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
+            self.select_row(0)
+        if self.kind is AnalysisKind.SEED_GROUPS and (changes.seeds or self.kind in changes.groupings):
+            self._show_seed_count()
+        if self.kind is AnalysisKind.OUTLIERS and self.kind in changes.groupings:
+            shown = sum(len(g.paths) for g in self.groups.grouping.groups)
+            if shown:
+                self.outlier_count.blockSignals(True)
+                self.outlier_count.setValue(shown)
+                self.outlier_count.blockSignals(False)
+        self._update_buttons()
 
     def current_row(self) -> int | None:
         index = self.group_list.currentIndex()
-        return index.row() if index.isValid() else None
+        return index.row() if index.isValid() and index.row() < self.groups.rowCount() else None
+
+    def current_group(self) -> Group | None:
+        row = self.current_row()
+        return self.groups.grouping.groups[row] if row is not None else None
+
+    def selected_rows(self) -> list[int]:
+        return sorted(i.row() for i in self.group_list.selectionModel().selectedRows())
 
     def select_row(self, row: int) -> None:
         self.group_list.selectionModel().setCurrentIndex(
             self.groups.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
 
-    def _relpaths(self, absolute: list[str]) -> list[str]:
-        assert self._root is not None
-        return [Path(p).relative_to(self._root).as_posix() for p in absolute]
-
     def _show_members(self) -> None:
-        row = self.current_row()
-        if self._root is None or row is None or row >= len(self.grouping.groups):
+        group = self.current_group()
+        root = self.session.root
+        if group is None or root is None:
             self.members.set_items([])
         else:
-            group = self.grouping.groups[row]
+            score = SCORE_TEXT.get(self.kind)
             self.members.set_items(
                 [
                     GridItem(
-                        path=str(self._root / p),
-                        caption=Path(p).name,
-                        detail="keep" if p == group.keep else "",
+                        path=f"{root}/{p}",
+                        caption=p.rpartition("/")[2],
+                        detail=score.format(group.scores[p]) if score and p in group.scores else "",
                         tooltip=p,
                     )
                     for p in group.paths
@@ -196,61 +261,58 @@ class GroupsPage(QWidget):
             )
         self._update_buttons()
 
+    # the widgets → the session ----------------------------------------------------------------------
+
+    def _edit(self, edit: Callable[[], int | None]) -> None:
+        """Run a group edit; one the rules refuse (a duplicate group of one) says why instead."""
+        try:
+            row = edit()
+        except ValueError as exc:
+            self.status.setText(f"Not done: {exc}")
+            return
+        if row is not None:
+            self.select_row(row)
+
     def _merge(self) -> None:
         rows = self.selected_rows()
         if len(rows) >= 2:
-            self._edit(lambda: self.groups.merge(rows))
+            self._edit(lambda: self.session.groups.merge(self.kind, rows))
+
+    def _rename(self) -> None:
+        self.group_list.edit(self.group_list.currentIndex())
+
+    def _relpaths(self, paths: list[str]) -> list[str]:
+        return [self.session.relpath(p) for p in paths]
 
     def _split(self) -> None:
-        row = self.current_row()
-        chosen = self.member_grid.selected_paths()
+        row, chosen = self.current_row(), self.member_grid.selected_paths()
         if row is not None and chosen:
-            self._edit(lambda: self.groups.split(row, self._relpaths(chosen)))
-
-    def _edit(self, edit: Callable[[], int]) -> None:
-        """Run a grouping edit; one the rules refuse (a duplicate group of one) says why instead."""
-        try:
-            self.select_row(edit())
-        except ValueError as exc:
-            self.status.setText(f"Not done: {exc}")
+            self._edit(lambda: self.session.groups.split(self.kind, row, self._relpaths(chosen)))
 
     def _drop(self) -> None:
-        row = self.current_row()
-        chosen = self.member_grid.selected_paths()
+        row, chosen = self.current_row(), self.member_grid.selected_paths()
         if row is None or not chosen:
             return
-        group = self.grouping.groups[row]
-        self.groups.drop(row, self._relpaths(chosen))
-        rows = [i for i, g in enumerate(self.grouping.groups) if g is group]
-        if rows or self.grouping.groups:
-            self.select_row(rows[0] if rows else min(row, len(self.grouping.groups) - 1))
-
-    def _keep(self) -> None:
-        row = self.current_row()
-        chosen = self.member_grid.selected_paths()
-        if row is not None and len(chosen) == 1:
-            try:
-                self.grouping.set_keep(row, self._relpaths(chosen)[0])
-            except ValueError as exc:
-                self.status.setText(f"Not done: {exc}")
-                return
-            self.groups.dataChanged.emit(self.groups.index(row), self.groups.index(row))
-            self._show_members()
+        key = self.groups.index(row).data(KEY_ROLE)
+        self._edit(lambda: self.session.groups.drop(self.kind, row, self._relpaths(chosen)))
+        again = self.groups.row_of(key)
+        if again is not None or self.groups.rowCount():
+            self.select_row(again if again is not None else min(row, self.groups.rowCount() - 1))
 
     def _update_buttons(self) -> None:
-        row = self.current_row()
-        group_paths = len(self.grouping.groups[row].paths) if row is not None else 0
+        group = self.current_group()
         chosen = len(self.member_grid.selected_paths())
         self.merge_button.setEnabled(len(self.selected_rows()) >= 2)
-        self.rename_button.setEnabled(row is not None)
-        self.split_button.setEnabled(0 < chosen < group_paths)
+        self.rename_button.setEnabled(group is not None)
+        self.split_button.setEnabled(group is not None and 0 < chosen < len(group.paths))
         self.drop_button.setEnabled(chosen > 0)
-        self.keep_button.setEnabled(chosen == 1)
-        ticked = [g for g in self.grouping.groups if g.ticked]
+        groups = self.groups.grouping.groups
+        ticked = [g for g in groups if g.ticked]
         images = sum(len(g.paths) for g in ticked)
         self.ticked_label.setText(
-            f"{len(ticked)} of {len(self.grouping.groups)} groups ticked · {images} images"
-            if self.grouping.groups
+            f"{len(ticked)} of {plural(len(groups), ANALYSIS[self.kind].noun)} ticked · "
+            f"{plural(images, 'image')}"
+            if groups
             else ""
         )
         for button in self.action_buttons.values():

@@ -4,6 +4,10 @@ Model/view so that a grid of 100,000 images costs only the rows on screen: the v
 model for the rows it paints, the model asks the `ThumbnailCache`, which answers at once with a
 pixmap or nothing (a placeholder is shown and the load is queued) and later says `ready`, which
 the model turns into `dataChanged` for that one row.
+
+Cells stretch so that the columns fill the view's width. A model with section headers (Browse
+sorted by cluster or label) switches the view to variable item sizes: a header is a row-wide item,
+so each section starts on a line of its own. An empty grid says why it is empty.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractListModel,
     QEvent,
     QItemSelectionModel,
@@ -34,9 +39,11 @@ from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
     QPainter,
+    QPaintEvent,
     QPalette,
     QPen,
     QPixmap,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -53,6 +60,8 @@ from .thumbnails import ThumbnailCache
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 2
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 3
+HEADER_PADDING = 6
 
 MIN_THUMBNAIL_SIZE = 64
 MAX_THUMBNAIL_SIZE = 384
@@ -73,10 +82,15 @@ class GridItem:
     caption: str = ""
     detail: str = ""
     tooltip: str = ""
+    header: bool = False  # a section title spanning the row, not an image
 
     def __post_init__(self) -> None:
-        if not self.caption:
+        if not self.caption and not self.header:
             object.__setattr__(self, "caption", Path(self.path).name)
+
+
+def header_item(title: str, count: int) -> GridItem:
+    return GridItem(path=f"\x00header:{title}", caption=f"{title} · {count:,}", header=True)
 
 
 class ImageGridModel(QAbstractListModel):
@@ -89,6 +103,7 @@ class ImageGridModel(QAbstractListModel):
         self._rows: dict[str, int] = {}
         self._waiting: set[str] = set()  # shown as the loading placeholder, thumbnail requested
         self._generation = 0
+        self.has_headers = False
         self._placeholder = _placeholder(broken=False)
         self._broken_placeholder = _placeholder(broken=True)
         thumbnails.ready.connect(self._on_thumbnail_changed)
@@ -104,6 +119,7 @@ class ImageGridModel(QAbstractListModel):
         self.beginResetModel()
         self._items = _first_of_each_path(items)
         self._rows = {item.path: row for row, item in enumerate(self._items)}
+        self.has_headers = any(item.header for item in self._items)
         self._waiting.clear()
         self._generation += 1
         self._thumbnails.cancel_pending()
@@ -150,8 +166,10 @@ class ImageGridModel(QAbstractListModel):
         item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return item.caption
+        if role == HEADER_ROLE:
+            return item.header
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbnail(item.path)
+            return None if item.header else self._thumbnail(item.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return item.tooltip or item.path
         if role == PATH_ROLE:
@@ -163,6 +181,8 @@ class ImageGridModel(QAbstractListModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
+        if self._items[index.row()].header:  # skipped by the keyboard and never selected
+            return Qt.ItemFlag.ItemNeverHasChildren
         return Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
     def _thumbnail(self, path: str) -> QPixmap:
@@ -201,6 +221,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, parent: QObject | None = None, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE) -> None:
         super().__init__(parent)
         self._size = thumbnail_size
+        self.cell_width = 0  # stretched to fill the row; 0 = the natural width
+        self.row_width = 0  # a header's width: the view's
 
     @property
     def thumbnail_size(self) -> int:
@@ -217,14 +239,27 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return QRect(cell.x() + (cell.width() - self._size) // 2, cell.y() + _PADDING, self._size, self._size)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
-        return self.cell_size(option.font)
+        if index.data(HEADER_ROLE):
+            return QSize(
+                max(self.row_width, 1), QFontMetrics(_header_font(option.font)).height() + 2 * HEADER_PADDING
+            )
+        size = self.cell_size(option.font) + QSize(_CELL_GAP, _CELL_GAP)
+        return QSize(max(size.width(), self.cell_width), size.height())
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         cell, state, palette, font = option.rect, option.state, option.palette, option.font
+        if index.data(HEADER_ROLE):
+            _paint_header(painter, option, str(index.data()))
+            return
         selected = bool(state & QStyle.StateFlag.State_Selected)
         group = _colour_group(state)
+        if cell.width() > self.cell_size(font).width() + _CELL_GAP:  # a stretched cell: centre it
+            natural = self.cell_size(font)
+            cell = QRect(
+                cell.x() + (cell.width() - natural.width()) // 2, cell.y(), natural.width(), natural.height()
+            )
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -264,7 +299,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 caption_rect.x(), caption_rect.bottom() + 1, text_width, detail_metrics.height()
             )
             dim = QColor(palette.color(group, text_role))
-            dim.setAlphaF(0.65)
+            dim.setAlphaF(0.8)
             painter.setFont(detail_font)
             painter.setPen(dim)
             painter.drawText(
@@ -278,11 +313,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
 class ImageGridView(QListView):
     """A zoomable, keyboard-driven icon grid; its model (`setModel`) is an `ImageGridModel`.
 
-    Enter/Return and double-click emit `activated_path` (not Qt's `activated`, which some
-    platforms fire on a single click and which would then open an image while selecting it).
+    Enter/Return emits `activated_path` (not Qt's `activated`, which some platforms fire on a
+    single click); double-click and Space emit `view_requested` (the full-size viewer); the context
+    menu asks with the selected paths (`context_requested`), so every grid offers the same menu.
     """
 
     activated_path = Signal(str)
+    view_requested = Signal(str)
+    context_requested = Signal(list, QPoint)  # selected paths, global position
     current_path_changed = Signal(str)  # only for a valid current item
     zoomed = Signal(int)
 
@@ -301,8 +339,18 @@ class ImageGridView(QListView):
         self.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.setItemDelegate(self._delegate)
+        self.placeholder_text = ""  # said in the middle of an empty grid
+        self._headers = False
         self._update_grid()
-        self.doubleClicked.connect(self._activate)
+        self.doubleClicked.connect(self._view)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:  # noqa: N802 - Qt override
+        super().setModel(model)
+        if isinstance(model, ImageGridModel):
+            model.modelReset.connect(self._layout_for_model)
+            self._layout_for_model()
 
     @property
     def thumbnail_size(self) -> int:
@@ -325,7 +373,7 @@ class ImageGridView(QListView):
         for i in range(selection.count()):
             rows.update(range(selection.at(i).top(), selection.at(i).bottom() + 1))
         model = self._grid_model()
-        return [model.item(row).path for row in sorted(rows)]
+        return [item.path for row in sorted(rows) if not (item := model.item(row)).header]
 
     def select_path(self, path: str) -> None:
         """Make `path` the current and only selected item, scrolled into view; ignored if not shown."""
@@ -354,6 +402,8 @@ class ImageGridView(QListView):
         key, ctrl = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self._activate(self.currentIndex())
+        elif key == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self._view(self.currentIndex())
         elif ctrl and key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):  # Ctrl+= is Ctrl++ without Shift
             self._zoom(1)
         elif ctrl and key == Qt.Key.Key_Minus:
@@ -378,6 +428,26 @@ class ImageGridView(QListView):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._update_grid()  # the caption lines' height follows the font
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._update_grid()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        model = self.model()
+        if self.placeholder_text and (model is None or model.rowCount() == 0):
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(
+                self.viewport().rect().adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.placeholder_text,
+            )
+
+    def set_placeholder_text(self, text: str) -> None:
+        self.placeholder_text = text
+        self.viewport().update()
 
     # --------------------------------------------------------------------------------------------------
 
@@ -404,14 +474,51 @@ class ImageGridView(QListView):
             self._scroll_target = QPersistentModelIndex()
             self.scrollTo(index)
 
+    def _layout_for_model(self) -> None:
+        """Headers need items of different sizes; a plain grid keeps the fast uniform layout."""
+        model = self.model()
+        headers = isinstance(model, ImageGridModel) and model.has_headers
+        if headers != self._headers:
+            self._headers = headers
+            self.setUniformItemSizes(not headers)
+            self._update_grid()
+
     def _update_grid(self) -> None:
+        """Cells as wide as it takes for the columns to fill the viewport (no ragged gap at the right)."""
         size = self._delegate.thumbnail_size
         self.setIconSize(QSize(size, size))
-        self.setGridSize(self._delegate.cell_size(self.font()) + QSize(_CELL_GAP, _CELL_GAP))
+        natural = self._delegate.cell_size(self.font()) + QSize(_CELL_GAP, _CELL_GAP)
+        # The width left with a scroll bar, whether or not one shows: its appearing must not
+        # change the number of columns (and so the layout) under the user's eyes.
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        width = max(self.width() - 2 * self.frameWidth() - bar - 1, natural.width())
+        columns = max(1, width // natural.width())
+        self._delegate.cell_width = width // columns
+        self._delegate.row_width = width - 1
+        if self._headers:
+            self.setGridSize(QSize())
+            self.setSpacing(0)
+            self.scheduleDelayedItemsLayout()
+        else:
+            self.setGridSize(QSize(width // columns, natural.height()))
 
     @Slot(QModelIndex)
     def _activate(self, index: QModelIndex) -> None:
-        self.activated_path.emit(index.data(PATH_ROLE))
+        if not index.data(HEADER_ROLE):
+            self.activated_path.emit(index.data(PATH_ROLE))
+
+    @Slot(QModelIndex)
+    def _view(self, index: QModelIndex) -> None:
+        if index.isValid() and not index.data(HEADER_ROLE):
+            self.view_requested.emit(index.data(PATH_ROLE))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if index.isValid() and not self.selectionModel().isSelected(index) and not index.data(HEADER_ROLE):
+            self.select_path(index.data(PATH_ROLE))
+        chosen = self.selected_paths()
+        if chosen:
+            self.context_requested.emit(chosen, self.viewport().mapToGlobal(pos))
 
 
 def _clamp(size: int) -> int:
@@ -440,12 +547,33 @@ def _descending_runs(rows: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _detail_font(font: QFont) -> QFont:
+    """A little smaller than the caption, never below 8 pt: it must stay readable."""
     smaller = QFont(font)
     if font.pointSizeF() > 0:
-        smaller.setPointSizeF(font.pointSizeF() * 0.85)
+        smaller.setPointSizeF(max(8.0, font.pointSizeF() * 0.9))
     else:
-        smaller.setPixelSize(max(1, round(font.pixelSize() * 0.85)))
+        smaller.setPixelSize(max(11, round(font.pixelSize() * 0.9)))
     return smaller
+
+
+def _header_font(font: QFont) -> QFont:
+    bold = QFont(font)
+    bold.setBold(True)
+    if font.pointSizeF() > 0:
+        bold.setPointSizeF(font.pointSizeF() * 1.1)
+    return bold
+
+
+def _paint_header(painter: QPainter, option: QStyleOptionViewItem, text: str) -> None:
+    painter.save()
+    rect = option.rect.adjusted(_PADDING, HEADER_PADDING // 2, -_PADDING, -HEADER_PADDING // 2)
+    painter.setFont(_header_font(option.font))
+    painter.setPen(option.palette.color(QPalette.ColorRole.WindowText))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+    line = QColor(option.palette.color(QPalette.ColorRole.Mid))
+    painter.setPen(QPen(line, 1))
+    painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+    painter.restore()
 
 
 def _colour_group(state: QStyle.StateFlag) -> QPalette.ColorGroup:

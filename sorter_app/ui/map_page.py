@@ -1,55 +1,88 @@
-"""Map: every image as a point laid out by similarity, coloured by cluster.
+"""Map: every image as a point laid out by similarity, coloured by cluster, with a legend.
 
-Hover a point to see the image; draw a loop around some points to see them as a grid on the
-right, from where they can be opened as similar-image queries or moved or copied into a folder.
+Hover a point to see the image; draw a loop around some points to select them: the loop and the
+selected points stay drawn, and the images fill the grid on the right, from where they can be
+viewed, opened as similar-image queries, or moved or copied into a folder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..core.kinds import AnalysisKind, MoveMode
+from ..session import Changes, Session
+from ..session.wording import ANALYSIS, plural
+from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
-from .map_view import MapView
+from .map_view import MapView, colour
 from .thumbnails import ThumbnailCache
+
+MAP = AnalysisKind.MAP
+
+
+def swatch(color: QColor) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(color)
+    return QIcon(pixmap)
 
 
 class MapPage(QWidget):
-    compute_requested = Signal()
-    similar_requested = Signal(str)  # absolute path
-    act_requested = Signal(str, list)  # "move" or "copy", relpaths lassoed
+    act_requested = Signal(object, list)  # MoveMode, relpaths lassoed
 
-    def __init__(self, thumbnails: ThumbnailCache) -> None:
+    def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__()
-        self._root: Path | None = None
+        self.session = session
         self._thumbnails = thumbnails
         self._selection: list[str] = []
-        self.status = QLabel("The map is drawn once the folder is indexed.")
+        self.status = QLabel(ANALYSIS[MAP].hint)
         self.status.setWordWrap(True)
         self.compute_button = QPushButton("Draw again")
-        self.compute_button.clicked.connect(self.compute_requested)
+        self.compute_button.setIcon(icon("refresh"))
+        self.compute_button.clicked.connect(lambda: session.analyses.compute(MAP))
         header = QHBoxLayout()
         header.addWidget(self.status, 1)
         header.addWidget(self.compute_button)
 
         self.map = MapView()
+        self.map.setToolTip("Hover to preview; drag a loop to select; Esc clears the selection")
         self.map.lassoed.connect(self._lassoed)
         thumbnails.requests_dropped.connect(self.map.update)  # a hover preview asks again when painted
+        self.legend = QListWidget()
+        self.legend.setMaximumHeight(110)
+        self.legend.setFlow(QListWidget.Flow.LeftToRight)
+        self.legend.setWrapping(True)
+        self.legend.setIconSize(QSize(12, 12))
+        self.legend.setToolTip("Each cluster's colour; grey: in no cluster")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.map, 1)
+        left_layout.addWidget(self.legend)
+
         self.selection = ImageGridModel(thumbnails)
         self.selection_grid = ImageGridView()
         self.selection_grid.setModel(self.selection)
-        self.selection_grid.activated_path.connect(self.similar_requested)
+        self.selection_grid.set_placeholder_text("Draw a loop around points to see their images here.")
         self.selection_label = QLabel("Draw a loop around points to see them here.")
         self.selection_label.setWordWrap(True)
         self.action_buttons: list[QPushButton] = []
         actions = QHBoxLayout()
-        for mode, text in (("move", "Move into a folder…"), ("copy", "Copy into a folder…")):
+        for mode, text in ((MoveMode.MOVE, "Move into a folder…"), (MoveMode.COPY, "Copy into a folder…")):
             button = QPushButton(text)
+            button.setIcon(icon("move" if mode is MoveMode.MOVE else "copy"))
             button.setEnabled(False)
             button.clicked.connect(lambda _=False, m=mode: self.act_requested.emit(m, list(self._selection)))
             self.action_buttons.append(button)
@@ -60,39 +93,62 @@ class MapPage(QWidget):
         right_layout.addWidget(self.selection_label)
         right_layout.addWidget(self.selection_grid, 1)
         right_layout.addLayout(actions)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.map)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([700, 300])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("map-splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([640, 440])
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
+        session.changed.connect(self._session_changed)
 
-    def set_root(self, root: Path | None) -> None:
-        self._root = root
-        self.map.clear()
-        if root is not None:
-            self.map.set_thumbnails(self._thumbnails, root)
-        self._lassoed([])
+    def _session_changed(self, changes: Changes) -> None:
+        analyses = self.session.analyses
+        if changes.folder:
+            self.map.clear()
+            if self.session.root is not None:
+                self.map.set_thumbnails(self._thumbnails, self.session.root)
+            self._lassoed([])
+        if MAP in changes.analyses or changes.folder:
+            state = analyses.states[MAP]
+            self.status.setText(
+                self.map.summary() if state.status == "done" and self.map.has_points() else state.text
+            )
+        if (
+            MAP in changes.analyses or AnalysisKind.CLUSTERS in changes.groupings
+        ) and analyses.map_points is not None:
+            points, paths = analyses.map_points
+            selected = self.map.selected_paths()
+            self.map.set_points(points, paths, analyses.cluster_numbers(paths))
+            self.status.setText(self.map.summary())
+            self._show_legend()
+            if selected:
+                self._lassoed([])
 
-    def set_points(self, points: NDArray[np.float32], paths: Sequence[str], groups: Sequence[int]) -> None:
-        self.map.set_points(points, paths, groups)
-        self.status.setText(self.map.summary())
-
-    def set_status(self, text: str) -> None:
-        self.status.setText(text)
+    def _show_legend(self) -> None:
+        self.legend.clear()
+        clusters = self.session.groups.grouping(AnalysisKind.CLUSTERS).groups
+        numbered = [g for g in clusters if g.key != "unsorted"]
+        for number, group in enumerate(numbered):
+            item = QListWidgetItem(swatch(colour(number)), f"{group.name} · {len(group.paths)}")
+            self.legend.addItem(item)
+        unsorted = [g for g in clusters if g.key == "unsorted"]
+        if unsorted or not numbered:
+            text = f"no cluster · {len(unsorted[0].paths)}" if unsorted else "not clustered yet"
+            self.legend.addItem(QListWidgetItem(swatch(colour(-1)), text))
 
     def _lassoed(self, relpaths: list[str]) -> None:
         self._selection = list(relpaths)
-        root = self._root
+        root = self.session.root
         self.selection.set_items(
-            [GridItem(path=str(root / p), caption=Path(p).name, tooltip=p) for p in relpaths] if root else []
+            [GridItem(path=f"{root}/{p}", caption=Path(p).name, tooltip=p) for p in relpaths] if root else []
         )
         self.selection_label.setText(
-            f"{len(relpaths)} images in the loop"
+            f"{plural(len(relpaths), 'image')} in the loop"
             if relpaths
             else "Draw a loop around points to see them here."
         )

@@ -44,23 +44,28 @@ class ThumbnailSource(Protocol):
         ...
 
 
-# Tableau 10: ten hues that stay distinguishable next to each other; -1 (no group) is grey.
+# Tableau 20: hues that stay distinguishable next to each other; past 20 clusters, colours come
+# from the golden-angle hue walk (colour()), so no two clusters share one; -1 (no group) is grey.
 PALETTE = tuple(
     QColor(c)
     for c in (
-        "#4e79a7",
-        "#f28e2b",
-        "#e15759",
-        "#76b7b2",
-        "#59a14f",
-        "#edc948",
-        "#b07aa1",
-        "#ff9da7",
-        "#9c755f",
-        "#17becf",
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+        "#9c755f", "#17becf", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63",
+        "#d4a6c8", "#fabfd2", "#d7b5a6", "#bcbd22",
     )
-)
+)  # fmt: skip
 UNGROUPED = QColor("#9a9a9a")
+
+
+def colour(group: int) -> QColor:
+    """The colour of cluster number `group` (0-based); grey for -1."""
+    if group < 0:
+        return UNGROUPED
+    if group < len(PALETTE):
+        return PALETTE[group]
+    hue = (group * 0.618033988749895) % 1.0
+    return QColor.fromHsvF(hue, 0.55 + 0.3 * ((group // 7) % 2), 0.8)
+
 
 MARGIN = 12  # px around the points, so that dots on the border are drawn whole
 DOT = 5.0  # dot diameter, px
@@ -88,6 +93,8 @@ class MapView(QWidget):
         self._preview: QPixmap | None = None  # the hovered image's thumbnail, once cached
         self._cursor = QPointF()
         self._lasso: list[QPointF] | None = None
+        self._loop: NDArray[np.float32] | None = None  # the last finished lasso (map units), drawn
+        self._selected: NDArray[np.int64] = np.zeros(0, np.int64)  # indexes inside it
         self._thumbnails: ThumbnailSource | None = None
         self._root = Path()
 
@@ -106,6 +113,7 @@ class MapView(QWidget):
         self._groups = np.full(len(paths), -1, np.int64) if groups is None else np.asarray(groups, np.int64)
         self._hover = None
         self._lasso = None
+        self.clear_selection()
         self._invalidate()
 
     def clear(self) -> None:
@@ -117,6 +125,17 @@ class MapView(QWidget):
         self._thumbnails = source
         self._root = root
         source.ready.connect(self._on_thumbnail_ready)
+
+    def clear_selection(self) -> None:
+        self._loop = None
+        self._selected = np.zeros(0, np.int64)
+        self.update()
+
+    def selected_paths(self) -> list[str]:
+        return [self._paths[i] for i in self._selected.tolist()]
+
+    def groups_present(self) -> list[int]:
+        return sorted(set(self._groups.tolist()))
 
     def has_points(self) -> bool:
         return bool(self._paths)
@@ -153,14 +172,12 @@ class MapView(QWidget):
         span = np.array([self.width() - 2 * MARGIN, self.height() - 2 * MARGIN], np.float32)
         self._screen = MARGIN + self._points * np.maximum(span, 1)
         corners = np.rint(self._screen - _SPRITE / 2).astype(np.int64)
-        colour_index = np.where(self._groups < 0, -1, self._groups % len(PALETTE))
         painter = QPainter(image)
-        for index, colour in [(-1, UNGROUPED), *enumerate(PALETTE)]:  # grey first: groups stay on top
-            mask = colour_index == index
-            if mask.any():
-                dot = _dot_sprite(colour, ratio)
-                for x, y in corners[mask].tolist():
-                    painter.drawImage(x, y, dot)
+        for group in sorted(set(self._groups.tolist())):  # grey (-1) first: groups stay on top
+            mask = self._groups == group
+            dot = _dot_sprite(colour(group), ratio)
+            for x, y in corners[mask].tolist():
+                painter.drawImage(x, y, dot)
         painter.end()
         return image
 
@@ -177,6 +194,8 @@ class MapView(QWidget):
             return
         painter.drawImage(0, 0, self._rendered_points())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._loop is not None and self._lasso is None:
+            self._paint_selection(painter, self._loop)
         if self._lasso is not None:
             self._paint_lasso(painter, self._lasso)
         elif self._hover is not None:
@@ -189,6 +208,18 @@ class MapView(QWidget):
         painter.setPen(QPen(highlight, 1.5, Qt.PenStyle.DashLine))
         painter.setBrush(fill)
         painter.drawPolygon(QPolygonF(lasso))
+
+    def _paint_selection(self, painter: QPainter, loop: NDArray[np.float32]) -> None:
+        """The finished loop stays drawn (it scales with the map), and every point inside is ringed."""
+        highlight = self.palette().highlight().color()
+        painter.setPen(QPen(highlight, 1.5, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        span = np.maximum(np.array([self.width() - 2 * MARGIN, self.height() - 2 * MARGIN], np.float32), 1)
+        screen = MARGIN + loop * span
+        painter.drawPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in screen.tolist()]))
+        painter.setPen(QPen(highlight, 1.5))
+        for x, y in self._screen[self._selected].tolist():
+            painter.drawEllipse(QPointF(x, y), DOT * 0.9, DOT * 0.9)
 
     def _paint_hover(self, painter: QPainter, index: int) -> None:
         x, y = (float(v) for v in self._screen[index])
@@ -285,12 +316,17 @@ class MapView(QWidget):
         polygon = np.array([(p.x(), p.y()) for p in lasso], np.float32)
         inside = np.flatnonzero(points_in_polygon(self._screen, polygon))
         if len(inside):
+            span = np.maximum(
+                np.array([self.width() - 2 * MARGIN, self.height() - 2 * MARGIN], np.float32), 1
+            )
+            self._loop = ((polygon - MARGIN) / span).astype(np.float32)
+            self._selected = inside.astype(np.int64)
             self.lassoed.emit([self._paths[i] for i in inside])
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        if event.key() == Qt.Key.Key_Escape and self._lasso is not None:
+        if event.key() == Qt.Key.Key_Escape and (self._lasso is not None or self._loop is not None):
             self._lasso = None
-            self.update()
+            self.clear_selection()
         else:
             super().keyPressEvent(event)
 

@@ -2,7 +2,8 @@
 
 The dialog shows a core MovePlan exactly as the mover will act on it: collisions already resolved
 (a renamed file is highlighted with the name that was taken), sources left alone listed with their
-reason. Nothing here changes the plan; accepting the dialog is the user's go-ahead.
+reason. A trash plan shows beside each file that goes the copy that stays in its place. Nothing
+here changes the plan; accepting the dialog is the user's go-ahead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.plan import MovePlan
-from .wording import format_size, plural
+from ..session.wording import format_size, plural
 
 # Translucent amber reads as "look here" on light and dark themes alike.
 RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
@@ -92,12 +93,22 @@ def plan_details(plan: MovePlan) -> str:
 
 
 class PlanTableModel(QAbstractTableModel):
-    COLUMNS = ("Source", "Destination", "Note")
+    COLUMNS: tuple[str, ...] = ("Source", "Destination", "Note")
+    TRASH_COLUMNS = ("Goes to the trash", "Kept instead", "Note")
 
-    def __init__(self, plan: MovePlan, parent: QObject | None = None) -> None:
+    def __init__(
+        self, plan: MovePlan, parent: QObject | None = None, kept: dict[str, str] | None = None
+    ) -> None:
         super().__init__(parent)
         self._rows = plan_rows(plan)
         self._roots = display_roots(plan)
+        if plan.mode == "trash" and kept:  # the kept copy is shown where the trash path would be
+            self.COLUMNS = self.TRASH_COLUMNS
+            self._roots = (self._roots[0], self._roots[0])
+            self._rows = [
+                PlanRow(r.source, kept.get(r.source, "") if r.kind != "skipped" else "", r.note, r.kind)
+                for r in self._rows
+            ]
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._rows)
@@ -131,7 +142,9 @@ class PlanTableModel(QAbstractTableModel):
 
 
 class PlanPreviewDialog(QDialog):
-    def __init__(self, plan: MovePlan, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, plan: MovePlan, parent: QWidget | None = None, kept: dict[str, str] | None = None
+    ) -> None:
         super().__init__(parent)
         self.plan = plan
         self.setWindowTitle("Review before anything moves")
@@ -143,12 +156,16 @@ class PlanPreviewDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.2)
         self.headline.setFont(font)
         self.headline.setWordWrap(True)
-        self.details = QLabel(plan_details(plan))
+        details = plan_details(plan)
+        if plan.mode == "trash" and kept:
+            details += f" · {len(set(kept.values()))} kept (one per group)"
+        self.details = QLabel(details)
         source_root, destination_root = display_roots(plan)
-        self.roots = QLabel(f"Sources in {source_root} · destinations in {destination_root}")
+        where = "the trash" if plan.mode == "trash" else str(destination_root)
+        self.roots = QLabel(f"Sources in {source_root} · destinations in {where}")
         self.roots.setWordWrap(True)
 
-        self.model = PlanTableModel(plan, self)
+        self.model = PlanTableModel(plan, self, kept)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file names in sight

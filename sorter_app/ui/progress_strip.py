@@ -1,4 +1,5 @@
-"""The strip in the status bar that says what long task is running, how far along, and offers Cancel."""
+"""The strip in the status bar that says what long task is running, how far along, and offers Cancel
+— only for work that can stop."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import time
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from ..session.wording import INDEXING
 
 
 def rate_text(done: int, total: int, seconds: float, unit: str = "") -> str:
@@ -38,13 +41,14 @@ class ProgressStrip(QWidget):
         self._started = 0.0
         self.setVisible(False)
 
-    def set_task(self, label: str) -> None:
+    def set_task(self, label: str, cancellable: bool = False) -> None:
         """A visible task started (or "" when none runs): show it, busy until progress says more."""
         if label != self._task:
             self._task = label
             self._started = time.perf_counter()
             self.bar.setRange(0, 0)
             self.label.setText(f"{label}…")
+        self.cancel_button.setVisible(cancellable)
         self.setVisible(bool(label))
 
     def set_progress(self, label: str, done: int, total: int) -> None:
@@ -52,5 +56,5 @@ class ProgressStrip(QWidget):
             return
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
-        unit = " images" if label == "Indexing" else ""
+        unit = " images" if label == INDEXING else ""
         self.label.setText(f"{label} {rate_text(done, total, time.perf_counter() - self._started, unit)}")

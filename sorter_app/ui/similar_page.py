@@ -1,8 +1,8 @@
 """Similar images: the query on top, its nearest neighbours with their scores below.
 
-Any neighbour can become the next query (Enter or double-click); Back and Forward walk the
-queries like a browser's history. The page only keeps the history and shows results; the window
-runs the search and hands back what it found for the query now shown.
+Any neighbour can become the next query (Enter); Back and Forward walk the queries like a
+browser's history. The page keeps only the history of its own navigation; the session runs the
+search and says what it found, which the page shows if it is still the query on screen.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ..core.folder_index import Neighbour
+from ..session import Changes, Session, SimilarResult
+from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
 from .thumbnails import ThumbnailCache
-
-NEIGHBOURS = 24
 
 
 class QueryHistory:
@@ -53,18 +53,25 @@ class QueryHistory:
 
 
 class SimilarPage(QWidget):
-    query_requested = Signal(str)  # absolute path whose neighbours the window should find
+    query_requested = Signal(str)  # absolute path whose neighbours are asked for
 
-    def __init__(self, thumbnails: ThumbnailCache) -> None:
+    def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__()
+        self.session = session
         self._thumbnails = thumbnails
         self.history = QueryHistory()
         self.back_button = QToolButton()
-        self.back_button.setText("◀ Back")
+        self.back_button.setText("Back")
+        self.back_button.setIcon(icon("back"))
+        self.back_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.back_button.setToolTip("The previous query (Alt+Left)")
         self.back_button.setShortcut(QKeySequence.StandardKey.Back)
         self.back_button.clicked.connect(lambda: self._walk(-1))
         self.forward_button = QToolButton()
-        self.forward_button.setText("Forward ▶")
+        self.forward_button.setText("Forward")
+        self.forward_button.setIcon(icon("forward"))
+        self.forward_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.forward_button.setToolTip("The next query (Alt+Right)")
         self.forward_button.setShortcut(QKeySequence.StandardKey.Forward)
         self.forward_button.clicked.connect(lambda: self._walk(1))
         self.query_image = QLabel()
@@ -84,6 +91,9 @@ class SimilarPage(QWidget):
         self.grid = ImageGridView()
         self.grid.setModel(self.results)
         self.grid.activated_path.connect(self.open_query)
+        self.grid.set_placeholder_text("No query yet")
+        session.similar_found.connect(self._found)
+        session.changed.connect(self._session_changed)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.grid, 1)
@@ -114,6 +124,17 @@ class SimilarPage(QWidget):
         self._show_query_thumbnail()
         self._update_buttons()
         self.query_requested.emit(query)
+        self.session.find_similar(query)
+
+    def _session_changed(self, changes: Changes) -> None:
+        if changes.folder:
+            self.clear()
+
+    def _found(self, found: SimilarResult) -> None:
+        if found.error:
+            self.show_error(found.query, found.error)
+        elif self.session.root is not None:
+            self.show_results(found.query, self.session.root, found.neighbours)
 
     def show_results(self, query: str, root: Path, neighbours: Sequence[Neighbour]) -> None:
         """Results for `query`; ignored unless it is still the query on screen."""

@@ -1,9 +1,9 @@
-"""Core work off the UI thread, with one Library (one SQLite connection) per task.
+"""The window's `JobRunner`: session jobs in a thread pool, their outcome back on the UI thread.
 
-Every long operation of the window — listing, indexing, clustering, planning, moving, undoing — is
-a plain core call run here. A task started under a `slot` replaces the previous task of that slot:
-the old one is asked to cancel and whatever it still delivers is dropped, so a result can never
-land in a view that has moved on (another folder, another query).
+A job started in a slot replaces the previous job of that slot: the old one is asked to stop and
+whatever it still delivers is dropped, so a result can never land in a view that moved on. Jobs
+marked `serial` (writes of the user's choices) run one at a time in order, on a pool of their own.
+`busy` tells the progress strip which labelled job runs and whether it can be cancelled.
 """
 
 from __future__ import annotations
@@ -17,48 +17,34 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..core.indexer import CancelledFn, ProgressFn
 from ..core.library import Library
+from ..session.jobs import Job
 from .workers import Worker
-
-CoreCall = Callable[[Library, ProgressFn, CancelledFn], Any]
 
 
 @dataclass
 class _Running:
     worker: Worker
-    label: str
+    job: Job[Any]
     generation: int
 
 
-class Tasks(QObject):
-    """Starts core calls in the global thread pool and routes their outcome to the main thread.
-
-    `busy` tells the window which labelled, user-visible task is running (for the progress bar and
-    the Cancel button); quiet tasks such as a similar-images query never show there.
-    """
-
-    busy = Signal(str)  # label of the visible task now running; "" when none is
+class QtJobRunner(QObject):
+    busy = Signal(str, bool)  # label of the visible job now running ("" = none), cancellable
     progressed = Signal(str, int, int)  # label, done, total
-    failed = Signal(str, str)  # label, readable message
 
     def __init__(self, library_paths: Callable[[], tuple[Path, Path]], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._library_paths = library_paths
         self._pool = QThreadPool.globalInstance()
+        self._serial = QThreadPool(self)
+        self._serial.setMaxThreadCount(1)
         self._running: dict[str, _Running] = {}
         self._generations: dict[str, int] = {}
-        self._visible: list[str] = []  # slots of visible tasks, most recent last
+        self._visible: list[str] = []  # slots of labelled jobs, most recent last
         self._closed = False
 
-    def run(
-        self,
-        slot: str,
-        call: CoreCall,
-        on_result: Callable[[Any], None],
-        *,
-        label: str = "",
-        on_error: Callable[[str], None] | None = None,
-    ) -> None:
-        """Run `call(library, progress, cancelled)`; `label` ("" = quiet) names it in the progress bar."""
+    def run(self, job: Job[Any]) -> None:
+        slot = job.slot
         self.cancel(slot)
         generation = self._generations.get(slot, 0) + 1
         self._generations[slot] = generation
@@ -66,7 +52,7 @@ class Tasks(QObject):
 
         def work(progress: ProgressFn, cancelled: CancelledFn) -> Any:
             with Library(data_dir, sidecar) as library:  # SQLite connections stay in their thread
-                return call(library, progress, cancelled)
+                return job.call(library, progress, cancelled)
 
         worker = Worker(work)
 
@@ -75,19 +61,19 @@ class Tasks(QObject):
 
         def result(value: object) -> None:
             if current():
-                on_result(value)
+                job.done(value)
 
         def error(message: str) -> None:
-            if not current():
-                return
-            if on_error is not None:
-                on_error(message)
-            else:
-                self.failed.emit(label or slot, message)
+            if current() and job.failed is not None:
+                job.failed(message)
+
+        def stopped() -> None:
+            if current() and job.stopped is not None:
+                job.stopped()
 
         def progress(done: int, total: int) -> None:
-            if current() and label:
-                self.progressed.emit(label, done, total)
+            if current() and job.label:
+                self.progressed.emit(job.label, done, total)
 
         def finished() -> None:
             if self._closed:
@@ -99,15 +85,16 @@ class Tasks(QObject):
 
         worker.signals.result.connect(result)
         worker.signals.error.connect(error)
+        worker.signals.cancelled.connect(stopped)
         worker.signals.progress.connect(progress)
         worker.signals.finished.connect(finished)
-        self._running[slot] = _Running(worker, label, generation)
-        if label:
+        self._running[slot] = _Running(worker, job, generation)
+        if job.label:
             self._update_busy(slot)
-        self._pool.start(worker)
+        (self._serial if job.serial else self._pool).start(worker)
 
     def cancel(self, slot: str) -> None:
-        """Ask the slot's task to stop; its late results are dropped either way."""
+        """Ask the slot's job to stop; its late results are dropped either way."""
         running = self._running.pop(slot, None)
         if running is not None:
             running.worker.cancel()
@@ -115,27 +102,33 @@ class Tasks(QObject):
             self._update_busy(slot, remove=True)
 
     def cancel_visible(self) -> None:
-        """The Cancel button: stop the task the progress bar shows, keeping what it finished.
+        """The Cancel button: stop the job the progress strip shows, keeping what it finished.
 
-        Unlike `cancel`, the task's own result still arrives (e.g. an index report saying what was
-        kept), because the core call returns normally when asked to stop.
+        Unlike `cancel`, the job still reports: an index report saying what was kept, or
+        `stopped` for an analysis, so its view can say it was cancelled.
         """
         if self._visible:
-            self._running[self._visible[-1]].worker.cancel()
+            running = self._running[self._visible[-1]]
+            if running.job.cancellable:
+                running.worker.cancel()
 
     def is_running(self, slot: str) -> bool:
         return slot in self._running
 
     def shutdown(self, msecs: int = 5000) -> bool:
-        """The window is closing: stop every task, wait for them, and deliver nothing more."""
+        """The window is closing: stop every job, wait for them, and deliver nothing more."""
         self._closed = True
         for running in self._running.values():
             running.worker.cancel()
-        return self._pool.waitForDone(msecs)
+        return self._pool.waitForDone(msecs) and self._serial.waitForDone(msecs)
 
     def _update_busy(self, slot: str, *, remove: bool = False) -> None:
         if slot in self._visible:
             self._visible.remove(slot)
         if not remove:
             self._visible.append(slot)
-        self.busy.emit(self._running[self._visible[-1]].label if self._visible else "")
+        if self._visible:
+            job = self._running[self._visible[-1]].job
+            self.busy.emit(job.label, job.cancellable)
+        else:
+            self.busy.emit("", False)

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from ..core.errors import CancelledError, SorterError
+from ..session.jobs import readable
 
 
 class WorkerSignals(QObject):
@@ -26,13 +27,6 @@ class WorkerSignals(QObject):
     error = Signal(str)
     cancelled = Signal()
     finished = Signal()
-
-
-def readable(exc: BaseException) -> str:
-    """The core's own errors are already sentences; anything else is a bug, so name its type."""
-    if isinstance(exc, SorterError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 # How much lower than the window the worker threads run (Linux nice levels; threads they start,

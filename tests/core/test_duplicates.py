@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,25 +169,24 @@ def _pixels(path: Path) -> int:
         return img.width * img.height
 
 
-def test_keep_is_the_largest_resolution_then_the_largest_file(edited_photos: EditedPhotos) -> None:
+def test_keep_is_a_full_size_copy_never_a_resize_or_crop(edited_photos: EditedPhotos) -> None:
+    """The keep rule itself is tested in test_keeper.py; here, on real edited photos, it never
+    keeps a copy that lost pixels."""
     for group in edited_photos.groups:
         files = [edited_photos.folder / p for p in group.paths]
         most = max(_pixels(f) for f in files)
-        full_size = [f for f in files if _pixels(f) == most]
-        biggest = max(f.stat().st_size for f in full_size)
-        keep = edited_photos.folder / group.keep
-        assert keep in full_size and keep.stat().st_size == biggest, group
+        assert _pixels(edited_photos.folder / group.keep) == most, group
         assert edited_photos.edit[group.keep] not in ("resize 50%", "crop 90%")
 
 
 def test_why_names_the_rule_that_decided(edited_photos: EditedPhotos) -> None:
     for group in edited_photos.groups:
-        if group.tier == "exact":  # identical files: only the age (then the name) can decide
-            day = time.strftime("%Y-%m-%d", time.localtime(OLD))
-            assert group.why == f"same resolution and size; oldest ({day})", group
+        if group.tier == "exact":  # identical bytes and times: the copy's name decides, never "oldest"
+            assert group.why.startswith("name without “copy”"), group
+            assert "older" not in group.why and "oldest" not in group.why
             continue
         with Image.open(edited_photos.folder / group.keep) as img:
-            assert group.why == f"largest resolution ({img.width}×{img.height})", group
+            assert group.why.startswith(f"largest resolution ({img.width}×{img.height} vs "), group
 
 
 @pytest.mark.parametrize("threshold", [0.97, 0.99])
@@ -215,7 +213,9 @@ def library(tmp_path: Path) -> Iterator[Library]:
         yield lib
 
 
-def test_exact_copies_are_one_exact_group_that_keeps_the_oldest(tmp_path: Path, library: Library) -> None:
+def test_exact_copies_are_one_exact_group_that_keeps_the_original_name(
+    tmp_path: Path, library: Library
+) -> None:
     folder = tmp_path / "photos"
     first = builders.write_jpeg(folder / "beach.jpg", seed=1)
     for name in ("beach copy.jpg", "sub/beach.jpg"):
@@ -229,9 +229,9 @@ def test_exact_copies_are_one_exact_group_that_keeps_the_oldest(tmp_path: Path, 
     groups = library.duplicates(folder)
     assert len(groups) == 1
     (group,) = groups
-    assert (group.tier, group.keep) == ("exact", "sub/beach.jpg")
+    assert (group.tier, group.keep) == ("exact", "beach.jpg")
     assert group.paths == ["beach copy.jpg", "beach.jpg", "sub/beach.jpg"]
-    assert group.why.startswith("same resolution and size; oldest (2019-")
+    assert group.why.startswith("name without “copy”") and "then shorter path" in group.why
 
 
 def test_unrelated_scenes_are_never_grouped(tmp_path: Path, library: Library) -> None:
@@ -250,7 +250,7 @@ def test_a_bigger_file_of_the_same_resolution_is_kept(tmp_path: Path, library: L
     library.index(folder)
     (group,) = library.duplicates(folder)
     assert (group.tier, group.keep, group.paths) == ("near", "fine.jpg", ["fine.jpg", "rough.jpg"])
-    assert group.why.startswith("same resolution; largest file (")
+    assert group.why.startswith("same pixels; larger file (")
 
 
 def test_a_larger_resolution_beats_a_bigger_file(tmp_path: Path, library: Library) -> None:
@@ -261,7 +261,7 @@ def test_a_larger_resolution_beats_a_bigger_file(tmp_path: Path, library: Librar
     library.index(folder)
     (group,) = library.duplicates(folder)
     assert (group.tier, group.keep) == ("near", "large.jpg")
-    assert group.why == "largest resolution (640×480)"
+    assert group.why == "largest resolution (640×480 vs 320×240)"
 
 
 @pytest.mark.parametrize("images", [0, 1])

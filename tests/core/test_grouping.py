@@ -116,11 +116,13 @@ def test_duplicates_keep_the_suggested_copy_and_say_why() -> None:
     by_keep = {str(g.keep): g for g in grouping.groups}
     assert sorted(by_keep) == ["IMG_1.jpg", "a.jpg"]
     edited = by_keep["IMG_1.jpg"]
-    assert edited.name == "duplicates of IMG_1.jpg" and edited.note == "largest resolution (4000×3000)"
-    assert sorted(edited.paths) == ["IMG_1.jpg", "edited/IMG_1 small.jpg"]
-    assert by_keep["a.jpg"].name == "duplicates of a.jpg" and by_keep["a.jpg"].note.startswith(
-        "same resolution"
+    assert (
+        edited.name == "duplicates of IMG_1.jpg"
+        and edited.note == "largest resolution (4000×3000 vs 1000×750)"
     )
+    assert sorted(edited.paths) == ["IMG_1.jpg", "edited/IMG_1 small.jpg"]
+    assert by_keep["a.jpg"].name == "duplicates of a.jpg"
+    assert by_keep["a.jpg"].note.startswith("name without “copy”")  # not "oldest": a name tells more
 
 
 def test_outliers_are_the_most_unusual_few() -> None:

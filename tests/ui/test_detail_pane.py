@@ -13,12 +13,14 @@ from PySide6.QtGui import QContextMenuEvent, QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from sorter_app.core.label_source import LabelAnswer, answers_of
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import HeadSpec, Prediction, prediction_heads, resolve
 from sorter_app.paths import bundled_model_sidecar
-from sorter_app.ui.detail_pane import DetailPane, ImageFacts
+from sorter_app.session.session import ImageFacts
+from sorter_app.session.wording import format_size
+from sorter_app.ui.detail_pane import DetailPane
 from sorter_app.ui.map_view import ThumbnailSource
-from sorter_app.ui.wording import format_size
 from tests import builders
 
 LOADED = 30_000  # ms to wait for a decode in the thread pool on a busy 2-core machine
@@ -50,7 +52,7 @@ def heads() -> dict[str, HeadSpec]:
 
 def _prediction(
     heads: Mapping[str, HeadSpec], path: Path, confident: Mapping[str, tuple[str, float]], **corrections: str
-) -> Prediction:
+) -> list[LabelAnswer]:
     """Resolves made-up model outputs: each head puts `confidence` on its label, the rest spread evenly;
     a head not named (the bundled model's kind) is 99 % sure of its first label (photo)."""
     probabilities = {}
@@ -60,13 +62,13 @@ def _prediction(
         p = np.full(len(labels), (1 - confidence) / (len(labels) - 1), np.float32)
         p[labels.index(label)] = confidence
         probabilities[name] = p
-    return Prediction(str(path), resolve(probabilities, heads, corrections))
+    return answers_of(Prediction(str(path), resolve(probabilities, heads, corrections)))
 
 
 def _wait_for_decode(qtbot: QtBot, pane: DetailPane, size: QSize) -> None:
     def decoded() -> bool:
-        pixmap = pane.image_view.pixmap()
-        return pixmap is not None and pixmap.size() == size
+        image = pane.image_view.image()
+        return image is not None and image.size() == size
 
     qtbot.waitUntil(decoded, timeout=LOADED)
 
@@ -95,7 +97,7 @@ def test_predictions_one_line_per_head(
     pane.show_image(photo, None, corrected)
     assert pane.predictions.text() == kind + "Scene: indoor · 90 %\nRoom: kitchen · corrected by you"
 
-    pane.show_image(photo, None, None)
+    pane.show_image(photo, None, [])
     assert not pane.predictions.isVisibleTo(pane)
     _wait_for_decode(qtbot, pane, QSize(320, 240))
 
@@ -105,8 +107,8 @@ def test_file_info_from_the_catalog_and_from_the_decode(
 ) -> None:
     photo = builders.write_jpeg(tmp_path / "trip" / "beach.jpg", seed=2, size=(640, 480))
     st = photo.stat()
-    pane.show_image(photo, ImageFacts(st.st_size, st.st_mtime_ns, 640, 480, "JPEG"), None)
-    info = {field: label.text() for field, label in pane.info.items()}
+    pane.show_image(photo, ImageFacts(st.st_size, st.st_mtime_ns, 640, 480, "JPEG"), [])
+    info = {field: label.toolTip() for field, label in pane.info.items()}
     assert info == {
         "Name": "beach.jpg",
         "Folder": str(tmp_path / "trip"),
@@ -117,10 +119,12 @@ def test_file_info_from_the_catalog_and_from_the_decode(
     }
     _wait_for_decode(qtbot, pane, QSize(640, 480))
 
-    pane.show_image(photo, ImageFacts(st.st_size, st.st_mtime_ns, None, None, None), None)
-    assert pane.info["Dimensions"].text() == "" and not pane.info["Dimensions"].isVisibleTo(pane)
-    qtbot.waitUntil(lambda: pane.info["Dimensions"].text() == "640 × 480", timeout=LOADED)
-    assert pane.info["Format"].text() == "JPEG" and pane.info["Format"].isVisibleTo(pane)
+    other = builders.write_jpeg(tmp_path / "trip" / "dunes.jpg", seed=3, size=(640, 480))
+    st = other.stat()
+    pane.show_image(other, ImageFacts(st.st_size, st.st_mtime_ns, None, None, None), [])
+    assert pane.info["Dimensions"].toolTip() == "" and not pane.info["Dimensions"].isVisibleTo(pane)
+    qtbot.waitUntil(lambda: pane.info["Dimensions"].toolTip() == "640 × 480", timeout=LOADED)
+    assert pane.info["Format"].toolTip() == "JPEG" and pane.info["Format"].isVisibleTo(pane)
 
 
 def test_the_thumbnail_shows_at_once_then_the_sharper_image(
@@ -129,21 +133,21 @@ def test_the_thumbnail_shows_at_once_then_the_sharper_image(
     photo = builders.write_jpeg(tmp_path / "big.jpg", seed=3, size=(640, 480))
     thumbnails: ThumbnailSource = SmallThumbnails()
     pane.set_thumbnails(thumbnails)
-    pane.show_image(photo, None, None)
-    shown = pane.image_view.pixmap()
+    pane.show_image(photo, None, [])
+    shown = pane.image_view.image()
     assert shown is not None and shown.size() == QSize(64, 48)
     _wait_for_decode(qtbot, pane, QSize(640, 480))
 
 
 def test_a_result_for_an_image_no_longer_shown_is_dropped(pane: DetailPane, tmp_path: Path) -> None:
     photo = builders.write_jpeg(tmp_path / "old.jpg", seed=4)
-    pane.show_image(photo, None, None)
+    pane.show_image(photo, None, [])
     QThreadPool.globalInstance().waitForDone()  # decoded; its result waits in the event queue
     pane.clear()
     QApplication.processEvents()  # delivers the result, too late
-    assert pane.image_view.pixmap() is None
+    assert pane.image_view.image() is None
     assert pane.image_view.message() == "Select an image to see it here"
-    assert pane.info["Name"].text() == ""
+    assert pane.info["Name"].toolTip() == ""
 
 
 @pytest.mark.parametrize(
@@ -159,10 +163,10 @@ def test_an_image_that_cannot_be_decoded_says_why(
 ) -> None:
     bad = tmp_path / "bad.jpg"
     build(bad)
-    pane.show_image(bad, None, None)
+    pane.show_image(bad, None, [])
     qtbot.waitUntil(lambda: pane.image_view.message().startswith("Cannot show"), timeout=LOADED)
     assert pane.image_view.message().startswith(f"Cannot show this image: {reason}")
-    assert pane.image_view.pixmap() is None
+    assert pane.image_view.image() is None
 
 
 def test_correcting_from_the_button_menu(
@@ -210,7 +214,7 @@ def test_right_click_opens_the_same_menu(pane: DetailPane, tmp_path: Path, qtbot
     with qtbot.waitSignal(pane.customContextMenuRequested):
         _right_click(pane.image_view)
     assert not pane.correction_menu.isVisible()  # nothing to correct yet
-    pane.show_image(photo, None, None)
+    pane.show_image(photo, None, [])
     _right_click(pane.image_view)
     qtbot.waitUntil(pane.correction_menu.isVisible)
     pane.correction_menu.close()

@@ -24,6 +24,7 @@ from sorter_app.ui.image_grid import (
     GridItem,
     ImageGridModel,
     ImageGridView,
+    header_item,
 )
 from sorter_app.ui.thumbnails import ThumbnailCache
 from tests import builders
@@ -235,7 +236,7 @@ def test_zoom_changes_the_grid_and_is_clamped(make_grid: MakeGrid, qtbot: QtBot,
     grid = view.gridSize()
 
     view.set_thumbnail_size(200)
-    assert view.gridSize().width() - grid.width() == 200 - 96
+    assert view.gridSize().width() >= 200 + 8  # stretched to fill the row, never below the thumbnail
     assert view.gridSize().height() - grid.height() == 200 - 96
     view.set_thumbnail_size(10_000)
     assert view.thumbnail_size == MAX_THUMBNAIL_SIZE
@@ -254,7 +255,7 @@ def test_a_larger_font_makes_room_for_the_caption_lines(
     font = view.font()
     font.setPixelSize(3 * QFontMetrics(font).height())
     view.setFont(font)
-    assert view.gridSize().width() == grid.width() and view.gridSize().height() > grid.height()
+    assert view.gridSize().height() > grid.height()
 
 
 def _ctrl_wheel(view: ImageGridView, angle: int) -> None:
@@ -302,10 +303,47 @@ def test_keyboard_moves_and_activates_the_current_image(
     assert activated.args == [items[1].path]
 
     centre = view.visualRect(_model(view).index(4, 0)).center()
-    with qtbot.waitSignal(view.activated_path) as activated:
+    with qtbot.waitSignal(view.view_requested) as viewed:  # double-click: the full-size viewer
         QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # a double click's first
         QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
-    assert activated.args == [items[4].path]
+    assert viewed.args == [items[4].path]
+    with qtbot.waitSignal(view.view_requested) as viewed:
+        QTest.keyClick(view, Qt.Key.Key_Space)
+    assert viewed.args == [items[4].path]
+
+
+def test_columns_fill_the_width_and_headers_start_their_own_rows(
+    make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path
+) -> None:
+    items = _jpegs(tmp_path, 7)
+    view, _ = make_grid(items)
+    view.resize(700, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    model = _model(view)
+    cells = [view.visualRect(model.index(r, 0)) for r in range(model.rowCount())]
+    first_row = [c for c in cells if c.top() == cells[0].top()]
+    assert view.viewport().width() - first_row[-1].right() < cells[0].width()  # no ragged gap
+
+    model.set_items([header_item("kitchen", 2), *items[:2], header_item("bathroom", 5), *items[2:]])
+    qtbot.waitUntil(lambda: view.visualRect(model.index(3, 0)).isValid())
+    head = [view.visualRect(model.index(r, 0)) for r in (0, 3)]
+    assert all(r.left() <= 1 and r.width() > view.viewport().width() * 0.9 for r in head)
+    image_after_header = view.visualRect(model.index(4, 0))
+    assert image_after_header.left() <= 1 and image_after_header.top() >= head[1].bottom()
+    assert not model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsSelectable
+    view.setFocus()
+    view.selectAll()
+    assert len(view.selected_paths()) == 7 and all(not p.startswith("\x00") for p in view.selected_paths())
+
+
+def test_an_empty_grid_says_why(make_grid: MakeGrid, qtbot: QtBot) -> None:
+    view, _ = make_grid([])
+    view.show()
+    qtbot.waitExposed(view)
+    blank = view.grab().toImage()
+    view.set_placeholder_text("No duplicates in this folder.")
+    assert view.grab().toImage() != blank
 
 
 def test_selected_paths_are_in_grid_order(make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path) -> None:

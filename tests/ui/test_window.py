@@ -1,21 +1,27 @@
 """The real window, offscreen, driven the way a user drives it, with the files on disk checked.
 
 Open a folder built in tmp_path, wait for indexing, ask for similar images, pick clusters, preview
-and apply a move, undo it; trash duplicates; correct a prediction and export; draw the map.
+and apply a move, undo it; trash duplicates; correct a prediction and export; draw the map; view
+images full size; and each defect of issue #13 §2 that a window test can hold.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from sorter_app.core.browse import BrowseFilter
+from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.settings import SettingsStore
@@ -24,6 +30,7 @@ from tests import builders
 SCENES = 3
 FRAMES = 6
 LONG = 60_000
+CLUSTERS, DUPLICATES = AnalysisKind.CLUSTERS, AnalysisKind.DUPLICATES
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -46,25 +53,36 @@ def photos(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the trash, if a test uses it
+def make_window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
     win = MainWindow(AppPaths(tmp_path / "data"), settings=SettingsStore(tmp_path / "settings.ini"))
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(lambda: not win.session.files.recovering, timeout=LONG)
+    return win
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the trash, if a test uses it
+    win = make_window(qtbot, tmp_path)
     yield win
     win.close()
 
 
+def settled(window: MainWindow) -> bool:
+    return not any(
+        window.runner.is_running(s) for s in ("list", "index", "load", "clusters", "apply", "plan")
+    )
+
+
 def open_and_wait(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
-    window.last_report = None
     window.open_folder(folder)
-    qtbot.waitUntil(lambda: window.last_report is not None, timeout=LONG)
-    qtbot.waitUntil(lambda: bool(window.browse.items()) and not window.tasks.is_running("load"), timeout=LONG)
+    qtbot.waitUntil(lambda: window.session.report is not None and settled(window), timeout=LONG)
+    qtbot.waitUntil(lambda: window.session.analyses.states[CLUSTERS].status == "done", timeout=LONG)
 
 
 def test_dropping_a_folder_indexes_it_and_lists_what_was_skipped(
-    qtbot: QtBot, window: MainWindow, photos: Path
+    qtbot: QtBot, window: MainWindow, photos: Path, qtmodeltester: ModelTester
 ) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(photos))])
@@ -76,22 +94,23 @@ def test_dropping_a_folder_indexes_it_and_lists_what_was_skipped(
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(drop)
-    qtbot.waitUntil(lambda: window.last_report is not None, timeout=LONG)
-    report = window.last_report
+    qtbot.waitUntil(lambda: window.session.report is not None and settled(window), timeout=LONG)
+    report = window.session.report
     assert report is not None and (report.indexed, len(report.skipped)) == (SCENES * FRAMES, 1)
-    qtbot.waitUntil(lambda: len(window.browse.items()) == SCENES * FRAMES, timeout=LONG)
     assert window.browse.model.rowCount() == SCENES * FRAMES
-    assert window.skipped_button.isVisibleTo(window) and window.skipped_button.text() == "1 skipped"
-    assert [p.relpath for p in window.skipped] == ["broken.jpg"]
+    assert window.skipped_button.isVisibleTo(window) and window.skipped_button.text() == "1 file skipped"
+    assert [p.relpath for p in window.session.skipped] == ["broken.jpg"]
     assert window.settings.recent_folders[0] == str(photos.resolve())
     assert SettingsStore(window.store.path).load().recent_folders[0] == str(photos.resolve())
     qtbot.waitUntil(lambda: not window.progress.isVisibleTo(window), timeout=LONG)
+    qtmodeltester.check(window.browse.model)  # type: ignore[no-untyped-call]
+    qtmodeltester.check(window.browse.folders.folders)  # type: ignore[no-untyped-call]
 
 
 def test_reopening_an_indexed_folder_embeds_nothing(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
     open_and_wait(qtbot, window, photos)
     open_and_wait(qtbot, window, photos)
-    report = window.last_report
+    report = window.session.report
     assert report is not None and (report.indexed, report.reused) == (0, SCENES * FRAMES)
 
 
@@ -113,134 +132,252 @@ def test_similar_images_with_back_and_forward(qtbot: QtBot, window: MainWindow, 
     assert Path(window.similar.results.items()[0].path).name[:2] == Path(second).name[:2]
     window.similar.back_button.click()
     assert window.similar.history.current == query
-    qtbot.waitUntil(
-        lambda: (
-            Path(window.similar.results.items()[0].path).name[:2] == "s0"
-            if window.similar.results.rowCount()
-            else False
-        )
-    )
     assert window.similar.forward_button.isEnabled()
 
 
-def test_move_ticked_clusters_then_undo(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
+def test_move_ticked_clusters_keeps_the_groups_then_undo_and_redo(
+    qtbot: QtBot, window: MainWindow, photos: Path, qtmodeltester: ModelTester
+) -> None:
     open_and_wait(qtbot, window, photos)
     before = tree(photos)
-    page = window.pages["clusters"]
+    page = window.pages[CLUSTERS]
     window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: bool(page.grouping.groups), timeout=LONG)
-    qtmodel = page.groups
-    qtmodel.setData(qtmodel.index(0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
-    assert qtmodel.setData(qtmodel.index(0), "Chosen ones", Qt.ItemDataRole.EditRole)
-    chosen = list(page.grouping.groups[0].paths)
-    window.choose_destination = lambda mode: photos  # type: ignore[method-assign]  # the folder dialog
-    page.action_buttons["move"].click()
+    qtmodeltester.check(page.groups)  # type: ignore[no-untyped-call]
+    model = page.groups
+    model.setData(model.index(0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    assert model.setData(model.index(0), "Chosen ones", Qt.ItemDataRole.EditRole)
+    chosen = list(model.grouping.groups[0].paths)
+    others = [(g.name, list(g.paths)) for g in model.grouping.groups[1:]]
+    window.moves.choose_destination = lambda mode: photos  # type: ignore[method-assign]  # the folder dialog
+    page.action_buttons[MoveMode.MOVE].click()
 
-    qtbot.waitUntil(lambda: window.plan_dialog is not None and window.plan_dialog.isVisible(), timeout=LONG)
-    dialog = window.plan_dialog
+    qtbot.waitUntil(
+        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(), timeout=LONG
+    )
+    dialog = window.moves.plan_dialog
     assert dialog is not None and dialog.model.rowCount() == len(chosen)
+    qtmodeltester.check(dialog.model)  # type: ignore[no-untyped-call]
     assert "Move" in dialog.headline.text()
     assert tree(photos) == before  # the preview changes nothing
     dialog.apply_button.click()
 
     target = photos / "Chosen ones"
     qtbot.waitUntil(lambda: target.is_dir() and len(list(target.iterdir())) == len(chosen), timeout=LONG)
-    assert sorted(p.name for p in target.iterdir()) == sorted(Path(c).name for c in chosen)
-    assert not any((photos / c).exists() for c in chosen)
-    qtbot.waitUntil(window.undo_action.isEnabled, timeout=LONG)
-    qtbot.waitUntil(lambda: window.last_report is not None, timeout=LONG)  # opened again after the move
-    assert window.last_report is not None and window.last_report.indexed == 0  # followed, not re-embedded
+    qtbot.waitUntil(lambda: settled(window) and window.window_actions.undo.isEnabled(), timeout=LONG)
+    assert (
+        window.session.report is not None and window.session.report.indexed == 0
+    )  # followed, not re-embedded
+    # The groups are the same groups: name, members (at their new paths), the other clusters untouched.
+    moved = model.grouping.groups[0]
+    assert (moved.name, moved.paths) == ("Chosen ones", sorted(f"Chosen ones/{Path(p).name}" for p in chosen))
+    assert [(g.name, list(g.paths)) for g in model.grouping.groups[1:]] == others
+    assert window.window_actions.undo.text() == f"&Undo Move of {len(chosen)} Files"
 
-    window.undo_action.trigger()
-    # The files come back first, then undo removes the folders it made: wait for the whole undo.
-    qtbot.waitUntil(lambda: tree(photos) == before and not target.exists(), timeout=LONG)
-    qtbot.waitUntil(lambda: not window.undo_action.isEnabled(), timeout=LONG)
+    window.window_actions.undo.trigger()
+    qtbot.waitUntil(lambda: tree(photos) == before and not target.exists() and settled(window), timeout=LONG)
+    assert window.statusBar().currentMessage().startswith(f"Undo finished: {len(chosen)} files put back")
+    assert model.grouping.groups[0].paths == chosen and model.grouping.groups[0].name == "Chosen ones"
+    window.window_actions.undo.trigger()  # the rename, made before the move
+    assert model.grouping.groups[0].name != "Chosen ones"
+    assert window.window_actions.redo.text().startswith("&Redo Rename")
+    window.window_actions.redo.trigger()
+    assert model.grouping.groups[0].name == "Chosen ones"
 
 
-def test_duplicates_go_to_the_trash_and_come_back(
-    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
+def test_duplicates_page_keep_compare_trash_with_kept_column_and_back(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path, qtmodeltester: ModelTester
 ) -> None:
+    (photos / "Backup").mkdir()
+    shutil.copyfile(photos / "s0_f0.jpg", photos / "Backup" / "copy_of_s0_f0.jpg")
     open_and_wait(qtbot, window, photos)
     before = tree(photos)
-    page = window.pages["duplicates"]
+    page = window.analyses.duplicates
     window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: bool(page.grouping.groups), timeout=LONG)
-    group = page.grouping.groups[0]
-    keep = group.keep
-    extra = [p for p in group.paths if p != keep]
-    page.groups.setData(page.groups.index(0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
-    page.action_buttons["trash"].click()
-    qtbot.waitUntil(lambda: window.plan_dialog is not None and window.plan_dialog.isVisible(), timeout=LONG)
-    assert window.plan_dialog is not None and window.plan_dialog.model.rowCount() == len(extra)
-    window.plan_dialog.apply_button.click()
-    qtbot.waitUntil(lambda: not any((photos / p).exists() for p in extra), timeout=LONG)
-    assert keep is not None and (photos / keep).exists()
-    trashed = tmp_path / "xdg" / "Trash" / "files"
-    assert sorted(p.name for p in trashed.iterdir()) == sorted(Path(p).name for p in extra)
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    row = next(r for r, g in enumerate(page.groups.grouping.groups) if "Backup/copy_of_s0_f0.jpg" in g.paths)
+    page.select_row(row)
+    group = page.groups.grouping.groups[row]
+    assert group.keep != "Backup/copy_of_s0_f0.jpg" and "old" not in group.note
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(group.paths), timeout=LONG)
+    qtmodeltester.check(page.candidates)  # type: ignore[no-untyped-call]
+    qtbot.waitUntil(lambda: page.compare.paths is not None, timeout=LONG)
+    assert page.compare.paths is not None and page.compare.paths[0].endswith(group.keep or "")
 
-    qtbot.waitUntil(window.undo_action.isEnabled, timeout=LONG)
-    window.undo_action.trigger()
+    page.groups.setData(page.groups.index(row), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    page.action_buttons[MoveMode.TRASH].click()
+    qtbot.waitUntil(
+        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(), timeout=LONG
+    )
+    dialog = window.moves.plan_dialog
+    assert dialog is not None and dialog.model.headerData(1, Qt.Orientation.Horizontal) == "Kept instead"
+    extra = [p for p in group.paths if p != group.keep]
+    assert dialog.model.rowCount() == len(extra)
+    kept = {dialog.model.index(r, 1).data() for r in range(dialog.model.rowCount())}
+    assert kept == {group.keep}
+    dialog.apply_button.click()
+    qtbot.waitUntil(lambda: not any((photos / p).exists() for p in extra), timeout=LONG)
+    assert (photos / (group.keep or "")).exists()
+    qtbot.waitUntil(lambda: settled(window) and window.window_actions.undo.isEnabled(), timeout=LONG)
+    window.window_actions.undo.trigger()
     qtbot.waitUntil(lambda: tree(photos) == before, timeout=LONG)
 
 
-def test_correct_a_prediction_filter_and_export(
+def test_correction_reaches_the_detail_pane_and_the_filter(
     qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
 ) -> None:
     open_and_wait(qtbot, window, photos)
     image = str(photos.resolve() / "s1_f2.jpg")
-    window.browse.correction_requested.emit(image, "kitchen")
-    qtbot.waitUntil(
-        lambda: (
-            (item := window.browse.item(image)) is not None
-            and item.prediction is not None
-            and item.prediction.answers["room"].label == "kitchen"
-        ),
-        timeout=LONG,
-    )
-    item = window.browse.item(image)
-    assert item is not None and item.prediction is not None
-    assert item.prediction.answers["room"].corrected and item.prediction.answers["scene"].label == "indoor"
-
     browse = window.browse
+    browse.grid.select_path(image)
+    assert browse.details.path == Path(image)
+    browse.details.correction_requested.emit(image, "kitchen")
+    qtbot.waitUntil(
+        lambda: "Room: kitchen · corrected by you" in browse.details.predictions.text(), timeout=LONG
+    )
+
     browse.filter_box.setCurrentIndex(browse.filter_box.findData("kitchen"))
     assert [i.path for i in browse.model.items()] == [image]
     assert browse.model.items()[0].detail == "kitchen ✓"
+    browse.grid.select_path(image)
+    browse.filter_box.setCurrentIndex(browse.filter_box.findData("outdoor"))  # hides it
+    assert browse.details.path is None  # no stale image beside a grid that does not show it
     browse.filter_box.setCurrentIndex(0)
     assert browse.model.rowCount() == SCENES * FRAMES
 
     destination = tmp_path / "labels.csv"
-    window.export(destination)
+    window.moves.export(destination, None)
     qtbot.waitUntil(destination.exists, timeout=LONG)
     rows = {Path(r["path"]).name: r for r in csv.DictReader(destination.open(encoding="utf-8"))}
-    assert len(rows) == SCENES * FRAMES
     assert (rows["s1_f2.jpg"]["room"], rows["s1_f2.jpg"]["label_source"]) == ("kitchen", "corrected")
 
 
-def test_map_lasso_opens_the_selection_as_a_grid(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
+def test_a_new_folder_starts_with_no_filter_and_no_old_skipped_files(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
+) -> None:
+    open_and_wait(qtbot, window, photos)
+    window.browse.search.setText("s1_")
+    assert window.browse.model.rowCount() == FRAMES
+    other = tmp_path / "other"
+    builders.write_jpeg(other / "a.jpg", seed=9)
+    window.open_folder(other)
+    assert window.session.filter == BrowseFilter() and window.browse.search.text() == ""
+    assert not window.skipped_button.isVisibleTo(window)  # the old folder's "1 file skipped" is gone
+    qtbot.waitUntil(lambda: window.browse.model.rowCount() == 1, timeout=LONG)
+
+
+def test_browse_sorted_by_cluster_has_headers_and_the_folder_tree_filters(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    (photos / "sub").mkdir()
+    shutil.move(photos / "s2_f5.jpg", photos / "sub" / "s2_f5.jpg")
+    open_and_wait(qtbot, window, photos)
+    browse = window.browse
+    browse.sort_box.setCurrentIndex(browse.sort_box.findData("cluster"))
+    headers = [i for i in browse.model.items() if i.header]
+    assert headers and sum(int(h.caption.rpartition("· ")[2]) for h in headers) == SCENES * FRAMES
+    sub = browse.folders.folders.item(0).child(0)
+    browse.folders.setCurrentIndex(sub.index())
+    assert [Path(i.path).name for i in browse.model.items() if not i.header] == ["s2_f5.jpg"]
+
+
+def test_map_legend_lasso_stays_and_the_selection_grid(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
     open_and_wait(qtbot, window, photos)
     window.tabs.setCurrentWidget(window.map)
     qtbot.waitUntil(window.map.map.has_points, timeout=LONG)
-    paths = [Path(p).name for p in window.map.map._paths]
-    assert sorted(paths) == sorted(f"s{s}_f{f}.jpg" for s in range(SCENES) for f in range(FRAMES))
-    everything = ["s0_f0.jpg"]
-    window.map.map.lassoed.emit(everything)
-    assert [Path(i.path).name for i in window.map.selection.items()] == everything
+    clusters = window.session.groups.grouping(CLUSTERS).groups
+    numbered = [g for g in clusters if g.key != "unsorted"]
+    assert window.map.legend.count() == len(numbered) + (len(numbered) < len(clusters))
+    assert window.map.legend.item(0).text() == f"{numbered[0].name} · {len(numbered[0].paths)}"
+    view = window.map.map
+    w, h = view.width(), view.height()
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, pos=QPointF(2, 2).toPoint())
+    for x, y in ((w - 2, 2), (w - 2, h - 2), (2, h - 2), (2, 2)):
+        QTest.mouseMove(view, QPointF(x, y).toPoint())
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPointF(2, 2).toPoint())
+    assert len(view.selected_paths()) == SCENES * FRAMES  # every point, and they stay selected
+    assert window.map.selection.rowCount() == SCENES * FRAMES
     assert all(b.isEnabled() for b in window.map.action_buttons)
+    QTest.keyClick(view, Qt.Key.Key_Escape)
+    assert view.selected_paths() == []
 
 
-def test_cancel_keeps_what_was_indexed(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+@pytest.mark.slow  # ~25 s: indexes 30 camera-sized JPEGs twice (cancelled, then resumed) on 2 cores
+def test_cancel_keeps_every_image_in_view_and_resume_finishes(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
     folder = tmp_path / "big"
-    for i in range(60):
+    images = 30
+    for i in range(images):
         builders.write_jpeg(folder / f"img{i:02d}.jpg", seed=i, size=(1280, 960))
     window.open_folder(folder)
     qtbot.waitUntil(lambda: window.progress.bar.value() > 0, timeout=LONG)
     assert window.progress.label.text().startswith("Indexing") and "images/s" in window.progress.label.text()
+    assert window.progress.cancel_button.isVisibleTo(window)
     window.progress.cancel_button.click()
-    qtbot.waitUntil(lambda: window.last_report is not None, timeout=LONG)
-    report = window.last_report
-    assert report is not None and report.cancelled and 0 < report.indexed < 60
+    qtbot.waitUntil(lambda: window.session.report is not None and settled(window), timeout=LONG)
+    report = window.session.report
+    assert report is not None and report.cancelled and 0 < report.indexed < images
+    assert window.browse.model.rowCount() == images  # the images not reached are still in Browse
+    assert window.window_actions.resume.isVisible()
+    window.window_actions.resume.trigger()
+    qtbot.waitUntil(lambda: not window.session.indexing_incomplete and settled(window), timeout=LONG)
+    assert window.session.report is not None and window.session.report.indexed == images - report.indexed
 
-    open_and_wait(qtbot, window, folder)  # the next run continues from there
-    again = window.last_report
-    assert again is not None and not again.cancelled
-    assert (again.indexed, again.reused) == (60 - report.indexed, report.indexed)
+
+def test_the_viewer_pages_with_arrows_and_esc_returns(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
+    open_and_wait(qtbot, window, photos)
+    grid = window.browse.grid
+    first = window.browse.model.item(0).path
+    grid.select_path(first)
+    grid.setFocus()
+    QTest.keyClick(grid, Qt.Key.Key_Space)
+    assert window.stack.currentWidget() is window.viewer and window.viewer.current == first
+    qtbot.waitUntil(lambda: (image := window.viewer.image.image()) is not None and image.width() == 320)
+    QTest.keyClick(window.viewer, Qt.Key.Key_Right)
+    second = window.browse.model.item(1).path
+    assert window.viewer.current == second and window.viewer.position.text() == f"2 of {SCENES * FRAMES}"
+    QTest.keyClick(window.viewer, Qt.Key.Key_1)
+    assert window.viewer.image.zoom == 1.0 and window.viewer.zoom_label.text() == "100 %"
+    QTest.keyClick(window.viewer, Qt.Key.Key_Escape)
+    assert window.stack.currentWidget() is window.tabs
+    assert grid.currentIndex().data(Qt.ItemDataRole.UserRole + 1) == second  # the grid follows
+
+
+def test_hand_off_rename_from_the_context_menu_is_undoable(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    open_and_wait(qtbot, window, photos)
+    path = str(photos.resolve() / "s0_f3.jpg")
+    menu = window.moves.menu_for(window.browse.grid, [path], browse=True)
+    texts = [a.text() for a in menu.actions() if a.text()]
+    wanted = ["View Full Size", "Show Similar Images", "Open in Default Viewer", "Show in File Manager"]
+    wanted += ["Copy Path", "Rename…", "Move to Trash", "Move to Folder…", "Copy to Folder…", "Use as Seed"]
+    assert set(wanted) <= set(texts)
+    window.session.files.rename_file(path, "harbour.jpg")
+    qtbot.waitUntil(lambda: (photos / "harbour.jpg").exists() and settled(window), timeout=LONG)
+    assert "harbour.jpg" in window.session.items
+    window.window_actions.undo.trigger()
+    qtbot.waitUntil(lambda: (photos / "s0_f3.jpg").exists() and settled(window), timeout=LONG)
+
+
+def test_native_bits_shortcuts_about_settings_key_and_remembered_geometry(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    assert window.window_actions.settings.shortcut().toString() == "Ctrl+,"
+    assert not window.window_actions.open.icon().isNull()
+    window.window_actions.shortcuts.trigger()
+    assert window.shortcuts_dialog is not None and window.shortcuts_dialog.isVisible()
+    window.shortcuts_dialog.close()
+    window.window_actions.about.trigger()
+    assert window.about_box is not None and "Image Sorter" in window.about_box.text()
+    window.about_box.close()
+    window.resize(window.minimumSizeHint().width(), 613)  # fits the offscreen screen: not clamped
+    window.browse.splitter.setSizes([100, 600, 300])
+    size, sizes = window.size(), window.browse.splitter.sizes()
+    window.close()
+    again = make_window(qtbot, tmp_path)
+    assert again.size() == size
+    assert again.browse.splitter.sizes() == sizes
+    again.close()

@@ -1,0 +1,221 @@
+"""Computing the views: duplicates, clusters, outliers, seed groups and the map.
+
+Each is a cancellable job (Cancel takes effect at the core's next progress report; a cancelled
+analysis says so and can be started again). Results arrive with the user's stored decisions laid
+over them (choices.py). Seed groups and outliers are computed once per folder and then cut: the
+seed threshold and the number of outliers shown change the view at once, without a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..core import grouping as grouping_
+from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
+from ..core.grouping import Grouping
+from ..core.indexer import CancelledFn, ProgressFn
+from ..core.kinds import AnalysisKind
+from ..core.label_source import best_answer
+from ..core.library import Library
+from ..core.outliers import Outlier
+from ..core.seed_groups import SEED_THRESHOLD
+from .choices import apply_stored
+from .events import Changes, analysis_changed
+from .jobs import Job, stop_on_cancel
+from .seeds import SeedScores, score_seeds
+from .wording import ANALYSIS, analysis_summary
+
+if TYPE_CHECKING:
+    from .session import Session
+
+MapPoints = tuple[NDArray[np.float32], list[str]]
+
+
+@dataclass(frozen=True)
+class AnalysisState:
+    status: str  # "idle", "running", "done", "cancelled", "failed"
+    text: str  # the page's line
+
+
+class Analyses:
+    clusters_kind = AnalysisKind.CLUSTERS
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.granularity = "medium"
+        self.near_threshold = NEAR_DUPLICATE_THRESHOLD
+        self.seed_threshold = SEED_THRESHOLD
+        self.outlier_count: int | None = None  # None: 2 % of the folder, at least 10
+        self.shown: set[AnalysisKind] = set()  # views on screen: computed as soon as they can be
+        self.reset()
+
+    def reset(self) -> None:
+        self.states = {kind: AnalysisState("idle", ANALYSIS[kind].hint) for kind in AnalysisKind}
+        self.seeds: list[str] = []
+        self.seed_scores: SeedScores | None = None
+        self.outlier_ranking: list[Outlier] = []
+        self.map_points: MapPoints | None = None
+        for kind in AnalysisKind:
+            self.s.runner.cancel(kind.value)
+
+    def _state(self, kind: AnalysisKind, status: str, text: str) -> None:
+        self.states[kind] = AnalysisState(status, text)
+        self.s.emit(analysis_changed(kind))
+
+    def folder_loaded(self, *, recompute: bool) -> None:
+        """Indexing finished: clusters name Browse's sort and colour the map, so they come first."""
+        if recompute:
+            for kind in AnalysisKind:
+                if self.states[kind].status != "running":
+                    self.states[kind] = AnalysisState("idle", ANALYSIS[kind].hint)
+            self.compute(AnalysisKind.CLUSTERS)
+        for kind in self.shown:
+            self.ensure(kind)
+
+    def show(self, kind: AnalysisKind | None) -> None:
+        """The user looks at `kind`'s view: compute it unless done or under way."""
+        self.shown = {kind} if kind is not None else set()
+        if kind is not None:
+            self.ensure(kind)
+
+    def ensure(self, kind: AnalysisKind) -> None:
+        if self.states[kind].status == "idle" and self.s.report is not None:
+            self.compute(kind)
+
+    def compute(self, kind: AnalysisKind) -> None:
+        root = self.s.root
+        if root is None or self.s.report is None:
+            return
+        if kind is AnalysisKind.SEED_GROUPS and not self.seeds:
+            self.s.groups.set_computed(kind, Grouping(kind, []))
+            self._state(kind, "done", ANALYSIS[kind].empty)
+            return
+        hash_of = self.s.hash_of()
+        call: Any
+        if kind is AnalysisKind.CLUSTERS:
+            labels = {
+                p: str(a.label)
+                for p, i in self.s.items.items()
+                if (a := best_answer(self.s.labels.answers(i)))
+            }
+            granularity = self.granularity
+
+            def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
+                found = lib.clusters(root, granularity, labels=labels, progress=stop_on_cancel(p, c))
+                return apply_stored(lib.catalog, grouping_.from_clustering(found), hash_of)
+
+        elif kind is AnalysisKind.DUPLICATES:
+            threshold, references = self.near_threshold, self.s.references
+
+            def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
+                found = lib.duplicates(root, threshold, references=references, progress=stop_on_cancel(p, c))
+                return apply_stored(lib.catalog, grouping_.from_duplicates(found), hash_of)
+
+        elif kind is AnalysisKind.OUTLIERS:
+
+            def call(lib: Library, p: ProgressFn, c: CancelledFn) -> list[Outlier]:
+                return lib.outliers(root, progress=stop_on_cancel(p, c))
+
+        elif kind is AnalysisKind.SEED_GROUPS:
+            seeds = list(self.seeds)
+
+            def call(lib: Library, p: ProgressFn, c: CancelledFn) -> SeedScores:
+                return score_seeds(lib.folder_vectors(root), seeds)
+
+        else:
+
+            def call(lib: Library, p: ProgressFn, c: CancelledFn) -> MapPoints:
+                return lib.map_2d(root, progress=p, cancelled=c)
+
+        words = ANALYSIS[kind]
+        self._state(kind, "running", f"{words.running}…")
+        self.s.run(
+            Job(
+                kind.value,
+                call,
+                lambda result: self._computed(kind, result),
+                label=words.running,
+                cancellable=True,
+                failed=lambda message: self._failed(kind, message),
+                stopped=lambda: self._state(
+                    kind, "cancelled", f"{words.title}: cancelled. Compute again when you like."
+                ),
+            )
+        )
+
+    def _failed(self, kind: AnalysisKind, message: str) -> None:
+        self._state(kind, "failed", f"Could not compute: {message}")
+        self.s.failed.emit((ANALYSIS[kind].running, message))
+
+    def _computed(self, kind: AnalysisKind, result: Any) -> None:
+        if kind is AnalysisKind.MAP:
+            self.map_points = result
+            self._state(kind, "done", "")
+            return
+        if kind is AnalysisKind.OUTLIERS:
+            self.outlier_ranking = result
+            result = grouping_.from_outliers(self.outlier_ranking, self.outlier_count)
+        elif kind is AnalysisKind.SEED_GROUPS:
+            self.seed_scores = result
+            result = result.grouping_at(self.seed_threshold)
+        self._set(kind, result)
+
+    def _set(self, kind: AnalysisKind, grouping: Grouping) -> None:
+        self.s.groups.set_computed(kind, grouping)
+        images = sum(len(g.paths) for g in grouping.groups)
+        text = (
+            analysis_summary(kind, len(grouping.groups), images) if grouping.groups else ANALYSIS[kind].empty
+        )
+        self._state(kind, "done", text)
+        if kind is AnalysisKind.CLUSTERS:
+            self.s.clusters_changed()
+
+    # settings the views change ------------------------------------------------------------------
+
+    def set_granularity(self, granularity: str) -> None:
+        if granularity != self.granularity:
+            self.granularity = granularity
+            self.compute(AnalysisKind.CLUSTERS)
+
+    def recompute_duplicates(self) -> None:
+        if self.states[AnalysisKind.DUPLICATES].status != "idle":
+            self.compute(AnalysisKind.DUPLICATES)
+
+    def add_seeds(self, relpaths: list[str]) -> None:
+        self.seeds += [p for p in relpaths if p not in self.seeds]
+        self.s.emit(Changes(seeds=True))
+        self.compute(AnalysisKind.SEED_GROUPS)
+
+    def clear_seeds(self) -> None:
+        self.seeds = []
+        self.seed_scores = None
+        self.s.emit(Changes(seeds=True))
+        self.compute(AnalysisKind.SEED_GROUPS)
+
+    def seed_count_at(self, threshold: float) -> int:
+        return self.seed_scores.count_at(threshold) if self.seed_scores is not None else 0
+
+    def set_seed_threshold(self, threshold: float) -> None:
+        self.seed_threshold = threshold
+        if self.seed_scores is not None:
+            self._set(AnalysisKind.SEED_GROUPS, self.seed_scores.grouping_at(threshold))
+        self.s.emit(Changes(seeds=True))
+
+    def set_outlier_count(self, count: int) -> None:
+        self.outlier_count = count
+        if self.outlier_ranking:
+            self._set(AnalysisKind.OUTLIERS, grouping_.from_outliers(self.outlier_ranking, count))
+
+    def cluster_numbers(self, relpaths: list[str]) -> list[int]:
+        """Each image's cluster as a colour index; -1 for unsorted or not yet clustered."""
+        number = {
+            p: i
+            for i, g in enumerate(self.s.groups.grouping(AnalysisKind.CLUSTERS).groups)
+            if g.key != grouping_.UNSORTED
+            for p in g.paths
+        }
+        return [number.get(p, -1) for p in relpaths]

@@ -1,0 +1,89 @@
+"""Undo and Redo over everything a user does: edits of groups and operations on files.
+
+An edit step keeps the grouping before and after (groups are lists of relative paths: a copy costs
+little next to what it buys — every edit, merge included, undoes exactly). A file step keeps the
+plan that was applied: Undo puts the files back through the journal, Redo applies the same moves
+again under a new plan id (the mover re-checks every source and never overwrites).
+
+After files move, paths in older edit steps are rewritten along with the views (`remap`), so an
+edit made before a move still undoes after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ..core.grouping import Grouping
+from ..core.kinds import AnalysisKind
+from ..core.plan import MovePlan
+
+
+@dataclass(frozen=True)
+class EditStep:
+    text: str  # "Rename “outdoor 6”": what the Edit menu says after "Undo "
+    kind: AnalysisKind
+    before: Grouping
+    after: Grouping
+
+
+@dataclass(frozen=True)
+class FileStep:
+    text: str  # "Move of 12 Files"
+    plan_id: str
+    plan: MovePlan | None  # None for a plan found in the journal at start (it cannot be redone)
+
+
+Step = EditStep | FileStep
+
+
+class History:
+    def __init__(self) -> None:
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
+
+    def push(self, step: Step) -> None:
+        """A new step; whatever could be redone is gone, as in every editor."""
+        self._undo.append(step)
+        self._redo.clear()
+
+    def clear(self) -> None:
+        self._undo.clear()
+        self._redo.clear()
+
+    @property
+    def next_undo(self) -> Step | None:
+        return self._undo[-1] if self._undo else None
+
+    @property
+    def next_redo(self) -> Step | None:
+        step = self._redo[-1] if self._redo else None
+        return step if not isinstance(step, FileStep) or step.plan is not None else None
+
+    def undone(self) -> Step:
+        """The last step was undone: it moves to the redo list."""
+        step = self._undo.pop()
+        self._redo.append(step)
+        return step
+
+    def redone(self, step: Step | None = None) -> Step:
+        """The last undone step was done again (as `step`, e.g. under a new plan id)."""
+        last = self._redo.pop()
+        self._undo.append(step or last)
+        return step or last
+
+    def drop_undo(self) -> None:
+        """The last step can no longer be undone (its plan is gone from the journal)."""
+        self._undo.pop()
+
+    def remap(self, kind: AnalysisKind, move: Callable[[Grouping], Grouping]) -> None:
+        """Rewrite `kind`'s edit steps after files moved, so they still undo onto the views."""
+        for steps in (self._undo, self._redo):
+            for i, step in enumerate(steps):
+                if isinstance(step, EditStep) and step.kind is kind:
+                    steps[i] = replace(step, before=move(step.before), after=move(step.after))
+
+    def forget(self, kind: AnalysisKind) -> None:
+        """`kind` was computed anew: its old edit steps no longer describe its groups."""
+        self._undo = [s for s in self._undo if not (isinstance(s, EditStep) and s.kind is kind)]
+        self._redo = [s for s in self._redo if not (isinstance(s, EditStep) and s.kind is kind)]

@@ -1,0 +1,327 @@
+"""One open folder's state, without Qt: what every view of the window renders and commands.
+
+The session holds the images (listed at once, indexed as indexing goes), Browse's filter and sort,
+the groupings of every analysis with the user's edits, the undo history, and the user's stored
+decisions. Views read it and call its commands; it tells them what changed (`changed`, a
+`Changes`). Work that takes time is a `Job` handed to a runner (a thread pool in the window, the
+calling thread in tests), so the session itself never waits.
+
+Parts: `GroupEditor` (edits and undo of groups, groups.py), `Analyses` (computing them,
+analyses.py), `FileOps` (plans, moves, undo of moves, hand-off, files.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from ..core import user_choices
+from ..core.browse import BrowseFilter, BrowseItem, apply_filter, section_of, sort_items, subfolders
+from ..core.folder_index import Neighbour
+from ..core.indexer import IndexReport
+from ..core.label_source import LabelSource, ModelLabels
+from ..core.library import Library
+from ..core.scan import Problem, ScanResult, scan_folder
+from .analyses import Analyses
+from .events import Changes, Event
+from .files import FileOps
+from .groups import GroupEditor
+from .jobs import Job, JobRunner
+from .wording import INDEXING, LOADING
+
+T = TypeVar("T")
+
+NEIGHBOURS = 24
+# Work that belongs to one folder: opening another makes it obsolete.
+FOLDER_SLOTS = ("list", "index", "load", "similar", "details")
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the catalog knows about a file; width, height and format are None until decoded."""
+
+    size: int
+    mtime_ns: int
+    width: int | None
+    height: int | None
+    format: str | None
+
+
+@dataclass(frozen=True)
+class SimilarResult:
+    query: str  # absolute path
+    neighbours: list[Neighbour]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    items: list[BrowseItem]
+    labels: LabelSource
+    references: list[str]
+
+
+class Session:
+    def __init__(self, runner: JobRunner, data_dir: Path) -> None:
+        self.runner = runner
+        self.data_dir = data_dir  # excluded from listings: it may lie inside the folder
+        self.changed: Event[Changes] = Event()
+        self.message: Event[str] = Event()  # one line for the status bar
+        self.failed: Event[tuple[str, str]] = Event()  # (what, why)
+        self.similar_found: Event[SimilarResult] = Event()
+        self.details_found: Event[tuple[str, ImageFacts]] = Event()
+        self.root: Path | None = None
+        self.report: IndexReport | None = None
+        self.skipped: list[Problem] = []
+        self.items: dict[str, BrowseItem] = {}  # relpath → item; listed ones have no hash yet
+        self.labels: LabelSource = ModelLabels(None)
+        self.filter = BrowseFilter()
+        self.sort = "name"
+        self.reference_folders: list[str] = []  # absolute
+        self.indexing_incomplete = False  # cancelled before the end: Resume is offered
+        self.groups = GroupEditor(self)
+        self.analyses = Analyses(self)
+        self.files = FileOps(self)
+
+    # helpers the parts share ----------------------------------------------------------------------
+
+    def run(self, job: Job[T]) -> None:
+        if job.failed is None:
+            job = replace(job, failed=lambda message: self.failed.emit((job.label or job.slot, message)))
+        self.runner.run(job)
+
+    def emit(self, changes: Changes) -> None:
+        self.changed.emit(changes)
+
+    def relpath(self, path: str | Path) -> str:
+        assert self.root is not None
+        return Path(path).relative_to(self.root).as_posix()
+
+    def absolute(self, relpath: str) -> str:
+        assert self.root is not None
+        return f"{self.root}/{relpath}"
+
+    def hash_of(self) -> dict[str, str]:
+        return {p: i.content_hash for p, i in self.items.items() if i.content_hash}
+
+    def paths_by_hash(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for path, item in sorted(self.items.items()):
+            if item.content_hash:
+                found.setdefault(item.content_hash, []).append(path)
+        return found
+
+    @property
+    def references(self) -> list[str]:
+        """Reference folders inside this folder, as relpaths ('' = all of it)."""
+        if self.root is None:
+            return []
+        inside = []
+        for folder in self.reference_folders:
+            try:
+                inside.append(Path(folder).relative_to(self.root).as_posix().removeprefix("."))
+            except ValueError:
+                continue
+        return inside
+
+    # opening and indexing ----------------------------------------------------------------------
+
+    def open_folder(self, folder: Path) -> None:
+        """Another folder: every view starts over, Browse's filter too (it belonged to the old one)."""
+        root = folder.expanduser().resolve()
+        if not root.is_dir():
+            self.failed.emit(("Open", f"not a folder: {root}"))
+            return
+        if self.files.recovering:  # an interrupted move must be put right before the folder is read
+            self.files.pending_open = root
+            return
+        for slot in FOLDER_SLOTS:
+            self.runner.cancel(slot)
+        self.root = root
+        self.report = None
+        self.skipped = []
+        self.items = {}
+        self.filter = BrowseFilter()
+        self.indexing_incomplete = False
+        self.groups.reset()
+        self.analyses.reset()
+        self.emit(Changes(folder=True, items=True, filter=True, skipped=True, history=True, indexing=True))
+        self.run(
+            Job(
+                "list",
+                lambda lib, p, c: scan_folder(root, exclude=[self.data_dir], cancelled=c),
+                self._listed,
+            )
+        )
+        self._index(root)
+
+    def resume_indexing(self) -> None:
+        if self.root is not None:
+            self._index(self.root)
+
+    def refresh(self) -> None:
+        """Files moved (a move, copy, trash or undo): index again (a stat walk: the catalog followed
+        them), then let every grouping follow its members' contents. Nothing is computed again."""
+        if self.root is not None:
+            self._index(self.root, after_files_changed=True)
+
+    def _index(self, root: Path, *, after_files_changed: bool = False) -> None:
+        self.run(
+            Job(
+                "index",
+                lambda lib, p, c: lib.index(root, progress=p, cancelled=c),
+                lambda report: self._indexed(report, after_files_changed),
+                label=INDEXING,
+                cancellable=True,
+            )
+        )
+
+    def _listed(self, scan: ScanResult) -> None:
+        new = {f.relpath: BrowseItem(f.relpath, f.size, f.mtime_ns, None, None) for f in scan.files}
+        self.items = {**new, **{p: i for p, i in self.items.items() if i.content_hash}}
+        self.emit(Changes(items=True))
+
+    def _indexed(self, report: IndexReport, after_files_changed: bool) -> None:
+        self.report = report
+        self.skipped = list(report.skipped)
+        self.indexing_incomplete = report.cancelled
+        if not after_files_changed:  # after a move the move's own message says what happened
+            state = "Indexing cancelled; kept" if report.cancelled else "Indexed"
+            self.message.emit(
+                f"{state} {report.folder}: {report.indexed} new, {report.reused} already known, "
+                f"{len(report.skipped)} skipped"
+            )
+        self.emit(Changes(skipped=True, indexing=True))
+        self._load(after_files_changed)
+
+    def _load(self, after_files_changed: bool = False) -> None:
+        root = self.root
+        assert root is not None
+
+        def load(lib: Library, progress: object, cancelled: object) -> Loaded:
+            labels = ModelLabels(lib.spec)
+            return Loaded(lib.browse_items(root), labels, user_choices.reference_folders(lib.catalog))
+
+        self.run(Job("load", load, lambda loaded: self._loaded(loaded, after_files_changed), label=LOADING))
+
+    def _loaded(self, loaded: Loaded, after_files_changed: bool) -> None:
+        hash_before = self.hash_of()
+        indexed = {i.relpath: i for i in loaded.items}
+        if after_files_changed:
+            self.items = indexed
+        else:  # images listed but not indexed (a cancelled run) stay in view, without labels
+            skipped = {problem.relpath for problem in self.skipped}
+            waiting = {p: i for p, i in self.items.items() if p not in indexed and p not in skipped}
+            self.items = {**waiting, **indexed}
+        self.labels = loaded.labels
+        self.reference_folders = loaded.references
+        # A Cancel during the folder walk ends the run before the report can say so: what counts
+        # is whether every image that is not skipped was indexed.
+        self.indexing_incomplete = any(not i.content_hash for i in self.items.values())
+        if after_files_changed:
+            self.groups.follow_files(hash_before, self.paths_by_hash())
+        self._name_items()
+        self.emit(Changes(items=True, filter=True, indexing=True))
+        self.analyses.folder_loaded(recompute=not after_files_changed)
+
+    def _name_items(self) -> None:
+        """Each item's cluster name, for Browse's cluster sort and headers."""
+        group_of = self.groups.group_names(self.analyses.clusters_kind)
+        self.items = {p: replace(i, group=group_of.get(p)) for p, i in self.items.items()}
+
+    def clusters_changed(self) -> None:
+        self._name_items()
+        self.emit(Changes(items=True))
+
+    # Browse -----------------------------------------------------------------------------------
+
+    def set_filter(self, chosen: BrowseFilter) -> None:
+        if chosen != self.filter:
+            self.filter = chosen
+            self.emit(Changes(filter=True))
+
+    def set_sort(self, key: str) -> None:
+        if key != self.sort:
+            self.sort = key
+            self.emit(Changes(filter=True))
+
+    def visible_items(self) -> list[BrowseItem]:
+        return sort_items(apply_filter(self.items.values(), self.filter, self.labels), self.sort, self.labels)
+
+    def section(self, item: BrowseItem) -> str | None:
+        return section_of(item, self.sort, self.labels)
+
+    def subfolders(self) -> dict[str, int]:
+        return subfolders(self.items.values())
+
+    # queries --------------------------------------------------------------------------------------
+
+    def find_similar(self, path: str) -> None:
+        root = self.root
+        if root is None:
+            return
+        self.run(
+            Job(
+                "similar",
+                lambda lib, p, c: lib.similar(root, Path(path), NEIGHBOURS),
+                lambda found: self.similar_found.emit(SimilarResult(path, found)),
+                failed=lambda message: self.similar_found.emit(SimilarResult(path, [], message)),
+            )
+        )
+
+    def image_facts(self, path: str) -> None:
+        root = self.root
+        item = self.items.get(self.relpath(path)) if root is not None else None
+        if root is None or item is None:
+            return
+
+        def facts(lib: Library, progress: object, cancelled: object) -> ImageFacts:
+            info = lib.image_info(root, Path(path))
+            if info is None:
+                return ImageFacts(item.size, item.mtime_ns, None, None, None)
+            return ImageFacts(item.size, item.mtime_ns, info.width, info.height, info.format)
+
+        self.run(Job("details", facts, lambda found: self.details_found.emit((path, found))))
+
+    # corrections ---------------------------------------------------------------------------------
+
+    def correct(self, paths: Iterable[str], label: str | None) -> None:
+        """The user's word on what the images show (None: forget it); every view shows it at once."""
+        root = self.root
+        chosen = list(paths)
+        if root is None or not chosen:
+            return
+
+        def store(lib: Library, progress: object, cancelled: object) -> list[BrowseItem]:
+            for path in chosen:
+                if label is None:
+                    lib.clear_correction(root, Path(path))
+                else:
+                    lib.correct(root, Path(path), label)
+            return lib.browse_items(root)
+
+        self.run(Job(f"correct:{chosen[0]}", store, self._corrected, serial=True))
+
+    def _corrected(self, items: list[BrowseItem]) -> None:
+        for item in items:
+            old = self.items.get(item.relpath)
+            self.items[item.relpath] = replace(item, group=old.group if old else None)
+        self.emit(Changes(items=True))
+
+    # reference folders ----------------------------------------------------------------------------
+
+    def set_reference_folder(self, folder: str, reference: bool) -> None:
+        """Files in a reference folder are the originals: always kept, never sent to the trash."""
+        folders = set(self.reference_folders)
+        (folders.add if reference else folders.discard)(folder)
+        self.reference_folders = sorted(folders)
+        self.run(
+            Job(
+                f"reference:{folder}",
+                lambda lib, p, c: user_choices.set_reference_folder(lib.catalog, folder, reference),
+                lambda _: self.analyses.recompute_duplicates(),
+                serial=True,
+            )
+        )

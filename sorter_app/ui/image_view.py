@@ -1,0 +1,239 @@
+"""A large picture: decoded off the UI thread, shown fitted or at 100 %, panned and zoomed.
+
+Used by the detail pane, the full-size viewer and the side-by-side compare. Decoding a 12-MP photo
+takes a good fraction of a second, so it runs in the thread pool (as a QImage: pixmaps belong to
+the UI thread) and a generation counter drops every result but the last asked for. Painting draws
+only the visible part of the image: at 100 % nothing is scaled, fitted it is scaled once per size.
+Two views can be tied together (`view_changed` → `set_view`) so that they zoom and pan as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ..core.errors import CancelledError
+from ..core.images import load_image_file
+from .workers import Worker
+
+# JPEGs decode in draft mode at the smallest scale whose shorter side keeps this many pixels.
+DECODE_MIN_SIDE = 1200
+PANE_MAX_SIDE = 2400  # the detail pane: sharp on a large screen, a few MB for a 12-MP photo
+FULL_MAX_SIDE = 8192  # the viewer's 100 %: bounded, so a panorama cannot take gigabytes
+ZOOM_STEP = 1.25
+
+
+@dataclass(frozen=True)
+class Decoded:
+    generation: int
+    image: QImage
+    width: int  # of the original, orientation applied
+    height: int
+    format: str
+
+
+def decode_for_display(
+    path: Path, generation: int, max_side: int, *, cancelled: Callable[[], bool], **_progress: object
+) -> Decoded:
+    """Runs in the thread pool; a file that cannot be shown raises ImageError with the reason."""
+    if cancelled():
+        raise CancelledError("another image was asked for before this one was loaded")
+    # Size-capped and guarded as indexing reads it; ImageError with the reason if it cannot be shown.
+    loaded = load_image_file(path, min_side=min(max_side, max(DECODE_MIN_SIDE, max_side // 2)))
+    rgb = loaded.image
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    w, h = rgb.size
+    image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(
+        QImage.Format.Format_RGB32  # owns its pixels, and paints without conversion
+    )
+    return Decoded(generation, image, loaded.width, loaded.height, loaded.format)
+
+
+class ImageLoader(QObject):
+    """One picture at a time: a new `load` makes every earlier one's result disappear."""
+
+    loaded = Signal(object)  # Decoded
+    failed = Signal(str)
+
+    def __init__(self, max_side: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.max_side = max_side
+        self._generation = 0
+        self._workers: dict[QObject, tuple[int, Worker]] = {}
+        self._pool = QThreadPool.globalInstance()
+
+    def load(self, path: Path) -> None:
+        self.cancel()
+        worker = Worker(partial(decode_for_display, path, self._generation, self.max_side))
+        worker.signals.result.connect(self._on_result)
+        worker.signals.error.connect(self._on_error)
+        worker.signals.finished.connect(self._on_finished)
+        self._workers[worker.signals] = (self._generation, worker)
+        self._pool.start(worker)
+
+    def cancel(self) -> None:
+        self._generation += 1
+        for _, worker in self._workers.values():
+            worker.cancel()
+
+    def _on_result(self, decoded: Decoded) -> None:
+        if decoded.generation == self._generation:
+            self.loaded.emit(decoded)
+
+    def _on_error(self, message: str) -> None:
+        generation, _ = self._workers.get(self.sender(), (-1, None))
+        if generation == self._generation:
+            self.failed.emit(message)
+
+    def _on_finished(self) -> None:
+        self._workers.pop(self.sender(), None)
+
+
+class ZoomableImage(QWidget):
+    """Fitted by default (`zoom` None); `set_zoom(1.0)` is 100 % of the original's pixels."""
+
+    view_changed = Signal(object, float, float)  # zoom (None = fit), centre x, y (0–1 of the image)
+
+    def __init__(self, parent: QWidget | None = None, *, interactive: bool = True) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 120)
+        self._interactive = interactive
+        self._image: QImage | None = None
+        self._original = QSize()  # the file's size: 100 % is relative to it
+        self._fitted: QImage | None = None  # the image scaled to the widget, made once per size
+        self._message = ""
+        self.zoom: float | None = None
+        self._centre = QPointF(0.5, 0.5)
+        self._drag: QPointF | None = None
+        if interactive:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+
+    def image(self) -> QImage | None:
+        return self._image
+
+    def message(self) -> str:
+        return self._message
+
+    def set_image(self, image: QImage | QPixmap, original: QSize | None = None) -> None:
+        self._image = image.toImage() if isinstance(image, QPixmap) else image
+        self._original = original or self._image.size()
+        self._fitted, self._message = None, ""
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        self._image, self._fitted, self._message = None, None, text
+        self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(400, 300)
+
+    # zoom and pan ------------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        self.set_view(None, 0.5, 0.5)
+        self._announce()
+
+    def set_zoom(self, zoom: float | None) -> None:
+        self.set_view(zoom, self._centre.x(), self._centre.y())
+        self._announce()
+
+    def set_view(self, zoom: float | None, cx: float, cy: float) -> None:
+        """Show at `zoom` (None: fitted) around the image's relative point (cx, cy); no signal."""
+        self.zoom = None if zoom is None else max(0.02, min(zoom, 16.0))
+        self._centre = QPointF(min(max(cx, 0.0), 1.0), min(max(cy, 0.0), 1.0))
+        self.update()
+
+    def scale(self) -> float:
+        """Screen pixels per pixel of the original."""
+        if self.zoom is not None:
+            return self.zoom
+        if self._original.isEmpty():
+            return 1.0
+        return min(self.width() / self._original.width(), self.height() / self._original.height())
+
+    def _announce(self) -> None:
+        self.view_changed.emit(self.zoom, self._centre.x(), self._centre.y())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        if not self._interactive or self._image is None:
+            super().wheelEvent(event)
+            return
+        steps = event.angleDelta().y() / 120
+        self.set_view(self.scale() * ZOOM_STEP**steps, self._centre.x(), self._centre.y())
+        self._announce()
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._interactive and event.button() == Qt.MouseButton.LeftButton and self.zoom is not None:
+            self._drag = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._drag is not None and not self._original.isEmpty():
+            delta = event.position() - self._drag
+            self._drag = event.position()
+            scale = self.scale()
+            self.set_view(
+                self.zoom,
+                self._centre.x() - delta.x() / (scale * self._original.width()),
+                self._centre.y() - delta.y() / (scale * self._original.height()),
+            )
+            self._announce()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._drag = None
+        if self._interactive:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        super().mouseReleaseEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        self._fitted = None
+        super().resizeEvent(event)
+
+    # painting ------------------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        image = self._image
+        if image is None or image.isNull():
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
+            )
+            return
+        if self.zoom is None:
+            if self._fitted is None:
+                ratio = self.devicePixelRatioF()
+                self._fitted = image.scaled(
+                    self.size() * ratio,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+                self._fitted.setDevicePixelRatio(ratio)
+            size = self._fitted.deviceIndependentSize().toSize()
+            painter.drawImage(
+                (self.width() - size.width()) // 2, (self.height() - size.height()) // 2, self._fitted
+            )
+            return
+        # Zoomed: the part of the image around the centre that fits the widget, drawn unscaled at 100 %.
+        per_pixel = image.width() / max(1, self._original.width())  # decoded pixels per original pixel
+        scale = self.zoom / per_pixel  # screen pixels per decoded pixel
+        source_w, source_h = self.width() / scale, self.height() / scale
+        cx, cy = self._centre.x() * image.width(), self._centre.y() * image.height()
+        source = QRectF(cx - source_w / 2, cy - source_h / 2, source_w, source_h)
+        if scale >= 1.0:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(QRectF(self.rect()), image, source)

@@ -1,0 +1,156 @@
+"""The duplicate keeper on real files: it never gives a false reason and keeps the original."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sorter_app.core.catalog import FileFacts
+from sorter_app.core.keeper import (
+    Candidate,
+    candidates,
+    choose_keep,
+    in_folders,
+    is_copy_name,
+    keep_choices,
+    read_header,
+)
+from tests import builders
+
+WHEN = 1_600_000_000
+
+
+def camera_jpeg(path: Path, seed: int = 3, size: tuple[int, int] = (400, 300)) -> Path:
+    """A JPEG as a camera writes it: EXIF with the make and model."""
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "EOS 80D"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    builders.scene(seed, size).save(path, "JPEG", quality=85, exif=exif.tobytes())
+    return path
+
+
+def facts_of(root: Path, relpaths: list[str]) -> dict[str, FileFacts]:
+    out = {}
+    for rel in relpaths:
+        st = (root / rel).stat()
+        with Image.open(root / rel) as img:
+            out[rel] = FileFacts(rel, st.st_size, st.st_mtime_ns, img.width, img.height)
+    return out
+
+
+def decide(root: Path, relpaths: list[str], references: list[str] | None = None) -> tuple[str, str]:
+    (choice,) = keep_choices([relpaths], facts_of(root, relpaths), root, references or [])
+    return choice.keep, choice.why
+
+
+def test_identical_copies_at_equal_times_keep_the_original_name_never_oldest(
+    tmp_path: Path,
+) -> None:
+    original = camera_jpeg(tmp_path / "IMG_0001.jpg")
+    (tmp_path / "Backup").mkdir()
+    shutil.copyfile(original, tmp_path / "Backup" / "copy_of_IMG_0001.jpg")
+    for rel in ("IMG_0001.jpg", "Backup/copy_of_IMG_0001.jpg"):
+        os.utime(tmp_path / rel, (WHEN, WHEN))
+    keep, why = decide(tmp_path, ["Backup/copy_of_IMG_0001.jpg", "IMG_0001.jpg"])
+    assert keep == "IMG_0001.jpg"
+    assert why.startswith("name without “copy”") and "old" not in why
+
+
+def test_a_bigger_png_re_encode_loses_to_the_camera_jpeg(tmp_path: Path) -> None:
+    camera_jpeg(tmp_path / "beach.jpg")
+    with Image.open(tmp_path / "beach.jpg") as img:
+        img.convert("RGB").save(tmp_path / "beach.png", "PNG")
+    assert (tmp_path / "beach.png").stat().st_size > (tmp_path / "beach.jpg").stat().st_size
+    keep, why = decide(tmp_path, ["beach.png", "beach.jpg"])
+    assert keep == "beach.jpg"
+    assert why == "original format (JPEG; PNG is a re-encode)"
+
+
+def test_the_copy_with_camera_exif_beats_a_stripped_re_save(tmp_path: Path) -> None:
+    camera_jpeg(tmp_path / "a" / "photo.jpg")
+    with Image.open(tmp_path / "a" / "photo.jpg") as img:
+        img.save(tmp_path / "photo-edit.jpg", "JPEG", quality=98)  # bigger, and no EXIF
+    keep, why = decide(tmp_path, ["a/photo.jpg", "photo-edit.jpg"])
+    assert keep == "a/photo.jpg"
+    assert why == "has the camera's EXIF (Canon EOS 80D)"
+
+
+def test_a_larger_resolution_still_wins_first(tmp_path: Path) -> None:
+    builders.scene(4, (640, 480)).save(tmp_path / "big.png", "PNG")
+    camera_jpeg(tmp_path / "small.jpg", seed=4, size=(320, 240))
+    keep, why = decide(tmp_path, ["big.png", "small.jpg"])
+    assert (keep, why) == ("big.png", "largest resolution (640×480 vs 320×240)")
+
+
+def test_reference_folders_win_over_every_other_rule(tmp_path: Path) -> None:
+    builders.scene(4, (320, 240)).save(tmp_path / "x.png", "PNG")
+    (tmp_path / "Originals").mkdir()
+    builders.scene(4, (160, 120)).save(tmp_path / "Originals" / "x copy.jpg", "JPEG")
+    keep, why = decide(tmp_path, ["x.png", "Originals/x copy.jpg"], references=["Originals"])
+    assert keep == "Originals/x copy.jpg" and why == "in a reference folder (Originals)"
+
+
+def test_a_real_tie_says_so_instead_of_inventing_a_reason(tmp_path: Path) -> None:
+    first = builders.write_jpeg(tmp_path / "one" / "a.jpg", seed=1)
+    (tmp_path / "two").mkdir()
+    shutil.copyfile(first, tmp_path / "two" / "a.jpg")
+    for rel in ("one/a.jpg", "two/a.jpg"):
+        os.utime(tmp_path / rel, (WHEN, WHEN))
+    keep, why = decide(tmp_path, ["two/a.jpg", "one/a.jpg"])
+    assert keep == "one/a.jpg"
+    assert why == "the copies are alike by every rule; first by name"
+
+
+def test_older_decides_only_when_the_times_differ(tmp_path: Path) -> None:
+    first = builders.write_jpeg(tmp_path / "p" / "a.jpg", seed=1)
+    (tmp_path / "q").mkdir()
+    shutil.copyfile(first, tmp_path / "q" / "a.jpg")
+    os.utime(tmp_path / "p" / "a.jpg", (WHEN + 86_400, WHEN + 86_400))
+    os.utime(tmp_path / "q" / "a.jpg", (WHEN, WHEN))
+    keep, why = decide(tmp_path, ["p/a.jpg", "q/a.jpg"])
+    assert keep == "q/a.jpg" and why.startswith("older (")
+
+
+@pytest.mark.parametrize(
+    ("name", "copy"),
+    [
+        ("IMG_1.jpg", False),
+        ("IMG_1 copy.jpg", True),
+        ("IMG_1 - Copy (2).jpg", True),
+        ("copy_of_IMG_1.jpg", True),
+        ("IMG_1 (1).jpg", True),
+        ("IMG_1_copy3.jpg", True),
+        ("Kopie von IMG_1.jpg", True),
+        ("copyright-notice.jpg", False),
+        ("photocopy.jpg", False),
+        ("2019 (holiday).jpg", False),
+    ],
+)
+def test_copy_names(name: str, copy: bool) -> None:
+    assert is_copy_name(f"folder/{name}") is copy
+
+
+def test_hostile_or_missing_files_only_switch_off_the_header_rules(tmp_path: Path) -> None:
+    (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert read_header(tmp_path / "junk.jpg") == (None, None)
+    assert read_header(tmp_path / "gone.jpg") == (None, None)
+    facts = {
+        "junk.jpg": FileFacts("junk.jpg", 10, WHEN, 10, 10),
+        "gone.jpg": FileFacts("gone.jpg", 20, WHEN, 10, 10),
+    }
+    found = candidates(["junk.jpg", "gone.jpg"], facts, root=tmp_path)
+    assert [c.format for c in found] == [None, None]
+    assert choose_keep(found).keep == "gone.jpg"  # larger file, a true reason
+
+
+def test_choose_keep_needs_copies_and_in_folders() -> None:
+    with pytest.raises(ValueError):
+        choose_keep([])
+    assert choose_keep([Candidate("a.jpg", 1, 1, 1, 1)]).keep == "a.jpg"
+    assert in_folders("Originals/x.jpg", ["Originals"]) and not in_folders("Originals2/x.jpg", ["Originals"])
+    assert in_folders("x.jpg", [""])

@@ -1,0 +1,228 @@
+"""The session model without a display: open, index, browse, edit groups, undo/redo, move, reopen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sorter_app.core.browse import BrowseFilter
+from sorter_app.core.grouping import Group
+from sorter_app.core.kinds import AnalysisKind, MoveMode
+from sorter_app.session import Session, SyncRunner
+from sorter_app.session.files import Proposal
+from tests import builders
+
+from .conftest import FRAMES, SCENES, MakeSession, Recorder, clusters
+
+CLUSTERS = AnalysisKind.CLUSTERS
+DUPLICATES = AnalysisKind.DUPLICATES
+Opened = tuple[Session, SyncRunner, Recorder]
+
+
+def test_opening_lists_indexes_loads_and_clusters(opened: Opened, photos: Path) -> None:
+    session, runner, recorder = opened
+    assert runner.ran[:4] == ["recover", "list", "index", "load"]
+    assert len(session.items) == SCENES * FRAMES + 1
+    assert all(i.content_hash and i.prediction for i in session.items.values())
+    assert [p.relpath for p in session.skipped] == ["broken.jpg"]
+    assert session.analyses.states[CLUSTERS].status == "done"
+    found = [p for _, paths in clusters(session) for p in paths]
+    assert sorted(found) == sorted(session.items)  # every image in exactly one group
+    assert session.items["s1_f1.jpg"].group is not None  # Browse's cluster sort knows it
+    assert any(c.folder for c in recorder.changes)
+
+
+def test_a_new_folder_resets_the_filter_and_the_skipped_files(opened: Opened, tmp_path: Path) -> None:
+    session, _, _ = opened
+    session.set_filter(BrowseFilter(label="kitchen", text="s1"))
+    other = tmp_path / "other"
+    builders.write_jpeg(other / "a.jpg", seed=9)
+    session.open_folder(other)
+    assert session.filter == BrowseFilter() and session.skipped == []
+    assert [i.relpath for i in session.visible_items()] == ["a.jpg"]
+
+
+def test_filters_by_subfolder_and_name(opened: Opened) -> None:
+    session, _, _ = opened
+    session.set_filter(BrowseFilter(folder="Backup"))
+    assert [i.relpath for i in session.visible_items()] == ["Backup/copy_of_s0_f0.jpg"]
+    session.set_filter(BrowseFilter(text="F3"))
+    assert sorted(i.relpath for i in session.visible_items()) == [f"s{s}_f3.jpg" for s in range(SCENES)]
+    assert session.subfolders() == {"": SCENES * FRAMES + 1, "Backup": 1}
+
+
+def test_rename_and_merge_undo_and_redo(opened: Opened) -> None:
+    session, _, recorder = opened
+    before = clusters(session)
+    session.groups.rename(CLUSTERS, 0, "Bamboo forest")
+    assert session.groups.undo_text() == f"Rename “{before[0][0]}”"
+    session.groups.merge(CLUSTERS, [0, 1])
+    merged = clusters(session)
+    assert len(merged) == len(before) - 1 and merged[0][0] == "Bamboo forest"
+    assert len(merged[0][1]) == len(before[0][1]) + len(before[1][1])
+    session.groups.undo()
+    assert clusters(session)[0] == ("Bamboo forest", before[0][1])
+    assert recorder.messages[-1].startswith("Undone: Merge of 2 groups")
+    session.groups.undo()
+    assert clusters(session) == before
+    assert not (session.groups.undo_text() or "").startswith("Rename")
+    session.groups.redo()
+    session.groups.redo()
+    assert clusters(session) == merged
+    assert session.groups.redo_text() is None
+
+
+def test_names_keep_choices_and_not_duplicates_outlive_the_session(
+    opened: Opened, make_session: MakeSession, photos: Path
+) -> None:
+    session, _, _ = opened
+    session.groups.rename(CLUSTERS, 0, "Bamboo forest")
+    members = set(clusters(session)[0][1])
+    session.analyses.show(DUPLICATES)
+    row, group = backup_group(session)
+    assert group.keep != "Backup/copy_of_s0_f0.jpg"  # not the backup copy
+    session.groups.set_keep(DUPLICATES, row, "Backup/copy_of_s0_f0.jpg")
+
+    again, _, _ = make_session()
+    again.open_folder(photos)
+    named = [paths for name, paths in clusters(again) if name == "Bamboo forest"]
+    assert named and set(named[0]) == members
+    again.analyses.show(DUPLICATES)
+    row, group = backup_group(again)
+    assert group.keep == "Backup/copy_of_s0_f0.jpg" and group.note.endswith("chosen by you")
+    groups = len(again.groups.grouping(DUPLICATES).groups)
+    again.groups.dismiss(DUPLICATES, row)
+
+    third, _, _ = make_session()
+    third.open_folder(photos)
+    third.analyses.show(DUPLICATES)
+    assert len(third.groups.grouping(DUPLICATES).groups) == groups - 1
+    assert all("Backup/copy_of_s0_f0.jpg" not in g.paths for g in third.groups.grouping(DUPLICATES).groups)
+
+
+def backup_group(session: Session) -> tuple[int, Group]:
+    return next(
+        (row, g)
+        for row, g in enumerate(session.groups.grouping(DUPLICATES).groups)
+        if "Backup/copy_of_s0_f0.jpg" in g.paths
+    )
+
+
+def test_after_a_move_groups_keep_names_members_and_edits(opened: Opened, photos: Path) -> None:
+    session, _, recorder = opened
+    session.groups.rename(CLUSTERS, 0, "Chosen ones")
+    session.groups.tick(CLUSTERS, [0], True)
+    chosen = clusters(session)[0][1]
+    others = clusters(session)[1:]
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    session.files.propose(CLUSTERS, MoveMode.MOVE, photos)
+    (proposal,) = proposals
+    session.files.apply(proposal.plan)
+    assert all((photos / "Chosen ones" / Path(p).name).exists() for p in chosen)
+    after = clusters(session)
+    assert after[0] == ("Chosen ones", sorted(f"Chosen ones/{Path(p).name}" for p in chosen))
+    assert after[1:] == others  # nothing else moved, nothing was computed again
+    assert session.groups.undo_text() == f"Move of {len(chosen)} Files"
+
+    session.groups.undo()
+    assert recorder.messages[-1] == f"Undo finished: {len(chosen)} files put back"
+    assert clusters(session)[0] == ("Chosen ones", chosen)
+    session.groups.undo()  # the rename, made before the move, still undoes
+    assert clusters(session)[0][0] != "Chosen ones"
+    session.groups.redo()
+    session.groups.redo()  # the move again
+    assert all((photos / "Chosen ones" / Path(p).name).exists() for p in chosen)
+
+
+def test_trash_keeps_the_keeper_and_reference_folders(
+    opened: Opened, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    session, _, _ = opened
+    session.analyses.show(DUPLICATES)
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    row, group = backup_group(session)
+    session.groups.tick(DUPLICATES, [row], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    assert {m.src.name for m in proposals[-1].plan.moves} == {Path(p).name for p in group.paths} - {
+        Path(group.keep or "").name
+    }
+    assert set(proposals[-1].kept.values()) == {str(photos / (group.keep or ""))}
+
+    session.set_reference_folder(str(photos / "Backup"), True)  # the copies there are the originals
+    row, group = backup_group(session)
+    assert group.keep == "Backup/copy_of_s0_f0.jpg" and "reference folder" in group.note
+    session.groups.tick(DUPLICATES, [row], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    assert "copy_of_s0_f0.jpg" not in {m.src.name for m in proposals[-1].plan.moves}
+    assert set(proposals[-1].kept.values()) == {str(photos / "Backup" / "copy_of_s0_f0.jpg")}
+
+
+def test_cancelled_indexing_keeps_unindexed_images_in_view_and_resumes(
+    make_session: MakeSession, tmp_path: Path
+) -> None:
+    # More images than the indexer keeps in flight (2 batches of 32 + its decoders): images already
+    # decoded when Cancel comes are kept, so only a folder this large is sure to have some left.
+    count = 80
+    folder = tmp_path / "big"
+    for i in range(count):
+        builders.write_jpeg(folder / f"img{i}.jpg", seed=i, size=(64, 48))
+    session, runner, _ = make_session()
+    runner.cancel_at = 2  # Cancel pressed once two images are done
+    session.open_folder(folder)
+    assert session.report is not None and session.report.cancelled
+    assert session.indexing_incomplete
+    assert len(session.items) == count  # listed, though not all indexed
+    assert 0 < sum(1 for i in session.items.values() if i.content_hash) < count
+    runner.cancel_at = None
+    session.resume_indexing()
+    assert not session.indexing_incomplete
+    assert all(i.content_hash for i in session.items.values())
+
+
+def test_seed_threshold_is_live_and_similarity_is_on_every_member(opened: Opened) -> None:
+    session, _, _ = opened
+    session.analyses.add_seeds(["s0_f0.jpg", "s2_f0.jpg"])
+    seeds = session.groups.grouping(AnalysisKind.SEED_GROUPS)
+    assert [g.paths[0] for g in seeds.groups] == ["s0_f0.jpg", "s2_f0.jpg"]
+    assert all(p in g.scores for g in seeds.groups for p in g.paths)
+    counts = [session.analyses.seed_count_at(t) for t in (0.0, 0.5, 0.9, 0.999)]
+    assert counts == sorted(counts, reverse=True) and counts[0] == SCENES * FRAMES + 1
+    session.analyses.set_seed_threshold(0.999)
+    strict = session.groups.grouping(AnalysisKind.SEED_GROUPS)
+    assert sum(len(g.paths) for g in strict.groups) == counts[-1]
+
+
+def test_outliers_show_scores_and_a_chosen_number(opened: Opened) -> None:
+    session, _, _ = opened
+    session.analyses.show(AnalysisKind.OUTLIERS)
+    (group,) = session.groups.grouping(AnalysisKind.OUTLIERS).groups
+    assert len(group.paths) == 10 and all(0 < group.scores[p] <= 2 for p in group.paths)
+    session.analyses.set_outlier_count(4)
+    (group,) = session.groups.grouping(AnalysisKind.OUTLIERS).groups
+    assert len(group.paths) == 4
+
+
+def test_a_correction_reaches_the_items_at_once(opened: Opened, photos: Path) -> None:
+    session, _, recorder = opened
+    session.correct([str(photos / "s1_f2.jpg")], "kitchen")
+    item = session.items["s1_f2.jpg"]
+    assert item.prediction is not None and item.prediction.answers["room"].corrected
+    assert item.group is not None  # its cluster name survived the reload
+    assert recorder.changes[-1].items
+
+
+def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
+    session, _, _ = opened
+    session.groups.rename(CLUSTERS, 0, "Named")
+    session.files.rename_file(str(photos / "s2_f5.jpg"), "sunset.jpg")
+    assert (photos / "sunset.jpg").exists() and not (photos / "s2_f5.jpg").exists()
+    assert "sunset.jpg" in session.items and "s2_f5.jpg" not in session.items
+    assert any("sunset.jpg" in paths for _, paths in clusters(session))
+    session.groups.undo()
+    assert (photos / "s2_f5.jpg").exists() and not (photos / "sunset.jpg").exists()
+    session.files.rename_file(str(photos / "s2_f4.jpg"), "s2_f3.jpg")  # taken: refused
+    assert (photos / "s2_f4.jpg").exists()
