@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..core.damage import is_damage, repair_files
 from ..core.errors import CancelledError, SorterError
 from ..core.indexer import CancelledFn, ProgressFn
 from ..core.library import Library
@@ -46,6 +47,35 @@ def stop_on_cancel(progress: ProgressFn, cancelled: CancelledFn) -> ProgressFn:
     return report
 
 
+def call_in_library(
+    job: Job[T],
+    data_dir: Path,
+    sidecar: Path,
+    progress: ProgressFn,
+    cancelled: CancelledFn,
+    notify: Callable[[str], None],
+) -> T:
+    """Run `job` on a Library of its own, telling `notify` what the data folder needed repaired.
+
+    Opening a damaged catalog sets it aside and starts a fresh one; a damaged user file is replaced
+    by its backup; each says so in a line the user must see (the CLI prints them, the window shows
+    them). When SQLite reports damage during the call itself, both files are checked and repaired
+    and the job still fails: what it was doing is not repeated behind the user's back.
+    """
+    try:
+        with Library(data_dir, sidecar) as library:
+            try:
+                return job.call(library, progress, cancelled)
+            finally:
+                for notice in library.notices:
+                    notify(notice)
+    except Exception as exc:
+        if is_damage(exc):
+            for notice in repair_files(data_dir / "catalog.sqlite", data_dir / "user.sqlite"):
+                notify(notice)
+        raise
+
+
 def readable(exc: BaseException) -> str:
     """The core's own errors are already sentences; anything else is a bug, so name its type."""
     if isinstance(exc, SorterError):
@@ -68,10 +98,17 @@ class SyncRunner:
     a window, in tests and scripts. `cancel_at`: the next job with progress is cancelled once it
     reports that much done (a user pressing Cancel half-way)."""
 
-    def __init__(self, data_dir: Path, sidecar: Path, on_error: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        sidecar: Path,
+        on_error: Callable[[str, str], None],
+        on_notice: Callable[[str], None] = lambda line: None,
+    ) -> None:
         self.data_dir = data_dir
         self.sidecar = sidecar
         self.on_error = on_error
+        self.on_notice = on_notice
         self.cancel_at: int | None = None
         self.ran: list[str] = []  # slots, in order
 
@@ -86,8 +123,7 @@ class SyncRunner:
             return self.cancel_at is not None and reached[0] >= self.cancel_at
 
         try:
-            with Library(self.data_dir, self.sidecar) as library:
-                result = job.call(library, progress, cancelled)
+            result = call_in_library(job, self.data_dir, self.sidecar, progress, cancelled, self.on_notice)
         except CancelledError:
             if job.stopped is not None:
                 job.stopped()

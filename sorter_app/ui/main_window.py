@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
 
         self.runner = QtJobRunner(self._library_paths, parent=self)
+        self.notices: list[str] = []  # repairs made on opening the data folder, for the record
         self.session = Session(self.runner, self._library_paths()[0])
         self.thumbnails = ThumbnailCache(max_side=256, parent=self)
         self.analyses = AnalysesController(self.session, self.thumbnails, self)
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 30_000))
         self.session.failed.connect(lambda failure: self._show_error(*failure))
+        self.runner.noticed.connect(self._show_notice)
         self.session.changed.connect(self._session_changed)
         self._session_changed(Changes(skipped=True))
         self._apply_settings()
@@ -238,6 +240,12 @@ class MainWindow(QMainWindow):
 
     def show_skipped(self) -> None:
         SkippedFilesDialog(self.session.skipped, self, folder=str(self.session.root or "")).open()
+
+    def _show_notice(self, line: str) -> None:
+        """A repair the user must know of (a damaged catalog set aside): said once, not in passing."""
+        self.notices.append(line)
+        self.statusBar().showMessage(line, 60_000)
+        QMessageBox(QMessageBox.Icon.Information, "Image Sorter", line, parent=self).open()
 
     def _show_error(self, what: str, message: str) -> None:
         self.last_error = message

@@ -16,8 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..core.indexer import CancelledFn, ProgressFn
-from ..core.library import Library
-from ..session.jobs import Job
+from ..session.jobs import Job, call_in_library
 from .workers import Worker
 
 
@@ -31,6 +30,7 @@ class _Running:
 class QtJobRunner(QObject):
     busy = Signal(str, bool)  # label of the visible job now running ("" = none), cancellable
     progressed = Signal(str, int, int)  # label, done, total
+    noticed = Signal(str)  # what opening the data folder repaired, a line each (any thread)
 
     def __init__(self, library_paths: Callable[[], tuple[Path, Path]], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,8 +51,8 @@ class QtJobRunner(QObject):
         data_dir, sidecar = self._library_paths()
 
         def work(progress: ProgressFn, cancelled: CancelledFn) -> Any:
-            with Library(data_dir, sidecar) as library:  # SQLite connections stay in their thread
-                return job.call(library, progress, cancelled)
+            # A Library per job: SQLite connections stay in their thread.
+            return call_in_library(job, data_dir, sidecar, progress, cancelled, self.noticed.emit)
 
         worker = Worker(work)
 

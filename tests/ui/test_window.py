@@ -114,6 +114,22 @@ def test_reopening_an_indexed_folder_embeds_nothing(qtbot: QtBot, window: MainWi
     assert report is not None and (report.indexed, report.reused) == (0, SCENES * FRAMES)
 
 
+def test_a_damaged_catalog_is_set_aside_and_the_window_says_so(
+    qtbot: QtBot, tmp_path: Path, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "catalog.sqlite").write_bytes(b"not a database, a damaged header " * 64)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, photos)
+    report = window.session.report
+    assert report is not None and report.indexed == SCENES * FRAMES  # rebuilt from the folder
+    assert len(window.notices) == 1 and "catalog" in window.notices[0] and "fresh one" in window.notices[0]
+    assert len(list(data.glob("catalog.sqlite.damaged-*"))) == 1  # kept for whoever wants to look
+    window.close()
+
+
 def test_similar_images_with_back_and_forward(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
     open_and_wait(qtbot, window, photos)
     query = str(photos.resolve() / "s0_f0.jpg")
