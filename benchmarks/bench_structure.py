@@ -321,6 +321,12 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("DATA_DIR", "OPERATION", "FOLDER"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--codes", choices=("both", "before", "after"), default="both", help="which code to run (default: both)"
+    )
+    parser.add_argument(
+        "--reuse-index", action="store_true", help="keep the index files a previous run of the same code left"
+    )
     parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -338,9 +344,11 @@ def main() -> None:
     operations = args.only or ["build", "similar", "duplicates", "clusters:medium", "outliers", "browse"]
     limit = int(args.rss_limit_gb * 1024)
     trees = [("before", args.before_tree)] if args.before_tree else []
+    trees = [t for t in [*trees, ("after", HERE.parent)] if args.codes in ("both", t[0])]
     results: dict[str, dict[str, Any]] = {}
-    for label, tree in [*trees, ("after", HERE.parent)]:
-        shutil.rmtree(data_dir / "indexes", ignore_errors=True)
+    for label, tree in trees:
+        if not args.reuse_index:
+            shutil.rmtree(data_dir / "indexes", ignore_errors=True)
         env = {**os.environ, "PYTHONPATH": str(tree)}
         for operation in (args.before_only or operations) if label == "before" else operations:
             folder = args.folder or data_dir / ROOT_NAME

@@ -137,7 +137,11 @@ class Library:
         for _ in range(2):
             by_hash = self.catalog.paths_by_hash(root_id, model_id)
             structure = load_structure(self.index_dir, name)
-            if structure is not None and set(structure.keys) == by_hash.keys():
+            if (
+                structure is not None
+                and len(structure) == len(by_hash)
+                and all(key in by_hash for key in structure.key_list())
+            ):
                 return structure, by_hash
             refresh_vector_index(
                 self.catalog, root_id, model_id, self.index_dir, min_items=self.annoy_min_items
@@ -157,13 +161,13 @@ class Library:
         """The folder's compact vectors (memory-mapped) and neighbour graph, one row per content;
         full vectors are read from the catalog only where a result must be exact."""
         structure, by_hash = self._structure(self._root_id(folder))
-        model_id = self.spec.model_id
+        keys = structure.key_list()
         return FolderVectors(
-            structure.keys,
+            keys,
             structure.compact,
-            [by_hash[key] for key in structure.keys],
+            [by_hash[key] for key in keys],
             structure.graph(GRAPH_K),
-            full=lambda hashes: self.catalog.vectors(model_id, hashes),
+            full=structure.full.read,
         )
 
     def duplicates(

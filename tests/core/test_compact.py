@@ -82,7 +82,7 @@ def test_exact_similarities_replace_every_edge_that_could_reach_the_threshold() 
         [f"h{i}" for i in range(800)],
         compact,
         [[f"{i}.jpg"] for i in range(800)],
-        full=lambda keys: vectors[[int(k[1:]) for k in keys]],
+        full=lambda rows: vectors[rows],
     )
     approximate = folder.neighbours(12)
     full = vectors @ vectors.T
