@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,23 @@ def _exact_top(catalog: Any, model_id: str, keys: list[str], queries: np.ndarray
     return [{keys[i] for i in row} for row in best_keys.tolist()]
 
 
+def _query_files(catalog_path: Path, root_id: int) -> list[tuple[str, str]]:
+    """QUERIES usable files of the folder, the same ones for every code compared, and their content
+    hashes: streamed from the catalog (through sqlite3, not the code measured) so that the paths of
+    a million files never count towards the peak measured."""
+    db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True)
+    try:
+        where = "WHERE root_id = ? AND error IS NULL AND content_hash IS NOT NULL"
+        total = db.execute(f"SELECT count(*) FROM files {where}", (root_id,)).fetchone()[0]
+        picks = set(np.random.default_rng(0).choice(total, QUERIES, replace=False).tolist())
+        rows = db.execute(f"SELECT relpath, content_hash FROM files {where} ORDER BY relpath", (root_id,))
+        chosen = [(path, key) for i, (path, key) in enumerate(rows) if i in picks]
+    finally:
+        db.close()
+    np.random.default_rng(1).shuffle(chosen)
+    return chosen
+
+
 def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     from sorter_app.core.folder_index import FolderIndex
 
@@ -167,12 +185,11 @@ def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     started = time.perf_counter()
     index = FolderIndex.open(library.catalog, root_id, model_id, library.index_dir)
     opened = time.perf_counter() - started
-    paths = sorted(index.hash_by_path)
-    picks = np.random.default_rng(0).choice(len(paths), QUERIES, replace=False)
+    queries = _query_files(library.catalog.path, root_id)
     latencies, answers = [], []
-    for q in picks.tolist():
+    for path, _ in queries:
         t0 = time.perf_counter()
-        answers.append(index.similar(paths[q], 24))
+        answers.append(index.similar(path, 24))
         latencies.append(time.perf_counter() - t0)
     ms = np.array(latencies) * 1000
     result: dict[str, Any] = {
@@ -184,13 +201,12 @@ def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     }
     if with_recall:
         keys = list(library.catalog.paths_by_hash(root_id, model_id))
-        hash_of = index.hash_by_path
-        query_keys = [hash_of[paths[q]] for q in picks[:RECALL_QUERIES].tolist()]
+        query_keys = [key for _, key in queries[:RECALL_QUERIES]]
         truth = _exact_top(library.catalog, model_id, keys, library.catalog.vectors(model_id, query_keys), 25)
         hits = []
         for answer, key, exact in zip(answers[:RECALL_QUERIES], query_keys, truth, strict=True):
             exact.discard(key)
-            found = {hash_of[n.relpath] for n in answer}
+            found = {library.catalog.file_row(root_id, n.relpath).content_hash for n in answer}
             hits.append(len(found & exact) / min(24, len(exact)))
         result["recall_at_24"] = round(float(np.mean(hits)), 4)
     return result
@@ -322,7 +338,10 @@ def main() -> None:
         "--child", nargs=3, metavar=("DATA_DIR", "OPERATION", "FOLDER"), help=argparse.SUPPRESS
     )
     parser.add_argument(
-        "--codes", choices=("both", "before", "after"), default="both", help="which code to run (default: both)"
+        "--codes",
+        choices=("both", "before", "after"),
+        default="both",
+        help="which code to run (default: both)",
     )
     parser.add_argument(
         "--reuse-index", action="store_true", help="keep the index files a previous run of the same code left"
