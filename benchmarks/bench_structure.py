@@ -358,8 +358,12 @@ def main() -> None:
         print(json.dumps({"catalog_items": args.n, "build_seconds": seconds, **facts}), flush=True)
         return
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-structure-"))
+    # Vectors are stored under the model id of the code that wrote the catalog (the oldest compared):
+    # every code compared runs with that code's bundled model, or a newer one would find no vectors.
+    oldest = args.before_tree or HERE.parent
+    os.environ.setdefault("SORTER_RESOURCES_DIR", str(oldest / "resources"))
     if not (data_dir / "catalog.sqlite").exists():
-        write_catalog(data_dir, args.n, args.embeddings, args.before_tree or HERE.parent)
+        write_catalog(data_dir, args.n, args.embeddings, oldest)
     operations = args.only or ["build", "similar", "duplicates", "clusters:medium", "outliers", "browse"]
     limit = int(args.rss_limit_gb * 1024)
     trees = [("before", args.before_tree)] if args.before_tree else []
