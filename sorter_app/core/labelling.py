@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .atomic import atomic_write_bytes
-from .clusters import Clustering, cluster_folder
+from .clusters import Clustering
 from .errors import SorterError
 from .label_model import LabelModel, TooFewLabelsError, keep_for_training, train_label_model
 from .label_review import review_order
@@ -300,8 +300,12 @@ class Labelling:
 
     def clusters(self, folder: Path, set_name: str, granularity: str = "medium") -> Clustering:
         """The folder's clusters, named after the set's labels its members have."""
-        labels = {a.path: a.label for a in self.answers(folder, set_name) if a.label != UNKNOWN}
-        return cluster_folder(self.library.folder_vectors(folder), granularity, labels=labels)
+        model = self.model(set_name)[0]
+
+        def labels() -> dict[str, str]:  # read while Leiden runs
+            return {a.path: a.label for a in self.answers(folder, set_name, model) if a.label != UNKNOWN}
+
+        return self.library.clusters(folder, granularity, labels=labels)
 
     def plan(
         self,
