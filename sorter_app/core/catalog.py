@@ -362,11 +362,15 @@ class Catalog:
 
     def paths_of(self, root_id: int, model_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
         """`paths_by_hash` for a few contents only (by the files_by_hash index): what a `similar`
-        answer needs, without holding a million-entry dict."""
+        answer needs, without holding a million-entry dict.
+
+        `+f.root_id` keeps SQLite off the (root_id, relpath) index, which it otherwise prefers
+        (no statistics) and which walks every file of the root: 100 ms at 100,000 instead of 0.3 ms.
+        """
         query = (
             "SELECT f.content_hash, f.relpath FROM files f JOIN vectors v "
             "ON v.content_hash = f.content_hash AND v.model_id = ? "
-            "WHERE f.root_id = ? AND f.error IS NULL AND f.content_hash IN ({marks})"
+            "WHERE +f.root_id = ? AND f.error IS NULL AND f.content_hash IN ({marks})"
         )
         grouped: dict[str, list[str]] = {}
         for content_hash, relpath in self._rows_by_hash(query, hashes, model_id, root_id):
