@@ -20,6 +20,7 @@ being referenced, until their share makes `compacted` write the live rows into o
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class FullStore:
             order = np.argsort(local, kind="stable")  # one pass forward through the file
             buffer = bytearray(row_bytes)
             with (self.directory / self.segments[s]).open("rb", buffering=0) as fh:
+                _prefetch(fh.fileno(), self.offsets[s] + local * row_bytes, row_bytes)
                 for at, row in zip(picks[order].tolist(), local[order].tolist(), strict=True):
                     fh.seek(self.offsets[s] + row * row_bytes)
                     if fh.readinto(buffer) != row_bytes:
@@ -103,6 +105,16 @@ class FullStore:
             for start in range(0, len(self.rows), _COPY_CHUNK)
         )
         return new_store(self.directory, name, chunks, len(self.rows), self.dim)
+
+
+def _prefetch(fd: int, offsets: NDArray[np.int64], length: int) -> None:
+    """Ask the kernel for every row before reading the first: the disk then serves them together
+    instead of one read's wait after another (75 rows of a 5-GB store at a million images that
+    the page cache does not hold). Where the system has no posix_fadvise, reads just wait."""
+    if len(offsets) < 2 or not hasattr(os, "posix_fadvise"):
+        return
+    for offset in offsets.tolist():
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
 
 
 def new_store(
