@@ -5,7 +5,7 @@ It is computed once per folder and model, stored beside the Annoy index, and upd
 folder changes: new images get neighbour lists (and enter the lists of the images they are close
 to), images that are gone leave, and the rows that lost a neighbour are searched again. Only a
 big change — more than REBUILD_SHARE of the rows, or a folder twice the size its projection was
-fitted on — rebuilds it all. Beside them, float16 copies of the full vectors (full_store.py) for
+fitted on — rebuilds it all. Beside them, float32 copies of the full vectors (full_store.py) for
 re-scoring, and which row each item of the folder's Annoy index is.
 
 Files, all written atomically under a fresh build id, the manifest last (a crash leaves the old
