@@ -9,10 +9,10 @@ vector but each copy is listed.
 
 What an open folder holds does not grow with the folder: the structure's memory maps, the Annoy
 index's, and the rows of the few images added since the Annoy build. Paths are looked up in the
-catalog per query (the files_by_hash index), never held: a million-image folder answers from
-about 30 MB of its own. The open part is kept per process and data folder (`searchable`), so the
-window, which starts a task per query, opens a folder once, and any new build of the structure or
-the index is picked up at the next query.
+catalog per query (the files_by_hash index), never held: of its own, a million-image folder
+holds a few arrays of one integer per image (~16 MB). The open part is kept per process and data
+folder (`searchable`), so the window, which starts a task per query, opens a folder once, and any
+new build of the structure or the index is picked up at the next query.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ class Library:
 
     def folder_vectors(self, folder: Path) -> FolderVectors:
         """The folder's compact vectors (memory-mapped) and neighbour graph, one row per content;
-        full vectors are read from the catalog only where a result must be exact."""
+        full vectors are read from its full store (full_store.py) only where a result must be exact."""
         structure, by_hash = self._structure(self._root_id(folder))
         keys = structure.key_list()
         return FolderVectors(
