@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,23 @@ def _exact_top(catalog: Any, model_id: str, keys: list[str], queries: np.ndarray
     return [{keys[i] for i in row} for row in best_keys.tolist()]
 
 
+def _query_files(catalog_path: Path, root_id: int) -> list[tuple[str, str]]:
+    """QUERIES usable files of the folder, the same ones for every code compared, and their content
+    hashes: streamed from the catalog (through sqlite3, not the code measured) so that the paths of
+    a million files never count towards the peak measured."""
+    db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True)
+    try:
+        where = "WHERE root_id = ? AND error IS NULL AND content_hash IS NOT NULL"
+        total = db.execute(f"SELECT count(*) FROM files {where}", (root_id,)).fetchone()[0]
+        picks = set(np.random.default_rng(0).choice(total, QUERIES, replace=False).tolist())
+        rows = db.execute(f"SELECT relpath, content_hash FROM files {where} ORDER BY relpath", (root_id,))
+        chosen = [(path, key) for i, (path, key) in enumerate(rows) if i in picks]
+    finally:
+        db.close()
+    np.random.default_rng(1).shuffle(chosen)
+    return chosen
+
+
 def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     from sorter_app.core.folder_index import FolderIndex
 
@@ -167,30 +185,34 @@ def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     started = time.perf_counter()
     index = FolderIndex.open(library.catalog, root_id, model_id, library.index_dir)
     opened = time.perf_counter() - started
-    paths = sorted(index.hash_by_path)
-    picks = np.random.default_rng(0).choice(len(paths), QUERIES, replace=False)
-    latencies, answers = [], []
-    for q in picks.tolist():
-        t0 = time.perf_counter()
-        answers.append(index.similar(paths[q], 24))
+    queries = _query_files(library.catalog.path, root_id)
+    latencies, cpu, answers = [], [], []
+    for path, _ in queries:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        answers.append(index.similar(path, 24))
         latencies.append(time.perf_counter() - t0)
-    ms = np.array(latencies) * 1000
+        cpu.append(time.thread_time() - c0)
+    ms, cpu_ms = np.array(latencies) * 1000, np.array(cpu) * 1000
     result: dict[str, Any] = {
         "annoy": index.uses_annoy,
         "open_seconds": round(opened, 2),
         "similar_ms": {p: round(float(np.percentile(ms, v)), 2) for p, v in (("p50", 50), ("p95", 95))},
         "similar_ms_max": round(float(ms.max()), 2),
+        # CPU time of the querying thread: what a loaded machine's waits for a core do not inflate.
+        "similar_cpu_ms": {
+            p: round(float(np.percentile(cpu_ms, v)), 2) for p, v in (("p50", 50), ("p95", 95))
+        },
+        "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb_before_recall": _peak_mb(),
     }
     if with_recall:
         keys = list(library.catalog.paths_by_hash(root_id, model_id))
-        hash_of = index.hash_by_path
-        query_keys = [hash_of[paths[q]] for q in picks[:RECALL_QUERIES].tolist()]
+        query_keys = [key for _, key in queries[:RECALL_QUERIES]]
         truth = _exact_top(library.catalog, model_id, keys, library.catalog.vectors(model_id, query_keys), 25)
         hits = []
         for answer, key, exact in zip(answers[:RECALL_QUERIES], query_keys, truth, strict=True):
             exact.discard(key)
-            found = {hash_of[n.relpath] for n in answer}
+            found = {library.catalog.file_row(root_id, n.relpath).content_hash for n in answer}
             hits.append(len(found & exact) / min(24, len(exact)))
         result["recall_at_24"] = round(float(np.mean(hits)), 4)
     return result
@@ -224,7 +246,13 @@ def run_one(data_dir: Path, operation: str, folder: Path) -> dict[str, Any]:
             clustering = library.clusters(folder, operation.split(":")[1])
             result = {"clusters": len(clustering.clusters), "unsorted": len(clustering.unsorted)}
         seconds = time.perf_counter() - started
-    return {"operation": operation, "seconds": round(seconds, 1), "peak_rss_mb": _peak_mb(), **result}
+    return {
+        "operation": operation,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": _peak_mb(),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        **result,
+    }
 
 
 def _near_pairs(groups: list[Any]) -> list[list[str]]:
@@ -321,6 +349,15 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("DATA_DIR", "OPERATION", "FOLDER"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--codes",
+        choices=("both", "before", "after"),
+        default="both",
+        help="which code to run (default: both)",
+    )
+    parser.add_argument(
+        "--reuse-index", action="store_true", help="keep the index files a previous run of the same code left"
+    )
     parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -333,14 +370,20 @@ def main() -> None:
         print(json.dumps({"catalog_items": args.n, "build_seconds": seconds, **facts}), flush=True)
         return
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-structure-"))
+    # Vectors are stored under the model id of the code that wrote the catalog (the oldest compared):
+    # every code compared runs with that code's bundled model, or a newer one would find no vectors.
+    oldest = args.before_tree or HERE.parent
+    os.environ.setdefault("SORTER_RESOURCES_DIR", str(oldest / "resources"))
     if not (data_dir / "catalog.sqlite").exists():
-        write_catalog(data_dir, args.n, args.embeddings, args.before_tree or HERE.parent)
+        write_catalog(data_dir, args.n, args.embeddings, oldest)
     operations = args.only or ["build", "similar", "duplicates", "clusters:medium", "outliers", "browse"]
     limit = int(args.rss_limit_gb * 1024)
     trees = [("before", args.before_tree)] if args.before_tree else []
+    trees = [t for t in [*trees, ("after", HERE.parent)] if args.codes in ("both", t[0])]
     results: dict[str, dict[str, Any]] = {}
-    for label, tree in [*trees, ("after", HERE.parent)]:
-        shutil.rmtree(data_dir / "indexes", ignore_errors=True)
+    for label, tree in trees:
+        if not args.reuse_index:
+            shutil.rmtree(data_dir / "indexes", ignore_errors=True)
         env = {**os.environ, "PYTHONPATH": str(tree)}
         for operation in (args.before_only or operations) if label == "before" else operations:
             folder = args.folder or data_dir / ROOT_NAME

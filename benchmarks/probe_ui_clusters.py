@@ -64,6 +64,7 @@ def probe(data_dir: Path) -> dict[str, object]:
         "worst_late_ms": round(float(late_ms.max()), 1),
         "p99_late_ms": round(float(np.percentile(late_ms, 99)), 1),
         "late_over_50ms": int((late_ms > 50).sum()),
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 
@@ -82,9 +83,12 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from bench_structure import write_catalog
 
+    # As in bench_structure: vectors are keyed by the model id of the code that wrote the catalog.
+    oldest = args.before_tree or HERE.parent
+    os.environ.setdefault("SORTER_RESOURCES_DIR", str(oldest / "resources"))
     with tempfile.TemporaryDirectory(prefix="probe-ui-") as tmp:
         data_dir = Path(tmp)
-        write_catalog(data_dir, args.n, args.embeddings, args.before_tree or HERE.parent)
+        write_catalog(data_dir, args.n, args.embeddings, oldest)
         trees = [("before", args.before_tree)] if args.before_tree else []
         for label, tree in [*trees, ("after", HERE.parent)]:
             for index_file in (data_dir / "indexes").glob("*"):

@@ -360,6 +360,34 @@ class Catalog:
             grouped.setdefault(content_hash, []).append(relpath)
         return grouped
 
+    def paths_of(self, root_id: int, model_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """`paths_by_hash` for a few contents only (by the files_by_hash index): what a `similar`
+        answer needs, without holding a million-entry dict.
+
+        `+f.root_id` keeps SQLite off the (root_id, relpath) index, which it otherwise prefers
+        (no statistics) and which walks every file of the root: 100 ms at 100,000 instead of 0.3 ms.
+        """
+        query = (
+            "SELECT f.content_hash, f.relpath FROM files f JOIN vectors v "
+            "ON v.content_hash = f.content_hash AND v.model_id = ? "
+            "WHERE +f.root_id = ? AND f.error IS NULL AND f.content_hash IN ({marks})"
+        )
+        grouped: dict[str, list[str]] = {}
+        for content_hash, relpath in self._rows_by_hash(query, hashes, model_id, root_id):
+            grouped.setdefault(content_hash, []).append(relpath)
+        for paths in grouped.values():
+            paths.sort()
+        return grouped
+
+    def usable_count(self, root_id: int, model_id: str) -> int:
+        """How many files of a root have a vector of the model (copies counted each)."""
+        row = self._db.execute(
+            "SELECT count(*) FROM files f JOIN vectors v ON v.content_hash = f.content_hash "
+            "AND v.model_id = ? WHERE f.root_id = ? AND f.error IS NULL",
+            (model_id, root_id),
+        ).fetchone()
+        return int(row[0])
+
     def file_facts(self, root_id: int) -> dict[str, FileFacts]:
         rows = self._db.execute(
             "SELECT f.relpath, f.size, f.mtime_ns, i.width, i.height FROM files f "

@@ -8,15 +8,16 @@ communities too small to be worth a folder go to "unsorted", so every image is i
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .leiden import leiden_in_process
+from .leiden import leiden_in_process, ready
 from .neighbours import FolderVectors, KnnGraph
 
 GRAPH_K = 12
@@ -43,19 +44,41 @@ class Clustering:
     unsorted: list[str]
 
 
-def leiden(graph: KnnGraph, resolution: float = 1.0, seed: int = 0) -> NDArray[np.int64]:
+@contextlib.contextmanager
+def leiden_child() -> Iterator[ProcessPoolExecutor]:
+    """The child process Leiden runs in, started now: its start-up (a fresh interpreter importing
+    numpy and igraph, ~0.5 s) overlaps whatever the caller reads before the graph is in hand."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        child.submit(ready)  # imports igraph there
+        yield child
+
+
+def leiden(
+    graph: KnnGraph,
+    resolution: float = 1.0,
+    seed: int = 0,
+    *,
+    meanwhile: Callable[[], object] | None = None,
+    child: ProcessPoolExecutor | None = None,
+) -> NDArray[np.int64]:
     """Community label per item (0..c-1), the same for the same graph, resolution and seed.
 
-    Run in a child process: igraph holds the GIL throughout (0.45 s over the 16,758 shared photos,
-    about a minute over a million), which would freeze a window that computes clusters in a thread.
+    Run in a child process (`child`, or one started here): igraph holds the GIL throughout (0.45 s
+    over the 16,758 shared photos, about a minute over a million), which would freeze a window that
+    computes clusters in a thread. `meanwhile` runs here while the child works (on 2 cores the two
+    overlap).
     """
-    n = len(graph.indices)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        membership: NDArray[np.int64] = child.submit(
-            leiden_in_process, graph.indices, graph.similarities, resolution, seed
-        ).result()
+    if child is None:
+        with leiden_child() as started:
+            return leiden(graph, resolution, seed, meanwhile=meanwhile, child=started)
+    if len(graph.indices) == 0:
+        membership = np.zeros(0, dtype=np.int64)
+    else:
+        pending = child.submit(leiden_in_process, graph.indices, graph.similarities, resolution, seed)
+    if meanwhile is not None:
+        meanwhile()
+    if len(graph.indices):
+        membership = pending.result()
     return membership
 
 
@@ -63,13 +86,26 @@ def cluster_folder(
     folder: FolderVectors,
     granularity: str = "medium",
     *,
-    labels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    child: ProcessPoolExecutor | None = None,
 ) -> Clustering:
-    """Every image in exactly one cluster or in `unsorted`. Clusters are numbered by size."""
+    """Every image in exactly one cluster or in `unsorted`. Clusters are numbered by size.
+
+    `labels` (path -> predicted label, for names) may be a function: it is then called while
+    Leiden runs in its child process — at 100,000 images each takes seconds.
+    """
     if granularity not in RESOLUTIONS:
         raise ValueError(f"granularity must be one of {', '.join(RESOLUTIONS)}")
-    membership = leiden(folder.neighbours(GRAPH_K, progress), RESOLUTIONS[granularity])
+    named_by: list[Mapping[str, str] | None] = [None if callable(labels) else labels]
+
+    def read_labels() -> None:
+        if callable(labels):
+            named_by[0] = labels()
+
+    graph = folder.neighbours(GRAPH_K, progress)
+    membership = leiden(graph, RESOLUTIONS[granularity], meanwhile=read_labels, child=child)
+    labels = named_by[0]
     groups: dict[int, list[int]] = {}
     for item, community in enumerate(membership.tolist()):
         groups.setdefault(community, []).append(item)

@@ -86,23 +86,6 @@ def fit_projection(keys: Sequence[str], read: VectorReader, dim: int = COMPACT_D
     return Projection.fit(read(sample_keys), dim)
 
 
-def project_keys(
-    keys: Sequence[str],
-    read: VectorReader,
-    projection: Projection,
-    *,
-    chunk: int = 10_000,
-    progress: Callable[[int, int], None] | None = None,
-) -> NDArray[np.float16]:
-    """Compact vectors of `keys`, reading full vectors `chunk` at a time (never all of them)."""
-    out = np.empty((len(keys), projection.dim), dtype=np.float16)
-    for start in range(0, len(keys), chunk):
-        out[start : start + chunk] = projection.project(read(keys[start : start + chunk]))
-        if progress:
-            progress(min(start + chunk, len(keys)), len(keys))
-    return out
-
-
 def unit_rows(compact: NDArray[np.floating], dims: int | None = None) -> NDArray[np.float32]:
     """float32 copies of (the first `dims` coordinates of) compact rows, scaled to unit length."""
     rows = np.asarray(compact[:, :dims] if dims else compact, dtype=np.float32)

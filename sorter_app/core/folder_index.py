@@ -3,14 +3,23 @@
 Candidates come from compact vectors (compact.py): the persisted Annoy index holds their first
 coordinates; items added since it was built, and whole folders too small to need Annoy, are
 compared exactly with the memory-mapped compact vectors. The best candidates — several times more
-than asked for — are then re-scored with their full vectors, read from the catalog, so the
-similarities shown are exact. Results are per path: exact copies share one vector but each copy
-is listed.
+than asked for — are then re-scored with their full vectors, read from the folder's full store
+(full_store.py), so the similarities shown are exact. Results are per path: exact copies share one
+vector but each copy is listed.
+
+What an open folder holds does not grow with the folder: the structure's memory maps, the Annoy
+index's, and the rows of the few images added since the Annoy build. Paths are looked up in the
+catalog per query (the files_by_hash index), never held: of its own, a million-image folder
+holds a few arrays of one integer per image (~16 MB). The open part is kept per process and data
+folder (`searchable`), so the window, which starts a task per query, opens a folder once, and any
+new build of the structure or the index is picked up at the next query.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +34,15 @@ from .graph_search import SearchIndex
 from .structure import (
     FolderStructure,
     load_structure,
+    manifest_identity,
+    remove_unreferenced,
     save_structure,
     structure_name,
     update_compact,
     update_graph,
+    with_annoy,
 )
 from .vector_index import (
-    AnnoySearch,
-    IndexWriteError,
     index_lock,
     load_manifest,
     open_annoy,
@@ -46,13 +56,17 @@ from .vector_index import (
 ANNOY_MIN_ITEMS = 2000
 # Per result wanted: candidates from the compact vectors (Annoy, or exact for the rest), Annoy nodes
 # inspected per candidate, and how many of the best by compact cosine are re-scored with full
-# vectors. Chosen on the 16,758 shared photos (benchmarks/RESULTS.md: recall@24 and time).
-# (4, 50, 2) found 98.0 % of the exact top 24, (4, 100, 4) 99.5 % in 1.6× the time, (3, 30, 2) 94.1 %;
-# Annoy over the full vectors (before compact vectors) found 87.0 %. On 100,000 bench_structure
-# vectors (60 near-equidistant variants of each real photo): 76 %, 84 %, and (4, 100, 3) 84 %.
+# vectors. Chosen on the 16,758 shared photos and on 100,000 bench_structure vectors
+# (benchmarks/RESULTS.md: recall@24 and time).
 CANDIDATE_FACTOR = 4
 SEARCH_K_PER_RESULT = 100
 RESCORE_FACTOR = 3
+# Rows outside Annoy whose unit compact vectors are kept in memory (float32, 1 KB each); more than
+# this (a damaged index over a big folder) are read from the memory map a chunk per query.
+POOL_IN_MEMORY = 50_000
+_POOL_CHUNK = 65_536
+_EXACT_CHUNK = 10_000
+_OPEN_FOLDERS = 2  # folders kept open per process (the window shows one at a time)
 
 
 @dataclass(frozen=True)
@@ -65,62 +79,105 @@ def index_name(root_id: int, model_id: str) -> str:
     return f"root{root_id}-{hashlib.sha1(model_id.encode()).hexdigest()[:10]}"
 
 
+@dataclass(frozen=True)
+class Searchable:
+    """The open, read-only part of a folder's index: shared by every query of the process."""
+
+    structure: FolderStructure
+    search: SearchIndex | None  # None: no Annoy index (a small folder, or a damaged file)
+    pool_unit: NDArray[np.float32] | None  # unit compact rows of search.pool (or of all), if small
+    identity: tuple[object, ...]
+
+    @property
+    def pool(self) -> NDArray[np.int64]:
+        if self.search is not None:
+            return self.search.pool
+        return np.arange(len(self.structure), dtype=np.int64)
+
+
+_open: OrderedDict[tuple[str, str], Searchable] = OrderedDict()
+_open_lock = threading.Lock()
+
+
+def _identity(index_dir: Path, name: str) -> tuple[object, ...]:
+    return (manifest_identity(index_dir, structure_name(name)), manifest_identity(index_dir, name))
+
+
+def searchable(index_dir: Path, name: str) -> Searchable | None:
+    """The folder's open index, from this process's cache while its files are the same ones."""
+    key = (str(index_dir), name)
+    identity = _identity(index_dir, name)
+    with _open_lock:
+        cached = _open.get(key)
+        if cached is not None and cached.identity == identity:
+            _open.move_to_end(key)
+            return cached
+    opened = _open_searchable(index_dir, name, identity)
+    with _open_lock:
+        if opened is None:
+            _open.pop(key, None)
+            return None
+        _open[key] = opened
+        _open.move_to_end(key)
+        while len(_open) > _OPEN_FOLDERS:
+            _open.popitem(last=False)  # closed when its last query lets go of it
+    return opened
+
+
+def _open_searchable(index_dir: Path, name: str, identity: tuple[object, ...]) -> Searchable | None:
+    structure = load_structure(index_dir, structure_name(name))
+    if structure is None:
+        return None
+    annoy = open_annoy(index_dir, name)
+    search = None
+    if annoy is not None:
+        # An index the structure does not map (a crash between their writes) is mapped by key.
+        rows = with_annoy(structure, annoy, rebuilt=False).annoy
+        assert rows is not None
+        search = SearchIndex.over(annoy.without_keys(), rows.rows, len(structure))
+    pool = search.pool if search is not None else np.arange(len(structure), dtype=np.int64)
+    pool_unit = unit_rows(structure.compact[pool]) if len(pool) <= POOL_IN_MEMORY else None
+    return Searchable(structure, search, pool_unit, identity)
+
+
 class FolderIndex:
-    def __init__(
-        self,
-        paths_by_hash: dict[str, list[str]],
-        annoy: AnnoySearch | None,
-        structure: FolderStructure | None,
-        catalog: Catalog,
-        model_id: str,
-    ) -> None:
-        self.paths_by_hash = paths_by_hash
-        self.hash_by_path = {p: h for h, paths in paths_by_hash.items() for p in paths}
-        self._annoy = annoy
-        self._structure = structure
+    """One folder open for `similar`, seen through one catalog connection (one per thread)."""
+
+    def __init__(self, catalog: Catalog, root_id: int, model_id: str, opened: Searchable | None) -> None:
         self._catalog = catalog
+        self._root_id = root_id
         self._model_id = model_id
-        built = set(annoy.keys) if annoy else set()
-        self._position = position = {key: i for i, key in enumerate(structure.keys)} if structure else {}
-        unbuilt = [h for h in paths_by_hash if h not in built]
-        # Not in Annoy: compared exactly, by compact vector where the structure has one (a memory
-        # map), else by full vector (only content indexed since the structure was last refreshed).
-        self._compact_keys = [h for h in unbuilt if h in position]
-        self._compact_unit = (
-            unit_rows(structure.compact[[position[h] for h in self._compact_keys]])
-            if structure and self._compact_keys
-            else np.zeros((0, 1), dtype=np.float32)
-        )
-        self._full_keys = [h for h in unbuilt if h not in position]
-        self._full_vectors = catalog.vectors(model_id, self._full_keys)
+        self._opened = opened
 
     @classmethod
     def open(cls, catalog: Catalog, root_id: int, model_id: str, index_dir: Path) -> FolderIndex:
-        paths_by_hash = catalog.paths_by_hash(root_id, model_id)
-        name = index_name(root_id, model_id)
-        structure = load_structure(index_dir, structure_name(name))
-        return cls(paths_by_hash, open_annoy(index_dir, name), structure, catalog, model_id)
+        return cls(catalog, root_id, model_id, searchable(index_dir, index_name(root_id, model_id)))
 
     def close(self) -> None:
-        if self._annoy is not None:
-            self._annoy.unload()
+        """Nothing to release: what is open is shared, and closed when no query holds it."""
+        self._opened = None
 
     @property
     def uses_annoy(self) -> bool:
-        return self._annoy is not None
+        return self._opened is not None and self._opened.search is not None
 
     @property
     def has_structure(self) -> bool:
-        return self._structure is not None
+        return self._opened is not None
 
     def __len__(self) -> int:
-        return len(self.hash_by_path)
+        """Usable files (copies each counted), as the catalog has them now."""
+        return self._catalog.usable_count(self._root_id, self._model_id)
 
     def vector_of(self, relpath: str) -> NDArray[np.float32]:
-        content_hash = self.hash_by_path.get(relpath)
-        if content_hash is None:
-            raise SorterError(f"not in the index: {relpath} (run `sorter index` on its folder first)")
-        vector: NDArray[np.float32] = self._catalog.vectors(self._model_id, [content_hash])[0]
+        row = self._catalog.file_row(self._root_id, relpath)
+        missing = SorterError(f"not in the index: {relpath} (run `sorter index` on its folder first)")
+        if row is None or row.error is not None or row.content_hash is None:
+            raise missing
+        try:
+            vector: NDArray[np.float32] = self._catalog.vectors(self._model_id, [row.content_hash])[0]
+        except KeyError:
+            raise missing from None
         return vector
 
     def similar(self, relpath: str, k: int) -> list[Neighbour]:
@@ -132,125 +189,163 @@ class FolderIndex:
     ) -> list[Neighbour]:
         if k <= 0:
             return []
+        opened = self._opened
+        if opened is None:
+            return self._exact(vector, k, exclude)
+        structure = opened.structure
         wanted = k + len(exclude)
-        candidates = {h for h, _ in self._compact_candidates(vector, CANDIDATE_FACTOR * wanted)}
-        candidates |= {h for h, _ in self._annoy_candidates(vector, CANDIDATE_FACTOR * wanted)}
-        best = self._best_compact(vector, sorted(candidates), RESCORE_FACTOR * wanted)
-        scored = self._exact_candidates(vector, wanted) + self._rescored(vector, best)
-        scored.sort(key=lambda item: -item[1])
+        query: NDArray[np.float32] = unit_rows(structure.projection.project(vector[None, :]))[0]
+        candidates = np.union1d(
+            _annoy_candidates(opened.search, query, CANDIDATE_FACTOR * wanted),
+            _pool_candidates(opened, query, CANDIDATE_FACTOR * wanted),
+        ).astype(np.int64)
+        if len(candidates) > RESCORE_FACTOR * wanted:
+            compact = unit_rows(structure.compact[candidates]) @ query
+            candidates = candidates[np.argpartition(-compact, RESCORE_FACTOR * wanted - 1)]
+            candidates = candidates[: RESCORE_FACTOR * wanted]
+        sims = structure.full.read(candidates) @ vector
+        order = np.argsort(-sims, kind="stable")
+        return self._answer(structure, candidates[order], sims[order], k, exclude)
+
+    def _exact(self, vector: NDArray[np.float32], k: int, exclude: Collection[str]) -> list[Neighbour]:
+        """Every image compared, full vectors read a chunk at a time: a folder without a structure
+        (indexed by an older version, before `Library.open_folder` builds one)."""
+        by_hash = self._catalog.paths_by_hash(self._root_id, self._model_id)
+        keys = list(by_hash)
+        wanted = k + len(exclude)
+        best_keys: list[str] = []
+        best_sims = np.zeros(0, dtype=np.float32)
+        for start in range(0, len(keys), _EXACT_CHUNK):
+            chunk = keys[start : start + _EXACT_CHUNK]
+            sims = np.concatenate([best_sims, self._catalog.vectors(self._model_id, chunk) @ vector])
+            pool = best_keys + chunk
+            top = np.argsort(-sims, kind="stable")[:wanted]
+            best_keys, best_sims = [pool[i] for i in top.tolist()], sims[top]
+        out = [
+            Neighbour(p, float(min(s, 1.0)))
+            for key, s in zip(best_keys, best_sims.tolist(), strict=True)
+            for p in by_hash[key]
+            if p not in exclude
+        ]
+        out.sort(key=lambda n: (-n.similarity, n.relpath))
+        return out[:k]
+
+    def _answer(
+        self,
+        structure: FolderStructure,
+        rows: NDArray[np.int64],
+        sims: NDArray[np.float32],
+        k: int,
+        exclude: Collection[str],
+    ) -> list[Neighbour]:
+        """The best rows' files, read from the catalog: contents whose files are gone since the
+        structure was built have none and drop out."""
+        keys = [key.decode("ascii") for key in structure.keys[rows].tolist()]
+        paths = self._catalog.paths_of(self._root_id, self._model_id, keys)
         out: list[Neighbour] = []
-        seen: set[str] = set()
-        for content_hash, similarity in scored:
-            if content_hash in seen:
-                continue
-            seen.add(content_hash)
-            for path in self.paths_by_hash.get(content_hash, ()):
-                if path not in exclude:
-                    out.append(Neighbour(path, float(min(similarity, 1.0))))
+        for key, similarity in zip(keys, sims.tolist(), strict=True):
+            out += [Neighbour(p, float(min(similarity, 1.0))) for p in paths.get(key, ()) if p not in exclude]
             if len(out) >= k:
                 break
         out.sort(key=lambda n: (-n.similarity, n.relpath))
         return out[:k]
 
-    def _query(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The query in compact space (the structure's projection)."""
-        assert self._structure is not None
-        query: NDArray[np.float32] = unit_rows(self._structure.projection.project(vector[None, :]))[0]
-        return query
 
-    def _best_compact(self, vector: NDArray[np.float32], hashes: list[str], n: int) -> list[str]:
-        """The n candidates of highest compact cosine over all the compact coordinates."""
-        if len(hashes) <= n or self._structure is None:
-            return hashes
-        rows = [self._position[h] for h in hashes]
-        sims = unit_rows(self._structure.compact[rows]) @ self._query(vector)
-        return [hashes[i] for i in np.argpartition(-sims, n - 1)[:n]]
+def _annoy_candidates(search: SearchIndex | None, query: NDArray[np.float32], n: int) -> NDArray[np.int64]:
+    """Annoy may return items whose images are gone since the build: ask for more until n are live."""
+    if search is None:
+        return np.zeros(0, dtype=np.int64)
+    total = len(search.row_of_item)
+    ask = min(total, n + 8)
+    while True:
+        items = search.annoy.items_near(query[:SEARCH_DIM], ask, search_k=ask * SEARCH_K_PER_RESULT)
+        rows = search.row_of_item[np.asarray(items, dtype=np.int64)]
+        live = rows[rows >= 0]
+        if len(live) >= n or ask >= total:
+            return live
+        ask = min(total, ask * 4)
 
-    def _rescored(self, vector: NDArray[np.float32], hashes: list[str]) -> list[tuple[str, float]]:
-        """Exact cosines of compact candidates: their full vectors, read in one query."""
-        if not hashes:
-            return []
-        sims = self._catalog.vectors(self._model_id, hashes) @ vector
-        return list(zip(hashes, sims.tolist(), strict=True))
 
-    def _top(self, keys: list[str], sims: NDArray[np.float32], n: int) -> list[tuple[str, float]]:
-        n = min(n, len(sims))
-        top = np.argpartition(-sims, n - 1)[:n]
-        return [(keys[i], float(sims[i])) for i in top]
-
-    def _compact_candidates(self, vector: NDArray[np.float32], n: int) -> list[tuple[str, float]]:
-        if not self._compact_keys:
-            return []
-        return self._top(self._compact_keys, self._compact_unit @ self._query(vector), n)
-
-    def _exact_candidates(self, vector: NDArray[np.float32], n: int) -> list[tuple[str, float]]:
-        if not self._full_keys:
-            return []
-        return self._top(self._full_keys, self._full_vectors @ vector, n)
-
-    def _annoy_candidates(self, vector: NDArray[np.float32], n: int) -> list[tuple[str, float]]:
-        """Annoy may return items whose files are gone since the build: ask for more until n are live."""
-        if self._annoy is None or self._structure is None:
-            return []
-        query = self._query(vector)[:SEARCH_DIM]
-        total = len(self._annoy.keys)
-        ask = min(total, n + 8)
-        while True:
-            found = self._annoy.query(query, ask, search_k=ask * SEARCH_K_PER_RESULT)
-            live = [(h, s) for h, s in found if h in self.paths_by_hash]
-            if len(live) >= n or ask >= total:
-                return live
-            ask = min(total, ask * 4)
+def _pool_candidates(opened: Searchable, query: NDArray[np.float32], n: int) -> NDArray[np.int64]:
+    """The n rows outside Annoy of highest compact cosine, compared exactly."""
+    pool = opened.pool
+    if len(pool) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if opened.pool_unit is not None:
+        sims = opened.pool_unit @ query
+    else:  # too many to hold: read the memory map a chunk at a time
+        compact = opened.structure.compact
+        sims = np.concatenate(
+            [unit_rows(compact[pool[s : s + _POOL_CHUNK]]) @ query for s in range(0, len(pool), _POOL_CHUNK)]
+        )
+    n = min(n, len(sims))
+    return pool[np.argpartition(-sims, n - 1)[:n]]
 
 
 def refresh_vector_index(
     catalog: Catalog, root_id: int, model_id: str, index_dir: Path, *, min_items: int = ANNOY_MIN_ITEMS
 ) -> bool:
-    """Bring the folder's compact vectors, Annoy index and neighbour graph up to date.
+    """Bring the folder's compact vectors, full store, Annoy index and neighbour graph up to date.
 
-    The compact vectors and the graph follow every change (structure.py); the Annoy index is
-    rebuilt, from the compact vectors, when enough has changed since the last build or when its
-    files are missing or damaged. Returns True if it rebuilt. Small folders keep no Annoy index at
-    all (exact search). Runs under the index's lock, deciding after it has waited: of two programs
-    indexing one folder at once, the second finds the first one's work and keeps it.
+    The compact vectors, the full store and the graph follow every change (structure.py); the
+    Annoy index is rebuilt, from the compact vectors, when enough has changed since the last build
+    or when its files are missing or damaged. Returns True if it rebuilt. Small folders keep no
+    Annoy index at all (exact search). Runs under the index's lock, deciding after it has waited: of
+    two programs indexing one folder at once, the second finds the first one's work and keeps it.
     """
     name = index_name(root_id, model_id)
     with index_lock(index_dir, name):
         live = list(catalog.paths_by_hash(root_id, model_id))
         old = load_structure(index_dir, structure_name(name))
-        structure, todo = update_compact(catalog, model_id, live, old)
-        rebuilt = _refresh_annoy(index_dir, name, structure, min_items)
-        annoy = open_annoy(index_dir, name)
+        rebuilt = False
         try:
-            search = SearchIndex.over(annoy, structure.keys) if annoy else None
-            structure = update_graph(structure, todo, search)
-        finally:
-            if annoy is not None:
-                annoy.unload()
-        if structure is not old:
+            structure, todo = update_compact(catalog, model_id, live, old, index_dir, structure_name(name))
+            del live
+            rebuilt = _refresh_annoy(index_dir, name, structure, min_items)
+            annoy = open_annoy(index_dir, name)
             try:
+                structure = with_annoy(structure, annoy, rebuilt)
+                search = None
+                if annoy is not None and structure.annoy is not None:
+                    search = SearchIndex.over(annoy, structure.annoy.rows, len(structure))
+                structure = update_graph(structure, todo, search)
+            finally:
+                if annoy is not None:
+                    annoy.unload()
+            if structure is not old:
                 save_structure(index_dir, structure_name(name), structure)
-            except IndexWriteError:
-                if rebuilt:  # built from compact vectors that are not on disk: never search it
-                    remove_index(index_dir, name)
-                raise
+        except BaseException:
+            if rebuilt:  # built from compact vectors that are not on disk: never search it
+                remove_index(index_dir, name)
+            # Full-store segments written for a structure that was never saved.
+            remove_unreferenced(index_dir, structure_name(name))
+            raise
     return rebuilt
 
 
 def _refresh_annoy(index_dir: Path, name: str, structure: FolderStructure, min_items: int) -> bool:
     """The Annoy half of `refresh_vector_index`, under its lock: built from the compact vectors."""
-    live = structure.keys
-    if len(live) < min_items:
+    if len(structure) < min_items:
         remove_index(index_dir, name)
         return False
     manifest = load_manifest(index_dir, name)
     current = manifest is not None and manifest.dim == min(SEARCH_DIM, structure.projection.dim)
     if manifest is not None and current and verify_index_file(index_dir, manifest):
-        built = set(manifest.keys)
-        added = sum(1 for h in live if h not in built)
-        stale = len(built) - (len(live) - added)
-        if added <= max(200, len(live) // 50) and stale <= len(built) // 10:
+        held = (
+            structure.annoy.rows
+            if structure.annoy and structure.annoy.ann_file == manifest.ann_file
+            else None
+        )
+        built = len(manifest.keys)
+        kept = int((held >= 0).sum()) if held is not None else _kept_by_key(manifest.keys, structure)
+        added, stale = len(structure) - kept, built - kept
+        if added <= max(200, len(structure) // 50) and stale <= built // 10:
             remove_leftovers(index_dir, name, current=manifest.ann_file)
             return False
-    write_index(index_dir, name, live, structure.compact[:, :SEARCH_DIM])
+    write_index(index_dir, name, structure.key_list(), structure.compact[:, :SEARCH_DIM])
     return True
+
+
+def _kept_by_key(keys: list[str], structure: FolderStructure) -> int:
+    live = set(structure.key_list())
+    return sum(1 for key in keys if key in live)

@@ -38,10 +38,8 @@ class SearchIndex:
     pool: NDArray[np.int64]  # rows Annoy does not hold (added since its build): compared exactly
 
     @classmethod
-    def over(cls, annoy: AnnoySearch, keys: list[str]) -> SearchIndex:
-        position = {key: i for i, key in enumerate(keys)}
-        row_of_item = np.array([position.get(key, -1) for key in annoy.keys], dtype=np.int64)
-        held = np.zeros(len(keys), dtype=bool)
+    def over(cls, annoy: AnnoySearch, row_of_item: NDArray[np.int64], rows: int) -> SearchIndex:
+        held = np.zeros(rows, dtype=bool)
         held[row_of_item[row_of_item >= 0]] = True
         return cls(annoy, row_of_item, np.flatnonzero(~held).astype(np.int64))
 

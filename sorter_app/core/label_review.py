@@ -25,6 +25,12 @@ def margins(probabilities: Floats) -> Floats:
     return (top2[:, 0] - top2[:, 1]).astype(np.float32)
 
 
+def review_pool(probabilities: Floats, limit: int) -> Ints:
+    """The images `review_order` can put in its first `limit` places, least certain first: the only
+    ones whose vectors it compares (a caller with a million images reads just these)."""
+    return np.argsort(margins(probabilities), kind="stable")[: max(limit, 0) * _POOL]
+
+
 def review_order(vectors: Floats, probabilities: Floats, limit: int, *, near: float = NEAR) -> Ints:
     """Indices of up to `limit` images, most informative first.
 
@@ -36,7 +42,7 @@ def review_order(vectors: Floats, probabilities: Floats, limit: int, *, near: fl
     if limit <= 0:
         return np.zeros(0, dtype=np.int64)
     by_margin = np.argsort(margins(probabilities), kind="stable")
-    pool = by_margin[: limit * _POOL]
+    pool = by_margin[: limit * _POOL]  # = review_pool
     chosen: list[int] = []
     deferred: list[int] = []
     chosen_vectors = np.empty((limit, vectors.shape[1]), dtype=np.float32)

@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .atomic import atomic_write_bytes
-from .clusters import Clustering, cluster_folder
+from .clusters import Clustering
 from .errors import SorterError
-from .label_model import LabelModel, TooFewLabelsError, keep_for_training, train_label_model
-from .label_review import review_order
+from .label_model import Guesses, LabelModel, TooFewLabelsError, keep_for_training, train_label_model
+from .label_review import review_order, review_pool
 from .label_store import LabelSet, LabelStore, check_name
 from .library import Library
 from .plan import Mode, MovePlan, make_plan, name_key
@@ -38,6 +38,7 @@ ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 MODELS_FOLDER = "label-models"
 TOP_GUESSES = 3
+PREDICT_CHUNK = 16_384  # full vectors predicted at a time: 80 MB
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ class Labelling:
         usable, labelled, rest = self._split(scope, set_name)
         out = [Answer(p, label, 1.0, True, label) for h, label in labelled.items() for p in usable[h]]
         if rest:
-            guesses = model.predict(self.library.catalog.vectors(self._model_id, rest))
+            guesses = self._predict(model, rest)
             names = [model.labels[i] for i in guesses.best.tolist()]
             sure = (guesses.confidence >= model.threshold).tolist()
             for h, guess, confidence, known in zip(
@@ -278,16 +279,30 @@ class Labelling:
         usable, _, rest = self._split(scope, set_name)
         if not rest:
             return []
-        vectors = self.library.catalog.vectors(self._model_id, rest)
-        guesses = model.predict(vectors)
+        guesses = self._predict(model, rest)
+        pool = review_pool(guesses.probabilities, limit)  # the order is decided among these alone
+        vectors = self.library.catalog.vectors(self._model_id, [rest[i] for i in pool.tolist()])
         queue = []
-        for i in review_order(vectors, guesses.probabilities, limit).tolist():
+        for i in pool[review_order(vectors, guesses.probabilities[pool], limit)].tolist():
             confidence, guess = float(guesses.confidence[i]), model.labels[int(guesses.best[i])]
             top = np.argsort(-guesses.probabilities[i], kind="stable")[:TOP_GUESSES]
             guesses_i = tuple((model.labels[j], float(guesses.probabilities[i, j])) for j in top)
             label = guess if confidence >= model.threshold else UNKNOWN
             queue.append(Answer(usable[rest[i]][0], label, confidence, False, guess, guesses_i))
         return queue
+
+    def _predict(self, model: LabelModel, keys: list[str]) -> Guesses:
+        """The model's guesses for `keys`, their full vectors read PREDICT_CHUNK at a time: all the
+        unlabelled images of a million-image folder at once would be 5 GB."""
+        parts = [
+            model.predict(self.library.catalog.vectors(self._model_id, keys[start : start + PREDICT_CHUNK]))
+            for start in range(0, len(keys), PREDICT_CHUNK)
+        ]
+        return Guesses(
+            np.concatenate([p.best for p in parts]),
+            np.concatenate([p.confidence for p in parts]),
+            np.concatenate([p.probabilities for p in parts]),
+        )
 
     def browse_predictions(self, folder: Path, set_name: str) -> dict[str, Prediction]:
         """Answers shaped as the model's predictions, one head named after the set, so Browse
@@ -300,8 +315,12 @@ class Labelling:
 
     def clusters(self, folder: Path, set_name: str, granularity: str = "medium") -> Clustering:
         """The folder's clusters, named after the set's labels its members have."""
-        labels = {a.path: a.label for a in self.answers(folder, set_name) if a.label != UNKNOWN}
-        return cluster_folder(self.library.folder_vectors(folder), granularity, labels=labels)
+        model = self.model(set_name)[0]
+
+        def labels() -> dict[str, str]:  # read while Leiden runs
+            return {a.path: a.label for a in self.answers(folder, set_name, model) if a.label != UNKNOWN}
+
+        return self.library.clusters(folder, granularity, labels=labels)
 
     def plan(
         self,

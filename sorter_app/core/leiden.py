@@ -18,6 +18,10 @@ from numpy.typing import NDArray
 ITERATIONS = 2
 
 
+def ready() -> None:
+    """Run first in a fresh child: importing this module imported igraph, before the graph arrives."""
+
+
 def symmetric_edges(
     indices: NDArray[np.integer], similarities: NDArray[np.floating]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -19,7 +19,7 @@ from . import corrections
 from .atomic import atomic_write_text
 from .browse import BrowseItem
 from .catalog import Catalog, ImageInfo
-from .clusters import Clustering, cluster_folder
+from .clusters import Clustering, cluster_folder, leiden_child
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, NearRule, find_duplicates
 from .embedder import Embedder
 from .errors import SorterError
@@ -137,7 +137,7 @@ class Library:
         for _ in range(2):
             by_hash = self.catalog.paths_by_hash(root_id, model_id)
             structure = load_structure(self.index_dir, name)
-            if structure is not None and set(structure.keys) == by_hash.keys():
+            if structure is not None and _same_keys(structure, by_hash):
                 return structure, by_hash
             refresh_vector_index(
                 self.catalog, root_id, model_id, self.index_dir, min_items=self.annoy_min_items
@@ -155,15 +155,15 @@ class Library:
 
     def folder_vectors(self, folder: Path) -> FolderVectors:
         """The folder's compact vectors (memory-mapped) and neighbour graph, one row per content;
-        full vectors are read from the catalog only where a result must be exact."""
+        full vectors are read from its full store (full_store.py) only where a result must be exact."""
         structure, by_hash = self._structure(self._root_id(folder))
-        model_id = self.spec.model_id
+        keys = structure.key_list()
         return FolderVectors(
-            structure.keys,
+            keys,
             structure.compact,
-            [by_hash[key] for key in structure.keys],
+            [by_hash[key] for key in keys],
             structure.graph(GRAPH_K),
-            full=lambda hashes: self.catalog.vectors(model_id, hashes),
+            full=structure.full.read,
         )
 
     def duplicates(
@@ -192,16 +192,24 @@ class Library:
         folder: Path,
         granularity: str = "medium",
         *,
-        labels: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         progress: ProgressFn | None = None,
     ) -> Clustering:
         """Clusters named after what most members show: `labels` (relpath → label, from any label
-        source), by default the model's most specific confident answers."""
-        if labels is None:
-            labels = {}
-            if self.spec.probability_heads:
-                labels = {p.path: label for p in self.predictions(folder) if (label := p.best_label)}
-        return cluster_folder(self.folder_vectors(folder), granularity, labels=labels, progress=progress)
+        source, or a function giving them), by default the model's most specific confident
+        answers. Labels are read while Leiden runs in its child process."""
+        with leiden_child() as child:  # starts while the folder is read
+            vectors = self.folder_vectors(folder)
+            by_hash = dict(zip(vectors.keys, vectors.paths, strict=True))
+
+            def model_labels() -> dict[str, str]:
+                if not self.spec.probability_heads:
+                    return {}
+                predictions = folder_predictions(self.catalog, self.spec, by_hash)
+                return {p.path: label for p in predictions if (label := p.best_label)}
+
+            named_by = model_labels if labels is None else labels
+            return cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
 
     def predictions(self, folder: Path) -> list[Prediction]:
         paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.spec.model_id)
@@ -389,3 +397,12 @@ class Library:
             search="annoy" if annoy else "exact",
             annoy_items=annoy_items,
         )
+
+
+def _same_keys(structure: FolderStructure, by_hash: Mapping[str, object]) -> bool:
+    """Whether the structure holds exactly the catalog's contents (sorted arrays, not a set: 0.05 s
+    instead of 0.6 s at 100,000)."""
+    if len(structure) != len(by_hash):
+        return False
+    catalog_keys = np.array([key.encode("ascii") for key in by_hash], dtype=bytes)
+    return bool(np.array_equal(np.sort(structure.keys), np.sort(catalog_keys)))

@@ -21,7 +21,7 @@ import numpy as np
 from annoy import AnnoyIndex
 from numpy.typing import NDArray
 
-from .compact import SEARCH_DIM, Projection, unit_rows, upper_bounds
+from .compact import BOUND_SLACK, SEARCH_DIM, Projection, unit_rows
 
 # Up to this many items the exact blockwise product is used (16,758 items: 3.5 s on 2 cores);
 # its cost grows with n², Annoy's with about n·log n.
@@ -31,6 +31,7 @@ CANDIDATES_PER_NEIGHBOUR = 3
 SEARCH_K_FACTOR = 8
 _BLOCK = 256  # rows per task; a task gathers BLOCK × candidates full vectors (~30 MB at k=8)
 _RESCORE_EDGES = 65_536  # edges re-scored per step: at most ~2 × this many full vectors in memory
+_NORM_CHUNK = 65_536
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,16 @@ class FolderVectors:
     """The distinct contents of a folder: one vector per content hash, and the paths holding it.
 
     From a library, `vectors` are the folder's memory-mapped compact vectors (compact.py), `graph`
-    its stored neighbour graph (compact cosines), and `full` reads full vectors from the catalog
-    for the few places that need exact cosines. Built by hand (tests, tools), `vectors` are full
-    vectors and a graph is computed when asked for.
+    its stored neighbour graph (compact cosines), and `full` reads the full vectors of rows from
+    the folder's full store (full_store.py) for the places that need exact cosines. Built by hand
+    (tests, tools), `vectors` are full vectors and a graph is computed when asked for.
     """
 
     keys: list[str]
     vectors: NDArray[np.floating]
     paths: list[list[str]]  # paths[i]: every file whose content is keys[i], sorted
     graph: KnnGraph | None = None
-    full: Callable[[Sequence[str]], NDArray[np.float32]] | None = None
+    full: Callable[[NDArray[np.int64]], NDArray[np.float32]] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -68,40 +69,56 @@ class FolderVectors:
         """The stored graph's first k neighbours, or a graph computed now if none is stored."""
         if self.graph is not None and self.graph.indices.shape[1] >= min(k, len(self) - 1):
             return KnnGraph(self.graph.indices[:, :k], self.graph.similarities[:, :k])
-        return knn_graph(np.asarray(self.vectors, dtype=np.float32), k, progress=progress)
+        # Compact vectors are not unit length: their graph is of cosines, as the stored one is.
+        vectors = unit_rows(self.vectors) if self.compact else np.asarray(self.vectors, dtype=np.float32)
+        return knn_graph(vectors, k, progress=progress)
 
-    def full_vectors(self, rows: Sequence[int]) -> NDArray[np.float32]:
-        """Full vectors of `rows`, read from the catalog when `vectors` are compact."""
+    def full_vectors(self, rows: Sequence[int] | NDArray[np.integer]) -> NDArray[np.float32]:
+        """Full vectors of `rows`, read from the full store when `vectors` are compact."""
+        picked = np.asarray(rows, dtype=np.int64)
         if self.full is None:
-            return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
-        return self.full([self.keys[r] for r in rows])
+            return np.asarray(self.vectors[picked], dtype=np.float32)
+        return self.full(picked)
 
 
 def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float, k: int) -> KnnGraph:
     """The k best neighbours of each row by full-vector cosine, wherever that could reach `at_least`.
 
     Every edge of `graph` whose cosine could reach `at_least` gets its exact full-vector cosine;
-    the others (compact.upper_bounds proves it without reading them) get their bound, below
+    the others (the compact bound proves it without reading them) get their bound, below
     `at_least`. Rows are re-sorted and cut to k: pass a graph wider than k, so that neighbours the
     compact cosines ranked a little too low still make the cut. Full vectors are read for a block
     of edges at a time, so memory stays bounded whatever the folder's size.
+
+    The bound of compact.upper_bounds is computed from what the graph already holds — its
+    similarities are compact cosines ⟨c_a,c_b⟩/(‖c_a‖‖c_b‖) — and each row's compact norm, so no
+    compact vector is gathered per edge (16 million edges at a million images).
     """
     if not folder.compact or graph.indices.size == 0:
         return KnnGraph(graph.indices[:, :k], graph.similarities[:, :k])
     indices = graph.indices
+    norms = np.concatenate(
+        [
+            np.linalg.norm(np.asarray(folder.vectors[s : s + _NORM_CHUNK], dtype=np.float32), axis=1)
+            for s in range(0, len(folder), _NORM_CHUNK)
+        ]
+    )
+    lost = np.sqrt(np.maximum(0.0, 1.0 - norms * norms))
     rows = np.repeat(np.arange(len(indices), dtype=np.int64), indices.shape[1])
     cols = indices.ravel().astype(np.int64)
-    bounds = np.full(len(cols), -np.inf, dtype=np.float32)
-    valid = np.flatnonzero(cols >= 0)
-    bounds[valid] = upper_bounds(folder.vectors, rows[valid], cols[valid])
+    valid = cols >= 0
+    safe = np.where(valid, cols, 0)
+    compact_sims = np.asarray(graph.similarities, dtype=np.float32).ravel()
+    bounds = compact_sims * norms[rows] * norms[safe] + lost[rows] * lost[safe] + BOUND_SLACK
+    bounds = np.where(valid, bounds, -np.inf).astype(np.float32)
     possible = bounds >= at_least
-    sims = np.minimum(graph.similarities.astype(np.float32).ravel(), bounds)
+    sims = np.minimum(compact_sims, bounds)
     for start in range(0, len(rows), _RESCORE_EDGES):
         edges = np.flatnonzero(possible[start : start + _RESCORE_EDGES]) + start
         if len(edges) == 0:
             continue
         items = np.unique(np.concatenate([rows[edges], cols[edges]]))
-        full = folder.full_vectors(items.tolist())
+        full = folder.full_vectors(items)
         a, b = full[np.searchsorted(items, rows[edges])], full[np.searchsorted(items, cols[edges])]
         sims[edges] = np.einsum("ij,ij->i", a, b)
     sims2d = np.where(indices >= 0, sims.reshape(indices.shape), -np.inf).astype(np.float32)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
+from sorter_app.core import labelling as labelling_module
 from sorter_app.core.browse import BrowseItem, filter_items, sort_items
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.label_export import export_labels
@@ -85,6 +87,31 @@ def test_imported_folder_names_predict_the_held_back_pictures(library: Library, 
     assert len(right) >= 11, [(a.path, a.guess, a.confidence) for a in held_back]
     assert all(a.label in (a.guess, UNKNOWN) for a in held_back)
     assert labelling.model("pattern") == (model, False)
+
+
+def test_answers_and_the_review_queue_read_full_vectors_a_chunk_at_a_time(
+    library: Library, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a million images the unlabelled ones' full vectors are 5 GB: never all read at once, and
+    chunking changes no answer and no place in the queue."""
+    labelling = Labelling(library)
+    labelling.import_folders(folder / "sorted", "pattern")
+    whole_answers, whole_queue = labelling.answers(folder, "pattern"), labelling.review(folder, "pattern", 5)
+    reads: list[int] = []
+    real_vectors = library.catalog.vectors
+
+    def counted(model_id: str, keys: Sequence[str]) -> NDArray[np.float32]:
+        reads.append(len(keys))
+        return real_vectors(model_id, keys)
+
+    monkeypatch.setattr(labelling_module, "PREDICT_CHUNK", 5)
+    monkeypatch.setattr(library.catalog, "vectors", counted)
+    assert labelling.answers(folder, "pattern") == whole_answers
+    assert labelling.review(folder, "pattern", 5) == whole_queue
+    # 12 unlabelled images: read 5 + 5 + 2 for the answers, the same for the queue, then the queue's
+    # pool of candidates (5 places × 10 candidates: all 12).
+    assert reads == [5, 5, 2, 5, 5, 2, 12], reads
+    assert len(whole_queue) == 5
 
 
 def test_answers_filter_and_sort_in_browse_and_name_clusters(library: Library, folder: Path) -> None:

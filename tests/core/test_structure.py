@@ -84,7 +84,8 @@ def recall(structure: FolderStructure, k: int = 10) -> float:
 
 def test_a_fresh_graph_finds_the_compact_nearest_neighbours(folder: Folder) -> None:
     structure = folder.refresh()
-    assert structure.keys == sorted(structure.keys) and len(structure) == 1200
+    keys = structure.key_list()
+    assert keys == sorted(keys) and len(structure) == 1200
     assert structure.neighbours.shape == (1200, graph_search.GRAPH_K)
     assert not np.any(structure.neighbours == np.arange(1200)[:, None])
     assert np.all(np.diff(structure.similarities, axis=1) <= 0)
@@ -101,11 +102,11 @@ def test_new_images_join_gone_ones_leave_and_the_graph_stays_close_to_a_rebuild(
     folder.remove(gone)
     updated = folder.refresh()
     live = {f"h{i:05d}" for i in range(1350) if i not in set(gone)}
-    assert set(updated.keys) == live and len(updated) == len(live)
+    assert set(updated.key_list()) == live and len(updated) == len(live)
     assert folder.build_id() != first_build
     assert not any(first_build in p.name for p in folder.index_dir.iterdir())  # old build removed
     assert np.all(updated.neighbours >= 0)  # every hole left by a gone image was filled again
-    position = {key: i for i, key in enumerate(updated.keys)}
+    position = {key: i for i, key in enumerate(updated.key_list())}
     new_rows = [position[f"h{i:05d}"] for i in range(1200, 1350)]
     # New images enter their neighbours' lists, not only lists of their own.
     assert np.isin(new_rows, updated.neighbours[np.setdiff1d(np.arange(len(updated)), new_rows)]).mean() > 0.9
