@@ -1,0 +1,414 @@
+"""The user's label sets in the window, without Qt: sets and labels, labelling, retraining, review.
+
+Everything a person decides — a set, a label, which image has which label — is written to
+user.sqlite by content hash (core/label_store.py) in a serial job, in order. Labelling is an edit in
+the session's undo history (`LabelStep`: the labels the images had before, so Undo restores them
+exactly). Whenever labels change, the set's model is retrained in a background job — debounced by
+`debounce`, which the window replaces with a timer, and in one slot, so a newer retrain replaces an
+older one — and the job also brings the folder's answers and the review queue (core/labelling.py);
+the UI thread only swaps them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..core.kinds import MoveMode
+from ..core.label_export import export_labels
+from ..core.label_model import LabelModel, TooFewLabelsError
+from ..core.label_source import LabelSource
+from ..core.label_store import LabelSet, LabelStore
+from ..core.labelling import Answer, ImportReport, Labelling
+from ..core.library import Library
+from ..core.plan import MovePlan
+from ..core.set_labels import SetLabels
+from .events import Changes
+from .files import Proposal
+from .history import LabelStep
+from .jobs import Job
+from .wording import EXPORTING, PLANNING, plural
+
+if TYPE_CHECKING:
+    from .session import Session
+
+REVIEW_SIZE = 40  # images queued per retrain; the queue is rebuilt after every retrain anyway
+TRAINING = "Training labels"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every set, and how many images have each label (by content, wherever they are)."""
+
+    sets: list[LabelSet]
+    counts: dict[str, dict[str, int]]  # set name → label → images
+
+
+@dataclass(frozen=True)
+class Trained:
+    set_name: str
+    model: LabelModel | None
+    note: str  # why there is no model yet ("" when there is one)
+    answers: dict[str, Answer]  # content hash → the answer for the folder's image of that content
+    review: list[Answer] = field(default_factory=list)  # paths relative to the session's folder
+
+
+def snapshot(store: LabelStore) -> Snapshot:
+    sets = store.sets()
+    return Snapshot(sets, {s.name: store.counts(s) for s in sets})
+
+
+class LabelSets:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.snapshot = Snapshot([], {})
+        self.active: str | None = None  # the set the Labels page, the review and "Label as" use
+        self.in_browse = False  # Browse shows and filters by the active set instead of the model
+        self.trained: Trained | None = None  # the active set's model and answers for this folder
+        self.training = False
+        self.review: list[Answer] = []
+        self.debounce: Callable[[Callable[[], None]], None] = lambda retrain: retrain()
+        self._writes = 0
+
+    # what the views read ---------------------------------------------------------------------------
+
+    @property
+    def sets(self) -> list[LabelSet]:
+        return self.snapshot.sets
+
+    @property
+    def current(self) -> LabelSet | None:
+        return next((s for s in self.sets if s.name == self.active), None)
+
+    def counts(self) -> dict[str, int]:
+        return self.snapshot.counts.get(self.active or "", {})
+
+    def predicted_counts(self) -> dict[str, int]:
+        """Images of this folder the model gives each label (confidently), the labelled ones apart."""
+        found: dict[str, int] = {}
+        for answer in self.trained.answers.values() if self.trained else ():
+            if not answer.labelled:
+                found[answer.label] = found.get(answer.label, 0) + 1
+        return found
+
+    def source(self) -> LabelSource | None:
+        """The active set as Browse's label source, when the user asked for it."""
+        chosen = self.current
+        if not self.in_browse or chosen is None:
+            return None
+        return SetLabels(chosen.name, chosen.labels, self.trained.answers if self.trained else {})
+
+    def key_for(self, label: str) -> str:
+        """The review key of a label: 1–9 by position."""
+        chosen = self.current
+        position = chosen.labels.index(label) if chosen and label in chosen.labels else 99
+        return str(position + 1) if position < 9 else ""
+
+    # the folder -------------------------------------------------------------------------------------
+
+    def folder_loaded(self) -> None:
+        """A folder was indexed (or its files moved): read the sets, answer for its images."""
+        self._write("Reading label sets", lambda store: None, retrain=True)
+
+    def choose(self, name: str | None) -> None:
+        if name != self.active:
+            self.active = name
+            self.trained, self.review = None, []
+            self._changed(browse=True)
+            self.schedule_retrain()
+
+    def show_in_browse(self, shown: bool) -> None:
+        if shown != self.in_browse:
+            self.in_browse = shown
+            self._changed(browse=True)
+
+    # sets and labels ---------------------------------------------------------------------------------
+
+    def create_set(self, name: str, labels: Sequence[str] = ()) -> None:
+        self._write(f"Create set {name}", lambda store: store.create(name, labels), activate=name)
+
+    def rename_set(self, name: str, new_name: str) -> None:
+        self._write(f"Rename set {name}", lambda store: store.rename(name, new_name), activate=new_name)
+
+    def delete_set(self, name: str) -> None:
+        def delete(store: LabelStore) -> object:
+            found = store.get(name)
+            return store.delete(found.name)
+
+        self._write(f"Delete set {name}", delete, activate="")
+
+    def add_label(self, label: str) -> None:
+        name = self.active
+        if name is not None:
+            self._write(f"Add label {label}", lambda store: store.add_labels(name, [label]), retrain=True)
+
+    def rename_label(self, label: str, new_name: str) -> None:
+        name = self.active
+        if name is not None:
+            self._write(
+                f"Rename label {label}", lambda store: store.rename_label(name, label, new_name), retrain=True
+            )
+
+    def remove_label(self, label: str) -> None:
+        name = self.active
+        if name is not None:
+            self._write(f"Remove label {label}", lambda store: store.remove_label(name, label), retrain=True)
+
+    def _write(
+        self,
+        what: str,
+        change: Callable[[LabelStore], object],
+        *,
+        activate: str | None = None,
+        retrain: bool = False,
+    ) -> None:
+        """One change of the user's label sets, in order; the sets are read back after it."""
+
+        def call(lib: Library, p: object, c: object) -> Snapshot:
+            store = LabelStore(lib.catalog)
+            change(store)
+            return snapshot(store)
+
+        def done(found: Snapshot) -> None:
+            self.snapshot = found
+            names = [s.name for s in found.sets]
+            wanted = activate if activate is not None else self.active
+            chosen = next((n for n in names if wanted and n.casefold() == wanted.casefold()), None)
+            chosen = chosen or (self.active if self.active in names else (names[0] if names else None))
+            if chosen != self.active:
+                self.active, self.trained, self.review = chosen, None, []
+                retrain_now = True
+            else:
+                retrain_now = retrain
+            self._changed(browse=True)
+            if retrain_now:
+                self.schedule_retrain()
+
+        self._writes += 1
+        self.s.run(
+            Job(
+                f"labels:{self._writes}",
+                call,
+                done,
+                failed=lambda m: self.s.failed.emit((what, m)),
+                serial=True,
+            )
+        )
+
+    # labelling ---------------------------------------------------------------------------------------
+
+    def label(self, relpaths: Iterable[str], label: str | None) -> None:
+        """Give the images `label` of the active set (None: take its label off), as one undo step."""
+        chosen = self.current
+        hashes = list(dict.fromkeys(h for p in relpaths if (h := self._hash(p))))
+        if chosen is None or not hashes:
+            if chosen is None:
+                self.s.message.emit("Create a label set first (the Labels tab).")
+            return
+        words = f"“{label}”" if label is not None else f"of “{chosen.name}”"
+        verb = "Label" if label is not None else "Unlabel"
+        step = LabelStep(f"{verb} {plural(len(hashes), 'Image')} {words}", chosen.name, label, {})
+        self._apply(step, hashes, label, push=True)
+
+    def _hash(self, relpath: str) -> str | None:
+        item = self.s.items.get(relpath)
+        return item.content_hash if item else None
+
+    def _apply(
+        self, step: LabelStep, hashes: list[str], label: str | None, *, push: bool = False, undo: bool = False
+    ) -> None:
+        set_name = step.set_name
+
+        def call(lib: Library, p: object, c: object) -> tuple[dict[str, str | None], Snapshot]:
+            store = LabelStore(lib.catalog)
+            found = store.get(set_name)
+            before: dict[str, str | None] = dict.fromkeys(hashes)
+            before.update(store.image_labels(found, hashes))
+            if undo:  # each image gets back what it had
+                for old in {v for v in step.before.values() if v is not None}:
+                    store.label_images(set_name, old, [h for h, v in step.before.items() if v == old])
+                store.unlabel_images(set_name, [h for h, v in step.before.items() if v is None])
+            elif label is None:
+                store.unlabel_images(set_name, hashes)
+            else:
+                store.label_images(set_name, label, hashes)
+            return before, snapshot(store)
+
+        def done(result: tuple[dict[str, str | None], Snapshot]) -> None:
+            before, found = result
+            history = self.s.groups.history
+            if push:
+                history.push(replace(step, before=before))
+            elif undo:
+                history.undone()
+            else:
+                history.redone()
+            self.snapshot = found
+            self._note_labels(step, hashes, label, undo)
+            self.s.emit(Changes(history=True))
+            self._changed(browse=True)
+            self.schedule_retrain()
+
+        self._writes += 1
+        self.s.run(
+            Job(
+                f"labels:{self._writes}",
+                call,
+                done,
+                failed=lambda m: self.s.failed.emit((step.text, m)),
+                serial=True,
+            )
+        )
+
+    def _note_labels(self, step: LabelStep, hashes: list[str], label: str | None, undo: bool) -> None:
+        """Show the user's labels at once, before the retrain brings the model's answers."""
+        if self.trained is None or self.trained.set_name != step.set_name:
+            return
+        answers = dict(self.trained.answers)
+        for h in hashes:
+            given = step.before.get(h) if undo else label
+            old = answers.get(h)
+            if given is not None:
+                answers[h] = Answer(old.path if old else "", given, 1.0, True, given)
+            elif old is not None and old.labelled:
+                del answers[h]  # the model answers for it again after the retrain
+        self.trained = replace(self.trained, answers=answers)
+        done = set(hashes)
+        self.review = [a for a in self.review if self._hash(a.path) not in done]
+
+    def undo(self, step: LabelStep) -> None:
+        self._apply(step, list(step.before), None, undo=True)
+        self.s.message.emit(f"Undone: {step.text}")
+
+    def redo(self, step: LabelStep) -> None:
+        self._apply(step, list(step.before), step.label)
+        self.s.message.emit(f"Redone: {step.text}")
+
+    def review_answer(self, label: str | None = None) -> None:
+        """The image at the head of the review queue: its guess accepted (None), or `label`."""
+        if not self.review:
+            return
+        head = self.review.pop(0)
+        self.label([head.path], label or head.guess)
+
+    def import_folders(self, folder: Path, set_name: str) -> None:
+        """Each sub-folder of `folder` a label of `set_name`, its images labelled (undo: delete them)."""
+
+        def call(lib: Library, p: object, c: object) -> tuple[ImportReport, Snapshot]:
+            report = Labelling(lib).import_folders(folder, set_name)
+            return report, snapshot(LabelStore(lib.catalog))
+
+        def done(result: tuple[ImportReport, Snapshot]) -> None:
+            report, self.snapshot = result
+            self.active = report.set_name
+            self.trained, self.review = None, []
+            labels = ", ".join(f"{label} ({n})" for label, _, n in report.labels) or "none"
+            extra = (
+                f"; {len(report.conflicts)} found under two labels got neither" if report.conflicts else ""
+            )
+            self.s.message.emit(
+                f"Set “{report.set_name}”: {report.changed} images labelled; labels {labels}{extra}"
+            )
+            self._changed(browse=True)
+            self.schedule_retrain()
+
+        self.s.run(Job("labels:import", call, done, label="Importing sub-folder names", serial=True))
+
+    # training ---------------------------------------------------------------------------------------
+
+    def schedule_retrain(self) -> None:
+        if self.current is not None and self.s.root is not None and self.s.report is not None:
+            self.debounce(self.retrain)
+
+    def retrain(self) -> None:
+        """Train the active set's model if its labels changed, then answer for the folder and queue
+        images for review — all in one background job; a newer retrain replaces it."""
+        chosen, root = self.current, self.s.root
+        if chosen is None or root is None:
+            return
+        name = chosen.name
+
+        def call(lib: Library, p: object, c: Callable[[], bool]) -> Trained:
+            return train_and_answer(Labelling(lib), root, name, c)
+
+        def done(trained: Trained) -> None:
+            self.training = False
+            if trained.set_name != self.active:
+                return
+            head = self.review[:1]
+            self.trained = trained
+            self.review = head + [a for a in trained.review if not head or a.path != head[0].path]
+            self._changed(browse=True)
+
+        def stopped() -> None:
+            self.training = False
+
+        self.training = True
+        self._changed()
+        self.s.run(Job("labels:train", call, done, label=TRAINING, stopped=stopped))
+
+    # acting on labels ---------------------------------------------------------------------------------
+
+    def propose_move(self, mode: MoveMode, destination: Path | None, min_confidence: float) -> None:
+        """A plan of every image into a folder named after its label, for the preview dialog."""
+        chosen, root = self.current, self.s.root
+        if chosen is None or root is None:
+            return
+        name = chosen.name
+
+        def call(lib: Library, p: object, c: object) -> MovePlan:
+            return Labelling(lib).plan(
+                root, name, destination, mode=mode.plan_mode, min_confidence=min_confidence
+            )
+
+        def done(plan: MovePlan) -> None:
+            if plan.moves:
+                self.s.files.proposed.emit(Proposal(plan))
+            else:
+                self.s.message.emit("Nothing to move: no image has a label sure enough.")
+
+        self.s.run(Job("plan", call, done, label=PLANNING))
+
+    def export(self, destination: Path, every_set: bool = False) -> None:
+        chosen, root = self.current, self.s.root
+        if root is None or (chosen is None and not every_set):
+            return
+        names = [] if every_set or chosen is None else [chosen.name]
+        self.s.run(
+            Job(
+                "export",
+                lambda lib, p, c: export_labels(Labelling(lib), root, destination, names),
+                lambda rows: self.s.message.emit(
+                    f"Exported {plural(rows, 'image')} with labels to {destination}"
+                ),
+                label=EXPORTING,
+            )
+        )
+
+    def _changed(self, *, browse: bool = False) -> None:
+        if browse:
+            self.s.use_label_source()
+        self.s.emit(Changes(labels=True, items=browse and self.in_browse))
+
+
+def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Callable[[], bool]) -> Trained:
+    """The set's model (trained if its labels changed), its answers and review queue for `root`."""
+    store = labelling.store
+    scope = labelling.scope(root)
+    usable = labelling.usable(scope)
+    hash_of = {p: h for h, paths in usable.items() for p in paths}
+    try:
+        model, _ = labelling.model(name, cancelled=cancelled)
+    except TooFewLabelsError as exc:
+        labels = store.image_labels(store.get(name), list(usable))
+        answers = {h: Answer(usable[h][0], label, 1.0, True, label) for h, label in labels.items()}
+        return Trained(name, None, str(exc), answers)
+    answers = {hash_of[a.path]: a for a in labelling.answers(root, name, model)}
+    here = scope.folder
+    review = [
+        replace(a, path=(scope.root / a.path).relative_to(here).as_posix())
+        for a in labelling.review(root, name, REVIEW_SIZE)
+    ]
+    return Trained(name, model, "", answers, review)
