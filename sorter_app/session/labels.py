@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 REVIEW_SIZE = 40  # images queued per retrain; the queue is rebuilt after every retrain anyway
 TRAINING = "Training labels"
+NO_SET = (
+    "No label set yet: create one (New set…), or import the sub-folder names of a folder someone "
+    "half-sorted by hand (Import sub-folder names…)."
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,44 @@ class LabelSets:
         chosen = self.current
         position = chosen.labels.index(label) if chosen and label in chosen.labels else 99
         return str(position + 1) if position < 9 else ""
+
+    def label_for_key(self, key: str) -> str | None:
+        """The label a key gives in the review: 1–9 by position, else the first label starting
+        with the letter (case ignored)."""
+        chosen = self.current
+        if chosen is None or len(key) != 1:
+            return None
+        if key in "123456789":
+            return chosen.labels[int(key) - 1] if int(key) <= len(chosen.labels) else None
+        return next((label for label in chosen.labels if label[:1].casefold() == key.casefold()), None)
+
+    def status_text(self) -> str:
+        """What the Labels page and the review say about the set's model."""
+        chosen = self.current
+        if chosen is None:
+            return NO_SET
+        busy = " Training…" if self.training else ""
+        trained = self.trained
+        if trained is None:
+            return (busy or "Not trained yet.").strip()
+        model = trained.model
+        if model is None:
+            return f"Not trained: {trained.note}.{busy}"
+        labelled = f"{plural(model.examples, 'labelled image')}"
+        if model.accuracy is None:
+            return f"Trained on {labelled}; too few to estimate its accuracy.{busy}"
+        text = f"Estimated accuracy {model.accuracy:.0%} (cross-validation on {labelled}); "
+        if model.threshold >= 1.0:
+            text += "too few to trust any answer yet: every prediction says “unknown” (label more)."
+        else:
+            text += f"below {model.threshold:.0%} confidence an answer is “unknown”."
+        return text + busy
+
+    def skip(self) -> None:
+        """Not now: the head of the review queue goes to its end."""
+        if len(self.review) > 1:
+            self.review.append(self.review.pop(0))
+            self._changed()
 
     # the folder -------------------------------------------------------------------------------------
 

@@ -67,6 +67,8 @@ class WindowActions:
         edit_menu.addSeparator()
         edit_menu.addAction(self.skipped)
         edit_menu.addAction(self.resume)
+        edit_menu.addSeparator()
+        edit_menu.addAction(w.labels.label_selection)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.view_image)
         view_menu.addSeparator()

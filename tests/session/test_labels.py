@@ -43,10 +43,10 @@ def test_sets_and_labels_are_created_renamed_and_deleted(opened: Opened) -> None
     sets = session.label_sets
     sets.create_set("scenes", ["forest", "desert"])
     assert [s.name for s in sets.sets] == ["scenes"] and sets.active == "scenes"
-    assert sets.current is not None and sets.current.labels == ("forest", "desert")
+    assert sets.current is not None and list(sets.current.labels) == ["forest", "desert"]
     sets.add_label("Sea")
     sets.rename_label("desert", "dunes")
-    assert sets.current is not None and sets.current.labels == ("forest", "dunes", "Sea")
+    assert sets.current is not None and list(sets.current.labels) == ["forest", "dunes", "Sea"]
     sets.remove_label("sea")
     sets.rename_set("scenes", "places")
     assert sets.active == "places" and labelled(session) == {"forest": 0, "dunes": 0}
