@@ -6,40 +6,30 @@ the session's undo history (`LabelStep`: the labels the images had before, so Un
 exactly). Whenever labels change, the set's model is retrained in a background job — debounced by
 `debounce`, which the window replaces with a timer, and in one slot, so a newer retrain replaces an
 older one — and the job also brings the folder's answers and the review queue (core/labelling.py);
-the UI thread only swaps them in.
+the UI thread only swaps them in (label_training.py). Acting on files by label: label_files.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..core.kinds import MoveMode
-from ..core.label_export import export_labels
-from ..core.label_model import LabelModel, TooFewLabelsError
 from ..core.label_source import LabelSource
 from ..core.label_store import LabelSet, LabelStore
-from ..core.labelling import Answer, ImportReport, Labelling
+from ..core.labelling import Answer, Labelling
 from ..core.library import Library
-from ..core.plan import MovePlan
 from ..core.set_labels import SetLabels
 from .events import Changes
-from .files import Proposal
 from .history import LabelStep
 from .jobs import Job
-from .wording import EXPORTING, PLANNING, plural
+from .label_training import Trained, model_status, train_and_answer
+from .wording import plural
 
 if TYPE_CHECKING:
     from .session import Session
 
-REVIEW_SIZE = 40  # images queued per retrain; the queue is rebuilt after every retrain anyway
 TRAINING = "Training labels"
-NO_SET = (
-    "No label set yet: create one (New set…), or import the sub-folder names of a folder someone "
-    "half-sorted by hand (Import sub-folder names…)."
-)
 
 
 @dataclass(frozen=True)
@@ -48,15 +38,6 @@ class Snapshot:
 
     sets: list[LabelSet]
     counts: dict[str, dict[str, int]]  # set name → label → images
-
-
-@dataclass(frozen=True)
-class Trained:
-    set_name: str
-    model: LabelModel | None
-    note: str  # why there is no model yet ("" when there is one)
-    answers: dict[str, Answer]  # content hash → the answer for the folder's image of that content
-    review: list[Answer] = field(default_factory=list)  # paths relative to the session's folder
 
 
 def snapshot(store: LabelStore) -> Snapshot:
@@ -121,26 +102,15 @@ class LabelSets:
         return next((label for label in chosen.labels if label[:1].casefold() == key.casefold()), None)
 
     def status_text(self) -> str:
-        """What the Labels page and the review say about the set's model."""
-        chosen = self.current
-        if chosen is None:
-            return NO_SET
-        busy = " Training…" if self.training else ""
-        trained = self.trained
-        if trained is None:
-            return (busy or "Not trained yet.").strip()
-        model = trained.model
-        if model is None:
-            return f"Not trained: {trained.note}.{busy}"
-        labelled = f"{plural(model.examples, 'labelled image')}"
-        if model.accuracy is None:
-            return f"Trained on {labelled}; too few to estimate its accuracy.{busy}"
-        text = f"Estimated accuracy {model.accuracy:.0%} (cross-validation on {labelled}); "
-        if model.threshold >= 1.0:
-            text += "too few to trust any answer yet: every prediction says “unknown” (label more)."
-        else:
-            text += f"below {model.threshold:.0%} confidence an answer is “unknown”."
-        return text + busy
+        return model_status(self.current is not None, self.trained, self.training)
+
+    def adopt(self, found: Snapshot, active: str) -> None:
+        """Sets changed elsewhere (an import): show them, with `active` chosen."""
+        self.snapshot = found
+        self.active = active
+        self.trained, self.review = None, []
+        self._changed(browse=True)
+        self.schedule_retrain()
 
     def skip(self) -> None:
         """Not now: the head of the review queue goes to its end."""
@@ -335,29 +305,6 @@ class LabelSets:
         head = self.review.pop(0)
         self.label([head.path], label or head.guess)
 
-    def import_folders(self, folder: Path, set_name: str) -> None:
-        """Each sub-folder of `folder` a label of `set_name`, its images labelled (undo: delete them)."""
-
-        def call(lib: Library, p: object, c: object) -> tuple[ImportReport, Snapshot]:
-            report = Labelling(lib).import_folders(folder, set_name)
-            return report, snapshot(LabelStore(lib.catalog))
-
-        def done(result: tuple[ImportReport, Snapshot]) -> None:
-            report, self.snapshot = result
-            self.active = report.set_name
-            self.trained, self.review = None, []
-            labels = ", ".join(f"{label} ({n})" for label, _, n in report.labels) or "none"
-            extra = (
-                f"; {len(report.conflicts)} found under two labels got neither" if report.conflicts else ""
-            )
-            self.s.message.emit(
-                f"Set “{report.set_name}”: {report.changed} images labelled; labels {labels}{extra}"
-            )
-            self._changed(browse=True)
-            self.schedule_retrain()
-
-        self.s.run(Job("labels:import", call, done, label="Importing sub-folder names", serial=True))
-
     # training ---------------------------------------------------------------------------------------
 
     def schedule_retrain(self) -> None:
@@ -391,66 +338,7 @@ class LabelSets:
         self._changed()
         self.s.run(Job("labels:train", call, done, label=TRAINING, stopped=stopped))
 
-    # acting on labels ---------------------------------------------------------------------------------
-
-    def propose_move(self, mode: MoveMode, destination: Path | None, min_confidence: float) -> None:
-        """A plan of every image into a folder named after its label, for the preview dialog."""
-        chosen, root = self.current, self.s.root
-        if chosen is None or root is None:
-            return
-        name = chosen.name
-
-        def call(lib: Library, p: object, c: object) -> MovePlan:
-            return Labelling(lib).plan(
-                root, name, destination, mode=mode.plan_mode, min_confidence=min_confidence
-            )
-
-        def done(plan: MovePlan) -> None:
-            if plan.moves:
-                self.s.files.proposed.emit(Proposal(plan))
-            else:
-                self.s.message.emit("Nothing to move: no image has a label sure enough.")
-
-        self.s.run(Job("plan", call, done, label=PLANNING))
-
-    def export(self, destination: Path, every_set: bool = False) -> None:
-        chosen, root = self.current, self.s.root
-        if root is None or (chosen is None and not every_set):
-            return
-        names = [] if every_set or chosen is None else [chosen.name]
-        self.s.run(
-            Job(
-                "export",
-                lambda lib, p, c: export_labels(Labelling(lib), root, destination, names),
-                lambda rows: self.s.message.emit(
-                    f"Exported {plural(rows, 'image')} with labels to {destination}"
-                ),
-                label=EXPORTING,
-            )
-        )
-
     def _changed(self, *, browse: bool = False) -> None:
         if browse:
             self.s.use_label_source()
         self.s.emit(Changes(labels=True, items=browse and self.in_browse))
-
-
-def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Callable[[], bool]) -> Trained:
-    """The set's model (trained if its labels changed), its answers and review queue for `root`."""
-    store = labelling.store
-    scope = labelling.scope(root)
-    usable = labelling.usable(scope)
-    hash_of = {p: h for h, paths in usable.items() for p in paths}
-    try:
-        model, _ = labelling.model(name, cancelled=cancelled)
-    except TooFewLabelsError as exc:
-        labels = store.image_labels(store.get(name), list(usable))
-        answers = {h: Answer(usable[h][0], label, 1.0, True, label) for h, label in labels.items()}
-        return Trained(name, None, str(exc), answers)
-    answers = {hash_of[a.path]: a for a in labelling.answers(root, name, model)}
-    here = scope.folder
-    review = [
-        replace(a, path=(scope.root / a.path).relative_to(here).as_posix())
-        for a in labelling.review(root, name, REVIEW_SIZE)
-    ]
-    return Trained(name, model, "", answers, review)

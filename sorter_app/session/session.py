@@ -29,6 +29,7 @@ from .events import Changes, Event
 from .files import FileOps
 from .groups import GroupEditor
 from .jobs import Job, JobRunner
+from .label_files import LabelFiles
 from .labels import LabelSets
 from .wording import INDEXING, LOADING
 
@@ -87,6 +88,7 @@ class Session:
         self.analyses = Analyses(self)
         self.files = FileOps(self)
         self.label_sets = LabelSets(self)
+        self.label_files = LabelFiles(self)
 
     # helpers the parts share ----------------------------------------------------------------------
 

@@ -154,7 +154,7 @@ class LabelsController(QObject):
             current.name if current else Path(chosen).name,
         )
         if name is not None:
-            self.sets.import_folders(Path(chosen), name)
+            self.session.label_files.import_folders(Path(chosen), name)
 
     def move_by_label(self) -> None:
         root = self.session.root
@@ -173,7 +173,7 @@ class LabelsController(QObject):
             return
         chosen = QFileDialog.getExistingDirectory(self.window, "Put the label folders under…", str(root))
         if chosen:
-            self.sets.propose_move(MoveMode.MOVE, Path(chosen), confidence / 100.0)
+            self.session.label_files.propose_move(MoveMode.MOVE, Path(chosen), confidence / 100.0)
 
     def export(self) -> None:
         root = self.session.root
@@ -188,7 +188,7 @@ class LabelsController(QObject):
         )
         if name:
             self.window.window_state.set_last_export_folder(str(Path(name).parent))
-            self.sets.export(Path(name))
+            self.session.label_files.export(Path(name))
 
     def name_clusters(self) -> None:
         self.sets.show_in_browse(True)

@@ -132,7 +132,7 @@ def test_move_by_label_is_previewed_applied_and_undone_byte_exactly(opened: Open
     sets.label(scene(1), "two")
     proposals: list[Proposal] = []
     session.files.proposed.connect(proposals.append)
-    sets.propose_move(MoveMode.MOVE, None, 1.0)  # only the labelled ones: confidence 1.0
+    session.label_files.propose_move(MoveMode.MOVE, None, 1.0)  # only the labelled ones: confidence 1.0
     plan = proposals[-1].plan
     # Backup/copy_of_s0_f0.jpg has s0_f0's content, so it has its label: labels are by content
     assert sorted(m.src.name for m in plan.moves) == sorted([*scene(0), *scene(1), "copy_of_s0_f0.jpg"])
@@ -151,7 +151,7 @@ def test_importing_subfolder_names_labels_their_images(make_session: MakeSession
             builders.write_frame(folder / name / f"{f}.jpg", seed=n + 1, frame=f)
     session, _, recorder = make_session()
     session.open_folder(folder)
-    session.label_sets.import_folders(folder, "terrain")
+    session.label_files.import_folders(folder, "terrain")
     assert session.label_sets.active == "terrain"
     assert labelled(session) == {"desert": 3, "forest": 3}
     assert "6 images labelled" in recorder.messages[-1]

@@ -151,7 +151,9 @@ def test_browse_by_a_set_and_move_by_label_undone_byte_exactly(
     shown = {Path(p).name for p in window.browse.visible_paths()}
     assert {f"s0_f{f}.jpg" for f in range(FRAMES)} <= shown and not any(n.startswith("s1_") for n in shown)
 
-    sets.propose_move(MoveMode.MOVE, photos, 1.0)  # what the Move button does after its questions
+    window.session.label_files.propose_move(
+        MoveMode.MOVE, photos, 1.0
+    )  # what the Move button does after its questions
     qtbot.waitUntil(
         lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(), timeout=LONG
     )
