@@ -56,6 +56,7 @@ class LabelSets:
         self.review: list[Answer] = []
         self.debounce: Callable[[Callable[[], None]], None] = lambda retrain: retrain()
         self._writes = 0
+        self._stepping = False  # an undo or redo of labels is under way: the next waits for it
 
     # what the views read ---------------------------------------------------------------------------
 
@@ -119,6 +120,11 @@ class LabelSets:
             self._changed()
 
     # the folder -------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Another folder: the answers and the queue were about the old one's images."""
+        self.trained, self.review, self.training = None, [], False
+        self.s.runner.cancel("labels:train")
 
     def folder_loaded(self) -> None:
         """A folder was indexed (or its files moved): read the sets, answer for its images."""
@@ -253,26 +259,22 @@ class LabelSets:
             history = self.s.groups.history
             if push:
                 history.push(replace(step, before=before))
-            elif undo:
-                history.undone()
             else:
-                history.redone()
+                (history.undone if undo else history.redone)()
+                self._stepping = False
+                self.s.message.emit(f"{'Undone' if undo else 'Redone'}: {step.text}")
             self.snapshot = found
             self._note_labels(step, hashes, label, undo)
             self.s.emit(Changes(history=True))
             self._changed(browse=True)
             self.schedule_retrain()
 
+        def failed(message: str) -> None:
+            self._stepping = False
+            self.s.failed.emit((step.text, message))
+
         self._writes += 1
-        self.s.run(
-            Job(
-                f"labels:{self._writes}",
-                call,
-                done,
-                failed=lambda m: self.s.failed.emit((step.text, m)),
-                serial=True,
-            )
-        )
+        self.s.run(Job(f"labels:{self._writes}", call, done, failed=failed, serial=True))
 
     def _note_labels(self, step: LabelStep, hashes: list[str], label: str | None, undo: bool) -> None:
         """Show the user's labels at once, before the retrain brings the model's answers."""
@@ -291,12 +293,14 @@ class LabelSets:
         self.review = [a for a in self.review if self._hash(a.path) not in done]
 
     def undo(self, step: LabelStep) -> None:
-        self._apply(step, list(step.before), None, undo=True)
-        self.s.message.emit(f"Undone: {step.text}")
+        if not self._stepping:  # Ctrl+Z held down must not undo one step twice
+            self._stepping = True
+            self._apply(step, list(step.before), None, undo=True)
 
     def redo(self, step: LabelStep) -> None:
-        self._apply(step, list(step.before), step.label)
-        self.s.message.emit(f"Redone: {step.text}")
+        if not self._stepping:
+            self._stepping = True
+            self._apply(step, list(step.before), step.label)
 
     def review_answer(self, label: str | None = None) -> None:
         """The image at the head of the review queue: its guess accepted (None), or `label`."""

@@ -152,6 +152,7 @@ class Session:
         self.indexing_incomplete = False
         self.groups.reset()
         self.analyses.reset()
+        self.label_sets.reset()
         self.emit(Changes(folder=True, items=True, filter=True, skipped=True, history=True, indexing=True))
         self.run(
             Job(
