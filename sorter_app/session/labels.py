@@ -222,8 +222,11 @@ class LabelSets:
         chosen = self.current
         hashes = list(dict.fromkeys(h for p in relpaths if (h := self._hash(p))))
         if chosen is None or not hashes:
-            if chosen is None:
-                self.s.message.emit("Create a label set first (the Labels tab).")
+            self.s.message.emit(
+                "Create a label set first (the Labels tab)."
+                if chosen is None
+                else "Nothing labelled: these images are not indexed yet."
+            )
             return
         words = f"“{label}”" if label is not None else f"of “{chosen.name}”"
         verb = "Label" if label is not None else "Unlabel"
@@ -330,17 +333,24 @@ class LabelSets:
             self.training = False
             if trained.set_name != self.active:
                 return
-            head = self.review[:1]
+            head = self.review[:1]  # the image on screen stays there
+            given = {h for h, a in (self.trained.answers.items() if self.trained else ()) if a.labelled}
+            fresh = [a for a in trained.review if self._hash(a.path) not in given]  # labelled meanwhile
             self.trained = trained
-            self.review = head + [a for a in trained.review if not head or a.path != head[0].path]
+            self.review = head + [a for a in fresh if not head or a.path != head[0].path]
             self._changed(browse=True)
 
         def stopped() -> None:
             self.training = False
 
+        def failed(message: str) -> None:
+            self.training = False
+            self._changed()
+            self.s.failed.emit((TRAINING, message))
+
         self.training = True
         self._changed()
-        self.s.run(Job("labels:train", call, done, label=TRAINING, stopped=stopped))
+        self.s.run(Job("labels:train", call, done, label=TRAINING, stopped=stopped, failed=failed))
 
     def _changed(self, *, browse: bool = False) -> None:
         if browse:

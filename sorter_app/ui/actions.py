@@ -150,6 +150,9 @@ class WindowActions:
             ("Groups: rename", "F2"),
             ("Similar: back / forward", "Alt+← / Alt+→"),
             ("Map: clear the selection", "Esc"),
+            ("Review: accept the model's best guess", "Enter"),
+            ("Review: give a label", "1–9 or the label's first letter"),
+            ("Review: skip the image for now", "Space"),
         ]
         dialog = QDialog(self.window)
         dialog.setWindowTitle("Keyboard Shortcuts")

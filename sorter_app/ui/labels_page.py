@@ -138,7 +138,10 @@ class LabelsPage(QWidget):
         self.in_browse.blockSignals(True)
         self.in_browse.setChecked(sets.in_browse)
         self.in_browse.blockSignals(False)
-        self.status.setText(sets.status_text())
+        unknown = sets.predicted_counts().get("unknown", 0)
+        self.status.setText(
+            sets.status_text() + (f" {unknown:,} images of this folder are “unknown” now." if unknown else "")
+        )
         self._update_buttons()
 
     def _set_chosen(self, index: int) -> None:

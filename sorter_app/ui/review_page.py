@@ -105,7 +105,12 @@ class ReviewPage(QWidget):
             self.loader.cancel()
             self.image.set_message("Training…" if sets.training else EMPTY)
             return
-        self.title.setText(f"<b>{Path(head.path).name}</b><br>{head.path}")
+        folder = Path(head.path).parent.as_posix()
+        self.title.setText(
+            f"<b>{Path(head.path).name}</b>"
+            + (f"<br>in {folder}" if folder != "." else "")
+            + f"<br>{len(sets.review):,} images queued, the least sure first"
+        )
         lines = [f"{sets.key_for(label) or '·'}  {label} · {p:.0%}" for label, p in head.top]
         lines[:1] = [f"<b>{line}</b>" for line in lines[:1]]
         sure = "" if head.label != "unknown" else "<br><i>The model is not sure (below its threshold).</i>"

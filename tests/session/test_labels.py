@@ -7,6 +7,7 @@ keys; Browse shows a set; move-by-label goes through the plan → apply → undo
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 
@@ -156,3 +157,35 @@ def test_importing_subfolder_names_labels_their_images(make_session: MakeSession
     assert labelled(session) == {"desert": 3, "forest": 3}
     assert "6 images labelled" in recorder.messages[-1]
     assert session.label_sets.trained is not None and session.label_sets.trained.model is not None
+
+
+def test_review_keys_are_digits_then_first_letters(opened: Opened) -> None:
+    session, _, _ = opened
+    sets = session.label_sets
+    sets.create_set("scenes", ["forest", "Desert", "sea"])
+    assert [sets.label_for_key(k) for k in ("1", "3", "4", "d", "S", "x", "")] == [
+        "forest",
+        "sea",
+        None,
+        "Desert",
+        "sea",
+        None,
+        None,
+    ]
+    assert [sets.key_for(label) for label in ("forest", "sea", "nope")] == ["1", "3", ""]
+
+
+def test_export_writes_labels_and_predictions(opened: Opened, tmp_path: Path) -> None:
+    session, _, recorder = opened
+    sets = session.label_sets
+    sets.create_set("scenes", ["one", "two"])
+    sets.label(scene(0, range(3)), "one")
+    sets.label(scene(1, range(3)), "two")
+    destination = tmp_path / "out" / "labels.csv"
+    destination.parent.mkdir()
+    session.label_files.export(destination)
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(destination.open(encoding="utf-8"))}
+    assert len(rows) == len(session.items)
+    assert rows["s0_f0.jpg"]["set:scenes"] == "one" and rows["s0_f0.jpg"]["set:scenes:source"] == "labelled"
+    assert rows["s1_f5.jpg"]["set:scenes:predicted"] == "two"
+    assert recorder.messages[-1] == f"Exported {len(rows)} images with labels to {destination}"
