@@ -317,7 +317,7 @@ def retrain_phase(
 
     def label_burst(burst: int) -> None:
         for label, paths in chosen.items():
-            sets.label(paths[burst::BURSTS], label)
+            window.session.image_labels.label(paths[burst::BURSTS], label)
 
     for burst in range(BURSTS):
         QTimer.singleShot(burst * 1000, partial(label_burst, burst))

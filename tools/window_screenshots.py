@@ -330,7 +330,7 @@ def shoot_labels(
     sets.create_set("subject", labels)
     wait("the label set", lambda: sets.active == "subject")
     for label in labels:
-        sets.label([p for p, chosen in examples.items() if chosen == label], label)
+        window.session.image_labels.label([p for p, chosen in examples.items() if chosen == label], label)
     wait("labels", lambda: sum(sets.counts().values()) == len(examples))
     wait(
         "training", lambda: sets.trained is not None and sets.trained.model is not None and not sets.training

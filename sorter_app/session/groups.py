@@ -124,7 +124,7 @@ class GroupEditor:
         if isinstance(step, FileStep):
             self.s.files.undo(step)
         elif isinstance(step, LabelStep):
-            self.s.label_sets.undo(step)
+            self.s.image_labels.undo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.after, step.before)
             self.history.undone()
@@ -136,7 +136,7 @@ class GroupEditor:
         if isinstance(step, FileStep):
             self.s.files.redo(step)
         elif isinstance(step, LabelStep):
-            self.s.label_sets.redo(step)
+            self.s.image_labels.redo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.before, step.after)
             self.history.redone()

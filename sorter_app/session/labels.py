@@ -1,17 +1,17 @@
-"""The user's label sets in the window, without Qt: sets and labels, labelling, retraining, review.
+"""The user's label sets in the window, without Qt: sets and labels, the set in use, its model's
+answers for the folder and the review queue.
 
 Everything a person decides — a set, a label, which image has which label — is written to
-user.sqlite by content hash (core/label_store.py) in a serial job, in order. Labelling is an edit in
-the session's undo history (`LabelStep`: the labels the images had before, so Undo restores them
-exactly). Whenever labels change, the set's model is retrained in a background job — debounced by
-`debounce`, which the window replaces with a timer, and in one slot, so a newer retrain replaces an
-older one — and the job also brings the folder's answers and the review queue (core/labelling.py);
-the UI thread only swaps them in (label_training.py). Acting on files by label: label_files.py.
+user.sqlite by content hash (core/label_store.py) in serial jobs, in order; labelling images is a
+step of the undo history (image_labels.py). Whenever labels change, the set's model is retrained in
+a background job — debounced by `debounce`, which the window replaces with a timer, and in one
+slot, so a newer retrain replaces an older one — that also brings the folder's answers and the
+review queue (label_training.py); the UI thread only swaps them in. Acting on files: label_files.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,6 @@ from .events import Changes
 from .history import LabelStep
 from .jobs import Job
 from .label_training import Trained, model_status, train_and_answer
-from .wording import plural
 
 if TYPE_CHECKING:
     from .session import Session
@@ -56,7 +55,6 @@ class LabelSets:
         self.review: list[Answer] = []
         self.debounce: Callable[[Callable[[], None]], None] = lambda retrain: retrain()
         self._writes = 0
-        self._stepping = False  # an undo or redo of labels is under way: the next waits for it
 
     # what the views read ---------------------------------------------------------------------------
 
@@ -215,102 +213,30 @@ class LabelSets:
             )
         )
 
-    # labelling ---------------------------------------------------------------------------------------
+    # labelling (image_labels.py writes; this shows) ---------------------------------------------------
 
-    def label(self, relpaths: Iterable[str], label: str | None) -> None:
-        """Give the images `label` of the active set (None: take its label off), as one undo step."""
-        chosen = self.current
-        hashes = list(dict.fromkeys(h for p in relpaths if (h := self._hash(p))))
-        if chosen is None or not hashes:
-            self.s.message.emit(
-                "Create a label set first (the Labels tab)."
-                if chosen is None
-                else "Nothing labelled: these images are not indexed yet."
-            )
-            return
-        words = f"“{label}”" if label is not None else f"of “{chosen.name}”"
-        verb = "Label" if label is not None else "Unlabel"
-        step = LabelStep(f"{verb} {plural(len(hashes), 'Image')} {words}", chosen.name, label, {})
-        self._apply(step, hashes, label, push=True)
+    def labels_written(self, step: LabelStep, hashes: list[str], found: Snapshot, *, undo: bool) -> None:
+        """Images got `step.label` (None: lost theirs; after an undo, what `step.before` says): the
+        counts and the user's labels show at once; the model's answers follow after the retrain."""
+        self.snapshot = found
+        if self.trained is not None and self.trained.set_name == step.set_name:
+            answers = dict(self.trained.answers)
+            for h in hashes:
+                given = step.before.get(h) if undo else step.label
+                old = answers.get(h)
+                if given is not None:
+                    answers[h] = Answer(old.path if old else "", given, 1.0, True, given)
+                elif old is not None and old.labelled:
+                    del answers[h]  # the model answers for it again after the retrain
+            self.trained = replace(self.trained, answers=answers)
+        done = set(hashes)
+        self.review = [a for a in self.review if self._hash(a.path) not in done]
+        self._changed(browse=True)
+        self.schedule_retrain()
 
     def _hash(self, relpath: str) -> str | None:
         item = self.s.items.get(relpath)
         return item.content_hash if item else None
-
-    def _apply(
-        self, step: LabelStep, hashes: list[str], label: str | None, *, push: bool = False, undo: bool = False
-    ) -> None:
-        set_name = step.set_name
-
-        def call(lib: Library, p: object, c: object) -> tuple[dict[str, str | None], Snapshot]:
-            store = LabelStore(lib.catalog)
-            found = store.get(set_name)
-            before: dict[str, str | None] = dict.fromkeys(hashes)
-            before.update(store.image_labels(found, hashes))
-            if undo:  # each image gets back what it had
-                for old in {v for v in step.before.values() if v is not None}:
-                    store.label_images(set_name, old, [h for h, v in step.before.items() if v == old])
-                store.unlabel_images(set_name, [h for h, v in step.before.items() if v is None])
-            elif label is None:
-                store.unlabel_images(set_name, hashes)
-            else:
-                store.label_images(set_name, label, hashes)
-            return before, snapshot(store)
-
-        def done(result: tuple[dict[str, str | None], Snapshot]) -> None:
-            before, found = result
-            history = self.s.groups.history
-            if push:
-                history.push(replace(step, before=before))
-            else:
-                (history.undone if undo else history.redone)()
-                self._stepping = False
-                self.s.message.emit(f"{'Undone' if undo else 'Redone'}: {step.text}")
-            self.snapshot = found
-            self._note_labels(step, hashes, label, undo)
-            self.s.emit(Changes(history=True))
-            self._changed(browse=True)
-            self.schedule_retrain()
-
-        def failed(message: str) -> None:
-            self._stepping = False
-            self.s.failed.emit((step.text, message))
-
-        self._writes += 1
-        self.s.run(Job(f"labels:{self._writes}", call, done, failed=failed, serial=True))
-
-    def _note_labels(self, step: LabelStep, hashes: list[str], label: str | None, undo: bool) -> None:
-        """Show the user's labels at once, before the retrain brings the model's answers."""
-        if self.trained is None or self.trained.set_name != step.set_name:
-            return
-        answers = dict(self.trained.answers)
-        for h in hashes:
-            given = step.before.get(h) if undo else label
-            old = answers.get(h)
-            if given is not None:
-                answers[h] = Answer(old.path if old else "", given, 1.0, True, given)
-            elif old is not None and old.labelled:
-                del answers[h]  # the model answers for it again after the retrain
-        self.trained = replace(self.trained, answers=answers)
-        done = set(hashes)
-        self.review = [a for a in self.review if self._hash(a.path) not in done]
-
-    def undo(self, step: LabelStep) -> None:
-        if not self._stepping:  # Ctrl+Z held down must not undo one step twice
-            self._stepping = True
-            self._apply(step, list(step.before), None, undo=True)
-
-    def redo(self, step: LabelStep) -> None:
-        if not self._stepping:
-            self._stepping = True
-            self._apply(step, list(step.before), step.label)
-
-    def review_answer(self, label: str | None = None) -> None:
-        """The image at the head of the review queue: its guess accepted (None), or `label`."""
-        if not self.review:
-            return
-        head = self.review.pop(0)
-        self.label([head.path], label or head.guess)
 
     # training ---------------------------------------------------------------------------------------
 

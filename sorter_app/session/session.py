@@ -28,6 +28,7 @@ from .analyses import Analyses
 from .events import Changes, Event
 from .files import FileOps
 from .groups import GroupEditor
+from .image_labels import ImageLabels
 from .jobs import Job, JobRunner
 from .label_files import LabelFiles
 from .labels import LabelSets
@@ -89,6 +90,7 @@ class Session:
         self.files = FileOps(self)
         self.label_sets = LabelSets(self)
         self.label_files = LabelFiles(self)
+        self.image_labels = ImageLabels(self)
 
     # helpers the parts share ----------------------------------------------------------------------
 

@@ -209,14 +209,17 @@ class LabelsController(QObject):
         menu.setTitle(f"Label As ({chosen.name})")
         for label in chosen.labels:
             key = self.sets.key_for(label)
-            menu.addAction(f"&{key}  {label}" if key else label, partial(self.sets.label, relpaths, label))
+            menu.addAction(
+                f"&{key}  {label}" if key else label,
+                partial(self.session.image_labels.label, relpaths, label),
+            )
         menu.addSeparator()
         menu.addAction("New Label…", lambda: self._label_new(relpaths))
-        menu.addAction("Remove Label", partial(self.sets.label, relpaths, None))
+        menu.addAction("Remove Label", partial(self.session.image_labels.label, relpaths, None))
 
     def _label_new(self, relpaths: list[str]) -> None:
         if (label := self._ask("New label", "Label these images as:")) is not None:
-            self.sets.label(relpaths, label)
+            self.session.image_labels.label(relpaths, label)
 
     def _group_menu(self, kind: AnalysisKind, pos: QPoint) -> None:
         menu = self.group_label_menu(kind)

@@ -46,7 +46,7 @@ class ReviewPage(QWidget):
         self.progress.setWordWrap(True)
         self.accept = QPushButton("Accept (Enter)")
         self.accept.setToolTip("The model's best guess is right")
-        self.accept.clicked.connect(lambda: session.label_sets.review_answer())
+        self.accept.clicked.connect(lambda: session.image_labels.review_answer())
         self.skip = QPushButton("Skip (Space)")
         self.skip.setToolTip("Not now: this image goes to the end of the queue")
         self.skip.clicked.connect(session.label_sets.skip)
@@ -133,10 +133,10 @@ class ReviewPage(QWidget):
         if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             super().keyPressEvent(event)
         elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            sets.review_answer()
+            self.session.image_labels.review_answer()
         elif event.key() == Qt.Key.Key_Space:
             sets.skip()
         elif (label := sets.label_for_key(event.text())) is not None and sets.review:
-            sets.review_answer(label)
+            self.session.image_labels.review_answer(label)
         else:
             super().keyPressEvent(event)

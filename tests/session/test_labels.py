@@ -61,11 +61,11 @@ def test_labelling_a_selection_retrains_answers_and_undoes(opened: Opened) -> No
     session, _, recorder = opened
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two", "three"])
-    sets.label(scene(0, range(4)), "one")
+    session.image_labels.label(scene(0, range(4)), "one")
     assert sets.trained is not None and sets.trained.model is None  # one label only: no model yet
     assert "at least two different labels" in sets.trained.note
-    sets.label(scene(1, range(4)), "two")
-    sets.label(scene(2, range(4)), "three")
+    session.image_labels.label(scene(1, range(4)), "two")
+    session.image_labels.label(scene(2, range(4)), "three")
     assert labelled(session) == {"one": 4, "two": 4, "three": 4}
     trained = sets.trained
     assert trained is not None and trained.model is not None and trained.model.examples == 12
@@ -79,7 +79,7 @@ def test_labelling_a_selection_retrains_answers_and_undoes(opened: Opened) -> No
     assert recorder.messages[-1] == "Undone: Label 4 Images “three”"
     session.groups.redo()
     assert labelled(session) == {"one": 4, "two": 4, "three": 4}
-    sets.label(scene(2, range(2)), "one")  # relabelling, then undo gives the old label back
+    session.image_labels.label(scene(2, range(2)), "one")  # relabelling, then undo gives the old label back
     assert labelled(session) == {"one": 6, "two": 4, "three": 2}
     session.groups.undo()
     assert labelled(session) == {"one": 4, "two": 4, "three": 4}
@@ -90,18 +90,18 @@ def test_the_review_queue_takes_enter_and_keys(opened: Opened) -> None:
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two", "three"])
     for n, name in enumerate(("one", "two", "three")):
-        sets.label(scene(n, range(2)), name)
+        session.image_labels.label(scene(n, range(2)), name)
     queue = list(sets.review)
     assert queue and all(not a.labelled for a in queue)
     assert len(queue) == len({a.path for a in queue})
     assert all(a.path not in scene(n, range(2)) for a in queue for n in range(3))
     head = queue[0]
-    sets.review_answer()  # Enter: the guess is right
+    session.image_labels.review_answer()  # Enter: the guess is right
     assert sum(labelled(session).values()) == 7
     assert sets.review and sets.review[0].path != head.path
     assert sets.trained is not None
     assert {a.path: a for a in sets.trained.answers.values()}[head.path].labelled
-    sets.review_answer("three")  # a key: another label
+    session.image_labels.review_answer("three")  # a key: another label
     assert sum(labelled(session).values()) == 8
     assert labelled(session)["three"] >= 3
 
@@ -110,8 +110,8 @@ def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
     session, _, _ = opened
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two"])
-    sets.label(scene(0, range(3)), "one")
-    sets.label(scene(1, range(3)), "two")
+    session.image_labels.label(scene(0, range(3)), "one")
+    session.image_labels.label(scene(1, range(3)), "two")
     sets.show_in_browse(True)
     assert isinstance(session.labels, SetLabels) and session.labels.choices() == ["one", "two", "unknown"]
     session.set_filter(BrowseFilter(label="one"))
@@ -129,8 +129,8 @@ def test_move_by_label_is_previewed_applied_and_undone_byte_exactly(opened: Open
     before = digest(photos)
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two"])
-    sets.label(scene(0), "one")
-    sets.label(scene(1), "two")
+    session.image_labels.label(scene(0), "one")
+    session.image_labels.label(scene(1), "two")
     proposals: list[Proposal] = []
     session.files.proposed.connect(proposals.append)
     session.label_files.propose_move(MoveMode.MOVE, None, 1.0)  # only the labelled ones: confidence 1.0
@@ -179,8 +179,8 @@ def test_export_writes_labels_and_predictions(opened: Opened, tmp_path: Path) ->
     session, _, recorder = opened
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two"])
-    sets.label(scene(0, range(3)), "one")
-    sets.label(scene(1, range(3)), "two")
+    session.image_labels.label(scene(0, range(3)), "one")
+    session.image_labels.label(scene(1, range(3)), "two")
     destination = tmp_path / "out" / "labels.csv"
     destination.parent.mkdir()
     session.label_files.export(destination)

@@ -139,8 +139,8 @@ def test_browse_by_a_set_and_move_by_label_undone_byte_exactly(
     sets = window.session.label_sets
     sets.create_set("scenes", ["one", "two"])
     qtbot.waitUntil(lambda: sets.active == "scenes", timeout=LONG)
-    sets.label([f"s0_f{f}.jpg" for f in range(FRAMES)], "one")
-    sets.label([f"s1_f{f}.jpg" for f in range(FRAMES)], "two")
+    window.session.image_labels.label([f"s0_f{f}.jpg" for f in range(FRAMES)], "one")
+    window.session.image_labels.label([f"s1_f{f}.jpg" for f in range(FRAMES)], "two")
     qtbot.waitUntil(lambda: counts(window) == {"one": FRAMES, "two": FRAMES}, timeout=LONG)
     qtbot.waitUntil(lambda: trained(window), timeout=LONG)
 
