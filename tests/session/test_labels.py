@@ -12,13 +12,13 @@ import hashlib
 from pathlib import Path
 
 from sorter_app.core.browse import BrowseFilter
-from sorter_app.core.kinds import MoveMode
+from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.core.set_labels import SetLabels
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.files import Proposal
 from tests import builders
 
-from .conftest import FRAMES, MakeSession, Recorder
+from .conftest import FRAMES, MakeSession, Recorder, clusters
 
 Opened = tuple[Session, SyncRunner, Recorder]
 
@@ -189,3 +189,29 @@ def test_export_writes_labels_and_predictions(opened: Opened, tmp_path: Path) ->
     assert rows["s0_f0.jpg"]["set:scenes"] == "one" and rows["s0_f0.jpg"]["set:scenes:source"] == "labelled"
     assert rows["s1_f5.jpg"]["set:scenes:predicted"] == "two"
     assert recorder.messages[-1] == f"Exported {len(rows)} images with labels to {destination}"
+
+
+def test_unlabelling_undoes_to_the_old_labels(opened: Opened) -> None:
+    session, _, _ = opened
+    session.label_sets.create_set("scenes", ["one", "two"])
+    session.image_labels.label(scene(0, range(2)), "one")
+    session.image_labels.label(scene(1, range(2)), "two")
+    session.image_labels.label([*scene(0, range(2)), *scene(1, range(1))], None)
+    assert labelled(session) == {"one": 0, "two": 1}
+    assert session.groups.undo_text() == "Unlabel 3 Images of “scenes”"
+    session.groups.undo()
+    assert labelled(session) == {"one": 2, "two": 2}
+    trained = session.label_sets.trained
+    assert trained is not None
+    assert {a.path: a.label for a in trained.answers.values() if a.labelled}["s1_f0.jpg"] == "two"
+
+
+def test_clusters_can_be_named_by_a_label_set(opened: Opened) -> None:
+    session, _, _ = opened
+    session.label_sets.create_set("scenes", ["forest", "desert", "sea"])
+    for n, name in enumerate(("forest", "desert", "sea")):
+        session.image_labels.label(scene(n), name)  # a cluster is named by a label 60 % of it has
+    session.label_sets.show_in_browse(True)
+    session.analyses.compute(AnalysisKind.CLUSTERS)
+    names = [name for name, _ in clusters(session)]
+    assert {n.split(" · ")[0] for n in names} & {"forest", "desert", "sea"}, names
