@@ -75,7 +75,7 @@ class LabelsController(QObject):
     # the Labels tab ---------------------------------------------------------------------------------------
 
     def _wire_page(self) -> None:
-        page, sets = self.page, self.sets
+        page = self.page
         page.new_set.clicked.connect(self.new_set)
         page.rename_set.clicked.connect(self.rename_set)
         page.delete_set.clicked.connect(self.delete_set)
@@ -87,7 +87,6 @@ class LabelsController(QObject):
         page.move_by_label.clicked.connect(self.move_by_label)
         page.export.clicked.connect(self.export)
         page.name_clusters.clicked.connect(self.name_clusters)
-        del sets
 
     def _ask(self, title: str, question: str, text: str = "") -> str | None:
         answer, ok = QInputDialog.getText(self.window, title, question, QLineEdit.EchoMode.Normal, text)

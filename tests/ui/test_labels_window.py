@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -164,3 +164,27 @@ def test_browse_by_a_set_and_move_by_label_undone_byte_exactly(
     qtbot.waitUntil(lambda: window.window_actions.undo.text().startswith("&Undo Move of"), timeout=LONG)
     window.window_actions.undo.trigger()
     qtbot.waitUntil(lambda: tree(photos) == before, timeout=LONG)
+
+
+def test_sets_are_made_renamed_and_deleted_on_the_labels_tab(
+    qtbot: QtBot, window: MainWindow, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_and_wait(qtbot, window, photos)
+    page, sets = window.labels.page, window.session.label_sets
+    window.show_tab(window.tabs.indexOf(page))
+    assert page.status.text().startswith("No label set yet") and not page.delete_set.isEnabled()
+    answers = iter(["style", "baroque, realism"])
+    monkeypatch.setattr(window.labels, "_ask", lambda *a, **k: next(answers))
+    page.new_set.click()
+    qtbot.waitUntil(lambda: sets.current is not None and sets.current.labels == ("baroque", "realism"))
+    assert page.set_box.currentText() == "style" and page.table_model.rowCount() == 2
+    answers = iter(["period"])
+    page.rename_set.click()
+    qtbot.waitUntil(lambda: page.set_box.currentText() == "period", timeout=LONG)
+    page.table.selectRow(1)
+    answers = iter(["modern"])
+    page.rename_label.click()
+    qtbot.waitUntil(lambda: page.table_model.label_at(1) == "modern", timeout=LONG)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    page.delete_set.click()
+    qtbot.waitUntil(lambda: not sets.sets and page.set_box.count() == 0, timeout=LONG)
