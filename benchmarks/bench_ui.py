@@ -290,18 +290,25 @@ def viewer_phase(phase: Phase, window: MainWindow, photos: list[Path]) -> None:
     phase.notes.update(viewer_images_shown=shown, viewer_photo_pixels="4000×3000")
 
 
-def retrain_phase(
-    phase: Phase, window: MainWindow, view: QAbstractScrollArea, picked: list[tuple[str, str]]
-) -> None:
-    """The user's own labels: images of the ten commonest categories of the folder are labelled in
-    five bursts a second apart while the grid scrolls; each burst retrains the set's model in the
-    background (debounced), with its answers for the whole folder and the review queue."""
+def category_examples(
+    picked: list[tuple[str, str]], names: list[str], per_label: int | None = None
+) -> dict[str, list[str]]:
+    """{category: the folder's relpaths of it} for the ten commonest categories of `picked`
+    (manifest paths; `names` are their relpaths in the folder), at most `per_label` each."""
     with (DATASETS / "manifest.csv").open(newline="", encoding="utf-8") as f:
         category = {row["path"]: row["category"] for row in csv.DictReader(f)}
-    names = [f"{i:05d}-{Path(relpath).name}" for i, (relpath, _) in enumerate(picked)]
     cats = [category[relpath] for relpath, _ in picked]
     top = [c for c, _ in Counter(cats).most_common(LABELS)]
-    chosen = {c: [n for n, cat in zip(names, cats, strict=True) if cat == c] for c in top}
+    return {c: [n for n, cat in zip(names, cats, strict=True) if cat == c][:per_label] for c in top}
+
+
+def retrain_phase(
+    phase: Phase, window: MainWindow, view: QAbstractScrollArea, chosen: dict[str, list[str]]
+) -> None:
+    """The user's own labels: `chosen` images of ten categories are labelled in five bursts a second
+    apart while the grid scrolls; each burst retrains the set's model in the background (debounced),
+    with its answers for the whole folder and the review queue."""
+    top = list(chosen)
     sets = window.session.label_sets
     sets.create_set("bench", top)
     run_until(lambda: sets.active == "bench", 60)
@@ -321,7 +328,15 @@ def retrain_phase(
 
     for burst in range(BURSTS):
         QTimer.singleShot(burst * 1000, partial(label_burst, burst))
-    labelled = sum(len(p) for p in chosen.values())
+    items = window.session.items  # counts are by content: byte copies count once
+    labelled = len(
+        {
+            h
+            for paths in chosen.values()
+            for p in paths
+            if (h := items[p].content_hash if p in items else None)
+        }
+    )
 
     def step() -> None:
         bar = view.verticalScrollBar()
@@ -557,7 +572,9 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
     photos = write_12mp_photos(work / "camera", args.viewer_photos) if args.viewer_photos else []
     plan.append((Phase("scroll", judged=True), lambda phase: scroll_phase(phase, view)))
     plan.append((Phase("analyse", judged=True), lambda phase: analyse_phase(phase, window, view)))
-    plan.append((Phase("retrain", judged=True), lambda phase: retrain_phase(phase, window, view, picked)))
+    names = [f"{i:05d}-{Path(relpath).name}" for i, (relpath, _) in enumerate(picked)]
+    examples = category_examples(picked, names)
+    plan.append((Phase("retrain", judged=True), lambda phase: retrain_phase(phase, window, view, examples)))
     if photos:
         plan.append((Phase("viewer", judged=True), lambda phase: viewer_phase(phase, window, photos)))
 
