@@ -39,4 +39,8 @@ class SetLabels:
         answer = self._answers.get(item.content_hash or "")
         if answer is None:
             return []
-        return [LabelAnswer(self.name, answer.label, answer.confidence, corrected=answer.labelled)]
+        return [
+            LabelAnswer(
+                self.name, answer.label, answer.confidence, corrected=answer.labelled, by_hand="labelled"
+            )
+        ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.kinds import AnalysisKind, MoveMode
+from sorter_app.core.label_source import describe
 from sorter_app.core.set_labels import SetLabels
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.files import Proposal
@@ -120,6 +121,8 @@ def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
     session.set_filter(BrowseFilter())
     session.set_sort("prediction")
     assert session.section(session.items["s0_f0.jpg"]) == "one"
+    (answer,) = session.labels.answers(session.items["s0_f0.jpg"])
+    assert describe(answer) == "Scenes: one · labelled by you"  # the user's label, not a correction
     sets.show_in_browse(False)
     assert session.labels is session.model_labels
 
