@@ -1,5 +1,6 @@
 """The UI thread's budget from DESIGN.md: never blocked > 50 ms while indexing, scrolling, clustering
-and drawing the map, or paging through 12-MP photos in the viewer. Run by hand:
+and drawing the map, retraining the user's label set, or paging through 12-MP photos in the
+viewer. Run by hand:
 
     .venv/bin/python -m benchmarks.bench_ui              # 5,000 images; offscreen unless there is a display
     xvfb-run -a .venv/bin/python -m benchmarks.bench_ui  # the same on a real (virtual) X server
@@ -36,6 +37,7 @@ status 1 when the worst gap in the indexing or scrolling phase exceeds 50 ms.
 from __future__ import annotations
 
 import argparse
+import csv
 import faulthandler
 import gc
 import json
@@ -48,6 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,6 +76,8 @@ SCROLL_SECONDS = 10.0
 SCROLL_STEP_MS = 16  # one wheel notch per frame at 60 Hz
 INDEX_TIMEOUT_S = 1800.0
 CONTENT_TIMEOUT_S = 30.0
+LABELS = 10  # the retrain phase labels images of the folder's ten commonest categories
+BURSTS = 5  # in this many bursts, a second apart
 LISTED_STALLS = 20
 GC_REPORTED_MS = BUDGET_MS / 2  # a collection this long is a likely part of a stall
 # Linux: ns on a CPU (only as of the last context switch), ns runnable but waiting for one, time slices
@@ -285,6 +290,85 @@ def viewer_phase(phase: Phase, window: MainWindow, photos: list[Path]) -> None:
     phase.notes.update(viewer_images_shown=shown, viewer_photo_pixels="4000×3000")
 
 
+def category_examples(
+    picked: list[tuple[str, str]], names: list[str], per_label: int | None = None
+) -> dict[str, list[str]]:
+    """{category: the folder's relpaths of it} for the ten commonest categories of `picked`
+    (manifest paths; `names` are their relpaths in the folder), at most `per_label` each."""
+    with (DATASETS / "manifest.csv").open(newline="", encoding="utf-8") as f:
+        category = {row["path"]: row["category"] for row in csv.DictReader(f)}
+    cats = [category[relpath] for relpath, _ in picked]
+    top = [c for c, _ in Counter(cats).most_common(LABELS)]
+    return {c: [n for n, cat in zip(names, cats, strict=True) if cat == c][:per_label] for c in top}
+
+
+def retrain_phase(
+    phase: Phase, window: MainWindow, view: QAbstractScrollArea, chosen: dict[str, list[str]]
+) -> None:
+    """The user's own labels: `chosen` images of ten categories are labelled in five bursts a second
+    apart while the grid scrolls; each burst retrains the set's model in the background (debounced),
+    with its answers for the whole folder and the review queue."""
+    top = list(chosen)
+    sets = window.session.label_sets
+    sets.create_set("bench", top)
+    run_until(lambda: sets.active == "bench", 60)
+    retrains = [0]
+    retrain = sets.retrain
+
+    def counted() -> None:
+        retrains[0] += 1
+        retrain()
+
+    sets.retrain = counted  # type: ignore[method-assign]
+    started = time.perf_counter()
+
+    def label_burst(burst: int) -> None:
+        for label, paths in chosen.items():
+            window.session.image_labels.label(paths[burst::BURSTS], label)
+
+    for burst in range(BURSTS):
+        QTimer.singleShot(burst * 1000, partial(label_burst, burst))
+    items = window.session.items  # counts are by content: byte copies count once
+    labelled = len(
+        {
+            h
+            for paths in chosen.values()
+            for p in paths
+            if (h := items[p].content_hash if p in items else None)
+        }
+    )
+
+    def step() -> None:
+        bar = view.verticalScrollBar()
+        bar.setValue(bar.minimum() if bar.value() >= bar.maximum() else bar.value() + 3 * bar.singleStep())
+
+    def done() -> bool:
+        return (
+            time.perf_counter() - started > BURSTS
+            and sum(sets.counts().values()) >= labelled
+            and not window.labels._retrain.isActive()
+            and not sets.training
+        )
+
+    timer = QTimer()
+    timer.setInterval(SCROLL_STEP_MS)
+    timer.timeout.connect(step)
+    timer.start()
+    finished = run_until(done, INDEX_TIMEOUT_S)
+    timer.stop()
+    model = sets.trained.model if sets.trained else None
+    phase.images = labelled
+    phase.notes.update(
+        labels=len(top),
+        labelled_images=labelled,
+        retrains=retrains[0],
+        examples_trained_on=model.examples if model else None,
+        estimated_accuracy=round(model.accuracy, 3) if model and model.accuracy is not None else None,
+        seconds_to_last_answer=round(time.perf_counter() - started, 2),
+        finished=finished,
+    )
+
+
 def write_12mp_photos(folder: Path, count: int) -> list[Path]:
     """Camera-sized JPEGs made from real photos (upscaled): what the viewer decodes at full size."""
     from PIL import Image
@@ -488,6 +572,9 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
     photos = write_12mp_photos(work / "camera", args.viewer_photos) if args.viewer_photos else []
     plan.append((Phase("scroll", judged=True), lambda phase: scroll_phase(phase, view)))
     plan.append((Phase("analyse", judged=True), lambda phase: analyse_phase(phase, window, view)))
+    names = [f"{i:05d}-{Path(relpath).name}" for i, (relpath, _) in enumerate(picked)]
+    examples = category_examples(picked, names)
+    plan.append((Phase("retrain", judged=True), lambda phase: retrain_phase(phase, window, view, examples)))
     if photos:
         plan.append((Phase("viewer", judged=True), lambda phase: viewer_phase(phase, window, photos)))
 

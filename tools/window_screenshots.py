@@ -15,6 +15,7 @@ settings and the keyboard shortcuts. Look at the PNGs.
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import os
 import shutil
@@ -30,13 +31,14 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
-from benchmarks.dataset_folder import build_dataset_folder
+from benchmarks.dataset_folder import build_dataset_folder, pick_images
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.map_view import MapView
 from sorter_app.ui.settings import SettingsStore
 
+DEMO_ROOMS = ("bathroom", "bedroom", "kitchen")
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
 
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sorter-screens-"))
     folder = build_dataset_folder(args.datasets, work / "photos", args.images)
+    examples = label_examples(args.datasets, args.images)
     add_problem_files(folder)
     server = manager = None
     if args.offscreen:
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_xvfb()
         manager = start_window_manager()
     try:
-        return shoot(folder, work, args.out)
+        return shoot(folder, work, args.out, examples)
     finally:
         for process in (manager, server):
             if process is not None:
@@ -131,7 +134,30 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def shoot(folder: Path, work: Path, out: Path) -> int:
+def label_examples(datasets: Path, n: int, per_label: int = 6) -> dict[str, str]:
+    """A few images of the built folder per label of a demo set, from the manifest's answers: what a
+    person would label by hand before letting the model sort the rest."""
+    with (datasets / "manifest.csv").open(newline="", encoding="utf-8") as f:
+        truth = {row["path"]: row for row in csv.DictReader(f)}
+    found: dict[str, str] = {}
+    taken: dict[str, int] = {}
+    for i, (relpath, _source) in enumerate(pick_images(datasets, n)):
+        row = truth[relpath]
+        if row["kind"] != "photo":
+            label = "graphic"
+        elif row["room"] in DEMO_ROOMS:
+            label = row["room"]
+        elif row["scene"] == "outdoor":
+            label = "outdoor"
+        else:
+            continue
+        if taken.get(label, 0) < per_label:
+            taken[label] = taken.get(label, 0) + 1
+            found[f"{i:05d}-{Path(relpath).name}"] = label
+    return found
+
+
+def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     out.mkdir(parents=True, exist_ok=True)
@@ -267,6 +293,9 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
     save("14-move-preview", window.moves.plan_dialog)
     window.moves.plan_dialog.reject()
 
+    if examples:
+        shoot_labels(window, folder, examples, wait, settle, save)
+
     window.show_skipped()
     settle()
     for i, dialog in enumerate(dialogs()):
@@ -284,6 +313,51 @@ def shoot(folder: Path, work: Path, out: Path) -> int:
         dialog.close()
     window.close()
     return 0
+
+
+def shoot_labels(
+    window: MainWindow,
+    folder: Path,
+    examples: dict[str, str],
+    wait: Callable[..., None],
+    settle: Callable[..., None],
+    save: Callable[..., None],
+) -> None:
+    """A label set of the user's own, a few images labelled per label, the model trained in the
+    background: the Labels tab, the review queue, and the move-by-label preview (cancelled)."""
+    sets = window.session.label_sets
+    labels = sorted(set(examples.values()))
+    sets.create_set("subject", labels)
+    wait("the label set", lambda: sets.active == "subject")
+    for label in labels:
+        window.session.image_labels.label([p for p, chosen in examples.items() if chosen == label], label)
+    wait("labels", lambda: sum(sets.counts().values()) == len(examples))
+    wait(
+        "training", lambda: sets.trained is not None and sets.trained.model is not None and not sets.training
+    )
+    window.tabs.setCurrentWidget(window.labels.page)
+    window.labels.page.table.selectRow(0)
+    settle()
+    save("18-labels")
+    window.tabs.setCurrentWidget(window.labels.review)
+    wait("the review image", lambda: window.labels.review.image.image() is not None)
+    settle(2.0)
+    save("19-review")
+    window.session.label_files.propose_move(MoveMode.MOVE, folder, 0.6)
+    wait(
+        "the move-by-label preview",
+        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
+    )
+    settle()
+    assert window.moves.plan_dialog is not None
+    save("20-move-by-label-preview", window.moves.plan_dialog)
+    window.moves.plan_dialog.reject()
+    window.labels.page.in_browse.setChecked(True)
+    window.tabs.setCurrentWidget(window.browse)
+    window.browse.sort_box.setCurrentIndex(window.browse.sort_box.findData("prediction"))
+    settle(2.0)
+    save("21-browse-by-label-set")
+    window.browse.sort_box.setCurrentIndex(0)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class LabelAnswer:
     label: str | None  # None: the question does not apply (no room outdoors); "unknown": not sure
     confidence: float | None
     corrected: bool = False  # the user's word, not a prediction
+    by_hand: str = "corrected"  # how the user's word is said: a model's label corrected, a set's labelled
 
 
 class LabelSource(Protocol):
@@ -89,7 +90,7 @@ def describe(answer: LabelAnswer) -> str:
     title = answer.head.replace("_", " ").capitalize()
     label = _words(answer.label)
     if answer.corrected:
-        return f"{title}: {label} · corrected by you"
+        return f"{title}: {label} · {answer.by_hand} by you"
     if answer.label == UNKNOWN:
         return f"{title}: unknown (not confident)"
     if answer.confidence is None:

@@ -46,6 +46,7 @@ class Changes:
     skipped: bool = False  # the files indexing could not use
     seeds: bool = False  # the seeds or the seed threshold
     indexing: bool = False  # whether the folder is fully indexed (Resume)
+    labels: bool = False  # the user's label sets, their counts, model, answers or review queue
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(
@@ -58,6 +59,7 @@ class Changes:
             self.skipped or other.skipped,
             self.seeds or other.seeds,
             self.indexing or other.indexing,
+            self.labels or other.labels,
         )
 
 

@@ -34,7 +34,17 @@ class FileStep:
     plan: MovePlan | None  # None for a plan found in the journal at start (it cannot be redone)
 
 
-Step = EditStep | FileStep
+@dataclass(frozen=True)
+class LabelStep:
+    """Labelling as an undo step: the label given (None: taken off) and each image's label before."""
+
+    text: str  # "Label 3 Images “kitchen”"
+    set_name: str
+    label: str | None
+    before: dict[str, str | None]  # content hash → its label of the set before, None for none
+
+
+Step = EditStep | FileStep | LabelStep
 
 
 class History:

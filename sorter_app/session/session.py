@@ -28,7 +28,10 @@ from .analyses import Analyses
 from .events import Changes, Event
 from .files import FileOps
 from .groups import GroupEditor
+from .image_labels import ImageLabels
 from .jobs import Job, JobRunner
+from .label_files import LabelFiles
+from .labels import LabelSets
 from .wording import INDEXING, LOADING
 
 T = TypeVar("T")
@@ -76,7 +79,8 @@ class Session:
         self.report: IndexReport | None = None
         self.skipped: list[Problem] = []
         self.items: dict[str, BrowseItem] = {}  # relpath → item; listed ones have no hash yet
-        self.labels: LabelSource = ModelLabels(None)
+        self.model_labels: LabelSource = ModelLabels(None)  # the model's heads: what "This is…" corrects
+        self.labels: LabelSource = self.model_labels  # what Browse shows: the model's, or a label set's
         self.filter = BrowseFilter()
         self.sort = "name"
         self.reference_folders: list[str] = []  # absolute
@@ -84,6 +88,9 @@ class Session:
         self.groups = GroupEditor(self)
         self.analyses = Analyses(self)
         self.files = FileOps(self)
+        self.label_sets = LabelSets(self)
+        self.label_files = LabelFiles(self)
+        self.image_labels = ImageLabels(self)
 
     # helpers the parts share ----------------------------------------------------------------------
 
@@ -147,6 +154,7 @@ class Session:
         self.indexing_incomplete = False
         self.groups.reset()
         self.analyses.reset()
+        self.label_sets.reset()
         self.emit(Changes(folder=True, items=True, filter=True, skipped=True, history=True, indexing=True))
         self.run(
             Job(
@@ -215,7 +223,8 @@ class Session:
             skipped = {problem.relpath for problem in self.skipped}
             waiting = {p: i for p, i in self.items.items() if p not in indexed and p not in skipped}
             self.items = {**waiting, **indexed}
-        self.labels = loaded.labels
+        self.model_labels = loaded.labels
+        self.use_label_source(announce=False)
         self.reference_folders = loaded.references
         # A Cancel during the folder walk ends the run before the report can say so: what counts
         # is whether every image that is not skipped was indexed.
@@ -225,6 +234,16 @@ class Session:
         self._name_items()
         self.emit(Changes(items=True, filter=True, indexing=True))
         self.analyses.folder_loaded(recompute=not after_files_changed)
+        self.label_sets.folder_loaded()
+
+    def use_label_source(self, *, announce: bool = True) -> None:
+        """Browse shows the active label set's answers when the user chose it, else the model's;
+        a label filter the new source does not offer is dropped."""
+        self.labels = self.label_sets.source() or self.model_labels
+        if self.filter.label is not None and self.filter.label not in self.labels.choices():
+            self.filter = replace(self.filter, label=None)
+            if announce:
+                self.emit(Changes(filter=True))
 
     def _name_items(self) -> None:
         """Each item's cluster name, for Browse's cluster sort and headers."""

@@ -67,6 +67,8 @@ class WindowActions:
         edit_menu.addSeparator()
         edit_menu.addAction(self.skipped)
         edit_menu.addAction(self.resume)
+        edit_menu.addSeparator()
+        edit_menu.addAction(w.labels.label_selection)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.view_image)
         view_menu.addSeparator()
@@ -148,6 +150,9 @@ class WindowActions:
             ("Groups: rename", "F2"),
             ("Similar: back / forward", "Alt+← / Alt+→"),
             ("Map: clear the selection", "Esc"),
+            ("Review: accept the model's best guess", "Enter"),
+            ("Review: give a label", "1–9 or the label's first letter"),
+            ("Review: skip the image for now", "Space"),
         ]
         dialog = QDialog(self.window)
         dialog.setWindowTitle("Keyboard Shortcuts")

@@ -160,7 +160,7 @@ class BrowsePage(QWidget):
 
     def _show_labels(self) -> None:
         labels = self.session.labels
-        self.details.set_labels(labels.correctable())
+        self.details.set_labels(self.session.model_labels.correctable())  # corrections: the model's
         chosen = self.session.filter.label
         self.filter_box.blockSignals(True)
         self.filter_box.clear()

@@ -25,6 +25,7 @@ from .actions import WindowActions
 from .analyses import AnalysesController
 from .detail_pane import facts_text
 from .image_grid import PATH_ROLE, ImageGridView
+from .labels_controller import LabelsController
 from .moves import MovesController
 from .progress_strip import ProgressStrip
 from .settings import Settings, SettingsDialog, SettingsStore
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
         self.setCentralWidget(self.stack)
 
+        self.labels = LabelsController(self)
         self.window_actions = WindowActions(self)
         self.progress = ProgressStrip()
         self.progress.cancel_requested.connect(self.runner.cancel_visible)

@@ -141,6 +141,10 @@ class MapPage(QWidget):
             text = f"no cluster · {len(unsorted[0].paths)}" if unsorted else "not clustered yet"
             self.legend.addItem(QListWidgetItem(swatch(colour(-1)), text))
 
+    def selected_relpaths(self) -> list[str]:
+        """The images inside the loop."""
+        return list(self._selection)
+
     def _lassoed(self, relpaths: list[str]) -> None:
         self._selection = list(relpaths)
         root = self.session.root

@@ -47,6 +47,8 @@ class MovesController(QObject):
         self.state = state
         self._view, self._similar, self._seeds = view, similar, seeds
         self.plan_dialog: PlanPreviewDialog | None = None
+        # More entries for every grid's menu (e.g. "Label As"), each given the menu and the paths.
+        self.menu_extensions: list[Callable[[QMenu, list[str]], None]] = []
         session.files.proposed.connect(self.preview)
 
     # groups and selections ---------------------------------------------------------------------------
@@ -164,12 +166,14 @@ class MovesController(QObject):
         menu.addAction(
             "Use as Seed" + (f"s ({len(paths)})" if len(paths) > 1 else ""), lambda: self._seeds(paths)
         )
-        labels = self.session.labels.correctable()
+        labels = self.session.model_labels.correctable()
         if labels:
             correct = menu.addMenu("This Is…")
             for label in labels:
                 correct.addAction(label.replace("_", " "), partial(self.session.correct, paths, label))
             menu.addAction("Clear Correction", partial(self.session.correct, paths, None))
+        for extend in self.menu_extensions:
+            extend(menu, paths)
         return menu
 
     def open_default(self, paths: Sequence[str]) -> None:
