@@ -156,6 +156,29 @@ def write_edited_copies(original: Path, folder: Path, stem: str) -> dict[str, Pa
     return files
 
 
+HARD_EDITS = ("crop 75%", "border 5%", "rotate 3°")
+
+
+def write_hard_edits(original: Path, folder: Path, stem: str) -> dict[str, Path]:
+    """The edits a whole-image comparison misses, one file each, keyed by the edit: a 75 % crop off
+    centre, a 5 % black border, a 3° turn (black corners), each saved as JPEG quality 90."""
+    from PIL import ImageOps
+
+    img = _displayed(original)
+    w, h = img.size
+    cw, ch = round(w * 0.75), round(h * 0.75)
+    edited = {
+        "crop 75%": img.crop((w - cw, (h - ch) // 3, w, (h - ch) // 3 + ch)),
+        "border 5%": ImageOps.expand(img, (w // 20, h // 20), fill=(0, 0, 0)),
+        "rotate 3°": img.rotate(3, Image.Resampling.BICUBIC),
+    }
+    files = {}
+    for edit, pixels in edited.items():
+        files[edit] = folder / f"{stem} {edit.replace('%', 'pc').replace('°', 'deg')}.jpg"
+        pixels.save(files[edit], "JPEG", quality=90)
+    return files
+
+
 def write_frame(path: Path, seed: int, frame: int, size: tuple[int, int] = (320, 240)) -> Path:
     """Frame `frame` of a "time-lapse" of scene(seed): the same view, a little noise and light change."""
     rng = np.random.default_rng(10_000 * seed + frame)

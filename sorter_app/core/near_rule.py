@@ -1,0 +1,202 @@
+"""The near-duplicate rule: one decision per candidate pair, from what the catalog stores.
+
+A pair of distinct contents is a *near-duplicate* (the same picture, edited) when the embedding
+finds them alike (cosine ≥ `candidate`) and the pixel check (copy_check.py) finds one picture in
+the other: band-pass correlation ≥ `copy` at the best placement of the whole picture, its mirror
+image, or — for pairs at cosine ≥ `part_candidate` — a part of one inside the other (crops,
+borders). A pair that fails but whose embeddings are very close (≥ `similar`) is *similar*: shown
+to the user, never proposed for the trash. Calibrated by benchmarks/calibrate_duplicates.py (figures
+in benchmarks/RESULTS.md).
+
+Pairs involving an image indexed before the pixel check existed (a version-1 layout) are decided by
+the rule of that time — embedding and whole-image 16×16 correlation — until the file is indexed
+again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import copy_check
+from .layout import Layout, is_legacy, layout_similarity, parse_layout
+
+NEAR, SIMILAR = "near", "similar"
+_BATCH = 4096  # pairs checked at once: bounds the temporary arrays (~60 MB)
+
+
+@dataclass(frozen=True)
+class NearRule:
+    candidate: float = 0.5  # embedding cosine a pair needs for the pixel check at all
+    part_candidate: float = 0.75  # ... to look for one picture inside the other as well
+    copy: float = 0.94  # band-pass agreement (copy_check.Matches.score) that makes it the same picture
+    similar: float = 0.90  # embedding cosine of the "similar" band
+    # The rule for version-1 layouts: (cosine ≥ legacy_similar and layout ≥ legacy_same_layout) or
+    # (cosine ≥ legacy_very_similar and layout ≥ legacy_shifted_layout).
+    legacy_similar: float = 0.85
+    legacy_same_layout: float = 0.90
+    legacy_very_similar: float = 0.94
+    legacy_shifted_layout: float = 0.70
+
+    def at_threshold(self, threshold: float) -> NearRule:
+        """This rule with near-duplicates needing cosine ≥ `threshold` (the user's setting)."""
+        return NearRule(
+            candidate=threshold,
+            part_candidate=max(threshold, self.part_candidate),
+            copy=self.copy,
+            similar=max(threshold, self.similar),
+            legacy_similar=max(threshold, self.legacy_similar),
+            legacy_same_layout=self.legacy_same_layout,
+            legacy_very_similar=max(threshold, self.legacy_very_similar),
+            legacy_shifted_layout=self.legacy_shifted_layout,
+        )
+
+    @property
+    def lowest(self) -> float:
+        """The lowest cosine at which any pair can be near or similar."""
+        return min(self.candidate, self.similar, self.legacy_similar, self.legacy_very_similar)
+
+    def legacy_accepts(self, cosine: float, layout: float) -> bool:
+        return (cosine >= self.legacy_similar and layout >= self.legacy_same_layout) or (
+            cosine >= self.legacy_very_similar and layout >= self.legacy_shifted_layout
+        )
+
+
+DEFAULT_RULE = NearRule()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a pair was found to be: NEAR, SIMILAR or None, and for NEAR how (see `edits`)."""
+
+    tier: str | None
+    cosine: float
+    score: float  # the pixel check's correlation (the old rule's layout correlation for version 1)
+    edits: tuple[str, ...] = ()
+
+
+Size = tuple[int, int]
+
+
+def decide_pair(
+    cosine: float,
+    a: bytes | None,
+    b: bytes | None,
+    rule: NearRule = DEFAULT_RULE,
+    sizes: tuple[Size, Size] | None = None,
+) -> Verdict:
+    """One candidate pair, from its embedding cosine and the two stored layouts.
+
+    `sizes`: the two images' true (width, height), to tell a resized copy (optional).
+    """
+    return decide_pairs(np.array([cosine], dtype=np.float32), [a], [b], rule, [sizes])[0]
+
+
+def decide_pairs(
+    cosines: NDArray[np.float32],
+    a: Sequence[bytes | None],
+    b: Sequence[bytes | None],
+    rule: NearRule = DEFAULT_RULE,
+    sizes: Sequence[tuple[Size, Size] | None] | None = None,
+) -> list[Verdict]:
+    """Many candidate pairs at once: the pixel check runs vectorised, a batch of pairs at a time."""
+    verdicts: list[Verdict | None] = [None] * len(cosines)
+    current: list[int] = []
+    for i, (cosine, sa, sb) in enumerate(zip(cosines.tolist(), a, b, strict=True)):
+        if sa is None or sb is None or cosine < rule.lowest:
+            verdicts[i] = _unverified(cosine, rule)
+        elif is_legacy(sa) or is_legacy(sb):
+            score = layout_similarity(sa, sb)
+            tier = NEAR if rule.legacy_accepts(cosine, score) else _unverified(cosine, rule).tier
+            verdicts[i] = Verdict(tier, cosine, score)
+        elif cosine < rule.candidate:
+            verdicts[i] = _unverified(cosine, rule)
+        else:
+            current.append(i)
+    for start in range(0, len(current), _BATCH):
+        rows = current[start : start + _BATCH]
+        layouts_a = [parse_layout(a[i] or b"") for i in rows]
+        layouts_b = [parse_layout(b[i] or b"") for i in rows]
+        known_sizes = [sizes[i] if sizes is not None else None for i in rows]
+        checked = _check(cosines[rows], layouts_a, layouts_b, rule, known_sizes)
+        for i, verdict in zip(rows, checked, strict=True):
+            verdicts[i] = verdict
+    return [v if v is not None else _unverified(0.0, rule) for v in verdicts]
+
+
+def _unverified(cosine: float, rule: NearRule) -> Verdict:
+    return Verdict(SIMILAR if cosine >= rule.similar else None, cosine, 0.0)
+
+
+def _check(
+    cosines: NDArray[np.float32],
+    layouts_a: Sequence[Layout | None],
+    layouts_b: Sequence[Layout | None],
+    rule: NearRule,
+    sizes: Sequence[tuple[Size, Size] | None],
+) -> list[Verdict]:
+    """The pixel check for one batch of pairs whose layouts are both version 2."""
+    known = [x for x in (*layouts_a, *layouts_b) if x is not None]
+    index = {id(x): i for i, x in enumerate(known)}
+    thumbs = copy_check.Thumbs.of(
+        np.stack([x.thumb for x in known]), np.array([x.aspect for x in known], dtype=np.float32)
+    )
+    ia = np.array([index[id(x)] if x is not None else -1 for x in layouts_a], dtype=np.int64)
+    ib = np.array([index[id(x)] if x is not None else -1 for x in layouts_b], dtype=np.int64)
+    readable = (ia >= 0) & (ib >= 0)
+    found = copy_check.match(thumbs, np.maximum(ia, 0), np.maximum(ib, 0), cosines >= rule.part_candidate)
+    out = []
+    for i, cosine in enumerate(cosines.tolist()):
+        score = float(found.score[i]) if readable[i] else -1.0
+        if score >= rule.copy:
+            edits = edits_seen(layouts_a[i], layouts_b[i], found, i, sizes[i])
+            out.append(Verdict(NEAR, cosine, score, edits))
+        else:
+            out.append(Verdict(_unverified(cosine, rule).tier, cosine, score))
+    return out
+
+
+def edits_seen(
+    a: Layout | None,
+    b: Layout | None,
+    found: copy_check.Matches,
+    i: int,
+    sizes: tuple[Size, Size] | None = None,
+) -> tuple[str, ...]:
+    """What the pixel check saw one picture of a near pair to be, relative to the other.
+
+    Only what is cheap to tell from the placement and the two layouts: flipped, rotated, cropped,
+    bordered (margins one has and the other has not), resized (different sizes where nothing was
+    cut off); re-encoded when it is none of those (also a brightness change or a watermark).
+    """
+    how, area, angle = int(found.how[i]), float(found.area[i]), float(found.angle[i])
+    edits = []
+    if how == copy_check.MIRROR:
+        edits.append("flipped")
+    if abs(angle) >= 1.0:
+        edits.append("rotated")
+    if a is not None and b is not None and _margins_differ(a, b):
+        edits.append("bordered")
+    elif how in (copy_check.A_CONTAINS_B, copy_check.B_CONTAINS_A) and area < 0.94:
+        edits.append("cropped")
+    elif sizes is not None and _sizes_differ(*sizes):
+        edits.append("resized")
+    return tuple(edits) or ("re-encoded",)
+
+
+def _margins_differ(a: Layout, b: Layout) -> bool:
+    """One has uniform margins trimmed that the other has not (at least 5 % of a side)."""
+
+    def share(layout: Layout) -> float:
+        width, height = layout.size
+        content_width, content_height = layout.content_size
+        return 1.0 - min(content_width / width, content_height / height)
+
+    return abs(share(a) - share(b)) >= 0.05
+
+
+def _sizes_differ(a: Size, b: Size) -> bool:
+    return abs(a[0] / max(b[0], 1) - 1.0) > 0.03 or abs(a[1] / max(b[1], 1) - 1.0) > 0.03
