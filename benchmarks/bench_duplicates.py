@@ -1,0 +1,151 @@
+"""`sorter duplicates` over 100,000 images with real look-alike density: time and peak memory. By hand:
+
+    .venv/bin/python -m benchmarks.bench_duplicates --source DATA_DIR [--n 100000]
+
+DATA_DIR is a data folder in which ../shared/datasets was indexed (`sorter index --data-dir
+DATA_DIR ../shared/datasets`). Its 16,758 photos' embeddings and layouts are copied six times into
+a synthetic catalog, each copy turned by its own random rotation of the embedding space: every
+copy keeps the real neighbourhoods (the same look-alike rooms, skies and charts, the same genuine
+duplicates) and no two copies are near each other. So the pixel check meets as many candidate
+pairs per photo as in a real collection of such photos — unlike bench_structure's clustered random
+vectors, which give it almost none. Layouts stored before version 2 are recomputed from the files
+first (a few minutes), as re-indexing would.
+
+`--parts-everywhere` also searches for one picture inside the other on every graph pair (cosine ≥
+0.5), not only from cosine 0.75: the cost if every candidate needed the full search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from sorter_app.core import near_rule
+from sorter_app.core.catalog import Catalog, FileRow, ImageInfo
+from sorter_app.core.duplicates import DUPLICATE_K, candidate_pairs, find_duplicate_tiers
+from sorter_app.core.images import load_image
+from sorter_app.core.layout import is_legacy, layout_signature
+from sorter_app.core.library import Library
+from sorter_app.core.neighbours import knn_graph
+from sorter_app.paths import bundled_model_sidecar
+
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+ROOT_NAME = "photos"
+
+
+def real_photos(source: Path) -> tuple[list[str], np.ndarray, list[ImageInfo]]:
+    """The indexed datasets' distinct contents: hashes, vectors, image rows with version-2 layouts."""
+    with Library(source, bundled_model_sidecar()) as library:
+        catalog = library.catalog
+        root_id = catalog.root_id(DATASETS.resolve(), create=False)
+        if root_id is None:
+            raise SystemExit(f"{DATASETS} is not indexed in {source}")
+        by_hash = catalog.paths_by_hash(root_id, library.spec.model_id)
+        hashes = sorted(by_hash)
+        vectors = catalog.vectors(library.spec.model_id, hashes)
+        infos = []
+        for h in hashes:
+            info = catalog.image_info(h)
+            assert info is not None
+            if is_legacy(info.layout):
+                image = load_image(
+                    (DATASETS / by_hash[h][0]).read_bytes(), library.spec.preprocess.size
+                ).image
+                info = replace(info, layout=layout_signature(image))
+            infos.append(info)
+    return hashes, vectors, infos
+
+
+def build_catalog(data_dir: Path, n: int, vectors: np.ndarray, infos: list[ImageInfo]) -> None:
+    model_id = Library(data_dir, bundled_model_sidecar()).spec.model_id
+    rng = np.random.default_rng(0)
+    with Catalog(data_dir / "catalog.sqlite") as catalog:
+        root_id = catalog.root_id(data_dir / ROOT_NAME)
+        assert root_id is not None
+        made = 0
+        for copy in range(-(-n // len(vectors))):
+            count = min(len(vectors), n - made)
+            rotation, _ = np.linalg.qr(rng.normal(size=(vectors.shape[1], vectors.shape[1])))
+            turned = (vectors[:count] @ rotation).astype(np.float32)
+            hashes = [f"{copy:02d}{i:030x}" for i in range(count)]
+            with catalog.transaction():
+                catalog.upsert_vectors(model_id, zip(hashes, turned, strict=True))
+                catalog.upsert_images(replace(infos[i], content_hash=h) for i, h in enumerate(hashes))
+                catalog.upsert_files(
+                    root_id,
+                    (FileRow(f"c{copy}/img{i:06d}.jpg", 300_000, i, h, None) for i, h in enumerate(hashes)),
+                )
+            made += count
+
+
+def run_one(data_dir: Path, parts_everywhere: bool) -> dict[str, object]:
+    """In the child: what `Library.duplicate_tiers` does, timed, then how many pairs it judged."""
+    rule = near_rule.DEFAULT_RULE
+    if parts_everywhere:
+        rule = replace(rule, part_candidate=rule.candidate)
+    with Library(data_dir, bundled_model_sidecar()) as library:
+        folder = data_dir / ROOT_NAME
+        started, cpu = time.perf_counter(), time.process_time()
+        vectors = library.folder_vectors(folder)
+        facts = library.catalog.file_facts(library.catalog.root_id(folder, create=False) or -1)
+        tiers = find_duplicate_tiers(vectors, facts, library.catalog.layouts(vectors.keys), rule=rule)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        _, _, cosines = candidate_pairs(knn_graph(vectors.vectors, DUPLICATE_K), rule.lowest)
+    return {
+        "parts_everywhere": parts_everywhere,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "peak_rss_mb": round(peak_mb),
+        "pairs_checked": int((cosines >= rule.candidate).sum()),
+        "pairs_searched_for_parts": int((cosines >= rule.part_candidate).sum()),
+        "groups": len(tiers.groups),
+        "near": sum(g.tier == "near" for g in tiers.groups),
+        "similar": len(tiers.similar),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--source", type=Path, help="a data folder in which ../shared/datasets was indexed")
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--parts-everywhere", action="store_true")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.child, args.parts_everywhere)))
+        return
+    if args.source is None:
+        parser.error("--source DATA_DIR is needed (see the description)")
+    started = time.perf_counter()
+    _, vectors, infos = real_photos(args.source)
+    with tempfile.TemporaryDirectory(prefix="bench-duplicates-") as tmp:
+        build_catalog(Path(tmp), args.n, vectors, infos)
+        print(
+            json.dumps(
+                {
+                    "catalog_items": args.n,
+                    "real_photos": len(vectors),
+                    "build_seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+        )
+        child = [sys.executable, "-m", "benchmarks.bench_duplicates", "--child", tmp]
+        if args.parts_everywhere:
+            child.append("--parts-everywhere")
+        print(subprocess.run(child, check=True, capture_output=True, text=True).stdout.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
