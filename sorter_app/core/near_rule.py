@@ -25,7 +25,7 @@ from . import copy_check
 from .layout import Layout, is_legacy, layout_similarity, parse_layout
 
 NEAR, SIMILAR = "near", "similar"
-_BATCH = 4096  # pairs checked at once: bounds the temporary arrays (~60 MB)
+_BATCH = 8192  # pairs checked at once: bounds the temporary arrays (~100 MB)
 
 
 @dataclass(frozen=True)
@@ -116,13 +116,8 @@ def decide_pairs(
             verdicts[i] = _unverified(cosine, rule)
         else:
             current.append(i)
-    for start in range(0, len(current), _BATCH):
-        rows = current[start : start + _BATCH]
-        layouts_a = [parse_layout(a[i] or b"") for i in rows]
-        layouts_b = [parse_layout(b[i] or b"") for i in rows]
-        known_sizes = [sizes[i] if sizes is not None else None for i in rows]
-        checked = _check(cosines[rows], layouts_a, layouts_b, rule, known_sizes)
-        for i, verdict in zip(rows, checked, strict=True):
+    if current:
+        for i, verdict in zip(current, _check(cosines, a, b, current, rule, sizes), strict=True):
             verdicts[i] = verdict
     return [v if v is not None else _unverified(0.0, rule) for v in verdicts]
 
@@ -133,27 +128,54 @@ def _unverified(cosine: float, rule: NearRule) -> Verdict:
 
 def _check(
     cosines: NDArray[np.float32],
-    layouts_a: Sequence[Layout | None],
-    layouts_b: Sequence[Layout | None],
+    a: Sequence[bytes | None],
+    b: Sequence[bytes | None],
+    rows: list[int],
     rule: NearRule,
-    sizes: Sequence[tuple[Size, Size] | None],
+    sizes: Sequence[tuple[Size, Size] | None] | None,
 ) -> list[Verdict]:
-    """The pixel check for one batch of pairs whose layouts are both version 2."""
-    known = [x for x in (*layouts_a, *layouts_b) if x is not None]
-    index = {id(x): i for i, x in enumerate(known)}
-    thumbs = copy_check.Thumbs.of(
-        np.stack([x.thumb for x in known]), np.array([x.aspect for x in known], dtype=np.float32)
-    )
-    ia = np.array([index[id(x)] if x is not None else -1 for x in layouts_a], dtype=np.int64)
-    ib = np.array([index[id(x)] if x is not None else -1 for x in layouts_b], dtype=np.int64)
-    readable = (ia >= 0) & (ib >= 0)
-    found = copy_check.match(thumbs, np.maximum(ia, 0), np.maximum(ib, 0), cosines >= rule.part_candidate)
+    """The pixel check for the pairs `rows`, whose layouts are both version 2.
+
+    Each distinct layout is read once (a picture is in many pairs); the check runs a batch of pairs
+    at a time, on the pictures of that batch only, so memory stays bounded for any folder.
+    """
+    number: dict[bytes, int] = {}
+    layouts: list[Layout | None] = []
+    for i in rows:
+        for signature in (a[i], b[i]):
+            assert signature is not None
+            if signature not in number:
+                number[signature] = len(layouts)
+                layouts.append(parse_layout(signature))
+    readable = [x is not None for x in layouts]
+    thumbs = np.stack([x.thumb if x is not None else np.zeros((32, 32), np.uint8) for x in layouts])
+    aspects = np.array([x.aspect if x is not None else 1.0 for x in layouts], dtype=np.float32)
+    first = np.array([number[a[i] or b""] for i in rows], dtype=np.int64)
+    second = np.array([number[b[i] or b""] for i in rows], dtype=np.int64)
+    scores = np.full(len(rows), -1.0, dtype=np.float32)
+    edits: list[tuple[str, ...]] = [()] * len(rows)
+    for start in range(0, len(rows), _BATCH):
+        batch = slice(start, start + _BATCH)
+        pictures, local = np.unique(np.concatenate([first[batch], second[batch]]), return_inverse=True)
+        count = len(first[batch])
+        found = copy_check.match(
+            copy_check.Thumbs.of(thumbs[pictures], aspects[pictures]),
+            local[:count],
+            local[count:],
+            cosines[rows[batch]] >= rule.part_candidate,
+        )
+        for k in range(count):
+            pair = start + k
+            if readable[first[pair]] and readable[second[pair]]:
+                scores[pair] = found.score[k]
+                if found.score[k] >= rule.copy:
+                    size = sizes[rows[pair]] if sizes is not None else None
+                    edits[pair] = edits_seen(layouts[first[pair]], layouts[second[pair]], found, k, size)
     out = []
-    for i, cosine in enumerate(cosines.tolist()):
-        score = float(found.score[i]) if readable[i] else -1.0
+    for pair, (i, score) in enumerate(zip(rows, scores.tolist(), strict=True)):
+        cosine = float(cosines[i])
         if score >= rule.copy:
-            edits = edits_seen(layouts_a[i], layouts_b[i], found, i, sizes[i])
-            out.append(Verdict(NEAR, cosine, score, edits))
+            out.append(Verdict(NEAR, cosine, score, edits[pair]))
         else:
             out.append(Verdict(_unverified(cosine, rule).tier, cosine, score))
     return out
