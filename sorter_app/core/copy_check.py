@@ -45,7 +45,10 @@ GATE = 0.6  # coarse grey correlation a placement needs to be refined at all
 CONTRAST_WIDTH = 3.0
 CONTRAST_FLOOR = 0.05
 DISAGREE = 0.1  # the final score leaves out this share of the grid, where the two disagree most
-GIVE_UP = 0.4  # band-pass correlation below which a turned placement is not refined further
+# Band-pass correlation a placement must have reached after each step of the climb to be refined
+# further: a copy starts high and climbs a little; a look-alike that is still low will not get
+# there (traced on the calibration pairs: no copy that ends accepted is dropped).
+GIVE_UP = (0.4, 0.5, 0.6, 0.65, 0.7)
 SETTLED = 0.97  # ... and at or above which it needs no refining
 
 F32 = np.float32
@@ -259,8 +262,8 @@ def _ncc_map(thumbs: Thumbs, containers: Ints, templates: Floats) -> Floats:
 def _refine(fine: _Fine, aspects: Floats, a: Ints, b: Ints, how: int, start: _Placement) -> _Placement:
     """Climb from the coarse placement by small steps of angle, offset and scale.
 
-    A placement still below GIVE_UP once turned is dropped (no copy starts that far off), one at
-    SETTLED or above is kept as it is: most pairs leave the climb early.
+    A placement below the GIVE_UP schedule is dropped (no copy stays that far off), one at SETTLED
+    or above is kept as it is: most pairs leave the climb early.
     """
     container, contained = (b, a) if how == B_CONTAINS_A else (a, b)
     scale = np.maximum(start.sx, start.sy)
@@ -284,7 +287,7 @@ def _refine(fine: _Fine, aspects: Floats, a: Ints, b: Ints, how: int, start: _Pl
             better = tried.score > best.score[active]
             best.put(active[better], tried.take(np.flatnonzero(better)))
         still = best.score[active]
-        active = active[(still < SETTLED) & ((still >= GIVE_UP) | (number > 0))]
+        active = active[(still < SETTLED) & (still >= GIVE_UP[min(number, len(GIVE_UP) - 1)])]
         if len(active) == 0:
             break
     window = _sample(band, aspect, best)

@@ -15,7 +15,9 @@ again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,7 +156,8 @@ def _check(
     second = np.array([number[b[i] or b""] for i in rows], dtype=np.int64)
     scores = np.full(len(rows), -1.0, dtype=np.float32)
     edits: list[tuple[str, ...]] = [()] * len(rows)
-    for start in range(0, len(rows), _BATCH):
+
+    def check(start: int) -> None:
         batch = slice(start, start + _BATCH)
         pictures, local = np.unique(np.concatenate([first[batch], second[batch]]), return_inverse=True)
         count = len(first[batch])
@@ -171,6 +174,10 @@ def _check(
                 if found.score[k] >= rule.copy:
                     size = sizes[rows[pair]] if sizes is not None else None
                     edits[pair] = edits_seen(layouts[first[pair]], layouts[second[pair]], found, k, size)
+
+    # numpy lets go of the GIL in the large array operations: batches on all cores.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(check, range(0, len(rows), _BATCH)))
     out = []
     for pair, (i, score) in enumerate(zip(rows, scores.tolist(), strict=True)):
         cosine = float(cosines[i])
