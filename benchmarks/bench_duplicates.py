@@ -9,7 +9,7 @@ copy keeps the real neighbourhoods (the same look-alike rooms, skies and charts,
 duplicates) and no two copies are near each other. So the pixel check meets as many candidate
 pairs per photo as in a real collection of such photos — unlike bench_structure's clustered random
 vectors, which give it almost none. Layouts stored before version 2 are recomputed from the files
-first (a few minutes), as re-indexing would.
+first and written back to DATA_DIR's catalog (a few minutes, once), as re-indexing would.
 
 `--n 16747` (one copy) measures the shared photos themselves. `--parts-everywhere` also searches
 for one picture inside the other on every graph pair (cosine ≥ 0.5), not only from cosine 0.75:

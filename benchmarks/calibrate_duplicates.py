@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from sorter_app.core.duplicates import candidate_pairs
+from sorter_app.core.duplicates import candidate_pairs, judge_edges
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.images import load_image
 from sorter_app.core.layout import LEGACY_SIDE, LENGTH, layout_signature
@@ -314,22 +314,30 @@ def _pair_count(labels: NDArray[np.int64]) -> int:
 
 
 def run_rule(
-    folder: Folder, truth: NDArray[np.int64], rule: NearRule, k: int, legacy: bool
+    folder: Folder, truth: NDArray[np.int64], rule: NearRule, k: int, legacy: bool, every: bool = False
 ) -> dict[str, Any]:
+    """The app's verdicts on this folder's graph (`judge_edges`: joined pairs are not checked again),
+    or with `every`, a verdict with a score for every pair (for re-thresholding)."""
     graph = knn_graph(folder.vectors, k)
-    a, b, cosines = candidate_pairs(graph, rule.lowest)
     layouts = folder.legacy if legacy else folder.layouts
     began = time.process_time()
-    verdicts = decide_pairs(cosines, [layouts[i] for i in a], [layouts[j] for j in b], rule)
+    if every:
+        a, b, cosines = candidate_pairs(graph, rule.lowest)
+        verdicts = decide_pairs(cosines, [layouts[i] for i in a], [layouts[j] for j in b], rule)
+    else:
+        edges = judge_edges(graph, layouts, rule, folder.sizes)
+        a, b, verdicts = edges.a, edges.b, edges.verdicts
+        cosines = np.array([v.cosine for v in verdicts], dtype=np.float32)
     seconds = time.process_time() - began
     accepted = np.array([v.tier == NEAR for v in verdicts])
     result = score_groups(folder, truth, _groups(len(truth), a, b, accepted))
-    checked = int((cosines >= rule.candidate).sum())
+    checked = sum(v.score != -1.0 or v.tier != NEAR for v in verdicts)
     result["cost"] = {
         "graph_pairs": len(a),
         "checked_pairs": checked,
-        "searched_inside": int((cosines >= rule.part_candidate).sum()),
+        "cpu_seconds": round(seconds, 2),
         "cpu_us_per_checked_pair": round(1e6 * seconds / max(checked, 1), 1),
+        "cpu_ms_per_image": round(1e3 * seconds / len(truth), 2),
     }
     result["scores"] = np.array([v.score for v in verdicts], dtype=np.float32)
     result["pairs"] = (a, b, cosines)
@@ -377,7 +385,7 @@ def calibrate(originals: int, look_alikes: int, k: int, sides: list[str]) -> dic
         truth = _truth(folder, look_alike_paths)
         before = run_rule(folder, truth, DEFAULT_RULE, 8, legacy=True)
         after = run_rule(folder, truth, DEFAULT_RULE, k, legacy=False)
-        every = run_rule(folder, truth, replace(DEFAULT_RULE, copy=-2.0), k, legacy=False)
+        every = run_rule(folder, truth, replace(DEFAULT_RULE, copy=-2.0), k, legacy=False, every=True)
         report[side] = {
             "files": len(truth),
             "originals": originals,

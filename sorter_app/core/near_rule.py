@@ -27,7 +27,7 @@ from . import copy_check
 from .layout import Layout, is_legacy, layout_similarity, parse_layout
 
 NEAR, SIMILAR = "near", "similar"
-_BATCH = 8192  # pairs checked at once: bounds the temporary arrays (~100 MB)
+_BATCH = 4096  # pairs checked at once, a batch per core: bounds the temporary arrays
 
 
 @dataclass(frozen=True)
