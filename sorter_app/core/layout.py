@@ -29,7 +29,8 @@ LEGACY_LENGTH = LEGACY_SIDE * LEGACY_SIDE
 THUMB_SIDE = 32
 VERSION = 2
 _HEADER = struct.Struct("<BBHHHHHHH")  # version, margin grey, decoded w, h, content box l, t, r, b, spare
-LENGTH = _HEADER.size + THUMB_SIDE * THUMB_SIDE
+THUMB_OFFSET = _HEADER.size  # where the thumbnail starts in a version-2 signature
+LENGTH = THUMB_OFFSET + THUMB_SIDE * THUMB_SIDE
 
 # Trimming: a line belongs to a margin when nearly all of it is within TOLERANCE grey levels of the
 # outermost line (JPEG noise and ringing stay inside that); at most MAX_MARGIN of a side is trimmed,
@@ -114,10 +115,12 @@ def is_legacy(signature: bytes) -> bool:
 
 
 def parse_layout(signature: bytes) -> Layout | None:
-    """The version-2 layout, or None for a version-1 (or unknown) signature."""
+    """The version-2 layout, or None for a version-1, unknown or damaged signature."""
     if len(signature) != LENGTH or signature[0] != VERSION:
         return None
     _, grey, width, height, left, top, right, bottom, _ = _HEADER.unpack_from(signature)
+    if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        return None
     thumb = np.frombuffer(signature, dtype=np.uint8, offset=_HEADER.size).reshape(THUMB_SIDE, THUMB_SIDE)
     return Layout(thumb, (width, height), (left, top, right, bottom), grey)
 

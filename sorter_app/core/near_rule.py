@@ -36,6 +36,10 @@ class NearRule:
     part_candidate: float = 0.75  # ... to look for one picture inside the other as well
     copy: float = 0.94  # band-pass agreement (copy_check.Matches.score) that makes it the same picture
     similar: float = 0.90  # embedding cosine of the "similar" band
+    # Where every pair of a set is compared rather than a k-NN graph's (sorter-train curate's
+    # cells), the cosine a pair needs to be checked at all: a cost, not a judgement (copies edited
+    # below it — small crops of small images, say — are not looked at).
+    all_pairs_candidate: float = 0.85
     # The rule for version-1 layouts: (cosine ≥ legacy_similar and layout ≥ legacy_same_layout) or
     # (cosine ≥ legacy_very_similar and layout ≥ legacy_shifted_layout).
     legacy_similar: float = 0.85
