@@ -1,15 +1,19 @@
 """`sorter duplicates` over 100,000 images with real look-alike density: time and peak memory. By hand:
 
     .venv/bin/python -m benchmarks.bench_duplicates --source DATA_DIR [--n 100000]
+    .venv/bin/python -m benchmarks.bench_duplicates --source /work/cache/embeddings.npz
 
 DATA_DIR is a data folder in which ../shared/datasets was indexed (`sorter index --data-dir
-DATA_DIR ../shared/datasets`). Its 16,758 photos' embeddings and layouts are copied six times into
+DATA_DIR ../shared/datasets`) by a model whose id is the bundled one's; an `.npz` of the datasets'
+embeddings (arrays `paths`, relative to the datasets folder, `vectors` and `content_hash`) serves
+as well, whatever model id made it, the files being decoded for their sizes and layouts. The
+16,747 distinct photos' embeddings and layouts are copied six times into
 a synthetic catalog, each copy turned by its own random rotation of the embedding space: every
 copy keeps the real neighbourhoods (the same look-alike rooms, skies and charts, the same genuine
 duplicates) and no two copies are near each other. So the pixel check meets as many candidate
 pairs per photo as in a real collection of such photos — unlike bench_structure's clustered random
 vectors, which give it almost none. Layouts stored before version 2 are recomputed from the files
-first and written back to DATA_DIR's catalog (a few minutes, once), as re-indexing would.
+first (in memory; DATA_DIR is only read), as re-indexing would.
 
 `--n 16747` (one copy) measures the shared photos themselves. `--parts-everywhere` also searches
 for one picture inside the other on every graph pair (cosine ≥ 0.5), not only from cosine 0.75:
@@ -33,9 +37,10 @@ import numpy as np
 from sorter_app.core import near_rule
 from sorter_app.core.catalog import Catalog, FileRow, ImageInfo
 from sorter_app.core.duplicates import candidate_pairs, duplicate_graph, find_duplicate_tiers
-from sorter_app.core.images import load_image
+from sorter_app.core.images import load_image, load_image_file
 from sorter_app.core.layout import is_legacy, layout_signature
 from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
 
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -44,6 +49,8 @@ ROOT_NAME = "photos"
 
 def real_photos(source: Path) -> tuple[list[str], np.ndarray, list[ImageInfo]]:
     """The indexed datasets' distinct contents: hashes, vectors, image rows with version-2 layouts."""
+    if source.suffix == ".npz":
+        return _photos_from_npz(source)
     with Library(source, bundled_model_sidecar()) as library:
         catalog = library.catalog
         root_id = catalog.root_id(DATASETS.resolve(), create=False)
@@ -63,6 +70,26 @@ def real_photos(source: Path) -> tuple[list[str], np.ndarray, list[ImageInfo]]:
                 info = replace(info, layout=layout_signature(image))
             infos.append(info)
     return hashes, vectors, infos
+
+
+def _photos_from_npz(source: Path) -> tuple[list[str], np.ndarray, list[ImageInfo]]:
+    """Each distinct content of the cached embeddings once, its image row made from its file."""
+    cached = np.load(source, allow_pickle=False)
+    first: dict[str, int] = {}
+    for i, h in enumerate(cached["content_hash"].tolist()):
+        first.setdefault(h, i)
+    hashes = sorted(first)
+    rows = [first[h] for h in hashes]
+    size = load_spec(bundled_model_sidecar()).preprocess.size
+    infos = []
+    for h, row in zip(hashes, rows, strict=True):
+        loaded = load_image_file(DATASETS / str(cached["paths"][row]), size)
+        infos.append(
+            ImageInfo(
+                h, loaded.width, loaded.height, loaded.format, loaded.frames, layout_signature(loaded.image)
+            )
+        )
+    return hashes, np.ascontiguousarray(cached["vectors"][rows], dtype=np.float32), infos
 
 
 def build_catalog(data_dir: Path, n: int, vectors: np.ndarray, infos: list[ImageInfo]) -> None:
@@ -145,7 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--source", type=Path, help="a data folder in which ../shared/datasets was indexed")
+    parser.add_argument(
+        "--source", type=Path, help="a data folder in which ../shared/datasets was indexed, or an .npz of it"
+    )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--parts-everywhere", action="store_true")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
