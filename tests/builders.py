@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -187,3 +188,19 @@ def write_frame(path: Path, seed: int, frame: int, size: tuple[int, int] = (320,
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.clip(varied, 0, 255).astype(np.uint8), "RGB").save(path, "JPEG", quality=90)
     return path
+
+
+# Three different cloudy skies of sun8_scenes that the bundled model puts very close (cosine ≥ 0.93):
+# look-alikes, never duplicates.
+LOOK_ALIKE_SKIES = ("sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg")
+
+
+def copy_look_alike_skies(datasets: Path, folder: Path) -> list[str]:
+    """LOOK_ALIKE_SKIES copied into `folder` (made); their names. Skips the test without them."""
+    sources = [datasets / "sun8_scenes/outdoor/sky" / name for name in LOOK_ALIKE_SKIES]
+    if not all(p.is_file() for p in sources):
+        pytest.skip("these sun8 skies are not in this copy of the datasets")
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in sources:
+        (folder / p.name).write_bytes(p.read_bytes())
+    return list(LOOK_ALIKE_SKIES)

@@ -96,15 +96,9 @@ def test_duplicates_json_shape(sorter: Sorter) -> None:
 def test_similar_photos_are_listed_apart_and_never_planned_for_the_trash(
     datasets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    skies = ["sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg"]
-    sources = [datasets / "sun8_scenes/outdoor/sky" / name for name in skies]
-    if not all(p.is_file() for p in sources):
-        pytest.skip("these sun8 skies are not in this copy of the datasets")
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in sources:
-        (folder / p.name).write_bytes(p.read_bytes())
-    (folder / "copy.jpg").write_bytes(sources[0].read_bytes())
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    (folder / "copy.jpg").write_bytes((folder / skies[0]).read_bytes())
     runner = Sorter(capsys, folder, tmp_path / "data")
     runner.index()
     data = runner.json("duplicates", str(runner.folder))

@@ -217,15 +217,9 @@ def test_near_groups_say_what_their_copies_look_like(edited_photos: EditedPhotos
 def test_look_alikes_are_similar_never_duplicates(datasets: Path, tmp_path: Path) -> None:
     """Different cloudy skies the embedding puts very close (cosine ≥ 0.93): a similar group, no
     copy to keep; a byte copy beside them is an exact group."""
-    skies = ["sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg"]
-    paths = [datasets / "sun8_scenes/outdoor/sky" / name for name in skies]
-    if not all(p.is_file() for p in paths):
-        pytest.skip("these sun8 skies are not in this copy of the datasets")
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in paths:
-        shutil.copyfile(p, folder / p.name)
-    shutil.copyfile(paths[0], folder / "copy.jpg")
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    shutil.copyfile(folder / skies[0], folder / "copy.jpg")
     with Library(tmp_path / "data", bundled_model_sidecar()) as library:
         library.index(folder)
         tiers = library.duplicate_tiers(folder)

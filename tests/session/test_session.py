@@ -235,15 +235,9 @@ def test_look_alikes_are_shown_apart_and_never_trashed(
     groups, with no copy to keep; ticking every group and proposing the trash plans only the extra
     byte copy."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    skies = ["sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg"]
-    sources = [datasets / "sun8_scenes/outdoor/sky" / name for name in skies]
-    if not all(p.is_file() for p in sources):
-        pytest.skip("these sun8 skies are not in this copy of the datasets")
     folder = tmp_path / "skies"
-    folder.mkdir()
-    for p in sources:
-        (folder / p.name).write_bytes(p.read_bytes())
-    (folder / "copy.jpg").write_bytes(sources[0].read_bytes())
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    (folder / "copy.jpg").write_bytes((folder / skies[0]).read_bytes())
     session, _, recorder = make_session()
     session.open_folder(folder)
     session.analyses.show(DUPLICATES)

@@ -243,14 +243,8 @@ def test_look_alikes_are_a_group_apart_with_nothing_to_keep_or_trash(
 ) -> None:
     """Three different cloudy skies the embedding puts very close: a "similar" group whose rows say
     look-alike, compared side by side, with no copy to keep and no trash to offer."""
-    skies = ["sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg"]
-    sources = [datasets / "sun8_scenes/outdoor/sky" / name for name in skies]
-    if not all(p.is_file() for p in sources):
-        pytest.skip("these sun8 skies are not in this copy of the datasets")
     folder = tmp_path / "skies"
-    folder.mkdir()
-    for p in sources:
-        shutil.copyfile(p, folder / p.name)
+    skies = builders.copy_look_alike_skies(datasets, folder)
     open_and_wait(qtbot, window, folder)
     page = window.analyses.duplicates
     window.tabs.setCurrentWidget(page)
