@@ -147,6 +147,7 @@ def run_one(data_dir: Path, parts_everywhere: bool) -> dict[str, object]:
         clock = _Clock()
         library.folder_vectors(folder)  # the stored compact vectors and graph, which indexing builds
         indexing = clock.lap()
+        indexing_peak_mb = _reset_peak_rss()
         vectors = library.folder_vectors(folder)
         facts = library.catalog.file_facts(library.catalog.root_id(folder, create=False) or -1)
         layouts = library.catalog.layouts(vectors.keys)
@@ -156,6 +157,7 @@ def run_one(data_dir: Path, parts_everywhere: bool) -> dict[str, object]:
         tiers = find_duplicate_tiers(vectors, facts, layouts, rule=rule, graph=graph)
         judging = clock.lap()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        duplicates_peak_mb = _peak_rss_mb()
     _, _, cosines = candidate_pairs(graph, rule.lowest)
     checked = int((cosines >= rule.candidate).sum())
     return {
@@ -170,6 +172,9 @@ def run_one(data_dir: Path, parts_everywhere: bool) -> dict[str, object]:
             round(judging[1], 1),
         ],
         "peak_rss_mb": round(peak_mb),
+        # The stored graph is indexing's work, done first in this process: the peak after it, apart.
+        "peak_rss_mb_stored_graph_build": indexing_peak_mb,
+        "peak_rss_mb_duplicates_only": duplicates_peak_mb,
         "pairs_checked": checked,
         "pairs_searched_for_parts": int((cosines >= rule.part_candidate).sum()),
         "verdict_cpu_us_per_pair": round(1e6 * judging[1] / max(checked, 1), 1),
@@ -177,6 +182,26 @@ def run_one(data_dir: Path, parts_everywhere: bool) -> dict[str, object]:
         "near": sum(g.tier == "near" for g in tiers.groups),
         "similar": len(tiers.similar),
     }
+
+
+def _peak_rss_mb() -> int | None:
+    """This process's peak resident memory since the last reset (Linux VmHWM), or None."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+    return round(int(line.split()[1]) / 1024) if line else None
+
+
+def _reset_peak_rss() -> int | None:
+    """The peak so far; then the peak starts again from what is resident now (Linux clear_refs 5)."""
+    peak = _peak_rss_mb()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return peak
 
 
 class _Clock:
