@@ -146,7 +146,7 @@ def exact_sample_recall(
     n = len(data.hashes)
     picked = np.sort(rng.choice(n, sample, replace=False))
     queries, query_layouts = data.rows(picked).load(picked)
-    threshold = min(rule.similar, rule.very_similar)
+    threshold = rule.all_pairs_candidate
     pairs = []
     everyone = np.arange(n)
     for start in range(0, n, 50_000):

@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -156,6 +157,29 @@ def write_edited_copies(original: Path, folder: Path, stem: str) -> dict[str, Pa
     return files
 
 
+HARD_EDITS = ("crop 75%", "border 5%", "rotate 3°")
+
+
+def write_hard_edits(original: Path, folder: Path, stem: str) -> dict[str, Path]:
+    """The edits a whole-image comparison misses, one file each, keyed by the edit: a 75 % crop off
+    centre, a 5 % black border, a 3° turn (black corners), each saved as JPEG quality 90."""
+    from PIL import ImageOps
+
+    img = _displayed(original)
+    w, h = img.size
+    cw, ch = round(w * 0.75), round(h * 0.75)
+    edited = {
+        "crop 75%": img.crop((w - cw, (h - ch) // 3, w, (h - ch) // 3 + ch)),
+        "border 5%": ImageOps.expand(img, (w // 20, h // 20), fill=(0, 0, 0)),
+        "rotate 3°": img.rotate(3, Image.Resampling.BICUBIC),
+    }
+    files = {}
+    for edit, pixels in edited.items():
+        files[edit] = folder / f"{stem} {edit.replace('%', 'pc').replace('°', 'deg')}.jpg"
+        pixels.save(files[edit], "JPEG", quality=90)
+    return files
+
+
 def write_frame(path: Path, seed: int, frame: int, size: tuple[int, int] = (320, 240)) -> Path:
     """Frame `frame` of a "time-lapse" of scene(seed): the same view, a little noise and light change."""
     rng = np.random.default_rng(10_000 * seed + frame)
@@ -164,3 +188,19 @@ def write_frame(path: Path, seed: int, frame: int, size: tuple[int, int] = (320,
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.clip(varied, 0, 255).astype(np.uint8), "RGB").save(path, "JPEG", quality=90)
     return path
+
+
+# Three different cloudy skies of sun8_scenes that the bundled model puts very close (cosine ≥ 0.93):
+# look-alikes, never duplicates.
+LOOK_ALIKE_SKIES = ("sun_adkuczkjaifxtlop.jpg", "sun_atovhmdabzmhzhcq.jpg", "sun_aymfzlaxcseqnqni.jpg")
+
+
+def copy_look_alike_skies(datasets: Path, folder: Path) -> list[str]:
+    """LOOK_ALIKE_SKIES copied into `folder` (made); their names. Skips the test without them."""
+    sources = [datasets / "sun8_scenes/outdoor/sky" / name for name in LOOK_ALIKE_SKIES]
+    if not all(p.is_file() for p in sources):
+        pytest.skip("these sun8 skies are not in this copy of the datasets")
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in sources:
+        (folder / p.name).write_bytes(p.read_bytes())
+    return list(LOOK_ALIKE_SKIES)

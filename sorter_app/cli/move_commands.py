@@ -68,7 +68,9 @@ def _plan_groups(library: Library, args: argparse.Namespace) -> list[tuple[str, 
     """(key for --name, default folder name, absolute paths) for what the user chose to move."""
     if args.duplicates:
         threshold = NEAR_DUPLICATE_THRESHOLD if args.threshold is None else args.threshold
-        found = duplicates_json(library, args, threshold)
+        # Only exact and near groups have a copy to keep; similar photos are never planned away.
+        groups = duplicates_json(library, args, threshold)["groups"]
+        found = [g for g in groups if g["tier"] in ("exact", "near")]
         return [("duplicates", "duplicates", [p for g in found for p in g["paths"] if p != g["keep"]])]
     if args.groups:
         if not args.seed:

@@ -22,7 +22,7 @@ def add_commands(
         return parser
 
     add_threshold(
-        command("duplicates", "exact and near-duplicate groups, with the copy to keep"),
+        command("duplicates", "exact and near-duplicate groups with the copy to keep, and similar photos"),
         NEAR_DUPLICATE_THRESHOLD,
     )
     add_granularity(command("clusters", "group the whole folder by content"))
@@ -47,12 +47,26 @@ def add_seeds(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--seed", type=Path, action="append", default=[], required=required, metavar="IMG")
 
 
-def duplicates_json(library: Library, args: argparse.Namespace, threshold: float) -> list[dict[str, Any]]:
+def duplicates_json(library: Library, args: argparse.Namespace, threshold: float) -> dict[str, Any]:
+    """{"groups": exact and near groups, each with the copy to keep; "similar": look-alike groups,
+    which have no copy to keep and are never planned for the trash}."""
     root = folder_of(args)
-    return [
-        {"tier": g.tier, "keep": str(root / g.keep), "paths": [str(root / p) for p in g.paths], "why": g.why}
-        for g in library.duplicates(root, threshold)
-    ]
+    tiers = library.duplicate_tiers(root, threshold)
+    return {
+        "groups": [
+            {
+                "tier": g.tier,
+                "keep": str(root / g.keep),
+                "paths": [str(root / p) for p in g.paths],
+                "why": g.why,
+                "edits": list(g.edits),
+            }
+            for g in tiers.groups
+        ],
+        "similar": [
+            {"paths": [str(root / p) for p in g.paths], "similarity": g.similarity} for g in tiers.similar
+        ],
+    }
 
 
 def clusters_json(library: Library, args: argparse.Namespace) -> dict[str, Any]:
@@ -76,13 +90,19 @@ def groups_json(library: Library, args: argparse.Namespace, threshold: float) ->
 
 
 def _duplicates(library: Library, args: argparse.Namespace) -> int:
-    groups = duplicates_json(library, args, args.threshold)
-    human = "\n".join(
+    found = duplicates_json(library, args, args.threshold)
+    lines = [
         f"{g['tier']} ({len(g['paths'])}): keep {shown(g['keep'])} — {g['why']}"
+        + (f"; copies look {', '.join(g['edits'])}" if g["edits"] else "")
         + "".join(f"\n    {shown(p)}" for p in g["paths"] if p != g["keep"])
-        for g in groups
-    )
-    emit(args, {"groups": groups}, human or "no duplicates")
+        for g in found["groups"]
+    ]
+    lines += [
+        f"similar, not the same picture ({len(g['paths'])}, up to {g['similarity']:.2f}):"
+        + "".join(f"\n    {shown(p)}" for p in g["paths"])
+        for g in found["similar"]
+    ]
+    emit(args, found, "\n".join(lines) or "no duplicates")
     return EXIT_OK
 
 

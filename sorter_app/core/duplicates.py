@@ -1,47 +1,31 @@
-"""Duplicates in tiers: exact (same bytes) and near (edited copies: re-encodes, resizes, crops, flips).
+"""Duplicates in tiers: exact (same bytes), near (the same picture, edited), and similar.
 
-A near-duplicate must look the same to the embedder *and* keep the coarse pixel layout (layout.py):
-embeddings alone put different cloudy skies as close as a re-encoded copy. Groups, not pairs:
-accepted edges of the neighbour graph are joined into connected groups. Each group suggests the
-copy to keep and says why; the rule is keeper.py's.
+The k-NN graph proposes pairs; near_rule.py decides each one from the stored embedding and layout
+(an embedding alone puts different cloudy skies as close as a re-encoded copy). Groups, not pairs:
+accepted edges are joined into connected groups. An exact or near group suggests the copy to keep
+and says why (the rule is keeper.py's); a near group also says what its copies look like (cropped,
+resized, flipped…). A *similar* group — photos the embedding finds very alike but that are not the
+same picture — is for the user to look at; it has no copy to keep and is never proposed for the
+trash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .catalog import FileFacts
 from .keeper import suggest_keep
-from .layout import layout_similarity
+from .near_rule import DEFAULT_RULE, NEAR, SIMILAR, Verdict, decide_pairs
+from .near_rule import NearRule as NearRule  # re-exported: the curate dedup takes the rule from here
 from .neighbours import FolderVectors, KnnGraph, exact_similarities
 
 DUPLICATE_K = 8
-
-
-@dataclass(frozen=True)
-class NearRule:
-    """(embedding ≥ similar and layout ≥ same_layout) or (embedding ≥ very_similar and layout ≥ shifted).
-
-    The second clause admits crops, whose layout shifts, only when the embedder is very sure.
-    Calibrated for the bundled EfficientNet-Lite0 by benchmarks/calibrate_duplicates.py on edited
-    copies of real photos against look-alike unrelated ones (figures in benchmarks/RESULTS.md).
-    """
-
-    similar: float = 0.85
-    same_layout: float = 0.90
-    very_similar: float = 0.94
-    shifted_layout: float = 0.70
-
-    def accepts(self, embedding: float, layout: float) -> bool:
-        return (embedding >= self.similar and layout >= self.same_layout) or (
-            embedding >= self.very_similar and layout >= self.shifted_layout
-        )
-
-
-NEAR_DUPLICATE_THRESHOLD = NearRule().similar
+_CHUNK = 16384  # pairs decided before the groups found so far are used to skip joined ones
+NEAR_DUPLICATE_THRESHOLD = DEFAULT_RULE.candidate
 
 
 @dataclass(frozen=True)
@@ -50,34 +34,114 @@ class DuplicateGroup:
     keep: str
     paths: list[str]
     why: str
+    edits: tuple[str, ...] = ()  # near groups: what the copies look like ("cropped", "resized", …)
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+@dataclass(frozen=True)
+class SimilarGroup:
+    """Photos that look very alike but are not the same picture: to look at, never to trash."""
+
+    paths: list[str]
+    similarity: float  # the highest embedding cosine that joined the group
+
+
+@dataclass(frozen=True)
+class DuplicateTiers:
+    groups: list[DuplicateGroup]  # exact and near: each has a copy to keep
+    similar: list[SimilarGroup] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PairEdges:
+    """The graph's distinct pairs (a < b) above some cosine, with each pair's verdict."""
+
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    verdicts: list[Verdict]
+
+
+def duplicate_graph(
+    folder: FolderVectors, rule: NearRule, progress: Callable[[int, int], None] | None = None
+) -> KnnGraph:
+    """Each item's DUPLICATE_K nearest by exact cosine, wherever that cosine could reach the rule.
+
+    The folder's stored graph (compact cosines) is read twice as wide, so that neighbours the
+    compact cosines rank a little low still make the cut.
+    """
+    candidates = folder.neighbours(2 * DUPLICATE_K, progress)
+    return exact_similarities(folder, candidates, rule.lowest, DUPLICATE_K)
+
+
+def candidate_pairs(
+    graph: KnnGraph, lowest: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """Each undirected graph edge with cosine ≥ `lowest` once: (a, b, cosine) with a < b."""
+    rows, cols = np.nonzero((graph.similarities >= lowest) & (graph.indices >= 0))
+    other = graph.indices[rows, cols]
+    a, b = np.minimum(rows, other), np.maximum(rows, other)
+    keys = np.unique(a.astype(np.int64) * (len(graph.indices) + 1) + b, return_index=True)[1]
+    keys = keys[a[keys] != b[keys]]
+    return a[keys].astype(np.int64), b[keys].astype(np.int64), graph.similarities[rows, cols][keys]
+
+
+def judge_edges(
+    graph: KnnGraph,
+    layouts: Sequence[bytes | None],
+    rule: NearRule,
+    sizes: Sequence[tuple[int, int] | None] | None = None,
+) -> PairEdges:
+    """Every candidate pair of the graph, decided by the rule, closest pairs first.
+
+    A pair whose two images are already joined through other near pairs is not checked again (a
+    photo with fifteen copies needs fifteen checks, not a hundred): its verdict is near, with no
+    score (−1) and no edits of its own.
+    """
+    a, b, cosines = candidate_pairs(graph, rule.lowest)
+    order = np.argsort(-cosines, kind="stable")
+    verdicts: list[Verdict] = [Verdict(NEAR, float(c), -1.0) for c in cosines.tolist()]
+    parent = list(range(len(graph.indices)))
+    for start in range(0, len(order), _CHUNK):
+        todo = [
+            k
+            for k in order[start : start + _CHUNK].tolist()
+            if _find(parent, int(a[k])) != _find(parent, int(b[k]))
+        ]
+        if not todo:
+            continue
+        pair_sizes = None
+        if sizes is not None:
+            pair_sizes = [_pair_size(sizes[a[k]], sizes[b[k]]) for k in todo]
+        found = decide_pairs(
+            cosines[todo], [layouts[a[k]] for k in todo], [layouts[b[k]] for k in todo], rule, pair_sizes
+        )
+        for k, verdict in zip(todo, found, strict=True):
+            verdicts[k] = verdict
+            if verdict.tier == NEAR:
+                root_a, root_b = _find(parent, int(a[k])), _find(parent, int(b[k]))
+                parent[max(root_a, root_b)] = min(root_a, root_b)
+    return PairEdges(a, b, verdicts)
+
+
+def _pair_size(
+    a: tuple[int, int] | None, b: tuple[int, int] | None
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    return (a, b) if a is not None and b is not None else None
 
 
 def near_duplicate_components(
     graph: KnnGraph, layouts: Sequence[bytes | None], rule: NearRule
 ) -> list[list[int]]:
-    """Connected groups of items joined by graph edges the rule accepts (union-find)."""
-    n = len(graph.indices)
+    """Connected groups of items joined by graph edges the rule calls near-duplicates."""
+    edges = judge_edges(graph, layouts, rule)
+    return _components(len(graph.indices), edges, NEAR)
+
+
+def _components(
+    n: int, edges: PairEdges, tier: str, skip: Callable[[int, int], bool] | None = None
+) -> list[list[int]]:
     parent = list(range(n))
-    rows, cols = np.nonzero(graph.similarities >= min(rule.similar, rule.very_similar))
-    for a, b, sim in zip(
-        rows.tolist(),
-        graph.indices[rows, cols].tolist(),
-        graph.similarities[rows, cols].tolist(),
-        strict=True,
-    ):
-        layout_a, layout_b = layouts[a], layouts[b]
-        if (
-            layout_a is None
-            or layout_b is None
-            or not rule.accepts(sim, layout_similarity(layout_a, layout_b))
-        ):
+    for a, b, verdict in zip(edges.a.tolist(), edges.b.tolist(), edges.verdicts, strict=True):
+        if verdict.tier != tier or (skip is not None and skip(a, b)):
             continue
         root_a, root_b = _find(parent, a), _find(parent, b)
         if root_a != root_b:
@@ -88,33 +152,83 @@ def near_duplicate_components(
     return [items for items in groups.values() if len(items) > 1]
 
 
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def find_duplicate_tiers(
+    folder: FolderVectors,
+    facts: Mapping[str, FileFacts],
+    layouts: Mapping[str, bytes],
+    *,
+    rule: NearRule = DEFAULT_RULE,
+    graph: KnnGraph | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DuplicateTiers:
+    """Near groups (which absorb exact copies of their members), the remaining exact groups, and
+    the similar groups among what is left apart."""
+    if graph is None:
+        graph = duplicate_graph(folder, rule, progress)
+    item_layouts = [layouts.get(key) for key in folder.keys]
+    item_sizes = [_size(paths, facts) for paths in folder.paths]
+    edges = judge_edges(graph, item_layouts, rule, item_sizes)
+    pairs = list(zip(edges.a.tolist(), edges.b.tolist(), edges.verdicts, strict=True))
+    near = _components(len(folder), edges, NEAR)
+    group_of = {i: number for number, items in enumerate(near) for i in items}
+    edits: list[set[str]] = [set() for _ in near]
+    for a, _, verdict in pairs:
+        if verdict.tier == NEAR:
+            edits[group_of[a]].update(verdict.edits)
+    groups = [
+        _group("near", sorted(p for i in items for p in folder.paths[i]), facts, tuple(sorted(seen)))
+        for items, seen in zip(near, edits, strict=True)
+    ]
+    for i, paths in enumerate(folder.paths):
+        if len(paths) > 1 and i not in group_of:
+            group_of[i] = len(groups)
+            groups.append(_group("exact", list(paths), facts, ()))
+    groups.sort(key=lambda g: (-len(g.paths), g.paths[0]))
+
+    def same_group(a: int, b: int) -> bool:
+        return a in group_of and group_of.get(b) == group_of[a]
+
+    similar_items = _components(len(folder), edges, SIMILAR, skip=same_group)
+    similar_of = {i: number for number, items in enumerate(similar_items) for i in items}
+    closest = [0.0] * len(similar_items)
+    for a, b, verdict in pairs:
+        if verdict.tier == SIMILAR and not same_group(a, b):
+            closest[similar_of[a]] = max(closest[similar_of[a]], verdict.cosine)
+    similar = [
+        SimilarGroup(sorted(p for i in items for p in folder.paths[i]), round(cosine, 4))
+        for items, cosine in zip(similar_items, closest, strict=True)
+    ]
+    similar.sort(key=lambda g: (-len(g.paths), g.paths[0]))
+    return DuplicateTiers(groups, similar)
+
+
 def find_duplicates(
     folder: FolderVectors,
     facts: Mapping[str, FileFacts],
     layouts: Mapping[str, bytes],
     *,
-    rule: NearRule = NearRule(),
+    rule: NearRule = DEFAULT_RULE,
     graph: KnnGraph | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[DuplicateGroup]:
-    """Near groups (which absorb exact copies of their members), then the remaining exact groups."""
-    if graph is None:
-        candidates = folder.neighbours(2 * DUPLICATE_K, progress)  # compact cosines from a library
-        graph = exact_similarities(folder, candidates, min(rule.similar, rule.very_similar), DUPLICATE_K)
-    groups: list[DuplicateGroup] = []
-    in_near_group: set[int] = set()
-    item_layouts = [layouts.get(key) for key in folder.keys]
-    for items in near_duplicate_components(graph, item_layouts, rule):
-        in_near_group.update(items)
-        paths = sorted(p for i in items for p in folder.paths[i])
-        groups.append(_group("near", paths, facts))
-    for i, paths in enumerate(folder.paths):
-        if len(paths) > 1 and i not in in_near_group:
-            groups.append(_group("exact", list(paths), facts))
-    groups.sort(key=lambda g: (-len(g.paths), g.paths[0]))
-    return groups
+    """The exact and near groups (those with a copy to keep)."""
+    return find_duplicate_tiers(folder, facts, layouts, rule=rule, graph=graph, progress=progress).groups
 
 
-def _group(tier: str, paths: list[str], facts: Mapping[str, FileFacts]) -> DuplicateGroup:
+def _size(paths: Sequence[str], facts: Mapping[str, FileFacts]) -> tuple[int, int] | None:
+    known = next((facts[p] for p in paths if p in facts), None)
+    return (known.width, known.height) if known is not None else None
+
+
+def _group(
+    tier: str, paths: list[str], facts: Mapping[str, FileFacts], edits: tuple[str, ...]
+) -> DuplicateGroup:
     keep, why = suggest_keep(paths, facts)
-    return DuplicateGroup(tier, keep, paths, why)
+    return DuplicateGroup(tier, keep, paths, why, edits)

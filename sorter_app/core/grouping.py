@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .clusters import Clustering
-from .duplicates import DuplicateGroup
+from .duplicates import DuplicateGroup, SimilarGroup
 from .keeper import in_folders
 from .kinds import AnalysisKind
 from .outliers import Outlier
@@ -200,7 +200,11 @@ def from_clustering(clustering: Clustering) -> Grouping:
     return _distinct_names(CLUSTERS, groups)
 
 
-def from_duplicates(duplicates: list[DuplicateGroup]) -> Grouping:
+def from_duplicates(duplicates: list[DuplicateGroup], similar: Sequence[SimilarGroup] = ()) -> Grouping:
+    """Exact and near groups, each with its copy to keep, then the look-alike ("similar") groups
+    apart: no copy kept, never offered to the trash. An image already in a duplicate group leaves
+    the look-alikes (an image is in one group at most); a look-alike group left with one is dropped.
+    """
     groups = [
         Group(
             f"duplicates-{i}",
@@ -212,6 +216,13 @@ def from_duplicates(duplicates: list[DuplicateGroup]) -> Grouping:
         )
         for i, d in enumerate(duplicates, start=1)
     ]
+    taken = {p for d in duplicates for p in d.paths}
+    for i, s in enumerate(similar, start=1):
+        paths = [p for p in s.paths if p not in taken]
+        if len(paths) >= 2:
+            note = f"alike (similarity up to {s.similarity:.2f}) but not the same picture: nothing is trashed"
+            name = f"look-alikes of {PurePosixPath(paths[0]).name}"
+            groups.append(Group(f"similar-{i}", name, paths, note=note, tier="similar"))
     return _distinct_names(DUPLICATES, groups)
 
 

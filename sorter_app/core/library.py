@@ -20,7 +20,7 @@ from .atomic import atomic_write_text
 from .browse import BrowseItem
 from .catalog import Catalog, ImageInfo
 from .clusters import Clustering, cluster_folder, leiden_child
-from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, NearRule, find_duplicates
+from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, DuplicateTiers, find_duplicate_tiers
 from .embedder import Embedder
 from .errors import SorterError
 from .export import export_renderer, folder_export
@@ -31,6 +31,7 @@ from .keeper import keep_choices
 from .map2d import layout_2d
 from .model_spec import ModelSpec, load_spec
 from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans, recover, undo_plan
+from .near_rule import DEFAULT_RULE
 from .neighbours import FolderVectors
 from .outliers import Outlier, find_outliers
 from .plan import MovePlan
@@ -174,18 +175,30 @@ class Library:
         references: Iterable[str] = (),
         progress: ProgressFn | None = None,
     ) -> list[DuplicateGroup]:
-        """Near-duplicates need embedding similarity ≥ `threshold` and a matching layout. The copy
+        """Exact and near groups; near-duplicates need embedding similarity ≥ `threshold` and the
+        pixel check (near_rule.py)."""
+        return self.duplicate_tiers(folder, threshold, references=references, progress=progress).groups
+
+    def duplicate_tiers(
+        self,
+        folder: Path,
+        threshold: float = NEAR_DUPLICATE_THRESHOLD,
+        *,
+        references: Iterable[str] = (),
+        progress: ProgressFn | None = None,
+    ) -> DuplicateTiers:
+        """Exact and near groups, and the similar groups (alike, not the same picture). The copy
         to keep is chosen by keeper.py with every file's header read; `references` are folders
         (relative to `folder`) whose files are the originals."""
         root = folder.expanduser().resolve()
         vectors = self.folder_vectors(root)
         facts = self.catalog.file_facts(self._root_id(root))
         layouts = self.catalog.layouts(vectors.keys)
-        # A stricter threshold must bind the crop clause too, or crops would still join groups.
-        rule = NearRule(similar=threshold, very_similar=max(threshold, NearRule().very_similar))
-        groups = find_duplicates(vectors, facts, layouts, rule=rule, progress=progress)
-        choices = keep_choices((g.paths for g in groups), facts, root, references)
-        return [replace(g, keep=c.keep, why=c.why) for g, c in zip(groups, choices, strict=True)]
+        rule = DEFAULT_RULE.at_threshold(threshold)
+        tiers = find_duplicate_tiers(vectors, facts, layouts, rule=rule, progress=progress)
+        choices = keep_choices((g.paths for g in tiers.groups), facts, root, references)
+        groups = [replace(g, keep=c.keep, why=c.why) for g, c in zip(tiers.groups, choices, strict=True)]
+        return replace(tiers, groups=groups)
 
     def clusters(
         self,

@@ -30,7 +30,10 @@ GRAPH_TREES = 12
 CANDIDATES_PER_NEIGHBOUR = 3
 SEARCH_K_FACTOR = 8
 _BLOCK = 256  # rows per task; a task gathers BLOCK × candidates full vectors (~30 MB at k=8)
-_RESCORE_EDGES = 65_536  # edges re-scored per step: at most ~2 × this many full vectors in memory
+# Edges re-scored per step: at most ~2 × this many full vectors in memory, and one gathered row per
+# edge on each side. Duplicates re-score every edge down to cosine 0.5: 65,536 peaked at 1.65 GB
+# resident, 16,384 at 0.66 GB, same CPU (benchmarks/probe_duplicate_memory.py, 33,494 images).
+_RESCORE_EDGES = 16_384
 _NORM_CHUNK = 65_536
 
 

@@ -112,8 +112,12 @@ class Analyses:
             threshold, references = self.near_threshold, self.s.references
 
             def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
-                found = lib.duplicates(root, threshold, references=references, progress=stop_on_cancel(p, c))
-                return apply_stored(lib.catalog, grouping_.from_duplicates(found), hash_of)
+                found = lib.duplicate_tiers(
+                    root, threshold, references=references, progress=stop_on_cancel(p, c)
+                )
+                return apply_stored(
+                    lib.catalog, grouping_.from_duplicates(found.groups, found.similar), hash_of
+                )
 
         elif kind is AnalysisKind.OUTLIERS:
 
@@ -166,9 +170,13 @@ class Analyses:
 
     def _set(self, kind: AnalysisKind, grouping: Grouping) -> None:
         self.s.groups.set_computed(kind, grouping)
-        images = sum(len(g.paths) for g in grouping.groups)
+        shown = [g for g in grouping.groups if g.tier not in grouping_.NOT_FOR_TRASH]
+        alike = len(grouping.groups) - len(shown)
+        images = sum(len(g.paths) for g in shown)
         text = (
-            analysis_summary(kind, len(grouping.groups), images) if grouping.groups else ANALYSIS[kind].empty
+            analysis_summary(kind, len(shown), images, alike=alike)
+            if grouping.groups
+            else ANALYSIS[kind].empty
         )
         self._state(kind, "done", text)
         if kind is AnalysisKind.CLUSTERS:

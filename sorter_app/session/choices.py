@@ -38,7 +38,7 @@ def apply_stored(catalog: Catalog, grouping: Grouping, hash_of: Mapping[str, str
             grouping.hidden.append(group)
             continue
         chosen = [(keeps[h][1], p, keeps[h][0]) for p in group.paths if (h := hash_of.get(p)) in keeps]
-        if chosen:
+        if chosen and group.keep is not None:  # look-alike groups keep nothing
             latest = max(when for when, _, _ in chosen)
             candidates = [(p, name) for when, p, name in chosen if when == latest]
             path = next((p for p, name in candidates if PurePosixPath(p).name == name), candidates[0][0])

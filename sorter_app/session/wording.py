@@ -106,14 +106,17 @@ EXPORTING = "Exporting"
 RECOVERING = "Checking moves"
 
 
-def analysis_summary(kind: AnalysisKind, groups: int, images: int) -> str:
-    """The line above a page's groups once computed."""
+def analysis_summary(kind: AnalysisKind, groups: int, images: int, *, alike: int = 0) -> str:
+    """The line above a page's groups once computed; `alike`: duplicates' look-alike groups."""
     if kind is AnalysisKind.CLUSTERS:
         return (
             f"{plural(groups, 'cluster')} of {plural(images, 'image')}. Tick the ones to move into folders."
         )
     if kind is AnalysisKind.DUPLICATES:
-        return f"{plural(groups, 'group')} of duplicates ({plural(images, 'image')})."
+        found = f"{plural(groups, 'group')} of duplicates ({plural(images, 'image')})"
+        if alike:
+            found += f"; {plural(alike, 'group')} of look-alikes to look at, never trashed"
+        return found + "."
     if kind is AnalysisKind.OUTLIERS:
         return f"The {plural(images, 'image')} least like any other, most unusual first."
     return f"{plural(groups, 'seed group')} ({plural(images, 'image')})."

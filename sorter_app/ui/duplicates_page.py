@@ -86,7 +86,7 @@ class CandidateModel(QAbstractTableModel):
         path = PurePosixPath(c.relpath)
         return (
             "",
-            "keep" if kept else "extra copy",
+            "keep" if kept else "extra copy" if self._keep is not None else "look-alike",
             path.name,
             str(path.parent) if str(path.parent) != "." else "(top)",
             format_size(c.size),
@@ -222,8 +222,12 @@ class DuplicatesPage(GroupsPage):
 
     def _compare_current(self) -> None:
         group, chosen, root = self.current_group(), self._selected(), self.session.root
-        if group is None or chosen is None or root is None or group.keep is None:
+        if group is None or chosen is None or root is None:
             self.compare.clear()
+        elif group.keep is None:  # look-alikes: the first against the chosen one (or the second)
+            first = group.paths[0]
+            other = chosen.relpath if chosen.relpath != first else group.paths[1]
+            self.compare.compare(str(root / first), str(root / other), first, other)
         else:
             other = (
                 chosen.relpath
@@ -236,8 +240,8 @@ class DuplicatesPage(GroupsPage):
         self._update_buttons()
 
     def _keep(self) -> None:
-        row, chosen = self.current_row(), self._selected()
-        if row is not None and chosen is not None:
+        row, chosen, group = self.current_row(), self._selected(), self.current_group()
+        if row is not None and chosen is not None and group is not None and group.keep is not None:
             self.session.groups.set_keep(DUPLICATES, row, chosen.relpath)
 
     def _dismiss(self) -> None:
@@ -264,7 +268,12 @@ class DuplicatesPage(GroupsPage):
         if not hasattr(self, "keep_button"):
             return
         group, chosen, root = self.current_group(), self._selected(), self.session.root
-        self.keep_button.setEnabled(chosen is not None and group is not None and chosen.relpath != group.keep)
+        self.keep_button.setEnabled(
+            chosen is not None
+            and group is not None
+            and group.keep is not None
+            and chosen.relpath != group.keep
+        )
         self.dismiss_button.setEnabled(group is not None)
         self.reference_button.setEnabled(chosen is not None)
         if chosen is not None and root is not None:

@@ -83,11 +83,35 @@ def _reindexed_nothing(sorter: Sorter, images: int = IMAGES) -> None:
 
 def test_duplicates_json_shape(sorter: Sorter) -> None:
     data = sorter.json("duplicates", str(sorter.folder))
-    assert set(data) == {"groups"} and len(data["groups"]) == len(FAMILIES)
+    assert set(data) == {"groups", "similar"} and len(data["groups"]) == len(FAMILIES)
     for group in data["groups"]:
-        assert set(group) == {"tier", "keep", "paths", "why"}
+        assert set(group) == {"tier", "keep", "paths", "why", "edits"}
         assert group["tier"] in ("exact", "near") and group["keep"] in group["paths"]
         assert all(Path(p).is_absolute() and Path(p).is_file() for p in group["paths"])
+        assert {"flipped", "cropped", "resized"} <= set(group["edits"])
+    for group in data["similar"]:
+        assert set(group) == {"paths", "similarity"} and len(group["paths"]) >= 2
+
+
+def test_similar_photos_are_listed_apart_and_never_planned_for_the_trash(
+    datasets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "photos"
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    (folder / "copy.jpg").write_bytes((folder / skies[0]).read_bytes())
+    runner = Sorter(capsys, folder, tmp_path / "data")
+    runner.index()
+    data = runner.json("duplicates", str(runner.folder))
+    assert [(g["tier"], len(g["paths"])) for g in data["groups"]] == [("exact", 2)]
+    assert len(data["similar"]) == 1 and {str(runner.folder / s) for s in skies} <= set(
+        data["similar"][0]["paths"]
+    )
+    code, text, _ = runner("duplicates", str(runner.folder))
+    assert code == 0 and "similar, not the same picture (4" in text  # the byte copy too
+    plan = runner.plan(tmp_path / "p.json", "--duplicates", "--trash")
+    trashed = {m["src"] for m in plan["moves"]}
+    keep = data["groups"][0]["keep"]
+    assert trashed == set(data["groups"][0]["paths"]) - {keep}
 
 
 def test_clusters_json_shape(sorter: Sorter) -> None:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from sorter_app.core.catalog import Catalog, FileRow
-from sorter_app.core.layout import SIDE
+from sorter_app.core.layout import layout_signature
 from sorter_app.core.library import Library
 from sorter_app.core.plan import make_plan
 from sorter_app.paths import bundled_model_sidecar
@@ -191,7 +191,7 @@ def test_file_facts_give_resolution_size_and_age_of_usable_files(tmp_path: Path,
     assert wide.mtime_ns == 1_600_000_000_000_000_000
 
 
-def test_layouts_are_a_16_by_16_grey_thumbnail_per_content(tmp_path: Path, library: Library) -> None:
+def test_layouts_are_the_layout_signature_per_content(tmp_path: Path, library: Library) -> None:
     root = _folder(tmp_path / "photos", 3)
     shutil.copyfile(root / "img0.jpg", root / "copy.jpg")
     library.index(root)
@@ -200,7 +200,7 @@ def test_layouts_are_a_16_by_16_grey_thumbnail_per_content(tmp_path: Path, libra
     assert set(layouts) == set(vectors.keys) and len(vectors.keys) == 3
     for key, paths in zip(vectors.keys, vectors.paths, strict=True):
         with Image.open(root / paths[0]) as img:
-            expected = img.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX).tobytes()
+            expected = layout_signature(img.convert("RGB"))
         assert layouts[key] == expected
 
 

@@ -226,3 +226,34 @@ def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
     assert (photos / "s2_f5.jpg").exists() and not (photos / "sunset.jpg").exists()
     session.files.rename_file(str(photos / "s2_f4.jpg"), "s2_f3.jpg")  # taken: refused
     assert (photos / "s2_f4.jpg").exists()
+
+
+def test_look_alikes_are_shown_apart_and_never_trashed(
+    make_session: MakeSession, datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Different cloudy skies the embedding puts very close: a "similar" group after the duplicate
+    groups, with no copy to keep; ticking every group and proposing the trash plans only the extra
+    byte copy."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "skies"
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    (folder / "copy.jpg").write_bytes((folder / skies[0]).read_bytes())
+    session, _, recorder = make_session()
+    session.open_folder(folder)
+    session.analyses.show(DUPLICATES)
+    assert not recorder.errors
+    groups = session.groups.grouping(DUPLICATES).groups
+    assert [(g.tier, g.paths) for g in groups] == [("exact", ["copy.jpg", skies[0]]), ("similar", skies[1:])]
+    alike = groups[1]
+    assert alike.keep is None and "not the same picture" in alike.note
+    assert (
+        "1 group of duplicates (2 images); 1 group of look-alikes" in session.analyses.states[DUPLICATES].text
+    )
+
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    session.groups.tick(DUPLICATES, [0, 1], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    (proposal,) = proposals
+    kept = groups[0].keep
+    assert [m.src for m in proposal.plan.moves] == [folder / p for p in groups[0].paths if p != kept]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from sorter_app.core.duplicates import NearRule
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.hashing import content_hash, file_sha256
 from sorter_app.core.images import load_image
@@ -231,12 +232,7 @@ def test_the_manifest_lists_each_shards_sha256_and_what_made_it(curated: tuple[P
     assert manifest["embedder"]["model_id"] == load_spec(bundled_model_sidecar()).model_id
     assert len(manifest["embedder"]["sha256"]) == 64
     assert manifest["thresholds"]["confidence_band"] == [0.1, 0.9]
-    assert manifest["thresholds"]["near_duplicate_rule"] == {
-        "similar": 0.85,
-        "same_layout": 0.90,
-        "very_similar": 0.94,
-        "shifted_layout": 0.70,
-    }
+    assert manifest["thresholds"]["near_duplicate_rule"] == vars(NearRule())
     assert manifest["labels"] == {"scene": list(SCENES), "room": list(ROOMS)}
     groups = {g["keep"]: g for g in manifest["duplicate_groups"]}
     assert groups["alpha/large.jpg"]["tier"] == "near"

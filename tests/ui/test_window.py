@@ -238,6 +238,30 @@ def test_duplicates_page_keep_compare_trash_with_kept_column_and_back(
     qtbot.waitUntil(lambda: tree(photos) == before, timeout=LONG)
 
 
+def test_look_alikes_are_a_group_apart_with_nothing_to_keep_or_trash(
+    qtbot: QtBot, window: MainWindow, datasets: Path, tmp_path: Path, qtmodeltester: ModelTester
+) -> None:
+    """Three different cloudy skies the embedding puts very close: a "similar" group whose rows say
+    look-alike, compared side by side, with no copy to keep and no trash to offer."""
+    folder = tmp_path / "skies"
+    skies = builders.copy_look_alike_skies(datasets, folder)
+    open_and_wait(qtbot, window, folder)
+    page = window.analyses.duplicates
+    window.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    (group,) = page.groups.grouping.groups
+    assert (group.tier, group.keep, group.paths) == ("similar", None, skies)
+    page.select_row(0)
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(skies), timeout=LONG)
+    qtmodeltester.check(page.candidates)  # type: ignore[no-untyped-call]
+    assert {page.candidates.index(r, 1).data() for r in range(len(skies))} == {"look-alike"}
+    qtbot.waitUntil(lambda: page.compare.paths is not None, timeout=LONG)
+    assert page.compare.paths is not None and page.compare.paths[0].endswith(skies[0])
+    assert not page.keep_button.isEnabled()
+    page.groups.setData(page.groups.index(0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    assert not page.action_buttons[MoveMode.TRASH].isEnabled()
+
+
 def test_correction_reaches_the_detail_pane_and_the_filter(
     qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sorter_app.core.duplicates import NearRule
+from sorter_app.core.layout import THUMB_OFFSET
 
 from .dedupe import near_duplicate
 from .engines import Engine
@@ -164,7 +165,7 @@ def run_cell_task(task: CellTask) -> CellResult:
     With `sides` (the split audit), only rows off side 0 (val, test) are compared, with every
     member, and only pairs whose sides differ count.
     """
-    threshold = min(task.rule.similar, task.rule.very_similar)
+    threshold = task.rule.all_pairs_candidate
     found: set[tuple[int, int]] = set()
     copies: set[int] = set()
     compared = candidates = 0
@@ -340,7 +341,7 @@ def search_cells(
 
 INJECT_SAMPLE = 1000
 EDIT_SIMILARITY = (0.86, 0.99)  # cosine of an injected copy to its original, uniform
-LAYOUT_NOISE = 6.0  # grey levels of noise on the 16×16 layout (correlation ~0.95-0.99)
+LAYOUT_NOISE = 6.0  # grey levels of noise on the layout's thumbnail (its header is left as it is)
 
 
 def injected_copies(
@@ -359,7 +360,8 @@ def injected_copies(
     direction -= (direction * vectors).sum(axis=1, keepdims=True) * vectors  # orthogonal to the original
     direction = normalised(direction)
     copies = target[:, None] * vectors + np.sqrt(1 - target**2)[:, None] * direction
-    noisy = layouts.astype(np.float64) + rng.normal(0, LAYOUT_NOISE, layouts.shape)
+    noisy = layouts.astype(np.float64)
+    noisy[:, THUMB_OFFSET:] += rng.normal(0, LAYOUT_NOISE, (n, layouts.shape[1] - THUMB_OFFSET))
     return normalised(copies.astype(np.float32)), np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 

@@ -1,12 +1,12 @@
 """Near-duplicate groups and the one image each group keeps.
 
 Identical files (same content hash) are one entry; distinct contents are joined when the app's
-near-duplicate rule accepts the pair (`near_duplicate`: embedding cosine *and* 16×16 layout
-correlation, today's `NearRule`). Pairs are found cell by cell (cells.py) and joined here with
-union-find. Within and across sources alike. A group keeps its largest-resolution image (then the
-one with more labels, then the larger file, then the first path); a group whose members disagree
-on a label (e.g. the same photo filed as kitchen and as dining room) keeps none of them, since
-neither label can be trusted.
+near-duplicate rule accepts the pair (`near_duplicate`: embedding cosine *and* the pixel check
+that finds one picture inside the other, sorter_app.core.near_rule). Pairs are found cell by cell
+(cells.py) and joined here with union-find. Within and across sources alike. A group keeps its
+largest-resolution image (then the one with more labels, then the larger file, then the first
+path); a group whose members disagree on a label (e.g. the same photo filed as kitchen and as
+dining room) keeps none of them, since neither label can be trusted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sorter_app.core.duplicates import NearRule
-from sorter_app.core.layout import layout_similarity
+from sorter_app.core.near_rule import NEAR, decide_pair
 
 from .inputs import Item
 
@@ -28,7 +28,7 @@ def near_duplicate(rule: NearRule, similarity: float, layout_a: bytes, layout_b:
 
     The one place curate asks it: when the app's rule changes, curate follows here.
     """
-    return rule.accepts(similarity, layout_similarity(layout_a, layout_b))
+    return decide_pair(similarity, layout_a, layout_b, rule).tier == NEAR
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from sorter_app.core.layout import LENGTH
+
 from .work import WorkStore
 
-LAYOUT_BYTES = 256
+LAYOUT_BYTES = LENGTH  # sorter_app.core.layout's signature, version 2
 
 
 def _empty_vectors(dim: int = 0) -> NDArray[np.float32]:
@@ -94,7 +96,7 @@ class Rows:
         )
 
     def load(self, gids: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
-        """Vectors [m, D] and layouts [m, 256] of `gids`, in that order."""
+        """Vectors [m, D] and layouts [m, LAYOUT_BYTES] of `gids`, in that order."""
         at = np.searchsorted(self.gids, gids)
         shard, row = self.shard[at], self.row[at]
         vectors: NDArray[np.float32] | None = None

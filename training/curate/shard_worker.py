@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sorter_app.core.embedder import Embedder
-from sorter_app.core.layout import SIDE
+from sorter_app.core.layout import LENGTH
 from sorter_app.paths import bundled_model_sidecar
 
 from .decode import decode_items
@@ -27,7 +27,7 @@ from .teacher import teacher_heads
 from .work import WorkStore
 
 SCORE_BATCH = 256
-LAYOUT_BYTES = SIDE * SIDE
+LAYOUT_BYTES = LENGTH
 
 
 @dataclass(frozen=True)

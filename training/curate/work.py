@@ -6,7 +6,7 @@ and leaves, in `<out>/.curate-work/`, files named after the shard's key:
 
     KEY.meta.npz        per image: reason (''=usable), content hash, width, height, file size,
                         p(not a photo), teacher probabilities
-    KEY.embedding.npy   float32 [n, D]      KEY.layout.npy  uint8 [n, 256]
+    KEY.embedding.npy   float32 [n, D]      KEY.layout.npy  uint8 [n, 1040]
     KEY.pixels.npy      uint8 [n, S, S, 3] (the model input, copied into the output shards later)
     KEY.done.json       the completion record, written last
 
