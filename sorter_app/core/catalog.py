@@ -91,6 +91,9 @@ _SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
         # more, so that what this version decodes (new formats, fixed crashes) is not left skipped
         "UPDATE files SET mtime_ns = -1 WHERE error IS NOT NULL",
     ),
+    (  # 5: vectors are looked up by embedding name (vector_key) on every open: an index, not a scan
+        "CREATE INDEX IF NOT EXISTS vectors_by_model ON vectors (model_id)",
+    ),
 )
 SCHEMA_VERSION = len(_SCHEMA_STEPS)
 

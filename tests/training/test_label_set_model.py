@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sorter_app.core.library import Library
 from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
 from tests.cli.runner import Sorter
@@ -81,6 +82,15 @@ def test_a_label_set_trained_here_is_predicted_by_a_fresh_data_folder(
     assert {"kind", "scene", "terrain", "terrain_confidence"} <= set(rows[0])
     right = sum(row["terrain"] == Path(row["path"]).parent.name for row in rows)
     assert right >= 0.8 * len(rows), [(row["path"], row["terrain"]) for row in rows]
+    # The set is a head like the others: a person's correction wins, Browse shows it.
+    image = Path(rows[0]["path"])
+    code, corrected, _ = there("correct", unseen, image, "glacier", "--model", sidecar)
+    assert code == 0 and (corrected["terrain"], corrected["terrain_corrected"]) == ("glacier", True)
+    with Library(tmp_path / "data-b", sidecar) as library:
+        shown = {item.relpath: item.prediction for item in library.browse_items(unseen)}
+    corrected_item = shown[image.relative_to(unseen).as_posix()]
+    assert corrected_item is not None and corrected_item.answers["terrain"].label == "glacier"
+    assert all(p is not None and "terrain" in p.answers for p in shown.values())
 
     # Machine A again, with the exported model: the set from the stored vectors, nothing embedded.
     code, report, _ = here("index", sorted_by_hand, "--model", sidecar)
