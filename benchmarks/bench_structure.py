@@ -181,7 +181,7 @@ def _similar(library: Any, folder: Path, with_recall: bool) -> dict[str, Any]:
     from sorter_app.core.folder_index import FolderIndex
 
     root_id = library.catalog.root_id(folder, create=False)
-    model_id = library.spec.model_id
+    model_id = library.vector_key
     started = time.perf_counter()
     index = FolderIndex.open(library.catalog, root_id, model_id, library.index_dir)
     opened = time.perf_counter() - started
@@ -229,7 +229,7 @@ def run_one(data_dir: Path, operation: str, folder: Path) -> dict[str, Any]:
         if operation == "build":
             root_id = library.catalog.root_id(folder, create=False)
             assert root_id is not None
-            refresh_vector_index(library.catalog, root_id, library.spec.model_id, library.index_dir)
+            refresh_vector_index(library.catalog, root_id, library.vector_key, library.index_dir)
             result = {}
         elif operation == "similar":
             result = _similar(library, folder, with_recall=True)

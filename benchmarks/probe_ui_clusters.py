@@ -39,7 +39,7 @@ def probe(data_dir: Path) -> dict[str, object]:
     with Library(data_dir, bundled_model_sidecar()) as library:
         root_id = library.catalog.root_id(folder, create=False)
         assert root_id is not None
-        refresh_vector_index(library.catalog, root_id, library.spec.model_id, library.index_dir)
+        refresh_vector_index(library.catalog, root_id, library.vector_key, library.index_dir)
     sys.setswitchinterval(0.001)  # as sorter_app.ui.app.tune_interpreter does
     outcome: dict[str, object] = {}
 

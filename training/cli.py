@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the ImageNet espresso check (only when the datasets are unavailable)",
     )
+    graph = commands.add_parser(
+        "heads-graph",
+        help="write the heads-only graph (embedding → predictions) beside an installed model",
+        description="Cut the probability heads out of the model's graph as a second ONNX file and name "
+        "it in the sidecar, so the app predicts from the vectors a catalog holds without decoding images. "
+        "New exports write it themselves.",
+    )
+    graph.add_argument("--models-dir", type=Path, default=default_models_dir(), help="(default: %(default)s)")
+    graph.add_argument("--datasets", type=Path, default=default_datasets_dir(), help="(default: %(default)s)")
     add_curate_parser(commands)
     add_model_parsers(commands)
     add_selection_parsers(commands)
@@ -51,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from .export_embedder import export_embedder
 
             export_embedder(args.out, args.datasets, sanity_check=args.sanity_check)
+        elif args.command == "heads-graph":
+            from .heads_graph import install_heads_graph
+
+            install_heads_graph(args.models_dir, args.datasets, list(sys.argv[1:] if argv is None else argv))
         elif args.command == "curate":
             run_curate(args, argv)
         elif not run_selection_command(args, argv):

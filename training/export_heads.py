@@ -39,6 +39,7 @@ from .export_embedder import (
 )
 from .export_model import embedder_identity
 from .fit_selected import FIT_FILE, HEADS_FILE
+from .heads_graph import add_heads_graph
 from .onnx_export import OPSET, export_onnx, onnx_session
 from .pretrained import lite0_weights, load_lite0
 from .run_log import command_entry, read_commands
@@ -104,6 +105,28 @@ def sidecar_outputs(thresholds: dict[str, float]) -> dict[str, Any]:
     return outputs
 
 
+GraphParts = tuple[list[Any], list[Any], list[Any]]  # initialisers, nodes, outputs
+
+
+def append_linear_head(
+    parts: GraphParts, embedding_output: str, head: str, weight: NDArray[Any], bias: NDArray[Any]
+) -> None:
+    """softmax(embedding · weightᵀ + bias) as the output `head`; `weight` is [classes, dim]."""
+    initialisers, nodes, outputs = parts
+    # Named as the torch export names head weights ("heads.…"), so tests tell them from the trunk's.
+    w_name, b_name = f"heads.{head}.weight", f"heads.{head}.bias"
+    initialisers += [
+        numpy_helper.from_array(np.ascontiguousarray(np.asarray(weight, dtype=np.float32).T), w_name),
+        numpy_helper.from_array(np.asarray(bias, dtype=np.float32), b_name),
+    ]
+    nodes += [
+        helper.make_node("MatMul", [embedding_output, w_name], [f"{head}_product"]),
+        helper.make_node("Add", [f"{head}_product", b_name], [f"{head}_logits"]),
+        helper.make_node("Softmax", [f"{head}_logits"], [head], axis=1),
+    ]
+    outputs.append(helper.make_tensor_value_info(head, TensorProto.FLOAT, ["batch", int(np.shape(bias)[0])]))
+
+
 def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[Any]]) -> bytes:
     """The installed model's graph, cut down to its embedding, with the linear heads appended.
 
@@ -122,21 +145,12 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     outputs = [o for o in graph.output if o.name == embedding_output]
     nodes = list(reversed(kept))
     for head in HEADS:
-        weight = np.ascontiguousarray(np.asarray(arrays[f"{head}/weight"], dtype=np.float32).T)
-        bias = np.asarray(arrays[f"{head}/bias"], dtype=np.float32)
-        # Named as the torch export names head weights ("heads.…"), so tests tell them from the trunk's.
-        w_name, b_name = f"heads.{head}.weight", f"heads.{head}.bias"
-        initialisers += [
-            numpy_helper.from_array(weight, w_name),
-            numpy_helper.from_array(bias, b_name),
-        ]
-        nodes += [
-            helper.make_node("MatMul", [embedding_output, w_name], [f"{head}_product"]),
-            helper.make_node("Add", [f"{head}_product", b_name], [f"{head}_logits"]),
-            helper.make_node("Softmax", [f"{head}_logits"], [head], axis=1),
-        ]
-        outputs.append(
-            helper.make_tensor_value_info(head, TensorProto.FLOAT, ["batch", len(HEAD_LABELS[head])])
+        append_linear_head(
+            (initialisers, nodes, outputs),
+            embedding_output,
+            head,
+            arrays[f"{head}/weight"],
+            arrays[f"{head}/bias"],
         )
     new_graph = helper.make_graph(nodes, "image-sorter", list(graph.input), outputs, initialisers)
     new_model = helper.make_model(new_graph, opset_imports=list(model.opset_import))
@@ -144,6 +158,15 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     onnx.checker.check_model(new_model, full_check=True)
     serialised: bytes = new_model.SerializeToString()
     return serialised
+
+
+def shared_embedding(base: ModelSpec) -> dict[str, Any]:
+    """`extra.embedding_from` of a model whose embedding is `base`'s, bit for bit: the embedder,
+    and every name a catalog may hold its vectors under (`ModelSpec.embedding_names`)."""
+    identity = {**base.extra.get("embedding_from", {"model_id": base.embedding_id}), "max_abs_diff": 0.0}
+    identity["same_graph_as"] = base.model_id
+    identity["stored_as"] = [name for name in base.embedding_names if name != identity["model_id"]]
+    return identity
 
 
 def _installed(models_dir: Path) -> ModelSpec | None:
@@ -199,8 +222,7 @@ def export_heads(
         if not np.array_equal(theirs, ours):
             raise TrainingError(f"the embedding differs from the installed model's ({base.model_id})")
         log(f"heads appended to {base.model_id}'s graph: embedding bit-identical to it")
-        identity = {**base.extra.get("embedding_from", {"model_id": base.embedding_id}), "max_abs_diff": 0.0}
-        identity["same_graph_as"] = base.model_id
+        identity = shared_embedding(base)
     else:
         identity = embedder_identity(session, batch, log)
         if identity["max_abs_diff"] != 0.0:
@@ -242,6 +264,7 @@ def export_heads(
     out = run_dir / "export"
     for folder in [out, *([models_dir] if install else [])]:
         atomic_write_bytes(folder / ONNX_FILE, data)
+        spec = add_heads_graph(folder, spec, data, batch, log)
         write_sidecar(folder / SIDECAR_FILE, spec)
     log(f"wrote {out / ONNX_FILE} ({len(data) / 1e6:.1f} MB, {spec.model_id})")
     if install:

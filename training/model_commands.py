@@ -25,11 +25,14 @@ def add_model_parsers(commands: Any) -> None:
     defaults = TrainConfig(data="")
     train: argparse.ArgumentParser = commands.add_parser(
         "train",
-        help="train the indoor/outdoor and room heads (optionally fine-tune the backbone) on curated shards",
+        help="train the indoor/outdoor and room heads (optionally fine-tune the backbone) on curated shards; "
+        "for curated `sorter labels export` data, one head per label set",
         description="Train scene (indoor/outdoor) and room-type heads on the frozen embedder's stored "
         "embeddings plus degraded (low-resolution, JPEG) re-embedded views, class- and source-balanced; "
         "optionally fine-tune the backbone's last blocks (--finetune). Checkpoints every epoch; --resume "
-        "continues an interrupted run with its saved config.",
+        "continues an interrupted run with its saved config. Curated data that carries label sets (a "
+        "`sorter labels export` manifest) trains one class-balanced logistic-regression head per set "
+        "instead, in seconds, beside the bundled heads (which stay as installed).",
     )
     train.add_argument("--data", type=Path, help="curated folder (manifest.json + shards)")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run folder")
@@ -133,10 +136,20 @@ def add_model_parsers(commands: Any) -> None:
 
 def run_model_command(args: argparse.Namespace, argv: list[str] | None) -> bool:
     """Run `train`/`evaluate`/`export`; False when `args.command` is none of them."""
+    from .label_heads import (
+        has_label_sets,
+        is_label_run,
+        load_label_heads,
+        render_label_report,
+        train_label_heads,
+    )
     from .run_log import record_command
 
     words = list(sys.argv[1:] if argv is None else argv)
-    if args.command == "train":
+    if args.command == "train" and not args.resume and args.data and has_label_sets(args.data):
+        train_label_heads(args.data, args.out, log=_log)
+        record_command(args.out, words)
+    elif args.command == "train":
         from .errors import TrainingError
         from .train import train
 
@@ -168,6 +181,9 @@ def run_model_command(args: argparse.Namespace, argv: list[str] | None) -> bool:
         record_command(args.out, words)
         if not outcome.finished:
             raise TrainingError("training stopped early; continue with --resume")
+    elif args.command == "evaluate" and is_label_run(args.run):
+        print(render_label_report(load_label_heads(args.run)[0]), end="")
+        record_command(args.run, words)
     elif args.command == "evaluate":
         from .evaluate import evaluate
         from .evaluate_text import render_text
@@ -181,6 +197,18 @@ def run_model_command(args: argparse.Namespace, argv: list[str] | None) -> bool:
             log=_log,
         )
         print(render_text(report), end="")
+        record_command(args.run, words)
+    elif args.command == "export" and is_label_run(args.run):
+        from .export_label_model import export_label_model
+
+        export_label_model(
+            args.run,
+            install=args.install,
+            models_dir=args.models_dir,
+            datasets_dir=args.datasets,
+            command=words,
+            log=_log,
+        )
         record_command(args.run, words)
     elif args.command == "export":
         from .export_model import export_model

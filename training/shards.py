@@ -159,6 +159,24 @@ class CuratedData:
             raise TrainingError(f"no {split} shards in {self.root / 'manifest.json'}")
         return CuratedSplit.concat(parts)
 
+    def label_sets(self) -> dict[str, list[str]]:
+        """The label sets the curated inputs carried (`set:NAME` columns), each with its labels."""
+        sets = self.manifest.get("label_sets") or {}
+        return {str(name): [str(label) for label in labels] for name, labels in sets.items()}
+
+    def set_labels(self, split: str) -> NDArray[np.int64]:
+        """(rows of `split` in `load` order, label sets): label indices, -1 where none was given."""
+        parts = []
+        for shard in self.split_shards(split):
+            with self._open(shard) as npz:
+                if "label_sets" in npz.files:
+                    parts.append(np.asarray(npz["label_sets"], dtype=np.int64).reshape(shard.count, -1))
+                else:  # curated before label sets existed
+                    parts.append(np.full((shard.count, 0), -1, dtype=np.int64))
+        if not parts:
+            raise TrainingError(f"no {split} shards in {self.root / 'manifest.json'}")
+        return np.concatenate(parts)
+
     def iter_pixels(
         self, split: str, rows: NDArray[np.int64], chunk: int = 256
     ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.uint8]]]:

@@ -21,6 +21,7 @@ from . import index_commands, label_commands, label_set_commands, move_commands,
 from .errors import describe
 from .output import EXIT_CANCELLED, EXIT_FAILURE, EXIT_USAGE, Command
 
+MODEL_ENV = "SORTER_MODEL"
 _MODULES = (index_commands, organise_commands, label_commands, label_set_commands, move_commands)
 # Commands that act on files: never run twice, whatever happened to the catalog on the way.
 _NOT_REPEATED = frozenset({"move", "undo"})
@@ -35,6 +36,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         default=None,
         help="catalog, indexes and journal folder (default: $SORTER_DATA_DIR, else the user data folder)",
     )
+    common.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="SIDECAR",
+        help="the model's JSON sidecar, e.g. one `sorter-train export` wrote "
+        f"(default: ${MODEL_ENV}, else the bundled model)",
+    )
     parser = argparse.ArgumentParser(prog="sorter", description="Sort a folder of photos by what is in them.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Command] = {}
@@ -47,8 +56,14 @@ def _say(line: str) -> None:
     print(f"sorter: {line}", file=sys.stderr)
 
 
+def model_sidecar(given: Path | None) -> Path:
+    """--model, else $SORTER_MODEL, else the bundled model: the Settings → Model of the CLI."""
+    chosen = given or (Path(os.environ[MODEL_ENV]) if os.environ.get(MODEL_ENV) else None)
+    return chosen.expanduser() if chosen else bundled_model_sidecar()
+
+
 def _run(command: Command, args: argparse.Namespace, paths: AppPaths) -> int:
-    with Library(paths.data_dir, bundled_model_sidecar()) as library:
+    with Library(paths.data_dir, model_sidecar(args.model)) as library:
         try:
             for recovered in library.recover():
                 _say(f"recovered plan {recovered.plan_id} ({recovered.action})")

@@ -74,6 +74,7 @@ def index_json(report: IndexReport) -> dict[str, Any]:
         "folder": report.folder,
         "indexed": report.indexed,
         "reused": report.reused,
+        "predicted": report.predicted,
         "removed": report.removed,
         "skipped": [{"path": str(root / p.relpath), "reason": p.reason} for p in report.skipped],
         "seconds": round(report.seconds, 3),
@@ -88,6 +89,8 @@ def _index_text(report: IndexReport) -> str:
         f"{report.removed} removed, {len(report.skipped)} skipped in {report.seconds:.1f} s "
         f"({report.images_per_second:.1f} images/s)"
     ]
+    if report.predicted:
+        lines.append(f"  {report.predicted} predicted by this model from their stored vectors")
     if report.cancelled:
         lines.append("cancelled: what was finished is kept; run again to continue")
     lines += [f"  skipped {shown(p.relpath)}: {shown(p.reason)}" for p in report.skipped]

@@ -1,7 +1,9 @@
 """The catalog: one SQLite file that remembers every file, its content hash and its vectors.
 
-Vectors are keyed by (content hash, model id), not by path, so a renamed or moved file keeps its
-vector and the same photo in two folders is embedded once. A file row that still has the size and
+Vectors are keyed by (content hash, embedding), not by path, so a renamed or moved file keeps its
+vector and the same photo in two folders is embedded once; the `model_id` column of `vectors` names
+the embedding (`vector_key`), so models that share an embedder share the vectors. Predictions are
+keyed by the model that made them. A file row that still has the size and
 mtime we recorded needs no work at all on the next run.
 
 Everything in `catalog.sqlite` can be rebuilt from the folders by indexing them again. What cannot —
@@ -88,6 +90,9 @@ _SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
     (  # 4: skipped files are no longer read again while unchanged (indexer.py); read each once
         # more, so that what this version decodes (new formats, fixed crashes) is not left skipped
         "UPDATE files SET mtime_ns = -1 WHERE error IS NOT NULL",
+    ),
+    (  # 5: vectors are looked up by embedding name (vector_key) on every open: an index, not a scan
+        "CREATE INDEX IF NOT EXISTS vectors_by_model ON vectors (model_id)",
     ),
 )
 SCHEMA_VERSION = len(_SCHEMA_STEPS)
@@ -430,6 +435,52 @@ class Catalog:
             head,
         )
         return {h: np.frombuffer(b, dtype="<f4").astype(np.float32) for h, b in blobs.items()}
+
+    def vector_key(self, names: Sequence[str]) -> str:
+        """The name this catalog keeps the vectors of one embedding under (`ModelSpec.embedding_names`).
+
+        The first of `names` it already holds vectors under, so an upgraded model that shares the
+        embedder finds every stored vector (and the index files named after them) without
+        rewriting a row; `names[0]` in a catalog that holds none. Vectors stored under a later name
+        too (a folder indexed by another model of the same embedder) are relabelled to the chosen
+        one, once, keeping the row already there where both exist.
+        """
+        held = [name for name in names if self._has_vectors(name)]
+        if not held:
+            return names[0]
+        key = held[0]
+        if len(held) > 1:
+            with self._db:
+                for other in held[1:]:
+                    self._db.execute(
+                        "UPDATE OR IGNORE vectors SET model_id = ? WHERE model_id = ?", (key, other)
+                    )
+                    self._db.execute("DELETE FROM vectors WHERE model_id = ?", (other,))
+        return key
+
+    def _has_vectors(self, name: str) -> bool:
+        row = self._db.execute("SELECT EXISTS (SELECT 1 FROM vectors WHERE model_id = ?)", (name,))
+        return bool(row.fetchone()[0])
+
+    def unpredicted(self, root_id: int, vector_key: str, model_id: str, heads: Sequence[str]) -> list[str]:
+        """Usable content of a root that has a vector but lacks `model_id`'s prediction of a head:
+        what a model sharing the embedder still has to predict (each looked up by primary key)."""
+        lacking = " OR ".join(
+            [
+                "NOT EXISTS (SELECT 1 FROM predictions p WHERE p.content_hash = f.content_hash "
+                "AND p.model_id = ? AND p.head = ?)"
+            ]
+            * len(heads)
+        )
+        if not lacking:
+            return []
+        rows = self._db.execute(
+            "SELECT DISTINCT f.content_hash FROM files f JOIN vectors v "
+            "ON v.content_hash = f.content_hash AND v.model_id = ? "
+            f"WHERE f.root_id = ? AND f.error IS NULL AND ({lacking}) ORDER BY f.content_hash",
+            (vector_key, root_id, *[value for head in heads for value in (model_id, head)]),
+        )
+        return [r[0] for r in rows]
 
     def vector_hashes(self, model_id: str) -> set[str]:
         rows = self._db.execute("SELECT content_hash FROM vectors WHERE model_id = ?", (model_id,))

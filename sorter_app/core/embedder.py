@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from .errors import ModelError
 from .hashing import file_sha256
+from .heads_graph import HeadsGraph
 from .model_spec import ModelSpec, load_spec
 from .preprocess import normalise_batch
 
@@ -18,8 +19,11 @@ from .preprocess import normalise_batch
 class Embedder:
     """Turns batches of uint8 pixels into L2-normalised embeddings (and any other model outputs)."""
 
-    def __init__(self, spec: ModelSpec, onnx_path: Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self, spec: ModelSpec, onnx_path: Path, *, threads: int | None = None, heads: HeadsGraph | None = None
+    ) -> None:
         self.spec = spec
+        self.heads = heads  # the heads alone, to predict from stored vectors (heads_graph.py)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -48,7 +52,7 @@ class Embedder:
             raise ModelError(
                 f"model file {onnx_path} does not match its sidecar's sha256 (corrupt or replaced)"
             )
-        return cls(spec, onnx_path, threads=threads)
+        return cls(spec, onnx_path, threads=threads, heads=HeadsGraph.of(spec, sidecar.parent))
 
     @property
     def model_id(self) -> str:

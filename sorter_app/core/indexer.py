@@ -5,6 +5,10 @@ recorded costs nothing; any other file is read once, hashed, and either matched 
 (renamed, moved, or copied content) or decoded and embedded. Decoding runs in a thread pool (Pillow
 releases the GIL) while the model runs on batches; each batch is committed as it completes, so a
 cancelled or crashed run keeps what it finished and the next run continues from there.
+
+Vectors are stored under the embedding's name (`Catalog.vector_key`), so a new model that shares
+the embedder embeds nothing again: its predictions come from the stored vectors, through its heads
+graph (heads_graph.py).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .errors import ImageError, SorterError
 from .folder_index import ANNOY_MIN_ITEMS, refresh_vector_index
 from .formats import retry_rule
 from .hashing import stream_hash
+from .heads_graph import predict_stored
 from .images import MAX_FILE_BYTES, check_file_size
 from .model_input import prepare_model_input
 from .model_spec import Preprocess
@@ -41,6 +46,7 @@ class IndexReport:
     folder: str
     indexed: int = 0  # embedded by this run
     reused: int = 0  # usable images whose stored vector was kept: unchanged, renamed, moved
+    predicted: int = 0  # distinct contents given this model's predictions from their stored vectors
     removed: int = 0  # catalog entries whose file is gone
     skipped: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
@@ -101,8 +107,11 @@ def _prepare(
 class _BatchWriter:
     """Collects prepared files and commits them, embedding the new ones, a batch at a time."""
 
-    def __init__(self, catalog: Catalog, root_id: int, embedder: Embedder, batch_size: int) -> None:
+    def __init__(
+        self, catalog: Catalog, root_id: int, embedder: Embedder, vector_key: str, batch_size: int
+    ) -> None:
         self._catalog = catalog
+        self._vector_key = vector_key
         self._root_id = root_id
         self._embedder = embedder
         self._batch_size = batch_size
@@ -143,7 +152,7 @@ class _BatchWriter:
                 self._rows.append(prepared.row)
         with self._catalog.transaction():
             self._catalog.upsert_images(infos)
-            self._catalog.upsert_vectors(self._embedder.model_id, vectors)
+            self._catalog.upsert_vectors(self._vector_key, vectors)
             self._catalog.upsert_predictions(self._embedder.model_id, predictions)
             self._catalog.upsert_files(self._root_id, self._rows)  # after their vectors: copies refer to them
         self.embedded += len(vectors)
@@ -162,21 +171,31 @@ def index_folder(
     batch_size: int = 32,
     workers: int | None = None,
     annoy_min_items: int = ANNOY_MIN_ITEMS,
+    vector_key: str | None = None,
 ) -> IndexReport:
-    """Bring the catalog and vector index of `root` up to date with the files on disk."""
+    """Bring the catalog and vector index of `root` up to date with the files on disk.
+
+    `vector_key` is the name the catalog keeps this embedding's vectors under (default: what
+    `Catalog.vector_key` chooses for the model)."""
     started = time.perf_counter()
     root = root.expanduser().resolve()
     if not root.is_dir():
         raise SorterError(f"not a folder: {root}")
     is_cancelled = cancelled or (lambda: False)
     report = IndexReport(folder=str(root))
-    model_id = embedder.model_id
+    spec = embedder.spec
+    key = vector_key or catalog.vector_key(spec.embedding_names)
     root_id = catalog.root_id(root)
     assert root_id is not None
 
     scan = scan_folder(root, exclude=[index_dir.parent], cancelled=is_cancelled)
     known_rows = catalog.file_rows(root_id)
-    known_vectors = frozenset(catalog.vector_hashes(model_id))
+    known_vectors = frozenset(catalog.vector_hashes(key))
+    if spec.probability_heads and embedder.heads is None:
+        # No heads graph (heads fed by a fine-tuned tail, or an older sidecar): content this model
+        # has no predictions for is decoded and run through the full model once more.
+        lacking = catalog.unpredicted(root_id, key, spec.model_id, list(spec.probability_heads))
+        known_vectors = known_vectors.difference(lacking)
     if not is_cancelled():
         present = {f.relpath for f in scan.files}
         gone = [p for p in known_rows if p not in present]
@@ -198,7 +217,7 @@ def index_folder(
             pending.append(file)
         # else: an unchanged file we could not use: its reason stands, it is not read again
 
-    writer = _BatchWriter(catalog, root_id, embedder, batch_size)
+    writer = _BatchWriter(catalog, root_id, embedder, key, batch_size)
     pre = embedder.spec.preprocess
     done = 0
     if progress:
@@ -235,11 +254,15 @@ def index_folder(
                 progress(done, len(pending))
         writer.flush()
     report.indexed = writer.embedded
+    if embedder.heads is not None and not report.cancelled:
+        lacking = catalog.unpredicted(root_id, key, spec.model_id, embedder.heads.heads)
+        report.predicted = predict_stored(catalog, embedder.heads, key, lacking, cancelled=is_cancelled)
+        report.cancelled = report.predicted < len(lacking)
 
-    catalog.mark_indexed(root_id, model_id)
+    catalog.mark_indexed(root_id, spec.model_id)
     if not report.cancelled:
         report.rebuilt_index = refresh_vector_index(
-            catalog, root_id, model_id, index_dir, min_items=annoy_min_items
+            catalog, root_id, key, index_dir, min_items=annoy_min_items
         )
     report.skipped = sorted(scan.problems + [Problem(p, reason) for p, reason in catalog.errors(root_id)])
     report.seconds = time.perf_counter() - started

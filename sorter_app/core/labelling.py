@@ -99,7 +99,8 @@ class Labelling:
 
     @property
     def _model_id(self) -> str:
-        return self.library.spec.model_id
+        """The embedding the label models are trained on: the key the catalog stores vectors under."""
+        return self.library.vector_key
 
     # where ----------------------------------------------------------------------------------
 

@@ -98,6 +98,12 @@ class Library:
         return load_spec(self.model_sidecar)
 
     @cached_property
+    def vector_key(self) -> str:
+        """The name the catalog keeps this model's vectors (and the index files built on them)
+        under: the embedding's, shared by every model with the same embedder (catalog.py)."""
+        return self.catalog.vector_key(self.spec.embedding_names)
+
+    @cached_property
     def embedder(self) -> Embedder:
         return Embedder.from_sidecar(self.model_sidecar)
 
@@ -112,6 +118,7 @@ class Library:
             progress=progress,
             cancelled=cancelled,
             annoy_min_items=self.annoy_min_items,
+            vector_key=self.vector_key,
         )
 
     def _root_id(self, folder: Path) -> int:
@@ -123,17 +130,17 @@ class Library:
 
     def open_folder(self, folder: Path) -> FolderIndex:
         root_id = self._root_id(folder)
-        index = FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
+        index = FolderIndex.open(self.catalog, root_id, self.vector_key, self.index_dir)
         if index.has_structure or len(index) == 0:
             return index
         index.close()  # indexed by an older version: no compact vectors yet
         self._structure(root_id)
-        return FolderIndex.open(self.catalog, root_id, self.spec.model_id, self.index_dir)
+        return FolderIndex.open(self.catalog, root_id, self.vector_key, self.index_dir)
 
     def _structure(self, root_id: int) -> tuple[FolderStructure, dict[str, list[str]]]:
         """The folder's stored compact vectors and graph, refreshed if the catalog moved on since
         (files forgotten or moved by the mover, or a folder indexed by an older version)."""
-        model_id = self.spec.model_id
+        model_id = self.vector_key
         name = structure_name(index_name(root_id, model_id))
         for _ in range(2):
             by_hash = self.catalog.paths_by_hash(root_id, model_id)
@@ -225,7 +232,7 @@ class Library:
             return cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
 
     def predictions(self, folder: Path) -> list[Prediction]:
-        paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.spec.model_id)
+        paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.vector_key)
         return folder_predictions(self.catalog, self.spec, paths_by_hash)
 
     def correct(self, folder: Path, image: Path, label: str) -> Prediction:
@@ -270,7 +277,7 @@ class Library:
     def browse_items(self, folder: Path) -> list[BrowseItem]:
         """Every usable image of the folder with its file facts and, if the model makes them, predictions."""
         root_id = self._root_id(folder.expanduser().resolve())
-        by_hash = self.catalog.paths_by_hash(root_id, self.spec.model_id)
+        by_hash = self.catalog.paths_by_hash(root_id, self.vector_key)
         predictions = (
             {p.path: p for p in folder_predictions(self.catalog, self.spec, by_hash)}
             if self.spec.probability_heads
@@ -392,9 +399,9 @@ class Library:
         root_id = self._root_id(root)
         model_id = self.spec.model_id
         rows = self.catalog.file_rows(root_id)
-        by_hash = self.catalog.paths_by_hash(root_id, model_id)
+        by_hash = self.catalog.paths_by_hash(root_id, self.vector_key)
         indexed_with, indexed_at = self.catalog.root_info(root_id)
-        annoy = open_annoy(self.index_dir, index_name(root_id, model_id))  # what `similar` would use
+        annoy = open_annoy(self.index_dir, index_name(root_id, self.vector_key))  # what `similar` would use
         annoy_items = len(annoy.keys) if annoy else 0
         if annoy is not None:
             annoy.unload()

@@ -41,6 +41,11 @@ class ModelSpec:
     outputs: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The probability heads alone, as a graph from the embedding (heads_graph.py): what turns the
+    # vectors a catalog already holds into this model's predictions without decoding an image.
+    # "" when the heads do not read the embedding alone (a fine-tuned tail) or the model has none.
+    heads_file: str = ""
+    heads_sha256: str = ""
 
     @property
     def embedding_id(self) -> str:
@@ -49,6 +54,25 @@ class ModelSpec:
         (the curate noise probe) stays valid."""
         source = self.extra.get("embedding_from")
         return str(source["model_id"]) if isinstance(source, dict) and "model_id" in source else self.model_id
+
+    @property
+    def embedding_names(self) -> tuple[str, ...]:
+        """Every name under which a catalog may already hold this model's vectors, canonical first.
+
+        A model that appended heads to a frozen embedder computes bit for bit the vectors of that
+        embedder and of every model built on it (`extra.embedding_from`: the embedder, the model
+        whose graph it kept, `same_graph_as`, and the names that one knew, `stored_as`), so a
+        catalog keeps the vectors, and the index files built on them, under whichever name it
+        first stored them (`Catalog.vector_key`). A model that records no embedder (or another
+        embedder) shares no name, and its folders are embedded again, as they must be.
+        """
+        source = self.extra.get("embedding_from")
+        names = [self.embedding_id]
+        if isinstance(source, dict):
+            names += [str(source["same_graph_as"])] if "same_graph_as" in source else []
+            names += [str(name) for name in source.get("stored_as", ())]
+        names.append(self.model_id)
+        return tuple(dict.fromkeys(names))
 
     @property
     def probability_heads(self) -> dict[str, dict[str, Any]]:
@@ -79,6 +103,8 @@ class ModelSpec:
                 outputs=dict(data.get("outputs", {})),
                 source=dict(data.get("source", {})),
                 extra=dict(data.get("extra", {})),
+                heads_file=str(data.get("heads_file", "")),
+                heads_sha256=str(data.get("heads_sha256", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model sidecar is incomplete: {exc}") from exc

@@ -214,7 +214,7 @@ def test_two_indexers_at_once_leave_a_whole_verified_index(sorter: Sorter, photo
         assert [code for code, _ in outcomes] == [0, 0], outcomes
         assert all(err == b"" for _, err in outcomes), outcomes
         search = open_annoy(
-            sorter.data / "indexes", index_name(1, load_spec(bundled_model_sidecar()).model_id)
+            sorter.data / "indexes", index_name(1, load_spec(bundled_model_sidecar()).embedding_names[0])
         )
         assert search is not None and len(search.keys) == 6 + 4 * (round_ + 1)
         search.unload()

@@ -230,7 +230,7 @@ def test_a_version_1_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     with Catalog(path) as catalog:  # opening an upgraded catalog again changes nothing
         assert catalog.corrections(["abc"]) == {"abc": {"room": "kitchen"}}
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
     db.close()
 
 

@@ -57,7 +57,10 @@ def test_renamed_and_moved_files_keep_their_vectors(
     report = _index(folder, catalog, embedder)
     assert (report.indexed, report.reused, report.removed) == (0, 9, 2)
     index = FolderIndex.open(
-        catalog, catalog.root_id(folder.resolve()) or 0, embedder.model_id, tmp_path / "data"
+        catalog,
+        catalog.root_id(folder.resolve()) or 0,
+        catalog.vector_key(embedder.spec.embedding_names),
+        tmp_path / "data",
     )
     assert index.similar("sub/copy.jpg", 1)[0].relpath == "img02.jpg"
 
@@ -134,9 +137,10 @@ def test_vectors_match_a_direct_model_call(tmp_path: Path, catalog: Catalog, emb
     _index(folder, catalog, embedder, batch_size=4, workers=3)
     root_id = catalog.root_id(folder.resolve())
     assert root_id is not None
-    by_hash = catalog.paths_by_hash(root_id, embedder.model_id)
+    key = catalog.vector_key(embedder.spec.embedding_names)
+    by_hash = catalog.paths_by_hash(root_id, key)
     hashes = {p[0]: h for h, p in by_hash.items()}
-    stored = catalog.vectors(embedder.model_id, [hashes[p.name] for p in paths])
+    stored = catalog.vectors(key, [hashes[p.name] for p in paths])
     pre = embedder.spec.preprocess
     direct = np.concatenate(
         [

@@ -1,5 +1,5 @@
 """`sorter labels export` writes a manifest `sorter-train curate` reads as it is: the set columns ride
-beside the scene and room columns curate knows."""
+beside the scene and room columns curate knows, and become the items' label-set labels."""
 
 from __future__ import annotations
 
@@ -33,3 +33,13 @@ def test_curate_reads_the_label_export(tmp_path: Path, embedder: Embedder) -> No
     assert sorted(Path(item.path).name for item in items) == [f"img{i}.jpg" for i in range(6)]
     expected = {name: "non_photo" if kind == "graphic" else "photo" for name, kind in said.items()}
     assert {Path(item.path).name: item.kind for item in items} == expected
+    # The label set rides along: what a person labelled, never the in-app model's guesses.
+    sets = {Path(item.path).name: item.sets for item in items}
+    assert sets == {
+        "img0.jpg": {"keep": "yes"},
+        "img1.jpg": {"keep": "yes"},
+        "img2.jpg": {"keep": "no"},
+        "img3.jpg": {"keep": "no"},
+        "img4.jpg": {},
+        "img5.jpg": {},
+    }

@@ -5,6 +5,11 @@ Every image becomes one `Item` with a recorded path, a source and its given labe
 against the single vocabulary in `training.labels`. A manifest may also carry a teacher's
 probabilities per row, in columns named `teacher_<head>_<label>` (e.g. `teacher_scene_indoor`,
 `teacher_room_kitchen`); rows with those cells empty have no teacher opinion.
+
+Any other labels ride in label-set columns, as `sorter labels export` writes them: `set:NAME` holds
+the image's label in set NAME. Where the export also says where the label came from
+(`set:NAME:source`), only what a person labelled is taken: the app's own guesses would teach the
+new head to copy the in-app classifier, and would be scored as if they were truth.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ NON_PHOTO_KINDS = ("graphic", "artwork")
 HEADS: dict[str, tuple[str, ...]] = {"scene": SCENES, "room": ROOMS}
 _TEACHER_COLUMN = re.compile(r"^teacher_(scene|room)_(\w+)$")
 _REQUIRED_COLUMNS = ("path", "source", "scene", "room", "kind")
+SET_PREFIX = "set:"
+_SET_DETAILS = (":source", ":predicted", ":confidence")  # label_export.set_columns
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Item:
     kind: str = "photo"
     teacher: dict[str, dict[str, float]] = field(default_factory=dict)  # head → label → probability
     member: str | None = None  # the member's name when `file` is a WebDataset .tar
+    sets: dict[str, str] = field(default_factory=dict)  # label set name → this image's label
 
     def label(self, head: str) -> str:
         return self.scene if head == "scene" else self.room
@@ -64,6 +72,7 @@ def read_manifest(manifest: Path) -> list[Item]:
     if missing:
         raise TrainingError(f"manifest {manifest} lacks column(s) {', '.join(missing)}")
     teacher_columns = _teacher_columns(columns, manifest)
+    set_names = label_set_columns(columns)
     root = manifest.parent
     items = []
     for line, row in enumerate(rows, start=2):
@@ -76,12 +85,32 @@ def read_manifest(manifest: Path) -> list[Item]:
                 room=row["room"].strip(),
                 kind=_kind(row["kind"]),
                 teacher=_teacher_probabilities(row, teacher_columns),
+                sets=_set_labels(row, set_names),
             )
             validate(item)
         except (ValueError, TrainingError) as exc:
             raise TrainingError(f"{manifest}, line {line}: {exc}") from exc
         items.append(item)
     return items
+
+
+def label_set_columns(columns: list[str]) -> list[str]:
+    """The label sets a manifest carries: NAME of every `set:NAME` column."""
+    return [
+        c.removeprefix(SET_PREFIX)
+        for c in columns
+        if c.startswith(SET_PREFIX) and not c.endswith(_SET_DETAILS) and len(c) > len(SET_PREFIX)
+    ]
+
+
+def _set_labels(row: dict[str, str], names: list[str]) -> dict[str, str]:
+    labels = {}
+    for name in names:
+        label = (row.get(f"{SET_PREFIX}{name}") or "").strip()
+        said_by = row.get(f"{SET_PREFIX}{name}:source")
+        if label and (said_by is None or said_by.strip() == "labelled"):
+            labels[name] = label
+    return labels
 
 
 def read_folder(folder: Path) -> list[Item]:

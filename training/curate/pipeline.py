@@ -52,7 +52,7 @@ from .steps import dedupe_step, noise_step, split_audit_step, teacher_step
 from .tars import list_tars, read_tar
 from .teacher import DEFAULT_BAND, teacher_heads
 from .work import WORK_DIR, InputShard, WorkStore, plan_shards, shard_key
-from .writer import label_name, split_summary, write_split_shards
+from .writer import label_name, label_set_vocabulary, split_summary, write_split_shards
 
 FORMAT = "image-sorter-curated"
 FORMAT_VERSION = 2
@@ -162,7 +162,7 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
         alive = [i for i in alive if i not in dedupe.dropped]
         split_of = assign_splits(
             alive,
-            [(items[i].scene, items[i].room, items[i].source) for i in alive],
+            [(items[i].scene, items[i].room, items[i].source, *sorted(items[i].sets.items())) for i in alive],
             [data.hashes[i] for i in alive],
             seed=config.seed,
         )
@@ -230,11 +230,12 @@ def _manifest(
             "confidence_band": list(config.confidence_band),
             "near_duplicate_rule": config.rule.__dict__,
             "split_fractions": dict(zip(SPLITS, FRACTIONS, strict=True)),
-            "stratified_by": ["scene", "room", "source"],
+            "stratified_by": ["scene", "room", "source", "label sets"],
             "shard_size": config.shard_size,
             "dedupe_cell_size": config.cell_size,
         },
         "labels": {"scene": list(SCENES), "room": list(ROOMS)},
+        "label_sets": label_set_vocabulary(items),
         "arrays": SHARD_ARRAYS,
         "counts": {
             "input": len(items),

@@ -31,6 +31,7 @@ SHARD_ARRAYS: dict[str, str] = {
     "source": "<U* [N]: the input source (dataset sub-folder or --folder name)",
     "content_hash": "<U32 [N]: BLAKE2b-128 of the file's bytes (sorter_app.core.hashing)",
     "path": "<U* [N]: relative to the input manifest's folder, or <folder name>/<relative path>",
+    "label_sets": "int16 [N, S]: per label set of the manifest's label_sets, index into its labels, -1 none",
 }
 _KINDS = {
     "pixels": "u",
@@ -40,6 +41,7 @@ _KINDS = {
     "source": "U",
     "content_hash": "U",
     "path": "U",
+    "label_sets": "i",
 }
 
 

@@ -42,8 +42,10 @@ def noise_step(
     scorer: dict[str, Any] | None,
     threshold: float,
 ) -> Step:
-    """Drop what the scorer called "not a photo", and rows the input itself labels non_photo."""
+    """Drop what the scorer called "not a photo", and rows the input itself labels non_photo; but
+    never an image a person gave a label-set label: their categories may well be of graphics."""
     step = Step("noise", "not photographs of scenes: charts, diagrams, documents, flat graphics", len(alive))
+    alive = [i for i in alive if not items[i].sets]
     labelled = [i for i in alive if items[i].kind == "non_photo"]
     if scorer is None:
         step.dropped = {i: "labelled non_photo: by the input (no scorer)" for i in labelled}

@@ -25,6 +25,26 @@ from .split import SPLITS, shard_order
 from .work import WorkStore
 
 
+def label_set_vocabulary(items: Sequence[Item]) -> dict[str, list[str]]:
+    """Every label set the inputs carry, with its labels, sorted: what the shards' columns mean."""
+    found: dict[str, set[str]] = {}
+    for item in items:
+        for name, label in item.sets.items():
+            found.setdefault(name, set()).add(label)
+    return {name: sorted(found[name]) for name in sorted(found)}
+
+
+def label_set_rows(chunk: Sequence[Item], vocabulary: dict[str, list[str]]) -> NDArray[np.int16]:
+    """(rows, sets): each item's label index per set of `vocabulary`, -1 where it has none."""
+    out = np.full((len(chunk), len(vocabulary)), -1, dtype=np.int16)
+    for s, (name, labels) in enumerate(vocabulary.items()):
+        index = {label: i for i, label in enumerate(labels)}
+        for r, item in enumerate(chunk):
+            if name in item.sets:
+                out[r, s] = index[item.sets[name]]
+    return out
+
+
 def label_name(item: Item) -> str:
     """'indoor/kitchen', 'outdoor', 'indoor', or 'unknown': how counts by label are keyed."""
     return "/".join(p for p in (item.scene, item.room) if p) or "unknown"
@@ -49,7 +69,7 @@ class ShardWrite:
     keys: tuple[str, ...]  # the work shards the rows come from
     shard: NDArray[np.int32]  # per row: index into keys
     row: NDArray[np.int32]
-    labels: dict[str, NDArray[Any]]  # scene, room, source, content_hash, path
+    labels: dict[str, NDArray[Any]]  # scene, room, source, content_hash, path, label_sets
 
 
 def write_output_shard(task: ShardWrite) -> str:
@@ -86,6 +106,7 @@ def write_split_shards(
     kept = sorted(split_of)
     source_width = max([len(items[i].source) for i in kept] + [1])
     path_width = max([len(items[i].path) for i in kept] + [1])
+    vocabulary = label_set_vocabulary(items)
     tasks: list[ShardWrite] = []
     records: list[dict[str, Any]] = []
     for split in SPLITS:
@@ -109,6 +130,7 @@ def write_split_shards(
                         "source": fixed_width([it.source for it in chunk], source_width),
                         "content_hash": fixed_width([data.hashes[i] for i in rows], 32),
                         "path": fixed_width([it.path for it in chunk], path_width),
+                        "label_sets": label_set_rows(chunk, vocabulary),
                     },
                 )
             )
