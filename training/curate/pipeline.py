@@ -156,8 +156,16 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
         steps.append(teacher_step(items, alive, data, heads, config.confidence_band, name))
         alive = [i for i in alive if i not in steps[-1].dropped]
         t = time.perf_counter()
-        cells = {"seed": config.seed, "cell_size": config.cell_size}
-        dedupe, groups = dedupe_step(items, alive, data, config.rule, engine, inject=config.inject, **cells)
+        dedupe, groups = dedupe_step(
+            items,
+            alive,
+            data,
+            config.rule,
+            engine,
+            seed=config.seed,
+            cell_size=config.cell_size,
+            inject=config.inject,
+        )
         steps.append(dedupe)
         alive = [i for i in alive if i not in dedupe.dropped]
         split_of = assign_splits(
@@ -166,7 +174,7 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
             [data.hashes[i] for i in alive],
             seed=config.seed,
         )
-        audit, _ = split_audit_step(items, alive, split_of, data, config.rule, engine, **cells)
+        audit, _ = split_audit_step(items, alive, split_of, data, config.rule, engine, seed=config.seed)
         steps.append(audit)
         for i in audit.dropped:
             del split_of[i]
