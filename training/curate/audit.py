@@ -29,7 +29,7 @@ from .dedupe import embedding_floor, near_duplicate
 from .engines import Engine
 from .rows import Rows
 
-QUERY_ROWS = 32_768  # images of the later split per task (~200 MB with their reduced vectors)
+QUERY_ROWS = 65_536  # images of the later split per task (~420 MB with their reduced vectors)
 BASE_ROWS = 262_144  # images of the earlier splits per task, loaded BASE_CHUNK at a time
 BASE_CHUNK = 16_384
 PROJECTION_SAMPLE = 16_384

@@ -51,10 +51,14 @@ class Projection:
         """[Vᵀx, |r(x)|] per row: the bound of two rows is their dot product."""
         if self.basis is None:
             return np.hstack([vectors, np.zeros((len(vectors), 1), np.float32)]).astype(np.float32)
-        x = np.asarray(vectors, np.float64)
-        projected = x @ self.basis
-        rest = np.sqrt(np.maximum((x * x).sum(axis=1) - (projected * projected).sum(axis=1), 0.0))
-        return np.hstack([projected, rest[:, None]]).astype(np.float32)
+        out = np.empty((len(vectors), self.basis.shape[1] + 1), np.float32)
+        for start in range(0, len(vectors), QUERY_BLOCK):  # float64 in blocks: 20 MB at a time
+            x = np.asarray(vectors[start : start + QUERY_BLOCK], np.float64)
+            projected = x @ self.basis
+            rest = np.sqrt(np.maximum((x * x).sum(axis=1) - (projected * projected).sum(axis=1), 0.0))
+            out[start : start + QUERY_BLOCK, :-1] = projected
+            out[start : start + QUERY_BLOCK, -1] = rest
+        return out
 
 
 def pair_similarity(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float64]:
