@@ -55,7 +55,7 @@ from .work import WORK_DIR, InputShard, WorkStore, plan_shards, shard_key
 from .writer import label_name, label_set_vocabulary, split_summary, write_split_shards
 
 FORMAT = "image-sorter-curated"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 RUN_RECORD = "run.json"
 _OUTPUT_FILE = re.compile(r"^(manifest\.json|run\.json|(train|val|test)-\d{5}\.npz)$")
