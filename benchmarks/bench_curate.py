@@ -309,6 +309,7 @@ def run_once(items: list[Item], data: RunData, workers: int) -> dict[str, Any]:
         "workers": workers,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "memory": memory.describe(),
+        "task_costs": {"dedupe": step.cost, "split_audit": audit.cost},
         "dedupe": {k: step.extra[k] for k in ("search", "recall", "groups")} | {"dropped": len(step.dropped)},
         "audit": {"search": audit.extra["search"], "dropped": len(audit.dropped), "tasks": search.tasks},
         "_groups": groups,

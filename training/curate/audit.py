@@ -17,6 +17,7 @@ bounded whatever n; benchmarks/RESULTS.md has the figures at 1,000,000 images.
 from __future__ import annotations
 
 import resource
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,9 +52,11 @@ class AuditResult:
     candidates: int
     over_floor: int
     peak_rss_mb: float
+    cpu_seconds: float
 
 
 def run_audit_task(task: AuditTask) -> AuditResult:
+    started = time.process_time()
     floor = embedding_floor(task.rule)
     queries, query_layouts = task.rows.load(task.queries)
     query_reduced = task.projection.reduce(queries)
@@ -73,7 +76,12 @@ def run_audit_task(task: AuditTask) -> AuditResult:
                     pairs.append((int(task.queries[i]), int(chunk[j])))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return AuditResult(
-        np.array(sorted(pairs), np.int64).reshape(-1, 2), cost.bounds, cost.candidates, over_floor, peak
+        np.array(sorted(pairs), np.int64).reshape(-1, 2),
+        cost.bounds,
+        cost.candidates,
+        over_floor,
+        peak,
+        time.process_time() - started,
     )
 
 
@@ -88,6 +96,7 @@ class AuditSearch:
     over_floor: int
     tasks: int
     peak_rss_mb: float
+    cpu_seconds: float = 0.0
 
     def describe(self) -> dict[str, object]:
         return {
@@ -141,4 +150,5 @@ def search_across_splits(
         over_floor=sum(r.over_floor for r in results),
         tasks=len(results),
         peak_rss_mb=max((r.peak_rss_mb for r in results), default=0.0),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import resource
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -146,10 +147,12 @@ class CellResult:
     candidates: int  # pairs whose bound reached the floor (re-scored with full vectors)
     over_floor: int  # pairs over the rule's lowest cosine (then judged by the rule)
     peak_rss_mb: float  # of the process that ran the task
+    cpu_seconds: float  # the task's own CPU time (what a cluster of any size has to share out)
 
 
 def run_cell_task(task: CellTask) -> CellResult:
     """Every pair in each cell over the rule's lowest cosine, judged by the rule."""
+    started = time.process_time()
     floor = embedding_floor(task.rule)
     found: set[tuple[int, int]] = set()
     copies: set[int] = set()
@@ -185,7 +188,13 @@ def run_cell_task(task: CellTask) -> CellResult:
     pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return CellResult(
-        pairs, np.array(sorted(copies), np.int64), cost.bounds, cost.candidates, over_floor, peak
+        pairs,
+        np.array(sorted(copies), np.int64),
+        cost.bounds,
+        cost.candidates,
+        over_floor,
+        peak,
+        time.process_time() - started,
     )
 
 
@@ -245,6 +254,7 @@ class CellSearch:
     largest_cell: int
     tasks: int
     peak_rss_mb: float
+    cpu_seconds: float = 0.0
 
     def describe(self) -> dict[str, int]:
         return {
@@ -301,6 +311,7 @@ def search_cells(
         largest_cell=max((len(c) for c in cells), default=0),
         tasks=len(results),
         peak_rss_mb=max((r.peak_rss_mb for r in results), default=0.0),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 

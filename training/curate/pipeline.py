@@ -203,6 +203,7 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
             "processed_by": dict(sorted(processed.items())),
         },
         "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "task_costs": {step.name: step.cost for step in steps if step.cost},
         "manifest_sha256": _sha256_text(text),
     }
     atomic_write_text(config.out / RUN_RECORD, json.dumps(run, indent=1) + "\n")

@@ -159,6 +159,7 @@ def dedupe_step(
             elif i != group.keep:
                 kind = "exact copy" if data.hashes[i] == data.hashes[group.keep] else "near-duplicate"
                 step.dropped[i] = f"{kind}: of {items[group.keep].path}"
+    step.cost = _cost(search.tasks, search.cpu_seconds, search.peak_rss_mb)
     found = np.isin(originals, search.copies_found)
     step.extra = {
         "rule": rule.__dict__,
@@ -207,4 +208,9 @@ def split_audit_step(
         if leak not in step.dropped and other not in step.dropped:
             step.dropped[leak] = f"split audit: near-duplicate of {items[other].path} in {split_of[other]}"
     step.extra = {"search": search.describe(), "pairs_across_splits": len(search.pairs)}
+    step.cost = _cost(search.tasks, search.cpu_seconds, search.peak_rss_mb)
     return step, search
+
+
+def _cost(tasks: int, cpu_seconds: float, peak_rss_mb: float) -> dict[str, float]:
+    return {"tasks": tasks, "task_cpu_seconds": round(cpu_seconds, 1), "task_peak_rss_mb": round(peak_rss_mb)}
