@@ -3,6 +3,8 @@ audit that finds every near-duplicate pair across splits, and the two-level cell
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -10,10 +12,11 @@ from numpy.typing import NDArray
 from sorter_app.core.duplicates import NearRule
 from training.curate import audit, bounded
 from training.curate.bounded import Projection, SearchCost, pairs_over
-from training.curate.cells import nearest_cells, normalised, train_centroids
+from training.curate.cells import nearest_cells, normalised, search_cells, train_centroids
 from training.curate.dedupe import embedding_floor, near_duplicate
 from training.curate.engines import LocalEngine
 from training.curate.rows import Rows
+from training.curate.work import WorkStore
 
 DIM = 1280
 
@@ -150,3 +153,51 @@ def test_nearest_cells_are_the_most_similar_centroids_best_first() -> None:
     assert (found == order).all()
     few = nearest_cells(x[:5], centroids[:2], 3)  # more probes than cells: every cell, best first
     assert (few == np.argsort(-sims[:5, :2], axis=1, kind="stable")).all()
+
+
+def test_searches_over_scattered_work_shards_find_what_carried_rows_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows read from work shards, each image in a random shard and row (as cells and splits
+    scatter them), with injected copies carried beside them: the cells and the audit read each
+    shard once per load and find exactly what they find on the same rows held in memory."""
+    monkeypatch.setattr(audit, "BASE_CHUNK", 90)
+    rng = np.random.default_rng(11)
+    base = _photos_like(600, 12)
+    x = np.vstack([base, _turned(base[:150], rng.uniform(0.86, 0.99, 150), 13)])
+    layouts = _layouts_for(x, {600 + k: k for k in range(150)}, 14)
+    gids = np.arange(len(x), dtype=np.int64)
+    place = rng.permutation(len(x))  # image g lies at row place[g] % 75 of shard place[g] // 75
+    store = WorkStore(tmp_path)
+    keys = tuple(f"s{s}" for s in range(len(x) // 75))
+    for s, key in enumerate(keys):
+        at = np.argsort(place)[s * 75 : (s + 1) * 75]
+        store.write_array(key, "embedding.npy", x[at])
+        store.write_array(key, "layout.npy", layouts[at])
+    stored = Rows(gids, (place // 75).astype(np.int32), (place % 75).astype(np.int32), keys, tmp_path)
+    copies = -gids[:40] - 1
+    copy_vectors = _turned(x[:40], np.full(40, 0.97), 15)
+    extra = Rows.carried(copies, copy_vectors, layouts[:40])
+    in_memory = Rows.carried(
+        np.concatenate([gids, copies]), np.vstack([x, copy_vectors]), np.vstack([layouts, layouts[:40]])
+    )
+    on_disk = stored.with_carried(extra)
+
+    picked = rng.permutation(np.concatenate([gids, copies]))[:300]
+    assert all(
+        np.array_equal(a, b) for a, b in zip(on_disk.load(picked), in_memory.load(picked), strict=True)
+    )
+    ordered = stored.storage_order(gids[::-1])
+    assert np.array_equal(place[ordered], np.arange(len(x)))
+
+    rule = NearRule()
+    everyone = np.concatenate([gids, copies])
+    found = [
+        search_cells(everyone, r, rule, LocalEngine(), seed=0, cell_size=100) for r in (on_disk, in_memory)
+    ]
+    assert found[0].cells > 4 and len(found[0].pairs) >= 100 and len(found[0].copies_found) >= 30
+    assert np.array_equal(found[0].pairs, found[1].pairs)
+    assert np.array_equal(found[0].copies_found, found[1].copies_found)
+    split = [gids[rng.choice(3, len(x), p=[0.6, 0.2, 0.2]) == s] for s in range(3)]
+    audits = [audit.search_across_splits(split, r, rule, LocalEngine(), seed=0) for r in (stored, in_memory)]
+    assert len(audits[0].pairs) >= 20 and np.array_equal(audits[0].pairs, audits[1].pairs)

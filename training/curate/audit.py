@@ -63,8 +63,9 @@ def run_audit_task(task: AuditTask) -> AuditResult:
     cost = SearchCost()
     over_floor = 0
     pairs: list[tuple[int, int]] = []
-    for start in range(0, len(task.base), BASE_CHUNK):
-        chunk = task.base[start : start + BASE_CHUNK]
+    base_ids = task.rows.storage_order(task.base)  # each chunk reads a few shards, not all of them
+    for start in range(0, len(base_ids), BASE_CHUNK):
+        chunk = base_ids[start : start + BASE_CHUNK]
         base, base_layouts = task.rows.load(chunk)
         base_reduced = task.projection.reduce(base)
         for rows, cols, sims in pairs_over(queries, query_reduced, base, base_reduced, floor, cost):
