@@ -371,12 +371,12 @@ def bench_dedupe(n: int, worker_counts: list[int], work: Path) -> None:
 
 
 def bench_embed(
-    images: int, workers: int, onnx_threads: int, decode_threads: int, root: Path
+    images: int, workers: int, onnx_threads: int, decode_threads: int, root: Path, datasets: Path
 ) -> dict[str, Any]:
-    with (DATASETS / "manifest.csv").open(newline="") as fh:
+    with (datasets / "manifest.csv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["kind"] == "photo"]
     rows = rows[:: max(1, len(rows) // images)][:images]
-    items = [Item(r["path"], DATASETS / r["path"], r["source"]) for r in rows]
+    items = [Item(r["path"], datasets / r["path"], r["source"]) for r in rows]
     sidecar = bundled_model_sidecar()
     from sorter_app.core.model_spec import load_spec
 
@@ -415,6 +415,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--work", type=Path, help="where the dedupe's work shards are built (and kept)")
     parser.add_argument("--images", type=int, default=1200)
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="the shared datasets folder")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--onnx-threads", type=int, default=1)
     parser.add_argument("--decode-threads", type=int, default=1)
@@ -431,7 +432,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-curate-") as tmp:
             print(
                 json.dumps(
-                    bench_embed(args.images, workers, args.onnx_threads, args.decode_threads, Path(tmp))
+                    bench_embed(
+                        args.images, workers, args.onnx_threads, args.decode_threads, Path(tmp), args.datasets
+                    )
                 )
             )
 
