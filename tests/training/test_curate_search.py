@@ -78,17 +78,20 @@ def test_bounds_never_miss_a_pair_over_the_floor(basis: str) -> None:
 def test_pairs_over_crosses_blocks_of_queries_and_base(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bounded, "QUERY_BLOCK", 64)
     monkeypatch.setattr(bounded, "BASE_BLOCK", 100)
+    monkeypatch.setattr(bounded, "RESCORE_PAIRS", 7)  # candidates re-scored a few at a time
     x = _with_pairs_near_the_floor(4)
     projection = Projection.fit(x[::3])
-    queries, base = x[::2], x[1::2]
-    found = {
-        (i, j)
-        for rows, cols, _ in pairs_over(
-            queries, projection.reduce(queries), base, projection.reduce(base), 0.85, SearchCost()
-        )
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
-    }
-    assert found == _brute_pairs(queries, base, 0.85)
+    queries, base = x[:400], x[400:]  # the planted twins (k, 500 + k) lie across the two
+    found: dict[tuple[int, int], float] = {}
+    for rows, cols, sims in pairs_over(
+        queries, projection.reduce(queries), base, projection.reduce(base), 0.85, SearchCost()
+    ):
+        found |= {(i, j): s for i, j, s in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True)}
+    assert set(found) == _brute_pairs(queries, base, 0.85) and len(found) >= 60
+    pairs = np.array(sorted(found))
+    assert [found[p] for p in sorted(found)] == bounded.pair_similarity(
+        queries[pairs[:, 0]], base[pairs[:, 1]]
+    ).tolist()  # the same cosines as re-scoring every pair at once
 
 
 def _layouts_for(x: NDArray[np.float32], twins: dict[int, int], seed: int) -> NDArray[np.uint8]:
