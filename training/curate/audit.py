@@ -4,14 +4,14 @@ The dedupe's cells find ~95 % of near-duplicate pairs; a pair they miss would le
 images fell in different splits. So the audit is exhaustive, not a second approximate search:
 val is compared with all of train, test with all of train and val — every pair across two splits,
 each once (0.17 n² pairs at 80/10/10). bounded.py makes that affordable (an upper bound on the
-cosine from 257 numbers per image, full vectors only for the ~1 in 5,000 pairs whose bound reaches
+cosine from 257 numbers per image, full vectors only for the ~1 in 8,000 pairs whose bound reaches
 the rule's floor), and it misses nothing: any pair the rule accepts has a cosine over the floor,
 so the audit finds every near-duplicate pair across splits, and the caller drops one image of
 each. No group spans two splits in the output, by construction rather than by measured recall.
 
 Cost grows with n² (the price of the guarantee): tasks are blocks of `QUERY_ROWS` images of one
 split against `BASE_ROWS` of the splits before it, streamed in chunks, so a task's memory is
-bounded whatever n; benchmarks/RESULTS.md has the figures at 1,000,000 images.
+bounded whatever n; benchmarks/RESULTS.md has the measured figures and the extrapolation.
 """
 
 from __future__ import annotations
