@@ -8,14 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
 
 from sorter_app.core.duplicates import NearRule
+from sorter_app.core.layout import layout_signature
 from training.curate import audit, bounded
 from training.curate.bounded import Projection, SearchCost, pairs_over
 from training.curate.cells import nearest_cells, normalised, search_cells, train_centroids
 from training.curate.dedupe import embedding_floor, near_duplicate
 from training.curate.engines import LocalEngine
-from training.curate.rows import Rows
+from training.curate.rows import LAYOUT_BYTES, Rows
 from training.curate.work import WorkStore
 
 DIM = 1280
@@ -95,13 +97,14 @@ def test_pairs_over_crosses_blocks_of_queries_and_base(monkeypatch: pytest.Monke
 
 
 def _layouts_for(x: NDArray[np.float32], twins: dict[int, int], seed: int) -> NDArray[np.uint8]:
-    """Random layouts; a twin gets its original's with a little noise (so the rule can accept it)."""
+    """Signatures of random grey pictures; a twin's picture is its original's with a little noise
+    (so the rule's pixel check can accept it), as the app stores them (core/layout.py)."""
     rng = np.random.default_rng(seed)
-    layouts = rng.integers(0, 256, (len(x), 256)).astype(np.uint8)
+    pictures = rng.integers(0, 256, (len(x), 48, 48)).astype(np.float64)
     for twin, original in twins.items():
-        noisy = layouts[original].astype(np.float64) + rng.normal(0, 4, 256)
-        layouts[twin] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-    return layouts
+        pictures[twin] = pictures[original] + rng.normal(0, 4, (48, 48))
+    grey = np.clip(np.rint(pictures), 0, 255).astype(np.uint8)
+    return np.stack([np.frombuffer(layout_signature(Image.fromarray(g)), np.uint8) for g in grey])
 
 
 def test_the_audit_finds_every_accepted_pair_across_splits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +144,7 @@ def test_the_audit_finds_every_accepted_pair_across_splits(monkeypatch: pytest.M
 def test_the_audit_of_a_single_split_is_empty() -> None:
     x = _photos_like(10, 9)
     gids = np.arange(10, dtype=np.int64)
-    rows = Rows.carried(gids, x, np.zeros((10, 256), np.uint8))
+    rows = Rows.carried(gids, x, np.zeros((10, LAYOUT_BYTES), np.uint8))
     empty = np.zeros(0, np.int64)
     search = audit.search_across_splits([gids, empty, empty], rows, NearRule(), LocalEngine(), seed=0)
     assert len(search.pairs) == 0 and search.tasks == 0
