@@ -228,7 +228,7 @@ def test_the_manifest_lists_each_shards_sha256_and_what_made_it(curated: tuple[P
     for shard in manifest["shards"]:
         assert file_sha256(out / shard["file"]) == shard["sha256"]
     assert json.loads((out / "manifest.json").read_text()) == manifest
-    assert manifest["format_version"] == 2 and manifest["seed"] == 0
+    assert manifest["format_version"] == 3 and manifest["seed"] == 0
     assert manifest["embedder"]["model_id"] == load_spec(bundled_model_sidecar()).model_id
     assert len(manifest["embedder"]["sha256"]) == 64
     assert manifest["thresholds"]["confidence_band"] == [0.1, 0.9]

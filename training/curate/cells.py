@@ -2,22 +2,28 @@
 
 1. Spherical k-means on a seeded sample gives `cells` centroids (`train_centroids`).
 2. Every vector is assigned to its nearest *and* second-nearest cell (`AssignTask`), so a pair that
-   straddles a cell boundary still meets in one of them.
-3. Each cell is compared exactly, all pairs inside it, with the app's near-duplicate rule
-   (`CellTask`); tasks hold a few cells each and load only their members' rows.
+   straddles a cell boundary still meets in one of them. This compares every vector with every
+   centroid (n² / cell size products), which stays a few per cent of the split audit's cost at any
+   n (benchmarks/RESULTS.md), so it is not made approximate with a second level.
+3. Each cell is searched exactly, all pairs inside it, for cosines over the rule's floor
+   (bounded.py: reduced-vector bounds, full vectors for the few over it), and those pairs are
+   judged by the app's near-duplicate rule (`CellTask`); tasks hold a few cells each and load only
+   their members' rows.
 4. The driver joins the accepted pairs with union-find (dedupe.py).
 
 Recall is measured, not assumed: copies of a seeded sample of the vectors, perturbed as edits
 perturb embeddings and layouts (`injected_copies`), go through the same assignment and cells as
 "virtual" rows (negative ids) that are never joined to anything; the share of those the rule
 accepts exactly (original against copy, all-pairs) that the cells also found is the recall.
+What the cells miss can only stay in one split: the split audit (audit.py) is exhaustive.
 """
 
 from __future__ import annotations
 
 import math
 import resource
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,20 +32,19 @@ from numpy.typing import NDArray
 from sorter_app.core.duplicates import NearRule
 from sorter_app.core.layout import THUMB_OFFSET
 
-from .dedupe import near_duplicate
+from .bounded import Projection, SearchCost, pairs_over
+from .dedupe import embedding_floor, near_duplicate
 from .engines import Engine
 from .rows import Rows
 
 CELL_SIZE = 1000  # vectors per cell before the second assignment (which doubles every cell)
 PROBES = 2  # cells each vector is compared in
-AUDIT_PROBES = 8  # cells each val/test vector is searched in by the split audit (train: PROBES)
 KMEANS_SAMPLE_PER_CELL = 24
 KMEANS_MAX_SAMPLE = 65_536
 KMEANS_ITERATIONS = 10
 OVERSIZE = 4
 TASK_ROWS = 60_000  # cell members per task: ~300 MB of vectors at 1280-d
 ASSIGN_ROWS = 100_000
-_BLOCK = 1024
 
 
 def cell_count(n: int, cell_size: int = CELL_SIZE) -> int:
@@ -54,13 +59,16 @@ def normalised(x: NDArray[np.float32]) -> NDArray[np.float32]:
 def nearest_cells(
     vectors: NDArray[np.float32], centroids: NDArray[np.float32], probes: int
 ) -> NDArray[np.int32]:
-    """The `probes` most similar centroids of each vector, best first (ties: lower cell first)."""
+    """The `probes` most similar centroids of each vector, best first."""
     probes = min(probes, len(centroids))
     out = np.zeros((len(vectors), probes), dtype=np.int32)
     for start in range(0, len(vectors), 4096):
         sims = vectors[start : start + 4096] @ centroids.T
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :probes]
-        out[start : start + 4096] = order
+        top = np.argpartition(-sims, probes - 1, axis=1)[:, :probes] if probes < len(centroids) else None
+        if top is None:
+            top = np.broadcast_to(np.arange(len(centroids)), sims.shape)
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        out[start : start + 4096] = np.take_along_axis(top, order, axis=1)
     return out
 
 
@@ -105,37 +113,18 @@ class AssignTask:
     gids: NDArray[np.int64]
     rows: Rows
     centroids: NDArray[np.float32]
-    probes: NDArray[np.int8]  # cells per gid
-    width: int  # columns of the result (the most probes of any gid in the search)
 
 
 def run_assign_task(task: AssignTask) -> NDArray[np.int32]:
-    """Each gid's nearest cells, best first, −1 past its own number of probes."""
+    """Each gid's `PROBES` nearest cells, best first."""
     vectors, _ = task.rows.load(task.gids)
-    found = min(task.width, len(task.centroids))
-    assigned = np.full((len(task.gids), task.width), -1, np.int32)
-    assigned[:, :found] = nearest_cells(vectors, task.centroids, found)
-    assigned[np.arange(assigned.shape[1])[None, :] >= task.probes[:, None]] = -1
-    return assigned
-
-
-def assign_tasks(
-    gids: NDArray[np.int64], rows: Rows, centroids: NDArray[np.float32], probes: NDArray[np.int8]
-) -> list[AssignTask]:
-    width = int(probes.max()) if len(probes) else 1
-    tasks = []
-    for s in range(0, len(gids), ASSIGN_ROWS):
-        chunk = gids[s : s + ASSIGN_ROWS]
-        tasks.append(AssignTask(chunk, rows.subset(chunk), centroids, probes[s : s + ASSIGN_ROWS], width))
-    return tasks
+    return nearest_cells(vectors, task.centroids, PROBES)
 
 
 def cell_members(gids: NDArray[np.int64], assigned: NDArray[np.int32], cells: int) -> list[NDArray[np.int64]]:
-    """Members of each cell, sorted, from each gid's assigned cells (−1: none)."""
+    """Members of each cell, sorted, from each gid's assigned cells."""
     flat_cells = assigned.reshape(-1)
     flat_gids = np.repeat(gids, assigned.shape[1])
-    used = flat_cells >= 0
-    flat_cells, flat_gids = flat_cells[used], flat_gids[used]
     order = np.lexsort((flat_gids, flat_cells))
     counts = np.bincount(flat_cells, minlength=cells)
     return np.split(flat_gids[order], np.cumsum(counts)[:-1])
@@ -146,7 +135,7 @@ class CellTask:
     cells: list[NDArray[np.int64]]
     rows: Rows
     rule: NearRule
-    sides: NDArray[np.int8] | None = None  # aligned with rows.gids: compare only pairs whose sides differ
+    projection: Projection
     cell_size: int = CELL_SIZE  # a cell over OVERSIZE times this is partitioned again inside the task
 
 
@@ -154,40 +143,46 @@ class CellTask:
 class CellResult:
     pairs: NDArray[np.int64]  # [p, 2] accepted pairs of real ids, a < b
     copies_found: NDArray[np.int64]  # originals whose injected copy met them in a cell and passed
-    compared: int  # similarities computed (block products, the audit's included)
-    candidates: int  # pairs over the embedding threshold (then checked by the rule)
+    bounds: int  # reduced-vector bounds computed
+    candidates: int  # pairs whose bound reached the floor (re-scored with full vectors)
+    over_floor: int  # pairs over the rule's lowest cosine (then judged by the rule)
     peak_rss_mb: float  # of the process that ran the task
+    cpu_seconds: float  # the task's own CPU time (what a cluster of any size has to share out)
 
 
 def run_cell_task(task: CellTask) -> CellResult:
-    """Every pair in each cell over the embedding threshold, judged by the rule.
-
-    With `sides` (the split audit), only rows off side 0 (val, test) are compared, with every
-    member, and only pairs whose sides differ count.
-    """
-    threshold = task.rule.all_pairs_candidate
+    """Every pair in each cell over the rule's lowest cosine, judged by the rule."""
+    started = time.process_time()
+    floor = embedding_floor(task.rule)
     found: set[tuple[int, int]] = set()
     copies: set[int] = set()
-    compared = candidates = 0
+    cost = SearchCost()
+    over_floor = 0
+    # Every row the task needs, read once: cells are scattered over the work shards, and opening
+    # each shard again for each cell cost more than the search itself at 1,000,000 images.
+    task_vectors, task_layouts = task.rows.load(task.rows.gids)
     for cell in task.cells:
         if len(cell) < 2:
             continue
-        cell_vectors, cell_layouts = task.rows.load(cell)
-        parts = _subcells(cell_vectors, task.cell_size) if task.sides is None else [np.arange(len(cell))]
-        for part in parts:
-            members, vectors, layouts = cell[part], cell_vectors[part], cell_layouts[part]
-            sides = task.sides[np.searchsorted(task.rows.gids, members)] if task.sides is not None else None
-            for rows, cols, sims in _candidate_pairs(vectors, sides, threshold):
-                compared += sims.size
-                candidates += len(rows)
-                for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        at = np.searchsorted(task.rows.gids, cell)
+        cell_vectors, cell_layouts = task_vectors[at], task_layouts[at]
+        cell_reduced = task.projection.reduce(cell_vectors)
+        for part in _subcells(cell_vectors, task.cell_size):
+            members, vectors, layouts, reduced = (
+                cell[part],
+                cell_vectors[part],
+                cell_layouts[part],
+                cell_reduced[part],
+            )
+            for rows, cols, sims in pairs_over(vectors, reduced, vectors, reduced, floor, cost, same=True):
+                over_floor += len(rows)
+                for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
                     a, b = sorted((int(members[i]), int(members[j])))
                     copy_pair = a < 0
                     if copy_pair and a != -b - 1:
                         continue  # a copy is only looked for beside its own original
                     if (a, b) in found:
                         continue
-                    similarity = float(vectors[i] @ vectors[j])
                     if not near_duplicate(task.rule, similarity, layouts[i].tobytes(), layouts[j].tobytes()):
                         continue
                     if copy_pair:
@@ -196,30 +191,15 @@ def run_cell_task(task: CellTask) -> CellResult:
                         found.add((a, b))
     pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return CellResult(pairs, np.array(sorted(copies), np.int64), compared, candidates, peak)
-
-
-def _candidate_pairs(
-    vectors: NDArray[np.float32], sides: NDArray[np.int8] | None, threshold: float
-) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
-    """(rows, cols, the block of similarities computed) for pairs at or over `threshold`, blockwise:
-    the upper triangle of the cell, or (with sides) the off-side-0 rows against every member."""
-    m = len(vectors)
-    if sides is None:
-        for start in range(0, m, _BLOCK):
-            sims = vectors[start : start + _BLOCK] @ vectors[start:].T
-            rows, cols = np.nonzero(sims >= threshold)
-            keep = cols > rows
-            yield rows[keep] + start, cols[keep] + start, sims
-        return
-    queries = np.flatnonzero(sides != 0)
-    for start in range(0, len(queries), _BLOCK):
-        q = queries[start : start + _BLOCK]
-        sims = vectors[q] @ vectors.T
-        rows, cols = np.nonzero(sims >= threshold)
-        rows = q[rows]
-        keep = sides[rows] != sides[cols]
-        yield rows[keep], cols[keep], sims
+    return CellResult(
+        pairs,
+        np.array(sorted(copies), np.int64),
+        cost.bounds,
+        cost.candidates,
+        over_floor,
+        peak,
+        time.process_time() - started,
+    )
 
 
 def _subcells(vectors: NDArray[np.float32], cell_size: int) -> list[NDArray[np.int64]]:
@@ -239,7 +219,7 @@ def cell_tasks(
     cells: Sequence[NDArray[np.int64]],
     rows: Rows,
     rule: NearRule,
-    sides: NDArray[np.int8] | None = None,
+    projection: Projection,
     cell_size: int = CELL_SIZE,
     task_rows: int = TASK_ROWS,
 ) -> list[CellTask]:
@@ -251,10 +231,7 @@ def cell_tasks(
     def flush() -> None:
         nonlocal batch, size
         if batch:
-            members = np.unique(np.concatenate(batch))
-            subset = rows.subset(members)
-            task_sides = sides[np.searchsorted(rows.gids, subset.gids)] if sides is not None else None
-            tasks.append(CellTask(batch, subset, rule, task_sides, cell_size))
+            tasks.append(CellTask(batch, rows.subset(np.concatenate(batch)), rule, projection, cell_size))
         batch, size = [], 0
 
     for members in cells:
@@ -275,19 +252,22 @@ class CellSearch:
     cells: int
     pairs: NDArray[np.int64]
     copies_found: NDArray[np.int64]
-    compared: int
+    bounds: int
     candidates: int
+    over_floor: int
     largest_cell: int
     tasks: int
     peak_rss_mb: float
+    cpu_seconds: float = 0.0
 
     def describe(self) -> dict[str, int]:
         return {
             "cells": self.cells,
             "cells_per_image": PROBES if self.cells > 1 else 1,
             "largest_cell": self.largest_cell,
-            "similarities_computed": self.compared,
-            "pairs_over_embedding_threshold": self.candidates,
+            "bounds_computed": self.bounds,
+            "rescored_with_full_vectors": self.candidates,
+            "pairs_over_embedding_floor": self.over_floor,
         }
 
 
@@ -299,41 +279,43 @@ def search_cells(
     *,
     seed: int,
     cell_size: int = CELL_SIZE,
-    sides: NDArray[np.int8] | None = None,
-    query_probes: int = PROBES,
 ) -> CellSearch:
     """Partition `gids` (real ids ≥ 0, and injected copies < 0) into cells and search each exactly.
 
-    Only a k-means sample of vectors is ever loaded by the caller; assignment and search run as
-    engine tasks on a few tasks' worth of rows each.
+    Only a sample of vectors is ever loaded by the caller (for k-means and the bounds' basis);
+    assignment and search run as engine tasks on a few tasks' worth of rows each.
     """
     gids = np.sort(np.asarray(gids, np.int64))
     real = gids[gids >= 0]
+    if len(gids) < 2:
+        return CellSearch(
+            len(gids), np.zeros((0, 2), np.int64), np.zeros(0, np.int64), 0, 0, 0, len(gids), 0, 0.0
+        )
     count = cell_count(len(real), cell_size)
+    sample = rows.load(sample_ids(real, kmeans_sample_size(count), seed))[0]
+    projection = Projection.fit(sample)
     if count == 1:
         cells = [gids]
     else:
-        sample = sample_ids(real, kmeans_sample_size(count), seed)
-        centroids = train_centroids(rows.load(sample)[0], count, seed)
-        probes = np.full(len(gids), PROBES, np.int8)
-        if sides is not None:  # the audit: train in its two nearest cells, val and test in more
-            probes = np.where(sides[np.searchsorted(rows.gids, gids)] != 0, query_probes, PROBES).astype(
-                np.int8
-            )
-        tasks = assign_tasks(gids, rows, centroids, probes)
-        width = int(probes.max())  # every task pads to this
-        assigned = np.concatenate([np.zeros((0, width), np.int32), *engine.map(run_assign_task, tasks)])
+        centroids = train_centroids(sample, count, seed)
+        tasks = [
+            AssignTask(chunk, rows.subset(chunk), centroids)
+            for chunk in (gids[s : s + ASSIGN_ROWS] for s in range(0, len(gids), ASSIGN_ROWS))
+        ]
+        assigned = np.concatenate(engine.map(run_assign_task, tasks))
         cells = cell_members(gids, assigned, len(centroids))
-    results = engine.map(run_cell_task, cell_tasks(cells, rows, rule, sides, cell_size))
+    results = engine.map(run_cell_task, cell_tasks(cells, rows, rule, projection, cell_size))
     return CellSearch(
         cells=len(cells),
         pairs=np.concatenate([np.zeros((0, 2), np.int64), *(r.pairs for r in results)]),
         copies_found=np.unique(np.concatenate([np.zeros(0, np.int64), *(r.copies_found for r in results)])),
-        compared=sum(r.compared for r in results),
+        bounds=sum(r.bounds for r in results),
         candidates=sum(r.candidates for r in results),
+        over_floor=sum(r.over_floor for r in results),
         largest_cell=max((len(c) for c in cells), default=0),
         tasks=len(results),
         peak_rss_mb=max((r.peak_rss_mb for r in results), default=0.0),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 

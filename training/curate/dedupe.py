@@ -31,6 +31,13 @@ def near_duplicate(rule: NearRule, similarity: float, layout_a: bytes, layout_b:
     return decide_pair(similarity, layout_a, layout_b, rule).tier == NEAR
 
 
+def embedding_floor(rule: NearRule) -> float:
+    """The embedding cosine from which curate compares every pair of a set (the rule's
+    `all_pairs_candidate`): the searches look for every pair over it (and no further), so they
+    follow the rule when it changes. A cost, not a judgement: the pixel check decides."""
+    return rule.all_pairs_candidate
+
+
 @dataclass(frozen=True)
 class Group:
     members: list[int]  # item indices, in input order

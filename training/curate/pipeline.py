@@ -55,7 +55,7 @@ from .work import WORK_DIR, InputShard, WorkStore, plan_shards, shard_key
 from .writer import label_name, label_set_vocabulary, split_summary, write_split_shards
 
 FORMAT = "image-sorter-curated"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 RUN_RECORD = "run.json"
 _OUTPUT_FILE = re.compile(r"^(manifest\.json|run\.json|(train|val|test)-\d{5}\.npz)$")
@@ -156,8 +156,16 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
         steps.append(teacher_step(items, alive, data, heads, config.confidence_band, name))
         alive = [i for i in alive if i not in steps[-1].dropped]
         t = time.perf_counter()
-        cells = {"seed": config.seed, "cell_size": config.cell_size}
-        dedupe, groups = dedupe_step(items, alive, data, config.rule, engine, inject=config.inject, **cells)
+        dedupe, groups = dedupe_step(
+            items,
+            alive,
+            data,
+            config.rule,
+            engine,
+            seed=config.seed,
+            cell_size=config.cell_size,
+            inject=config.inject,
+        )
         steps.append(dedupe)
         alive = [i for i in alive if i not in dedupe.dropped]
         split_of = assign_splits(
@@ -166,7 +174,7 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
             [data.hashes[i] for i in alive],
             seed=config.seed,
         )
-        audit, _ = split_audit_step(items, alive, split_of, data, config.rule, engine, **cells)
+        audit, _ = split_audit_step(items, alive, split_of, data, config.rule, engine, seed=config.seed)
         steps.append(audit)
         for i in audit.dropped:
             del split_of[i]
@@ -195,6 +203,7 @@ def curate(config: CurateConfig, log: Log = stderr_log, engine: Engine | None = 
             "processed_by": dict(sorted(processed.items())),
         },
         "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "task_costs": {step.name: step.cost for step in steps if step.cost},
         "manifest_sha256": _sha256_text(text),
     }
     atomic_write_text(config.out / RUN_RECORD, json.dumps(run, indent=1) + "\n")

@@ -44,7 +44,9 @@ class RayEngine:
             if address is None:
                 options["include_dashboard"] = False
             try:
-                ray.init(address=address, **options)
+                # "local": a new cluster of our own. Without it Ray joins the last cluster anyone
+                # started on this machine with `ray start` (or a test's), and fails on its token.
+                ray.init(address=address or "local", **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise TrainingError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
         self.address = address

@@ -21,6 +21,7 @@ class Step:
     dropped: dict[int, str] = field(default_factory=dict)  # item index → reason
     skipped: str | None = None  # why the step did not run
     extra: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)  # this run's tasks (run.json, not the manifest)
 
     def to_json(self, items: Sequence[Item]) -> dict[str, Any]:
         categories = {i: reason_category(reason) for i, reason in self.dropped.items()}

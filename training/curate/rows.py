@@ -95,6 +95,12 @@ class Rows:
             np.concatenate([self.layouts, other.layouts]),
         )
 
+    def storage_order(self, gids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """`gids` ordered as they lie in the work shards (carried rows first): consecutive runs of
+        them then read few shards, however scattered the ids are."""
+        at = np.searchsorted(self.gids, gids)
+        return np.asarray(gids, np.int64)[np.lexsort((self.row[at], self.shard[at]))]
+
     def load(self, gids: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
         """Vectors [m, D] and layouts [m, LAYOUT_BYTES] of `gids`, in that order."""
         at = np.searchsorted(self.gids, gids)
@@ -109,9 +115,11 @@ class Rows:
         if (shard >= 0).any():
             assert self.work is not None
             store = WorkStore(self.work)
-            for s in np.unique(shard[shard >= 0]).tolist():
-                picked = np.flatnonzero(shard == s)
-                key = self.keys[s]
+            stored = np.flatnonzero(shard >= 0)
+            by_shard = stored[np.argsort(shard[stored], kind="stable")]
+            starts = np.flatnonzero(np.diff(shard[by_shard], prepend=-1))
+            for picked in np.split(by_shard, starts[1:]):  # each shard opened once, its rows in order
+                key = self.keys[int(shard[picked[0]])]
                 shard_vectors = store.mapped(key, "embedding.npy")
                 if vectors is None:
                     vectors = np.zeros((len(gids), shard_vectors.shape[1]), np.float32)

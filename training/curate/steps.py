@@ -15,16 +15,8 @@ import numpy as np
 
 from sorter_app.core.duplicates import NearRule
 
-from .cells import (
-    AUDIT_PROBES,
-    CELL_SIZE,
-    INJECT_SAMPLE,
-    CellSearch,
-    copy_ids,
-    injected_copies,
-    sample_ids,
-    search_cells,
-)
+from .audit import AuditSearch, search_across_splits
+from .cells import CELL_SIZE, INJECT_SAMPLE, copy_ids, injected_copies, sample_ids, search_cells
 from .dedupe import Group, exact_pairs, near_duplicate, resolve_group, union_groups
 from .engines import Engine, LocalEngine
 from .inputs import Item
@@ -167,6 +159,7 @@ def dedupe_step(
             elif i != group.keep:
                 kind = "exact copy" if data.hashes[i] == data.hashes[group.keep] else "near-duplicate"
                 step.dropped[i] = f"{kind}: of {items[group.keep].path}"
+    step.cost = _cost(search.tasks, search.cpu_seconds, search.peak_rss_mb)
     found = np.isin(originals, search.copies_found)
     step.extra = {
         "rule": rule.__dict__,
@@ -201,33 +194,23 @@ def split_audit_step(
     engine: Engine | None = None,
     *,
     seed: int = 0,
-    cell_size: int = CELL_SIZE,
-) -> tuple[Step, CellSearch]:
-    """Search val and test against train (and each other) in a second, differently seeded partition.
-
-    Any pair the rule accepts across two splits would be a leak; its val/test member is dropped
-    (from the later split of the two), so no duplicate group spans two splits in the output.
-    """
+) -> tuple[Step, AuditSearch]:
+    """Check every pair across two splits (audit.py: exhaustive); drop the later split's image of
+    each pair the rule accepts, so no duplicate group spans two splits in the output."""
     step = Step(
         "split_audit",
-        "near-duplicates across splits, searched again: the later split's copy is dropped",
+        "near-duplicates across splits, every pair checked: the later split's copy is dropped",
         len(kept),
     )
-    gids = np.asarray(sorted(kept), np.int64)
-    sides = np.array([SPLITS.index(split_of[i]) for i in gids.tolist()], dtype=np.int8)
-    search = search_cells(
-        gids,
-        data.rows(gids),
-        rule,
-        engine or LocalEngine(),
-        seed=seed + 1,
-        cell_size=cell_size,
-        sides=sides,
-        query_probes=AUDIT_PROBES,
-    )
-    for a, b in search.pairs.tolist():
-        leak, other = (a, b) if SPLITS.index(split_of[a]) > SPLITS.index(split_of[b]) else (b, a)
+    split_ids = [np.array(sorted(i for i in kept if split_of[i] == split), np.int64) for split in SPLITS]
+    search = search_across_splits(split_ids, data.rows(list(kept)), rule, engine or LocalEngine(), seed=seed)
+    for leak, other in search.pairs.tolist():  # (later split's image, earlier split's image)
         if leak not in step.dropped and other not in step.dropped:
             step.dropped[leak] = f"split audit: near-duplicate of {items[other].path} in {split_of[other]}"
     step.extra = {"search": search.describe(), "pairs_across_splits": len(search.pairs)}
+    step.cost = _cost(search.tasks, search.cpu_seconds, search.peak_rss_mb)
     return step, search
+
+
+def _cost(tasks: int, cpu_seconds: float, peak_rss_mb: float) -> dict[str, float]:
+    return {"tasks": tasks, "task_cpu_seconds": round(cpu_seconds, 1), "task_peak_rss_mb": round(peak_rss_mb)}
