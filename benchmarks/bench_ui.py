@@ -78,6 +78,7 @@ INDEX_TIMEOUT_S = 1800.0
 CONTENT_TIMEOUT_S = 30.0
 LABELS = 10  # the retrain phase labels images of the folder's ten commonest categories
 BURSTS = 5  # in this many bursts, a second apart
+RETRAIN_TIMEOUT_S = 120.0  # the phase ends here even if the last answers never arrive (noted)
 LISTED_STALLS = 20
 GC_REPORTED_MS = BUDGET_MS / 2  # a collection this long is a likely part of a stall
 # Linux: ns on a CPU (only as of the last context switch), ns runnable but waiting for one, time slices
@@ -354,9 +355,10 @@ def retrain_phase(
     timer.setInterval(SCROLL_STEP_MS)
     timer.timeout.connect(step)
     timer.start()
-    finished = run_until(done, INDEX_TIMEOUT_S)
+    finished = run_until(done, RETRAIN_TIMEOUT_S)
     timer.stop()
     model = sets.trained.model if sets.trained else None
+    phase.notes.update(labelled_counted=sum(sets.counts().values()), still_training=sets.training)
     phase.images = labelled
     phase.notes.update(
         labels=len(top),

@@ -218,7 +218,12 @@ class MainWindow(QMainWindow):
             grid.setFocus()
 
     def _viewer_facts(self, path: str) -> tuple[dict[str, str], list[str]]:
-        item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
+        root = self.session.root  # the viewer may show files of another folder (none of its facts)
+        item = (
+            self.session.items.get(self.session.relpath(path))
+            if root and Path(path).is_relative_to(root)
+            else None
+        )
         facts = facts_text(Path(path), None)
         if item is None:
             return facts, []

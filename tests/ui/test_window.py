@@ -385,6 +385,16 @@ def test_the_viewer_pages_with_arrows_and_esc_returns(qtbot: QtBot, window: Main
     assert grid.currentIndex().data(Qt.ItemDataRole.UserRole + 1) == second  # the grid follows
 
 
+def test_the_viewer_shows_a_file_of_another_folder_without_its_facts(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
+) -> None:
+    open_and_wait(qtbot, window, photos)
+    elsewhere = builders.write_jpeg(tmp_path / "elsewhere" / "big.jpg", seed=9, size=(640, 480))
+    window.view_images([str(elsewhere)], str(elsewhere))
+    assert window.stack.currentWidget() is window.viewer and window.viewer.current == str(elsewhere)
+    qtbot.waitUntil(lambda: (image := window.viewer.image.image()) is not None and image.width() == 640)
+
+
 def test_hand_off_rename_from_the_context_menu_is_undoable(
     qtbot: QtBot, window: MainWindow, photos: Path
 ) -> None:
