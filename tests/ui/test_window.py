@@ -7,6 +7,7 @@ images full size; and each defect of issue #13 §2 that a window test can hold.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import shutil
@@ -34,12 +35,15 @@ CLUSTERS, DUPLICATES = AnalysisKind.CLUSTERS, AnalysisKind.DUPLICATES
 
 
 def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` by relative path, with its content hash."""
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+    """Every file under `folder` by relative path, with its content hash. A file that a move running
+    in the background takes away between listing and reading is left out (the tree then differs
+    from any settled one, and a `waitUntil` simply looks again)."""
+    found = {}
+    for p in sorted(folder.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):
+            if p.is_file():
+                found[p.relative_to(folder).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
 
 
 @pytest.fixture
