@@ -33,14 +33,8 @@ class SeedGroup:
 def seed_groups(
     folder: FolderVectors, seeds: list[str], threshold: float = SEED_THRESHOLD
 ) -> list[SeedGroup]:
-    item_of = {p: i for i, paths in enumerate(folder.paths) for p in paths}
-    missing = [s for s in seeds if s not in item_of]
-    if missing:
-        raise SorterError(f"seed not in the index: {missing[0]}")
-    seed_items = [item_of[s] for s in seeds]
-    if len(set(seed_items)) < len(seed_items):
-        raise SorterError("two seeds are copies of the same image; pick different examples")
-    items, closest, similarities = _closest_seeds(folder, seed_items, threshold)
+    seed_items = seed_indices(folder, seeds)
+    items, closest, similarities = closest_seeds(folder, seed_items, threshold)
     members: list[list[tuple[float, str]]] = [[] for _ in seeds]
     for item, group, similarity in zip(items.tolist(), closest.tolist(), similarities.tolist(), strict=True):
         if item in seed_items or similarity < threshold:
@@ -54,7 +48,19 @@ def seed_groups(
     return groups
 
 
-def _closest_seeds(
+def seed_indices(folder: FolderVectors, seeds: list[str]) -> list[int]:
+    """The folder item of each seed path; refused when one is not indexed or two are copies."""
+    item_of = {p: i for i, paths in enumerate(folder.paths) for p in paths}
+    missing = [s for s in seeds if s not in item_of]
+    if missing:
+        raise SorterError(f"seed not in the index: {missing[0]}")
+    items = [item_of[s] for s in seeds]
+    if len(set(items)) < len(items):
+        raise SorterError("two seeds are copies of the same image; pick different examples")
+    return items
+
+
+def closest_seeds(
     folder: FolderVectors, seed_items: list[int], threshold: float
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
     """Items that may reach `threshold`, the seed each is most similar to, and that full cosine.

@@ -15,10 +15,9 @@ from pathlib import PurePosixPath
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.errors import SorterError
 from ..core.grouping import SEED_GROUPS, Group, Grouping
 from ..core.neighbours import FolderVectors
-from ..core.seed_groups import _closest_seeds as closest_seeds
+from ..core.seed_groups import closest_seeds, seed_indices
 
 
 @dataclass(frozen=True)
@@ -68,13 +67,7 @@ SLIDER_FLOOR = 0.0  # the lowest threshold the page offers: images below it neve
 def score_seeds(folder: FolderVectors, seeds: list[str]) -> SeedScores:
     """Every image's exact similarity to the seed it is most like (core/seed_groups.py's rule and
     its reading of full vectors), for images that can reach the slider's lowest setting."""
-    item_of = {p: i for i, paths in enumerate(folder.paths) for p in paths}
-    missing = [s for s in seeds if s not in item_of]
-    if missing:
-        raise SorterError(f"seed not in the index: {missing[0]}")
-    seed_items = [item_of[s] for s in seeds]
-    if len(set(seed_items)) < len(seed_items):
-        raise SorterError("two seeds are copies of the same image; pick different examples")
+    seed_items = seed_indices(folder, seeds)
     items, closest, similarities = closest_seeds(folder, seed_items, SLIDER_FLOOR)
     taken = set(seed_items)
     rows = [
