@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path, PurePosixPath
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +32,7 @@ from ..core.kinds import AnalysisKind, MoveMode
 from ..core.library import Library
 from ..session import Changes, Job, Session
 from ..session.wording import ANALYSIS, MOVES, format_size
+from .column_table import ColumnTableModel
 from .compare_view import ComparePane
 from .groups_page import GroupsPage
 from .icons import icon
@@ -41,7 +42,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 DUPLICATES = AnalysisKind.DUPLICATES
 
 
-class CandidateModel(QAbstractTableModel):
+class CandidateModel(ColumnTableModel):
     """One row per copy of the current group: thumbnail, keep mark, and the facts that decide."""
 
     COLUMNS = ("", "Keep", "Name", "Folder", "Size", "Resolution", "Modified", "Format", "Camera")
@@ -64,9 +65,6 @@ class CandidateModel(QAbstractTableModel):
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._rows):
@@ -95,13 +93,6 @@ class CandidateModel(QAbstractTableModel):
             c.format or "?",
             c.camera or "",
         )[column]
-
-    def headerData(  # noqa: N802 - Qt override
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return super().headerData(section, orientation, role)
 
     def _thumbnail_ready(self, path: str) -> None:
         for row, c in enumerate(self._rows):

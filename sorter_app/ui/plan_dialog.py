@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ..core.plan import MovePlan
 from ..session.wording import format_size, plural
+from .column_table import ColumnTableModel
 
 # Translucent amber reads as "look here" on light and dark themes alike.
 RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
@@ -92,7 +93,7 @@ def plan_details(plan: MovePlan) -> str:
     return " · ".join(parts)
 
 
-class PlanTableModel(QAbstractTableModel):
+class PlanTableModel(ColumnTableModel):
     COLUMNS: tuple[str, ...] = ("Source", "Destination", "Note")
     TRASH_COLUMNS = ("Goes to the trash", "Kept instead", "Note")
 
@@ -113,9 +114,6 @@ class PlanTableModel(QAbstractTableModel):
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
             return None
@@ -132,13 +130,6 @@ class PlanTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and row.kind == "skipped":
             return QGuiApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
-
-    def headerData(  # noqa: N802 - Qt override
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return super().headerData(section, orientation, role)
 
 
 class PlanPreviewDialog(QDialog):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -30,11 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.scan import Problem
+from .column_table import ColumnTableModel
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
-class ProblemTableModel(QAbstractTableModel):
+class ProblemTableModel(ColumnTableModel):
     COLUMNS = ("File", "Reason")
 
     def __init__(self, problems: Sequence[Problem], parent: QObject | None = None) -> None:
@@ -44,21 +44,11 @@ class ProblemTableModel(QAbstractTableModel):
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._problems)
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         problem = self._problems[index.row()]
         return problem.relpath if index.column() == 0 else problem.reason
-
-    def headerData(  # noqa: N802 - Qt override
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return super().headerData(section, orientation, role)
 
 
 class SkippedFilesDialog(QDialog):
