@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as exc:
         print(f"sorter-train: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a folder it may not write: say so, without a traceback
+        print(f"sorter-train: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

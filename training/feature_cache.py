@@ -44,6 +44,7 @@ from .export_embedder import INPUT_NAME, LITE0_PREPROCESS
 from .image_views import view_maker
 from .onnx_export import export_onnx
 from .pretrained import load_lite0
+from .reserved_npy import reserved_npy
 from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, TrunkAndEmbedding
 
 CACHE_FILE = "cache.json"
@@ -212,7 +213,7 @@ def _open_arrays(
     def array(name: str, dtype: Any, shape: tuple[int, ...]) -> np.memmap[Any, Any]:
         path = out / f"{name}.npy"
         if mode == "w+":
-            return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+            return reserved_npy(path, dtype, shape)
         return np.lib.format.open_memmap(path, mode="r+")
 
     arrays = {"hash": array("hash", "<U32", (n,)), "error": array("error", "<U200", (n,))}

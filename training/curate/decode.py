@@ -30,6 +30,7 @@ from sorter_app.core.layout import layout_signature
 from sorter_app.core.model_spec import Preprocess
 from sorter_app.core.preprocess import to_model_pixels
 
+from ..reserved_npy import reserved_npy
 from .inputs import Item
 from .tars import TarReader
 
@@ -129,9 +130,7 @@ def decode_items(
         pixels=None,
     )
     if pixels_file is not None:
-        out.pixels = np.lib.format.open_memmap(
-            pixels_file, mode="w+", dtype=np.uint8, shape=(n, pre.size, pre.size, 3)
-        )
+        out.pixels = reserved_npy(pixels_file, np.uint8, (n, pre.size, pre.size, 3))
     batch = _Batches(embedder, teacher, teacher_heads, out, batch_size)
     n_workers = workers or min(4, os.cpu_count() or 1)
     done = 0
