@@ -113,35 +113,60 @@ def export_embedder(
 def embedder_spec(
     sha256: str, weights: PretrainedWeights, parity: float, parity_images: int, espresso: Prediction | None
 ) -> ModelSpec:
-    extra: dict[str, Any] = {
-        "torch": torch.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__,
-        "opset": OPSET,
-        "parity_max_abs_diff": parity,
-        "parity_images": parity_images,
-        "created_by": CREATED_BY,
-        "imagenet_sanity_check": (
-            None
-            if espresso is None
-            else {
-                "photo": ESPRESSO_PHOTO.as_posix(),
-                "top1": espresso.label,
-                "probability": espresso.probability,
-            }
-        ),
-    }
+    check = None
+    if espresso is not None:
+        check = {
+            "photo": ESPRESSO_PHOTO.as_posix(),
+            "top1": espresso.label,
+            "probability": espresso.probability,
+        }
+    return lite0_model_spec(
+        sha256,
+        id_prefix="efficientnet-lite0-imagenet",
+        preprocess=LITE0_PREPROCESS,
+        outputs={OUTPUT_NAME: {"shape": ["batch", HEAD_CHANNELS], "l2_normalised": True}},
+        weights=weights,
+        extra={
+            "parity_max_abs_diff": parity,
+            "parity_images": parity_images,
+            "created_by": CREATED_BY,
+            "imagenet_sanity_check": check,
+        },
+    )
+
+
+def lite0_model_spec(
+    sha256: str,
+    *,
+    id_prefix: str,
+    preprocess: Preprocess,
+    outputs: dict[str, dict[str, Any]],
+    extra: dict[str, Any],
+    weights: PretrainedWeights | None = None,
+    heads_source: str | None = None,
+) -> ModelSpec:
+    """The sidecar of an ONNX graph on the Lite0 embedder (the embedder alone, or it with heads).
+
+    Its id ends in its own hash, so two different graphs never share an id; the embedding output,
+    its width, the input name and the weights' provenance are the same for every such graph, and
+    so are the versions that made it (recorded in `extra` beside what the caller adds).
+    """
+    weights = weights or lite0_weights()
+    source = {**weights.provenance(), "architecture": ARCHITECTURE}
+    if heads_source is not None:
+        source["heads"] = heads_source
+    versions = {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__}
     return ModelSpec(
-        model_id=f"efficientnet-lite0-imagenet-{sha256[:8]}",
+        model_id=f"{id_prefix}-{sha256[:8]}",
         onnx_file=ONNX_FILE,
         sha256=sha256,
         input_name=INPUT_NAME,
-        preprocess=LITE0_PREPROCESS,
+        preprocess=preprocess,
         embedding_output=OUTPUT_NAME,
         embedding_dim=HEAD_CHANNELS,
-        outputs={OUTPUT_NAME: {"shape": ["batch", HEAD_CHANNELS], "l2_normalised": True}},
-        source={**weights.provenance(), "architecture": ARCHITECTURE},
-        extra=extra,
+        outputs=outputs,
+        source=source,
+        extra={**versions, "opset": OPSET, **extra},
     )
 
 

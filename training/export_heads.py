@@ -34,14 +34,15 @@ from .export_embedder import (
     LITE0_PREPROCESS,
     ONNX_FILE,
     SIDECAR_FILE,
+    lite0_model_spec,
     verification_batch,
     write_sidecar,
 )
 from .export_model import embedder_identity
 from .fit_selected import FIT_FILE, HEADS_FILE
 from .heads_graph import add_heads_graph
-from .onnx_export import OPSET, export_onnx, onnx_session
-from .pretrained import lite0_weights, load_lite0
+from .onnx_export import export_onnx, onnx_session
+from .pretrained import load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import update_selection_md
@@ -230,27 +231,14 @@ def export_heads(
                 f"the embedding is not bit-identical to the embedder's ({identity['max_abs_diff']:.3g})"
             )
     thresholds = {h: float(figures["thresholds"][h]["unknown_below"]) for h in HEADS}
-    sha256 = hashlib.sha256(data).hexdigest()
-    spec = ModelSpec(
-        model_id=f"image-sorter-{sha256[:8]}",
-        onnx_file=ONNX_FILE,
-        sha256=sha256,
-        input_name=INPUT_NAME,
+    spec = lite0_model_spec(
+        hashlib.sha256(data).hexdigest(),
+        id_prefix="image-sorter",
         preprocess=pre,
-        embedding_output="embedding",
-        embedding_dim=HEAD_CHANNELS,
         outputs=sidecar_outputs(thresholds),
-        source={
-            **lite0_weights().provenance(),
-            "architecture": "training/efficientnet_lite.py",
-            "heads": "training/export_heads.py",
-        },
+        heads_source="training/export_heads.py",
         extra={
             "created_by": CREATED_BY,
-            "torch": torch.__version__,
-            "onnx": onnx.__version__,
-            "onnxruntime": ort.__version__,
-            "opset": OPSET,
             "parity_max_abs_diff": diff,
             "parity_images": int(batch.shape[0]),
             "embedding_from": identity,

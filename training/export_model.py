@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from numpy.typing import NDArray
@@ -34,14 +33,15 @@ from .export_embedder import (
     LITE0_PREPROCESS,
     ONNX_FILE,
     SIDECAR_FILE,
+    lite0_model_spec,
     verification_batch,
     write_sidecar,
 )
 from .heads import SorterModel
 from .labels import ROOMS, SCENES
 from .models_md import SideRuns, update_models_md
-from .onnx_export import OPSET, export_onnx, onnx_session
-from .pretrained import lite0_weights, load_lite0
+from .onnx_export import export_onnx, onnx_session
+from .pretrained import load_lite0
 from .run_files import EVALUATION_FILE, load_run, read_json
 from .run_log import command_entry, read_commands
 
@@ -143,10 +143,6 @@ def export_model(
         raise TrainingError(f"onnxruntime and torch disagree: max abs diff {parity:.3g} ≥ {PARITY_TOLERANCE}")
     extra: dict[str, Any] = {
         "created_by": CREATED_BY,
-        "torch": torch.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__,
-        "opset": OPSET,
         "parity_max_abs_diff": parity,
         "parity_images": int(batch.shape[0]),
         "finetuned": run.finetuned,
@@ -164,23 +160,13 @@ def export_model(
     )
     if side.holdout:
         extra["holdout_runs"] = {run: e["holdout"] for run, e in side.holdout.items()}
-    sha256 = hashlib.sha256(data).hexdigest()
-    weights = lite0_weights()
-    spec = ModelSpec(
-        model_id=f"image-sorter-{sha256[:8]}",
-        onnx_file=ONNX_FILE,
-        sha256=sha256,
-        input_name=INPUT_NAME,
+    spec = lite0_model_spec(
+        hashlib.sha256(data).hexdigest(),
+        id_prefix="image-sorter",
         preprocess=pre,
-        embedding_output="embedding",
-        embedding_dim=HEAD_CHANNELS,
         outputs=sidecar_outputs(thresholds),
-        source={
-            **weights.provenance(),
-            "architecture": "training/efficientnet_lite.py",
-            "heads": "training/heads.py",
-        },
         extra=extra,
+        heads_source="training/heads.py",
     )
     out_dir = run_dir / "export"
     _write(out_dir, data, spec)
