@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         checks.check(code == 0, "sorter (CLI) runs", err)
         print(f"START-UP: sorter journal took {cli_startup:.2f} s (CLI start, catalog created, exit)")
         platform_dir = home / ".local/share/image-sorter"
+        # `journal` reads journals only; `status` opens the catalog (and says the folder is not indexed)
+        sorter(build, default_env, "status", str(folder))
         checks.check((platform_dir / "catalog.sqlite").is_file(), "default data folder is platformdirs'")
 
         run_gui(build, folder, env, args.timeout, checks, temp / "gui.log")
