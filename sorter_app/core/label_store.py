@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +200,18 @@ class LabelStore:
                 ((found.id, h) for h in dict.fromkeys(hashes)),
             )
             return db.total_changes - before
+
+    def assign(self, set_name: str, labels: Mapping[str, str | None]) -> None:
+        """Give each image (by content hash) its own label of the set, None taking its label off:
+        what an undo or redo of labelling writes back, a transaction per label."""
+        by_label: dict[str | None, list[str]] = {}
+        for content_hash, label in labels.items():
+            by_label.setdefault(label, []).append(content_hash)
+        for label, hashes in by_label.items():
+            if label is None:
+                self.unlabel_images(set_name, hashes)
+            else:
+                self.label_images(set_name, label, hashes)
 
     def image_labels(self, label_set: LabelSet, hashes: Sequence[str] | None = None) -> dict[str, str]:
         """{content hash: label} of the set, for `hashes` (every labelled image when None)."""

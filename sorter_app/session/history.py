@@ -35,13 +35,25 @@ class FileStep:
 
 
 @dataclass(frozen=True)
-class LabelStep:
-    """Labelling as an undo step: the label given (None: taken off) and each image's label before."""
+class SetChange:
+    """What a labelling step did to the set itself: an import of sub-folder names may create it or
+    add labels to it. Undo gives the set back `before` (None: it did not exist, so it goes); Redo
+    makes sure it has `after` again."""
 
-    text: str  # "Label 3 Images “kitchen”"
+    before: tuple[str, ...] | None
+    after: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LabelStep:
+    """Labelling as an undo step: each image's label of the set before and after (None: none).
+    A selection gets one label; an import of sub-folder names gives each image its folder's."""
+
+    text: str  # "Label 3 Images “kitchen”", "Import Labels from Folders"
     set_name: str
-    label: str | None
     before: dict[str, str | None]  # content hash → its label of the set before, None for none
+    after: dict[str, str | None]  # content hash → its label after the step, None for none
+    set_change: SetChange | None = None
 
 
 Step = EditStep | FileStep | LabelStep

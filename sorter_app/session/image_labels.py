@@ -1,21 +1,23 @@
 """Labelling images: a selection, a whole group or the head of the review queue gets a label of the
-active set, as one step of the session's undo history.
+active set, as one step of the session's undo history; an import of sub-folder names is one too.
 
 A `LabelStep` keeps each image's label before the step, read in the same job that writes the new
 one, so Undo gives every image back exactly what it had (its old label, or none) and Redo gives the
-label again. Writes are serial jobs, in order; the views learn of them through `LabelSets`.
+labels of the step again; a step that made the set or added labels to it (an import) also gives the
+set back as it was. Writes are serial jobs, in order; the views learn of them through `LabelSets`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..core.label_store import LabelStore
 from ..core.library import Library
+from ..core.plan import name_key
 from .events import Changes
-from .history import LabelStep
+from .history import LabelStep, SetChange
 from .jobs import Job
 from .labels import Snapshot, snapshot
 from .wording import plural
@@ -45,8 +47,8 @@ class ImageLabels:
             return
         words = f"“{label}”" if label is not None else f"of “{chosen.name}”"
         verb = "Label" if label is not None else "Unlabel"
-        step = LabelStep(f"{verb} {plural(len(hashes), 'Image')} {words}", chosen.name, label, {})
-        self._apply(step, hashes, label, push=True)
+        text = f"{verb} {plural(len(hashes), 'Image')} {words}"
+        self._apply(LabelStep(text, chosen.name, {}, dict.fromkeys(hashes, label)), "do")
 
     def review_answer(self, label: str | None = None) -> None:
         """The image at the head of the review queue: its guess accepted (None), or `label`."""
@@ -55,47 +57,52 @@ class ImageLabels:
             head = review.pop(0)
             self.label([head.path], label or head.guess)
 
+    def pushed(self, step: LabelStep) -> None:
+        """A step written elsewhere (an import of sub-folder names) joins the undo history."""
+        self.s.groups.history.push(step)
+        self.s.emit(Changes(history=True))
+
     def undo(self, step: LabelStep) -> None:
         if not self._stepping:
             self._stepping = True
-            self._apply(step, list(step.before), None, undo=True)
+            self._apply(step, "undo")
 
     def redo(self, step: LabelStep) -> None:
         if not self._stepping:
             self._stepping = True
-            self._apply(step, list(step.before), step.label)
+            self._apply(step, "redo")
 
-    def _apply(
-        self, step: LabelStep, hashes: list[str], label: str | None, *, push: bool = False, undo: bool = False
-    ) -> None:
-        set_name = step.set_name
+    def _apply(self, step: LabelStep, direction: Literal["do", "undo", "redo"]) -> None:
+        set_name, undo = step.set_name, direction == "undo"
 
-        def call(lib: Library, p: object, c: object) -> tuple[dict[str, str | None], Snapshot]:
+        def call(lib: Library, p: object, c: object) -> tuple[LabelStep, Snapshot]:
             store = LabelStore(lib.catalog)
+            if direction == "redo" and step.set_change is not None:
+                redo_set(store, set_name, step.set_change)
             found = store.get(set_name)
-            before: dict[str, str | None] = dict.fromkeys(hashes)
-            before.update(store.image_labels(found, hashes))
-            if undo:  # each image gets back what it had
-                for old in {v for v in step.before.values() if v is not None}:
-                    store.label_images(set_name, old, [h for h, v in step.before.items() if v == old])
-                store.unlabel_images(set_name, [h for h, v in step.before.items() if v is None])
-            elif label is None:
-                store.unlabel_images(set_name, hashes)
-            else:
-                store.label_images(set_name, label, hashes)
-            return before, snapshot(store)
+            if direction != "do":
+                store.assign(set_name, step.before if undo else step.after)
+                if undo and step.set_change is not None:
+                    undo_set(store, set_name, step.set_change)
+                return step, snapshot(store)
+            before: dict[str, str | None] = dict.fromkeys(step.after)
+            before.update(store.image_labels(found, list(step.after)))
+            store.assign(set_name, step.after)
+            labels = store.get(set_name).labels  # "New Label…" adds one: Undo takes it away again
+            change = SetChange(found.labels, labels) if labels != found.labels else None
+            return replace(step, before=before, set_change=change), snapshot(store)
 
-        def done(result: tuple[dict[str, str | None], Snapshot]) -> None:
-            before, found = result
+        def done(result: tuple[LabelStep, Snapshot]) -> None:
+            written, found = result
             history = self.s.groups.history
-            if push:
-                history.push(replace(step, before=before))
+            if direction == "do":
+                history.push(written)
             else:
                 (history.undone if undo else history.redone)()
                 self._stepping = False
                 self.s.message.emit(f"{'Undone' if undo else 'Redone'}: {step.text}")
             self.s.emit(Changes(history=True))
-            self.s.label_sets.labels_written(step, hashes, found, undo=undo)
+            self.s.label_sets.labels_written(written, found, undo=undo)
 
         def failed(message: str) -> None:
             self._stepping = False
@@ -103,3 +110,22 @@ class ImageLabels:
 
         self._writes += 1
         self.s.run(Job(f"labelling:{self._writes}", call, done, failed=failed, serial=True))
+
+
+def undo_set(store: LabelStore, set_name: str, change: SetChange) -> None:
+    """The set as it was before the step: gone if the step made it, else without the labels it added."""
+    if change.before is None:
+        store.delete(set_name)
+        return
+    kept = {name_key(label) for label in change.before}
+    for label in store.get(set_name).labels:
+        if name_key(label) not in kept:
+            store.remove_label(set_name, label)
+
+
+def redo_set(store: LabelStore, set_name: str, change: SetChange) -> None:
+    """The set with the labels the step gave it, made again if an undo took it away."""
+    if store.find(set_name) is None:
+        store.create(set_name, change.after)
+    else:
+        store.add_labels(set_name, change.after)

@@ -17,6 +17,7 @@ from ..core.labelling import ImportReport, Labelling
 from ..core.library import Library
 from ..core.plan import MovePlan
 from .files import Proposal
+from .history import LabelStep, SetChange
 from .jobs import Job
 from .labels import Snapshot, snapshot
 from .wording import EXPORTING, PLANNING, plural
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 IMPORTING = "Importing sub-folder names"
+IMPORT_STEP = "Import Labels from Folders"  # what Edit → Undo says
 
 
 class LabelFiles:
@@ -32,14 +34,28 @@ class LabelFiles:
         self.s = session
 
     def import_folders(self, folder: Path, set_name: str) -> None:
-        """Each sub-folder of `folder` a label of `set_name` (created if new), its images labelled."""
+        """Each sub-folder of `folder` a label of `set_name` (created if new), its images labelled;
+        one step of the undo history, which gives back exactly the labels (and the set) before."""
 
-        def call(lib: Library, p: object, c: object) -> tuple[ImportReport, Snapshot]:
+        def call(lib: Library, p: object, c: object) -> tuple[ImportReport, LabelStep, Snapshot]:
+            store = LabelStore(lib.catalog)
+            existing = store.find(set_name)
+            had = store.image_labels(existing) if existing else {}
             report = Labelling(lib).import_folders(folder, set_name)
-            return report, snapshot(LabelStore(lib.catalog))
+            found = store.get(report.set_name)
+            has = store.image_labels(found)
+            changed = [h for h, label in has.items() if had.get(h) != label]  # an import only adds
+            step = LabelStep(
+                IMPORT_STEP,
+                found.name,
+                {h: had.get(h) for h in changed},
+                {h: has[h] for h in changed},
+                SetChange(existing.labels if existing else None, found.labels),
+            )
+            return report, step, snapshot(store)
 
-        def done(result: tuple[ImportReport, Snapshot]) -> None:
-            report, found = result
+        def done(result: tuple[ImportReport, LabelStep, Snapshot]) -> None:
+            report, step, found = result
             labels = ", ".join(f"{label} ({n})" for label, _, n in report.labels) or "none"
             extra = (
                 f"; {len(report.conflicts)} found under two labels got neither" if report.conflicts else ""
@@ -47,6 +63,9 @@ class LabelFiles:
             self.s.message.emit(
                 f"Set “{report.set_name}”: {plural(report.changed, 'image')} labelled; labels {labels}{extra}"
             )
+            change = step.set_change
+            if step.after or (change is not None and change.before != change.after):
+                self.s.image_labels.pushed(step)
             self.s.label_sets.adopt(found, report.set_name)
 
         self.s.run(Job("labels:import", call, done, label=IMPORTING, serial=True))

@@ -188,16 +188,7 @@ class LabelSets:
             return snapshot(store)
 
         def done(found: Snapshot) -> None:
-            self.snapshot = found
-            names = [s.name for s in found.sets]
-            wanted = activate if activate is not None else self.active
-            chosen = next((n for n in names if wanted and n.casefold() == wanted.casefold()), None)
-            chosen = chosen or (self.active if self.active in names else (names[0] if names else None))
-            if chosen != self.active:
-                self.active, self.trained, self.review = chosen, None, []
-                retrain_now = True
-            else:
-                retrain_now = retrain
+            retrain_now = self._show(found, activate) or retrain
             self._changed(browse=True)
             if retrain_now:
                 self.schedule_retrain()
@@ -215,14 +206,31 @@ class LabelSets:
 
     # labelling (image_labels.py writes; this shows) ---------------------------------------------------
 
-    def labels_written(self, step: LabelStep, hashes: list[str], found: Snapshot, *, undo: bool) -> None:
-        """Images got `step.label` (None: lost theirs; after an undo, what `step.before` says): the
-        counts and the user's labels show at once; the model's answers follow after the retrain."""
+    def _show(self, found: Snapshot, activate: str | None = None) -> bool:
+        """Sets read back after a change: the set `activate` names (any case) becomes the active
+        one, else the active one stays if it still exists, else the first; True when it changed."""
         self.snapshot = found
+        names = [s.name for s in found.sets]
+        wanted = activate if activate is not None else self.active
+        chosen = next((n for n in names if wanted and n.casefold() == wanted.casefold()), None)
+        chosen = chosen or (self.active if self.active in names else (names[0] if names else None))
+        if chosen == self.active:
+            return False
+        self.active, self.trained, self.review = chosen, None, []
+        return True
+
+    def labels_written(self, step: LabelStep, found: Snapshot, *, undo: bool) -> None:
+        """Images got `step.after` (after an undo, `step.before`; None: no label): the counts and
+        the user's labels show at once; the model's answers follow after the retrain. A step that
+        made its set (an import) shows it again when redone; undone, the set goes."""
+        activate = step.set_name if step.set_change is not None and step.set_change.before is None else None
+        self._show(found, None if undo else activate)
+        given_now = step.before if undo else step.after
+        hashes = list(step.after)
         if self.trained is not None and self.trained.set_name == step.set_name:
             answers = dict(self.trained.answers)
             for h in hashes:
-                given = step.before.get(h) if undo else step.label
+                given = given_now.get(h)
                 old = answers.get(h)
                 if given is not None:
                     answers[h] = Answer(old.path if old else "", given, 1.0, True, given)

@@ -162,6 +162,74 @@ def test_importing_subfolder_names_labels_their_images(make_session: MakeSession
     assert session.label_sets.trained is not None and session.label_sets.trained.model is not None
 
 
+def users_labels(session: Session) -> dict[str, str]:
+    """{relpath: label} of the images a person labelled in the active set, as the session shows them."""
+    trained = session.label_sets.trained
+    assert trained is not None
+    return {a.path: a.label for a in trained.answers.values() if a.labelled}
+
+
+def set_labels(session: Session) -> tuple[str, ...]:
+    chosen = session.label_sets.current
+    assert chosen is not None
+    return chosen.labels
+
+
+def test_importing_subfolder_names_is_one_undo_step(make_session: MakeSession, tmp_path: Path) -> None:
+    folder = tmp_path / "half sorted"
+    for n, name in enumerate(("forest", "desert")):
+        for f in range(3):
+            builders.write_frame(folder / name / f"{f}.jpg", seed=n + 1, frame=f)
+    builders.write_frame(folder / "loose.jpg", seed=3, frame=0)
+    session, _, recorder = make_session()
+    session.open_folder(folder)
+    sets = session.label_sets
+    sets.create_set("terrain", ["sea"])
+    session.image_labels.label(["loose.jpg", "forest/0.jpg"], "sea")  # the import will relabel one
+    before = {"loose.jpg": "sea", "forest/0.jpg": "sea"}
+    assert users_labels(session) == before
+
+    session.label_files.import_folders(folder, "terrain")
+    imported = {"loose.jpg": "sea"} | {f"{d}/{f}.jpg": d for d in ("forest", "desert") for f in range(3)}
+    assert users_labels(session) == imported
+    assert set_labels(session) == ("sea", "desert", "forest")
+    assert session.groups.undo_text() == "Import Labels from Folders"
+    session.groups.undo()  # one step: the labels and the set exactly as they were
+    assert recorder.messages[-1] == "Undone: Import Labels from Folders"
+    assert users_labels(session) == before
+    assert set_labels(session) == ("sea",)
+    assert session.groups.undo_text() == "Label 2 Images “sea”"
+    session.groups.redo()
+    assert users_labels(session) == imported
+    assert set_labels(session) == ("sea", "desert", "forest")
+
+    session.label_files.import_folders(folder, "Places")  # into a new set: undone, the set goes
+    assert sets.active == "Places" and users_labels(session) == {
+        f"{d}/{f}.jpg": d for d in ("forest", "desert") for f in range(3)
+    }
+    session.groups.undo()
+    assert [s.name for s in sets.sets] == ["terrain"] and sets.active == "terrain"
+    assert users_labels(session) == imported
+    session.groups.redo()
+    assert [s.name for s in sets.sets] == ["Places", "terrain"] and sets.active == "Places"
+    assert set_labels(session) == ("desert", "forest")
+    assert sum(sets.counts().values()) == 6
+
+
+def test_a_new_label_given_to_images_leaves_the_set_on_undo(opened: Opened) -> None:
+    session, _, _ = opened
+    sets = session.label_sets
+    sets.create_set("scenes", ["one"])
+    session.image_labels.label(scene(0, range(2)), "one")
+    session.image_labels.label(scene(1, range(2)), "two")  # "Label As → New Label…"
+    assert set_labels(session) == ("one", "two")
+    session.groups.undo()
+    assert set_labels(session) == ("one",)
+    assert labelled(session) == {"one": 2}
+    session.groups.redo()
+    assert labelled(session) == {"one": 2, "two": 2}
+
+
 def test_review_keys_are_digits_then_first_letters(opened: Opened) -> None:
     session, _, _ = opened
     sets = session.label_sets
