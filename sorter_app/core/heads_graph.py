@@ -55,18 +55,26 @@ class HeadsGraph:
     @classmethod
     def of(cls, spec: ModelSpec, sidecar_dir: Path) -> HeadsGraph | None:
         """The model's heads graph, checked against its sidecar; None when it has none."""
-        if not spec.heads_file or not spec.probability_heads:
-            return None
-        path = sidecar_dir / spec.heads_file
-        if not path.is_file():
-            raise ModelError(f"model heads file missing: {path}")
-        if file_sha256(path) != spec.heads_sha256:
-            raise ModelError(f"model heads file {path} does not match its sidecar's sha256")
-        return cls(spec, path)
+        path = checked_heads_file(spec, sidecar_dir)
+        return None if path is None else cls(spec, path)
 
     def run(self, vectors: NDArray[np.float32]) -> dict[str, NDArray[np.float32]]:
         results = self._session.run(self.heads, {self._input: np.ascontiguousarray(vectors, np.float32)})
         return {head: np.asarray(r, dtype=np.float32) for head, r in zip(self.heads, results, strict=True)}
+
+
+def checked_heads_file(spec: ModelSpec, sidecar_dir: Path) -> Path | None:
+    """The heads file the sidecar names, there and with the sha256 the sidecar gives; None when it
+    names none. Settings checks a chosen model with it, so a model missing its heads is refused
+    when chosen, not only when the next folder loads it."""
+    if not spec.heads_file or not spec.probability_heads:
+        return None
+    path = sidecar_dir / spec.heads_file
+    if not path.is_file():
+        raise ModelError(f"model heads file missing: {path}")
+    if file_sha256(path) != spec.heads_sha256:
+        raise ModelError(f"model heads file {path} does not match its sidecar's sha256")
+    return path
 
 
 def predict_stored(

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from ..core.clusters import RESOLUTIONS
 from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
 from ..core.errors import ModelError
+from ..core.heads_graph import checked_heads_file
 from ..core.model_spec import load_spec
 from ..core.seed_groups import SEED_THRESHOLD
 from ..paths import APP_NAME, AppPaths, bundled_model_sidecar
@@ -197,6 +198,13 @@ def model_sidecar_problem(text: str) -> str | None:
         return f"{path.name} is not a usable model sidecar ({exc})."
     if not (path.parent / spec.onnx_file).is_file():
         return f"The model file {spec.onnx_file} named by {path.name} is missing from {path.parent}."
+    try:
+        checked_heads_file(spec, path.parent)
+    except ModelError:
+        return (
+            f"The heads file {spec.heads_file} named by {path.name} is missing from {path.parent} "
+            "or is not the one the sidecar was written with: copy it with the model."
+        )
     return None
 
 

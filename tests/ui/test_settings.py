@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from sorter_app.core.duplicates import NEAR_DUPLICATE_THRESHOLD
+from sorter_app.core.model_spec import load_spec
 from sorter_app.core.seed_groups import SEED_THRESHOLD
 from sorter_app.paths import AppPaths, bundled_model_sidecar
 from sorter_app.ui.settings import MAX_RECENT_FOLDERS, Settings, SettingsDialog, SettingsStore
@@ -235,6 +236,18 @@ def sidecar_without_its_model(tmp_path: Path) -> Path:
     return Path(shutil.copy(bundled_model_sidecar(), tmp_path / "copied.json"))
 
 
+def sidecar_without_its_heads(tmp_path: Path) -> Path:
+    shutil.copy(bundled_model_sidecar().with_suffix(".onnx"), tmp_path / "image-sorter.onnx")
+    return Path(shutil.copy(bundled_model_sidecar(), tmp_path / "image-sorter.json"))
+
+
+def sidecar_with_other_heads(tmp_path: Path) -> Path:
+    sidecar = sidecar_without_its_heads(tmp_path)
+    heads = bundled_model_sidecar().parent / load_spec(sidecar).heads_file
+    (tmp_path / heads.name).write_bytes(heads.read_bytes()[:-1] + b"\0")
+    return sidecar
+
+
 def onnx_file(tmp_path: Path) -> Path:
     return Path(shutil.copy(bundled_model_sidecar().with_suffix(".onnx"), tmp_path / "model.onnx"))
 
@@ -252,6 +265,8 @@ def unrelated_json(tmp_path: Path) -> Path:
         (onnx_file, "choose the .json file"),
         (unrelated_json, "not a usable model sidecar"),
         (sidecar_without_its_model, "is missing from"),
+        (sidecar_without_its_heads, "The heads file image-sorter-heads.onnx"),
+        (sidecar_with_other_heads, "is not the one the sidecar was written with"),
     ],
 )
 def test_an_unusable_model_file_is_refused_with_a_reason(
@@ -268,6 +283,16 @@ def test_an_unusable_model_file_is_refused_with_a_reason(
     assert not dialog.error_label.isVisible()
     click(dialog, QDialogButtonBox.StandardButton.Ok)
     assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def test_a_model_copied_with_its_heads_is_accepted(qtbot: QtBot, tmp_path: Path) -> None:
+    sidecar = sidecar_without_its_heads(tmp_path)
+    heads = load_spec(sidecar).heads_file
+    shutil.copy(bundled_model_sidecar().parent / heads, tmp_path / heads)
+    dialog = open_dialog(qtbot, Settings())
+    dialog.model_edit.setText(str(sidecar))
+    click(dialog, QDialogButtonBox.StandardButton.Ok)
+    assert dialog.result() == QDialog.DialogCode.Accepted and dialog.settings().model_sidecar == str(sidecar)
 
 
 def test_a_file_is_refused_as_the_data_folder(qtbot: QtBot, tmp_path: Path) -> None:
