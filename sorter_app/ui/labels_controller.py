@@ -85,7 +85,8 @@ class LabelsController(QObject):
         page.import_folders.clicked.connect(self.import_folders)
         page.review.clicked.connect(lambda: self.window.tabs.setCurrentWidget(self.review))
         page.move_by_label.clicked.connect(self.move_by_label)
-        page.export.clicked.connect(self.export)
+        page.export_set.triggered.connect(lambda _=False: self.export(every_set=False))
+        page.export_all.triggered.connect(lambda _=False: self.export(every_set=True))
         page.name_clusters.clicked.connect(self.name_clusters)
 
     def _ask(self, title: str, question: str, text: str = "") -> str | None:
@@ -174,20 +175,22 @@ class LabelsController(QObject):
         if chosen:
             self.session.label_files.propose_move(MoveMode.MOVE, Path(chosen), confidence / 100.0)
 
-    def export(self) -> None:
-        root = self.session.root
-        if root is None:
+    def export(self, *, every_set: bool) -> None:
+        """The active set's labels and predictions, or every set's (a column group each), to a file."""
+        root, chosen = self.session.root, self.sets.current
+        if root is None or chosen is None:
             return
         folder = self.window.window_state.last_export_folder() or str(Path.home())
+        what = "labels" if every_set else f"{chosen.name.replace('/', '-').replace(chr(92), '-')} labels"
         name, _ = QFileDialog.getSaveFileName(
             self.window,
-            "Export labels",
-            str(Path(folder) / f"{root.name} - labels.csv"),
+            "Export every label set" if every_set else f"Export “{chosen.name}”",
+            str(Path(folder) / f"{root.name} - {what}.csv"),
             "CSV (*.csv);;JSON (*.json)",
         )
         if name:
             self.window.window_state.set_last_export_folder(str(Path(name).parent))
-            self.session.label_files.export(Path(name))
+            self.session.label_files.export(Path(name), every_set=every_set)
 
     def name_clusters(self) -> None:
         self.sets.show_in_browse(True)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -39,14 +40,40 @@ def _button(text: str, tip: str, icon_name: str | None = None) -> QPushButton:
     return button
 
 
+class LabelSetBox(QComboBox):
+    """The active label set, chosen from every set: one on the Labels tab, one on the Review tab,
+    both showing and choosing the session's one active set."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.setMinimumWidth(200)
+        self.setToolTip("The label set you label with, review and act on")
+        self.currentIndexChanged.connect(self._chosen)
+        session.changed.connect(self._session_changed)
+        self._session_changed(Changes(labels=True))
+
+    def _session_changed(self, changes: Changes) -> None:
+        if not (changes.labels or changes.folder):
+            return
+        sets = self.session.label_sets
+        self.blockSignals(True)
+        self.clear()
+        for label_set in sets.sets:
+            self.addItem(label_set.name, label_set.name)
+        self.setCurrentIndex(max(0, self.findData(sets.active)))
+        self.blockSignals(False)
+
+    def _chosen(self, index: int) -> None:
+        name = self.itemData(index)
+        self.session.label_sets.choose(str(name) if name is not None else None)
+
+
 class LabelsPage(QWidget):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.set_box = QComboBox()
-        self.set_box.setMinimumWidth(200)
-        self.set_box.setToolTip("The label set you label with, review and act on")
-        self.set_box.currentIndexChanged.connect(self._set_chosen)
+        self.set_box = LabelSetBox(session)
         self.new_set = _button("New Set…", "A new label set: its name and labels")
         self.rename_set = _button("Rename Set…", "Rename the label set")
         self.delete_set = _button("Delete Set…", "Forget the set, its labels and every image's label of it")
@@ -100,8 +127,14 @@ class LabelsPage(QWidget):
             "Move into Folders by Label…", "A folder per label; previewed first, undoable", "move"
         )
         self.export = _button(
-            "Export Labels…", "Labels and predictions of this folder as CSV or JSON", "export"
+            "Export Labels", "Labels and predictions of this folder as CSV or JSON", "export"
         )
+        export_menu = QMenu(self.export)
+        self.export_set = export_menu.addAction("This Set…")
+        self.export_set.setToolTip("A column group for the set shown here")
+        self.export_all = export_menu.addAction("All Sets…")
+        self.export_all.setToolTip("A column group per label set, in one file")
+        self.export.setMenu(export_menu)
         actions = QHBoxLayout()
         actions.addWidget(self.in_browse)
         for button in (self.name_clusters, self.import_folders, self.review, self.move_by_label, self.export):
@@ -129,12 +162,6 @@ class LabelsPage(QWidget):
         if not (changes.labels or changes.folder):
             return
         sets = self.session.label_sets
-        self.set_box.blockSignals(True)
-        self.set_box.clear()
-        for label_set in sets.sets:
-            self.set_box.addItem(label_set.name, label_set.name)
-        self.set_box.setCurrentIndex(max(0, self.set_box.findData(sets.active)))
-        self.set_box.blockSignals(False)
         self.in_browse.blockSignals(True)
         self.in_browse.setChecked(sets.in_browse)
         self.in_browse.blockSignals(False)
@@ -143,10 +170,6 @@ class LabelsPage(QWidget):
             sets.status_text() + (f" {unknown:,} images of this folder are “unknown” now." if unknown else "")
         )
         self._update_buttons()
-
-    def _set_chosen(self, index: int) -> None:
-        name = self.set_box.itemData(index)
-        self.session.label_sets.choose(str(name) if name is not None else None)
 
     def _update_buttons(self) -> None:
         sets = self.session.label_sets
@@ -157,4 +180,8 @@ class LabelsPage(QWidget):
             button.setEnabled(self.selected_label() is not None)
         for button in (self.name_clusters, self.review, self.move_by_label, self.export):
             button.setEnabled(has_set and has_folder)
+        chosen, count = sets.current, len(sets.sets)
+        self.export_set.setText(f"Only “{chosen.name}”…" if chosen else "This Set…")
+        self.export_all.setText(f"All {count} Sets…" if count > 1 else "All Sets…")
+        self.export_all.setEnabled(count > 1)
         self.import_folders.setEnabled(has_folder)

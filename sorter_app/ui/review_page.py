@@ -3,7 +3,8 @@
 update as the model retrains behind it.
 
 The queue, its order and what a key means live in the session (`session.label_sets`); this page
-shows the head of the queue and turns keys into commands.
+shows the head of the queue and turns keys into commands. Its set picker chooses the session's
+active set, as the Labels tab's does: one set is labelled, reviewed and acted on at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from ..session import Changes, Session
 from .image_view import Decoded, ImageLoader, ZoomableImage
+from .labels_page import LabelSetBox
 from .thumbnails import ThumbnailCache
 
 EMPTY = "Nothing to review yet: label images with at least two labels, and the model will ask about the rest."
@@ -35,6 +37,8 @@ class ReviewPage(QWidget):
             lambda message: self.image.set_message(f"Cannot show this image: {message}")
         )
 
+        self.set_box = LabelSetBox(session)
+        self.set_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the page keeps the keys
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -56,6 +60,10 @@ class ReviewPage(QWidget):
         buttons.addWidget(self.accept)
         buttons.addWidget(self.skip)
         side = QVBoxLayout()
+        picker = QHBoxLayout()
+        picker.addWidget(QLabel("Label set"))
+        picker.addWidget(self.set_box, 1)
+        side.addLayout(picker)
         for widget in (self.title, self.guesses, self.keys):
             side.addWidget(widget)
         side.addLayout(buttons)

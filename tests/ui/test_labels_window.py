@@ -5,6 +5,7 @@ move-by-label previewed, applied and undone byte-exactly.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +13,13 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.ui.main_window import MainWindow
+from sorter_app.ui.review_page import EMPTY
 from tests import builders
 
 from .test_window import FRAMES, LONG, make_window, open_and_wait, tree
@@ -188,3 +190,66 @@ def test_sets_are_made_renamed_and_deleted_on_the_labels_tab(
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     page.delete_set.click()
     qtbot.waitUntil(lambda: not sets.sets and page.set_box.count() == 0, timeout=LONG)
+
+
+def test_the_review_tab_picks_its_set_and_export_offers_every_set(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_and_wait(qtbot, window, photos)
+    sets, labels = window.session.label_sets, window.labels
+    sets.create_set("scenes", ["one", "two"])
+    qtbot.waitUntil(lambda: sets.active == "scenes", timeout=LONG)
+    window.session.image_labels.label([f"s0_f{f}.jpg" for f in range(2)], "one")
+    window.session.image_labels.label([f"s1_f{f}.jpg" for f in range(2)], "two")
+    qtbot.waitUntil(lambda: counts(window) == {"one": 2, "two": 2}, timeout=LONG)
+    sets.create_set("keep", ["yes", "no"])  # the newest set is the active one
+    qtbot.waitUntil(lambda: sets.active == "keep", timeout=LONG)
+
+    review = labels.review
+    window.show_tab(window.tabs.indexOf(review))
+    box = review.set_box
+    assert [box.itemText(i) for i in range(box.count())] == ["keep", "scenes"]
+    assert box.currentText() == "keep" and review.image.message() == EMPTY
+    box.setCurrentIndex(box.findData("scenes"))  # the Review tab's own picker
+    qtbot.waitUntil(lambda: sets.active == "scenes" and labels.page.set_box.currentText() == "scenes")
+    qtbot.waitUntil(lambda: trained(window) and review.shown is not None, timeout=LONG)
+    assert review.shown == sets.review[0].path
+    QTest.keyClick(review, Qt.Key.Key_1)  # the keys still reach the page, not the picker
+    qtbot.waitUntil(lambda: counts(window)["one"] == 3, timeout=LONG)
+
+    page = labels.page
+    assert page.export_set.text() == "Only “scenes”…" and page.export_all.text() == "All 2 Sets…"
+    destination = tmp_path / "out.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(destination), "CSV (*.csv)"))
+    for action_, wanted in ((page.export_all, {"set:keep", "set:scenes"}), (page.export_set, {"set:scenes"})):
+        destination.unlink(missing_ok=True)
+        action_.trigger()
+        qtbot.waitUntil(destination.is_file, timeout=LONG)
+        with destination.open(newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f))
+        assert {c for c in header if c.startswith("set:") and c.count(":") == 1} == wanted
+
+
+def test_importing_subfolder_names_undoes_in_one_step_from_the_edit_menu(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "half sorted"
+    for n, name in enumerate(("forest", "desert")):
+        for f in range(3):
+            builders.write_frame(folder / name / f"{f}.jpg", seed=n + 1, frame=f)
+    builders.write_frame(folder / "loose.jpg", seed=3, frame=0)
+    open_and_wait(qtbot, window, folder)
+    sets, page = window.session.label_sets, window.labels.page
+    window.show_tab(window.tabs.indexOf(page))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(window.labels, "_ask", lambda *a, **k: "terrain")
+    page.import_folders.click()
+    qtbot.waitUntil(lambda: counts(window) == {"desert": 3, "forest": 3}, timeout=LONG)
+    undo = window.window_actions.undo
+    qtbot.waitUntil(lambda: undo.text() == "&Undo Import Labels from Folders", timeout=LONG)
+    undo.trigger()
+    qtbot.waitUntil(lambda: not sets.sets and page.set_box.count() == 0, timeout=LONG)
+    assert page.status.text().startswith("No label set yet")
+    window.window_actions.redo.trigger()
+    qtbot.waitUntil(lambda: counts(window) == {"desert": 3, "forest": 3}, timeout=LONG)
+    assert page.set_box.currentText() == "terrain"
