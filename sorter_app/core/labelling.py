@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -30,7 +30,7 @@ from .label_model import Guesses, LabelModel, TooFewLabelsError, keep_for_traini
 from .label_review import review_order, review_pool
 from .label_store import LabelSet, LabelStore, check_name
 from .library import Library
-from .plan import Mode, MovePlan, make_plan, name_key
+from .plan import Mode, MovePlan, Unplanned, make_plan, name_key
 from .predictions import UNKNOWN, HeadAnswer, Prediction
 from .softmax_regression import Floats, Ints
 
@@ -334,17 +334,33 @@ class Labelling:
         only: Iterable[str] = (),
     ) -> MovePlan:
         """A plan moving (or copying) each image into a folder named after its label: the user's,
-        or the model's where it is sure enough (and at least `min_confidence`). Unknown images stay.
-        `only` restricts the plan to some labels. Nothing moves until the plan is applied."""
+        or the model's where it is sure enough (and at least `min_confidence`). Unknown images stay,
+        and so do less sure ones: the plan lists them as left alone, with how sure the model is,
+        so the preview says why they stay. `only` restricts the plan to some labels. Nothing moves
+        until the plan is applied."""
         scope = self.scope(folder)
         label_set = self.store.get(set_name)
         wanted = {self._label_of(label_set, name) for name in only}
         groups: dict[str, list[str]] = {}
+        unsure: list[Unplanned] = []
         for a in self._answers(scope, set_name):
-            if a.label == UNKNOWN or a.confidence < min_confidence or (wanted and a.label not in wanted):
+            if wanted and a.guess not in wanted:
                 continue
-            groups.setdefault(a.label, []).append(str(scope.root / a.path))
-        return make_plan(groups.items(), destination or scope.folder, mode, folder=scope.folder)
+            src = scope.root / a.path
+            if a.label == UNKNOWN:
+                unsure.append(
+                    Unplanned(src, f"unknown: {a.guess} at {a.confidence:.0%}, below the model's threshold")
+                )
+            elif a.confidence < min_confidence:
+                unsure.append(
+                    Unplanned(
+                        src, f"{a.label} at {a.confidence:.0%}, below the {min_confidence:.0%} asked for"
+                    )
+                )
+            else:
+                groups.setdefault(a.label, []).append(str(src))
+        plan = make_plan(groups.items(), destination or scope.folder, mode, folder=scope.folder)
+        return replace(plan, skipped=(*plan.skipped, *unsure))
 
     @staticmethod
     def _label_of(label_set: LabelSet, name: str) -> str:
