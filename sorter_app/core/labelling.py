@@ -335,9 +335,9 @@ class Labelling:
     ) -> MovePlan:
         """A plan moving (or copying) each image into a folder named after its label: the user's,
         or the model's where it is sure enough (and at least `min_confidence`). Unknown images stay,
-        and so do less sure ones: the plan lists them as left alone, with how sure the model is,
-        so the preview says why they stay. `only` restricts the plan to some labels. Nothing moves
-        until the plan is applied."""
+        and so do less sure ones: the plan lists them as left alone with how sure the model is
+        ("kitchen 54%, under 60%"), so the preview says why they stay. `only` restricts the plan
+        to some labels. Nothing moves until the plan is applied."""
         scope = self.scope(folder)
         label_set = self.store.get(set_name)
         wanted = {self._label_of(label_set, name) for name in only}
@@ -348,15 +348,9 @@ class Labelling:
                 continue
             src = scope.root / a.path
             if a.label == UNKNOWN:
-                unsure.append(
-                    Unplanned(src, f"unknown: {a.guess} at {a.confidence:.0%}, below the model's threshold")
-                )
+                unsure.append(Unplanned(src, f"unknown ({a.guess} {a.confidence:.0%})"))
             elif a.confidence < min_confidence:
-                unsure.append(
-                    Unplanned(
-                        src, f"{a.label} at {a.confidence:.0%}, below the {min_confidence:.0%} asked for"
-                    )
-                )
+                unsure.append(Unplanned(src, f"{a.label} {a.confidence:.0%}, under {min_confidence:.0%}"))
             else:
                 groups.setdefault(a.label, []).append(str(src))
         plan = make_plan(groups.items(), destination or scope.folder, mode, folder=scope.folder)

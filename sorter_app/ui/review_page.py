@@ -21,6 +21,8 @@ from .labels_page import LabelSetBox
 from .thumbnails import ThumbnailCache
 
 EMPTY = "Nothing to review yet: label images with at least two labels, and the model will ask about the rest."
+NEXT = "Training… the model chooses what to ask next."
+ALL_LABELLED = "Nothing left to review: every image of this folder has a label of “{}”."
 
 
 class ReviewPage(QWidget):
@@ -111,7 +113,7 @@ class ReviewPage(QWidget):
             self.title.setText(f"Review “{chosen.name}”" if chosen else "Review")
             self.guesses.setText("")
             self.loader.cancel()
-            self.image.set_message("Training…" if sets.training else EMPTY)
+            self.image.set_message(self._empty_message())
             return
         folder = Path(head.path).parent.as_posix()
         self.title.setText(
@@ -132,6 +134,16 @@ class ReviewPage(QWidget):
             else:
                 self.image.set_message("Loading…")
             self.loader.load(Path(path))
+
+    def _empty_message(self) -> str:
+        """Why no image is shown: no model yet, every image labelled, or the next retrain is due."""
+        sets = self.session.label_sets
+        chosen, trained = sets.current, sets.trained
+        if trained is None or trained.model is None or chosen is None:
+            return "Training…" if sets.training else EMPTY
+        if all(a.labelled for a in trained.answers.values()):  # only when the queue ran dry
+            return ALL_LABELLED.format(chosen.name)
+        return NEXT
 
     def _decoded(self, decoded: Decoded) -> None:
         self.image.set_image(decoded.image, QSize(decoded.width, decoded.height))

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.ui.main_window import MainWindow
-from sorter_app.ui.review_page import EMPTY
+from sorter_app.ui.review_page import ALL_LABELLED, EMPTY
 from tests import builders
 
 from .test_window import FRAMES, LONG, make_window, open_and_wait, tree
@@ -228,6 +228,13 @@ def test_the_review_tab_picks_its_set_and_export_offers_every_set(
         with destination.open(newline="", encoding="utf-8") as f:
             header = next(csv.reader(f))
         assert {c for c in header if c.startswith("set:") and c.count(":") == 1} == wanted
+
+    rest = [p for p in window.session.items if p.startswith("s2_") or p.startswith("s0_")]
+    window.session.image_labels.label(rest, "one")  # every image labelled: the queue runs dry
+    window.session.image_labels.label([f"s1_f{f}.jpg" for f in range(FRAMES)], "two")
+    qtbot.waitUntil(lambda: sum(counts(window).values()) == 3 * FRAMES, timeout=LONG)
+    qtbot.waitUntil(lambda: trained(window) and review.shown is None, timeout=LONG)
+    assert review.image.message() == ALL_LABELLED.format("scenes")
 
 
 def test_importing_subfolder_names_undoes_in_one_step_from_the_edit_menu(
