@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 IMPORTING = "Importing sub-folder names"
 IMPORT_STEP = "Import Labels from Folders"  # what Edit → Undo says
+SKIPS_SHOWN = 3  # sub-folders that did not become labels, named in the message with the reason
 
 
 class LabelFiles:
@@ -60,6 +61,10 @@ class LabelFiles:
             extra = (
                 f"; {len(report.conflicts)} found under two labels got neither" if report.conflicts else ""
             )
+            shown = [f"{folder}/ ({reason})" for folder, reason in report.skipped[:SKIPS_SHOWN]]
+            more = len(report.skipped) - len(shown)
+            if shown:
+                extra += "; not labels: " + "; ".join(shown) + (f" and {more} more" if more else "")
             self.s.message.emit(
                 f"Set “{report.set_name}”: {plural(report.changed, 'image')} labelled; labels {labels}{extra}"
             )

@@ -156,12 +156,16 @@ def test_importing_subfolder_names_labels_their_images(make_session: MakeSession
     for n, name in enumerate(("forest", "desert")):
         for f in range(3):
             builders.write_frame(folder / name / f"{f}.jpg", seed=n + 1, frame=f)
+    builders.write_frame(folder / "Unknown" / "0.jpg", seed=3, frame=0)  # not a name a label may have
+    (folder / "empty").mkdir()
     session, _, recorder = make_session()
     session.open_folder(folder)
     session.label_files.import_folders(folder, "terrain")
     assert session.label_sets.active == "terrain"
     assert labelled(session) == {"desert": 3, "forest": 3}
-    assert "6 images labelled" in recorder.messages[-1]
+    message = recorder.messages[-1]
+    assert "6 images labelled" in message and "; not labels: Unknown/ ('unknown' is what" in message
+    assert "empty/ (holds no indexed images)" in message
     assert session.label_sets.trained is not None and session.label_sets.trained.model is not None
 
 
