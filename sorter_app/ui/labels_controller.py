@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QCursor, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu, QMessageBox
 
 from ..core.kinds import GROUPING_KINDS, AnalysisKind, MoveMode
+from ..session.wording import plural
 from .image_grid import ImageGridView
 from .labels_page import LabelsPage
 from .review_page import ReviewPage
@@ -258,5 +259,10 @@ class LabelsController(QObject):
             self.session.message.emit("Select images first, then Ctrl+L gives them a label.")
             return None
         menu = QMenu(self.window)
+        chosen = self.sets.current
+        if chosen is not None:  # a popup has no title: say what is labelled, in which set
+            header = menu.addAction(f"Label {plural(len(paths), 'Image')} As ({chosen.name})")
+            header.setEnabled(False)
+            menu.addSeparator()
         self._fill(menu, [self.session.relpath(p) for p in paths])
         return menu

@@ -83,6 +83,8 @@ def test_labelling_from_grids_and_groups_retrains_and_reviews(
     select_in_browse(window, [f"s0_f{f}.jpg" for f in range(3)])  # Ctrl+L, then the label's key
     menu = labels.selection_label_menu()  # what Ctrl+L pops up
     assert menu is not None and action(menu, "one").text() == "&1  one"
+    header = menu.actions()[0]  # a popup has no title: its first line says what and which set
+    assert header.text() == "Label 3 Images As (scenes)" and not header.isEnabled()
     action(menu, "one").trigger()
     qtbot.waitUntil(lambda: counts(window).get("one") == 3, timeout=LONG)
 
