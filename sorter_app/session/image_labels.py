@@ -55,6 +55,7 @@ class ImageLabels:
         review = self.s.label_sets.review
         if review:
             head = review.pop(0)
+            self.s.label_sets.answering(head)
             self.label([head.path], label or head.guess)
 
     def pushed(self, step: LabelStep) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 TRAINING = "Training labels"
+ANSWERS_KEPT = 500  # review answers an Undo can bring back to the queue
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class LabelSets:
         self.trained: Trained | None = None  # the active set's model and answers for this folder
         self.training = False
         self.review: list[Answer] = []
+        # (set, content hash) → the review question a person answered: Undo of that answer asks
+        # it again at the head of the queue, so a wrong key is put right on the spot
+        self.answered: dict[tuple[str, str], Answer] = {}
         self.debounce: Callable[[Callable[[], None]], None] = lambda retrain: retrain()
         self._writes = 0
 
@@ -110,6 +114,14 @@ class LabelSets:
         self.trained, self.review = None, []
         self._changed(browse=True)
         self.schedule_retrain()
+
+    def answering(self, head: Answer) -> None:
+        """The head of the review queue is being answered (image_labels.py labels it)."""
+        key = self._hash(head.path)
+        if self.active is not None and key is not None:
+            self.answered[(self.active, key)] = head
+            while len(self.answered) > ANSWERS_KEPT:
+                del self.answered[next(iter(self.answered))]
 
     def skip(self) -> None:
         """Not now: the head of the review queue goes to its end."""
@@ -239,6 +251,12 @@ class LabelSets:
             self.trained = replace(self.trained, answers=answers)
         done = set(hashes)
         self.review = [a for a in self.review if self._hash(a.path) not in done]
+        if undo and step.set_name == self.active:
+            asked = [
+                self.answered.pop((step.set_name, h), None) for h, old in step.before.items() if old is None
+            ]
+            again = [a for a in asked if a is not None]
+            self.review = again + [a for a in self.review if a.path not in {b.path for b in again}]
         self._changed(browse=True)
         self.schedule_retrain()
 

@@ -102,9 +102,14 @@ def test_the_review_queue_takes_enter_and_keys(opened: Opened) -> None:
     assert sets.review and sets.review[0].path != head.path
     assert sets.trained is not None
     assert {a.path: a for a in sets.trained.answers.values()}[head.path].labelled
+    second = sets.review[0]
     session.image_labels.review_answer("three")  # a key: another label
     assert sum(labelled(session).values()) == 8
     assert labelled(session)["three"] >= 3
+    assert sets.review[0].path != second.path
+    session.groups.undo()  # a wrong key, undone: the same question comes back first
+    assert sum(labelled(session).values()) == 7
+    assert sets.review[0] == second and [a.path for a in sets.review].count(second.path) == 1
 
 
 def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
