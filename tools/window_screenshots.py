@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -69,6 +70,46 @@ def start_window_manager() -> subprocess.Popen[bytes] | None:
     manager = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     return manager
+
+
+@contextmanager
+def screen(*, offscreen: bool) -> Iterator[None]:
+    """Xvfb with openbox for the script's window (Qt's offscreen platform when asked), stopped after."""
+    server = manager = None
+    if offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        server = start_xvfb()
+        manager = start_window_manager()
+    try:
+        yield
+    finally:
+        for process in (manager, server):
+            if process is not None:
+                process.terminate()
+
+
+def wait_for(app: QApplication, what: str, done: Callable[[], bool], timeout: float) -> None:
+    """Run the event loop until `done()`, or stop the script after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def settle_for(app: QApplication, seconds: float) -> None:
+    """Let thumbnails fill in and layouts finish before the picture is taken."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def save_grab(widget: QWidget, path: Path) -> None:
+    widget.grab().save(str(path))
+    print(f"saved {path}")
 
 
 def add_problem_files(folder: Path) -> None:
@@ -119,18 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = build_dataset_folder(args.datasets, work / "photos", args.images)
     examples = label_examples(args.datasets, args.images)
     add_problem_files(folder)
-    server = manager = None
-    if args.offscreen:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    else:
-        server = start_xvfb()
-        manager = start_window_manager()
     try:
-        return shoot(folder, work, args.out, examples)
+        with screen(offscreen=args.offscreen):
+            return shoot(folder, work, args.out, examples)
     finally:
-        for process in (manager, server):
-            if process is not None:
-                process.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -169,24 +202,13 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
     session = window.session
 
     def wait(what: str, done: Callable[[], bool], timeout: float = 600.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
+        wait_for(app, what, done, timeout)
 
     def settle(seconds: float = 1.5) -> None:
-        """Let thumbnails fill in and layouts finish before the picture is taken."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        settle_for(app, seconds)
 
     def save(name: str, widget: QWidget | None = None) -> None:
-        path = out / f"{name}.png"
-        (widget or window).grab().save(str(path))
-        print(f"saved {path}")
+        save_grab(widget or window, out / f"{name}.png")
 
     def dialogs() -> list[QWidget]:
         return [w for w in app.topLevelWidgets() if w.isVisible() and w is not window]
