@@ -48,6 +48,8 @@ class ImageLabels:
         words = f"“{label}”" if label is not None else f"of “{chosen.name}”"
         verb = "Label" if label is not None else "Unlabel"
         text = f"{verb} {plural(len(hashes), 'Image')} {words}"
+        if label is not None and len(self.s.label_sets.sets) > 1:  # Undo may touch a set not shown
+            text += f" in “{chosen.name}”"
         self._apply(LabelStep(text, chosen.name, {}, dict.fromkeys(hashes, label)), "do")
 
     def review_answer(self, label: str | None = None) -> None:

@@ -220,6 +220,8 @@ def test_the_review_tab_picks_its_set_and_export_offers_every_set(
     assert review.shown == sets.review[0].path
     QTest.keyClick(review, Qt.Key.Key_1)  # the keys still reach the page, not the picker
     qtbot.waitUntil(lambda: counts(window)["one"] == 3, timeout=LONG)
+    undo = window.window_actions.undo  # two sets: Undo says which one it changes
+    qtbot.waitUntil(lambda: undo.text() == "&Undo Label 1 Image “one” in “scenes”", timeout=LONG)
 
     page = labels.page
     assert page.export_set.text() == "Only “scenes”…" and page.export_all.text() == "All 2 Sets…"
