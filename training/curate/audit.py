@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from sorter_app.core.duplicates import NearRule
 
 from .bounded import Projection, SearchCost, pairs_over
-from .dedupe import embedding_floor, near_duplicate
+from .dedupe import embedding_floor, near_duplicates
 from .engines import Engine
 from .rows import Rows
 
@@ -70,11 +70,8 @@ def run_audit_task(task: AuditTask) -> AuditResult:
         base_reduced = task.projection.reduce(base)
         for rows, cols, sims in pairs_over(queries, query_reduced, base, base_reduced, floor, cost):
             over_floor += len(rows)
-            for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
-                if near_duplicate(
-                    task.rule, similarity, query_layouts[i].tobytes(), base_layouts[j].tobytes()
-                ):
-                    pairs.append((int(task.queries[i]), int(chunk[j])))
+            accepted = near_duplicates(task.rule, sims, query_layouts[rows], base_layouts[cols])
+            pairs += zip(task.queries[rows[accepted]].tolist(), chunk[cols[accepted]].tolist(), strict=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return AuditResult(
         np.array(sorted(pairs), np.int64).reshape(-1, 2),

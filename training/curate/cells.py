@@ -33,7 +33,7 @@ from sorter_app.core.duplicates import NearRule
 from sorter_app.core.layout import THUMB_OFFSET
 
 from .bounded import Projection, SearchCost, pairs_over
-from .dedupe import embedding_floor, near_duplicate
+from .dedupe import embedding_floor, near_duplicates
 from .engines import Engine
 from .rows import Rows
 
@@ -176,16 +176,22 @@ def run_cell_task(task: CellTask) -> CellResult:
             )
             for rows, cols, sims in pairs_over(vectors, reduced, vectors, reduced, floor, cost, same=True):
                 over_floor += len(rows)
-                for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
-                    a, b = sorted((int(members[i]), int(members[j])))
-                    copy_pair = a < 0
-                    if copy_pair and a != -b - 1:
-                        continue  # a copy is only looked for beside its own original
-                    if (a, b) in found:
-                        continue
-                    if not near_duplicate(task.rule, similarity, layouts[i].tobytes(), layouts[j].tobytes()):
-                        continue
-                    if copy_pair:
+                low = np.minimum(members[rows], members[cols])
+                high = np.maximum(members[rows], members[cols])
+                # A copy is only looked for beside its own original; a pair already accepted in
+                # another cell is not judged again.
+                wanted = np.array(
+                    [
+                        (b not in copies) if a < 0 else (a, b) not in found
+                        for a, b in zip(low.tolist(), high.tolist(), strict=True)
+                    ],
+                    dtype=bool,
+                ) & ((low >= 0) | (low == -high - 1))
+                accepted = near_duplicates(
+                    task.rule, sims[wanted], layouts[rows[wanted]], layouts[cols[wanted]]
+                )
+                for a, b in zip(low[wanted][accepted].tolist(), high[wanted][accepted].tolist(), strict=True):
+                    if a < 0:
                         copies.add(b)
                     else:
                         found.add((a, b))

@@ -16,8 +16,9 @@ import numpy as np
 from sorter_app.core.duplicates import NearRule
 
 from .audit import AuditSearch, search_across_splits
+from .bounded import pair_similarity
 from .cells import CELL_SIZE, INJECT_SAMPLE, copy_ids, injected_copies, sample_ids, search_cells
-from .dedupe import Group, exact_pairs, near_duplicate, resolve_group, union_groups
+from .dedupe import Group, exact_pairs, near_duplicates, resolve_group, union_groups
 from .engines import Engine, LocalEngine
 from .inputs import Item
 from .report import Step
@@ -128,15 +129,7 @@ def dedupe_step(
     originals = sample_ids(reps, min(inject, len(reps)), seed)
     vectors, layouts = rows.load(originals)
     copy_vectors, copy_layouts = injected_copies(vectors, layouts, seed)
-    accepted = np.array(
-        [
-            near_duplicate(
-                rule, float(vectors[k] @ copy_vectors[k]), layouts[k].tobytes(), copy_layouts[k].tobytes()
-            )
-            for k in range(len(originals))
-        ],
-        dtype=bool,
-    )
+    accepted = near_duplicates(rule, pair_similarity(vectors, copy_vectors), layouts, copy_layouts)
     copies = Rows.carried(copy_ids(originals), copy_vectors, copy_layouts)
     search = search_cells(
         np.concatenate([reps, copies.gids]),
