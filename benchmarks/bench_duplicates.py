@@ -92,6 +92,17 @@ def _photos_from_npz(source: Path) -> tuple[list[str], np.ndarray, list[ImageInf
     return hashes, np.ascontiguousarray(cached["vectors"][rows], dtype=np.float32), infos
 
 
+def load_photos(source: Path, cache: Path | None) -> tuple[np.ndarray, list[ImageInfo]]:
+    """`real_photos`' vectors and image rows, read from `cache` when it exists and written to it
+    when not (the decoding, done once, outside any timed run; benchmarks.bench_curate uses it too)."""
+    if cache is not None and cache.is_file():
+        return _read_photos(cache)
+    _, vectors, infos = real_photos(source)
+    if cache is not None:
+        _write_photos(cache, vectors, infos)
+    return vectors, infos
+
+
 def _write_photos(path: Path, vectors: np.ndarray, infos: list[ImageInfo]) -> None:
     np.savez(
         path,
@@ -239,12 +250,7 @@ def main() -> None:
     if args.source is None:
         parser.error("--source DATA_DIR is needed (see the description)")
     started = time.perf_counter()
-    if args.photos_cache is not None and args.photos_cache.is_file():
-        vectors, infos = _read_photos(args.photos_cache)
-    else:
-        _, vectors, infos = real_photos(args.source)
-        if args.photos_cache is not None:
-            _write_photos(args.photos_cache, vectors, infos)
+    vectors, infos = load_photos(args.source, args.photos_cache)
     if args.prepare_only:
         return
     with tempfile.TemporaryDirectory(prefix="bench-duplicates-") as tmp:

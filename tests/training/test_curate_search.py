@@ -16,7 +16,7 @@ from sorter_app.core.near_rule import NEAR, decide_pair
 from training.curate import audit, bounded
 from training.curate.bounded import Projection, SearchCost, pairs_over
 from training.curate.cells import nearest_cells, normalised, search_cells, train_centroids
-from training.curate.dedupe import embedding_floor
+from training.curate.dedupe import embedding_floor, near_duplicates
 from training.curate.engines import LocalEngine
 from training.curate.rows import LAYOUT_BYTES, Rows
 from training.curate.work import WorkStore
@@ -141,6 +141,26 @@ def test_the_audit_finds_every_accepted_pair_across_splits(monkeypatch: pytest.M
     assert described["bounds_computed"] == sum(
         int((split == s).sum()) * int((split < s).sum()) for s in (1, 2)
     )  # every pair across two splits, each once
+
+
+def test_the_rule_asked_a_batch_at_a_time_judges_each_pair_as_alone() -> None:
+    """near_duplicates (a batch per call, as the searches ask it) against the app's rule one pair
+    per call: twins, strangers and pictures against themselves, at cosines around the rule's."""
+    x = _photos_like(40, 11)
+    layouts = _layouts_for(x, {20 + k: k for k in range(20)}, 12)
+    rng = np.random.default_rng(13)
+    a = np.concatenate([np.arange(20), rng.integers(0, 40, 40), np.arange(10)])
+    b = np.concatenate([np.arange(20, 40), rng.integers(0, 40, 40), np.arange(10)])
+    cosines = rng.choice([0.4, 0.6, 0.86, 0.95, 1.0], len(a))
+    rule = NearRule()
+
+    batched = near_duplicates(rule, cosines, layouts[a], layouts[b])
+    alone = [
+        decide_pair(float(c), layouts[i].tobytes(), layouts[j].tobytes(), rule).tier == NEAR
+        for c, i, j in zip(cosines, a, b, strict=True)
+    ]
+    assert batched.tolist() == alone and 10 <= sum(alone) < len(alone)
+    assert near_duplicates(rule, np.zeros(0), layouts[:0], layouts[:0]).shape == (0,)
 
 
 def test_the_audit_of_a_single_split_is_empty() -> None:
