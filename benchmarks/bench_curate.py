@@ -182,19 +182,18 @@ class HeapTrace:
 
 
 def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _status_kb(pid, "VmRSS:")
 
 
 def _hwm_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM:")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    """One memory figure of /proc/PID/status, in kB (0 when the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
