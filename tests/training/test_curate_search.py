@@ -3,6 +3,7 @@ audit that finds every near-duplicate pair across splits, and the two-level cell
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,11 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from sorter_app.core.duplicates import NearRule
+from sorter_app.core.images import load_image
 from sorter_app.core.layout import layout_signature
+from sorter_app.core.model_spec import load_spec
 from sorter_app.core.near_rule import NEAR, decide_pair
+from sorter_app.paths import bundled_model_sidecar
 from training.curate import audit, bounded
 from training.curate.bounded import Projection, SearchCost, pairs_over
 from training.curate.cells import nearest_cells, normalised, search_cells, train_centroids
@@ -161,6 +165,36 @@ def test_the_rule_asked_a_batch_at_a_time_judges_each_pair_as_alone() -> None:
     ]
     assert batched.tolist() == alone and 10 <= sum(alone) < len(alone)
     assert near_duplicates(rule, np.zeros(0), layouts[:0], layouts[:0]).shape == (0,)
+
+
+def test_a_pair_the_rule_accepts_one_way_round_is_a_near_duplicate_both_ways(datasets_dir: Path) -> None:
+    """The app's pixel check looks for one picture inside the other and is not symmetric: a real
+    photo and its 25 % resize (benchmarks/bench_curate.py met this pair at 1,000,000 images) pass
+    one way round only. The split audit meets pairs as (later split, earlier split), so curate must
+    judge a pair the same either way, or a duplicate group can span two splits."""
+    original = Image.open(
+        datasets_dir / "house_rooms/train/Bathroom/bath_34_jpg.rf.b97d0f3e15c79eeb6e465acfd0044b41.jpg"
+    )
+    resized = io.BytesIO()
+    original.resize((original.width // 4, original.height // 4), Image.Resampling.LANCZOS).save(
+        resized, "JPEG", quality=90
+    )
+    size = load_spec(bundled_model_sidecar()).preprocess.size
+    signatures = [
+        np.frombuffer(layout_signature(load_image(data, size).image), np.uint8)
+        for data in ((datasets_dir / original.filename).read_bytes(), resized.getvalue())
+    ]
+    a, b = np.stack(signatures[:1]), np.stack(signatures[1:])
+    rule = NearRule()
+    one_way = [
+        decide_pair(0.94, x[0].tobytes(), y[0].tobytes(), rule).tier == NEAR for x, y in ((a, b), (b, a))
+    ]
+    assert sorted(one_way) == [False, True]  # the premise: the app's rule alone is asymmetric here
+
+    cosine = np.array([0.94])
+    assert (
+        near_duplicates(rule, cosine, a, b).tolist() == near_duplicates(rule, cosine, b, a).tolist() == [True]
+    )
 
 
 def test_the_audit_of_a_single_split_is_empty() -> None:

@@ -33,10 +33,26 @@ def near_duplicates(
     """The app's near-duplicate rule on many pairs, from what each shard stores (embedding cosine,
     layout signature rows): pair k is (similarities[k], layouts_a[k], layouts_b[k]).
 
-    The one place curate asks it: when the app's rule changes, curate follows here. Asked a batch
-    at a time because the pixel check runs vectorised over a batch: one pair per call cost 5–25 ms
-    (a thread pool and the check's set-up each time), a batch ~0.25 ms a pair.
+    The one place curate asks it: when the app's rule changes, curate follows here. A pair is a
+    near-duplicate when the rule accepts it either way round: its pixel check looks for one picture
+    inside the other and is not symmetric (48 of 100,000 real edited copies in benchmarks/
+    bench_curate.py were accepted one way only), and the split audit, which meets a pair as (later
+    split, earlier split), must judge it as the dedupe and any other caller would. Asked a batch at
+    a time because the check runs vectorised over a batch: one pair per call cost 5–25 ms (a
+    thread pool and the check's set-up each time), a batch ~0.25 ms a pair.
     """
+    accepted = _accepted(rule, similarities, layouts_a, layouts_b)
+    other_way = np.flatnonzero(~accepted)
+    accepted[other_way] = _accepted(rule, similarities[other_way], layouts_b[other_way], layouts_a[other_way])
+    return accepted
+
+
+def _accepted(
+    rule: NearRule,
+    similarities: NDArray[np.floating[Any]],
+    layouts_a: NDArray[np.uint8],
+    layouts_b: NDArray[np.uint8],
+) -> NDArray[np.bool_]:
     if not len(similarities):
         return np.zeros(0, dtype=bool)
     verdicts = decide_pairs(
