@@ -172,17 +172,16 @@ def test_a_pair_the_rule_accepts_one_way_round_is_a_near_duplicate_both_ways(dat
     photo and its 25 % resize (benchmarks/bench_curate.py met this pair at 1,000,000 images) pass
     one way round only. The split audit meets pairs as (later split, earlier split), so curate must
     judge a pair the same either way, or a duplicate group can span two splits."""
-    original = Image.open(
-        datasets_dir / "house_rooms/train/Bathroom/bath_34_jpg.rf.b97d0f3e15c79eeb6e465acfd0044b41.jpg"
-    )
+    photo = datasets_dir / "house_rooms/train/Bathroom/bath_34_jpg.rf.b97d0f3e15c79eeb6e465acfd0044b41.jpg"
     resized = io.BytesIO()
-    original.resize((original.width // 4, original.height // 4), Image.Resampling.LANCZOS).save(
-        resized, "JPEG", quality=90
-    )
+    with Image.open(photo) as original:  # calibrate_duplicates' "resize 25%" edit
+        original.resize((original.width // 4, original.height // 4), Image.Resampling.LANCZOS).save(
+            resized, "JPEG", quality=90
+        )
     size = load_spec(bundled_model_sidecar()).preprocess.size
-    signatures = [
+    signatures = [  # as the indexer and curate's decode compute them
         np.frombuffer(layout_signature(load_image(data, size).image), np.uint8)
-        for data in ((datasets_dir / original.filename).read_bytes(), resized.getvalue())
+        for data in (photo.read_bytes(), resized.getvalue())
     ]
     a, b = np.stack(signatures[:1]), np.stack(signatures[1:])
     rule = NearRule()

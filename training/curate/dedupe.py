@@ -1,11 +1,11 @@
 """Near-duplicate groups and the one image each group keeps.
 
 Identical files (same content hash) are one entry; distinct contents are joined when the app's
-near-duplicate rule accepts the pair (`near_duplicate`: embedding cosine *and* the pixel check
-that finds one picture inside the other, sorter_app.core.near_rule). Pairs are found cell by cell
-(cells.py) and joined here with union-find. Within and across sources alike. A group keeps its
-largest-resolution image (then the one with more labels, then the larger file, then the first
-path); a group whose members disagree on a label (e.g. the same photo filed as kitchen and as
+near-duplicate rule accepts the pair (`near_duplicates`: embedding cosine *and* the pixel check
+that finds one picture inside the other, either way round; sorter_app.core.near_rule). Pairs are
+found cell by cell (cells.py) and joined here with union-find. Within and across sources alike. A
+group keeps its largest-resolution image (then the one with more labels, then the larger file,
+then the first path); a group whose members disagree on a label (e.g. the same photo filed as kitchen and as
 dining room) keeps none of them, since neither label can be trusted.
 """
 
