@@ -41,27 +41,22 @@ def near_duplicates(
     a time because the check runs vectorised over a batch: one pair per call cost 5–25 ms (a
     thread pool and the check's set-up each time), a batch ~0.25 ms a pair.
     """
-    accepted = _accepted(rule, similarities, layouts_a, layouts_b)
-    other_way = np.flatnonzero(~accepted)
-    accepted[other_way] = _accepted(rule, similarities[other_way], layouts_b[other_way], layouts_a[other_way])
+    cosines = np.asarray(similarities, np.float32)
+    a, b = [row.tobytes() for row in layouts_a], [row.tobytes() for row in layouts_b]
+    accepted = _accepted(rule, cosines, a, b)
+    other_way = np.flatnonzero(~accepted).tolist()
+    accepted[other_way] = _accepted(
+        rule, cosines[other_way], [b[k] for k in other_way], [a[k] for k in other_way]
+    )
     return accepted
 
 
 def _accepted(
-    rule: NearRule,
-    similarities: NDArray[np.floating[Any]],
-    layouts_a: NDArray[np.uint8],
-    layouts_b: NDArray[np.uint8],
+    rule: NearRule, cosines: NDArray[np.float32], a: list[bytes], b: list[bytes]
 ) -> NDArray[np.bool_]:
-    if not len(similarities):
+    if not a:
         return np.zeros(0, dtype=bool)
-    verdicts = decide_pairs(
-        np.asarray(similarities, np.float32),
-        [row.tobytes() for row in layouts_a],
-        [row.tobytes() for row in layouts_b],
-        rule,
-    )
-    return np.array([v.tier == NEAR for v in verdicts], dtype=bool)
+    return np.array([v.tier == NEAR for v in decide_pairs(cosines, a, b, rule)], dtype=bool)
 
 
 def embedding_floor(rule: NearRule) -> float:
