@@ -295,11 +295,14 @@ def category_examples(
     picked: list[tuple[str, str]], names: list[str], per_label: int | None = None
 ) -> dict[str, list[str]]:
     """{category: the folder's relpaths of it} for the ten commonest categories of `picked`
-    (manifest paths; `names` are their relpaths in the folder), at most `per_label` each."""
+    (manifest paths; `names` are their relpaths in the folder), at most `per_label` each.
+
+    Rows without a category (sources that have none, such as indoor_outdoor_alek) are left out: ""
+    is no label name, and a set created with it is refused, so nothing would ever be labelled."""
     with (DATASETS / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        category = {row["path"]: row["category"] for row in csv.DictReader(f)}
+        category = {row["path"]: row["category"].strip() for row in csv.DictReader(f)}
     cats = [category[relpath] for relpath, _ in picked]
-    top = [c for c, _ in Counter(cats).most_common(LABELS)]
+    top = [c for c, _ in Counter(c for c in cats if c).most_common(LABELS)]
     return {c: [n for n, cat in zip(names, cats, strict=True) if cat == c][:per_label] for c in top}
 
 
@@ -311,8 +314,11 @@ def retrain_phase(
     with its answers for the whole folder and the review queue."""
     top = list(chosen)
     sets = window.session.label_sets
+    errors: list[str] = []
+    window.session.failed.connect(lambda failure: errors.append(": ".join(failure)))
     sets.create_set("bench", top)
-    run_until(lambda: sets.active == "bench", 60)
+    if not run_until(lambda: sets.active == "bench" or bool(errors), 60) or sets.active != "bench":
+        raise SystemExit(f"the label set was not created: {'; '.join(errors) or 'no answer in 60 s'}")
     retrains = [0]
     retrain = sets.retrain
 
@@ -358,7 +364,9 @@ def retrain_phase(
     finished = run_until(done, RETRAIN_TIMEOUT_S)
     timer.stop()
     model = sets.trained.model if sets.trained else None
-    phase.notes.update(labelled_counted=sum(sets.counts().values()), still_training=sets.training)
+    phase.notes.update(
+        labelled_counted=sum(sets.counts().values()), still_training=sets.training, errors=errors
+    )
     phase.images = labelled
     phase.notes.update(
         labels=len(top),
@@ -533,6 +541,11 @@ def print_summary(result: dict[str, Any]) -> None:
                 "map",
                 "finished",
                 "viewer_images_shown",
+                "labelled_images",
+                "labelled_counted",
+                "retrains",
+                "seconds_to_last_answer",
+                "errors",
                 "gc_collections",
                 "gc_worst_pause_ms",
             )

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
-from ..core.label_source import caption
+from ..core.label_source import LabelSource, caption
 from ..session import Changes, Session
 from .detail_pane import DetailPane
 from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
@@ -78,11 +78,43 @@ class FolderTree(QTreeView):
             self.folder_chosen.emit(str(current.data(FOLDER_ROLE)))
 
 
+class Captions:
+    """Each image's second line, remembered by content while its answers stay the same object.
+
+    Browse is rebuilt whenever clusters are named or a label set answers anew, and working out a
+    caption from the answers was most of that work on the UI thread (70 ms for 5,000 images). A
+    label source never changes its answers (the session swaps in a new source when they change),
+    and predictions are immutable, so a caption stays right while both are the very same objects.
+    """
+
+    def __init__(self) -> None:
+        self._source: LabelSource | None = None
+        self._known: dict[str, tuple[object, str]] = {}  # content hash → (prediction, caption)
+
+    def using(self, source: LabelSource) -> Captions:
+        if source is not self._source:
+            self._source, self._known = source, {}
+        return self
+
+    def of(self, item: BrowseItem) -> str:
+        if not item.content_hash:
+            return "not indexed yet"
+        assert self._source is not None, "using() names the source first"
+        known = self._known.get(item.content_hash)
+        if known is not None and known[0] is item.prediction:
+            return known[1]
+        text = caption(self._source.answers(item))
+        self._known[item.content_hash] = (item.prediction, text)
+        return text
+
+
 class BrowsePage(QWidget):
     def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__()
         self.session = session
         self._shown: list[BrowseItem] = []
+        self._tree_paths: frozenset[str] = frozenset()  # the images the folder tree counts
+        self._captions = Captions()
 
         self.sort_box = QComboBox()
         for key in SORT_KEYS:
@@ -151,8 +183,10 @@ class BrowsePage(QWidget):
         if changes.items or changes.folder:
             self._show_labels()
             root = self.session.root
-            if root is not None:
+            paths = frozenset(self.session.items)
+            if root is not None and (changes.folder or paths != self._tree_paths):  # not for new names
                 self.folders.set_folders(root.name, self.session.subfolders(), self.session.filter.folder)
+                self._tree_paths = paths
         if changes.filter or changes.folder:
             self._show_filter(self.session.filter)
         if changes.items or changes.filter or changes.folder:
@@ -190,6 +224,7 @@ class BrowsePage(QWidget):
         current = self.grid.currentIndex().data(PATH_ROLE)
         self._shown = session.visible_items()
         cells: list[GridItem] = []
+        captions = self._captions.using(session.labels)
         sections = [session.section(i) for i in self._shown]
         counts: dict[str, int] = {}
         for section in sections:
@@ -204,7 +239,7 @@ class BrowsePage(QWidget):
                 GridItem(
                     path=prefix + item.relpath,
                     caption=item.name,
-                    detail=caption(session.labels.answers(item)) if item.content_hash else "not indexed yet",
+                    detail=captions.of(item),
                     tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
                 )
             )

@@ -100,6 +100,7 @@ class ImageGridModel(QAbstractListModel):
         super().__init__(parent)
         self._thumbnails = thumbnails
         self._items: list[GridItem] = []
+        self._paths: list[str] = []  # of the items, in order
         self._rows: dict[str, int] = {}
         self._waiting: set[str] = set()  # shown as the loading placeholder, thumbnail requested
         self._generation = 0
@@ -112,13 +113,24 @@ class ImageGridModel(QAbstractListModel):
 
     @property
     def generation(self) -> int:
-        """Bumped by every `set_items`: work started for an older generation is for another grid."""
+        """Bumped by every `set_items` that shows other images: work started for an older
+        generation is for another grid."""
         return self._generation
 
     def set_items(self, items: Iterable[GridItem]) -> None:
+        """Show `items`. The same images in the same order (new captions after clustering or a
+        retrain) are updated in place: a reset of a 5,000-row grid makes the view lay it out again,
+        drops its selection and re-asks for every thumbnail on screen, all on the UI thread."""
+        new = list(items)
+        paths = [item.path for item in new]
+        if new and paths == self._paths:
+            self._items = new
+            self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, 0))
+            return
         self.beginResetModel()
-        self._items = _first_of_each_path(items)
-        self._rows = {item.path: row for row, item in enumerate(self._items)}
+        self._items = _first_of_each_path(new) if len(set(paths)) < len(paths) else new
+        self._paths = [item.path for item in self._items]
+        self._rows = {path: row for row, path in enumerate(self._paths)}
         self.has_headers = any(item.header for item in self._items)
         self._waiting.clear()
         self._generation += 1
@@ -132,6 +144,7 @@ class ImageGridModel(QAbstractListModel):
         first = len(self._items)
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
         self._items.extend(new)
+        self._paths.extend(item.path for item in new)
         self._rows.update((item.path, first + offset) for offset, item in enumerate(new))
         self.endInsertRows()
 
@@ -140,9 +153,10 @@ class ImageGridModel(QAbstractListModel):
         for last, first in _descending_runs(rows):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._items[first : last + 1]
+            del self._paths[first : last + 1]
             self.endRemoveRows()
         if rows:
-            self._rows = {item.path: row for row, item in enumerate(self._items)}
+            self._rows = {path: row for row, path in enumerate(self._paths)}
 
     def items(self) -> list[GridItem]:
         return list(self._items)

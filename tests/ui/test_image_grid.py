@@ -182,6 +182,40 @@ def test_a_corrupt_file_keeps_its_broken_placeholder_without_retrying(
     assert isinstance(shown, QPixmap) and shown.toImage() != loading.toImage()
 
 
+def test_new_captions_for_the_same_images_update_in_place(
+    make_grid: MakeGrid, qtbot: QtBot, qtmodeltester: object, tmp_path: Path, decoded: list[str]
+) -> None:
+    """Clusters named or a label set retrained: Browse's images are the same, only their lines
+    change. No reset: the view keeps its layout, scroll position and selection, and the
+    thumbnails already asked for are not asked for again."""
+    items = _jpegs(tmp_path, 12)
+    view, _ = make_grid(items)
+    model = _model(view)
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    view.show()
+    qtbot.waitUntil(lambda: len(decoded) >= len(_visible_rows(view)))
+    view.select_path(items[3].path)
+    resets: list[int] = []
+    changed: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(model.rowCount()))
+    model.dataChanged.connect(lambda first, last, roles: changed.append((first.row(), last.row())))
+    generation, asked = model.generation, len(decoded)
+
+    renamed = [
+        GridItem(i.path, detail=f"kitchen {n}%", tooltip=f"{i.path}\nKitchen") for n, i in enumerate(items)
+    ]
+    model.set_items(renamed)
+
+    assert resets == [] and model.generation == generation
+    assert (0, len(items) - 1) in changed
+    assert model.items() == renamed and model.data(model.index(5, 0), DETAIL_ROLE) == "kitchen 5%"
+    assert view.selected_paths() == [items[3].path]
+    qtbot.wait(50)
+    assert len(decoded) == asked  # nothing decoded twice
+    model.set_items(list(reversed(renamed)))  # another order is another grid: reset
+    assert resets == [len(items)] and model.generation == generation + 1
+
+
 def test_switching_items_drops_the_old_generation(
     make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path, decoded: list[str]
 ) -> None:
