@@ -3,9 +3,8 @@
 Left, the groups: tick the ones to act on, rename them (the name becomes the folder's), merge
 several. Right, the selected group's images, each with its score where the analysis has one
 (similarity to the seed, how unusual): split the selected ones out, or take them out of the group.
-Above, what the analysis is doing, and its own control (granularity, how many outliers, the seed
-threshold with the number of images it gathers, live). Every edit is a session command, so Undo
-and Redo (Edit menu) walk them.
+Above, what the analysis is doing, and its own control (analysis_controls.py). Every edit is a
+session command, so Undo and Redo (Edit menu) walk them.
 """
 
 from __future__ import annotations
@@ -15,23 +14,20 @@ from collections.abc import Callable
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
     QPushButton,
-    QSlider,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.clusters import RESOLUTIONS
 from ..core.grouping import Group
 from ..core.kinds import AnalysisKind, MoveMode
 from ..session import Changes, Session
 from ..session.wording import ANALYSIS, MOVES, plural
+from .analysis_controls import AnalysisControls
 from .group_model import KEY_ROLE, GroupListModel
 from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
@@ -65,10 +61,7 @@ class GroupsPage(QWidget):
         self.compute_button.clicked.connect(lambda: session.analyses.compute(kind))
         header = QHBoxLayout()
         header.addWidget(self.status, 1)
-        self.controls = QWidget()
-        controls = QHBoxLayout(self.controls)
-        controls.setContentsMargins(0, 0, 0, 0)
-        self._build_controls(controls)
+        self.controls = AnalysisControls(session, kind)
         header.addWidget(self.controls)
         header.addWidget(self.compute_button)
 
@@ -158,52 +151,6 @@ class GroupsPage(QWidget):
         button.clicked.connect(lambda: slot())
         return button
 
-    def _build_controls(self, layout: QHBoxLayout) -> None:
-        analyses = self.session.analyses
-        if self.kind is AnalysisKind.CLUSTERS:
-            self.granularity = QComboBox()
-            self.granularity.addItems(list(RESOLUTIONS))
-            self.granularity.setCurrentText(analyses.granularity)
-            self.granularity.setToolTip("Coarse makes few large clusters, fine many small ones")
-            self.granularity.currentTextChanged.connect(analyses.set_granularity)
-            layout.addWidget(self.granularity)
-        elif self.kind is AnalysisKind.OUTLIERS:
-            self.outlier_count = QSpinBox()
-            self.outlier_count.setRange(1, 100_000)
-            self.outlier_count.setPrefix("show ")
-            self.outlier_count.setSuffix(" most unusual")
-            self.outlier_count.setSpecialValueText("")
-            self.outlier_count.setValue(10)
-            self.outlier_count.setToolTip("How many of the most unusual images to list")
-            self.outlier_count.valueChanged.connect(analyses.set_outlier_count)
-            layout.addWidget(self.outlier_count)
-        elif self.kind is AnalysisKind.SEED_GROUPS:
-            self.threshold = QSlider(Qt.Orientation.Horizontal)
-            self.threshold.setRange(0, 100)
-            self.threshold.setValue(round(analyses.seed_threshold * 100))
-            self.threshold.setMinimumWidth(160)
-            self.threshold.setToolTip("How alike an image must be to a seed to join its group")
-            self.threshold_label = QLabel()
-            self.threshold.valueChanged.connect(self._threshold_moved)
-            self.threshold.sliderReleased.connect(
-                lambda: analyses.set_seed_threshold(self.threshold.value() / 100)
-            )
-            self.clear_seeds = self._button("Clear seeds", "Start again with no seeds", analyses.clear_seeds)
-            for widget in (QLabel("Similarity ≥"), self.threshold, self.threshold_label, self.clear_seeds):
-                layout.addWidget(widget)
-            self._show_seed_count()
-
-    def _threshold_moved(self, value: int) -> None:
-        """While the slider moves: the count it would gather, at once; the groups when released."""
-        self._show_seed_count()
-        if not self.threshold.isSliderDown():
-            self.session.analyses.set_seed_threshold(value / 100)
-
-    def _show_seed_count(self) -> None:
-        threshold = self.threshold.value() / 100
-        count = self.session.analyses.seed_count_at(threshold)
-        self.threshold_label.setText(f"{threshold:.2f} → {plural(count, 'image')}")
-
     # the session → the widgets ----------------------------------------------------------------------
 
     def _session_changed(self, changes: Changes) -> None:
@@ -215,14 +162,7 @@ class GroupsPage(QWidget):
             )
         if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
             self.select_row(0)
-        if self.kind is AnalysisKind.SEED_GROUPS and (changes.seeds or self.kind in changes.groupings):
-            self._show_seed_count()
-        if self.kind is AnalysisKind.OUTLIERS and self.kind in changes.groupings:
-            shown = sum(len(g.paths) for g in self.groups.grouping.groups)
-            if shown:
-                self.outlier_count.blockSignals(True)
-                self.outlier_count.setValue(shown)
-                self.outlier_count.blockSignals(False)
+        self.controls.follow(changes)
         self._update_buttons()
 
     def current_row(self) -> int | None:

@@ -27,7 +27,8 @@ from ..session import Changes, Session
 from ..session.wording import ANALYSIS, plural
 from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
-from .map_view import MapView, colour
+from .map_points import colour
+from .map_view import MapView
 from .thumbnails import ThumbnailCache
 
 MAP = AnalysisKind.MAP

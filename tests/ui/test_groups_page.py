@@ -130,10 +130,10 @@ def test_seed_threshold_shows_the_count_live(qtbot: QtBot, session: Session, tmp
         np.array([0.9, 0.6, 0.3], np.float32),
         [[]],
     )
-    page.threshold.setValue(40)
-    assert page.threshold_label.text() == "0.40 → 3 images"  # the seed and two members
-    page.threshold.setValue(80)
-    assert page.threshold_label.text() == "0.80 → 2 images"
+    page.controls.threshold.setValue(40)
+    assert page.controls.threshold_label.text() == "0.40 → 3 images"  # the seed and two members
+    page.controls.threshold.setValue(80)
+    assert page.controls.threshold_label.text() == "0.80 → 2 images"
     group = session.groups.grouping(AnalysisKind.SEED_GROUPS).groups[0]
     assert group.paths == ["s.jpg", "a.jpg"]
     page.select_row(0)

@@ -12,7 +12,8 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from sorter_app.ui.map_view import MARGIN, PALETTE, UNGROUPED, MapView, ThumbnailSource, points_in_polygon
+from sorter_app.ui.map_points import MARGIN, PALETTE, UNGROUPED, points_in_polygon
+from sorter_app.ui.map_view import MapView, ThumbnailSource
 from tests import builders
 
 SIZE = (600, 400)
