@@ -246,9 +246,12 @@ class Session:
                 self.emit(Changes(filter=True))
 
     def _name_items(self) -> None:
-        """Each item's cluster name, for Browse's cluster sort and headers."""
+        """Each item's cluster name, for Browse's cluster sort and headers (an item whose name did
+        not change stays the same object, which keeps Browse's caption of it)."""
         group_of = self.groups.group_names(self.analyses.clusters_kind)
-        self.items = {p: replace(i, group=group_of.get(p)) for p, i in self.items.items()}
+        self.items = {
+            p: i if i.group == (g := group_of.get(p)) else replace(i, group=g) for p, i in self.items.items()
+        }
 
     def clusters_changed(self) -> None:
         self._name_items()
