@@ -278,6 +278,9 @@ def test_correction_reaches_the_detail_pane_and_the_filter(
     qtbot.waitUntil(
         lambda: "Room: kitchen · corrected by you" in browse.details.predictions.text(), timeout=LONG
     )
+    row = browse.model.row_of(image)  # its caption is not the one remembered for its old prediction
+    assert row is not None
+    qtbot.waitUntil(lambda: browse.model.item(row).detail == "kitchen ✓", timeout=LONG)
 
     browse.filter_box.setCurrentIndex(browse.filter_box.findData("kitchen"))
     assert [i.path for i in browse.model.items()] == [image]
