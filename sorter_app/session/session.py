@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..core import user_choices
-from ..core.browse import BrowseFilter, BrowseItem, apply_filter, section_of, sort_items, subfolders
+from ..core.browse import (
+    BrowseFilter,
+    BrowseItem,
+    apply_filter,
+    natural_key,
+    section_of,
+    sort_items,
+    subfolders,
+)
 from ..core.folder_index import Neighbour
-from ..core.indexer import IndexReport
+from ..core.indexer import CancelledFn, IndexReport
 from ..core.label_source import LabelSource, ModelLabels
 from ..core.library import Library
 from ..core.scan import Problem, ScanResult, scan_folder
@@ -156,13 +164,7 @@ class Session:
         self.analyses.reset()
         self.label_sets.reset()
         self.emit(Changes(folder=True, items=True, filter=True, skipped=True, history=True, indexing=True))
-        self.run(
-            Job(
-                "list",
-                lambda lib, p, c: scan_folder(root, exclude=[self.data_dir], cancelled=c),
-                self._listed,
-            )
-        )
+        self.run(Job("list", lambda lib, p, c: _scanned_and_keyed(root, self.data_dir, c), self._listed))
         self._index(root)
 
     def resume_indexing(self) -> None:
@@ -347,3 +349,13 @@ class Session:
                 serial=True,
             )
         )
+
+
+def _scanned_and_keyed(root: Path, data_dir: Path, cancelled: CancelledFn) -> ScanResult:
+    """The folder's files, with their names' sort keys worked out here, in the listing job: the
+    keys are cached (core/browse.py), and working them out for 5,000 new names while Browse first
+    sorts them took 20 ms of the UI thread."""
+    scan = scan_folder(root, exclude=[data_dir], cancelled=cancelled)
+    for found in scan.files:
+        natural_key(found.relpath)
+    return scan

@@ -117,8 +117,9 @@ class BrowsePage(QWidget):
         self._tree_paths: frozenset[str] = frozenset()  # the images the folder tree counts
         self._captions = Captions()
         # Rebuilding the grid is the biggest piece of work the UI thread does (85 ms of CPU for
-        # 16,758 images): after a background result, not inside the slot that took the result in
-        # (naming the clusters took 40 ms more), and once for several results in a row.
+        # 16,758 images): not inside the slot that took a result in (naming the clusters, or
+        # loading the indexed items, took 40 ms more), and once for several changes in a row.
+        # The user's own sort and filter changes show at once (_controls_changed).
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(0)
@@ -197,10 +198,7 @@ class BrowsePage(QWidget):
                 self._tree_paths = paths
         if changes.filter or changes.folder:
             self._show_filter(self.session.filter)
-        if changes.filter or changes.folder:  # the user's own doing: at once
-            self._refresh.stop()
-            self.refresh()
-        elif changes.items:  # a result came in: in a turn of its own, once for several in a row
+        if changes.items or changes.filter or changes.folder:  # in a turn of its own
             self._refresh.start()
 
     def _show_labels(self) -> None:
@@ -271,6 +269,7 @@ class BrowsePage(QWidget):
     # the widgets → the session ----------------------------------------------------------------------
 
     def _controls_changed(self) -> None:
+        """The user's own sort or filter: shown at once, not in a later turn."""
         index = self.folders.currentIndex()
         self.session.set_sort(str(self.sort_box.currentData()))
         self.session.set_filter(
@@ -281,6 +280,9 @@ class BrowsePage(QWidget):
                 text=self.search.text(),
             )
         )
+        if self._refresh.isActive():
+            self._refresh.stop()
+            self.refresh()
 
     def _current_changed(self, path: str) -> None:
         item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
