@@ -21,27 +21,14 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks.bench_ui import run_until
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 CACHE = Path("/work/cache/sorter-data")
-
-
-def run_until(done: Callable[[], bool], timeout_s: float) -> bool:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.setInterval(10)
-    poll.timeout.connect(lambda: loop.quit() if done() else None)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    poll.start()
-    loop.exec()
-    poll.stop()
-    return done()
 
 
 def measure(folder: Path, data_dir: Path) -> dict[str, Any]:
