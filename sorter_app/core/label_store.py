@@ -93,6 +93,7 @@ class LabelStore:
         name = check_name(name, "set")
         if self.find(name) is not None:
             raise SorterError(f"a label set named {name!r} exists already")
+        labels = [check_name(label, "label") for label in labels]  # a refused label leaves no empty set
         with self._catalog.user_transaction() as db:
             db.execute(f"INSERT INTO {U}.label_sets (name, created_at) VALUES (?, ?)", (name, time.time()))
         return self.add_labels(name, labels)

@@ -45,6 +45,14 @@ def test_sets_are_found_regardless_of_case_and_names_are_checked(store: LabelSto
         store.get("period")
 
 
+def test_a_refused_label_name_leaves_no_set_behind(store: LabelStore) -> None:
+    # bench_ui once asked for a set whose labels included "" (a source without categories)
+    with pytest.raises(SorterError, match="cannot be empty"):
+        store.create("bench", ["kitchen", ""])
+    assert store.find("bench") is None
+    assert store.create("bench", ["kitchen"]).labels == ("kitchen",)
+
+
 def test_images_get_one_label_per_set_and_keep_it_through_a_rename(store: LabelStore) -> None:
     store.create("style", ["baroque"])
     store.create("period", ["old"])
