@@ -10,6 +10,7 @@ labels, the detail pane follows.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -248,7 +249,7 @@ class BrowsePage(QWidget):
                 GridItem(
                     path=prefix + item.relpath,
                     caption=item.name,
-                    detail=captions.of(item),
+                    detail=partial(captions.of, item),  # worked out when the cell is first drawn
                     tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
                 )
             )

@@ -12,8 +12,8 @@ so each section starts on a line of its own. An empty grid says why it is empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,16 @@ _LAYOUT_BATCH = 500  # rows laid out per event-loop turn, so a huge grid never f
 
 @dataclass(frozen=True)
 class GridItem:
-    """One cell. `caption` defaults to the file name; `detail` is a second, dimmer line."""
+    """One cell. `caption` defaults to the file name; `detail` is a second, dimmer line.
+
+    `detail` may be a function, asked the first time the cell is drawn: a grid of 5,000 images
+    shows a few dozen at a time, and working out every caption up front was most of Browse's
+    rebuild on the UI thread after a folder's items load (see `detail_text`).
+    """
 
     path: str
     caption: str = ""
-    detail: str = ""
+    detail: str | Callable[[], str] = ""
     tooltip: str = ""
     header: bool = False  # a section title spanning the row, not an image
 
@@ -189,8 +194,16 @@ class ImageGridModel(QAbstractListModel):
         if role == PATH_ROLE:
             return item.path
         if role == DETAIL_ROLE:
-            return item.detail
+            return self.detail_text(index.row())
         return None
+
+    def detail_text(self, row: int) -> str:
+        """The row's detail line, worked out now if it was given as a function (then kept)."""
+        item = self._items[row]
+        if callable(item.detail):
+            item = self._items[row] = replace(item, detail=item.detail())
+        assert isinstance(item.detail, str)
+        return item.detail
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

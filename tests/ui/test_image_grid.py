@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,29 @@ def test_a_corrupt_file_keeps_its_broken_placeholder_without_retrying(
     assert sorted(changed) == [0, 1, 2, 3]  # the failure repaints its cell, once
     shown = model.data(model.index(3, 0), Qt.ItemDataRole.DecorationRole)
     assert isinstance(shown, QPixmap) and shown.toImage() != loading.toImage()
+
+
+def test_a_detail_given_as_a_function_is_worked_out_when_its_cell_is_drawn(
+    make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Browse gives its captions this way: working out 5,000 of them up front was most of its
+    rebuild on the UI thread after a folder's items load, for a few dozen cells on screen."""
+    asked: list[int] = []
+
+    def detail(n: int) -> str:
+        asked.append(n)
+        return f"kitchen {n}%"
+
+    paths = [i.path for i in _jpegs(tmp_path, 60)]
+    view, _ = make_grid([GridItem(p, detail=partial(detail, n)) for n, p in enumerate(paths)])
+    model = _model(view)
+    assert asked == []  # nothing worked out before a cell is drawn
+    view.show()  # 480×360: about a dozen cells
+    qtbot.waitUntil(lambda: len(asked) > 0)
+    qtbot.wait(50)
+    assert 0 < len(asked) < len(paths)  # the cells on screen, not the whole grid
+    assert model.data(model.index(59, 0), DETAIL_ROLE) == "kitchen 59%"
+    assert model.detail_text(59) == "kitchen 59%" and asked.count(59) == 1  # worked out once, kept
 
 
 def test_new_captions_for_the_same_images_update_in_place(

@@ -280,11 +280,11 @@ def test_correction_reaches_the_detail_pane_and_the_filter(
     )
     row = browse.model.row_of(image)  # its caption is not the one remembered for its old prediction
     assert row is not None
-    qtbot.waitUntil(lambda: browse.model.item(row).detail == "kitchen ✓", timeout=LONG)
+    qtbot.waitUntil(lambda: browse.model.detail_text(row) == "kitchen ✓", timeout=LONG)
 
     browse.filter_box.setCurrentIndex(browse.filter_box.findData("kitchen"))
     assert [i.path for i in browse.model.items()] == [image]
-    assert browse.model.items()[0].detail == "kitchen ✓"
+    assert browse.model.detail_text(0) == "kitchen ✓"
     browse.grid.select_path(image)
     browse.filter_box.setCurrentIndex(browse.filter_box.findData("outdoor"))  # hides it
     assert browse.details.path is None  # no stale image beside a grid that does not show it
