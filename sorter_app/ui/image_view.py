@@ -3,7 +3,10 @@
 Used by the detail pane, the full-size viewer and the side-by-side compare. Decoding a 12-MP photo
 takes a good fraction of a second, so it runs in the thread pool (as a QImage: pixmaps belong to
 the UI thread) and a generation counter drops every result but the last asked for. Painting draws
-only the visible part of the image: at 100 % nothing is scaled, fitted it is scaled once per size.
+only the visible part of the image: at 100 % nothing is scaled, fitted it is scaled once per size —
+in the thread pool for a large image (Qt's smooth scaling of a 12-MP image spreads over its own
+threads and the UI thread waited for them, 50–80 ms with indexing beside it: benchmarks/bench_ui),
+drawn quickly without smoothing until the smooth one arrives.
 Two views can be tied together (`view_changed` → `set_view`) so that they zoom and pan as one.
 """
 
@@ -23,6 +26,8 @@ from ..core.errors import CancelledError
 from ..core.images import load_image_file
 from .workers import Worker
 
+# Fitted images with more pixels than this are smooth-scaled in the thread pool, not in paintEvent.
+SCALE_IN_BACKGROUND_PIXELS = 4_000_000
 # JPEGs decode in draft mode at the smallest scale whose shorter side keeps this many pixels.
 DECODE_MIN_SIDE = 1200
 PANE_MAX_SIDE = 2400  # the detail pane: sharp on a large screen, a few MB for a 12-MP photo
@@ -55,6 +60,19 @@ def decode_for_display(
         QImage.Format.Format_RGB32  # owns its pixels, and paints without conversion
     )
     return Decoded(generation, image, loaded.width, loaded.height, loaded.format)
+
+
+def _smooth_fit(image: QImage, target: QSize, ratio: float) -> QImage:
+    fitted = image.scaled(
+        target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    fitted.setDevicePixelRatio(ratio)
+    return fitted
+
+
+def _scale_job(image: QImage, target: QSize, ratio: float, **_job: object) -> tuple[QImage, QSize, QImage]:
+    """Runs in the thread pool (a QImage may be read from several threads; the scaled one is new)."""
+    return image, target, _smooth_fit(image, target, ratio)
 
 
 class ImageLoader(QObject):
@@ -110,6 +128,8 @@ class ZoomableImage(QWidget):
         self._image: QImage | None = None
         self._original = QSize()  # the file's size: 100 % is relative to it
         self._fitted: QImage | None = None  # the image scaled to the widget, made once per size
+        self._fitting: QSize | None = None  # the size a background scale is making, if one runs
+        self._scalers: set[Worker] = set()
         self._message = ""
         self.zoom: float | None = None
         self._centre = QPointF(0.5, 0.5)
@@ -126,11 +146,11 @@ class ZoomableImage(QWidget):
     def set_image(self, image: QImage | QPixmap, original: QSize | None = None) -> None:
         self._image = image.toImage() if isinstance(image, QPixmap) else image
         self._original = original or self._image.size()
-        self._fitted, self._message = None, ""
+        self._fitted, self._fitting, self._message = None, None, ""
         self.update()
 
     def set_message(self, text: str) -> None:
-        self._image, self._fitted, self._message = None, None, text
+        self._image, self._fitted, self._fitting, self._message = None, None, None, text
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
@@ -201,6 +221,32 @@ class ZoomableImage(QWidget):
         self._fitted = None
         super().resizeEvent(event)
 
+    def fitted(self) -> QImage | None:
+        """The smooth-scaled image drawn when fitted, once it is made (None until then)."""
+        return self._fitted
+
+    def _fit(self, image: QImage) -> QImage | None:
+        """The fitted image now if it is cheap to make here; else start making it, and None."""
+        ratio = self.devicePixelRatioF()
+        target = self.size() * ratio
+        if image.width() * image.height() <= SCALE_IN_BACKGROUND_PIXELS:
+            self._fitted = _smooth_fit(image, target, ratio)
+            return self._fitted
+        if self._fitting != target:
+            self._fitting = target
+            worker = Worker(partial(_scale_job, image, target, ratio))
+            worker.signals.result.connect(self._on_fitted)  # a bound slot: gone with this widget
+            worker.signals.finished.connect(partial(self._scalers.discard, worker))
+            self._scalers.add(worker)
+            QThreadPool.globalInstance().start(worker)
+        return None
+
+    def _on_fitted(self, made: tuple[QImage, QSize, QImage]) -> None:
+        image, target, fitted = made
+        if image is self._image and target == self.size() * self.devicePixelRatioF():
+            self._fitted, self._fitting = fitted, None
+            self.update()
+
     # painting ------------------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
@@ -213,17 +259,15 @@ class ZoomableImage(QWidget):
             )
             return
         if self.zoom is None:
-            if self._fitted is None:
-                ratio = self.devicePixelRatioF()
-                self._fitted = image.scaled(
-                    self.size() * ratio,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-                self._fitted.setDevicePixelRatio(ratio)
-            size = self._fitted.deviceIndependentSize().toSize()
+            fitted = self._fitted if self._fitted is not None else self._fit(image)
+            if fitted is None:  # the smooth one is being made: a quick unsmoothed draw until then
+                size = image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+                left, top = (self.width() - size.width()) // 2, (self.height() - size.height()) // 2
+                painter.drawImage(QRectF(left, top, size.width(), size.height()), image)
+                return
+            size = fitted.deviceIndependentSize().toSize()
             painter.drawImage(
-                (self.width() - size.width()) // 2, (self.height() - size.height()) // 2, self._fitted
+                (self.width() - size.width()) // 2, (self.height() - size.height()) // 2, fitted
             )
             return
         # Zoomed: the part of the image around the centre that fits the widget, drawn unscaled at 100 %.

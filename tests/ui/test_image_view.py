@@ -1,0 +1,62 @@
+"""The large picture of the viewer, the detail pane and the compare: fitted without blocking.
+
+Qt's smooth scaling of a 12-MP image spreads over its own threads, and the UI thread waited for
+them in paintEvent (50–80 ms beside indexing, benchmarks/bench_ui): a large image is now scaled in
+the thread pool and drawn unsmoothed until then; a small one is still scaled on the spot.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QImage
+from pytestqt.qtbot import QtBot
+
+from sorter_app.ui.image_view import SCALE_IN_BACKGROUND_PIXELS, ZoomableImage
+
+
+def _filled(width: int, height: int, colour: str) -> QImage:
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor(colour))
+    return image
+
+
+def _shown(qtbot: QtBot) -> ZoomableImage:
+    view = ZoomableImage()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def test_a_large_image_is_fitted_in_the_background_and_drawn_meanwhile(qtbot: QtBot) -> None:
+    big = _filled(4000, 3000, "#3366cc")
+    assert big.width() * big.height() > SCALE_IN_BACKGROUND_PIXELS
+    view = _shown(qtbot)
+    view.set_image(big)
+    first = view.grab().toImage()  # painted now, without the smooth copy
+    assert view.fitted() is None
+    assert first.pixelColor(200, 150) == QColor("#3366cc")  # the quick draw shows the picture
+    qtbot.waitUntil(lambda: view.fitted() is not None)
+    fitted = view.fitted()
+    assert fitted is not None and fitted.width() <= 400 and fitted.height() <= 300
+    assert fitted.pixelColor(fitted.width() // 2, fitted.height() // 2) == QColor("#3366cc")
+
+
+def test_a_fit_for_an_image_no_longer_shown_is_dropped(qtbot: QtBot) -> None:
+    view = _shown(qtbot)
+    view.set_image(_filled(4000, 3000, "#3366cc"))
+    view.grab()  # starts the first one's scaling
+    view.set_image(_filled(4000, 3000, "#cc3333"))
+    view.grab()
+    qtbot.waitUntil(lambda: view.fitted() is not None)
+    qtbot.wait(100)  # the first image's result, if it comes later, must not replace it
+    fitted = view.fitted()
+    assert fitted is not None and fitted.pixelColor(10, 10) == QColor("#cc3333")
+
+
+def test_a_small_image_is_fitted_on_the_spot(qtbot: QtBot) -> None:
+    view = _shown(qtbot)
+    view.set_image(_filled(800, 600, "#22aa44"))
+    view.grab()
+    fitted = view.fitted()
+    assert fitted is not None and fitted.size().width() == 400
