@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..core.errors import CancelledError
 from ..core.images import load_image_file
+from .thumbnails import to_qimage
 from .workers import Worker
 
 # Fitted images with more pixels than this are smooth-scaled in the thread pool, not in paintEvent.
@@ -55,11 +56,7 @@ def decode_for_display(
     rgb = loaded.image
     if max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-    w, h = rgb.size
-    image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(
-        QImage.Format.Format_RGB32  # owns its pixels, and paints without conversion
-    )
-    return Decoded(generation, image, loaded.width, loaded.height, loaded.format)
+    return Decoded(generation, to_qimage(rgb), loaded.width, loaded.height, loaded.format)
 
 
 def _smooth_fit(image: QImage, target: QSize, ratio: float) -> QImage:
