@@ -142,7 +142,8 @@ def test_similar_images_with_back_and_forward(qtbot: QtBot, window: MainWindow, 
     qtbot.waitUntil(lambda: window.similar.results.rowCount() == SCENES * FRAMES - 1, timeout=LONG)
     results = window.similar.results.items()
     assert {Path(i.path).name[:2] for i in results[: FRAMES - 1]} == {"s0"}  # its own scene first
-    assert all(i.detail.startswith("similarity ") for i in results)
+    model = window.similar.results
+    assert all(model.detail_text(row).startswith("similarity ") for row in range(len(results)))
 
     second = results[-1].path  # another scene becomes the query
     window.similar.grid.activated_path.emit(second)
