@@ -48,6 +48,7 @@ from .window_screenshots import (
     save_grab,
     screen,
     settle_for,
+    shown_plan,
     wait_for,
 )
 
@@ -282,10 +283,7 @@ def walk(folder: Path, work: Path, out: Path, truth: dict[str, str]) -> int:
     answer(number=60, folder_answer=folder)  # move into folders by label, 60 % sure or more
     window.tabs.setCurrentWidget(labels.page)
     labels.page.move_by_label.click()
-    wait("the preview", lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible())
-    settle()
-    dialog = window.moves.plan_dialog
-    assert dialog is not None
+    dialog = shown_plan(window, "the preview", wait, settle)
     save("08-move-by-label-preview", dialog)
     table = dialog.findChild(QTableView)
     if table is not None:  # the images that stay, at the end of the table

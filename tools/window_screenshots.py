@@ -37,6 +37,7 @@ from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.map_view import MapView
+from sorter_app.ui.plan_dialog import PlanPreviewDialog
 from sorter_app.ui.settings import SettingsStore
 
 DEMO_ROOMS = ("bathroom", "bedroom", "kitchen")
@@ -110,6 +111,16 @@ def settle_for(app: QApplication, seconds: float) -> None:
 def save_grab(widget: QWidget, path: Path) -> None:
     widget.grab().save(str(path))
     print(f"saved {path}")
+
+
+def shown_plan(
+    window: MainWindow, what: str, wait: Callable[..., None], settle: Callable[..., None]
+) -> PlanPreviewDialog:
+    """The move preview the last action asked for, once it is up and painted."""
+    wait(what, lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible())
+    settle()
+    assert window.moves.plan_dialog is not None
+    return window.moves.plan_dialog
 
 
 def add_problem_files(folder: Path) -> None:
@@ -268,14 +279,9 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
         save("08-duplicates-compare-100")
         duplicates.groups.tick_all(True)
         duplicates.action_buttons[MoveMode.TRASH].click()
-        wait(
-            "the trash preview",
-            lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
-        )
-        settle()
-        assert window.moves.plan_dialog is not None
-        save("09-trash-preview", window.moves.plan_dialog)
-        window.moves.plan_dialog.reject()
+        preview = shown_plan(window, "the trash preview", wait, settle)
+        save("09-trash-preview", preview)
+        preview.reject()
         duplicates.groups.tick_all(False)
 
     for kind, name in ((AnalysisKind.CLUSTERS, "10-clusters"), (AnalysisKind.OUTLIERS, "11-outliers")):
@@ -306,14 +312,9 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
         )
     window.moves.choose_destination = lambda mode: folder  # type: ignore[method-assign]
     clusters.action_buttons[MoveMode.MOVE].click()
-    wait(
-        "the move preview",
-        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
-    )
-    settle()
-    assert window.moves.plan_dialog is not None
-    save("14-move-preview", window.moves.plan_dialog)
-    window.moves.plan_dialog.reject()
+    preview = shown_plan(window, "the move preview", wait, settle)
+    save("14-move-preview", preview)
+    preview.reject()
 
     if examples:
         shoot_labels(window, folder, examples, wait, settle, save)
@@ -366,14 +367,9 @@ def shoot_labels(
     settle(2.0)
     save("19-review")
     window.session.label_files.propose_move(MoveMode.MOVE, folder, 0.6)
-    wait(
-        "the move-by-label preview",
-        lambda: window.moves.plan_dialog is not None and window.moves.plan_dialog.isVisible(),
-    )
-    settle()
-    assert window.moves.plan_dialog is not None
-    save("20-move-by-label-preview", window.moves.plan_dialog)
-    window.moves.plan_dialog.reject()
+    preview = shown_plan(window, "the move-by-label preview", wait, settle)
+    save("20-move-by-label-preview", preview)
+    preview.reject()
     window.labels.page.in_browse.setChecked(True)
     window.tabs.setCurrentWidget(window.browse)
     window.browse.sort_box.setCurrentIndex(window.browse.sort_box.findData("prediction"))
