@@ -79,35 +79,13 @@ class FolderTree(QTreeView):
             self.folder_chosen.emit(str(current.data(FOLDER_ROLE)))
 
 
-class Captions:
-    """Each image's second line, remembered by content while its answers stay the same object.
-
-    Browse is rebuilt whenever clusters are named or a label set answers anew, and working out a
-    caption from the answers was half of that work on the UI thread (75 of 160 ms of CPU for the
-    16,758 shared images), although most answers had not changed. A
-    label source never changes its answers (the session swaps in a new source when they change),
-    and predictions are immutable, so a caption stays right while both are the very same objects.
-    """
-
-    def __init__(self) -> None:
-        self._source: LabelSource | None = None
-        self._known: dict[str, tuple[object, str]] = {}  # content hash → (prediction, caption)
-
-    def using(self, source: LabelSource) -> Captions:
-        if source is not self._source:
-            self._source, self._known = source, {}
-        return self
-
-    def of(self, item: BrowseItem) -> str:
-        if not item.content_hash:
-            return "not indexed yet"
-        assert self._source is not None, "using() names the source first"
-        known = self._known.get(item.content_hash)
-        if known is not None and known[0] is item.prediction:
-            return known[1]
-        text = caption(self._source.answers(item))
-        self._known[item.content_hash] = (item.prediction, text)
-        return text
+def item_caption(source: LabelSource, item: BrowseItem) -> str:
+    """An image's second line in the grid: its best answer (a label of the shown set, or the
+    model's). The grid asks for it when the cell is first drawn (`GridItem.detail`), so a rebuild
+    of 5,000 images works out only the few dozen on screen."""
+    if not item.content_hash:
+        return "not indexed yet"
+    return caption(source.answers(item))
 
 
 class BrowsePage(QWidget):
@@ -116,7 +94,6 @@ class BrowsePage(QWidget):
         self.session = session
         self._shown: list[BrowseItem] = []
         self._tree_paths: frozenset[str] = frozenset()  # the images the folder tree counts
-        self._captions = Captions()
         # Rebuilding the grid is the biggest piece of work the UI thread does (85 ms of CPU for
         # 16,758 images): not inside the slot that took a result in (naming the clusters, or
         # loading the indexed items, took 40 ms more), and once for several changes in a row.
@@ -234,7 +211,7 @@ class BrowsePage(QWidget):
         current = self.grid.currentIndex().data(PATH_ROLE)
         self._shown = session.visible_items()
         cells: list[GridItem] = []
-        captions = self._captions.using(session.labels)
+        labels = session.labels  # the answers the captions come from, as they are now
         sections = [session.section(i) for i in self._shown]
         counts: dict[str, int] = {}
         for section in sections:
@@ -249,7 +226,7 @@ class BrowsePage(QWidget):
                 GridItem(
                     path=prefix + item.relpath,
                     caption=item.name,
-                    detail=partial(captions.of, item),  # worked out when the cell is first drawn
+                    detail=partial(item_caption, labels, item),
                     tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
                 )
             )
