@@ -32,7 +32,7 @@ from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
 from ..core.label_source import LabelSource, caption
 from ..session import Changes, Session
 from .detail_pane import DetailPane
-from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
+from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item, is_header_path
 from .thumbnails import ThumbnailCache
 
 ALL_IMAGES = "All images"
@@ -81,11 +81,27 @@ class FolderTree(QTreeView):
 
 def item_caption(source: LabelSource, item: BrowseItem) -> str:
     """An image's second line in the grid: its best answer (a label of the shown set, or the
-    model's). The grid asks for it when the cell is first drawn (`GridItem.detail`), so a rebuild
-    of 5,000 images works out only the few dozen on screen."""
+    model's)."""
     if not item.content_hash:
         return "not indexed yet"
     return caption(source.answers(item))
+
+
+def browse_cell(
+    rows: list[BrowseItem | GridItem], paths: list[str], source: LabelSource, row: int
+) -> GridItem:
+    """Row `row` of the grid (a header is a cell already). The grid asks for a cell when it is
+    first drawn (`ImageGridModel.set_cells`), so a rebuild of 5,000 images makes the few dozen on
+    screen, with the answers of `source` as they were at the rebuild."""
+    item = rows[row]
+    if isinstance(item, GridItem):
+        return item
+    return GridItem(
+        path=paths[row],
+        caption=item.name,
+        detail=item_caption(source, item),
+        tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
+    )
 
 
 class BrowsePage(QWidget):
@@ -210,8 +226,7 @@ class BrowsePage(QWidget):
         prefix = f"{session.root}/"  # plain strings: pathlib costs 40 ms per 5,000 items on the UI thread
         current = self.grid.currentIndex().data(PATH_ROLE)
         self._shown = session.visible_items()
-        cells: list[GridItem] = []
-        labels = session.labels  # the answers the captions come from, as they are now
+        rows: list[BrowseItem | GridItem] = []
         sections = [session.section(i) for i in self._shown]
         counts: dict[str, int] = {}
         for section in sections:
@@ -220,17 +235,11 @@ class BrowsePage(QWidget):
         last: str | None = None
         for item, section in zip(self._shown, sections, strict=True):
             if section is not None and section != last:
-                cells.append(header_item(section, counts[section]))
+                rows.append(header_item(section, counts[section]))
                 last = section
-            cells.append(
-                GridItem(
-                    path=prefix + item.relpath,
-                    caption=item.name,
-                    detail=partial(item_caption, labels, item),
-                    tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
-                )
-            )
-        self.model.set_items(cells)
+            rows.append(item)
+        paths = [prefix + r.relpath if isinstance(r, BrowseItem) else r.path for r in rows]
+        self.model.set_cells(paths, partial(browse_cell, rows, paths, session.labels), headers=bool(counts))
         self.count.setText(f"{len(self._shown):,} of {len(session.items):,} images")
         self.grid.set_placeholder_text(
             "No image matches the filter." if session.items else "No images in this folder (yet)."
@@ -242,7 +251,7 @@ class BrowsePage(QWidget):
             self.details.clear()  # the filter hid it
 
     def visible_paths(self) -> list[str]:
-        return [i.path for i in self.model.items() if not i.header]
+        return [path for path in self.model.paths() if not is_header_path(path)]
 
     # the widgets → the session ----------------------------------------------------------------------
 

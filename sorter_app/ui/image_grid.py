@@ -13,7 +13,7 @@ so each section starts on a line of its own. An empty grid says why it is empty.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QListView,
     QStyle,
@@ -62,6 +63,8 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 2
 HEADER_ROLE = Qt.ItemDataRole.UserRole + 3
 HEADER_PADDING = 6
+# What an in-place update changes: words, never a cell's size (a header stays a header).
+TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, DETAIL_ROLE)
 
 MIN_THUMBNAIL_SIZE = 64
 MAX_THUMBNAIL_SIZE = 384
@@ -76,16 +79,11 @@ _LAYOUT_BATCH = 500  # rows laid out per event-loop turn, so a huge grid never f
 
 @dataclass(frozen=True)
 class GridItem:
-    """One cell. `caption` defaults to the file name; `detail` is a second, dimmer line.
-
-    `detail` may be a function, asked the first time the cell is drawn: a grid of 5,000 images
-    shows a few dozen at a time, and working out every caption up front was most of Browse's
-    rebuild on the UI thread after a folder's items load (see `detail_text`).
-    """
+    """One cell. `caption` defaults to the file name; `detail` is a second, dimmer line."""
 
     path: str
     caption: str = ""
-    detail: str | Callable[[], str] = ""
+    detail: str = ""
     tooltip: str = ""
     header: bool = False  # a section title spanning the row, not an image
 
@@ -94,8 +92,15 @@ class GridItem:
             object.__setattr__(self, "caption", Path(self.path).name)
 
 
+_HEADER_PATH = "\x00header:"  # no file path starts with a NUL
+
+
 def header_item(title: str, count: int) -> GridItem:
-    return GridItem(path=f"\x00header:{title}", caption=f"{title} · {count:,}", header=True)
+    return GridItem(path=f"{_HEADER_PATH}{title}", caption=f"{title} · {count:,}", header=True)
+
+
+def is_header_path(path: str) -> bool:
+    return path.startswith(_HEADER_PATH)
 
 
 class ImageGridModel(QAbstractListModel):
@@ -104,7 +109,8 @@ class ImageGridModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailCache, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thumbnails = thumbnails
-        self._items: list[GridItem] = []
+        self._items: list[GridItem | int] = []  # an int: not made yet, the `cell` argument to make it
+        self._make: Callable[[int], GridItem] | None = None
         self._paths: list[str] = []  # of the items, in order
         self._rows: dict[str, int] = {}
         self._waiting: set[str] = set()  # shown as the loading placeholder, thumbnail requested
@@ -127,16 +133,25 @@ class ImageGridModel(QAbstractListModel):
         retrain) are updated in place: a reset of a 5,000-row grid makes the view lay it out again,
         drops its selection and re-asks for every thumbnail on screen, all on the UI thread."""
         new = list(items)
-        paths = [item.path for item in new]
-        if new and paths == self._paths:
-            self._items = new
-            self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, 0))
+        if len({item.path for item in new}) < len(new):
+            new = _first_of_each_path(new)
+        self.set_cells([item.path for item in new], new.__getitem__, any(item.header for item in new))
+
+    def set_cells(self, paths: list[str], cell: Callable[[int], GridItem], headers: bool) -> None:
+        """Show one cell per path (distinct paths), each made by `cell(row)` when it is first asked
+        for: a folder of 5,000 images shows a few dozen at a time, and making every cell's strings
+        up front was most of Browse's rebuild on the UI thread. `headers`: some cells are headers.
+        Updates in place as `set_items` does."""
+        self._make = cell
+        if paths and paths == self._paths:
+            self._items = list(range(len(paths)))
+            self.dataChanged.emit(self.index(0, 0), self.index(len(paths) - 1, 0), list(TEXT_ROLES))
             return
         self.beginResetModel()
-        self._items = _first_of_each_path(new) if len(set(paths)) < len(paths) else new
-        self._paths = [item.path for item in self._items]
+        self._items = list(range(len(paths)))
+        self._paths = list(paths)
         self._rows = {path: row for row, path in enumerate(self._paths)}
-        self.has_headers = any(item.header for item in self._items)
+        self.has_headers = headers
         self._waiting.clear()
         self._generation += 1
         self._thumbnails.cancel_pending()
@@ -164,10 +179,17 @@ class ImageGridModel(QAbstractListModel):
             self._rows = {path: row for row, path in enumerate(self._paths)}
 
     def items(self) -> list[GridItem]:
-        return list(self._items)
+        return [self.item(row) for row in range(len(self._items))]
+
+    def paths(self) -> list[str]:
+        return list(self._paths)
 
     def item(self, row: int) -> GridItem:
-        return self._items[row]
+        item = self._items[row]
+        if isinstance(item, int):
+            assert self._make is not None
+            item = self._items[row] = self._make(item)
+        return item
 
     def row_of(self, path: str) -> int | None:
         return self._rows.get(path)
@@ -182,7 +204,7 @@ class ImageGridModel(QAbstractListModel):
     ) -> Any:
         if not index.isValid() or index.row() >= len(self._items):
             return None
-        item = self._items[index.row()]
+        item = self.item(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
             return item.caption
         if role == HEADER_ROLE:
@@ -194,21 +216,16 @@ class ImageGridModel(QAbstractListModel):
         if role == PATH_ROLE:
             return item.path
         if role == DETAIL_ROLE:
-            return self.detail_text(index.row())
+            return item.detail
         return None
 
     def detail_text(self, row: int) -> str:
-        """The row's detail line, worked out now if it was given as a function (then kept)."""
-        item = self._items[row]
-        if callable(item.detail):
-            item = self._items[row] = replace(item, detail=item.detail())
-        assert isinstance(item.detail, str)
-        return item.detail
+        return self.item(row).detail
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        if self._items[index.row()].header:  # skipped by the keyboard and never selected
+        if self.item(index.row()).header:  # skipped by the keyboard and never selected
             return Qt.ItemFlag.ItemNeverHasChildren
         return Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
@@ -250,6 +267,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._size = thumbnail_size
         self.cell_width = 0  # stretched to fill the row; 0 = the natural width
         self.row_width = 0  # a header's width: the view's
+        # The view asks every row's size when it lays out a grid with headers (5,000 asks for a
+        # 5,000-image folder): font metrics are measured once per font and thumbnail size.
+        self._cell_sizes: dict[tuple[str, int], QSize] = {}
 
     @property
     def thumbnail_size(self) -> int:
@@ -259,8 +279,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._size = size
 
     def cell_size(self, font: QFont) -> QSize:
-        text_height = QFontMetrics(font).height() + QFontMetrics(_detail_font(font)).height()
-        return QSize(self._size + 2 * _PADDING, self._size + 2 * _PADDING + _TEXT_GAP + text_height)
+        key = (font.key(), self._size)
+        size = self._cell_sizes.get(key)
+        if size is None:
+            text_height = QFontMetrics(font).height() + QFontMetrics(_detail_font(font)).height()
+            size = QSize(self._size + 2 * _PADDING, self._size + 2 * _PADDING + _TEXT_GAP + text_height)
+            self._cell_sizes[key] = size
+        return QSize(size)
 
     def thumbnail_rect(self, cell: QRect) -> QRect:
         return QRect(cell.x() + (cell.width() - self._size) // 2, cell.y() + _PADDING, self._size, self._size)
@@ -420,6 +445,24 @@ class ImageGridView(QListView):
         super().currentChanged(current, previous)
         if current.isValid():
             self.current_path_changed.emit(current.data(PATH_ROLE))
+
+    def dataChanged(  # noqa: N802
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
+        """New words for many cells (captions after a retrain) are a repaint, not a new layout.
+
+        QListView measures every changed row again, whatever the roles: with section headers the
+        rows have no uniform size, so new captions for a 5,000-image folder cost 5,000 `sizeHint`
+        calls on the UI thread (110 ms). Text roles never change a cell's size here, so such a
+        change skips QListView's part and goes to QAbstractItemView's, which repaints.
+        """
+        if roles and top_left.row() != bottom_right.row() and set(roles) <= set(TEXT_ROLES):
+            QAbstractItemView.dataChanged(self, top_left, bottom_right, roles)
+        else:
+            super().dataChanged(top_left, bottom_right, roles)
 
     def updateGeometries(self) -> None:  # noqa: N802
         super().updateGeometries()  # called, among other times, when a batched layout is done

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 import shiboken6
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPixmap, QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from sorter_app.ui import thumbnails
@@ -183,27 +182,31 @@ def test_a_corrupt_file_keeps_its_broken_placeholder_without_retrying(
     assert isinstance(shown, QPixmap) and shown.toImage() != loading.toImage()
 
 
-def test_a_detail_given_as_a_function_is_worked_out_when_its_cell_is_drawn(
+def test_cells_given_by_a_function_are_made_when_drawn_and_once(
     make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path
 ) -> None:
-    """Browse gives its captions this way: working out 5,000 of them up front was most of its
-    rebuild on the UI thread after a folder's items load, for a few dozen cells on screen."""
-    asked: list[int] = []
-
-    def detail(n: int) -> str:
-        asked.append(n)
-        return f"kitchen {n}%"
-
+    """Browse gives its cells this way: making 5,000 of them (their captions and tooltips) up
+    front was most of its rebuild on the UI thread, for a few dozen cells on screen."""
+    made: list[int] = []
     paths = [i.path for i in _jpegs(tmp_path, 60)]
-    view, _ = make_grid([GridItem(p, detail=partial(detail, n)) for n, p in enumerate(paths)])
+
+    def cell(row: int) -> GridItem:
+        made.append(row)
+        return GridItem(paths[row], detail=f"kitchen {row}%")
+
+    view, _ = make_grid([])
     model = _model(view)
-    assert asked == []  # nothing worked out before a cell is drawn
+    model.set_cells(paths, cell, headers=False)
+    assert made == []  # nothing made before a cell is drawn
     view.show()  # 480×360: about a dozen cells
-    qtbot.waitUntil(lambda: len(asked) > 0)
+    qtbot.waitUntil(lambda: len(made) > 0)
     qtbot.wait(50)
-    assert 0 < len(asked) < len(paths)  # the cells on screen, not the whole grid
+    assert 0 < len(made) < len(paths)  # the cells on screen, not the whole grid
     assert model.data(model.index(59, 0), DETAIL_ROLE) == "kitchen 59%"
-    assert model.detail_text(59) == "kitchen 59%" and asked.count(59) == 1  # worked out once, kept
+    assert model.detail_text(59) == "kitchen 59%" and made.count(59) == 1  # made once, kept
+    model.remove_paths(paths[:10])  # rows move up: each still shows its own image
+    assert model.data(model.index(0, 0), PATH_ROLE) == paths[10]
+    assert model.detail_text(30) == "kitchen 40%"
 
 
 def test_new_captions_for_the_same_images_update_in_place(
@@ -238,6 +241,39 @@ def test_new_captions_for_the_same_images_update_in_place(
     assert len(decoded) == asked  # nothing decoded twice
     model.set_items(list(reversed(renamed)))  # another order is another grid: reset
     assert resets == [len(items)] and model.generation == generation + 1
+
+
+def test_new_captions_in_a_grid_with_headers_repaint_without_measuring_every_row(
+    make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With headers the rows have no uniform size, and QListView measures every changed row again
+    (5,000 sizeHint calls for a folder's new captions after a retrain): text roles skip that."""
+    items = _jpegs(tmp_path, 8)
+    view, _ = make_grid([header_item("kitchen", 3), *items[:3], header_item("bathroom", 5), *items[3:]])
+    model = _model(view)
+    view.show()
+    qtbot.waitUntil(lambda: view.visualRect(model.index(9, 0)).isValid())
+    delegate = view.itemDelegate()
+    asked: list[int] = []
+    real = delegate.sizeHint
+
+    def counting(option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        asked.append(index.row())
+        return real(option, index)
+
+    monkeypatch.setattr(delegate, "sizeHint", counting)
+    before = view.viewport().grab().toImage()
+    renamed = [
+        header_item("kitchen", 3),
+        *(GridItem(i.path, detail="now a kitchen") for i in items[:3]),
+        header_item("bathroom", 5),
+        *(GridItem(i.path, detail="now a bathroom") for i in items[3:]),
+    ]
+    model.set_items(renamed)
+    qtbot.waitUntil(lambda: view.viewport().grab().toImage() != before)  # the new words are drawn
+
+    assert len(asked) < 3  # at most what painting asks; not every row (10)
+    assert view.visualRect(model.index(4, 0)).left() <= 1  # the layout stands: a header's row
 
 
 def test_switching_items_drops_the_old_generation(
