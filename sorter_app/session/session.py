@@ -251,9 +251,7 @@ class Session:
         """Each item's cluster name, for Browse's cluster sort and headers (an item whose name did
         not change stays the same object, which keeps Browse's caption of it)."""
         group_of = self.groups.group_names(self.analyses.clusters_kind)
-        self.items = {
-            p: i if i.group == (g := group_of.get(p)) else replace(i, group=g) for p, i in self.items.items()
-        }
+        self.items = {p: i.in_group(group_of.get(p)) for p, i in self.items.items()}
 
     def clusters_changed(self) -> None:
         self._name_items()
@@ -331,7 +329,7 @@ class Session:
     def _corrected(self, items: list[BrowseItem]) -> None:
         for item in items:
             old = self.items.get(item.relpath)
-            self.items[item.relpath] = replace(item, group=old.group if old else None)
+            self.items[item.relpath] = item.in_group(old.group if old else None)
         self.emit(Changes(items=True))
 
     # reference folders ----------------------------------------------------------------------------

@@ -196,3 +196,11 @@ def test_a_model_without_predictions_offers_no_filter(spec: ModelSpec) -> None:
         spec, outputs={spec.embedding_output: spec.outputs[spec.embedding_output]}
     )
     assert filter_labels(embedding_only) == []
+
+
+def test_an_item_in_another_group_keeps_every_other_field() -> None:
+    """`in_group` builds the item field by field (for speed): a field added to BrowseItem and
+    forgotten there would be lost on every clustering."""
+    item = BrowseItem("a/b.jpg", 10, 20, "kitchen", Prediction("a/b.jpg", {}), "h1")
+    assert item.in_group("bathroom") == dataclasses.replace(item, group="bathroom")
+    assert item.in_group("kitchen") is item
