@@ -85,9 +85,10 @@ class ImageLoader(QObject):
         self._workers: dict[QObject, tuple[int, Worker]] = {}
         self._pool = QThreadPool.globalInstance()
 
-    def load(self, path: Path) -> None:
+    def load(self, path: Path, max_side: int | None = None) -> None:
+        """Decode `path` to at most `max_side` (default: the loader's) on its longer side."""
         self.cancel()
-        worker = Worker(partial(decode_for_display, path, self._generation, self.max_side))
+        worker = Worker(partial(decode_for_display, path, self._generation, max_side or self.max_side))
         worker.signals.result.connect(self._on_result)
         worker.signals.error.connect(self._on_error)
         worker.signals.finished.connect(self._on_finished)
@@ -116,6 +117,7 @@ class ZoomableImage(QWidget):
     """Fitted by default (`zoom` None); `set_zoom(1.0)` is 100 % of the original's pixels."""
 
     view_changed = Signal(object, float, float)  # zoom (None = fit), centre x, y (0–1 of the image)
+    detail_wanted = Signal()  # the view shows the image larger than the pixels it has of it
 
     def __init__(self, parent: QWidget | None = None, *, interactive: bool = True) -> None:
         super().__init__(parent)
@@ -145,6 +147,7 @@ class ZoomableImage(QWidget):
         self._original = original or self._image.size()
         self._fitted, self._fitting, self._message = None, None, ""
         self.update()
+        self._want_detail()
 
     def set_message(self, text: str) -> None:
         self._image, self._fitted, self._fitting, self._message = None, None, None, text
@@ -168,6 +171,17 @@ class ZoomableImage(QWidget):
         self.zoom = None if zoom is None else max(0.02, min(zoom, 16.0))
         self._centre = QPointF(min(max(cx, 0.0), 1.0), min(max(cy, 0.0), 1.0))
         self.update()
+        self._want_detail()
+
+    def _want_detail(self) -> None:
+        """Say so when the image shown is a reduced copy of the original (set_image's `original`
+        is larger) and the view would draw it larger than its own pixels: time for the full one."""
+        image = self._image
+        if image is None or image.isNull() or image.width() >= self._original.width():
+            return
+        drawn = self.scale() * self._original.width() * self.devicePixelRatioF()
+        if drawn > image.width() * 1.02:
+            self.detail_wanted.emit()
 
     def scale(self) -> float:
         """Screen pixels per pixel of the original."""
@@ -217,6 +231,7 @@ class ZoomableImage(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         self._fitted = None
         super().resizeEvent(event)
+        self._want_detail()
 
     def fitted(self) -> QImage | None:
         """The smooth-scaled image drawn when fitted, once it is made (None until then)."""

@@ -403,6 +403,25 @@ def test_the_viewer_shows_a_file_of_another_folder_without_its_facts(
     qtbot.waitUntil(lambda: (image := window.viewer.image.image()) is not None and image.width() == 640)
 
 
+def test_the_viewer_decodes_a_screen_sized_copy_first_and_the_full_image_at_100_percent(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
+) -> None:
+    """Paging through 12-MP photos decoded each at full size and kept the window's threads busy;
+    a photo browser shows a screen-sized copy, and the file's pixels when the user zooms in."""
+    open_and_wait(qtbot, window, photos)
+    side = window.viewer.preview_side()
+    big = builders.write_jpeg(tmp_path / "camera" / "big.jpg", seed=9, size=(2 * side + 400, side + 200))
+    window.view_images([str(big)], str(big))
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: (image := viewer.image.image()) is not None and image.width() > 320)
+    preview = viewer.image.image()
+    assert preview is not None and max(preview.width(), preview.height()) <= side
+    assert viewer.facts.info["Dimensions"].text() == f"{2 * side + 400} × {side + 200}"  # the file's size
+    QTest.keyClick(viewer, Qt.Key.Key_1)  # 100 %: the copy has too few pixels for it
+    qtbot.waitUntil(lambda: (image := viewer.image.image()) is not None and image.width() == 2 * side + 400)
+    assert viewer.image.zoom == 1.0
+
+
 def test_hand_off_rename_from_the_context_menu_is_undoable(
     qtbot: QtBot, window: MainWindow, photos: Path
 ) -> None:
