@@ -32,7 +32,7 @@ from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
 from ..core.label_source import LabelSource, caption
 from ..session import Changes, Session
 from .detail_pane import DetailPane
-from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item, is_header_path
+from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
 from .thumbnails import ThumbnailCache
 
 ALL_IMAGES = "All images"
@@ -251,7 +251,7 @@ class BrowsePage(QWidget):
             self.details.clear()  # the filter hid it
 
     def visible_paths(self) -> list[str]:
-        return [path for path in self.model.paths() if not is_header_path(path)]
+        return self.grid.shown_paths()
 
     # the widgets → the session ----------------------------------------------------------------------
 

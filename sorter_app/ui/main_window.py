@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         )
         self.analyses.connect_moves(self.moves)
         for grid in self.analyses.grids():
-            grid.view_requested.connect(lambda path, g=grid: self.view_images(self._shown_in(g), path))
+            grid.view_requested.connect(lambda path, g=grid: self.view_images(g.shown_paths(), path))
         self.browse.grid.activated_path.connect(self.show_similar)
         self.welcome = WelcomePage()
         self.welcome.open_requested.connect(self.choose_folder)
@@ -195,9 +195,6 @@ class MainWindow(QMainWindow):
             self.close_viewer()
         self.tabs.setCurrentIndex(index)
 
-    def _shown_in(self, grid: ImageGridView) -> list[str]:
-        return [i.path for i in grid.model().items() if not i.header]  # type: ignore[attr-defined]
-
     def view_images(self, paths: Sequence[str], start: str) -> None:
         if paths:
             self.stack.setCurrentWidget(self.viewer)
@@ -206,7 +203,7 @@ class MainWindow(QMainWindow):
     def view_current(self) -> None:
         grid = self.tabs.currentWidget().findChild(ImageGridView)
         if isinstance(grid, ImageGridView) and grid.currentIndex().isValid():
-            self.view_images(self._shown_in(grid), grid.currentIndex().data(PATH_ROLE))
+            self.view_images(grid.shown_paths(), grid.currentIndex().data(PATH_ROLE))
 
     def close_viewer(self) -> None:
         self.viewer.loader.cancel()

@@ -140,7 +140,7 @@ class MovesController(QObject):
     def menu_for(self, grid: ImageGridView, paths: list[str], *, browse: bool = False) -> QMenu:
         menu = QMenu(self.window)
         first = paths[0]
-        shown = [i.path for i in grid.model().items() if not i.header]  # type: ignore[attr-defined]
+        shown = grid.shown_paths()
         menu.addAction(icon("view"), "View Full Size", lambda: self._view(shown, first)).setShortcut(
             QKeySequence("Space")
         )

@@ -35,11 +35,15 @@ CLUSTERS, DUPLICATES = AnalysisKind.CLUSTERS, AnalysisKind.DUPLICATES
 
 
 def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` by relative path, with its content hash. A file that a move running
-    in the background takes away between listing and reading is left out (the tree then differs
-    from any settled one, and a `waitUntil` simply looks again)."""
+    """Every file under `folder` by relative path, with its content hash. A file or folder that a
+    move running in the background takes away while it is listed or read is left out (the tree then
+    differs from any settled one, and a `waitUntil` simply looks again)."""
+    try:
+        paths = sorted(folder.rglob("*"))
+    except FileNotFoundError:  # a sub-folder removed while rglob walked it
+        return {"": "the listing was interrupted"}
     found = {}
-    for p in sorted(folder.rglob("*")):
+    for p in paths:
         with contextlib.suppress(FileNotFoundError):
             if p.is_file():
                 found[p.relative_to(folder).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
