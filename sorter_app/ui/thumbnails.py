@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from ..core.errors import ImageError
 from ..core.images import load_image_file
+from ..core.sized_cache import SizedCache
 from .workers import run_in_background
 
 # Requests older than this many are for rows scrolled far away: forgetting them beats decoding
@@ -116,7 +117,6 @@ class ThumbnailCache(QObject):
     ) -> None:
         super().__init__(parent)
         self._max_side = max_side
-        self._budget_bytes = cache_mb * 1024 * 1024
         self._threads = threads
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
@@ -131,8 +131,7 @@ class ThumbnailCache(QObject):
         self._start_timer.timeout.connect(self._start_loads)
 
         self._generation = 0
-        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()  # least recently used first
-        self._cached_bytes = 0
+        self._pixmaps: SizedCache[str, QPixmap] = SizedCache(cache_mb * 1024 * 1024)
         self._broken: dict[str, str] = {}
         self._pending: OrderedDict[str, None] = OrderedDict()  # most recently requested last
         self._loading: set[str] = set()  # running for the current generation
@@ -142,7 +141,6 @@ class ThumbnailCache(QObject):
         """The cached thumbnail, or None after queueing a load (unless the file is known broken)."""
         pixmap = self._pixmaps.get(path)
         if pixmap is not None:
-            self._pixmaps.move_to_end(path)
             return pixmap
         if path in self._broken or path in self._loading:
             return None
@@ -166,7 +164,6 @@ class ThumbnailCache(QObject):
     def clear(self) -> None:
         """Forget everything, e.g. after files changed on disk under the same names."""
         self._pixmaps.clear()
-        self._cached_bytes = 0
         self._broken.clear()
         self.cancel_pending()
 
@@ -203,11 +200,7 @@ class ThumbnailCache(QObject):
         self._start_loads()
 
     def _store(self, path: str, pixmap: QPixmap) -> None:
-        self._pixmaps[path] = pixmap
-        self._cached_bytes += _size_in_bytes(pixmap)
-        while self._cached_bytes > self._budget_bytes and len(self._pixmaps) > 1:
-            _, evicted = self._pixmaps.popitem(last=False)
-            self._cached_bytes -= _size_in_bytes(evicted)
+        self._pixmaps.put(path, pixmap, _size_in_bytes(pixmap))
 
 
 def _size_in_bytes(pixmap: QPixmap) -> int:
