@@ -354,7 +354,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
     ) -> QPixmap:
         picture = QPixmap(option.rect.size() * ratio)
         picture.setDevicePixelRatio(ratio)
-        picture.fill(Qt.GlobalColor.transparent)
+        # Opaque, on the grid's own background: copied onto the view without blending.
+        picture.fill(option.palette.color(QPalette.ColorGroup.Normal, QPalette.ColorRole.Base))
         at_origin = QStyleOptionViewItem(option)
         at_origin.rect = QRect(QPoint(0, 0), option.rect.size())
         painter = QPainter(picture)
