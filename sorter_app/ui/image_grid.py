@@ -57,7 +57,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.sized_cache import SizedCache
 from .thumbnails import ThumbnailCache
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -76,15 +75,6 @@ _PADDING = 4  # around the thumbnail and the text, inside the cell
 _TEXT_GAP = 2
 _CELL_GAP = 6  # between cells
 _LAYOUT_BATCH = 500  # rows laid out per event-loop turn, so a huge grid never freezes the window
-# Pictures of drawn cells kept per grid: ~300 cells of 160-px thumbnails, a few screens' worth.
-CELL_PICTURES_BYTES = 48 * 1024 * 1024
-# What of a cell's state changes its picture.
-_DRAWN_STATES = (
-    QStyle.StateFlag.State_Selected
-    | QStyle.StateFlag.State_HasFocus
-    | QStyle.StateFlag.State_Enabled
-    | QStyle.StateFlag.State_Active
-)
 
 
 @dataclass(frozen=True)
@@ -282,7 +272,6 @@ class ThumbnailDelegate(QStyledItemDelegate):
         # The view asks every row's size when it lays out a grid with headers (5,000 asks for a
         # 5,000-image folder): font metrics are measured once per font and thumbnail size.
         self._cell_sizes: dict[tuple[str, int], QSize] = {}
-        self._pictures: SizedCache[tuple[object, ...], QPixmap] = SizedCache(CELL_PICTURES_BYTES)
 
     @property
     def thumbnail_size(self) -> int:
@@ -314,59 +303,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        """Draws the cell from a picture of it made once (`_cell_picture`).
-
-        Each QPainter call made from Python lets go of the GIL, and a worker thread that wants it
-        (thumbnails decoding, a clustering, a retrain) then keeps the window waiting before the next
-        call: a cell drawn call by call took ~15 of them, so a scrolled grid of 50 cells spent tens
-        of milliseconds waiting. A cell already drawn in the same state is one call. The item is
-        asked for once too, not through index.data() per role (a call from C++ into Python each).
-        """
+        # The cell's item is asked for once, not through index.data() per role: each of those is a
+        # call from C++ back into Python, and with worker threads wanting the GIL every such call
+        # may wait for it (a grid's paint: 7 ms alone, 21 ms beside three busy workers).
         model = index.model()
         assert isinstance(model, ImageGridModel)
         item = model.item(index.row())
+        cell, state, palette, font = option.rect, option.state, option.palette, option.font
         if item.header:
             _paint_header(painter, option, item.caption)
             return
-        thumbnail = model.thumbnail(item.path)
-        rect, ratio = option.rect, painter.device().devicePixelRatioF()
-        key = (
-            item.path,
-            item.caption,
-            item.detail,
-            thumbnail.cacheKey(),
-            rect.width(),
-            rect.height(),
-            (option.state & _DRAWN_STATES).value,
-            option.font.key(),
-            option.palette.cacheKey(),
-            ratio,
-            self._size,
-        )
-        picture = self._pictures.get(key)
-        if picture is None:
-            picture = self._cell_picture(option, item, thumbnail, ratio)
-            self._pictures.put(key, picture, picture.width() * picture.height() * 4)
-        painter.drawPixmap(rect.topLeft(), picture)
-
-    def _cell_picture(
-        self, option: QStyleOptionViewItem, item: GridItem, thumbnail: QPixmap, ratio: float
-    ) -> QPixmap:
-        picture = QPixmap(option.rect.size() * ratio)
-        picture.setDevicePixelRatio(ratio)
-        # Opaque, on the grid's own background: copied onto the view without blending.
-        picture.fill(option.palette.color(QPalette.ColorGroup.Normal, QPalette.ColorRole.Base))
-        at_origin = QStyleOptionViewItem(option)
-        at_origin.rect = QRect(QPoint(0, 0), option.rect.size())
-        painter = QPainter(picture)
-        self._draw_cell(painter, at_origin, item, thumbnail)
-        painter.end()
-        return picture
-
-    def _draw_cell(
-        self, painter: QPainter, option: QStyleOptionViewItem, item: GridItem, pixmap: QPixmap
-    ) -> None:
-        cell, state, palette, font = option.rect, option.state, option.palette, option.font
         selected = bool(state & QStyle.StateFlag.State_Selected)
         group = _colour_group(state)
         if cell.width() > self.cell_size(font).width() + _CELL_GAP:  # a stretched cell: centre it
@@ -386,6 +332,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             _draw_focus_rect(painter, option, group, selected)
 
         area = self.thumbnail_rect(cell)
+        pixmap = model.thumbnail(item.path)
         if not pixmap.isNull():
             target = QRect(
                 QPoint(0, 0), pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)

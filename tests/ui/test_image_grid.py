@@ -24,7 +24,6 @@ from sorter_app.ui.image_grid import (
     GridItem,
     ImageGridModel,
     ImageGridView,
-    ThumbnailDelegate,
     header_item,
 )
 from sorter_app.ui.thumbnails import ThumbnailCache
@@ -275,43 +274,6 @@ def test_new_captions_in_a_grid_with_headers_repaint_without_measuring_every_row
 
     assert len(asked) < 3  # at most what painting asks; not every row (10)
     assert view.visualRect(model.index(4, 0)).left() <= 1  # the layout stands: a header's row
-
-
-def test_a_cell_is_drawn_once_per_state_and_anew_when_its_words_or_selection_change(
-    make_grid: MakeGrid, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each QPainter call lets go of the GIL, and busy workers then keep the window waiting: a cell
-    drawn before in the same state is one picture, not a dozen calls."""
-    items = _jpegs(tmp_path, 4)
-    view, _ = make_grid(items)
-    model = _model(view)
-    view.show()
-    qtbot.waitUntil(
-        lambda: all(
-            _is_thumbnail(model.data(model.index(r, 0), Qt.ItemDataRole.DecorationRole)) for r in range(4)
-        )
-    )
-    view.viewport().repaint()
-    delegate = view.itemDelegate()
-    assert isinstance(delegate, ThumbnailDelegate)
-    drawn: list[str] = []
-    real = delegate._cell_picture
-
-    def counting(option: QStyleOptionViewItem, item: GridItem, thumbnail: QPixmap, ratio: float) -> QPixmap:
-        drawn.append(item.path)
-        return real(option, item, thumbnail, ratio)
-
-    monkeypatch.setattr(delegate, "_cell_picture", counting)
-    before = view.viewport().grab().toImage()
-    view.viewport().repaint()
-    assert drawn == [] and view.viewport().grab().toImage() == before  # the same pictures, drawn again
-
-    model.set_items([items[0], GridItem(items[1].path, detail="now a kitchen"), *items[2:]])
-    view.viewport().repaint()
-    assert drawn == [items[1].path]  # its words changed
-    view.select_path(items[2].path)
-    view.viewport().repaint()
-    assert items[2].path in drawn and view.viewport().grab().toImage() != before
 
 
 def test_switching_items_drops_the_old_generation(
