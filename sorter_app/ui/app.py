@@ -16,8 +16,12 @@ from .main_window import MainWindow
 
 # How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Worker
 # threads run Python loops (clustering, predictions); with three of them and the UI thread waiting,
-# 5-ms turns added up to 100+ ms stalls of the event loop in benchmarks/bench_ui.py.
-GIL_SWITCH_INTERVAL_S = 0.001
+# 5-ms turns added up to 100+ ms stalls of the event loop in benchmarks/bench_ui.py. The UI thread
+# gives the GIL up at every QPainter call and at many other Qt calls, and waits up to this long to
+# get it back each time: at 1 ms, 400 fillRect calls beside two busy workers took 19 ms (63 at
+# worst) instead of 0.9. At 0.2 ms bench_ui held the 50-ms budget in every phase of its runs, where
+# at 1 ms one gap of 50–62 ms came in three of five; indexing went no slower (110–113 images/s).
+GIL_SWITCH_INTERVAL_S = 0.0002
 
 
 def tune_interpreter() -> None:
