@@ -18,9 +18,9 @@ from .main_window import MainWindow
 # threads run Python loops (clustering, predictions); with three of them and the UI thread waiting,
 # 5-ms turns added up to 100+ ms stalls of the event loop in benchmarks/bench_ui.py. The UI thread
 # gives the GIL up at every QPainter call and at many other Qt calls, and waits up to this long to
-# get it back each time: at 1 ms, 400 fillRect calls beside two busy workers took 19 ms (63 at
-# worst) instead of 0.9. At 0.2 ms bench_ui held the 50-ms budget in every phase of its runs, where
-# at 1 ms one gap of 50–62 ms came in three of five; indexing went no slower (110–113 images/s).
+# get it back each time: 400 fillRect calls beside two busy workers took 19 ms (63 at worst) at
+# 1 ms, 15.5 (21 at worst) at 0.2 ms, 0.9 alone. bench_ui on a quiet machine held the 50-ms budget
+# in 3 of 5 runs at 0.2 ms and 2 of 5 at 1 ms; indexing went no slower (110–113 images/s).
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
