@@ -23,8 +23,11 @@ how late it wakes: that lateness is GIL waiting plus OS scheduling, independent 
 Event-loop gaps that coincide with late wakes point at a thread holding the GIL; gaps while the GIL
 probe is on time point at work on the main thread. The cyclic garbage collector, a common GIL
 holder, is logged too (pauses of half the budget or more, with the thread that ran them).
-`--trace-stalls FILE` re-arms faulthandler.dump_traceback_later on every tick, so a stall past 50 ms
-writes every thread's Python stack to FILE from faulthandler's own C thread (which needs no GIL);
+`--trace-stalls FILE` runs a sampler thread that looks every 5 ms at when the UI thread last ticked;
+once it has been silent for half the budget, it writes every thread's innermost Python frames to
+FILE (`sys._current_frames`, read with the GIL held, so it cannot crash the way re-arming
+faulthandler's watchdog on every tick did: that segfaulted in about one run of three). A sample
+waits for the GIL like any thread: a stack in a long C call shows its Python caller;
 `--switch-interval-ms` changes sys.setswitchinterval for experiments on GIL hand-over.
 
 The images are hard links (copies across file systems) of an evenly spaced selection of
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import faulthandler
 import gc
 import json
 import os
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +73,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 BUDGET_MS = 50.0
 PROBE_INTERVAL_MS = 5
+STALL_FRAMES = 8  # innermost frames written per thread by --trace-stalls
 GIL_PROBE_SLEEP_S = 0.002
 IDLE_SECONDS = 1.0
 SCROLL_SECONDS = 10.0
@@ -109,12 +113,11 @@ def cpu_times_ns(with_run_queue: bool) -> tuple[int, int]:
 class EventLoopProbe(QObject):
     """Ticks every 5 ms on the UI thread and keeps each tick's time (and CPU times, where Linux has them)."""
 
-    def __init__(self, stall_trace: IO[str] | None) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.ticks: list[float] = []
         self.cpu_ns: list[tuple[int, int]] = []
         self.has_run_queue = SCHEDSTAT.is_file()
-        self._trace = stall_trace
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(PROBE_INTERVAL_MS)
@@ -125,19 +128,51 @@ class EventLoopProbe(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-        if self._trace is not None:
-            faulthandler.cancel_dump_traceback_later()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
-        if self._trace is not None:
-            if self.ticks and (now - self.ticks[-1]) * 1000 > BUDGET_MS:
-                gap_ms = (now - self.ticks[-1]) * 1000
-                self._trace.write(f"--- the stall above ended after a {gap_ms:.0f} ms gap ---\n\n")
-                self._trace.flush()
-            faulthandler.dump_traceback_later(BUDGET_MS / 1000, file=self._trace)
-        self.ticks.append(now)
+        self.ticks.append(time.perf_counter())
         self.cpu_ns.append(cpu_times_ns(self.has_run_queue))
+
+
+class StallSampler:
+    """Writes every thread's innermost frames when the UI thread has not ticked for half the budget
+    (once per silence), from a plain Python thread: see `--trace-stalls` above."""
+
+    def __init__(self, probe: EventLoopProbe, out: IO[str], t0: float) -> None:
+        self._probe, self._out, self._t0 = probe, out, t0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        sampled_after: float | None = None  # the tick whose silence was sampled
+        while not self._stop.wait(PROBE_INTERVAL_MS / 1000):
+            ticks = self._probe.ticks
+            if not ticks or ticks[-1] == sampled_after:
+                continue
+            silent_ms = (time.perf_counter() - ticks[-1]) * 1000
+            if silent_ms > BUDGET_MS / 2:
+                sampled_after = ticks[-1]
+                self._write(silent_ms)
+
+    def _write(self, silent_ms: float) -> None:
+        names = {t.ident: t.name for t in threading.enumerate()}
+        here = threading.get_ident()
+        lines = [f"=== UI thread silent for {silent_ms:.0f} ms at {time.perf_counter() - self._t0:.2f} s"]
+        for ident, frame in sys._current_frames().items():
+            if ident == here:
+                continue
+            stack = traceback.extract_stack(frame)[-STALL_FRAMES:]
+            where = " <- ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in reversed(stack))
+            lines.append(f"  [{names.get(ident, ident)}] {where}")
+        self._out.write("\n".join(lines) + "\n")
+        self._out.flush()
 
 
 class GilProbe:
@@ -577,7 +612,7 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
     tune_interpreter()  # as sorter-gui does at start-up
     if args.switch_interval_ms is not None:  # an experiment overrides the app's setting
         sys.setswitchinterval(args.switch_interval_ms / 1000)
-    probe, gil_probe, gc_log = EventLoopProbe(trace), GilProbe(), GcLog()
+    probe, gil_probe, gc_log = EventLoopProbe(), GilProbe(), GcLog()
     plan: list[tuple[Phase, Callable[[Phase], None]]] = [
         (Phase("idle", judged=False), idle_phase),
         (Phase("index", judged=True), lambda phase: index_phase(phase, window, folder)),
@@ -594,13 +629,20 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
         plan.append((Phase("viewer", judged=True), lambda phase: viewer_phase(phase, window, photos)))
 
     t0 = time.perf_counter()
+    sampler = StallSampler(probe, trace, t0) if trace is not None else None
     probe.start()
     gil_probe.start()
     gc_log.start()
+    if sampler is not None:
+        sampler.start()
     for phase, run in plan:
         phase.start = time.perf_counter()
+        if trace is not None:
+            trace.write(f"### phase {phase.name} from {phase.start - t0:.2f} s\n")
         run(phase)
         phase.end = time.perf_counter()
+    if sampler is not None:
+        sampler.stop()
     gc_log.stop()
     probe.stop()
     gil_probe.stop()
@@ -632,7 +674,12 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder of images (and data)")
     parser.add_argument("--data-dir", type=Path, help="data folder to index into (default: a fresh one)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
-    parser.add_argument("--trace-stalls", type=Path, metavar="FILE", help="dump all stacks on each stall")
+    parser.add_argument(
+        "--trace-stalls",
+        type=Path,
+        metavar="FILE",
+        help="threads' frames when the UI thread falls silent",
+    )
     parser.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval, for GIL experiments")
     parser.add_argument("--viewer-photos", type=int, default=12, help="12-MP JPEGs the viewer pages through")
     args = parser.parse_args()
