@@ -26,8 +26,9 @@ holder, is logged too (pauses of half the budget or more, with the thread that r
 `--trace-stalls FILE` runs a sampler thread that looks every 5 ms at when the UI thread last ticked;
 once it has been silent for half the budget, it writes every thread's innermost Python frames to
 FILE (`sys._current_frames`, read with the GIL held, so it cannot crash the way re-arming
-faulthandler's watchdog on every tick did: that segfaulted in about one run of three). A sample
-waits for the GIL like any thread: a stack in a long C call shows its Python caller;
+faulthandler's watchdog on every tick did: that segfaulted in one of two traced runs at stop 20
+and once at stop 19). A sample waits for the GIL like any thread: a stack in a long C call shows
+its Python caller;
 `--switch-interval-ms` changes sys.setswitchinterval for experiments on GIL hand-over.
 
 The images are hard links (copies across file systems) of an evenly spaced selection of
