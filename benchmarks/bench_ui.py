@@ -135,14 +135,12 @@ class EventLoopProbe(QObject):
         self.cpu_ns.append(cpu_times_ns(self.has_run_queue))
 
 
-class StallSampler:
-    """Writes every thread's innermost frames when the UI thread has not ticked for half the budget
-    (once per silence), from a plain Python thread: see `--trace-stalls` above."""
+class ProbeThread:
+    """A plain Python thread beside the window, started and stopped with the measurement."""
 
-    def __init__(self, probe: EventLoopProbe, out: IO[str], t0: float) -> None:
-        self._probe, self._out, self._t0 = probe, out, t0
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -150,6 +148,18 @@ class StallSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class StallSampler(ProbeThread):
+    """Writes every thread's innermost frames when the UI thread has not ticked for half the budget
+    (once per silence), from a plain Python thread: see `--trace-stalls` above."""
+
+    def __init__(self, probe: EventLoopProbe, out: IO[str], t0: float) -> None:
+        super().__init__("stall-sampler")
+        self._probe, self._out, self._t0 = probe, out, t0
 
     def _run(self) -> None:
         sampled_after: float | None = None  # the tick whose silence was sampled
@@ -176,20 +186,12 @@ class StallSampler:
         self._out.flush()
 
 
-class GilProbe:
+class GilProbe(ProbeThread):
     """A Python thread that sleeps 2 ms at a time; how late it wakes is GIL waiting plus scheduling."""
 
     def __init__(self) -> None:
+        super().__init__("gil-probe")
         self.wakes: list[tuple[float, float]] = []  # (woke at, seconds late)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gil-probe", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.is_set():

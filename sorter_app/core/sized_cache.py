@@ -1,7 +1,7 @@
 """A least-recently-used cache bounded by the total size of what it holds (bytes, usually).
 
-The window keeps pictures this way: thumbnails, and the drawn cells of a grid. The newest entry is
-always kept, even when it alone is over the budget, so that what is on screen can be shown.
+The window keeps its thumbnails this way. The newest entry is always kept, even when it alone is
+over the budget, so that what is on screen can be shown.
 """
 
 from __future__ import annotations
