@@ -9,14 +9,14 @@ communities too small to be worth a folder go to "unsorted", so every image is i
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .child_process import work_child
 from .leiden import leiden_in_process, ready
 from .neighbours import FolderVectors, KnnGraph
 
@@ -44,13 +44,10 @@ class Clustering:
     unsorted: list[str]
 
 
-@contextlib.contextmanager
-def leiden_child() -> Iterator[ProcessPoolExecutor]:
+def leiden_child() -> contextlib.AbstractContextManager[ProcessPoolExecutor]:
     """The child process Leiden runs in, started now: its start-up (a fresh interpreter importing
     numpy and igraph, ~0.5 s) overlaps whatever the caller reads before the graph is in hand."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        child.submit(ready)  # imports igraph there
-        yield child
+    return work_child(ready)  # `ready` imports igraph there
 
 
 def leiden(

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from . import corrections
+from . import corrections, map2d
 from .atomic import atomic_write_text
 from .browse import BrowseItem
 from .catalog import Catalog, ImageInfo
+from .child_process import work_child
 from .clusters import Clustering, cluster_folder, leiden_child
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, DuplicateTiers, find_duplicate_tiers
 from .embedder import Embedder
@@ -302,8 +303,11 @@ class Library:
         self, folder: Path, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
     ) -> tuple[NDArray[np.float32], list[str]]:
         """A point per image (copies of one picture share a point) and the images' relative paths."""
-        vectors = self.folder_vectors(folder)
-        points = layout_2d(vectors.vectors, graph=vectors.graph, progress=progress, cancelled=cancelled)
+        with work_child(map2d.ready) as child:  # starts while the folder is read
+            vectors = self.folder_vectors(folder)
+            points = layout_2d(
+                vectors.vectors, graph=vectors.graph, progress=progress, cancelled=cancelled, child=child
+            )
         rows = [i for i, paths in enumerate(vectors.paths) for _ in paths]
         return points[rows], [p for paths in vectors.paths for p in paths]
 

@@ -10,7 +10,8 @@ and `bincount`), never a Python loop over points, and nothing n×n is formed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,11 +48,14 @@ def layout_2d(
     seed: int = 0,
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
+    child: Executor | None = None,
 ) -> NDArray[np.float32]:
     """(n, 2) positions in [0, 1]², the same for the same vectors, graph and seed.
 
     `graph` is the folder's stored neighbour graph (at least MAP_K wide) where there is one;
-    without it one is computed from `vectors`.
+    without it one is computed from `vectors`. With a `child` (child_process.work_child) the
+    memberships and epochs run there, the same arrays bit for bit: the window's thread is never
+    kept waiting for the GIL by the epochs' thousands of small array operations.
     """
     if len(vectors) in _TINY_MAPS:
         return _TINY_MAPS[len(vectors)].copy()
@@ -68,20 +72,96 @@ def layout_2d(
 
     if graph is None:
         graph = knn_graph(np.asarray(vectors, dtype=np.float32), MAP_K, progress=graph_progress)
-    heads, tails, weights = _fuzzy_edges(graph.indices[:, :MAP_K], 1.0 - graph.similarities[:, :MAP_K])
     rng = np.random.default_rng(seed)
     positions = _pca_init(vectors, rng)
-    for epoch in range(EPOCHS):
+    near = np.asarray(graph.indices[:, :MAP_K], dtype=np.int32)
+    far = 1.0 - np.asarray(graph.similarities[:, :MAP_K], dtype=np.float32)
+    state = dict(rng.bit_generator.state)
+    layout = (
+        _Layout(positions, near, far, state)
+        if child is None
+        else _LayoutInChild(child, positions, near, far, state)
+    )
+    # About a million edge updates between two looks at Cancel: 10 epochs at 5,000 images, 1 at 1,000,000.
+    per_step = max(1, min(10, 1_000_000 // max(1, near.size)))
+    for epoch in range(0, EPOCHS, per_step):
         if is_cancelled():
             raise CancelledError("map cancelled")
-        _epoch(positions, heads, tails, weights, 1.0 - epoch / EPOCHS, rng)
+        count = min(per_step, EPOCHS - epoch)
+        layout.run(epoch, count)
         if progress:
-            progress(graph_steps + epoch + 1, total)
-    return _unit_square(positions)
+            progress(graph_steps + epoch + count, total)
+    return _unit_square(layout.result())
+
+
+class _Layout:
+    """The epochs' state: positions, the fuzzy edges and the random generator, wherever it runs."""
+
+    def __init__(
+        self,
+        positions: NDArray[np.float32],
+        near: NDArray[np.int32],
+        far: NDArray[np.float32],
+        state: dict[str, Any],
+    ) -> None:
+        self.positions = positions
+        self.heads, self.tails, self.weights = _fuzzy_edges(near, far)
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = state
+
+    def run(self, first: int, count: int) -> None:
+        for epoch in range(first, first + count):
+            _epoch(self.positions, self.heads, self.tails, self.weights, 1.0 - epoch / EPOCHS, self.rng)
+
+    def result(self) -> NDArray[np.float32]:
+        return self.positions
+
+
+class _LayoutInChild:
+    """A `_Layout` kept in a child process; each call waits for the child's answer."""
+
+    def __init__(
+        self,
+        child: Executor,
+        positions: NDArray[np.float32],
+        near: NDArray[np.int32],
+        far: NDArray[np.float32],
+        state: dict[str, Any],
+    ) -> None:
+        self.child = child
+        child.submit(_begin_in_child, positions, near, far, state).result()
+
+    def run(self, first: int, count: int) -> None:
+        self.child.submit(_run_in_child, first, count).result()
+
+    def result(self) -> NDArray[np.float32]:
+        positions: NDArray[np.float32] = self.child.submit(_positions_in_child).result()
+        return positions
+
+
+_IN_CHILD: list[_Layout] = []  # the child's one layout, between the parent's calls
+
+
+def ready() -> None:
+    """Sent first to a fresh child (child_process.work_child): it imports this module, and numpy."""
+
+
+def _begin_in_child(
+    positions: NDArray[np.float32], near: NDArray[np.int32], far: NDArray[np.float32], state: dict[str, Any]
+) -> None:
+    _IN_CHILD[:] = [_Layout(positions, near, far, state)]
+
+
+def _run_in_child(first: int, count: int) -> None:
+    _IN_CHILD[0].run(first, count)
+
+
+def _positions_in_child() -> NDArray[np.float32]:
+    return _IN_CHILD.pop().positions
 
 
 def _fuzzy_edges(
-    indices: NDArray[np.int64], distances: NDArray[np.float32]
+    indices: NDArray[np.integer], distances: NDArray[np.floating]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
     """Directed edges (both ways) with UMAP's symmetrised memberships w = a + b − a·b.
 
@@ -102,7 +182,7 @@ def _fuzzy_edges(
         sigma = np.where(np.isinf(hi), sigma * 2, (lo + hi) / 2)
     memberships = np.exp(-excess / np.maximum(sigma, 1e-12))
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = indices.ravel()
+    cols = indices.ravel().astype(np.int64)
     both_rows, both_cols = np.concatenate([rows, cols]), np.concatenate([cols, rows])
     # 1 − Π(1 − w) over the (at most two) directions of each pair: the probabilistic "or".
     log_miss = np.log1p(-np.minimum(memberships.ravel(), 1.0 - 1e-9))

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from sorter_app.core import map2d
+from sorter_app.core.child_process import work_child
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.errors import CancelledError
 from sorter_app.core.images import load_image
-from sorter_app.core.map2d import layout_2d
+from sorter_app.core.map2d import EPOCHS, MAP_K, layout_2d
+from sorter_app.core.neighbours import knn_graph
 from sorter_app.core.preprocess import to_model_pixels
 
 PER_CATEGORY = 30
@@ -87,7 +90,7 @@ def test_progress_runs_to_its_total() -> None:
     assert calls[-1][0] == calls[-1][1] > 0
 
 
-@pytest.mark.parametrize("after", [0, 60])
+@pytest.mark.parametrize("after", [0, 6])
 def test_cancel_stops_the_work(after: int) -> None:
     """Cancelled at once (while the graph is built) or part-way through the epochs."""
     calls: list[int] = []
@@ -98,6 +101,27 @@ def test_cancel_stops_the_work(after: int) -> None:
             cancelled=lambda: len(calls) >= after,
         )
     assert len(calls) <= max(after, 1)
+
+
+def test_a_map_laid_out_in_a_child_process_is_the_same_map() -> None:
+    """The window's map runs its epochs in a child (no GIL held in the app): same positions, bit
+    for bit, as in-process, from the same stored graph; and Cancel still stops it part-way."""
+    vectors, _ = _blobs(per_blob=40)
+    graph = knn_graph(vectors, MAP_K)
+    here = layout_2d(vectors, graph=graph, seed=5)
+    calls: list[int] = []
+    with work_child(map2d.ready) as child:
+        there = layout_2d(vectors, graph=graph, seed=5, child=child)
+        with pytest.raises(CancelledError):
+            layout_2d(
+                vectors,
+                graph=graph,
+                child=child,
+                progress=lambda done, total: calls.append(done),
+                cancelled=lambda: len(calls) >= 3,
+            )
+    assert np.array_equal(here, there)
+    assert len(calls) == 3 and calls[-1] < EPOCHS
 
 
 # --- real photos through the real model -----------------------------------------------------------
