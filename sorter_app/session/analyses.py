@@ -98,12 +98,16 @@ class Analyses:
         call: Any
         if kind is AnalysisKind.CLUSTERS:
             # The answers that name the clusters are worked out in the job, from a snapshot of the
-            # items (label sources never change), not on the UI thread before the job starts.
+            # items (label sources never change), not on the UI thread before the job starts; and
+            # only while Leiden runs in its child, not in the job's first moments, which come just
+            # as the window takes in a newly loaded folder.
             items, source, granularity = list(self.s.items.values()), self.s.labels, self.granularity
 
+            def names() -> dict[str, str]:
+                return {i.relpath: str(a.label) for i in items if (a := best_answer(source.answers(i)))}
+
             def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
-                labels = {i.relpath: str(a.label) for i in items if (a := best_answer(source.answers(i)))}
-                found = lib.clusters(root, granularity, labels=labels, progress=stop_on_cancel(p, c))
+                found = lib.clusters(root, granularity, labels=names, progress=stop_on_cancel(p, c))
                 return apply_stored(lib.catalog, grouping_.from_clustering(found), hash_of)
 
         elif kind is AnalysisKind.DUPLICATES:
