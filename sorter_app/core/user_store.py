@@ -12,6 +12,7 @@ never changes. Statements name their tables with the `user.` schema.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -92,9 +93,12 @@ def migrate_user_store(db: sqlite3.Connection, path: Path) -> None:
     """Bring the attached user file up to USER_SCHEMA_VERSION in place, all or nothing.
 
     Taken under the write lock before the version is read, as the catalog's own migration is, so
-    two programs opening an old file at once upgrade it once.
+    two programs opening an old file at once upgrade it once. A file whose tables do not match its
+    version (a step's tables there before the step, or missing after it: a copy pieced together,
+    a development build) gets whatever is missing; tables it has are kept with their rows. Before,
+    such a file ended every job with "table … already exists" or "no such table".
     """
-    if user_version(db) == USER_SCHEMA_VERSION:
+    if user_version(db) == USER_SCHEMA_VERSION and not _missing(db):
         return
     with db:
         db.execute("BEGIN IMMEDIATE")
@@ -104,7 +108,25 @@ def migrate_user_store(db: sqlite3.Connection, path: Path) -> None:
                 f"{path} was written by a newer Image Sorter (schema {version}); "
                 "update the app or choose another data folder"
             )
-        for step in USER_SCHEMA_STEPS[version:]:
+        missing = _missing(db)
+        for step in USER_SCHEMA_STEPS:
             for statement in step:
-                db.execute(statement)
+                if _created(statement) in missing:
+                    db.execute(statement)
         db.execute(f"PRAGMA {USER_SCHEMA}.user_version = {USER_SCHEMA_VERSION}")
+
+
+_CREATED = re.compile(rf"CREATE (?:TABLE|INDEX) {USER_SCHEMA}\.(\w+)")
+
+
+def _created(statement: str) -> str:
+    """The table or index a step's statement creates."""
+    found = _CREATED.match(statement)
+    assert found is not None, f"a user schema step must create a {USER_SCHEMA}. table or index"
+    return found.group(1)
+
+
+def _missing(db: sqlite3.Connection) -> set[str]:
+    """The steps' tables and indexes the file does not have."""
+    present = {name for (name,) in db.execute(f"SELECT name FROM {USER_SCHEMA}.sqlite_master")}
+    return {_created(statement) for step in USER_SCHEMA_STEPS for statement in step} - present

@@ -109,3 +109,25 @@ def test_an_older_user_file_gains_the_label_tables_and_keeps_its_corrections(tmp
         LabelStore(catalog).create("style", ["a"])
     with sqlite3.connect(tmp_path / "user.sqlite") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == USER_SCHEMA_VERSION >= 2  # later steps too
+
+
+def test_a_user_file_whose_tables_do_not_match_its_version_gets_what_is_missing(tmp_path: Path) -> None:
+    """Seen on a developer's machine: version 2 on the file, step 3's tables in it, step 2's not.
+    Opening it ended every job with "table keep_choices already exists"; now the label tables are
+    added, and the choices and corrections already there are kept."""
+    db = sqlite3.connect(tmp_path / "user.sqlite")
+    for statement in [*USER_SCHEMA_STEPS[0], *USER_SCHEMA_STEPS[2]]:
+        db.execute(statement.replace("user.", ""))
+    db.execute("INSERT INTO corrections VALUES ('h1', 'room', 'kitchen', 0)")
+    db.execute("INSERT INTO keep_choices VALUES ('h2', 'best.jpg', 0)")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        assert catalog.corrections(["h1"]) == {"h1": {"room": "kitchen"}}
+        LabelStore(catalog).create("style", ["a", "b"])
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:  # and it opens again without a change
+        assert [s.name for s in LabelStore(catalog).sets()] == ["style"]
+    with sqlite3.connect(tmp_path / "user.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == USER_SCHEMA_VERSION
+        assert db.execute("SELECT name FROM keep_choices").fetchall() == [("best.jpg",)]
