@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import copy_check
-from .layout import Layout, is_legacy, layout_similarity, parse_layout
+from .layout import Layout, is_legacy, layout_similarities, parse_layout
 
 NEAR, SIMILAR = "near", "similar"
 _BATCH = 4096  # pairs checked at once, a batch per core: bounds the temporary arrays
@@ -111,17 +111,22 @@ def decide_pairs(
     """Many candidate pairs at once: the pixel check runs vectorised, a batch of pairs at a time."""
     verdicts: list[Verdict | None] = [None] * len(cosines)
     current: list[int] = []
+    legacy: list[int] = []
     for i, (cosine, sa, sb) in enumerate(zip(cosines.tolist(), a, b, strict=True)):
         if sa is None or sb is None or cosine < rule.lowest:
             verdicts[i] = _unverified(cosine, rule)
         elif is_legacy(sa) or is_legacy(sb):
-            score = layout_similarity(sa, sb)
-            tier = NEAR if rule.legacy_accepts(cosine, score) else _unverified(cosine, rule).tier
-            verdicts[i] = Verdict(tier, cosine, score)
+            legacy.append(i)
         elif cosine < rule.candidate:
             verdicts[i] = _unverified(cosine, rule)
         else:
             current.append(i)
+    if legacy:
+        scores = layout_similarities([a[i] for i in legacy], [b[i] for i in legacy])
+        for i, score in zip(legacy, scores.tolist(), strict=True):
+            cosine = float(cosines[i])
+            tier = NEAR if rule.legacy_accepts(cosine, score) else _unverified(cosine, rule).tier
+            verdicts[i] = Verdict(tier, cosine, score)
     if current:
         for i, verdict in zip(current, _check(cosines, a, b, current, rule, sizes), strict=True):
             verdicts[i] = verdict

@@ -12,6 +12,7 @@ from sorter_app.core.layout import (
     VERSION,
     is_legacy,
     layout_signature,
+    layout_similarities,
     layout_similarity,
     legacy_layout,
     parse_layout,
@@ -75,3 +76,36 @@ def test_version_1_signatures_are_recognised_and_compared_as_before() -> None:
     bordered = ImageOps.expand(img, (16, 12, 16, 12), fill=(0, 0, 0))
     assert layout_similarity(_v1(bordered), layout_signature(bordered)) > 0.97
     assert layout_similarity(b"not a signature", new) == 0.0
+
+
+def _correlation_one_pair(a: bytes, b: bytes) -> float:
+    """The old rule as it was written for one pair at a time (stop 20), kept here as the reference."""
+
+    def normalised(signature: bytes) -> np.ndarray:
+        values = np.frombuffer(signature, dtype=np.uint8).astype(np.float32).reshape(16, 16)
+        values -= values.mean()
+        norm = float(np.linalg.norm(values))
+        return values / norm if norm > 1e-6 else values
+
+    legacy_a, legacy_b = legacy_layout(a), legacy_layout(b)
+    if legacy_a is None or legacy_b is None:
+        return 0.0
+    x, y = normalised(legacy_a), normalised(legacy_b)
+    return max(float((x * y).sum()), float((x * y[:, ::-1]).sum()))
+
+
+def test_many_pairs_at_once_score_as_one_pair_at_a_time() -> None:
+    """An old catalog's candidate pairs are scored in batches: the same figures as the per-pair rule,
+    for version-1 and version-2 signatures, mirrored copies, flat pictures and unreadable bytes."""
+    pictures = [builders.scene(seed, (320, 240)) for seed in range(6)]
+    signatures = [_v1(p) for p in pictures] + [layout_signature(p) for p in pictures]
+    signatures += [_v1(ImageOps.mirror(pictures[0])), _v1(Image.new("RGB", (64, 64), (90, 90, 90)))]
+    signatures += [b"not a signature"]
+    pairs = [(a, b) for a in signatures for b in signatures]
+    batch = layout_similarities([a for a, _ in pairs], [b for _, b in pairs])
+    expected = np.array([_correlation_one_pair(a, b) for a, b in pairs], dtype=np.float32)
+    assert batch.shape == (len(pairs),)
+    assert np.allclose(batch, expected, atol=1e-5)
+    # the unreadable signature scores 0.0 with everything, and so does the flat picture
+    assert batch.max() > 0.99 and (batch == 0.0).sum() >= 2 * len(signatures) - 1
+    assert layout_similarities([None], [signatures[0]]).tolist() == [0.0]
