@@ -326,7 +326,7 @@ def run_rule(
         verdicts = decide_pairs(cosines, [layouts[i] for i in a], [layouts[j] for j in b], rule)
     else:
         edges = judge_edges(graph, layouts, rule, folder.sizes)
-        a, b, verdicts = edges.a, edges.b, edges.verdicts
+        a, b, verdicts = edges.a, edges.b, edges.verdicts.as_list()
         cosines = np.array([v.cosine for v in verdicts], dtype=np.float32)
     seconds = time.process_time() - began
     accepted = np.array([v.tier == NEAR for v in verdicts])

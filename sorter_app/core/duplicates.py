@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .catalog import FileFacts
 from .keeper import suggest_keep
-from .near_rule import DEFAULT_RULE, NEAR, SIMILAR, Verdict, decide_pairs
+from .near_rule import DEFAULT_RULE, NEAR_CODE, SIMILAR_CODE, PairVerdicts, judge_pairs
 from .near_rule import NearRule as NearRule  # re-exported: the curate dedup takes the rule from here
 from .neighbours import FolderVectors, KnnGraph, exact_similarities
 
@@ -57,7 +58,7 @@ class PairEdges:
 
     a: NDArray[np.int64]
     b: NDArray[np.int64]
-    verdicts: list[Verdict]
+    verdicts: PairVerdicts
 
 
 def duplicate_graph(
@@ -98,34 +99,57 @@ def judge_edges(
     """
     a, b, cosines = candidate_pairs(graph, rule.lowest)
     order = np.argsort(-cosines, kind="stable")
-    verdicts: list[Verdict] = [Verdict(NEAR, float(c), -1.0) for c in cosines.tolist()]
+    tier = np.full(len(a), NEAR_CODE, dtype=np.int8)
+    score = np.full(len(a), -1.0, dtype=np.float32)
+    edits: dict[int, tuple[str, ...]] = {}
+    first, second = a.tolist(), b.tolist()
     parent = list(range(len(graph.indices)))
     for start in range(0, len(order), _CHUNK):
         todo = [
             k
             for k in order[start : start + _CHUNK].tolist()
-            if _find(parent, int(a[k])) != _find(parent, int(b[k]))
+            if _find(parent, first[k]) != _find(parent, second[k])
         ]
         if not todo:
             continue
-        pair_sizes = None
-        if sizes is not None:
-            pair_sizes = [_pair_size(sizes[a[k]], sizes[b[k]]) for k in todo]
-        found = decide_pairs(
-            cosines[todo], [layouts[a[k]] for k in todo], [layouts[b[k]] for k in todo], rule, pair_sizes
+        pair_sizes = _PairSizes(sizes, first, second, todo) if sizes is not None else None
+        found = judge_pairs(
+            cosines[todo],
+            [layouts[first[k]] for k in todo],
+            [layouts[second[k]] for k in todo],
+            rule,
+            pair_sizes,
         )
-        for k, verdict in zip(todo, found, strict=True):
-            verdicts[k] = verdict
-            if verdict.tier == NEAR:
-                root_a, root_b = _find(parent, int(a[k])), _find(parent, int(b[k]))
-                parent[max(root_a, root_b)] = min(root_a, root_b)
-    return PairEdges(a, b, verdicts)
+        rows = np.asarray(todo, dtype=np.int64)
+        tier[rows], score[rows] = found.tier, found.score
+        edits.update((todo[i], seen) for i, seen in found.edits.items())
+        for i in np.flatnonzero(found.tier == NEAR_CODE).tolist():
+            root_a, root_b = _find(parent, first[todo[i]]), _find(parent, second[todo[i]])
+            parent[max(root_a, root_b)] = min(root_a, root_b)
+    return PairEdges(a, b, PairVerdicts(tier, cosines, score, edits))
 
 
-def _pair_size(
-    a: tuple[int, int] | None, b: tuple[int, int] | None
-) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    return (a, b) if a is not None and b is not None else None
+class _PairSizes(Sequence[tuple[tuple[int, int], tuple[int, int]] | None]):
+    """The two images' sizes of each pair in `todo`, worked out only for the pairs the pixel check
+    reads them for (a version-2 pair that it finds near)."""
+
+    def __init__(
+        self, sizes: Sequence[tuple[int, int] | None], first: list[int], second: list[int], todo: list[int]
+    ) -> None:
+        self.sizes, self.first, self.second, self.todo = sizes, first, second, todo
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[tuple[int, int], tuple[int, int]] | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[tuple[tuple[int, int], tuple[int, int]] | None]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        a, b = self.sizes[self.first[self.todo[i]]], self.sizes[self.second[self.todo[i]]]
+        return (a, b) if a is not None and b is not None else None
 
 
 def near_duplicate_components(
@@ -133,15 +157,17 @@ def near_duplicate_components(
 ) -> list[list[int]]:
     """Connected groups of items joined by graph edges the rule calls near-duplicates."""
     edges = judge_edges(graph, layouts, rule)
-    return _components(len(graph.indices), edges, NEAR)
+    return _components(len(graph.indices), edges, NEAR_CODE)
 
 
 def _components(
-    n: int, edges: PairEdges, tier: str, skip: Callable[[int, int], bool] | None = None
+    n: int, edges: PairEdges, tier: int, skip: Callable[[int, int], bool] | None = None
 ) -> list[list[int]]:
+    """Items joined by pairs of `tier` (a code of near_rule.TIERS), in groups of two or more."""
     parent = list(range(n))
-    for a, b, verdict in zip(edges.a.tolist(), edges.b.tolist(), edges.verdicts, strict=True):
-        if verdict.tier != tier or (skip is not None and skip(a, b)):
+    pairs = np.flatnonzero(edges.verdicts.tier == tier)
+    for a, b in zip(edges.a[pairs].tolist(), edges.b[pairs].tolist(), strict=True):
+        if skip is not None and skip(a, b):
             continue
         root_a, root_b = _find(parent, a), _find(parent, b)
         if root_a != root_b:
@@ -175,13 +201,12 @@ def find_duplicate_tiers(
     item_layouts = [layouts.get(key) for key in folder.keys]
     item_sizes = [_size(paths, facts) for paths in folder.paths]
     edges = judge_edges(graph, item_layouts, rule, item_sizes)
-    pairs = list(zip(edges.a.tolist(), edges.b.tolist(), edges.verdicts, strict=True))
-    near = _components(len(folder), edges, NEAR)
+    verdicts = edges.verdicts
+    near = _components(len(folder), edges, NEAR_CODE)
     group_of = {i: number for number, items in enumerate(near) for i in items}
     edits: list[set[str]] = [set() for _ in near]
-    for a, _, verdict in pairs:
-        if verdict.tier == NEAR:
-            edits[group_of[a]].update(verdict.edits)
+    for pair, seen in verdicts.edits.items():
+        edits[group_of[int(edges.a[pair])]].update(seen)
     groups = [
         _group("near", sorted(p for i in items for p in folder.paths[i]), facts, tuple(sorted(seen)))
         for items, seen in zip(near, edits, strict=True)
@@ -195,12 +220,18 @@ def find_duplicate_tiers(
     def same_group(a: int, b: int) -> bool:
         return a in group_of and group_of.get(b) == group_of[a]
 
-    similar_items = _components(len(folder), edges, SIMILAR, skip=same_group)
+    similar_items = _components(len(folder), edges, SIMILAR_CODE, skip=same_group)
     similar_of = {i: number for number, items in enumerate(similar_items) for i in items}
     closest = [0.0] * len(similar_items)
-    for a, b, verdict in pairs:
-        if verdict.tier == SIMILAR and not same_group(a, b):
-            closest[similar_of[a]] = max(closest[similar_of[a]], verdict.cosine)
+    similar_pairs = np.flatnonzero(verdicts.tier == SIMILAR_CODE)
+    for a, b, cosine in zip(
+        edges.a[similar_pairs].tolist(),
+        edges.b[similar_pairs].tolist(),
+        verdicts.cosine[similar_pairs].tolist(),
+        strict=True,
+    ):
+        if not same_group(a, b):
+            closest[similar_of[a]] = max(closest[similar_of[a]], cosine)
     similar = [
         SimilarGroup(sorted(p for i in items for p in folder.paths[i]), round(cosine, 4))
         for items, cosine in zip(similar_items, closest, strict=True)

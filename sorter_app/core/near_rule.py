@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import copy_check
-from .layout import Layout, is_legacy, layout_similarities, parse_layout
+from .layout import LEGACY_LENGTH, Layout, layout_similarities, parse_layout
 
 NEAR, SIMILAR = "near", "similar"
 _BATCH = 4096  # pairs checked at once, a batch per core: bounds the temporary arrays
@@ -108,33 +108,75 @@ def decide_pairs(
     rule: NearRule = DEFAULT_RULE,
     sizes: Sequence[tuple[Size, Size] | None] | None = None,
 ) -> list[Verdict]:
-    """Many candidate pairs at once: the pixel check runs vectorised, a batch of pairs at a time."""
-    verdicts: list[Verdict | None] = [None] * len(cosines)
-    current: list[int] = []
-    legacy: list[int] = []
-    for i, (cosine, sa, sb) in enumerate(zip(cosines.tolist(), a, b, strict=True)):
-        if sa is None or sb is None or cosine < rule.lowest:
-            verdicts[i] = _unverified(cosine, rule)
-        elif is_legacy(sa) or is_legacy(sb):
-            legacy.append(i)
-        elif cosine < rule.candidate:
-            verdicts[i] = _unverified(cosine, rule)
-        else:
-            current.append(i)
-    if legacy:
-        scores = layout_similarities([a[i] for i in legacy], [b[i] for i in legacy])
-        for i, score in zip(legacy, scores.tolist(), strict=True):
-            cosine = float(cosines[i])
-            tier = NEAR if rule.legacy_accepts(cosine, score) else _unverified(cosine, rule).tier
-            verdicts[i] = Verdict(tier, cosine, score)
-    if current:
-        for i, verdict in zip(current, _check(cosines, a, b, current, rule, sizes), strict=True):
-            verdicts[i] = verdict
-    return [v if v is not None else _unverified(0.0, rule) for v in verdicts]
+    """Many candidate pairs at once, a `Verdict` each (see `judge_pairs`)."""
+    return judge_pairs(cosines, a, b, rule, sizes).as_list()
 
 
-def _unverified(cosine: float, rule: NearRule) -> Verdict:
-    return Verdict(SIMILAR if cosine >= rule.similar else None, cosine, 0.0)
+@dataclass(frozen=True)
+class PairVerdicts:
+    """The verdicts of many pairs as arrays: a million-image folder has millions of candidate pairs,
+    and a `Verdict` object for each took gigabytes and most of a duplicates run."""
+
+    tier: NDArray[np.int8]  # an index into TIERS
+    cosine: NDArray[np.float32]
+    score: NDArray[np.float32]  # as Verdict.score; -1.0 where the pixel check could not run
+    edits: dict[int, tuple[str, ...]]  # near pairs the pixel check found: what their copies look like
+
+    def __len__(self) -> int:
+        return len(self.tier)
+
+    def verdict(self, i: int) -> Verdict:
+        tier = TIERS[int(self.tier[i])]
+        return Verdict(tier, float(self.cosine[i]), float(self.score[i]), self.edits.get(i, ()))
+
+    def as_list(self) -> list[Verdict]:
+        return [self.verdict(i) for i in range(len(self))]
+
+
+TIERS: tuple[str | None, ...] = (None, SIMILAR, NEAR)
+NONE_CODE, SIMILAR_CODE, NEAR_CODE = range(3)
+
+
+def judge_pairs(
+    cosines: NDArray[np.float32],
+    a: Sequence[bytes | None],
+    b: Sequence[bytes | None],
+    rule: NearRule = DEFAULT_RULE,
+    sizes: Sequence[tuple[Size, Size] | None] | None = None,
+) -> PairVerdicts:
+    """Many candidate pairs at once: which rule applies is worked out with array masks, the old
+    rule's correlations in one batch, and the pixel check vectorised, a batch of pairs at a time.
+    `sizes` is only read for the pairs the pixel check looks at.
+
+    Thresholds are compared in float64, as Python floats were: a float32 cosine equal to a
+    threshold's float32 rounding must not pass where it did not before.
+    """
+    cosine = np.asarray(cosines, dtype=np.float32)
+    wide = cosine.astype(np.float64)
+    length_a = np.array([-1 if x is None else len(x) for x in a], dtype=np.int64)
+    length_b = np.array([-1 if x is None else len(x) for x in b], dtype=np.int64)
+    tier = np.where(wide >= rule.similar, SIMILAR_CODE, NONE_CODE).astype(np.int8)
+    score = np.zeros(len(cosine), dtype=np.float32)
+    usable = (length_a >= 0) & (length_b >= 0) & (wide >= rule.lowest)
+    legacy = usable & ((length_a == LEGACY_LENGTH) | (length_b == LEGACY_LENGTH))
+    edits: dict[int, tuple[str, ...]] = {}
+    rows = np.flatnonzero(legacy)
+    if len(rows):
+        found = layout_similarities([a[i] for i in rows.tolist()], [b[i] for i in rows.tolist()])
+        score[rows] = found
+        c, f = wide[rows], found.astype(np.float64)
+        accepted = ((c >= rule.legacy_similar) & (f >= rule.legacy_same_layout)) | (
+            (c >= rule.legacy_very_similar) & (f >= rule.legacy_shifted_layout)
+        )
+        tier[rows[accepted]] = NEAR_CODE
+    rows = np.flatnonzero(usable & ~legacy & (wide >= rule.candidate))
+    if len(rows):
+        found, seen = _check(cosine, a, b, rows.tolist(), rule, sizes)
+        score[rows] = found
+        for k in np.flatnonzero(found.astype(np.float64) >= rule.copy).tolist():
+            tier[rows[k]] = NEAR_CODE
+            edits[int(rows[k])] = seen[k]
+    return PairVerdicts(tier, cosine, score, edits)
 
 
 def _check(
@@ -144,8 +186,9 @@ def _check(
     rows: list[int],
     rule: NearRule,
     sizes: Sequence[tuple[Size, Size] | None] | None,
-) -> list[Verdict]:
-    """The pixel check for the pairs `rows`, whose layouts are both version 2.
+) -> tuple[NDArray[np.float32], list[tuple[str, ...]]]:
+    """The pixel check for the pairs `rows`, whose layouts are both version 2: each pair's score
+    (-1.0 where a layout cannot be read) and, where it makes them near, what the copy looks like.
 
     Each distinct layout is read once (a picture is in many pairs); the check runs a batch of pairs
     at a time, on the pictures of that batch only, so memory stays bounded for any folder.
@@ -187,14 +230,7 @@ def _check(
     # numpy lets go of the GIL in the large array operations: batches on all cores.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(check, range(0, len(rows), _BATCH)))
-    out = []
-    for pair, (i, score) in enumerate(zip(rows, scores.tolist(), strict=True)):
-        cosine = float(cosines[i])
-        if score >= rule.copy:
-            out.append(Verdict(NEAR, cosine, score, edits[pair]))
-        else:
-            out.append(Verdict(_unverified(cosine, rule).tier, cosine, score))
-    return out
+    return scores, edits
 
 
 def edits_seen(

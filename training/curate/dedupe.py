@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sorter_app.core.duplicates import NearRule
-from sorter_app.core.near_rule import NEAR, decide_pairs
+from sorter_app.core.near_rule import NEAR_CODE, judge_pairs
 
 from .inputs import Item
 
@@ -56,7 +56,8 @@ def _accepted(
 ) -> NDArray[np.bool_]:
     if not a:
         return np.zeros(0, dtype=bool)
-    return np.array([v.tier == NEAR for v in decide_pairs(cosines, a, b, rule)], dtype=bool)
+    accepted: NDArray[np.bool_] = judge_pairs(cosines, a, b, rule).tier == NEAR_CODE
+    return accepted
 
 
 def embedding_floor(rule: NearRule) -> float:
