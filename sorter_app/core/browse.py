@@ -22,7 +22,7 @@ SORT_KEYS = ("name", "date", "cluster", "prediction")
 _DIGITS = re.compile(r"(\d+)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per image, a million in a big folder
 class BrowseItem:
     relpath: str
     size: int

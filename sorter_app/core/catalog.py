@@ -98,7 +98,7 @@ _SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_SCHEMA_STEPS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRow:
     relpath: str
     size: int

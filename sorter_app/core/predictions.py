@@ -23,17 +23,21 @@ UNKNOWN = "unknown"
 # A model with a `kind` head says "photo" for what the app expects by default: it names nothing, so
 # only a non-photo kind ("graphic", "artwork") can be an image's best label.
 KIND_HEAD, DEFAULT_KIND = "kind", "photo"
+_PREDICTION_CHUNK = 50_000
 HeadSpec = Mapping[str, Any]  # one head's entry in the sidecar's outputs: labels, unknown_below, only_when
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million-image folder holds three per image
 class HeadAnswer:
     label: str | None  # a class label, "unknown", or None when the head does not apply
     confidence: float | None
     corrected: bool = False  # the label is the user's (confidence 1.0), not the model's
 
 
-@dataclass(frozen=True)
+NOT_APPLICABLE = HeadAnswer(None, None)  # one object for every "no room outdoors"
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     path: str
     answers: dict[str, HeadAnswer]  # by head name, e.g. "scene", "room"; corrections applied
@@ -108,17 +112,15 @@ def resolve(
     answers: dict[str, HeadAnswer] = {}
     for name, head in heads.items():
         conditions = head.get("only_when", {})
-        applies = all(
-            answers.get(other, HeadAnswer(None, None)).label == want for other, want in conditions.items()
-        )
+        applies = all(answers.get(other, NOT_APPLICABLE).label == want for other, want in conditions.items())
         if not applies:
-            answers[name] = HeadAnswer(None, None)
+            answers[name] = NOT_APPLICABLE
         elif name in corrections:
             answers[name] = HeadAnswer(corrections[name], 1.0, corrected=True)
         elif name in probabilities:
             answers[name] = answer(probabilities[name], head)
         else:
-            answers[name] = HeadAnswer(None, None)
+            answers[name] = NOT_APPLICABLE
     return answers
 
 
@@ -127,14 +129,18 @@ def folder_predictions(
 ) -> list[Prediction]:
     heads = prediction_heads(spec)
     hashes = list(paths_by_hash)
-    stored = {name: catalog.predictions(spec.model_id, name, hashes) for name in heads}
-    corrections = catalog.corrections(hashes)
     out = []
-    for content_hash, paths in paths_by_hash.items():
-        probabilities = {name: stored[name][content_hash] for name in heads if content_hash in stored[name]}
-        model_answers = resolve(probabilities, heads)
-        corrected = corrections.get(content_hash)
-        answers = resolve(probabilities, heads, corrected) if corrected else model_answers
-        out += [Prediction(path, answers, model_answers) for path in paths]
+    # The stored probabilities a chunk at a time: all of a million images' at once (an array per
+    # image and head) weighed more than the answers made from them.
+    for start in range(0, len(hashes), _PREDICTION_CHUNK):
+        chunk = hashes[start : start + _PREDICTION_CHUNK]
+        stored = {name: catalog.predictions(spec.model_id, name, chunk) for name in heads}
+        corrections = catalog.corrections(chunk)
+        for content_hash in chunk:
+            probabilities = {h: stored[h][content_hash] for h in heads if content_hash in stored[h]}
+            model_answers = resolve(probabilities, heads)
+            corrected = corrections.get(content_hash)
+            answers = resolve(probabilities, heads, corrected) if corrected else model_answers
+            out += [Prediction(path, answers, model_answers) for path in paths_by_hash[content_hash]]
     out.sort(key=lambda p: p.path)
     return out
