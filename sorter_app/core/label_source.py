@@ -47,6 +47,11 @@ class LabelSource(Protocol):
 
     def answers(self, item: BrowseItem) -> Sequence[LabelAnswer]: ...
 
+    def best_label(self, item: BrowseItem) -> str | None:
+        """`best_answer(answers(item))`'s label, without building the answers: what names a
+        cluster, asked for every image of the folder each time clusters are computed."""
+        ...
+
 
 def answers_of(prediction: Prediction | None) -> list[LabelAnswer]:
     if prediction is None:
@@ -117,3 +122,6 @@ class ModelLabels:
 
     def answers(self, item: BrowseItem) -> list[LabelAnswer]:
         return answers_of(item.prediction)
+
+    def best_label(self, item: BrowseItem) -> str | None:
+        return item.prediction.best_label if item.prediction is not None else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .label_source import LabelAnswer
+from .label_source import LabelAnswer, best_answer
 from .labelling import Answer
 from .predictions import UNKNOWN
 
@@ -44,3 +44,7 @@ class SetLabels:
                 self.name, answer.label, answer.confidence, corrected=answer.labelled, by_hand="labelled"
             )
         ]
+
+    def best_label(self, item: BrowseItem) -> str | None:
+        best = best_answer(self.answers(item))
+        return best.label if best is not None else None

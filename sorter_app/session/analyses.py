@@ -19,7 +19,6 @@ from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
 from ..core.grouping import Grouping
 from ..core.indexer import CancelledFn, ProgressFn
 from ..core.kinds import AnalysisKind
-from ..core.label_source import best_answer
 from ..core.library import Library
 from ..core.outliers import Outlier
 from ..core.seed_groups import SEED_THRESHOLD
@@ -104,7 +103,7 @@ class Analyses:
             items, source, granularity = list(self.s.items.values()), self.s.labels, self.granularity
 
             def names() -> dict[str, str]:
-                return {i.relpath: str(a.label) for i in items if (a := best_answer(source.answers(i)))}
+                return {i.relpath: label for i in items if (label := source.best_label(i))}
 
             def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
                 found = lib.clusters(root, granularity, labels=names, progress=stop_on_cancel(p, c))

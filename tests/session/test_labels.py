@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.kinds import AnalysisKind, MoveMode
-from sorter_app.core.label_source import describe
+from sorter_app.core.label_source import best_answer, describe
 from sorter_app.core.set_labels import SetLabels
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.files import Proposal
@@ -298,3 +298,9 @@ def test_clusters_can_be_named_by_a_label_set(opened: Opened) -> None:
     session.analyses.compute(AnalysisKind.CLUSTERS)
     names = [name for name, _ in clusters(session)]
     assert {n.split(" · ")[0] for n in names} & {"forest", "desert", "sea"}, names
+    # What names a cluster is each source's best answer, asked for without building the answers.
+    for source in (session.labels, session.model_labels):
+        for item in session.items.values():
+            best = best_answer(source.answers(item))
+            assert source.best_label(item) == (best.label if best is not None else None)
+    assert any(session.model_labels.best_label(i) for i in session.items.values())
