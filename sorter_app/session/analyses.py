@@ -58,6 +58,7 @@ class Analyses:
         self.seed_scores: SeedScores | None = None
         self.outlier_ranking: list[Outlier] = []
         self.map_points: MapPoints | None = None
+        self.waiting: list[AnalysisKind] = []  # asked for while another ran: started in turn
         for kind in AnalysisKind:
             self.s.runner.cancel(kind.value)
 
@@ -93,6 +94,20 @@ class Analyses:
             self.s.groups.set_computed(kind, Grouping(kind, []))
             self._state(kind, "done", ANALYSIS[kind].empty)
             return
+        busy = next((k for k in AnalysisKind if k is not kind and self._running(k)), None)
+        if busy is not None and kind not in self.waiting:
+            # One analysis at a time: two at once share 2 cores with the window and its thumbnail
+            # decoders, and their starts (each reads the folder) kept the UI thread waiting for
+            # the GIL (bench_ui's clusters + map phase). The map waits for the clusters it is
+            # coloured by anyway.
+            self.waiting.append(kind)
+            words = ANALYSIS[kind]
+            self._state(kind, "running", f"{words.running}… (after {ANALYSIS[busy].title.lower()})")
+            return
+        if kind in self.waiting:
+            if busy is not None:
+                return  # still in the queue; it starts in turn
+            self.waiting.remove(kind)
         hash_of = self.s.hash_of()
         call: Any
         if kind is AnalysisKind.CLUSTERS:
@@ -146,28 +161,41 @@ class Analyses:
                 label=words.running,
                 cancellable=True,
                 failed=lambda message: self._failed(kind, message),
-                stopped=lambda: self._state(
-                    kind, "cancelled", f"{words.title}: cancelled. Compute again when you like."
-                ),
+                stopped=lambda: self._stopped(kind),
             )
         )
 
     def _failed(self, kind: AnalysisKind, message: str) -> None:
         self._state(kind, "failed", f"Could not compute: {message}")
         self.s.failed.emit((ANALYSIS[kind].running, message))
+        self._next()
+
+    def _stopped(self, kind: AnalysisKind) -> None:
+        self._state(kind, "cancelled", f"{ANALYSIS[kind].title}: cancelled. Compute again when you like.")
+        self._next()
+
+    def _running(self, kind: AnalysisKind) -> bool:
+        """Its job is under way (not waiting for another's to end)."""
+        return self.states[kind].status == "running" and kind not in self.waiting
+
+    def _next(self) -> None:
+        """An analysis ended: the first one waiting for it starts."""
+        if self.waiting:
+            self.compute(self.waiting[0])
 
     def _computed(self, kind: AnalysisKind, result: Any) -> None:
         if kind is AnalysisKind.MAP:
             self.map_points = result
             self._state(kind, "done", "")
-            return
-        if kind is AnalysisKind.OUTLIERS:
-            self.outlier_ranking = result
-            result = grouping_.from_outliers(self.outlier_ranking, self.outlier_count)
-        elif kind is AnalysisKind.SEED_GROUPS:
-            self.seed_scores = result
-            result = result.grouping_at(self.seed_threshold)
-        self._set(kind, result)
+        else:
+            if kind is AnalysisKind.OUTLIERS:
+                self.outlier_ranking = result
+                result = grouping_.from_outliers(self.outlier_ranking, self.outlier_count)
+            elif kind is AnalysisKind.SEED_GROUPS:
+                self.seed_scores = result
+                result = result.grouping_at(self.seed_threshold)
+            self._set(kind, result)
+        self._next()
 
     def _set(self, kind: AnalysisKind, grouping: Grouping) -> None:
         self.s.groups.set_computed(kind, grouping)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,12 +12,14 @@ from sorter_app.core.grouping import Group
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.files import Proposal
+from sorter_app.session.jobs import Job
 from tests import builders
 
 from .conftest import FRAMES, SCENES, MakeSession, Recorder, clusters
 
 CLUSTERS = AnalysisKind.CLUSTERS
 DUPLICATES = AnalysisKind.DUPLICATES
+MAP = AnalysisKind.MAP
 Opened = tuple[Session, SyncRunner, Recorder]
 
 
@@ -257,3 +260,56 @@ def test_look_alikes_are_shown_apart_and_never_trashed(
     (proposal,) = proposals
     kept = groups[0].keep
     assert [m.src for m in proposal.plan.moves] == [folder / p for p in groups[0].paths if p != kept]
+
+
+class HeldRunner:
+    """Jobs wait until the test lets one run: analyses asked for while another is under way."""
+
+    def __init__(self, inner: SyncRunner) -> None:
+        self.inner = inner
+        self.held: list[Job[Any]] = []
+
+    def run(self, job: Job[Any]) -> None:
+        self.cancel(job.slot)  # a new job replaces the one in its slot
+        self.held.append(job)
+
+    def cancel(self, slot: str) -> None:
+        self.held = [j for j in self.held if j.slot != slot]
+
+    def is_running(self, slot: str) -> bool:
+        return any(j.slot == slot for j in self.held)
+
+    def finish(self, slot: str) -> None:
+        job = next(j for j in self.held if j.slot == slot)
+        self.held.remove(job)
+        self.inner.run(job)
+
+
+def test_analyses_run_one_at_a_time_in_the_order_asked(opened: Opened) -> None:
+    """Clusters and the map at once shared the window's two cores and GIL: the map now waits."""
+    session, runner, _ = opened
+    held = HeldRunner(runner)
+    session.runner = held
+    analyses = session.analyses
+    analyses.set_granularity("fine")
+    analyses.compute(MAP)
+    analyses.compute(DUPLICATES)
+    assert [j.slot for j in held.held] == [CLUSTERS.value]
+    assert analyses.states[MAP].status == "running" and "after clusters" in analyses.states[MAP].text
+    analyses.set_granularity("coarse")  # the running one asked for again: replaced, nothing stuck
+    assert [j.slot for j in held.held] == [CLUSTERS.value]
+    held.finish(CLUSTERS.value)
+    assert analyses.states[CLUSTERS].status == "done"
+    assert [j.slot for j in held.held] == [MAP.value]
+    held.finish(MAP.value)
+    assert analyses.states[MAP].status == "done" and analyses.map_points is not None
+    held.finish(DUPLICATES.value)
+    assert analyses.states[DUPLICATES].status == "done" and not held.held and not analyses.waiting
+    analyses.compute(MAP)
+    analyses.compute(CLUSTERS)
+    assert analyses.waiting == [CLUSTERS]
+    cancelled = held.held.pop()  # the user cancels the map: the clusters waiting for it start
+    assert cancelled.slot == MAP.value and cancelled.stopped is not None
+    cancelled.stopped()
+    assert analyses.states[MAP].status == "cancelled" and not analyses.waiting
+    assert [j.slot for j in held.held] == [CLUSTERS.value]
