@@ -160,6 +160,7 @@ class Analyses:
                 lambda result: self._computed(kind, result),
                 label=words.running,
                 cancellable=True,
+                after_pending=True,  # after the window has drawn what asked for it (a loaded folder)
                 failed=lambda message: self._failed(kind, message),
                 stopped=lambda: self._stopped(kind),
             )

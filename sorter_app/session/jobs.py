@@ -33,6 +33,9 @@ class Job(Generic[T]):
     failed: Callable[[str], None] | None = None  # default: the session's error event
     stopped: Callable[[], None] | None = None  # the call raised CancelledError after a Cancel
     serial: bool = False  # writes of the user's choices: run one at a time, in order
+    # Not urgent: starts once the UI thread has handled what is already waiting (the window draws
+    # a newly loaded folder first); SyncRunner runs it at once like any other.
+    after_pending: bool = False
 
 
 def stop_on_cancel(progress: ProgressFn, cancelled: CancelledFn) -> ProgressFn:

@@ -217,7 +217,7 @@ class Session:
         self.run(Job("load", load, lambda loaded: self._loaded(loaded, after_files_changed), label=LOADING))
 
     def _loaded(self, loaded: Loaded, after_files_changed: bool) -> None:
-        hash_before = self.hash_of()
+        hash_before = self.hash_of() if after_files_changed else {}
         indexed = {i.relpath: i for i in loaded.items}
         if after_files_changed:
             self.items = indexed

@@ -8,16 +8,19 @@ marked `serial` (writes of the user's choices) run one at a time in order, on a 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThreadPool, Signal
 
 from ..core.indexer import CancelledFn, ProgressFn
 from ..session.jobs import Job, call_in_library
 from .workers import Worker
+
+_START_AFTER_PENDING = QEvent.Type(QEvent.registerEventType())
 
 
 @dataclass
@@ -42,6 +45,7 @@ class QtJobRunner(QObject):
         self._generations: dict[str, int] = {}
         self._visible: list[str] = []  # slots of labelled jobs, most recent last
         self._closed = False
+        self._starts: deque[Callable[[], None]] = deque()  # jobs waiting for pending events, in order
 
     def run(self, job: Job[Any]) -> None:
         slot = job.slot
@@ -91,7 +95,28 @@ class QtJobRunner(QObject):
         self._running[slot] = _Running(worker, job, generation)
         if job.label:
             self._update_busy(slot)
-        (self._serial if job.serial else self._pool).start(worker)
+        pool = self._serial if job.serial else self._pool
+        if not job.after_pending:
+            pool.start(worker)
+            return
+
+        def start() -> None:
+            if current():
+                pool.start(worker)
+            else:  # cancelled or replaced before it started: it never runs, nothing is delivered
+                worker.signals.finished.emit()
+
+        # Below the priority Qt posts repaints at (a zero timer came before them): the job starts
+        # once the window has drawn what the change that asked for it touched.
+        self._starts.append(start)
+        below_repaints = Qt.EventPriority.LowEventPriority.value - 1
+        QCoreApplication.postEvent(self, QEvent(_START_AFTER_PENDING), below_repaints)
+
+    def event(self, event: QEvent) -> bool:  # Qt override
+        if event.type() == _START_AFTER_PENDING:
+            self._starts.popleft()()
+            return True
+        return super().event(event)
 
     def cancel(self, slot: str) -> None:
         """Ask the slot's job to stop; its late results are dropped either way."""
