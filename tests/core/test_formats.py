@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from sorter_app.core import formats
-from sorter_app.core.catalog import Catalog, FileRow
+from sorter_app.core.catalog import Catalog
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.errors import ImageError
 from sorter_app.core.images import load_image_file
@@ -93,9 +94,7 @@ def test_skips_are_remembered_and_only_a_missing_support_is_retried(
         rows = catalog.file_rows(root_id)
         stale = {"good.jpg": "truncated or corrupt image: made up", "phone.heic": formats.HEIF.missing_reason}
         with catalog.transaction():
-            catalog.upsert_files(
-                root_id, [FileRow(**{**rows[p].__dict__, "error": e}) for p, e in stale.items()]
-            )
+            catalog.upsert_files(root_id, [dataclasses.replace(rows[p], error=e) for p, e in stale.items()])
         again = index_folder(folder, catalog, embedder, tmp_path / "data" / "indexes")
         reasons = {p.relpath: p.reason for p in again.skipped}
         assert reasons == {"cut.jpg": rows["cut.jpg"].error, "good.jpg": stale["good.jpg"]}  # not re-read

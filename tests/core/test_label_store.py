@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,14 +97,20 @@ def test_training_reads_only_images_with_a_vector_of_the_model(catalog: Catalog,
     assert store.labelled_with_vectors(store.get("style"), "m1") == [("h1", "a"), ("h3", "b")]
 
 
+def _user_file(path: Path, steps: list[int], version: int, rows: list[str]) -> None:
+    """A user file as some earlier version (or a broken one) left it: these steps' tables, rows."""
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for step in steps:
+            for statement in USER_SCHEMA_STEPS[step]:
+                db.execute(statement.replace("user.", ""))
+        for row in rows:
+            db.execute(row)
+        db.execute(f"PRAGMA user_version = {version}")
+
+
 def test_an_older_user_file_gains_the_label_tables_and_keeps_its_corrections(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "user.sqlite")
-    for statement in USER_SCHEMA_STEPS[0]:
-        db.execute(statement.replace("user.", ""))
-    db.execute("INSERT INTO corrections VALUES ('h1', 'room', 'kitchen', 0)")
-    db.execute("PRAGMA user_version = 1")
-    db.commit()
-    db.close()
+    correction = "INSERT INTO corrections VALUES ('h1', 'room', 'kitchen', 0)"
+    _user_file(tmp_path / "user.sqlite", [0], 1, [correction])
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
         assert catalog.corrections(["h1"]) == {"h1": {"room": "kitchen"}}
         LabelStore(catalog).create("style", ["a"])
@@ -115,14 +122,11 @@ def test_a_user_file_whose_tables_do_not_match_its_version_gets_what_is_missing(
     """Seen on a developer's machine: version 2 on the file, step 3's tables in it, step 2's not.
     Opening it ended every job with "table keep_choices already exists"; now the label tables are
     added, and the choices and corrections already there are kept."""
-    db = sqlite3.connect(tmp_path / "user.sqlite")
-    for statement in [*USER_SCHEMA_STEPS[0], *USER_SCHEMA_STEPS[2]]:
-        db.execute(statement.replace("user.", ""))
-    db.execute("INSERT INTO corrections VALUES ('h1', 'room', 'kitchen', 0)")
-    db.execute("INSERT INTO keep_choices VALUES ('h2', 'best.jpg', 0)")
-    db.execute("PRAGMA user_version = 2")
-    db.commit()
-    db.close()
+    rows = [
+        "INSERT INTO corrections VALUES ('h1', 'room', 'kitchen', 0)",
+        "INSERT INTO keep_choices VALUES ('h2', 'best.jpg', 0)",
+    ]
+    _user_file(tmp_path / "user.sqlite", [0, 2], 2, rows)
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
         assert catalog.corrections(["h1"]) == {"h1": {"room": "kitchen"}}
         LabelStore(catalog).create("style", ["a", "b"])
