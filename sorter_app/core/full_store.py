@@ -3,15 +3,15 @@
 `similar` re-scores its best compact candidates with full vectors, and duplicates and seed groups
 need exact cosines wherever a threshold is close. Read from SQLite, each vector is two B-tree
 descents and an overflow page (a 5 KB blob on 4 KB pages): about 60 µs a row on this machine, so the
-75 rows of one `similar` query cost 5 ms — half the budget. The same rows read from a flat file
-cost a seek and a read each (a few µs). The copies are float32, bit for bit the catalog's: a
+75 rows of one `similar` query cost 5 ms — half the budget. The same rows gathered from a flat
+file cost a few µs each. The copies are float32, bit for bit the catalog's: a
 similarity shown, or compared with a threshold, is the one the catalog's vectors give (float16
 copies would halve the disk, 2.5 GB at a million images instead of 5, but move cosines by ~1e-4:
 enough to swap near-tied neighbours).
 
-Rows are read with seek and read, not through a memory map: a duplicates run re-scores up to
-every row of a million-image folder, and mapped pages it touched would count against the process
-(5 GB at a million) where the page cache does not.
+Rows are gathered through a memory map that lives for one batch of rows, not one kept open: a
+duplicates run re-scores up to every row of a million-image folder, and the mapped pages it touched
+would count against the process (5 GB at a million) where the page cache does not.
 
 The store is append-only: segment files, each written once (`<name>-full-<id>.npy`), and `rows`, the
 segment row of each structure row. Images added to a folder get a new segment; gone ones just stop
@@ -36,10 +36,8 @@ FULL_DTYPE = np.dtype("<f4")
 GARBAGE_SHARE = 0.25  # rewrite the store when this share of its rows belongs to images that are gone
 MAX_SEGMENTS = 8  # ... or when it has this many files
 _COPY_CHUNK = 8192
-# Reads: rows up to this far apart (80 KB at 1,280 dimensions) are read with the rows between
-# them rather than with a seek; one read holds at most SPAN_ROWS rows (10 MB).
-READ_THROUGH_ROWS = 16
-SPAN_ROWS = 2048
+GATHER_ROWS = 2048  # rows gathered through one memory map (see FullStore.read)
+PREFETCH_ROWS = 1024  # a read of at most this many rows asks for them all first (a `similar` query)
 
 
 @dataclass(frozen=True)
@@ -62,10 +60,11 @@ class FullStore:
     def read(self, rows: Sequence[int] | NDArray[np.integer]) -> NDArray[np.float32]:
         """float32 copies of the full vectors of structure `rows`, in that order.
 
-        Rows close together in a segment are read in one go, the rows between them read and
-        dropped: a duplicates run wants most rows of a folder, and one seek and read per row made
-        1.2 million reads (and as many prefetch calls) at 100,000 images. `similar`'s 75 rows,
-        scattered over a big store, are still a read each.
+        Gathered through a memory map of the segment, GATHER_ROWS rows per mapping, each mapping
+        closed before the next: the copy loop runs in numpy (a duplicates run at a million images
+        gathers ~17 million scattered rows; a seek and a read each from Python took 17 µs a row,
+        the gather 8), and the pages a gather maps (64 KB around each row, the kernel's fault-around)
+        leave the process with its mapping, so a read adds at most ~130 MB to it, whatever its size.
         """
         wanted = self.rows[np.asarray(rows, dtype=np.int64)]
         out = np.empty((len(wanted), self.dim), dtype=np.float32)
@@ -77,19 +76,20 @@ class FullStore:
             local = wanted[picks] - starts[s]
             order = np.argsort(local, kind="stable")  # one pass forward through the file
             picks, local = picks[order], local[order]
-            spans = _spans(local)
-            with (self.directory / self.segments[s]).open("rb", buffering=0) as fh:
-                first_rows = local[spans[:-1]]
-                lengths = local[spans[1:] - 1] - first_rows + 1
-                _prefetch(fh.fileno(), self.offsets[s] + first_rows * row_bytes, lengths * row_bytes)
-                ends = spans[1:].tolist()
-                reads = zip(spans[:-1].tolist(), ends, first_rows.tolist(), lengths.tolist(), strict=True)
-                for a, b, first, count in reads:
-                    block = np.empty((count, self.dim), dtype=FULL_DTYPE)
-                    fh.seek(self.offsets[s] + first * row_bytes)
-                    if fh.readinto(block.data.cast("B")) != count * row_bytes:
-                        raise OSError(f"{self.segments[s]} is shorter than its header says")
-                    out[picks[a:b]] = block[local[a:b] - first]
+            shape = (self.lengths[s], self.dim)
+            with (self.directory / self.segments[s]).open("rb") as fh:
+                if len(local) <= PREFETCH_ROWS:
+                    _prefetch(fh.fileno(), self.offsets[s] + local * row_bytes, row_bytes)
+                for first in range(0, len(local), GATHER_ROWS):
+                    part = slice(first, first + GATHER_ROWS)
+                    try:
+                        mapped = np.memmap(
+                            fh, dtype=FULL_DTYPE, mode="r", offset=self.offsets[s], shape=shape
+                        )
+                    except ValueError as exc:  # numpy's word for a file shorter than the map
+                        raise OSError(f"{self.segments[s]} is shorter than its header says") from exc
+                    out[picks[part]] = mapped[local[part]]
+                    del mapped  # unmapped: its pages leave this process's resident memory
         return out
 
     def kept(self, kept_rows: NDArray[np.int64]) -> FullStore:
@@ -123,24 +123,13 @@ class FullStore:
         return new_store(self.directory, name, chunks, len(self.rows), self.dim)
 
 
-def _spans(local: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Where each read starts in sorted rows `local`, and len(local) last: a new read where the gap
-    to the row before passes READ_THROUGH_ROWS, or the read would pass SPAN_ROWS."""
-    if len(local) == 0:
-        return np.zeros(1, dtype=np.int64)
-    gap = np.diff(local) > READ_THROUGH_ROWS
-    block = (local - local[0]) // SPAN_ROWS
-    breaks = np.flatnonzero(gap | (np.diff(block) != 0)) + 1
-    return np.concatenate([[0], breaks, [len(local)]]).astype(np.int64)
-
-
-def _prefetch(fd: int, offsets: NDArray[np.int64], lengths: NDArray[np.int64]) -> None:
-    """Ask the kernel for every read before making the first: the disk then serves them together
-    instead of one read's wait after another (75 rows of a 5-GB store at a million images that
+def _prefetch(fd: int, offsets: NDArray[np.int64], length: int) -> None:
+    """Ask the kernel for every row before touching the first: the disk then serves them together
+    instead of one fault's wait after another (75 rows of a 5-GB store at a million images that
     the page cache does not hold). Where the system has no posix_fadvise, reads just wait."""
     if len(offsets) < 2 or not hasattr(os, "posix_fadvise"):
         return
-    for offset, length in zip(offsets.tolist(), lengths.tolist(), strict=True):
+    for offset in offsets.tolist():
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
 
 
