@@ -37,7 +37,7 @@ GARBAGE_SHARE = 0.25  # rewrite the store when this share of its rows belongs to
 MAX_SEGMENTS = 8  # ... or when it has this many files
 _COPY_CHUNK = 8192
 GATHER_ROWS = 2048  # rows gathered through one memory map (see FullStore.read)
-PREFETCH_ROWS = 1024  # a read of at most this many rows asks for them all first (a `similar` query)
+FEW_ROWS = 1024  # at most this many: asked for all at once, then a seek and a read each
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,9 @@ class FullStore:
     def read(self, rows: Sequence[int] | NDArray[np.integer]) -> NDArray[np.float32]:
         """float32 copies of the full vectors of structure `rows`, in that order.
 
-        Gathered through a memory map of the segment, GATHER_ROWS rows per mapping, each mapping
-        closed before the next: the copy loop runs in numpy (a duplicates run at a million images
+        A few rows (`similar`'s 75) are read with a seek and a read each. More are gathered through
+        a memory map of the segment, GATHER_ROWS rows per mapping, each mapping closed before the
+        next: the copy loop runs in numpy (a duplicates run at a million images
         gathers ~17 million scattered rows; a seek and a read each from Python took 17 µs a row,
         the gather 8), and the pages a gather maps (64 KB around each row, the kernel's fault-around)
         leave the process with its mapping, so a read adds at most ~130 MB to it, whatever its size.
@@ -77,9 +78,14 @@ class FullStore:
             order = np.argsort(local, kind="stable")  # one pass forward through the file
             picks, local = picks[order], local[order]
             shape = (self.lengths[s], self.dim)
-            with (self.directory / self.segments[s]).open("rb") as fh:
-                if len(local) <= PREFETCH_ROWS:
+            with (self.directory / self.segments[s]).open("rb", buffering=0) as fh:
+                if len(local) <= FEW_ROWS:  # a `similar` query: a mapping per read costs more
                     _prefetch(fh.fileno(), self.offsets[s] + local * row_bytes, row_bytes)
+                    for at, row in zip(picks.tolist(), local.tolist(), strict=True):
+                        fh.seek(self.offsets[s] + row * row_bytes)
+                        if fh.readinto(out[at].data.cast("B")) != row_bytes:
+                            raise OSError(f"{self.segments[s]} is shorter than its header says")
+                    continue
                 for first in range(0, len(local), GATHER_ROWS):
                     part = slice(first, first + GATHER_ROWS)
                     try:

@@ -91,10 +91,12 @@ def test_small_updates_append_segments_until_compaction_and_leave_no_stale_file(
 def test_dense_scattered_and_repeated_rows_read_back_exactly_and_leave_no_mapping(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows are gathered through a memory map a batch at a time (a duplicates run wants most rows):
-    the same vectors whatever the mix, and no mapping of the store left in the process after, so its
-    pages do not stay resident. A file cut short is an OSError, as a short read was."""
+    """Many rows are gathered through a memory map a batch at a time (a duplicates run wants most
+    rows), a few read one by one: the same vectors whatever the mix, and no mapping of the store
+    left in the process after, so its pages do not stay resident. A file cut short is an OSError
+    either way."""
     monkeypatch.setattr(full_store, "GATHER_ROWS", 64)
+    monkeypatch.setattr(full_store, "FEW_ROWS", 8)  # 500 rows through the maps, 6 with a read each
     vectors = embedding_like(1000, dim=16)
     store = new_store(tmp_path, "f", _chunks(vectors, 100), 1000, 16)
     dense = np.random.default_rng(0).permutation(np.arange(0, 1000, 2))  # every other row, shuffled
@@ -107,5 +109,6 @@ def test_dense_scattered_and_repeated_rows_read_back_exactly_and_leave_no_mappin
         assert store.segments[0] not in maps.read_text()
     segment = tmp_path / store.segments[0]
     segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
-    with pytest.raises(OSError, match="shorter than its header says"):
-        store.read(np.array([999]))
+    for rows in (np.array([999]), dense):
+        with pytest.raises(OSError, match="shorter than its header says"):
+            store.read(rows)
