@@ -58,6 +58,7 @@ class Analyses:
         self.seed_scores: SeedScores | None = None
         self.outlier_ranking: list[Outlier] = []
         self.map_points: MapPoints | None = None
+        self.current: AnalysisKind | None = None  # the one analysis whose job is under way
         self.waiting: list[AnalysisKind] = []  # asked for while another ran: started in turn
         for kind in AnalysisKind:
             self.s.runner.cancel(kind.value)
@@ -88,14 +89,23 @@ class Analyses:
 
     def compute(self, kind: AnalysisKind) -> None:
         root = self.s.root
+        no_seeds = kind is AnalysisKind.SEED_GROUPS and not self.seeds  # nothing to compute
+        if kind in self.waiting and self.current is not None and not no_seeds:
+            return  # already in the queue; it starts in turn
+        if kind in self.waiting:
+            self.waiting.remove(kind)
         if root is None or self.s.report is None:
             return
-        if kind is AnalysisKind.SEED_GROUPS and not self.seeds:
+        if no_seeds:
+            if self.current is kind:  # seeds cleared while their groups computed
+                self.s.runner.cancel(kind.value)
+                self.current = None
             self.s.groups.set_computed(kind, Grouping(kind, []))
             self._state(kind, "done", ANALYSIS[kind].empty)
+            self._next()
             return
-        busy = next((k for k in AnalysisKind if k is not kind and self._running(k)), None)
-        if busy is not None and kind not in self.waiting:
+        busy = self.current if self.current is not kind else None
+        if busy is not None:
             # One analysis at a time: two at once share 2 cores with the window and its thumbnail
             # decoders, and their starts (each reads the folder) kept the UI thread waiting for
             # the GIL (bench_ui's clusters + map phase). The map waits for the clusters it is
@@ -104,10 +114,6 @@ class Analyses:
             words = ANALYSIS[kind]
             self._state(kind, "running", f"{words.running}… (after {ANALYSIS[busy].title.lower()})")
             return
-        if kind in self.waiting:
-            if busy is not None:
-                return  # still in the queue; it starts in turn
-            self.waiting.remove(kind)
         hash_of = self.s.hash_of()
         call: Any
         if kind is AnalysisKind.CLUSTERS:
@@ -153,6 +159,7 @@ class Analyses:
 
         words = ANALYSIS[kind]
         self._state(kind, "running", f"{words.running}…")
+        self.current = kind
         self.s.run(
             Job(
                 kind.value,
@@ -167,28 +174,27 @@ class Analyses:
         )
 
     def _failed(self, kind: AnalysisKind, message: str) -> None:
-        self._state(kind, "failed", f"Could not compute: {message}")
-        self.s.failed.emit((ANALYSIS[kind].running, message))
-        self._next()
+        self._ended(kind)
+        try:
+            self._state(kind, "failed", f"Could not compute: {message}")
+            self.s.failed.emit((ANALYSIS[kind].running, message))
+        finally:
+            self._next()
 
     def _stopped(self, kind: AnalysisKind) -> None:
-        self._state(kind, "cancelled", f"{ANALYSIS[kind].title}: cancelled. Compute again when you like.")
-        self._next()
-
-    def _running(self, kind: AnalysisKind) -> bool:
-        """Its job is under way (not waiting for another's to end)."""
-        return self.states[kind].status == "running" and kind not in self.waiting
-
-    def _next(self) -> None:
-        """An analysis ended: the first one waiting for it starts."""
-        if self.waiting:
-            self.compute(self.waiting[0])
+        self._ended(kind)
+        try:
+            self._state(kind, "cancelled", f"{ANALYSIS[kind].title}: cancelled. Compute again when you like.")
+        finally:
+            self._next()
 
     def _computed(self, kind: AnalysisKind, result: Any) -> None:
-        if kind is AnalysisKind.MAP:
-            self.map_points = result
-            self._state(kind, "done", "")
-        else:
+        self._ended(kind)
+        try:
+            if kind is AnalysisKind.MAP:
+                self.map_points = result
+                self._state(kind, "done", "")
+                return
             if kind is AnalysisKind.OUTLIERS:
                 self.outlier_ranking = result
                 result = grouping_.from_outliers(self.outlier_ranking, self.outlier_count)
@@ -196,7 +202,17 @@ class Analyses:
                 self.seed_scores = result
                 result = result.grouping_at(self.seed_threshold)
             self._set(kind, result)
-        self._next()
+        finally:  # whatever a view does with the result, the analyses waiting still start
+            self._next()
+
+    def _ended(self, kind: AnalysisKind) -> None:
+        if self.current is kind:
+            self.current = None
+
+    def _next(self) -> None:
+        """An analysis ended: the ones waiting start in turn, until one is under way."""
+        while self.waiting and self.current is None:
+            self.compute(self.waiting[0])
 
     def _set(self, kind: AnalysisKind, grouping: Grouping) -> None:
         self.s.groups.set_computed(kind, grouping)

@@ -101,10 +101,13 @@ class QtJobRunner(QObject):
             return
 
         def start() -> None:
-            if current():
-                pool.start(worker)
-            else:  # cancelled or replaced before it started: it never runs, nothing is delivered
+            if not current():  # cancelled or replaced before it started: nothing is delivered
                 worker.signals.finished.emit()
+            elif worker.cancel_asked:  # the Cancel button before it started: it reports stopped
+                worker.signals.cancelled.emit()
+                worker.signals.finished.emit()
+            else:
+                pool.start(worker)
 
         # Below the priority Qt posts repaints at (a zero timer came before them): the job starts
         # once the window has drawn what the change that asked for it touched.

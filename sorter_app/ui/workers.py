@@ -56,6 +56,10 @@ class Worker(QRunnable):
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def cancel_asked(self) -> bool:
+        return self._cancel.is_set()
+
     def run(self) -> None:
         run_in_background()
         try:

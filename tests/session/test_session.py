@@ -313,3 +313,36 @@ def test_analyses_run_one_at_a_time_in_the_order_asked(opened: Opened) -> None:
     cancelled.stopped()
     assert analyses.states[MAP].status == "cancelled" and not analyses.waiting
     assert [j.slot for j in held.held] == [CLUSTERS.value]
+
+
+def test_the_analysis_queue_never_sticks_nor_runs_two(opened: Opened, photos: Path) -> None:
+    """Seeds cleared while their groups wait; a count changed while outliers run; a view that
+    fails on a result: the queue goes on, one analysis at a time (a review of the queue found each)."""
+    session, runner, _ = opened
+    held = HeldRunner(runner)
+    session.runner = held
+    analyses = session.analyses
+    analyses.set_granularity("fine")
+    analyses.add_seeds(["s0_f0.jpg"])
+    analyses.compute(MAP)
+    assert analyses.waiting == [AnalysisKind.SEED_GROUPS, MAP]
+    analyses.clear_seeds()  # nothing to compute any more: out of the queue, not stuck
+    assert analyses.states[AnalysisKind.SEED_GROUPS].status == "done" and analyses.waiting == [MAP]
+    held.finish(CLUSTERS.value)
+    assert [j.slot for j in held.held] == [MAP.value]
+    held.finish(MAP.value)
+
+    analyses.compute(AnalysisKind.OUTLIERS)
+    analyses.set_outlier_count(3)  # swaps in a cut of the last ranking while the new one runs
+    analyses.compute(DUPLICATES)
+    assert [j.slot for j in held.held] == [AnalysisKind.OUTLIERS.value] and analyses.waiting == [DUPLICATES]
+
+    def broken(kind: AnalysisKind, grouping: object) -> None:
+        raise RuntimeError("a view failed on the result")
+
+    real_set = analyses._set
+    analyses._set = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        held.finish(AnalysisKind.OUTLIERS.value)
+    analyses._set = real_set  # type: ignore[method-assign]
+    assert [j.slot for j in held.held] == [DUPLICATES.value]  # the next one started all the same

@@ -66,3 +66,25 @@ def test_a_job_cancelled_before_it_started_never_runs(qtbot: QtBot, tmp_path: Pa
     assert log == ["second ran", "second done"]
     assert not runner.is_running("first") and not runner.is_running("second")
     assert runner.shutdown()
+
+
+def test_cancel_pressed_before_a_job_started_stops_it_without_running_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    log: list[str] = []
+    runner = QtJobRunner(lambda: (tmp_path / "data", bundled_model_sidecar()))
+    job = _job("map", log, after_pending=True)
+    job = Job(
+        job.slot,
+        job.call,
+        job.done,
+        label="Drawing the map",
+        cancellable=True,
+        after_pending=True,
+        stopped=lambda: log.append("stopped"),
+    )
+    runner.run(job)
+    runner.cancel_visible()  # the progress strip's Cancel, before the job got a thread
+    qtbot.waitUntil(lambda: "stopped" in log)
+    qtbot.wait(100)
+    assert log == ["stopped"] and not runner.is_running("map")
