@@ -62,10 +62,10 @@ class FullStore:
 
         A few rows (`similar`'s 75) are read with a seek and a read each. More are gathered through
         a memory map of the segment, GATHER_ROWS rows per mapping, each mapping closed before the
-        next: the copy loop runs in numpy (a duplicates run at a million images
-        gathers ~17 million scattered rows; a seek and a read each from Python took 17 µs a row,
-        the gather 8), and the pages a gather maps (64 KB around each row, the kernel's fault-around)
-        leave the process with its mapping, so a read adds at most ~130 MB to it, whatever its size.
+        next: the copy loop runs in numpy (a duplicates run at a million images gathers ~17 million
+        scattered rows; a seek and a read each from Python took 17 µs a row, the gather 8), and the
+        pages a gather maps (64 KB around each row, the kernel's fault-around) leave the process
+        with its mapping, so a read adds at most ~130 MB to it, whatever its size.
         """
         wanted = self.rows[np.asarray(rows, dtype=np.int64)]
         out = np.empty((len(wanted), self.dim), dtype=np.float32)

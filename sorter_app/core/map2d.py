@@ -157,7 +157,7 @@ def _run_in_child(first: int, count: int) -> None:
 
 
 def _positions_in_child() -> NDArray[np.float32]:
-    return _IN_CHILD.pop().positions
+    return _IN_CHILD.pop().result()
 
 
 def _fuzzy_edges(

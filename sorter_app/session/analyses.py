@@ -8,6 +8,8 @@ seed threshold and the number of outliers shown change the view at once, without
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -174,23 +176,16 @@ class Analyses:
         )
 
     def _failed(self, kind: AnalysisKind, message: str) -> None:
-        self._ended(kind)
-        try:
+        with self._ending(kind):
             self._state(kind, "failed", f"Could not compute: {message}")
             self.s.failed.emit((ANALYSIS[kind].running, message))
-        finally:
-            self._next()
 
     def _stopped(self, kind: AnalysisKind) -> None:
-        self._ended(kind)
-        try:
+        with self._ending(kind):
             self._state(kind, "cancelled", f"{ANALYSIS[kind].title}: cancelled. Compute again when you like.")
-        finally:
-            self._next()
 
     def _computed(self, kind: AnalysisKind, result: Any) -> None:
-        self._ended(kind)
-        try:
+        with self._ending(kind):
             if kind is AnalysisKind.MAP:
                 self.map_points = result
                 self._state(kind, "done", "")
@@ -202,12 +197,17 @@ class Analyses:
                 self.seed_scores = result
                 result = result.grouping_at(self.seed_threshold)
             self._set(kind, result)
-        finally:  # whatever a view does with the result, the analyses waiting still start
-            self._next()
 
-    def _ended(self, kind: AnalysisKind) -> None:
+    @contextlib.contextmanager
+    def _ending(self, kind: AnalysisKind) -> Iterator[None]:
+        """`kind`'s job ended (done, failed or stopped): whatever its view does with that, even
+        raising, the analyses waiting for it start afterwards."""
         if self.current is kind:
             self.current = None
+        try:
+            yield
+        finally:
+            self._next()
 
     def _next(self) -> None:
         """An analysis ended: the ones waiting start in turn, until one is under way."""
