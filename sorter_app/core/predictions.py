@@ -98,6 +98,17 @@ def answer(probabilities: NDArray[np.float32], head: HeadSpec) -> HeadAnswer:
     return HeadAnswer(str(head["labels"][best]) if confident else UNKNOWN, confidence)
 
 
+def answer_rows(probabilities: NDArray[np.float32], head: HeadSpec) -> list[HeadAnswer]:
+    """`answer` for each row of an (images, labels) matrix, in one pass of numpy: a folder's
+    answers are made while the window is drawing, and a call per image held its thread's GIL."""
+    best = probabilities.argmax(axis=1)
+    confidences = probabilities[np.arange(len(best)), best].astype(np.float64)  # compared as `answer` does
+    labels = np.array([str(label) for label in head["labels"]] + [UNKNOWN], dtype=object)
+    unsure = confidences < float(head.get("unknown_below", 0.0))
+    said = labels[np.where(unsure, len(labels) - 1, best)]
+    return list(map(HeadAnswer, said.tolist(), confidences.tolist()))
+
+
 def resolve(
     probabilities: Mapping[str, NDArray[np.float32]],
     heads: Mapping[str, HeadSpec],
@@ -108,7 +119,14 @@ def resolve(
     `heads` come as `prediction_heads` orders them, so conditions are judged on answers already
     given, corrected ones included: an image corrected to "outdoor" has no room.
     """
-    corrections = corrections or {}
+    said = {name: answer(probabilities[name], head) for name, head in heads.items() if name in probabilities}
+    return _conditioned(said, heads, corrections or {})
+
+
+def _conditioned(
+    said: Mapping[str, HeadAnswer], heads: Mapping[str, HeadSpec], corrections: Mapping[str, str]
+) -> dict[str, HeadAnswer]:
+    """What the model `said` per head, with the user's corrections and `only_when` applied."""
     answers: dict[str, HeadAnswer] = {}
     for name, head in heads.items():
         conditions = head.get("only_when", {})
@@ -117,10 +135,8 @@ def resolve(
             answers[name] = NOT_APPLICABLE
         elif name in corrections:
             answers[name] = HeadAnswer(corrections[name], 1.0, corrected=True)
-        elif name in probabilities:
-            answers[name] = answer(probabilities[name], head)
         else:
-            answers[name] = NOT_APPLICABLE
+            answers[name] = said.get(name, NOT_APPLICABLE)
     return answers
 
 
@@ -134,13 +150,18 @@ def folder_predictions(
     # image and head) weighed more than the answers made from them.
     for start in range(0, len(hashes), _PREDICTION_CHUNK):
         chunk = hashes[start : start + _PREDICTION_CHUNK]
-        stored = {name: catalog.predictions(spec.model_id, name, chunk) for name in heads}
+        said: dict[str, dict[str, HeadAnswer]] = {}
+        for name, head in heads.items():
+            stored = catalog.predictions(spec.model_id, name, chunk)
+            if stored:
+                rows = answer_rows(np.stack(list(stored.values())), head)
+                said[name] = dict(zip(stored, rows, strict=True))
         corrections = catalog.corrections(chunk)
         for content_hash in chunk:
-            probabilities = {h: stored[h][content_hash] for h in heads if content_hash in stored[h]}
-            model_answers = resolve(probabilities, heads)
+            given = {name: by_hash[content_hash] for name, by_hash in said.items() if content_hash in by_hash}
+            model_answers = _conditioned(given, heads, {})
             corrected = corrections.get(content_hash)
-            answers = resolve(probabilities, heads, corrected) if corrected else model_answers
-            out += [Prediction(path, answers, model_answers) for path in paths_by_hash[content_hash]]
+            final = _conditioned(given, heads, corrected) if corrected else model_answers
+            out += [Prediction(path, final, model_answers) for path in paths_by_hash[content_hash]]
     out.sort(key=lambda p: p.path)
     return out

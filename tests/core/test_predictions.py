@@ -6,12 +6,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from sorter_app.cli import main
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
+from sorter_app.core.predictions import UNKNOWN, answer, answer_rows
 from tests.tiny_model import write_colour_photos, write_tiny_model
 
 
@@ -78,3 +80,15 @@ def test_predict_command_json_shape(
         {"path", "scene", "scene_confidence", "scene_corrected", "room", "room_confidence", "room_corrected"}
     ] * 4
     assert {Path(r["path"]).name: r["room"] for r in rows}["red.png"] == "kitchen"
+
+
+def test_a_matrix_of_rows_is_answered_as_each_row_alone() -> None:
+    """The folder's answers come from one numpy pass per head; they must be the per-image answers,
+    a float32 confidence against a float64 threshold included: float32(0.7) is just under 0.7."""
+    rng = np.random.default_rng(3)
+    rows = rng.dirichlet(np.ones(4), size=500).astype(np.float32)
+    rows[7] = [0.7, 0.1, 0.1, 0.1]
+    head = {"labels": ["a", "b", "c", "d"], "unknown_below": 0.7}
+    assert answer_rows(rows, head) == [answer(row, head) for row in rows]
+    assert answer_rows(rows, head)[7].label == UNKNOWN
+    assert {a.label for a in answer_rows(rows, head)} == {"a", "b", "c", "d", UNKNOWN}
