@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,6 @@ class BrowseItem:
     relpath: str
     size: int
     mtime_ns: int
-    group: str | None  # the name of its group in the grouping shown, if any
     prediction: Prediction | None  # None until the image is indexed (or for a model without heads)
     content_hash: str | None = None  # None until indexed: what the user's choices are keyed by
 
@@ -39,14 +38,6 @@ class BrowseItem:
     @property
     def name(self) -> str:
         return self.relpath.rpartition("/")[2]
-
-    def in_group(self, group: str | None) -> BrowseItem:
-        """This item under another group name. Not `dataclasses.replace`, which inspects the
-        fields on every call (7 µs against 1): new clusters rename thousands of items on the UI
-        thread."""
-        if group == self.group:
-            return self
-        return BrowseItem(self.relpath, self.size, self.mtime_ns, group, self.prediction, self.content_hash)
 
 
 @dataclass(frozen=True)
@@ -92,9 +83,12 @@ def _by_date(item: BrowseItem) -> tuple[Any, ...]:
     return (item.mtime_ns, natural_key(item.relpath))
 
 
-def _by_cluster(item: BrowseItem) -> tuple[Any, ...]:
-    group = () if item.group is None else natural_key(item.group)
-    return (item.group is None, group, natural_key(item.relpath))
+def _by_cluster(groups: Mapping[str, str]) -> Callable[[BrowseItem], tuple[Any, ...]]:
+    def key(item: BrowseItem) -> tuple[Any, ...]:
+        group = groups.get(item.relpath)
+        return (group is None, () if group is None else natural_key(group), natural_key(item.relpath))
+
+    return key
 
 
 def _by_label(source: LabelSource | None) -> Callable[[BrowseItem], tuple[Any, ...]]:
@@ -107,25 +101,32 @@ def _by_label(source: LabelSource | None) -> Callable[[BrowseItem], tuple[Any, .
     return key
 
 
-_SORTS: dict[str, Callable[[BrowseItem], tuple[Any, ...]]] = {
-    "name": _by_name,
-    "date": _by_date,
-    "cluster": _by_cluster,
-}
-
-
-def sort_items(items: Iterable[BrowseItem], key: str, source: LabelSource | None = None) -> list[BrowseItem]:
-    """name; date (oldest first); cluster (groupless last); prediction (label, surest first, unsure last)."""
-    if key not in SORT_KEYS:
+def sort_items(
+    items: Iterable[BrowseItem],
+    key: str,
+    source: LabelSource | None = None,
+    groups: Mapping[str, str] | None = None,
+) -> list[BrowseItem]:
+    """name; date (oldest first); cluster (by `groups`, relpath → cluster name; groupless last);
+    prediction (label, surest first, unsure last)."""
+    sorts: dict[str, Callable[[BrowseItem], tuple[Any, ...]]] = {
+        "name": _by_name,
+        "date": _by_date,
+        "cluster": _by_cluster(groups or {}),
+        "prediction": _by_label(source),
+    }
+    if key not in sorts:
         raise ValueError(f"unknown sort {key!r}: expected one of {', '.join(SORT_KEYS)}")
-    return sorted(items, key=_by_label(source) if key == "prediction" else _SORTS[key])
+    return sorted(items, key=sorts[key])
 
 
-def section_of(item: BrowseItem, key: str, source: LabelSource | None = None) -> str | None:
-    """The header an item goes under when sorted by `key`: its cluster or its label; None for
-    sorts that have no sections (name, date)."""
+def section_of(
+    item: BrowseItem, key: str, source: LabelSource | None = None, groups: Mapping[str, str] | None = None
+) -> str | None:
+    """The header an item goes under when sorted by `key`: its cluster (in `groups`) or its label;
+    None for sorts that have no sections (name, date)."""
     if key == "cluster":
-        return item.group or "in no cluster"
+        return (groups or {}).get(item.relpath) or "in no cluster"
     if key == "prediction":
         best = best_answer(_answers(item, source))
         return str(best.label).replace("_", " ") if best is not None else "not sure / not predicted"

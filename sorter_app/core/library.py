@@ -286,7 +286,7 @@ class Library:
         )
         usable = {p for paths in by_hash.values() for p in paths}
         return [
-            BrowseItem(r.relpath, r.size, r.mtime_ns, None, predictions.get(r.relpath), r.content_hash)
+            BrowseItem(r.relpath, r.size, r.mtime_ns, predictions.get(r.relpath), r.content_hash)
             for r in self.catalog.file_rows(root_id).values()
             if r.relpath in usable
         ]

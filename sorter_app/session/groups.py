@@ -48,9 +48,6 @@ class GroupEditor:
         self.history.forget(kind)
         self.s.emit(grouping_changed(kind) | Changes(history=True))
 
-    def group_names(self, kind: AnalysisKind) -> dict[str, str]:
-        return {p: g.name for g in self.groupings[kind].groups for p in g.paths}
-
     def follow_files(self, hash_before: Mapping[str, str], paths_now: Mapping[str, Sequence[str]]) -> None:
         """Files moved: every view's groups follow their contents, and so do the undo steps."""
         for kind in GROUPING_KINDS:

@@ -28,6 +28,7 @@ from ..core.browse import (
     subfolders,
 )
 from ..core.folder_index import Neighbour
+from ..core.grouping import group_of
 from ..core.indexer import CancelledFn, IndexReport
 from ..core.label_source import LabelSource, ModelLabels
 from ..core.library import Library
@@ -87,6 +88,7 @@ class Session:
         self.report: IndexReport | None = None
         self.skipped: list[Problem] = []
         self.items: dict[str, BrowseItem] = {}  # relpath → item; listed ones have no hash yet
+        self.cluster_names: dict[str, str] = {}  # relpath → its cluster's name, for images in one
         self.model_labels: LabelSource = ModelLabels(None)  # the model's heads: what "This is…" corrects
         self.labels: LabelSource = self.model_labels  # what Browse shows: the model's, or a label set's
         self.filter = BrowseFilter()
@@ -158,6 +160,7 @@ class Session:
         self.report = None
         self.skipped = []
         self.items = {}
+        self.cluster_names = {}
         self.filter = BrowseFilter()
         self.indexing_incomplete = False
         self.groups.reset()
@@ -189,7 +192,7 @@ class Session:
         )
 
     def _listed(self, scan: ScanResult) -> None:
-        new = {f.relpath: BrowseItem(f.relpath, f.size, f.mtime_ns, None, None) for f in scan.files}
+        new = {f.relpath: BrowseItem(f.relpath, f.size, f.mtime_ns, None) for f in scan.files}
         self.items = {**new, **{p: i for p, i in self.items.items() if i.content_hash}}
         self.emit(Changes(items=True))
 
@@ -233,7 +236,7 @@ class Session:
         self.indexing_incomplete = any(not i.content_hash for i in self.items.values())
         if after_files_changed:
             self.groups.follow_files(hash_before, self.paths_by_hash())
-        self._name_items()
+        self._name_clusters()
         self.emit(Changes(items=True, filter=True, indexing=True))
         self.analyses.folder_loaded(recompute=not after_files_changed)
         self.label_sets.folder_loaded()
@@ -247,14 +250,14 @@ class Session:
             if announce:
                 self.emit(Changes(filter=True))
 
-    def _name_items(self) -> None:
-        """Each item's cluster name, for Browse's cluster sort and headers (an item whose name did
-        not change stays the same object, which keeps Browse's caption of it)."""
-        group_of = self.groups.group_names(self.analyses.clusters_kind)
-        self.items = {p: i.in_group(group_of.get(p)) for p, i in self.items.items()}
+    def _name_clusters(self) -> None:
+        """Each image's cluster name, for Browse's cluster sort, headers and tooltips. Kept beside
+        the items, not in them: new clusters would otherwise make a new item per image on the UI
+        thread (a million of them in a big folder, with the old ones still held)."""
+        self.cluster_names = group_of(self.groups.grouping(self.analyses.clusters_kind))
 
     def clusters_changed(self) -> None:
-        self._name_items()
+        self._name_clusters()
         self.emit(Changes(items=True))
 
     # Browse -----------------------------------------------------------------------------------
@@ -270,10 +273,11 @@ class Session:
             self.emit(Changes(filter=True))
 
     def visible_items(self) -> list[BrowseItem]:
-        return sort_items(apply_filter(self.items.values(), self.filter, self.labels), self.sort, self.labels)
+        shown = apply_filter(self.items.values(), self.filter, self.labels)
+        return sort_items(shown, self.sort, self.labels, self.cluster_names)
 
     def section(self, item: BrowseItem) -> str | None:
-        return section_of(item, self.sort, self.labels)
+        return section_of(item, self.sort, self.labels, self.cluster_names)
 
     def subfolders(self) -> dict[str, int]:
         return subfolders(self.items.values())
@@ -328,8 +332,7 @@ class Session:
 
     def _corrected(self, items: list[BrowseItem]) -> None:
         for item in items:
-            old = self.items.get(item.relpath)
-            self.items[item.relpath] = item.in_group(old.group if old else None)
+            self.items[item.relpath] = item
         self.emit(Changes(items=True))
 
     # reference folders ----------------------------------------------------------------------------

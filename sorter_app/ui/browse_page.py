@@ -10,6 +10,7 @@ labels, the detail pane follows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -88,11 +89,15 @@ def item_caption(source: LabelSource, item: BrowseItem) -> str:
 
 
 def browse_cell(
-    rows: list[BrowseItem | GridItem], paths: list[str], source: LabelSource, row: int
+    rows: list[BrowseItem | GridItem],
+    paths: list[str],
+    source: LabelSource,
+    cluster_names: Mapping[str, str],
+    row: int,
 ) -> GridItem:
     """Row `row` of the grid (a header is a cell already). The grid asks for a cell when it is
     first drawn (`ImageGridModel.set_cells`), so a rebuild of 5,000 images makes the few dozen on
-    screen, with the answers of `source` as they were at the rebuild."""
+    screen, with the answers of `source` and the cluster names as they were at the rebuild."""
     item = rows[row]
     if isinstance(item, GridItem):
         return item
@@ -100,7 +105,7 @@ def browse_cell(
         path=paths[row],
         caption=item.name,
         detail=item_caption(source, item),
-        tooltip=item.relpath + (f"\n{item.group}" if item.group else ""),
+        tooltip="\n".join(filter(None, (item.relpath, cluster_names.get(item.relpath)))),
     )
 
 
@@ -239,7 +244,8 @@ class BrowsePage(QWidget):
                 last = section
             rows.append(item)
         paths = [prefix + r.relpath if isinstance(r, BrowseItem) else r.path for r in rows]
-        self.model.set_cells(paths, partial(browse_cell, rows, paths, session.labels), headers=bool(counts))
+        cell = partial(browse_cell, rows, paths, session.labels, session.cluster_names)
+        self.model.set_cells(paths, cell, headers=bool(counts))
         self.count.setText(f"{len(self._shown):,} of {len(session.items):,} images")
         self.grid.set_placeholder_text(
             "No image matches the filter." if session.items else "No images in this folder (yet)."

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sorter_app.core.browse import SORT_KEYS, BrowseItem, filter_items, filter_labels, sort_items
+from sorter_app.core.browse import SORT_KEYS, BrowseItem, filter_items, filter_labels, section_of, sort_items
 from sorter_app.core.model_spec import ModelSpec, load_spec
 from sorter_app.core.predictions import Prediction, prediction_heads, resolve
 from sorter_app.paths import bundled_model_sidecar
@@ -35,10 +35,8 @@ def _predict(
     return Prediction(path, resolve(probabilities, heads))
 
 
-def _item(
-    path: str, prediction: Prediction | None = None, *, mtime: int = 0, group: str | None = None
-) -> BrowseItem:
-    return BrowseItem(path, 1000, mtime, group, prediction)
+def _item(path: str, prediction: Prediction | None = None, *, mtime: int = 0) -> BrowseItem:
+    return BrowseItem(path, 1000, mtime, prediction)
 
 
 @pytest.fixture(scope="module")
@@ -101,22 +99,21 @@ def test_date_sort_is_oldest_first_then_by_name() -> None:
 
 
 def test_cluster_sort_groups_by_name_and_puts_the_groupless_last() -> None:
-    items = [
-        _item("x.jpg"),
-        _item("b.jpg", group="cluster 10"),
-        _item("a.jpg", group="cluster 2"),
-        _item("c.jpg", group="cluster 10"),
-        _item("a.jpg", group=None),
-        _item("z.jpg", group="Beach"),
-    ]
-    ordered = sort_items(items, "cluster")
-    assert [(i.group, i.relpath) for i in ordered] == [
+    groups = {"b.jpg": "cluster 10", "s/a.jpg": "cluster 2", "c.jpg": "cluster 10", "z.jpg": "Beach"}
+    items = [_item(p) for p in ("x.jpg", "b.jpg", "s/a.jpg", "c.jpg", "a.jpg", "z.jpg")]
+    ordered = sort_items(items, "cluster", groups=groups)
+    assert [(groups.get(i.relpath), i.relpath) for i in ordered] == [
         ("Beach", "z.jpg"),
-        ("cluster 2", "a.jpg"),
+        ("cluster 2", "s/a.jpg"),
         ("cluster 10", "b.jpg"),
         ("cluster 10", "c.jpg"),
         (None, "a.jpg"),
         (None, "x.jpg"),
+    ]
+    assert [section_of(i, "cluster", groups=groups) for i in ordered[-3:]] == [
+        "cluster 10",
+        "in no cluster",
+        "in no cluster",
     ]
 
 
@@ -196,11 +193,3 @@ def test_a_model_without_predictions_offers_no_filter(spec: ModelSpec) -> None:
         spec, outputs={spec.embedding_output: spec.outputs[spec.embedding_output]}
     )
     assert filter_labels(embedding_only) == []
-
-
-def test_an_item_in_another_group_keeps_every_other_field() -> None:
-    """`in_group` builds the item field by field (for speed): a field added to BrowseItem and
-    forgotten there would be lost on every clustering."""
-    item = BrowseItem("a/b.jpg", 10, 20, "kitchen", Prediction("a/b.jpg", {}), "h1")
-    assert item.in_group("bathroom") == dataclasses.replace(item, group="bathroom")
-    assert item.in_group("kitchen") is item

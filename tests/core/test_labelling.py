@@ -118,7 +118,7 @@ def test_answers_filter_and_sort_in_browse_and_name_clusters(library: Library, f
     labelling = Labelling(library)
     labelling.import_folders(folder / "sorted", "pattern")
     predictions = labelling.browse_predictions(folder, "pattern")
-    items = [BrowseItem(path, 0, 0, None, p) for path, p in predictions.items()]
+    items = [BrowseItem(path, 0, 0, p) for path, p in predictions.items()]
     labelled = [i for i in items if i.prediction and i.prediction.corrected]
     assert len(labelled) == 18
     stripes = filter_items(items, "stripes", 0.0)

@@ -327,6 +327,12 @@ def test_browse_sorted_by_cluster_has_headers_and_the_folder_tree_filters(
     browse.sort_box.setCurrentIndex(browse.sort_box.findData("cluster"))
     headers = [i for i in browse.model.items() if i.header]
     assert headers and sum(int(h.caption.rpartition("· ")[2]) for h in headers) == SCENES * FRAMES
+    under = ""
+    for cell in browse.model.items():  # each image under its cluster's header, named in its tooltip
+        if cell.header:
+            under = cell.caption.rpartition(" · ")[0]
+        else:
+            assert cell.tooltip.split("\n")[1] == under
     sub = browse.folders.folders.item(0).child(0)
     browse.folders.setCurrentIndex(sub.index())
     assert [Path(i.path).name for i in browse.model.items() if not i.header] == ["s2_f5.jpg"]
