@@ -107,6 +107,14 @@ class FileRow:
     error: str | None
 
 
+def by_content(files: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(relpath, content hash) pairs grouped as content hash → its relpaths, in the order given."""
+    grouped: dict[str, list[str]] = {}
+    for relpath, content_hash in files:
+        grouped.setdefault(content_hash, []).append(relpath)
+    return grouped
+
+
 @dataclass(frozen=True)
 class FileFacts:
     """What deciding which copy to keep needs: resolution first, then file size, then age."""
@@ -354,16 +362,19 @@ class Catalog:
 
     def paths_by_hash(self, root_id: int, model_id: str) -> dict[str, list[str]]:
         """Usable files of a root grouped by content; exact copies share one vector."""
-        rows = self._db.execute(
-            "SELECT f.content_hash, f.relpath FROM files f JOIN vectors v "
+        return by_content(
+            (relpath, content_hash) for relpath, _, _, content_hash in self.usable_files(root_id, model_id)
+        )
+
+    def usable_files(self, root_id: int, model_id: str) -> list[tuple[str, int, int, str]]:
+        """(relpath, size, mtime_ns, content_hash) of each usable file of a root (indexed, with a
+        vector of `model_id`), by relpath: plain tuples, as a million-file folder's list is held."""
+        return self._db.execute(
+            "SELECT f.relpath, f.size, f.mtime_ns, f.content_hash FROM files f JOIN vectors v "
             "ON v.content_hash = f.content_hash AND v.model_id = ? "
             "WHERE f.root_id = ? AND f.error IS NULL ORDER BY f.relpath",
             (model_id, root_id),
-        )
-        grouped: dict[str, list[str]] = {}
-        for content_hash, relpath in rows:
-            grouped.setdefault(content_hash, []).append(relpath)
-        return grouped
+        ).fetchall()
 
     def paths_of(self, root_id: int, model_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
         """`paths_by_hash` for a few contents only (by the files_by_hash index): what a `similar`

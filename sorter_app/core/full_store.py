@@ -24,6 +24,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,8 @@ class FullStore:
         next: the copy loop runs in numpy (a duplicates run at a million images gathers ~17 million
         scattered rows; a seek and a read each from Python took 17 µs a row, the gather 8), and the
         pages a gather maps (64 KB around each row, the kernel's fault-around) leave the process
-        with its mapping, so a read adds at most ~130 MB to it, whatever its size.
+        with its mapping, so a read adds at most ~130 MB to it, whatever its size. A run of
+        consecutive rows (a block that duplicates re-scores whole) is one plain read.
         """
         wanted = self.rows[np.asarray(rows, dtype=np.int64)]
         out = np.empty((len(wanted), self.dim), dtype=np.float32)
@@ -79,6 +81,18 @@ class FullStore:
             picks, local = picks[order], local[order]
             shape = (self.lengths[s], self.dim)
             with (self.directory / self.segments[s]).open("rb", buffering=0) as fh:
+                if len(local) > FEW_ROWS and bool(np.all(np.diff(local) == 1)):  # a run: one read
+                    in_order = bool(np.all(np.diff(picks) == 1))  # then read straight into `out`
+                    run = (
+                        out[picks[0] : picks[0] + len(picks)]
+                        if in_order
+                        else np.empty((len(local), self.dim), np.float32)
+                    )
+                    fh.seek(self.offsets[s] + int(local[0]) * row_bytes)
+                    _read_into(fh, run, self.segments[s])
+                    if not in_order:
+                        out[picks] = run
+                    continue
                 if len(local) <= FEW_ROWS:  # a `similar` query: a mapping per read costs more
                     _prefetch(fh.fileno(), self.offsets[s] + local * row_bytes, row_bytes)
                     for at, row in zip(picks.tolist(), local.tolist(), strict=True):
@@ -127,6 +141,17 @@ class FullStore:
             for start in range(0, len(self.rows), _COPY_CHUNK)
         )
         return new_store(self.directory, name, chunks, len(self.rows), self.dim)
+
+
+def _read_into(fh: FileIO, out: NDArray[np.float32], name: str) -> None:
+    """Fill `out` from the file's position on: a read may return less than asked (Linux stops one
+    at 2 GB), and fewer bytes than asked at the end means the segment was cut."""
+    view, filled = out.data.cast("B"), 0
+    while filled < len(view):
+        got = fh.readinto(view[filled:])
+        if not got:
+            raise OSError(f"{name} is shorter than its header says")
+        filled += got
 
 
 def _prefetch(fd: int, offsets: NDArray[np.int64], length: int) -> None:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from . import corrections, map2d
 from .atomic import atomic_write_text
 from .browse import BrowseItem
-from .catalog import Catalog, ImageInfo
+from .catalog import Catalog, ImageInfo, by_content
 from .child_process import work_child
 from .clusters import Clustering, cluster_folder, leiden_child
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, DuplicateTiers, find_duplicate_tiers
@@ -278,17 +278,16 @@ class Library:
     def browse_items(self, folder: Path) -> list[BrowseItem]:
         """Every usable image of the folder with its file facts and, if the model makes them, predictions."""
         root_id = self._root_id(folder.expanduser().resolve())
-        by_hash = self.catalog.paths_by_hash(root_id, self.vector_key)
-        predictions = (
-            {p.path: p for p in folder_predictions(self.catalog, self.spec, by_hash)}
-            if self.spec.probability_heads
-            else {}
-        )
-        usable = {p for paths in by_hash.values() for p in paths}
+        # One read of the files whose strings the items keep: a million-image folder's peak is
+        # these rows, the predictions and the items, nothing read twice.
+        files = self.catalog.usable_files(root_id, self.vector_key)
+        predictions: dict[str, Prediction] = {}
+        if self.spec.probability_heads:
+            by_hash = by_content((relpath, content_hash) for relpath, _, _, content_hash in files)
+            predictions = {p.path: p for p in folder_predictions(self.catalog, self.spec, by_hash)}
         return [
-            BrowseItem(r.relpath, r.size, r.mtime_ns, predictions.get(r.relpath), r.content_hash)
-            for r in self.catalog.file_rows(root_id).values()
-            if r.relpath in usable
+            BrowseItem(relpath, size, mtime_ns, predictions.get(relpath), content_hash)
+            for relpath, size, mtime_ns, content_hash in files
         ]
 
     def image_info(self, folder: Path, image: Path) -> ImageInfo | None:

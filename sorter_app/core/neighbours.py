@@ -35,6 +35,10 @@ _BLOCK = 256  # rows per task; a task gathers BLOCK × candidates full vectors (
 # resident, 16,384 at 0.66 GB, same CPU (benchmarks/probe_duplicate_memory.py, 33,494 images).
 _RESCORE_EDGES = 16_384
 _NORM_CHUNK = 65_536
+# Full vectors held per block when re-scoring pairs (pair_cosines); two blocks are held at once.
+_BLOCK_BYTES = 256 << 20
+# A row gathered on its own costs about this many rows of a sequential read (8 µs against ~1).
+_SCATTER_COST = 8
 
 
 @dataclass(frozen=True)
@@ -114,19 +118,65 @@ def exact_similarities(folder: FolderVectors, graph: KnnGraph, at_least: float, 
     compact_sims = np.asarray(graph.similarities, dtype=np.float32).ravel()
     bounds = compact_sims * norms[rows] * norms[safe] + lost[rows] * lost[safe] + BOUND_SLACK
     bounds = np.where(valid, bounds, -np.inf).astype(np.float32)
-    possible = bounds >= at_least
     sims = np.minimum(compact_sims, bounds)
-    for start in range(0, len(rows), _RESCORE_EDGES):
-        edges = np.flatnonzero(possible[start : start + _RESCORE_EDGES]) + start
-        if len(edges) == 0:
-            continue
-        items = np.unique(np.concatenate([rows[edges], cols[edges]]))
-        full = folder.full_vectors(items)
-        a, b = full[np.searchsorted(items, rows[edges])], full[np.searchsorted(items, cols[edges])]
-        sims[edges] = np.einsum("ij,ij->i", a, b)
+    edges = np.flatnonzero(bounds >= at_least)
+    sims[edges] = pair_cosines(folder, rows[edges], cols[edges])
     sims2d = np.where(indices >= 0, sims.reshape(indices.shape), -np.inf).astype(np.float32)
     order = np.argsort(-sims2d, axis=1, kind="stable")[:, :k]
     return KnnGraph(np.take_along_axis(indices, order, axis=1), np.take_along_axis(sims2d, order, axis=1))
+
+
+def pair_cosines(folder: FolderVectors, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Full-vector dot products of the pairs (a[i], b[i]), each distinct pair computed once.
+
+    Both ends are read block by block of rows: for blocks p ≤ q, the pairs with one end in each,
+    block p read once for all its q. A block most of whose rows are wanted is read whole (one
+    sequential read); one with few is gathered row by row. At a million images the 16 million edges
+    of duplicates had, a batch of edges at a time, ~17 million rows gathered from all over a 5-GB
+    store (8 µs a row); block by block the store is read a few times over, sequentially.
+    """
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.float32)
+    n = len(folder)
+    pairs, inverse = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_inverse=True)
+    low, high = pairs // n, pairs % n  # sorted by low end
+    block = max(1, _BLOCK_BYTES // (folder.full_vectors(low[:1]).shape[1] * 4))
+    low_block, high_block = low // block, high // block
+    out = np.empty(len(pairs), dtype=np.float32)
+    for p in np.unique(low_block).tolist():
+        in_p = np.arange(np.searchsorted(low_block, p), np.searchsorted(low_block, p, side="right"))
+        in_p = in_p[np.argsort(high_block[in_p], kind="stable")]
+        q_of = high_block[in_p]
+        first = _Block.read(folder, np.concatenate([low[in_p], high[in_p[q_of == p]]]), p * block, block)
+        for q in np.unique(q_of).tolist():
+            here = in_p[np.searchsorted(q_of, q) : np.searchsorted(q_of, q, side="right")]
+            second = first if q == p else _Block.read(folder, high[here], q * block, block)
+            for sub in range(0, len(here), _RESCORE_EDGES):
+                chunk = here[sub : sub + _RESCORE_EDGES]
+                out[chunk] = np.einsum("ij,ij->i", first.rows(low[chunk]), second.rows(high[chunk]))
+    return out[inverse.ravel()]
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The full vectors wanted from one block of rows: the whole block, or only the wanted rows."""
+
+    start: int
+    wanted: NDArray[np.int64] | None  # sorted rows held, or None when the block is held whole
+    vectors: NDArray[np.float32]
+
+    @staticmethod
+    def read(folder: FolderVectors, rows: NDArray[np.int64], start: int, size: int) -> _Block:
+        wanted = np.unique(rows)
+        stop = min(start + size, len(folder))
+        if len(wanted) * _SCATTER_COST >= stop - start:
+            return _Block(start, None, folder.full_vectors(np.arange(start, stop, dtype=np.int64)))
+        return _Block(start, wanted, folder.full_vectors(wanted))
+
+    def rows(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        if self.wanted is None:
+            return self.vectors[rows - self.start]
+        return self.vectors[np.searchsorted(self.wanted, rows)]
 
 
 def knn_graph(

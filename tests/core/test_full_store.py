@@ -103,12 +103,17 @@ def test_dense_scattered_and_repeated_rows_read_back_exactly_and_leave_no_mappin
     np.testing.assert_array_equal(store.read(dense), vectors[dense])
     scattered = np.array([999, 3, 500, 3, 250, 999])  # far apart, and repeated
     np.testing.assert_array_equal(store.read(scattered), vectors[scattered])
+    run = np.arange(100, 400)  # a block duplicates re-scores whole: one read, in either order
+    np.testing.assert_array_equal(store.read(run), vectors[run])
+    np.testing.assert_array_equal(store.read(run[::-1]), vectors[run[::-1]])
+    not_a_run = np.concatenate([np.arange(100, 200), [150], np.arange(201, 300)])  # a repeat, a gap
+    np.testing.assert_array_equal(store.read(not_a_run), vectors[not_a_run])
     assert store.read(np.zeros(0, dtype=np.int64)).shape == (0, 16)
     maps = Path("/proc/self/maps")
     if maps.exists():
         assert store.segments[0] not in maps.read_text()
     segment = tmp_path / store.segments[0]
     segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
-    for rows in (np.array([999]), dense):
+    for rows in (np.array([999]), dense, np.arange(1000)):
         with pytest.raises(OSError, match="shorter than its header says"):
             store.read(rows)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sorter_app.core.neighbours import KnnGraph, knn_graph
+from sorter_app.core import neighbours
+from sorter_app.core.neighbours import FolderVectors, KnnGraph, knn_graph, pair_cosines
 
 
 def _unit_vectors(n: int, dim: int, seed: int = 0) -> NDArray[np.float32]:
@@ -116,3 +117,26 @@ def test_empty_and_single_item_give_no_neighbours(n: int) -> None:
     graph = knn_graph(_unit_vectors(n, 8), 10)
     assert graph.indices.shape == graph.similarities.shape == (n, 0)
     assert graph.indices.dtype == np.int64 and graph.similarities.dtype == np.float32
+
+
+def test_pair_cosines_block_by_block_are_the_per_edge_dot_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Duplicates re-score edges block pair by block pair of rows, each pair once, reading blocks
+    whole or gathering a few rows: the cosines are the plain per-edge dot products, bit for bit,
+    in the edges' order, whichever end comes first and however often an edge repeats."""
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((1000, 24)).astype(np.float32)
+    reads: list[int] = []
+
+    def full(rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        reads.append(len(rows))
+        return vectors[rows]
+
+    folder = FolderVectors([str(i) for i in range(1000)], vectors[:, :8], [[]] * 1000, full=full)
+    monkeypatch.setattr(neighbours, "_BLOCK_BYTES", 100 * 24 * 4)  # ten blocks of 100 rows
+    a = rng.integers(0, 1000, 5000)
+    b = np.where(rng.random(5000) < 0.9, (a + rng.integers(1, 40, 5000)) % 1000, rng.integers(0, 1000, 5000))
+    a, b = np.concatenate([a, b[:50]]), np.concatenate([b, a[:50]])  # some edges both ways
+    expected = np.einsum("ij,ij->i", vectors[a], vectors[b])
+    np.testing.assert_array_equal(pair_cosines(folder, a, b), expected)
+    assert 100 in reads and any(r < 100 for r in reads[1:])  # whole blocks and gathered rows
+    assert pair_cosines(folder, a[:0], b[:0]).shape == (0,)
