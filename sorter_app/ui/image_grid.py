@@ -255,10 +255,14 @@ class ImageGridModel(QAbstractListModel):
     @Slot()
     def _on_requests_dropped(self) -> None:
         """Repaint the placeholders whose loads were dropped: painting asks for them again, and
-        only where they are still on screen (a hidden view does not paint)."""
+        only where they are still on screen (a hidden view does not paint). One signal for all of
+        them: after a long scroll hundreds wait, and a signal each took 50 ms of the UI thread when
+        another grid's reset dropped them."""
         waiting, self._waiting = self._waiting, set()
-        for path in waiting:
-            self._on_thumbnail_changed(path)
+        rows = [row for path in waiting if (row := self._rows.get(path)) is not None]
+        if rows:
+            roles = [Qt.ItemDataRole.DecorationRole]
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), 0), roles)
 
 
 class ThumbnailDelegate(QStyledItemDelegate):

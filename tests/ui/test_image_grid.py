@@ -505,3 +505,18 @@ def test_cells_are_painted_with_the_thumbnail_not_the_placeholder(
     after = view.viewport().grab().toImage()
     for point, colour in zip(centres, colours, strict=True):
         assert _close(after.pixelColor(point), colour), (after.pixelColor(point).getRgb(), colour)
+
+
+def test_dropped_loads_repaint_their_rows_with_one_signal(make_grid: MakeGrid, tmp_path: Path) -> None:
+    """Another grid's reset drops every queued load; the rows left waiting are repainted with one
+    dataChanged over their span, not one each (hundreds after a long scroll, 50 ms of UI thread)."""
+    view, cache = make_grid(_jpegs(tmp_path, 30))
+    model = _model(view)
+    for row in (3, 7, 20):  # drawn: each gets a placeholder and a queued load
+        assert not _is_thumbnail(model.data(model.index(row, 0), Qt.ItemDataRole.DecorationRole))
+    changed: list[tuple[int, int, list[int]]] = []
+    model.dataChanged.connect(
+        lambda first, last, roles: changed.append((first.row(), last.row(), list(roles)))
+    )
+    cache.cancel_pending()
+    assert changed == [(3, 20, [Qt.ItemDataRole.DecorationRole])]
