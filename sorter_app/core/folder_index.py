@@ -200,7 +200,7 @@ class FolderIndex:
             _pool_candidates(opened, query, CANDIDATE_FACTOR * wanted),
         ).astype(np.int64)
         if len(candidates) > RESCORE_FACTOR * wanted:
-            compact = unit_rows(structure.compact[candidates]) @ query
+            compact = unit_rows(structure.compact_rows(candidates)) @ query
             candidates = candidates[np.argpartition(-compact, RESCORE_FACTOR * wanted - 1)]
             candidates = candidates[: RESCORE_FACTOR * wanted]
         sims = structure.full.read(candidates) @ vector

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,11 +95,7 @@ class FullStore:
                         out[picks] = run
                     continue
                 if len(local) <= FEW_ROWS:  # a `similar` query: a mapping per read costs more
-                    _prefetch(fh.fileno(), self.offsets[s] + local * row_bytes, row_bytes)
-                    for at, row in zip(picks.tolist(), local.tolist(), strict=True):
-                        fh.seek(self.offsets[s] + row * row_bytes)
-                        if fh.readinto(out[at].data.cast("B")) != row_bytes:
-                            raise OSError(f"{self.segments[s]} is shorter than its header says")
+                    read_each(fh, self.offsets[s], local, out, picks)
                     continue
                 for first in range(0, len(local), GATHER_ROWS):
                     part = slice(first, first + GATHER_ROWS)
@@ -141,6 +138,21 @@ class FullStore:
             for start in range(0, len(self.rows), _COPY_CHUNK)
         )
         return new_store(self.directory, name, chunks, len(self.rows), self.dim)
+
+
+def read_each(
+    fh: FileIO, offset: int, rows: NDArray[np.int64], out: NDArray[Any], at: NDArray[np.int64] | None = None
+) -> None:
+    """Rows `rows` of a flat array stored from `offset` of the file, each read with a seek and a read
+    into `out[at]` (`out` itself when `at` is None), after one prefetch of all. No mapping: a memory
+    map would keep the 64 KB the kernel maps around each row resident in this process."""
+    row_bytes = out[0].nbytes if len(out) else 0
+    _prefetch(fh.fileno(), offset + rows * row_bytes, row_bytes)
+    targets = range(len(rows)) if at is None else at.tolist()
+    for target, row in zip(targets, rows.tolist(), strict=True):
+        fh.seek(offset + row * row_bytes)
+        if fh.readinto(out[target].data.cast("B")) != row_bytes:
+            raise OSError(f"{fh.name} is shorter than its header says")
 
 
 def _read_into(fh: FileIO, out: NDArray[np.float32], name: str) -> None:

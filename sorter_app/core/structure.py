@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from .atomic import atomic_path, atomic_write_text
 from .catalog import Catalog
 from .compact import Projection, fit_projection
-from .full_store import FullStore, new_store, open_store
+from .full_store import FullStore, new_store, open_store, read_each
 from .graph_search import GRAPH_K, SearchIndex, merge_reverse_edges, neighbour_lists
 from .neighbours import KnnGraph
 from .vector_index import AnnoySearch, IndexWriteError
@@ -75,6 +75,19 @@ class FolderStructure:
 
     def key_list(self) -> list[str]:
         return [key.decode("ascii") for key in self.keys.tolist()]
+
+    def compact_rows(self, rows: NDArray[np.int64]) -> NDArray[np.float16]:
+        """Some rows of `compact`, read from its file once it is saved: a `similar` query wants a few
+        hundred from all over it, and through the memory map the 64 KB mapped around each stayed
+        resident (after 500 queries at a million images, 487 MB of the 512-MB file)."""
+        compact = self.compact
+        if not isinstance(compact, np.memmap) or compact.filename is None:
+            return np.asarray(compact[rows])
+        order = np.argsort(rows, kind="stable")  # forward through the file
+        out = np.empty((len(rows), compact.shape[1]), dtype=compact.dtype)
+        with open(compact.filename, "rb", buffering=0) as fh:
+            read_each(fh, compact.offset, rows[order], out, order)
+        return out
 
     def graph(self, k: int) -> KnnGraph:
         """The first k neighbours of every row (k is clamped to what is stored)."""

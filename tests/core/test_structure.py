@@ -153,3 +153,15 @@ def test_a_folder_indexed_before_compact_vectors_gets_them_when_opened(tmp_path:
         assert len(index.similar("img0.jpg", 3)) == 3
         index.close()
         assert len(library.folder_vectors(photos)) == 6
+
+
+def test_a_few_compact_rows_are_read_from_the_saved_file_as_the_map_holds_them(folder: Folder) -> None:
+    """`similar` reads its candidates' compact rows with a read each, not through the memory map
+    (whose pages would stay resident): the same rows in the asked order, repeats included."""
+    structure = folder.refresh()
+    assert isinstance(structure.compact, np.memmap)
+    rows = np.array([1199, 3, 600, 3, 0, 42], dtype=np.int64)
+    got = structure.compact_rows(rows)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, np.asarray(structure.compact[rows]))
+    assert structure.compact_rows(rows[:0]).shape == (0, structure.compact.shape[1])
