@@ -18,6 +18,7 @@ new build of the structure or the index is picked up at the next query.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Collection
@@ -137,7 +138,33 @@ def _open_searchable(index_dir: Path, name: str, identity: tuple[object, ...]) -
         search = SearchIndex.over(annoy.without_keys(), rows.rows, len(structure))
     pool = search.pool if search is not None else np.arange(len(structure), dtype=np.int64)
     pool_unit = unit_rows(structure.compact[pool]) if len(pool) <= POOL_IN_MEMORY else None
+    files = [
+        Path(a.filename)
+        for a in (structure.compact, structure.keys)
+        if isinstance(a, np.memmap) and a.filename
+    ]
+    _read_ahead([*files, *([index_dir / annoy.manifest.ann_file] if annoy is not None else [])])
     return Searchable(structure, search, pool_unit, identity)
+
+
+def _read_ahead(files: list[Path]) -> None:
+    """Ask the kernel to read the files `similar` reads at random into the page cache, in the
+    background. After a reboot, or a duplicates run that read the 5-GB full store, the first
+    queries each waited on the disk for a few pages of the 700-MB Annoy file (p95 12 ms at a million
+    images against 5 once cached). Cached pages do not count against the process, mapped ones do."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    for path in files:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 class FolderIndex:

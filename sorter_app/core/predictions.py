@@ -8,8 +8,8 @@ shows (corrections.py) overrides the model, under the same conditions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,11 +37,44 @@ class HeadAnswer:
 NOT_APPLICABLE = HeadAnswer(None, None)  # one object for every "no room outdoors"
 
 
-@dataclass(frozen=True, slots=True)
 class Prediction:
-    path: str
-    answers: dict[str, HeadAnswer]  # by head name, e.g. "scene", "room"; corrections applied
-    model_answers: dict[str, HeadAnswer] = field(default_factory=dict)  # before corrections
+    """One image's answers by head (e.g. "scene", "room"), corrections applied, and the model's own
+    answers where the user corrected one."""
+
+    __slots__ = ("_answers", "_model_answers", "path")
+
+    def __init__(
+        self,
+        path: str,
+        answers: dict[str, HeadAnswer],
+        model_answers: dict[str, HeadAnswer] | None = None,
+    ) -> None:
+        self.path = path
+        self._answers = answers
+        self._model_answers = model_answers if model_answers is not None else {}
+
+    @property
+    def answers(self) -> dict[str, HeadAnswer]:
+        return self._answers
+
+    @property
+    def model_answers(self) -> dict[str, HeadAnswer]:
+        """Before corrections: only heads the user corrected need be here."""
+        return self._model_answers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prediction):
+            return NotImplemented
+        return (self.path, self.answers, self.model_answers) == (
+            other.path,
+            other.answers,
+            other.model_answers,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable dicts inside, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Prediction({self.path!r}, {self.answers!r}, {self.model_answers!r})"
 
     def to_json(self) -> dict[str, Any]:
         """{"path", "scene", "scene_confidence", "scene_corrected", "room", …} for a scene+room model."""
@@ -70,6 +103,81 @@ class Prediction:
             ):
                 return answer.label
         return None
+
+
+class StoredPrediction(Prediction):
+    """A row of a folder's `PredictionColumns`, read as a Prediction: its answers are made when
+    asked for. What Browse holds, one per image: an answer object per image and head weighed
+    0.5 KB an image, half a gigabyte at a million."""
+
+    __slots__ = ("_columns", "_row")
+
+    def __init__(self, path: str, columns: PredictionColumns, row: int) -> None:
+        self.path = path
+        self._columns, self._row = columns, row
+
+    @property
+    def answers(self) -> dict[str, HeadAnswer]:
+        return self._columns.answers(self._row)
+
+    @property
+    def model_answers(self) -> dict[str, HeadAnswer]:
+        return self._columns.corrected_rows.get(self._row, {})
+
+
+@dataclass(frozen=True)
+class PredictionColumns:
+    """A folder's answers as arrays, a row per content: each head's label codes and confidences."""
+
+    heads: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]  # per head, what its codes index
+    codes: NDArray[np.int16]  # (rows, heads); -1: the head does not apply
+    confidences: NDArray[np.float32]  # (rows, heads); NaN: no confidence
+    corrected: NDArray[np.bool_]  # (rows, heads): the user's label
+    corrected_rows: dict[int, dict[str, HeadAnswer]]  # the model's own answers, where corrected
+
+    def answers(self, row: int) -> dict[str, HeadAnswer]:
+        codes = self.codes[row].tolist()
+        confidences = self.confidences[row].tolist()
+        corrected = self.corrected[row].tolist()
+        return {
+            head: NOT_APPLICABLE
+            if code < 0
+            else HeadAnswer(labels[code], None if conf != conf else conf, fixed)  # NaN != NaN
+            for head, labels, code, conf, fixed in zip(
+                self.heads, self.labels, codes, confidences, corrected, strict=True
+            )
+        }
+
+
+class _ColumnWriter:
+    """Fills PredictionColumns row by row, a label's code given the first time it is seen."""
+
+    def __init__(self, heads: Sequence[str], rows: int) -> None:
+        self.heads = tuple(heads)
+        self.codes = np.full((rows, len(heads)), -1, dtype=np.int16)
+        self.confidences = np.full((rows, len(heads)), np.nan, dtype=np.float32)
+        self.corrected = np.zeros((rows, len(heads)), dtype=bool)
+        self.labels: list[dict[str, int]] = [{} for _ in heads]
+        self.by_model: dict[int, dict[str, HeadAnswer]] = {}
+
+    def put(self, row: int, answers: dict[str, HeadAnswer], model_answers: dict[str, HeadAnswer]) -> None:
+        if model_answers is not answers:
+            self.by_model[row] = model_answers
+        for j, head in enumerate(self.heads):
+            answer = answers.get(head, NOT_APPLICABLE)
+            if answer.label is None:
+                continue
+            self.codes[row, j] = self.labels[j].setdefault(answer.label, len(self.labels[j]))
+            if answer.confidence is not None:
+                self.confidences[row, j] = answer.confidence
+            self.corrected[row, j] = answer.corrected
+
+    def columns(self) -> PredictionColumns:
+        labels = tuple(tuple(names) for names in self.labels)
+        return PredictionColumns(
+            self.heads, labels, self.codes, self.confidences, self.corrected, self.by_model
+        )
 
 
 def prediction_heads(spec: ModelSpec) -> dict[str, HeadSpec]:
@@ -143,9 +251,21 @@ def _conditioned(
 def folder_predictions(
     catalog: Catalog, spec: ModelSpec, paths_by_hash: Mapping[str, list[str]]
 ) -> list[Prediction]:
+    """Every path's prediction, by path."""
+    columns = folder_prediction_columns(catalog, spec, list(paths_by_hash))
+    out: list[Prediction] = [
+        StoredPrediction(path, columns, row)
+        for row, paths in enumerate(paths_by_hash.values())
+        for path in paths
+    ]
+    out.sort(key=lambda p: p.path)
+    return out
+
+
+def folder_prediction_columns(catalog: Catalog, spec: ModelSpec, hashes: Sequence[str]) -> PredictionColumns:
+    """Row i: the answers for content hashes[i]."""
     heads = prediction_heads(spec)
-    hashes = list(paths_by_hash)
-    out = []
+    writer = _ColumnWriter(list(heads), len(hashes))
     # The stored probabilities a chunk at a time: all of a million images' at once (an array per
     # image and head) weighed more than the answers made from them.
     for start in range(0, len(hashes), _PREDICTION_CHUNK):
@@ -154,14 +274,13 @@ def folder_predictions(
         for name, head in heads.items():
             stored = catalog.predictions(spec.model_id, name, chunk)
             if stored:
-                rows = answer_rows(np.stack(list(stored.values())), head)
-                said[name] = dict(zip(stored, rows, strict=True))
+                answered = answer_rows(np.stack(list(stored.values())), head)
+                said[name] = dict(zip(stored, answered, strict=True))
         corrections = catalog.corrections(chunk)
-        for content_hash in chunk:
+        for row, content_hash in enumerate(chunk, start):
             given = {name: by_hash[content_hash] for name, by_hash in said.items() if content_hash in by_hash}
             model_answers = _conditioned(given, heads, {})
             corrected = corrections.get(content_hash)
-            final = _conditioned(given, heads, corrected) if corrected else model_answers
-            out += [Prediction(path, final, model_answers) for path in paths_by_hash[content_hash]]
-    out.sort(key=lambda p: p.path)
-    return out
+            answers = _conditioned(given, heads, corrected) if corrected else model_answers
+            writer.put(row, answers, model_answers)
+    return writer.columns()
