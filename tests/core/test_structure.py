@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sorter_app.core import graph_search
 from sorter_app.core.catalog import Catalog, FileRow
 from sorter_app.core.compact import unit_rows
-from sorter_app.core.folder_index import index_name, refresh_vector_index
+from sorter_app.core.folder_index import FolderIndex, index_name, refresh_vector_index
 from sorter_app.core.library import Library
 from sorter_app.core.structure import FolderStructure, load_structure, structure_name
 from sorter_app.paths import bundled_model_sidecar
@@ -165,3 +165,15 @@ def test_a_few_compact_rows_are_read_from_the_saved_file_as_the_map_holds_them(f
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got, np.asarray(structure.compact[rows]))
     assert structure.compact_rows(rows[:0]).shape == (0, structure.compact.shape[1])
+
+
+def test_similar_looks_further_when_the_best_files_are_gone_since_the_build(folder: Folder) -> None:
+    """`similar` reads the files of its best rows first and more only when some are gone (removed
+    from the catalog, the structure not yet refreshed): still k answers, none of the gone ones."""
+    folder.refresh()
+    index = FolderIndex.open(folder.catalog, folder.root_id, MODEL, folder.index_dir)
+    wide = index.similar("img00000.jpg", 30)
+    gone = [n.relpath for n in wide[:12]]
+    folder.catalog.remove_files(folder.root_id, gone)
+    after = index.similar("img00000.jpg", 10)
+    assert [n.relpath for n in after] == [n.relpath for n in wide[12:22]]
