@@ -66,7 +66,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication
 from benchmarks.dataset_folder import build_folder, pick_images
 from sorter_app.core.kinds import AnalysisKind
 from sorter_app.paths import AppPaths
-from sorter_app.ui.interpreter import tune_interpreter
+from sorter_app.ui.app import tune_interpreter
 from sorter_app.ui.main_window import MainWindow
 
 CLUSTERS, MAP = AnalysisKind.CLUSTERS, AnalysisKind.MAP

@@ -40,7 +40,7 @@ def probe(data_dir: Path) -> dict[str, object]:
         root_id = library.catalog.root_id(folder, create=False)
         assert root_id is not None
         refresh_vector_index(library.catalog, root_id, library.vector_key, library.index_dir)
-    sys.setswitchinterval(0.0002)  # as sorter_app.ui.interpreter.tune_interpreter does
+    sys.setswitchinterval(0.0002)  # as sorter_app.ui.app.tune_interpreter does
     outcome: dict[str, object] = {}
 
     def work() -> None:

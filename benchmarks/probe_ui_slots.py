@@ -37,7 +37,7 @@ def measure(folder: Path, data_dir: Path) -> dict[str, Any]:
     from sorter_app.core.kinds import AnalysisKind
     from sorter_app.paths import AppPaths
     from sorter_app.session import Changes
-    from sorter_app.ui.interpreter import tune_interpreter
+    from sorter_app.ui.app import tune_interpreter
     from sorter_app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

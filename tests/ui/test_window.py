@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import hashlib
 import shutil
 from collections.abc import Iterator
@@ -478,7 +477,7 @@ def test_a_loaded_folder_s_items_are_frozen_out_of_the_collector_once_tuned(
     """`sorter-gui` tunes the interpreter; from then on the objects alive when a folder's items are
     listed or loaded are frozen (a full collection scans them no more). Untuned (tests), nothing is."""
     freezes: list[int] = []
-    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setattr(interpreter.gc, "freeze", lambda: freezes.append(1))
     open_and_wait(qtbot, window, photos)
     assert freezes == []
     monkeypatch.setattr(interpreter, "_freeze_loaded_folders", True)
