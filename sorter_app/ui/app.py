@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +12,27 @@ from PySide6.QtWidgets import QApplication
 
 from ..paths import resources_dir
 from . import xcb_check
-from .interpreter import tune_interpreter
 from .main_window import MainWindow
+
+# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Worker
+# threads run Python loops (clustering, predictions); with three of them and the UI thread waiting,
+# 5-ms turns added up to 100+ ms stalls of the event loop in benchmarks/bench_ui.py. The UI thread
+# gives the GIL up at every QPainter call and at many other Qt calls, and waits up to this long to
+# get it back each time: 400 fillRect calls beside two busy workers took 19 ms (63 at worst) at
+# 1 ms, 15.5 (21 at worst) at 0.2 ms, 0.9 alone. bench_ui on a quiet machine held the 50-ms budget
+# in 3 of 5 runs at 0.2 ms and 2 of 5 at 1 ms; indexing went no slower (110–113 images/s).
+GIL_SWITCH_INTERVAL_S = 0.0002
+
+
+def tune_interpreter() -> None:
+    """Keep the UI thread's turns at the GIL short, and start-up objects out of the collector's way.
+
+    A full collection over the ~40,000 objects start-up allocates (Qt wrappers, modules) took
+    8–11 ms on the UI thread; frozen, they are never scanned again.
+    """
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,6 @@ from ..core.label_source import describe
 from ..paths import AppPaths
 from ..session import Changes, Session
 from ..session.wording import plural
-from . import interpreter
 from .actions import WindowActions
 from .analyses import AnalysesController
 from .detail_pane import facts_text
@@ -188,8 +187,6 @@ class MainWindow(QMainWindow):
             self.skipped_button.setVisible(bool(count))
         if changes.items and self.stack.currentWidget() is self.viewer:
             self.viewer.refresh_facts()
-        if changes.items and changes.indexing:  # listed, or loaded after indexing
-            interpreter.folder_loaded()
 
     # tabs, the viewer, similar images, seeds -------------------------------------------------------
 

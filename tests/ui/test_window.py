@@ -24,7 +24,6 @@ from pytestqt.qtbot import QtBot
 from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
-from sorter_app.ui import interpreter
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.settings import SettingsStore
 from tests import builders
@@ -469,19 +468,3 @@ def test_native_bits_shortcuts_about_settings_key_and_remembered_geometry(
     assert again.size() == size
     assert again.browse.splitter.sizes() == sizes
     again.close()
-
-
-def test_a_loaded_folder_s_items_are_frozen_out_of_the_collector_once_tuned(
-    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`sorter-gui` tunes the interpreter; from then on the objects alive when a folder's items are
-    listed or loaded are frozen (a full collection scans them no more). Untuned (tests), nothing is."""
-    freezes: list[int] = []
-    monkeypatch.setattr(interpreter.gc, "freeze", lambda: freezes.append(1))
-    open_and_wait(qtbot, window, photos)
-    assert freezes == []
-    monkeypatch.setattr(interpreter, "_freeze_loaded_folders", True)
-    other = tmp_path / "other"
-    builders.write_jpeg(other / "a.jpg", seed=9)
-    window.open_folder(other)  # listed, indexed, loaded
-    qtbot.waitUntil(lambda: len(freezes) >= 2, timeout=LONG)  # listed, then loaded
