@@ -241,9 +241,10 @@ class Catalog:
             return int(row[0])
         if not create:
             return None
-        with self._db:
-            cur = self._db.execute("INSERT INTO roots (path) VALUES (?)", (key,))
-        return int(cur.lastrowid or 0)
+        with self._db:  # another process may register the same folder between the two statements
+            self._db.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (key,))
+            row = self._db.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+        return int(row[0])
 
     def mark_indexed(self, root_id: int, model_id: str) -> None:
         with self._db:

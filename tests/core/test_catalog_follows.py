@@ -216,3 +216,35 @@ def test_a_catalog_reopened_still_holds_followed_paths(tmp_path: Path) -> None:
         lib.catalog.follow_file(root / "img0.jpg", root / "renamed.jpg")
     with Catalog(tmp_path / "data" / "catalog.sqlite") as catalog:
         assert set(catalog.file_rows(catalog.root_id(root) or -1)) == {"renamed.jpg", "img1.jpg"}
+
+
+def test_a_folder_registered_by_another_process_meanwhile_is_the_same_root(tmp_path: Path) -> None:
+    """Two indexers of one new folder: the other registers it between this one's look-up and its
+    insert (seen as "UNIQUE constraint failed: roots.path" in a CI run). Both get the same id."""
+    path = tmp_path / "photos"
+    with Catalog(tmp_path / "catalog.sqlite") as mine, Catalog(tmp_path / "catalog.sqlite") as theirs:
+        real = mine._db
+
+        class OtherGoesFirst:
+            """The connection, except that the other process registers the folder right after
+            this one's first look-up found nothing."""
+
+            def __init__(self) -> None:
+                self.looked = False
+
+            def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+                cursor = real.execute(sql, params)
+                if sql.startswith("SELECT id FROM roots") and not self.looked:
+                    self.looked = True
+                    theirs.root_id(path)
+                return cursor
+
+            def __enter__(self) -> object:
+                return real.__enter__()
+
+            def __exit__(self, *exc: object) -> object:
+                return real.__exit__(*exc)  # type: ignore[arg-type]
+
+        mine._db = OtherGoesFirst()  # type: ignore[assignment]
+        assert mine.root_id(path) == theirs.root_id(path)
+        mine._db = real
