@@ -258,39 +258,25 @@ class Labelling:
         return usable, labelled, sorted((h for h in usable if h not in labelled), key=lambda h: usable[h][0])
 
     def _answers(self, scope: Scope, set_name: str, model: LabelModel | None = None) -> list[Answer]:
-        model = model or self.model(set_name)[0]
-        usable, labelled, rest = self._split(scope, set_name)
-        out = [Answer(p, label, 1.0, True, label) for h, label in labelled.items() for p in usable[h]]
-        if rest:
-            guesses = self._predict(model, rest)
-            names = [model.labels[i] for i in guesses.best.tolist()]
-            sure = (guesses.confidence >= model.threshold).tolist()
-            for h, guess, confidence, known in zip(
-                rest, names, guesses.confidence.tolist(), sure, strict=True
-            ):
-                out += [Answer(p, guess if known else UNKNOWN, confidence, False, guess) for p in usable[h]]
-        out.sort(key=lambda a: a.path)
-        return out
+        return self._said(scope, set_name, model or self.model(set_name)[0]).answers()
 
     def review(self, folder: Path, set_name: str, limit: int = 20) -> list[Answer]:
         """Unlabelled images (one per content, its first path) in the order a label would teach the
         model most, each with the model's top guesses."""
-        scope = self.scope(folder)
-        model = self.model(set_name)[0]
-        usable, _, rest = self._split(scope, set_name)
-        if not rest:
-            return []
-        guesses = self._predict(model, rest)
-        pool = review_pool(guesses.probabilities, limit)  # the order is decided among these alone
-        vectors = self.library.catalog.vectors(self._model_id, [rest[i] for i in pool.tolist()])
-        queue = []
-        for i in pool[review_order(vectors, guesses.probabilities[pool], limit)].tolist():
-            confidence, guess = float(guesses.confidence[i]), model.labels[int(guesses.best[i])]
-            top = np.argsort(-guesses.probabilities[i], kind="stable")[:TOP_GUESSES]
-            guesses_i = tuple((model.labels[j], float(guesses.probabilities[i, j])) for j in top)
-            label = guess if confidence >= model.threshold else UNKNOWN
-            queue.append(Answer(usable[rest[i]][0], label, confidence, False, guess, guesses_i))
-        return queue
+        return self._said(self.scope(folder), set_name, self.model(set_name)[0]).review(limit)
+
+    def answers_and_review(
+        self, folder: Path, set_name: str, model: LabelModel, limit: int
+    ) -> tuple[FolderAnswers, list[Answer]]:
+        """`answers` and `review` from one read of the folder and one prediction pass: the window
+        asks for both after every retrain, beside its UI thread."""
+        said = self._said(self.scope(folder), set_name, model)
+        return said, said.review(limit)
+
+    def _said(self, scope: Scope, set_name: str, model: LabelModel) -> FolderAnswers:
+        usable, labelled, rest = self._split(scope, set_name)
+        guesses = self._predict(model, rest) if rest else None
+        return FolderAnswers(self, model, usable, labelled, rest, guesses)
 
     def _predict(self, model: LabelModel, keys: list[str]) -> Guesses:
         """The model's guesses for `keys`, their full vectors read PREDICT_CHUNK at a time: all the
@@ -371,3 +357,46 @@ def _subfolders(folder: Path) -> list[str]:
     except OSError as exc:
         raise SorterError(f"cannot read {folder}: {exc.strerror or exc}") from None
     return sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+
+
+@dataclass(frozen=True)
+class FolderAnswers:
+    """A label set's model's guesses for a folder, with what they were made from."""
+
+    labelling: Labelling
+    model: LabelModel
+    usable: dict[str, list[str]]  # content hash → its paths under the scope
+    labelled: dict[str, str]  # content hash → the user's label
+    rest: list[str]  # unlabelled contents, by first path
+    guesses: Guesses | None  # for `rest`; None when every image is labelled
+
+    def answers(self) -> list[Answer]:
+        """One answer per usable image, by path."""
+        usable, model, guesses = self.usable, self.model, self.guesses
+        out = [Answer(p, label, 1.0, True, label) for h, label in self.labelled.items() for p in usable[h]]
+        if guesses is not None:
+            names = [model.labels[i] for i in guesses.best.tolist()]
+            sure = (guesses.confidence >= model.threshold).tolist()
+            for h, guess, confidence, known in zip(
+                self.rest, names, guesses.confidence.tolist(), sure, strict=True
+            ):
+                out += [Answer(p, guess if known else UNKNOWN, confidence, False, guess) for p in usable[h]]
+        out.sort(key=lambda a: a.path)
+        return out
+
+    def review(self, limit: int) -> list[Answer]:
+        """The unlabelled images a label would teach the model most, each with its top guesses."""
+        guesses, model, rest = self.guesses, self.model, self.rest
+        if guesses is None:
+            return []
+        pool = review_pool(guesses.probabilities, limit)  # the order is decided among these alone
+        library = self.labelling.library
+        vectors = library.catalog.vectors(library.vector_key, [rest[i] for i in pool.tolist()])
+        queue = []
+        for i in pool[review_order(vectors, guesses.probabilities[pool], limit)].tolist():
+            confidence, guess = float(guesses.confidence[i]), model.labels[int(guesses.best[i])]
+            top = np.argsort(-guesses.probabilities[i], kind="stable")[:TOP_GUESSES]
+            guesses_i = tuple((model.labels[j], float(guesses.probabilities[i, j])) for j in top)
+            label = guess if confidence >= model.threshold else UNKNOWN
+            queue.append(Answer(self.usable[rest[i]][0], label, confidence, False, guess, guesses_i))
+        return queue

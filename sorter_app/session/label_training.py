@@ -36,20 +36,18 @@ def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Cal
     """The set's model (trained if its labels changed), its answers and review queue for `root`."""
     store = labelling.store
     scope = labelling.scope(root)
-    usable = labelling.usable(scope)
-    hash_of = {p: h for h, paths in usable.items() for p in paths}
     try:
         model, _ = labelling.model(name, cancelled=cancelled)
     except TooFewLabelsError as exc:
+        usable = labelling.usable(scope)
         labels = store.image_labels(store.get(name), list(usable))
         answers = {h: Answer(usable[h][0], label, 1.0, True, label) for h, label in labels.items()}
         return Trained(name, None, str(exc), answers)
-    answers = {hash_of[a.path]: a for a in labelling.answers(root, name, model)}
+    said, queue = labelling.answers_and_review(root, name, model, REVIEW_SIZE)
+    hash_of = {p: h for h, paths in said.usable.items() for p in paths}
+    answers = {hash_of[a.path]: a for a in said.answers()}
     here = scope.folder
-    review = [
-        replace(a, path=(scope.root / a.path).relative_to(here).as_posix())
-        for a in labelling.review(root, name, REVIEW_SIZE)
-    ]
+    review = [replace(a, path=(scope.root / a.path).relative_to(here).as_posix()) for a in queue]
     return Trained(name, model, "", answers, review)
 
 

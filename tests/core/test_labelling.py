@@ -221,3 +221,25 @@ def test_a_window_can_train_in_a_worker_and_adopt_the_result(library: Library, f
     assert Labelling(library).model("pattern")[1] is True  # a damaged cache is trained again
     labelling.label("pattern", "discs", [folder / "new" / "stripes7.png"])
     assert labelling.training_data("pattern") is not None  # a label changed: train again
+
+
+def test_answers_and_review_at_once_are_those_asked_for_apart(
+    library: Library, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window asks for both after every retrain: one read of the folder and one prediction
+    pass (the unlabelled vectors read once, not twice) give the same answers and queue."""
+    labelling = Labelling(library)
+    labelling.import_folders(folder / "sorted", "pattern")
+    model = labelling.model("pattern")[0]
+    apart = labelling.answers(folder, "pattern", model), labelling.review(folder, "pattern", 5)
+    reads: list[int] = []
+    real_vectors = library.catalog.vectors
+
+    def counted(model_id: str, keys: Sequence[str]) -> NDArray[np.float32]:
+        reads.append(len(keys))
+        return real_vectors(model_id, keys)
+
+    monkeypatch.setattr(library.catalog, "vectors", counted)
+    said, queue = labelling.answers_and_review(folder, "pattern", model, 5)
+    assert (said.answers(), queue) == apart
+    assert reads == [12, 12]  # the 12 unlabelled once for the guesses, then the queue's candidates
