@@ -107,12 +107,11 @@ class FileRow:
     error: str | None
 
 
-def by_content(files: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """(relpath, content hash) pairs grouped as content hash → its relpaths, in the order given."""
-    grouped: dict[str, list[str]] = {}
-    for relpath, content_hash in files:
-        grouped.setdefault(content_hash, []).append(relpath)
-    return grouped
+# A root's usable files (indexed, with a vector of the model), by relpath; parameters: model, root.
+_USABLE = (
+    "FROM files f JOIN vectors v ON v.content_hash = f.content_hash AND v.model_id = ? "
+    "WHERE f.root_id = ? AND f.error IS NULL ORDER BY f.relpath"
+)
 
 
 @dataclass(frozen=True)
@@ -363,19 +362,18 @@ class Catalog:
 
     def paths_by_hash(self, root_id: int, model_id: str) -> dict[str, list[str]]:
         """Usable files of a root grouped by content; exact copies share one vector."""
-        return by_content(
-            (relpath, content_hash) for relpath, _, _, content_hash in self.usable_files(root_id, model_id)
-        )
+        grouped: dict[str, list[str]] = {}
+        for relpath, content_hash in self._db.execute(
+            f"SELECT f.relpath, f.content_hash {_USABLE}", (model_id, root_id)
+        ):
+            grouped.setdefault(content_hash, []).append(relpath)
+        return grouped
 
     def usable_files(self, root_id: int, model_id: str) -> list[tuple[str, int, int, str]]:
         """(relpath, size, mtime_ns, content_hash) of each usable file of a root (indexed, with a
         vector of `model_id`), by relpath: plain tuples, as a million-file folder's list is held."""
-        return self._db.execute(
-            "SELECT f.relpath, f.size, f.mtime_ns, f.content_hash FROM files f JOIN vectors v "
-            "ON v.content_hash = f.content_hash AND v.model_id = ? "
-            "WHERE f.root_id = ? AND f.error IS NULL ORDER BY f.relpath",
-            (model_id, root_id),
-        ).fetchall()
+        query = f"SELECT f.relpath, f.size, f.mtime_ns, f.content_hash {_USABLE}"
+        return self._db.execute(query, (model_id, root_id)).fetchall()
 
     def paths_of(self, root_id: int, model_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
         """`paths_by_hash` for a few contents only (by the files_by_hash index): what a `similar`

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from . import corrections, map2d
 from .atomic import atomic_write_text
 from .browse import BrowseItem
-from .catalog import Catalog, ImageInfo, by_content
+from .catalog import Catalog, ImageInfo
 from .child_process import work_child
 from .clusters import Clustering, cluster_folder, leiden_child
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, DuplicateTiers, find_duplicate_tiers
@@ -36,7 +36,13 @@ from .near_rule import DEFAULT_RULE
 from .neighbours import FolderVectors
 from .outliers import Outlier, find_outliers
 from .plan import MovePlan
-from .predictions import Prediction, folder_predictions, prediction_heads
+from .predictions import (
+    Prediction,
+    StoredPrediction,
+    folder_prediction_columns,
+    folder_predictions,
+    prediction_heads,
+)
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
 from .vector_index import open_annoy
@@ -281,13 +287,15 @@ class Library:
         # One read of the files whose strings the items keep: a million-image folder's peak is
         # these rows, the predictions and the items, nothing read twice.
         files = self.catalog.usable_files(root_id, self.vector_key)
-        predictions: dict[str, Prediction] = {}
-        if self.spec.probability_heads:
-            by_hash = by_content((relpath, content_hash) for relpath, _, _, content_hash in files)
-            predictions = {p.path: p for p in folder_predictions(self.catalog, self.spec, by_hash)}
+        if not self.spec.probability_heads:
+            return [
+                BrowseItem(relpath, size, mtime, None, content) for relpath, size, mtime, content in files
+            ]
+        row_of = {content: row for row, content in enumerate(dict.fromkeys(f[3] for f in files))}
+        columns = folder_prediction_columns(self.catalog, self.spec, list(row_of))
         return [
-            BrowseItem(relpath, size, mtime_ns, predictions.get(relpath), content_hash)
-            for relpath, size, mtime_ns, content_hash in files
+            BrowseItem(relpath, size, mtime, StoredPrediction(relpath, columns, row_of[content]), content)
+            for relpath, size, mtime, content in files
         ]
 
     def image_info(self, folder: Path, image: Path) -> ImageInfo | None:
