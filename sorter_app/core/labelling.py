@@ -265,13 +265,10 @@ class Labelling:
         model most, each with the model's top guesses."""
         return self._said(self.scope(folder), set_name, self.model(set_name)[0]).review(limit)
 
-    def answers_and_review(
-        self, folder: Path, set_name: str, model: LabelModel, limit: int
-    ) -> tuple[FolderAnswers, list[Answer]]:
-        """`answers` and `review` from one read of the folder and one prediction pass: the window
-        asks for both after every retrain, beside its UI thread."""
-        said = self._said(self.scope(folder), set_name, model)
-        return said, said.review(limit)
+    def folder_answers(self, folder: Path, set_name: str, model: LabelModel) -> FolderAnswers:
+        """What `answers` and `review` are made from, read once and predicted once: the window asks
+        for both after every retrain, beside its UI thread."""
+        return self._said(self.scope(folder), set_name, model)
 
     def _said(self, scope: Scope, set_name: str, model: LabelModel) -> FolderAnswers:
         usable, labelled, rest = self._split(scope, set_name)

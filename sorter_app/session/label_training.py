@@ -43,11 +43,13 @@ def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Cal
         labels = store.image_labels(store.get(name), list(usable))
         answers = {h: Answer(usable[h][0], label, 1.0, True, label) for h, label in labels.items()}
         return Trained(name, None, str(exc), answers)
-    said, queue = labelling.answers_and_review(root, name, model, REVIEW_SIZE)
+    said = labelling.folder_answers(root, name, model)
     hash_of = {p: h for h, paths in said.usable.items() for p in paths}
     answers = {hash_of[a.path]: a for a in said.answers()}
     here = scope.folder
-    review = [replace(a, path=(scope.root / a.path).relative_to(here).as_posix()) for a in queue]
+    review = [
+        replace(a, path=(scope.root / a.path).relative_to(here).as_posix()) for a in said.review(REVIEW_SIZE)
+    ]
     return Trained(name, model, "", answers, review)
 
 

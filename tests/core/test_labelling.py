@@ -223,7 +223,7 @@ def test_a_window_can_train_in_a_worker_and_adopt_the_result(library: Library, f
     assert labelling.training_data("pattern") is not None  # a label changed: train again
 
 
-def test_answers_and_review_at_once_are_those_asked_for_apart(
+def test_answers_and_review_from_one_read_are_those_asked_for_apart(
     library: Library, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The window asks for both after every retrain: one read of the folder and one prediction
@@ -240,6 +240,6 @@ def test_answers_and_review_at_once_are_those_asked_for_apart(
         return real_vectors(model_id, keys)
 
     monkeypatch.setattr(library.catalog, "vectors", counted)
-    said, queue = labelling.answers_and_review(folder, "pattern", model, 5)
-    assert (said.answers(), queue) == apart
+    said = labelling.folder_answers(folder, "pattern", model)
+    assert (said.answers(), said.review(5)) == apart
     assert reads == [12, 12]  # the 12 unlabelled once for the guesses, then the queue's candidates
