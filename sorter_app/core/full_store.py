@@ -148,9 +148,8 @@ def read_each(
     mapping: a memory map keeps the 64 KB the kernel maps around each row resident in this
     process. 300 rows of 512 bytes: 0.36 ms with pread, 0.83 with a seek and a readinto each."""
     row_bytes = out[0].nbytes if len(out) else 0
-    offsets = offset + rows * row_bytes
-    _prefetch(fh.fileno(), offsets, row_bytes)
-    fd = fh.fileno()
+    offsets, fd = offset + rows * row_bytes, fh.fileno()
+    _prefetch(fd, offsets, row_bytes)
     data = b"".join([os.pread(fd, row_bytes, at_byte) for at_byte in offsets.tolist()])
     if len(data) != len(rows) * row_bytes:
         raise OSError(f"{fh.name} is shorter than its header says")
