@@ -144,6 +144,14 @@ class Library:
         self._structure(root_id)
         return FolderIndex.open(self.catalog, root_id, self.vector_key, self.index_dir)
 
+    def prepare_similar(self, folder: Path) -> None:
+        """Open the folder's similar index ahead of its first query, as the window does when it
+        loads a folder: its files are then read into the page cache in the background
+        (folder_index.py). Nothing for a folder not indexed yet."""
+        root_id = self.catalog.root_id(folder.expanduser().resolve(), create=False)
+        if root_id is not None:
+            FolderIndex.open(self.catalog, root_id, self.vector_key, self.index_dir).close()
+
     def _structure(self, root_id: int) -> tuple[FolderStructure, dict[str, list[str]]]:
         """The folder's stored compact vectors and graph, refreshed if the catalog moved on since
         (files forgotten or moved by the mover, or a folder indexed by an older version)."""

@@ -214,6 +214,7 @@ class Session:
         assert root is not None
 
         def load(lib: Library, progress: object, cancelled: object) -> Loaded:
+            lib.prepare_similar(root)  # a click on an image asks for its neighbours
             labels = ModelLabels(lib.spec)
             return Loaded(lib.browse_items(root), labels, user_choices.reference_folders(lib.catalog))
 

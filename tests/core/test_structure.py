@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sorter_app.core import graph_search
 from sorter_app.core.catalog import Catalog, FileRow
 from sorter_app.core.compact import unit_rows
-from sorter_app.core.folder_index import FolderIndex, index_name, refresh_vector_index
+from sorter_app.core.folder_index import FolderIndex, index_name, refresh_vector_index, searchable
 from sorter_app.core.library import Library
 from sorter_app.core.structure import FolderStructure, load_structure, structure_name
 from sorter_app.paths import bundled_model_sidecar
@@ -177,3 +177,29 @@ def test_similar_looks_further_when_the_best_files_are_gone_since_the_build(fold
     folder.catalog.remove_files(folder.root_id, gone)
     after = index.similar("img00000.jpg", 10)
     assert [n.relpath for n in after] == [n.relpath for n in wide[12:22]]
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads counted by Linux's /proc/self/io")
+def test_opening_a_folder_reads_its_annoy_index_and_compact_vectors_ahead(folder: Folder) -> None:
+    """After a reboot the first queries would each wait on the disk for scattered pages: opening a
+    folder reads the files `similar` reads at random, once, on a thread of its own (the kernel's
+    count of the bytes this process read grows by at least their size)."""
+    structure = folder.refresh()
+    assert structure.annoy is not None and isinstance(structure.compact, np.memmap)
+    assert structure.compact.filename is not None
+    files = [folder.index_dir / structure.annoy.ann_file, Path(structure.compact.filename)]
+    wanted = sum(path.stat().st_size for path in files)
+
+    def read_bytes() -> int:
+        return int(
+            next(
+                line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar")
+            ).split()[1]
+        )
+
+    before = read_bytes()
+    opened = searchable(folder.index_dir, index_name(folder.root_id, MODEL))
+    assert opened is not None and opened.read_ahead is not None
+    opened.read_ahead.join(timeout=30)
+    assert not opened.read_ahead.is_alive()
+    assert read_bytes() - before >= wanted
