@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -23,3 +28,29 @@ def work_child(warm_up: Callable[[], None] | None = None) -> Iterator[ProcessPoo
         if warm_up is not None:
             child.submit(warm_up)
         yield child
+
+
+class KeptChild:
+    """One child kept for work that comes again and again (a label set's retrain after each label),
+    so that each time does not pay a fresh interpreter's start-up: started at the first `submit`,
+    and again after it died. Work waits in line; nothing in flight is ever killed."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
+        with self._lock:
+            if self._pool is not None:
+                try:
+                    return self._pool.submit(fn, *args)
+                except BrokenProcessPool:  # the child died (killed, out of memory): a new one
+                    self._pool.shutdown(wait=False)
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None

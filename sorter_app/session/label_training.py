@@ -1,22 +1,34 @@
 """What a label set's model knows about the open folder, computed in one background job, and how
 the window words it.
 
-`train_and_answer` runs in a worker with a `Library` of its own: it trains the set's model if its
-labels changed (core/labelling.py caches it by a fingerprint of the labels), answers for every
-usable image of the folder, and queues images for review. The UI thread only swaps the result in.
+`train_and_answer` trains the set's model if its labels changed (core/labelling.py caches it by a
+fingerprint of the labels), answers for every usable image of the folder, and queues images for
+review. The window runs it in a child process kept for it (`train_and_answer_apart`): its Python
+(reading the folder's labels and vectors, an answer object per image) otherwise took turns at the
+GIL with the window's thread, which then waited after each Qt call it made — 50 ms gaps while
+painting. The worker thread only waits on the child and takes the answers in, a few thousand at a
+time. The UI thread only swaps the result in.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
+from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..core.child_process import KeptChild
+from ..core.errors import CancelledError
 from ..core.label_model import LabelModel, TooFewLabelsError
 from ..core.labelling import Answer, Labelling
+from ..core.library import Library
 from .wording import plural
 
 REVIEW_SIZE = 40  # images queued per retrain; the queue is rebuilt after every retrain anyway
+# Answers unpickled at a time: each load holds the GIL throughout (~1 µs an answer).
+ANSWERS_PER_PICKLE = 2_000
+_POLL_SECONDS = 0.05  # how often a waiting retrain looks at its Cancel
 NO_SET = (
     "No label set yet: create one (New Set…), or import the sub-folder names of a folder someone "
     "half-sorted by hand (Import Sub-folder Names…)."
@@ -51,6 +63,44 @@ def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Cal
         replace(a, path=(scope.root / a.path).relative_to(here).as_posix()) for a in said.review(REVIEW_SIZE)
     ]
     return Trained(name, model, "", answers, review)
+
+
+_child = KeptChild()
+_child_library: dict[tuple[Path, Path], Library] = {}  # in the child: the one it has open
+
+
+def train_and_answer_apart(library: Library, root: Path, name: str, cancelled: Callable[[], bool]) -> Trained:
+    """`train_and_answer` in the child kept for it. On Cancel the wait ends at once; the child
+    finishes that retrain on its own (a newer one waits in line behind it) and its answer is
+    dropped: what it writes — the model's cache, under a fingerprint of its labels — is still true."""
+    pending = _child.submit(_trained_in_child, library.data_dir, library.model_sidecar, root, name)
+    while True:
+        if cancelled():
+            raise CancelledError("cancelled")
+        if wait([pending], timeout=_POLL_SECONDS).done:
+            break
+    trained, pickled = pending.result()
+    answers: dict[str, Answer] = {}
+    for part in pickled:
+        answers.update(pickle.loads(part))
+    return replace(trained, answers=answers)
+
+
+def _trained_in_child(data_dir: Path, sidecar: Path, root: Path, name: str) -> tuple[Trained, list[bytes]]:
+    """Runs in the child: the result, its answers pickled a part at a time (see ANSWERS_PER_PICKLE)."""
+    key = (data_dir, sidecar)
+    if key not in _child_library:
+        for other in _child_library.values():
+            other.close()
+        _child_library.clear()
+        _child_library[key] = Library(data_dir, sidecar)
+    trained = train_and_answer(Labelling(_child_library[key]), root, name, lambda: False)
+    answers = list(trained.answers.items())
+    pickled = [
+        pickle.dumps(dict(answers[start : start + ANSWERS_PER_PICKLE]), pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(answers), ANSWERS_PER_PICKLE)
+    ]
+    return replace(trained, answers={}), pickled
 
 
 def model_status(has_set: bool, trained: Trained | None, training: bool) -> str:

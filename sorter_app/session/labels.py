@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from ..core.label_source import LabelSource
 from ..core.label_store import LabelSet, LabelStore
-from ..core.labelling import Answer, Labelling
+from ..core.labelling import Answer
 from ..core.library import Library
 from ..core.set_labels import SetLabels
 from .events import Changes
 from .history import LabelStep
 from .jobs import Job
-from .label_training import Trained, model_status, train_and_answer
+from .label_training import Trained, model_status, train_and_answer_apart
 
 if TYPE_CHECKING:
     from .session import Session
@@ -279,7 +279,7 @@ class LabelSets:
         name = chosen.name
 
         def call(lib: Library, p: object, c: Callable[[], bool]) -> Trained:
-            return train_and_answer(Labelling(lib), root, name, c)
+            return train_and_answer_apart(lib, root, name, c)
 
         def done(trained: Trained) -> None:
             self.training = False

@@ -11,11 +11,17 @@ import csv
 import hashlib
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from sorter_app.core.browse import BrowseFilter
+from sorter_app.core.errors import CancelledError
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.core.label_source import best_answer, describe
+from sorter_app.core.labelling import Labelling
+from sorter_app.core.library import Library
 from sorter_app.core.set_labels import SetLabels
-from sorter_app.session import Session, SyncRunner
+from sorter_app.session import Session, SyncRunner, label_training
 from sorter_app.session.files import Proposal
 from tests import builders
 
@@ -304,3 +310,33 @@ def test_clusters_can_be_named_by_a_label_set(opened: Opened) -> None:
             best = best_answer(source.answers(item))
             assert source.best_label(item) == (best.label if best is not None else None)
     assert any(session.model_labels.best_label(i) for i in session.items.values())
+
+
+def test_the_retrain_runs_in_a_child_and_answers_as_it_would_here(
+    opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's retrain runs in a child process, so that none of its Python competes with the
+    window's thread for the GIL: it still works with this process's own `train_and_answer` broken,
+    and its model, answers and review queue are what the same work gives here. A Cancel ends the
+    wait at once."""
+    session, runner, _ = opened
+    sets = session.label_sets
+    sets.create_set("scenes", ["one", "two", "three"])
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("the retrain ran in the window's process")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(label_training, "train_and_answer", not_here)
+        for n, name in enumerate(("one", "two", "three")):
+            session.image_labels.label(scene(n, range(4)), name)
+    apart = sets.trained
+    assert apart is not None and apart.model is not None and len(apart.answers) == 3 * FRAMES
+    assert session.root is not None
+    with Library(runner.data_dir, runner.sidecar) as library:
+        here = label_training.train_and_answer(Labelling(library), session.root, "scenes", lambda: False)
+        with pytest.raises(CancelledError):
+            label_training.train_and_answer_apart(library, session.root, "scenes", lambda: True)
+    assert here.model is not None and here.model.labels == apart.model.labels
+    np.testing.assert_array_equal(here.model.weights, apart.model.weights)
+    assert here.answers == apart.answers and here.review == apart.review
