@@ -66,7 +66,6 @@ def train_and_answer(labelling: Labelling, root: Path, name: str, cancelled: Cal
 
 
 _child = KeptChild()
-_child_library: dict[tuple[Path, Path], Library] = {}  # in the child: the one it has open
 
 
 def train_and_answer_apart(library: Library, root: Path, name: str, cancelled: Callable[[], bool]) -> Trained:
@@ -87,14 +86,10 @@ def train_and_answer_apart(library: Library, root: Path, name: str, cancelled: C
 
 
 def _trained_in_child(data_dir: Path, sidecar: Path, root: Path, name: str) -> tuple[Trained, list[bytes]]:
-    """Runs in the child: the result, its answers pickled a part at a time (see ANSWERS_PER_PICKLE)."""
-    key = (data_dir, sidecar)
-    if key not in _child_library:
-        for other in _child_library.values():
-            other.close()
-        _child_library.clear()
-        _child_library[key] = Library(data_dir, sidecar)
-    trained = train_and_answer(Labelling(_child_library[key]), root, name, lambda: False)
+    """Runs in the child, on a Library opened for the call (a catalog set aside after damage is
+    never read again): the result, its answers pickled a part at a time (ANSWERS_PER_PICKLE)."""
+    with Library(data_dir, sidecar) as library:
+        trained = train_and_answer(Labelling(library), root, name, lambda: False)
     answers = list(trained.answers.items())
     pickled = [
         pickle.dumps(dict(answers[start : start + ANSWERS_PER_PICKLE]), pickle.HIGHEST_PROTOCOL)
