@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,10 @@ class StoredPrediction(Prediction):
         return self._columns.answers(self._row)
 
     @property
+    def best_label(self) -> str | None:
+        return self._columns.best_labels[self._row]
+
+    @property
     def model_answers(self) -> dict[str, HeadAnswer]:
         return self._columns.corrected_rows.get(self._row, {})
 
@@ -148,6 +153,29 @@ class PredictionColumns:
                 self.heads, self.labels, codes, confidences, corrected, strict=True
             )
         }
+
+    @cached_property
+    def best_labels(self) -> list[str | None]:
+        """`Prediction.best_label` of every row, in one numpy pass over the heads: clusters are
+        named from it for every image of the folder, and making each image's answers to find it
+        was Python beside the window's thread (~10 µs an image)."""
+        best = np.full(len(self.codes), None, dtype=object)
+        open_rows = np.ones(len(self.codes), dtype=bool)
+        for j in reversed(range(len(self.heads))):
+            names = np.array([*self.labels[j], None], dtype=object)  # code -1 → None
+            names_one = np.array(
+                [
+                    label != UNKNOWN and not (self.heads[j] == KIND_HEAD and label == DEFAULT_KIND)
+                    for label in self.labels[j]
+                ]
+                + [False]
+            )
+            codes = self.codes[:, j].astype(np.int64)
+            take = open_rows & names_one[codes]
+            best[take] = names[codes[take]]
+            open_rows &= ~take
+        result: list[str | None] = best.tolist()
+        return result
 
 
 class _ColumnWriter:

@@ -129,3 +129,40 @@ def test_a_folder_s_answers_kept_as_columns_read_back_as_given() -> None:
     )
     assert read[3].answers == {"scene": HeadAnswer("a label of the user's", None), "room": NOT_APPLICABLE}
     assert read[1] == Prediction("p1.jpg", rows[1][0])
+
+
+def test_the_best_labels_of_a_folder_s_columns_are_each_prediction_s() -> None:
+    """Clusters are named from `PredictionColumns.best_labels`, one numpy pass: for every mix of
+    kind, scene and room answers (a photo names nothing, "unknown" names nothing, a graphic does)
+    it is what each image's own `Prediction.best_label` says."""
+    heads = ["kind", "scene", "room"]
+    choices = {
+        "kind": [
+            HeadAnswer("photo", 0.9),
+            HeadAnswer("graphic", 0.8),
+            HeadAnswer(UNKNOWN, 0.3),
+            NOT_APPLICABLE,
+        ],
+        "scene": [
+            HeadAnswer("indoor", 0.9),
+            HeadAnswer("outdoor", 0.7),
+            HeadAnswer(UNKNOWN, 0.4),
+            NOT_APPLICABLE,
+        ],
+        "room": [
+            HeadAnswer("kitchen", 0.9),
+            HeadAnswer("bathroom", 1.0, corrected=True),
+            HeadAnswer(UNKNOWN, 0.2),
+            NOT_APPLICABLE,
+        ],
+    }
+    rng = np.random.default_rng(5)
+    rows = [{h: choices[h][int(rng.integers(len(choices[h])))] for h in heads} for _ in range(400)]
+    writer = _ColumnWriter(heads, len(rows))
+    for row, answers in enumerate(rows):
+        writer.put(row, answers, answers)
+    columns = writer.columns()
+    expected = [Prediction(f"p{row}.jpg", answers).best_label for row, answers in enumerate(rows)]
+    assert columns.best_labels == expected
+    assert [StoredPrediction(f"p{r}.jpg", columns, r).best_label for r in range(len(rows))] == expected
+    assert {None, "graphic", "indoor", "outdoor", "kitchen", "bathroom"} == set(expected)
