@@ -112,6 +112,15 @@ def installed(support: Support) -> bool:
     return True
 
 
+def import_optional() -> None:
+    """Import every optional decoder package now, rather than when the first file needs it: a
+    window imports them before it shows, because an extension module's import holds the GIL
+    throughout (and PySide's import hook reads the importing module's source), which stalled the
+    window's thread when the first folder's indexing imported them in a worker."""
+    for support in (HEIF, RAW, JXL):
+        installed(support)
+
+
 def pillow_formats() -> tuple[str, ...]:
     """What `Image.open` may try: Pillow's trusted plugins plus the optional ones installed."""
     return PILLOW_FORMATS + tuple(fmt for s, fmt in _PLUGIN_FORMATS.items() if installed(s))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from ..core import formats
 from ..paths import resources_dir
 from . import xcb_check
 from .main_window import MainWindow
@@ -22,15 +24,34 @@ from .main_window import MainWindow
 # 1 ms, 15.5 (21 at worst) at 0.2 ms, 0.9 alone. bench_ui on a quiet machine held the 50-ms budget
 # in 3 of 5 runs at 0.2 ms and 2 of 5 at 1 ms; indexing went no slower (110–113 images/s).
 GIL_SWITCH_INTERVAL_S = 0.0002
+# Standard modules a folder's jobs import on first use (found by diffing sys.modules around them).
+_IMPORTED_BY_JOBS = ("mmap", "numpy.ma", "multiprocessing.spawn", "multiprocessing.synchronize") + (
+    ("multiprocessing.popen_spawn_win32",)
+    if sys.platform == "win32"
+    else (
+        "multiprocessing.popen_spawn_posix",
+        "multiprocessing.forkserver",
+        "multiprocessing.popen_forkserver",
+        "multiprocessing.resource_tracker",
+    )
+)
 
 
 def tune_interpreter() -> None:
     """Keep the UI thread's turns at the GIL short, and start-up objects out of the collector's way.
 
     A full collection over the ~40,000 objects start-up allocates (Qt wrappers, modules) took
-    8–11 ms on the UI thread; frozen, they are never scanned again.
+    8–11 ms on the UI thread; frozen, they are never scanned again. The optional decoders (HEIF,
+    RAW, JPEG XL) and the standard modules the first folder's jobs would import (process start-up
+    for the decode workers and the children, numpy.ma) are imported here too, not in a worker:
+    an import holds the GIL while it runs (an extension module's 12–30 ms), and PySide's import
+    hook reads the importing module's source; traced bench_ui stalls at the start of indexing
+    had a worker inside such imports.
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    formats.import_optional()
+    for name in _IMPORTED_BY_JOBS:
+        importlib.import_module(name)
     gc.collect()
     gc.freeze()
 

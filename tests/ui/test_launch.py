@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +72,23 @@ def test_make_run_passes_a_folder_with_spaces_as_one_argument(tmp_path: Path) ->
         check=True,
     ).stdout
     assert '.venv/bin/sorter-gui "/tmp/a folder with spaces"' in out
+
+
+def test_the_optional_decoders_are_imported_before_the_window_works() -> None:
+    """An import holds the GIL while it runs: the window imports the optional decoders and what a
+    folder's jobs import on first use up front (tune_interpreter), not in a worker beside its
+    thread. Checked in a fresh interpreter, where nothing has imported them yet."""
+    optional = [name for name in ("pillow_heif", "rawpy", "pillow_jxl") if importlib.util.find_spec(name)]
+    code = (
+        "import sys, json\n"
+        "from sorter_app.ui.app import _IMPORTED_BY_JOBS, tune_interpreter\n"
+        f"wanted = {optional!r} + list(_IMPORTED_BY_JOBS)\n"
+        "before = [m for m in wanted if m in sys.modules]\n"
+        "tune_interpreter()\n"
+        "print(json.dumps([before, [m for m in wanted if m not in sys.modules]]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    before, missing = json.loads(run.stdout.strip().splitlines()[-1])
+    assert optional and not set(before) & set(optional)  # the check means something here
+    assert missing == []
