@@ -285,7 +285,7 @@ class FolderIndex:
         batch = k + len(exclude)
         for start in range(0, len(rows), batch):
             keys = [key.decode("ascii") for key in structure.keys[rows[start : start + batch]].tolist()]
-            paths = self._catalog.paths_of(self._root_id, self._model_id, keys)
+            paths = self._catalog.paths_of(self._root_id, keys)
             for key, sim in zip(keys, sims[start : start + batch].tolist(), strict=True):
                 out += [Neighbour(p, float(min(sim, 1.0))) for p in paths.get(key, ()) if p not in exclude]
                 if len(out) >= k:
