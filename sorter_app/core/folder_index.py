@@ -7,18 +7,19 @@ than asked for — are then re-scored with their full vectors, read from the fol
 (full_store.py), so the similarities shown are exact. Results are per path: exact copies share one
 vector but each copy is listed.
 
-What an open folder holds does not grow with the folder: the structure's memory maps, the Annoy
+What an open folder holds is small beside the folder: the structure's memory maps, the Annoy
 index's, and the rows of the few images added since the Annoy build. Paths are looked up in the
 catalog per query (the files_by_hash index), never held: of its own, a million-image folder
-holds a few arrays of one integer per image (~16 MB). The open part is kept per process and data
-folder (`searchable`), so the window, which starts a task per query, opens a folder once, and any
-new build of the structure or the index is picked up at the next query. Opening reads the Annoy
-index and the compact vectors into the page cache in the background, so that the first queries
-after a reboot do not each wait on the disk.
+holds a few arrays of one integer per image (~16 MB) and its content keys sorted (~40 MB). The
+open part is kept per process and data folder (`searchable`), so the window, which starts a task
+per query, opens a folder once, and any new build of the structure or the index is picked up at
+the next query. Opening reads the Annoy index and the compact vectors into the page cache in the
+background, so that the first queries after a reboot do not each wait on the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -199,7 +200,9 @@ def _start_read_ahead(
 
     def run() -> None:
         _read_through(chosen)
-        rows_by_key.build(structure.keys)
+        # A keys file replaced by a new build meanwhile: the catalog answers until the next open.
+        with contextlib.suppress(OSError):
+            rows_by_key.build(structure.keys)
 
     thread = threading.Thread(target=run, name="read-ahead", daemon=True)
     thread.start()
