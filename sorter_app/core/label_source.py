@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .model_spec import ModelSpec
-from .predictions import DEFAULT_KIND, KIND_HEAD, UNKNOWN, Prediction, prediction_heads
+from .predictions import UNKNOWN, Prediction, names_something, prediction_heads
 
 if TYPE_CHECKING:
     from .browse import BrowseItem
@@ -64,14 +64,7 @@ def best_answer(answers: Sequence[LabelAnswer]) -> LabelAnswer | None:
 
     A kind of "photo" names nothing, as in `Prediction.best_label`: a photo whose scene is
     unknown has no best answer (it sorts and filters with the unsure, not as "photo 99 %")."""
-    return next(
-        (
-            a
-            for a in reversed(answers)
-            if a.label not in (None, UNKNOWN) and not (a.head == KIND_HEAD and a.label == DEFAULT_KIND)
-        ),
-        None,
-    )
+    return next((a for a in reversed(answers) if names_something(a.head, a.label)), None)
 
 
 def caption(answers: Sequence[LabelAnswer]) -> str:

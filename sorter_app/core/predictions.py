@@ -38,6 +38,12 @@ class HeadAnswer:
 NOT_APPLICABLE = HeadAnswer(None, None)  # one object for every "no room outdoors"
 
 
+def names_something(head: str, label: str | None) -> bool:
+    """Whether an answer can name an image (its best label, its cluster): a confident label, and
+    for the kind head anything but "photo", which says nothing about what a photo shows."""
+    return label not in (None, UNKNOWN) and not (head == KIND_HEAD and label == DEFAULT_KIND)
+
+
 class Prediction:
     """One image's answers by head (e.g. "scene", "room"), corrections applied, and the model's own
     answers where the user corrected one."""
@@ -99,9 +105,7 @@ class Prediction:
         """The most specific confident answer (room before scene, scene before kind): what names a
         cluster. A kind of "photo" names nothing: a photo whose scene is unknown has no best label."""
         for head, answer in reversed(list(self.answers.items())):
-            if answer.label not in (None, UNKNOWN) and not (
-                head == KIND_HEAD and answer.label == DEFAULT_KIND
-            ):
+            if names_something(head, answer.label):
                 return answer.label
         return None
 
@@ -164,11 +168,7 @@ class PredictionColumns:
         for j in reversed(range(len(self.heads))):
             names = np.array([*self.labels[j], None], dtype=object)  # code -1 → None
             names_one = np.array(
-                [
-                    label != UNKNOWN and not (self.heads[j] == KIND_HEAD and label == DEFAULT_KIND)
-                    for label in self.labels[j]
-                ]
-                + [False]
+                [*(names_something(self.heads[j], label) for label in self.labels[j]), False]
             )
             codes = self.codes[:, j].astype(np.int64)
             take = open_rows & names_one[codes]
