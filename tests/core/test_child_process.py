@@ -1,4 +1,4 @@
-"""The child a window keeps for repeated work: kept between calls, started again after it died."""
+"""Work children: a kept one is kept between calls and started again after it died; all run below the app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from sorter_app.core.child_process import KeptChild
+from sorter_app.core.child_process import CHILD_NICENESS, KeptChild, work_child
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="kills the child with SIGKILL")
@@ -30,3 +30,17 @@ def test_a_kept_child_is_kept_between_calls_and_started_again_after_it_died() ->
         assert second not in (first, os.getpid())
     finally:
         child.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="Unix niceness")
+def test_children_run_below_the_app_so_the_ui_thread_gets_a_core_first() -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = min(19, own + CHILD_NICENESS)
+    with work_child() as child:
+        assert child.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=60) == expected
+    kept = KeptChild()
+    try:
+        assert kept.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=60) == expected
+    finally:
+        kept.shutdown()
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the app itself keeps its priority
