@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.children import start_children_as_the_app_does
 from sorter_app.core import near_rule
 from sorter_app.core.catalog import Catalog, FileRow, ImageInfo
 from sorter_app.core.duplicates import candidate_pairs, duplicate_graph, find_duplicate_tiers
@@ -227,6 +228,7 @@ class _Clock:
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -25,6 +25,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image, ImageOps
 
+from benchmarks.children import start_children_as_the_app_does
 from sorter_app.core.catalog import Catalog, FileRow
 from sorter_app.core.folder_index import FolderIndex, refresh_vector_index
 from sorter_app.core.library import Library
@@ -221,6 +222,7 @@ def bench_query(n: int = 100_000, dim: int = 1280, queries: int = 500) -> dict[s
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from benchmarks.children import start_children_as_the_app_does
 from sorter_app.core.label_model import LabelModel, train_label_model
 from sorter_app.core.label_review import review_order
 
@@ -239,6 +240,7 @@ def end_to_end(data_dir: Path, data: np.lib.npyio.NpzFile, top: list[str], runs:
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

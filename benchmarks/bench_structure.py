@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.children import start_children_as_the_app_does
+
 ROOT_NAME = "photos"
 HERE = Path(__file__).resolve().parent
 QUERIES = 500
@@ -335,6 +337,7 @@ def compare_duplicates(before: dict[str, Any], after: dict[str, Any]) -> dict[st
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

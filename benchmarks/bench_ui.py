@@ -63,6 +63,7 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication
 
+from benchmarks.children import start_children_as_the_app_does
 from benchmarks.dataset_folder import build_folder, pick_images
 from sorter_app.core.kinds import AnalysisKind
 from sorter_app.paths import AppPaths
@@ -670,6 +671,7 @@ def measure(args: argparse.Namespace, work: Path, trace: IO[str] | None) -> dict
 
 
 def main() -> int:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_duplicates import ROOT_NAME, _peak_rss_mb, _read_photos, _reset_peak_rss, build_catalog
+from benchmarks.children import start_children_as_the_app_does
 from sorter_app.core import neighbours
 from sorter_app.core.duplicates import duplicate_graph
 from sorter_app.core.library import Library
@@ -31,6 +32,7 @@ from sorter_app.paths import bundled_model_sidecar
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.children import start_children_as_the_app_does
+
 HERE = Path(__file__).resolve().parent
 TICK = 0.005
 
@@ -69,6 +71,7 @@ def probe(data_dir: Path) -> dict[str, object]:
 
 
 def main() -> None:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

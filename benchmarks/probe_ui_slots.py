@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_ui import run_until
+from benchmarks.children import start_children_as_the_app_does
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -91,6 +92,7 @@ def measure(folder: Path, data_dir: Path) -> dict[str, Any]:
 
 
 def main() -> int:
+    start_children_as_the_app_does()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
