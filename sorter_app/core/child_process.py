@@ -6,10 +6,11 @@ thread wait for the GIL after each Qt call it makes (every paint call gives it u
 runs in a child: the worker thread only waits on a pipe. Spawned, not forked: a fork of a process
 with Qt's and onnxruntime's threads is not safe.
 
-A child also runs at a lower scheduling priority than the app (`CHILD_NICENESS`). On 2 cores the
-map's or Leiden's child and a worker thread take both cores, and the UI thread then waited its turn
-for a CPU after each event (bench_ui: 19 ms of a 52-ms gap as clusters finished). The kernel now
-hands it a core at once; the child's work finishes as soon as before when nothing else runs.
+A child (and a decode worker, decode_pool.py) runs at a lower scheduling priority than the app
+(`CHILD_NICENESS`). On 2 cores the map's or Leiden's child and a worker thread take both cores, and
+the UI thread then waited its turn for a CPU after each event (bench_ui: 19 ms of a 52-ms gap as
+clusters finished). The kernel now hands it a core at once; the child's work finishes as soon as
+before when nothing else runs.
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ T = TypeVar("T")
 CHILD_NICENESS = 10
 
 
-def _below_the_app() -> None:
-    """Each child's first act (the pool's initializer). Windows has no `os.nice`: there the child
-    keeps the app's priority."""
+def below_the_app() -> None:
+    """Each child's first act (a pool's initializer, a decode worker's start). Windows has no
+    `os.nice`: there the child keeps the app's priority."""
     with contextlib.suppress(AttributeError, OSError):
         os.nice(CHILD_NICENESS)
 
 
 def _one_child() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_below_the_app
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=below_the_app
     )
 
 

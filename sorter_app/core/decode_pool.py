@@ -25,6 +25,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from .child_process import below_the_app
+
 T = TypeVar("T")
 
 # Most CPU time one file may take to decode. A 33-MP 10-bit HEIC, the slowest real photo met,
@@ -163,6 +165,7 @@ class DecodePool:
 def _serve(conn: Connection, memory_bytes: int, cpu_seconds: int) -> None:
     """A worker's life: run each (fn, args) it is sent and send back (ok, result or message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C cancels the run; the parent stops us
+    below_the_app()  # a window's UI thread gets a core before a decode does
     _limit_memory(memory_bytes)
     _set_limit("RLIMIT_CORE", 0)  # a decoder that crashes leaves no core file in the user's folder
     while True:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sorter_app.core.child_process import CHILD_NICENESS
 from sorter_app.core.decode_pool import DecodeError, DecodePool
 from sorter_app.core.images import load_image_file
 from tests import builders
@@ -65,3 +66,11 @@ def test_a_closed_pool_refuses_work() -> None:
     pool.close()
     with pytest.raises(DecodeError, match="cancelled"):
         pool.call(_allocate, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="Unix niceness")
+def test_workers_decode_below_the_app_so_a_window_gets_a_core_first() -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with DecodePool(1) as pool:
+        assert pool.call(os.getpriority, os.PRIO_PROCESS, 0) == min(19, own + CHILD_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
