@@ -440,15 +440,22 @@ class Catalog:
             ((h, model_id, head, vector_to_blob(p)) for h, head, p in items),
         )
 
-    def predictions(self, model_id: str, head: str, hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]:
-        blobs = self._by_hash(
+    def prediction_matrix(
+        self, model_id: str, head: str, hashes: Sequence[str]
+    ) -> tuple[list[str], NDArray[np.float32]]:
+        """Those of `hashes` with stored probabilities for `head`, and these as one (found, labels)
+        matrix, made in one copy: a folder's answers are worked out a whole column at a time."""
+        found: list[str] = []
+        blobs: list[bytes] = []
+        query = (
             "SELECT content_hash, probabilities FROM predictions "
-            "WHERE model_id = ? AND head = ? AND content_hash IN ({marks})",
-            hashes,
-            model_id,
-            head,
+            "WHERE model_id = ? AND head = ? AND content_hash IN ({marks})"
         )
-        return {h: np.frombuffer(b, dtype="<f4").astype(np.float32) for h, b in blobs.items()}
+        for content_hash, blob in self._rows_by_hash(query, hashes, model_id, head):
+            found.append(content_hash)
+            blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(found), -1)
+        return found, matrix
 
     def vector_key(self, names: Sequence[str]) -> str:
         """The name this catalog keeps the vectors of one embedding under (`ModelSpec.embedding_names`).

@@ -181,17 +181,23 @@ class PredictionColumns:
 class _ColumnWriter:
     """Fills PredictionColumns row by row, a label's code given the first time it is seen."""
 
-    def __init__(self, heads: Sequence[str], rows: int) -> None:
+    def __init__(self, heads: Sequence[str], rows: int, labels: Sequence[Sequence[str]] = ()) -> None:
+        """`labels`: per head, the labels whose codes are their positions (the rest are given one
+        when first seen)."""
         self.heads = tuple(heads)
         self.codes = np.full((rows, len(heads)), -1, dtype=np.int16)
         self.confidences = np.full((rows, len(heads)), np.nan, dtype=np.float32)
         self.corrected = np.zeros((rows, len(heads)), dtype=bool)
         self.labels: list[dict[str, int]] = [{} for _ in heads]
+        for known, names in zip(self.labels, labels, strict=False):
+            for name in names:
+                known.setdefault(name, len(known))
         self.by_model: dict[int, dict[str, HeadAnswer]] = {}
 
     def put(self, row: int, answers: dict[str, HeadAnswer], model_answers: dict[str, HeadAnswer]) -> None:
         if model_answers is not answers:
             self.by_model[row] = model_answers
+        self.codes[row], self.confidences[row], self.corrected[row] = -1, np.nan, False
         for j, head in enumerate(self.heads):
             answer = answers.get(head, NOT_APPLICABLE)
             if answer.label is None:
@@ -232,17 +238,6 @@ def answer(probabilities: NDArray[np.float32], head: HeadSpec) -> HeadAnswer:
     confidence = float(probabilities[best])
     confident = confidence >= float(head.get("unknown_below", 0.0))
     return HeadAnswer(str(head["labels"][best]) if confident else UNKNOWN, confidence)
-
-
-def answer_rows(probabilities: NDArray[np.float32], head: HeadSpec) -> list[HeadAnswer]:
-    """`answer` for each row of an (images, labels) matrix, in one pass of numpy: a folder's
-    answers are made while the window is drawing, and a call per image held its thread's GIL."""
-    best = probabilities.argmax(axis=1)
-    confidences = probabilities[np.arange(len(best)), best].astype(np.float64)  # compared as `answer` does
-    labels = np.array([str(label) for label in head["labels"]] + [UNKNOWN], dtype=object)
-    unsure = confidences < float(head.get("unknown_below", 0.0))
-    said = labels[np.where(unsure, len(labels) - 1, best)]
-    return list(map(HeadAnswer, said.tolist(), confidences.tolist()))
 
 
 def resolve(
@@ -291,24 +286,55 @@ def folder_predictions(
 
 
 def folder_prediction_columns(catalog: Catalog, spec: ModelSpec, hashes: Sequence[str]) -> PredictionColumns:
-    """Row i: the answers for content hashes[i]."""
+    """Row i: the answers for content hashes[i].
+
+    Whole columns at a time: each head's answers in one numpy pass, its `only_when` conditions as
+    a comparison of codes. Only the few contents the user corrected go through `_conditioned`
+    one by one. A loop over every image (two dicts of answers each) ran in the window's load job
+    just as it drew the loaded folder, and kept its thread waiting for the GIL.
+    """
     heads = prediction_heads(spec)
-    writer = _ColumnWriter(list(heads), len(hashes))
+    table = [
+        [*head["labels"], UNKNOWN] for head in heads.values()
+    ]  # a head's codes: its labels, then UNKNOWN
+    writer = _ColumnWriter(list(heads), len(hashes), table)
     # The stored probabilities a chunk at a time: all of a million images' at once (an array per
     # image and head) weighed more than the answers made from them.
     for start in range(0, len(hashes), _PREDICTION_CHUNK):
         chunk = hashes[start : start + _PREDICTION_CHUNK]
-        said: dict[str, dict[str, HeadAnswer]] = {}
-        for name, head in heads.items():
-            stored = catalog.predictions(spec.model_id, name, chunk)
-            if stored:
-                answered = answer_rows(np.stack(list(stored.values())), head)
-                said[name] = dict(zip(stored, answered, strict=True))
-        corrections = catalog.corrections(chunk)
-        for row, content_hash in enumerate(chunk, start):
-            given = {name: by_hash[content_hash] for name, by_hash in said.items() if content_hash in by_hash}
-            model_answers = _conditioned(given, heads, {})
-            corrected = corrections.get(content_hash)
-            answers = _conditioned(given, heads, corrected) if corrected else model_answers
-            writer.put(row, answers, model_answers)
+        rows = slice(start, start + len(chunk))
+        position = {content_hash: i for i, content_hash in enumerate(chunk)}
+        said_codes = np.full((len(chunk), len(heads)), -1, dtype=np.int16)
+        said_confidences = np.full((len(chunk), len(heads)), np.nan, dtype=np.float32)
+        for j, (name, head) in enumerate(heads.items()):
+            found, probabilities = catalog.prediction_matrix(spec.model_id, name, chunk)
+            if found:
+                at = np.fromiter((position[h] for h in found), dtype=np.int64, count=len(found))
+                said_codes[at, j], said_confidences[at, j] = answer_codes(probabilities, head)
+            # The model's answer where the heads it depends on said what it needs, else none.
+            applies = np.ones(len(chunk), dtype=bool)
+            for other, want in head.get("only_when", {}).items():
+                k = list(heads).index(other)
+                applies &= writer.codes[rows, k] == writer.labels[k].get(want, -2)
+            writer.codes[rows, j] = np.where(applies, said_codes[:, j], -1)
+            writer.confidences[rows, j] = np.where(applies, said_confidences[:, j], np.nan)
+        for content_hash, corrected in catalog.corrections(chunk).items():
+            i = position[content_hash]
+            given = {
+                name: HeadAnswer(table[j][said_codes[i, j]], float(said_confidences[i, j]))
+                for j, name in enumerate(heads)
+                if said_codes[i, j] >= 0
+            }
+            writer.put(start + i, _conditioned(given, heads, corrected), _conditioned(given, heads, {}))
     return writer.columns()
+
+
+def answer_codes(
+    probabilities: NDArray[np.float32], head: HeadSpec
+) -> tuple[NDArray[np.int16], NDArray[np.float32]]:
+    """`answer` for each row of an (images, labels) matrix, in one numpy pass: codes into the head's
+    labels followed by UNKNOWN, and the confidences."""
+    best = probabilities.argmax(axis=1)
+    confidences = probabilities[np.arange(len(best)), best]
+    unsure = confidences.astype(np.float64) < float(head.get("unknown_below", 0.0))  # as `answer` compares
+    return np.where(unsure, len(head["labels"]), best).astype(np.int16), confidences.astype(np.float32)

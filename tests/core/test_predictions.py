@@ -11,8 +11,11 @@ import pytest
 from PIL import Image
 
 from sorter_app.cli import main
+from sorter_app.core import predictions
+from sorter_app.core.catalog import Catalog
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import (
     NOT_APPLICABLE,
     UNKNOWN,
@@ -21,8 +24,12 @@ from sorter_app.core.predictions import (
     StoredPrediction,
     _ColumnWriter,
     answer,
-    answer_rows,
+    answer_codes,
+    folder_prediction_columns,
+    prediction_heads,
+    resolve,
 )
+from sorter_app.paths import bundled_model_sidecar
 from tests.tiny_model import write_colour_photos, write_tiny_model
 
 
@@ -98,9 +105,12 @@ def test_a_matrix_of_rows_is_answered_as_each_row_alone() -> None:
     rows = rng.dirichlet(np.ones(4), size=500).astype(np.float32)
     rows[7] = [0.7, 0.1, 0.1, 0.1]
     head = {"labels": ["a", "b", "c", "d"], "unknown_below": 0.7}
-    assert answer_rows(rows, head) == [answer(row, head) for row in rows]
-    assert answer_rows(rows, head)[7].label == UNKNOWN
-    assert {a.label for a in answer_rows(rows, head)} == {"a", "b", "c", "d", UNKNOWN}
+    codes, confidences = answer_codes(rows, head)
+    table = ["a", "b", "c", "d", UNKNOWN]
+    answered = [HeadAnswer(table[code], float(c)) for code, c in zip(codes, confidences, strict=True)]
+    assert answered == [answer(row, head) for row in rows]
+    assert answered[7].label == UNKNOWN
+    assert {a.label for a in answered} == {"a", "b", "c", "d", UNKNOWN}
 
 
 def test_a_folder_s_answers_kept_as_columns_read_back_as_given() -> None:
@@ -166,3 +176,54 @@ def test_the_best_labels_of_a_folder_s_columns_are_each_prediction_s() -> None:
     assert columns.best_labels == expected
     assert [StoredPrediction(f"p{r}.jpg", columns, r).best_label for r in range(len(rows))] == expected
     assert {None, "graphic", "indoor", "outdoor", "kitchen", "bathroom"} == set(expected)
+
+
+def test_a_folder_s_columns_are_each_image_s_own_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's answers are made a head at a time over whole columns, its `only_when` conditions
+    as comparisons of codes: each row must be what `resolve` gives that image alone, with heads
+    missing, corrections (a label of the user's among them) and chunks of the folder."""
+    spec = load_spec(bundled_model_sidecar())  # kind; scene only for a photo; room only indoors
+    heads = prediction_heads(spec)
+    rng = np.random.default_rng(11)
+    hashes = [f"{i:032x}" for i in range(700)]
+    stored: dict[str, dict[str, np.ndarray]] = {}
+    for content_hash in hashes:
+        for name, head in heads.items():
+            if rng.random() > 0.1:  # some contents lack a head's answer
+                sharp = rng.dirichlet(np.full(len(head["labels"]), 0.4)).astype(np.float32)
+                stored.setdefault(content_hash, {})[name] = sharp
+    corrections = {
+        hashes[3]: {"scene": "outdoor"},
+        hashes[10]: {"kind": "graphic"},
+        hashes[20]: {"room": "a room of the user's"},
+        hashes[21]: {"scene": "indoor", "room": "kitchen"},
+        hashes[650]: {"kind": "photo"},
+    }
+    monkeypatch.setattr(predictions, "_PREDICTION_CHUNK", 256)
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        with catalog.transaction():
+            catalog.upsert_predictions(
+                spec.model_id, [(h, name, p) for h, said in stored.items() for name, p in said.items()]
+            )
+        for content_hash, corrected in corrections.items():
+            for name, label in corrected.items():
+                catalog.set_correction(content_hash, name, label)
+        columns = folder_prediction_columns(catalog, spec, hashes)
+
+    for row, content_hash in enumerate(hashes):
+        read = StoredPrediction(f"p{row}.jpg", columns, row)
+        assert read.answers == resolve(stored.get(content_hash, {}), heads, corrections.get(content_hash))
+        model_only = resolve(stored.get(content_hash, {}), heads)
+        assert {name: read.model_answer(name) for name in heads} == model_only
+    labels = {a.label for row in range(len(hashes)) for a in columns.answers(row).values()}
+    assert {
+        None,
+        UNKNOWN,
+        "photo",
+        "graphic",
+        "indoor",
+        "outdoor",
+        "kitchen",
+    } <= labels

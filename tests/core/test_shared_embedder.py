@@ -118,8 +118,9 @@ def test_the_installed_model_reuses_an_old_catalog_and_predicts_from_its_vectors
         by_path = catalog.paths_by_hash(catalog.root_id(photos.resolve()) or 0, OLD_MODEL_ID)
         hash_of = {p: h for h, paths in by_path.items() for p in paths}
         for head in ("kind", "scene", "room"):
-            stored = catalog.predictions(spec.model_id, head, [hash_of[name] for name in sorted(predictions)])
-            got = np.stack([stored[hash_of[name]] for name in sorted(predictions)])
+            found, matrix = catalog.prediction_matrix(spec.model_id, head, list(hash_of.values()))
+            row_of = {h: i for i, h in enumerate(found)}
+            got = matrix[[row_of[hash_of[name]] for name in sorted(predictions)]]
             assert np.abs(got - full[head]).max() < 1e-5, head
     kinds = {p.answers["kind"].label for p in predictions.values()}
     assert kinds <= {"photo", "graphic", "unknown"} and len(predictions) == IMAGES
