@@ -454,6 +454,8 @@ class Catalog:
         for content_hash, blob in self._rows_by_hash(query, hashes, model_id, head):
             found.append(content_hash)
             blobs.append(blob)
+        if not found:  # (0, -1) is no shape numpy can give an empty buffer
+            return found, np.zeros((0, 0), dtype=np.float32)
         matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(found), -1)
         return found, matrix
 

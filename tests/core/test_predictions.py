@@ -227,3 +227,18 @@ def test_a_folder_s_columns_are_each_image_s_own_answers(
         "outdoor",
         "kitchen",
     } <= labels
+
+
+def test_contents_without_stored_answers_have_none_in_the_folder_s_columns(tmp_path: Path) -> None:
+    """A chunk with no stored probabilities for a head (here for any head: contents indexed, their
+    answers not yet made) reads back as no answer, not as an error."""
+    spec = load_spec(bundled_model_sidecar())
+    heads = prediction_heads(spec)
+    kind_only = {"kind": np.array([0.9, 0.1], dtype=np.float32)}
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        nothing = folder_prediction_columns(catalog, spec, ["0" * 32, "1" * 32])
+        with catalog.transaction():
+            catalog.upsert_predictions(spec.model_id, [("2" * 32, "kind", kind_only["kind"])])
+        only_kind = folder_prediction_columns(catalog, spec, ["2" * 32])
+    assert [nothing.answers(row) for row in range(2)] == [resolve({}, heads)] * 2
+    assert only_kind.answers(0) == resolve(kind_only, heads)
