@@ -179,7 +179,9 @@ class PredictionColumns:
 
 
 class _ColumnWriter:
-    """Fills PredictionColumns row by row, a label's code given the first time it is seen."""
+    """Fills PredictionColumns: whole columns of the model's answers (`folder_prediction_columns`
+    writes `codes` and `confidences` directly), then `put` row by row for corrected contents. A
+    label's code is its place in the labels given, or given the first time it is seen."""
 
     def __init__(self, heads: Sequence[str], rows: int, labels: Sequence[Sequence[str]] = ()) -> None:
         """`labels`: per head, the labels whose codes are their positions (the rest are given one
@@ -294,9 +296,8 @@ def folder_prediction_columns(catalog: Catalog, spec: ModelSpec, hashes: Sequenc
     just as it drew the loaded folder, and kept its thread waiting for the GIL.
     """
     heads = prediction_heads(spec)
-    table = [
-        [*head["labels"], UNKNOWN] for head in heads.values()
-    ]  # a head's codes: its labels, then UNKNOWN
+    column = {name: j for j, name in enumerate(heads)}
+    table = [[*head["labels"], UNKNOWN] for head in heads.values()]  # per head: codes 0.. are these
     writer = _ColumnWriter(list(heads), len(hashes), table)
     # The stored probabilities a chunk at a time: all of a million images' at once (an array per
     # image and head) weighed more than the answers made from them.
@@ -314,7 +315,7 @@ def folder_prediction_columns(catalog: Catalog, spec: ModelSpec, hashes: Sequenc
             # The model's answer where the heads it depends on said what it needs, else none.
             applies = np.ones(len(chunk), dtype=bool)
             for other, want in head.get("only_when", {}).items():
-                k = list(heads).index(other)
+                k = column[other]
                 applies &= writer.codes[rows, k] == writer.labels[k].get(want, -2)
             writer.codes[rows, j] = np.where(applies, said_codes[:, j], -1)
             writer.confidences[rows, j] = np.where(applies, said_confidences[:, j], np.nan)
