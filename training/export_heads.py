@@ -47,7 +47,7 @@ from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import update_selection_md
 from .tail_finetune import tuned_heads_from
-from .trunk import CUT_BLOCK, Tail, Trunk, unit_length
+from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, Tail, Trunk, unit_length
 
 OUTPUT_NAMES = ("embedding", *HEADS)
 PARITY_TOLERANCE = 1e-4
@@ -63,6 +63,27 @@ def _linear(weight: NDArray[Any], bias: NDArray[Any]) -> nn.Linear:
     return layer
 
 
+def tail_heads_of(arrays: dict[str, NDArray[Any]]) -> tuple[str, ...]:
+    """The heads a fine-tuned tail answers (none for a model of linear heads alone)."""
+    return tuple(str(h) for h in arrays.get("tail_heads", np.array([], dtype=str)))
+
+
+class TunedBranch(nn.Module):
+    """trunk activation → the tail heads' probabilities, through the fine-tuned copy of the tail."""
+
+    def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
+        super().__init__()
+        self.names = tail_heads_of(arrays)
+        self.tail = tuned_heads_from(arrays).tail
+        self.heads = nn.ModuleDict(
+            {h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in self.names}
+        )
+
+    def forward(self, activation: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        tuned = unit_length(self.tail(activation))
+        return tuple(F.softmax(self.heads[h](tuned), dim=-1) for h in self.names)
+
+
 class HeadsModel(nn.Module):
     """image → (embedding, kind, scene, room probabilities)."""
 
@@ -70,27 +91,24 @@ class HeadsModel(nn.Module):
         super().__init__()
         net = load_lite0()
         self.heads = nn.ModuleDict({h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in HEADS})
-        self.tail_heads = tuple(str(h) for h in arrays.get("tail_heads", np.array([], dtype=str)))
+        self.tail_heads = tail_heads_of(arrays)
         if self.tail_heads:
             self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
             self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)
-            tuned: nn.Module = tuned_heads_from(arrays).tail
-            self.tuned_tail: nn.Module | None = tuned
+            self.branch: nn.Module | None = TunedBranch(arrays)
         else:
             self.embedder = LiteEmbedder(net)  # exactly the embedder-only graph
-            self.tuned_tail = None
+            self.branch = None
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if self.tuned_tail is None:
+        if self.branch is None:
             embedding = self.embedder(image)
-            tuned = embedding
+            tuned: dict[str, torch.Tensor] = {}
         else:
             activation = self.trunk(image)
             embedding = unit_length(self.frozen_tail(activation))
-            tuned = unit_length(self.tuned_tail(activation))
-        probs = [
-            F.softmax(self.heads[h](tuned if h in self.tail_heads else embedding), dim=-1) for h in HEADS
-        ]
+            tuned = dict(zip(self.tail_heads, self.branch(activation), strict=True))
+        probs = [tuned[h] if h in tuned else F.softmax(self.heads[h](embedding), dim=-1) for h in HEADS]
         return (embedding, *probs)
 
 
@@ -129,7 +147,9 @@ def append_linear_head(
 
 
 def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[Any]]) -> bytes:
-    """The installed model's graph, cut down to its embedding, with the linear heads appended.
+    """The installed model's graph, cut down to its embedding, with the heads appended: a linear
+    head on the embedding, or, for the heads of a fine-tuned tail, the tuned copy of the tail
+    branching off the trunk's activation inside that same graph.
 
     Re-exporting the embedder from torch on another machine (or another torch build) gives the
     same network as a slightly different graph, whose floats differ in the last bits (~1e-6);
@@ -145,7 +165,16 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     initialisers = [i for i in graph.initializer if i.name in needed]
     outputs = [o for o in graph.output if o.name == embedding_output]
     nodes = list(reversed(kept))
+    branch_outputs = {}
+    if tail_heads_of(arrays):
+        branch = _tuned_branch(arrays, trunk_activation(model, nodes), opset=model.opset_import[0].version)
+        initialisers += branch.initializer
+        nodes += branch.node
+        branch_outputs = {o.name: o for o in branch.output}
     for head in HEADS:
+        if head in branch_outputs:
+            outputs.append(branch_outputs[head])
+            continue
         append_linear_head(
             (initialisers, nodes, outputs),
             embedding_output,
@@ -159,6 +188,48 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     onnx.checker.check_model(new_model, full_check=True)
     serialised: bytes = new_model.SerializeToString()
     return serialised
+
+
+def trunk_activation(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]) -> str:
+    """The tensor the tail starts from: the last one of the trunk activation's shape before the
+    embedding (the input of block `CUT_BLOCK`; the tail itself never has 192 channels)."""
+    shapes = {
+        v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim[1:])
+        for v in onnx.shape_inference.infer_shapes(model).graph.value_info
+    }
+    found: list[str] = [out for node in nodes for out in node.output if shapes.get(out) == ACTIVATION_SHAPE]
+    if not found:
+        raise TrainingError(
+            f"no tensor of shape {ACTIVATION_SHAPE} in the installed graph: not a Lite0 trunk"
+        )
+    return found[-1]
+
+
+def _tuned_branch(arrays: dict[str, NDArray[Any]], activation: str, *, opset: int) -> onnx.GraphProto:
+    """The fine-tuned tail and its heads as graph parts reading `activation`: every name of its own
+    prefixed with `tuned/`, so none can clash with the installed graph's; outputs named by head."""
+    names = tail_heads_of(arrays)
+    exported = onnx.load_from_string(
+        export_onnx(
+            TunedBranch(arrays),
+            input_shape=ACTIVATION_SHAPE,
+            input_name="activation",
+            output_name=names,
+            opset=opset,
+        )
+    ).graph
+    rename = {"activation": activation, **{n: n for n in names}}
+
+    def renamed(name: str) -> str:
+        return name if not name else rename.setdefault(name, f"tuned/{name}")
+
+    for node in exported.node:
+        node.name = f"tuned/{node.name}"
+        node.input[:] = [renamed(n) for n in node.input]
+        node.output[:] = [renamed(n) for n in node.output]
+    for initialiser in exported.initializer:
+        initialiser.name = renamed(initialiser.name)
+    return exported
 
 
 def shared_embedding(base: ModelSpec) -> dict[str, Any]:
@@ -202,7 +273,7 @@ def export_heads(
     pre = LITE0_PREPROCESS
     batch = verification_batch(datasets_dir, pre)
     base = _installed(models_dir)
-    if base is not None and not model.tail_heads:
+    if base is not None:
         data = heads_on_graph(models_dir / base.onnx_file, base.embedding_output, arrays)
     else:
         data = export_onnx(
@@ -216,7 +287,7 @@ def export_heads(
     )
     if not diff < PARITY_TOLERANCE:
         raise TrainingError(f"onnxruntime and torch disagree: max abs diff {diff:.3g} ≥ {PARITY_TOLERANCE}")
-    if base is not None and not model.tail_heads:
+    if base is not None:
         previous = onnx_session(models_dir / base.onnx_file)
         theirs = np.asarray(previous.run([base.embedding_output], {INPUT_NAME: batch})[0])
         ours = np.asarray(session.run(["embedding"], {INPUT_NAME: batch})[0])

@@ -70,6 +70,8 @@ def add_heads_graph(
     heads = list(spec.probability_heads)
     data = heads_only_graph(full, spec.embedding_output, heads) if heads else None
     if data is None:
+        # A heads graph left by the model this one replaces would answer with the old heads.
+        (folder / heads_file_name(spec.onnx_file)).unlink(missing_ok=True)
         log("no heads graph: the heads do not read the embedding alone")
         return dataclasses.replace(spec, heads_file="", heads_sha256="")
     diff = heads_parity(full, data, spec, batch)

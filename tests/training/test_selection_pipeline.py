@@ -193,3 +193,50 @@ def test_fit_and_export_give_the_app_a_kind_first_model(run: Path, tmp_path: Pat
         text.count("export-heads --install") >= 1
         and (models / "MODELS.md").read_text().count("## `image-sorter.onnx`") == 1
     )
+
+
+def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
+    cache: Path, run: Path, tmp_path: Path
+) -> None:
+    """select --tail → fit --recipe tail → export-heads onto an installed model: the tuned copy of
+    the tail branches off the installed graph's trunk, so the embedding stays bit for bit."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "MODELS.md").write_text("# Bundled models\n")
+    assert main(["export-heads", "--run", str(run / "run"), "--install", "--models-dir", str(models)]) == 0
+    linear = load_spec(models / "image-sorter.json")
+    assert linear.heads_file and (models / linear.heads_file).is_file()
+    pixels = np.stack(
+        [np.asarray(Image.new("RGB", (224, 224), (40 * i, 90, 160)), np.uint8) for i in range(3)]
+    )
+    before = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
+
+    sel, tuned_run = tmp_path / "sel", tmp_path / "tuned"
+    tail = ["--tail", "--tail-epochs", "1", "--tail-samples", "32"]
+    assert main(["select", "--cache", str(cache), "--out", str(sel), "--recipes", "lr", *tail]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--selection",
+                str(sel),
+                "--cache",
+                str(cache),
+                "--recipe",
+                "tail",
+                "--out",
+                str(tuned_run),
+            ]
+        )
+        == 0
+    )
+    assert main(["export-heads", "--run", str(tuned_run), "--install", "--models-dir", str(models)]) == 0
+
+    spec = load_spec(models / "image-sorter.json")
+    assert spec.extra["finetuned"] and spec.extra["embedding_from"]["same_graph_as"] == linear.model_id
+    assert not spec.heads_file and not (models / linear.heads_file).exists()  # the old heads would answer
+    after = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
+    assert np.array_equal(after["embedding"], before["embedding"])
+    assert np.allclose(after["kind"], before["kind"], atol=1e-6)  # kind stays a linear head
+    assert not np.allclose(after["scene"], before["scene"], atol=1e-4)  # answered by the tuned branch
+    assert list(prediction_heads(spec)) == ["kind", "scene", "room"]
