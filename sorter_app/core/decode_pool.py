@@ -41,7 +41,7 @@ DEADLINE_S = 60.0
 MEMORY_LIMIT_BYTES = 2 * 1024**3
 
 # Modules every worker needs, imported once by the fork server.
-_PRELOAD = ["sorter_app.core.model_input"]
+_PRELOAD = ["sorter_app.core.decode_worker"]
 
 
 class DecodeError(Exception):
@@ -55,6 +55,22 @@ def _context() -> BaseContext:
         ctx.set_forkserver_preload(_PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def start_server() -> None:
+    """Start the fork server (and the resource tracker it needs) now instead of at the first
+    decode, from whichever thread asks first.
+
+    Its start is a new interpreter importing the decode code: ~0.15 s before the first worker can
+    exist. The window starts it before any folder is open, and indexing before the folder walk, so
+    that it overlaps work instead of delaying the first file. Traced stalls of the window's UI
+    thread at the start of indexing (benchmarks/bench_ui.py) had a decode thread starting it.
+    Idempotent and cheap once running; nothing on platforms without a fork server."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        _context()  # the preload must be set before the server starts
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 class _Worker:

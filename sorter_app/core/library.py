@@ -21,6 +21,7 @@ from .browse import BrowseItem
 from .catalog import Catalog, ImageInfo
 from .child_process import work_child
 from .clusters import Clustering, cluster_folder, leiden_child
+from .decode_pool import start_server
 from .duplicates import NEAR_DUPLICATE_THRESHOLD, DuplicateGroup, DuplicateTiers, find_duplicate_tiers
 from .embedder import Embedder
 from .errors import SorterError
@@ -117,6 +118,7 @@ class Library:
     def index(
         self, folder: Path, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
     ) -> IndexReport:
+        start_server()  # the decode workers' server starts while the model loads and the folder is walked
         return index_folder(
             folder,
             self.catalog,

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from ..core import formats
+from ..core import decode_pool, formats
 from ..paths import resources_dir
 from . import xcb_check
 from .main_window import MainWindow
@@ -46,12 +46,14 @@ def tune_interpreter() -> None:
     for the decode workers and the children, numpy.ma) are imported here too, not in a worker:
     an import holds the GIL while it runs (an extension module's 12–30 ms), and PySide's import
     hook reads the importing module's source; traced bench_ui stalls at the start of indexing
-    had a worker inside such imports.
+    had a worker inside such imports. For the same reason the decode workers' fork server is
+    started here, before any folder is open, not by a decode thread when indexing starts.
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     formats.import_optional()
     for name in _IMPORTED_BY_JOBS:
         importlib.import_module(name)
+    decode_pool.start_server()  # not from a decode thread as the first folder's indexing starts
     gc.collect()
     gc.freeze()
 

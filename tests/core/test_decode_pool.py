@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sorter_app.core.child_process import CHILD_NICENESS
-from sorter_app.core.decode_pool import DecodeError, DecodePool
+from sorter_app.core.decode_pool import DecodeError, DecodePool, start_server
 from sorter_app.core.images import load_image_file
 from tests import builders
 
@@ -34,6 +34,10 @@ def _spin_forever() -> None:
 
 def _allocate(gigabytes: int) -> int:
     return len(bytearray(gigabytes * 1024**3))
+
+
+def _imported(names: list[str]) -> list[str]:
+    return [name for name in names if name in sys.modules]
 
 
 def _size_of(path: str) -> tuple[int, int]:
@@ -74,3 +78,15 @@ def test_workers_decode_below_the_app_so_a_window_gets_a_core_first() -> None:
     with DecodePool(1) as pool:
         assert pool.call(os.getpriority, os.PRIO_PROCESS, 0) == min(19, own + CHILD_NICENESS)
     assert os.getpriority(os.PRIO_PROCESS, 0) == own
+
+
+FIRST_FILE_IMPORTS = ["PIL.JpegImagePlugin", "PIL.PngImagePlugin", "numpy.ma", "pillow_heif"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server: workers are spawned")
+def test_a_new_worker_has_what_its_first_file_needs_already_imported() -> None:
+    """Imported once by the fork server, not by every worker on its first file (~23 ms each)."""
+    start_server()
+    start_server()  # a second call finds it running
+    with DecodePool(1) as pool:
+        assert pool.call(_imported, FIRST_FILE_IMPORTS) == FIRST_FILE_IMPORTS
