@@ -25,10 +25,11 @@ probe is on time point at work on the main thread. The cyclic garbage collector,
 holder, is logged too (pauses of half the budget or more, with the thread that ran them).
 `--trace-stalls FILE` runs a sampler thread that looks every 5 ms at when the UI thread last ticked;
 once it has been silent for half the budget, it writes every thread's innermost Python frames to
-FILE (`sys._current_frames`, read with the GIL held, so it cannot crash the way re-arming
-faulthandler's watchdog on every tick did: that segfaulted in one of two traced runs at stop 20
-and once at stop 19). A sample waits for the GIL like any thread: a stack in a long C call shows
-its Python caller;
+FILE, and again every 5 ms while the silence lasts (`sys._current_frames`, read with the GIL held,
+so it cannot crash the way re-arming faulthandler's watchdog on every tick did: that segfaulted in
+one of two traced runs at stop 20 and once at stop 19). A sample waits for the GIL like any
+thread: a stack in a long C call shows its Python caller. Each sample also gives the UI thread's
+system call and kernel stack (/proc, Linux): a futex is a lock or the GIL, a read is I/O;
 `--switch-interval-ms` changes sys.setswitchinterval for experiments on GIL hand-over.
 
 The images are hard links (copies across file systems) of an evenly spaced selection of
@@ -76,6 +77,7 @@ DATASETS = REPO.parent / "shared" / "datasets"
 BUDGET_MS = 50.0
 PROBE_INTERVAL_MS = 5
 STALL_FRAMES = 8  # innermost frames written per thread by --trace-stalls
+STALL_SAMPLES = 20  # samples written per silence by --trace-stalls
 GIL_PROBE_SLEEP_S = 0.002
 IDLE_SECONDS = 1.0
 SCROLL_SECONDS = 10.0
@@ -155,22 +157,28 @@ class ProbeThread:
 
 
 class StallSampler(ProbeThread):
-    """Writes every thread's innermost frames when the UI thread has not ticked for half the budget
-    (once per silence), from a plain Python thread: see `--trace-stalls` above."""
+    """Writes every thread's innermost frames when the UI thread has not ticked for half the budget,
+    and again every probe interval while it stays silent (up to STALL_SAMPLES times), from a plain
+    Python thread: see `--trace-stalls` above. Repeated samples show what a long silence was made of."""
 
     def __init__(self, probe: EventLoopProbe, out: IO[str], t0: float) -> None:
         super().__init__("stall-sampler")
         self._probe, self._out, self._t0 = probe, out, t0
 
     def _run(self) -> None:
-        sampled_after: float | None = None  # the tick whose silence was sampled
+        silence: float | None = None  # the last tick before the silence being sampled
+        samples = 0
         while not self._stop.wait(PROBE_INTERVAL_MS / 1000):
             ticks = self._probe.ticks
-            if not ticks or ticks[-1] == sampled_after:
+            if not ticks:
                 continue
             silent_ms = (time.perf_counter() - ticks[-1]) * 1000
-            if silent_ms > BUDGET_MS / 2:
-                sampled_after = ticks[-1]
+            if silent_ms <= BUDGET_MS / 2:
+                continue
+            if ticks[-1] != silence:
+                silence, samples = ticks[-1], 0
+            if samples < STALL_SAMPLES:
+                samples += 1
                 self._write(silent_ms)
 
     def _write(self, silent_ms: float) -> None:
@@ -183,8 +191,23 @@ class StallSampler(ProbeThread):
             stack = traceback.extract_stack(frame)[-STALL_FRAMES:]
             where = " <- ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in reversed(stack))
             lines.append(f"  [{names.get(ident, ident)}] {where}")
+        lines.append(f"  [MainThread, kernel] {ui_thread_in_kernel()}")
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
+
+
+def ui_thread_in_kernel() -> str:
+    """Where the kernel has the UI thread (Linux, where readable): its system call, or `running`,
+    and its kernel stack. A silence that is neither the GIL nor the thread's own CPU shows here
+    what it waits on: a futex (a lock), a read (I/O), a page fault behind the memory map's lock."""
+    task = Path(f"/proc/self/task/{threading.main_thread().native_id}")
+    try:
+        call = (task / "syscall").read_text().split()
+        stack = (task / "stack").read_text().split()
+    except OSError:
+        return "not readable here"
+    frames = [f.split("+")[0] for f in stack if "+" in f][:6]
+    return f"syscall {call[0] if call else '?'}; " + " <- ".join(frames)
 
 
 class GilProbe(ProbeThread):
