@@ -35,6 +35,13 @@ def _predict(
     return Prediction(path, resolve(probabilities, heads))
 
 
+def _unsure(spec: ModelSpec, head: str) -> float:
+    """A top probability the head's shipped threshold calls "unknown": midway between a tie and it."""
+    below = float(spec.outputs[head]["unknown_below"])
+    assert below > 0.5, "a two-class head with this threshold never says unknown"
+    return (0.5 + below) / 2
+
+
 def _item(path: str, prediction: Prediction | None = None, *, mtime: int = 0) -> BrowseItem:
     return BrowseItem(path, 1000, mtime, prediction)
 
@@ -47,7 +54,7 @@ def items(spec: ModelSpec) -> dict[str, BrowseItem]:
         "kitchen 0.7": _predict(spec, "k2.jpg", ("indoor", 0.80), ("kitchen", 0.7)),
         "indoor, room unsure": _predict(spec, "i.jpg", ("indoor", 0.99), ("bedroom", 0.3)),
         "outdoor": _predict(spec, "o.jpg", ("outdoor", 0.85)),
-        "scene unsure": _predict(spec, "u.jpg", ("outdoor", 0.55)),
+        "scene unsure": _predict(spec, "u.jpg", ("outdoor", _unsure(spec, "scene"))),
         "no prediction": None,
     }
     return {name: _item(f"{name}.jpg", prediction) for name, prediction in cases.items()}

@@ -1,19 +1,16 @@
 """A model that shares the embedder keeps a catalog valid: nothing is embedded again.
 
 The catalog is written by the real previous model, image-sorter-64a39bcc (its ONNX and sidecar as
-bundled in commit 902ec1b, read from git), over real JPEG files; then the installed model opens
-the same data folder. Its vectors, Annoy and structure files are reused as they are, and its
-kind/scene/room predictions come from the stored vectors (the heads graph), equal to what the
-full model says when it decodes the images.
+bundled in commit 902ec1b, read from git), over real JPEG files; then later models open the same
+data folder. Their vectors, Annoy and structure files are reused as they are. A model of linear
+heads (image-sorter-5b23c1c0, from git) predicts kind/scene/room from the stored vectors (its
+heads graph), equal to what its full model says when it decodes the images; the installed model,
+whose heads read a fine-tuned tail, decodes the images once more for its answers.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +24,9 @@ from sorter_app.core.model_spec import load_spec
 from sorter_app.core.preprocess import to_model_pixels
 from sorter_app.paths import bundled_model_sidecar
 from tests import builders
+from tests.git_models import FIRST_HEADS_COMMIT, linear_heads_model, model_from_git
 from tests.tiny_model import write_tiny_model
 
-REPO = Path(__file__).resolve().parents[2]
-# The commit "Bundle the trained model image-sorter-64a39bcc".
-OLD_MODEL_COMMIT = "902ec1bf77624682bb4af55b5872f09641dc0af5"
 OLD_MODEL_ID = "image-sorter-64a39bcc"
 IMAGES = 10
 
@@ -39,19 +34,17 @@ IMAGES = 10
 @pytest.fixture(scope="module")
 def old_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The previous bundled model, byte for byte; its sidecar path."""
-    folder = tmp_path_factory.mktemp("old-model")
-    for name in ("image-sorter.onnx", "image-sorter.json"):
-        try:
-            blob = subprocess.run(
-                ["git", "-C", str(REPO), "show", f"{OLD_MODEL_COMMIT}:resources/models/{name}"],
-                capture_output=True,
-                check=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            pytest.skip(f"the previous model is not in this checkout's git history ({OLD_MODEL_COMMIT[:7]})")
-        (folder / name).write_bytes(blob)
-    assert load_spec(folder / "image-sorter.json").model_id == OLD_MODEL_ID
-    return folder / "image-sorter.json"
+    sidecar = model_from_git(FIRST_HEADS_COMMIT, tmp_path_factory.mktemp("old-model"))
+    assert load_spec(sidecar).model_id == OLD_MODEL_ID
+    return sidecar
+
+
+@pytest.fixture(scope="module")
+def linear_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """image-sorter-5b23c1c0: linear heads on the same embedding, with its heads-only graph."""
+    sidecar = linear_heads_model(tmp_path_factory.mktemp("linear-model"))
+    assert load_spec(sidecar).heads_file
+    return sidecar
 
 
 @pytest.fixture
@@ -81,8 +74,8 @@ def _index_files(data: Path) -> dict[str, int]:
     }
 
 
-def test_the_installed_model_reuses_an_old_catalog_and_predicts_from_its_vectors(
-    old_catalog: tuple[Path, Path], embedder: Embedder
+def test_a_model_of_linear_heads_reuses_an_old_catalog_and_predicts_from_its_vectors(
+    old_catalog: tuple[Path, Path], linear_model: Path
 ) -> None:
     data, photos = old_catalog
     assert _rows(data, "SELECT DISTINCT model_id FROM vectors") == [(OLD_MODEL_ID,)]
@@ -90,7 +83,7 @@ def test_the_installed_model_reuses_an_old_catalog_and_predicts_from_its_vectors
     files_before = _index_files(data)
     assert any(name.endswith(".ann") for name in files_before)
 
-    with Library(data, bundled_model_sidecar(), annoy_min_items=1) as library:
+    with Library(data, linear_model, annoy_min_items=1) as library:
         assert library.embedder.heads is not None
         report = library.index(photos)
         assert (report.indexed, report.reused, report.predicted) == (0, IMAGES, IMAGES)
@@ -104,6 +97,7 @@ def test_the_installed_model_reuses_an_old_catalog_and_predicts_from_its_vectors
     assert _index_files(data) == files_before
     assert len(similar) == 3
     # The new model's own predictions, as its full graph computes them from the decoded pixels.
+    embedder = Embedder.from_sidecar(linear_model)
     spec = embedder.spec
     pixels = np.stack(
         [
@@ -144,17 +138,13 @@ def test_a_second_open_does_nothing_and_the_old_model_still_reads_its_own(
         }
 
 
-def test_without_a_heads_graph_the_model_decodes_for_its_predictions_but_keeps_the_vectors(
-    old_catalog: tuple[Path, Path], tmp_path: Path
+def test_the_installed_model_decodes_for_its_predictions_but_keeps_the_vectors(
+    old_catalog: tuple[Path, Path],
 ) -> None:
+    """Its scene and room heads read a fine-tuned tail, not the embedding: no heads graph."""
     data, photos = old_catalog
-    models = tmp_path / "no-heads-graph"
-    models.mkdir()
-    shutil.copy(bundled_model_sidecar().parent / "image-sorter.onnx", models / "image-sorter.onnx")
-    spec = dataclasses.replace(load_spec(bundled_model_sidecar()), heads_file="", heads_sha256="")
-    (models / "image-sorter.json").write_text(json.dumps(spec.to_json()))
-    with Library(data, models / "image-sorter.json", annoy_min_items=1) as library:
-        assert library.embedder.heads is None
+    with Library(data, bundled_model_sidecar(), annoy_min_items=1) as library:
+        assert library.embedder.heads is None and library.spec.extra["finetuned"]
         report = library.index(photos)
         assert (report.indexed, report.predicted) == (IMAGES, 0)  # decoded once more, for the heads
         assert library.vector_key == OLD_MODEL_ID

@@ -133,7 +133,8 @@ def test_fresh_export_is_the_embedder_the_bundled_model_builds_on(
     committed = onnx.load(committed_sidecar.parent / committed_spec.onnx_file)
 
     def trunk_weights(model: onnx.ModelProto) -> list[NDArray[np.float32]]:
-        return [numpy_helper.to_array(t) for t in model.graph.initializer if not t.name.startswith("heads.")]
+        heads = ("heads.", "tuned/")  # linear heads, and a fine-tuned tail's branch
+        return [numpy_helper.to_array(t) for t in model.graph.initializer if not t.name.startswith(heads)]
 
     def trunk_ops(model: onnx.ModelProto) -> list[str]:
         ops = [node.op_type for node in model.graph.node]

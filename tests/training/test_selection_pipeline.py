@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image, ImageDraw
 
@@ -238,5 +239,11 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
     after = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
     assert np.array_equal(after["embedding"], before["embedding"])
     assert np.allclose(after["kind"], before["kind"], atol=1e-6)  # kind stays a linear head
-    assert not np.allclose(after["scene"], before["scene"], atol=1e-4)  # answered by the tuned branch
+    graph = onnx.load(str(models / spec.onnx_file)).graph
+    made_by = {out: node.name for node in graph.node for out in node.output}
+    assert {h: made_by[h].startswith("tuned/") for h in ("kind", "scene", "room")} == {
+        "kind": False,
+        "scene": True,
+        "room": True,
+    }
     assert list(prediction_heads(spec)) == ["kind", "scene", "room"]

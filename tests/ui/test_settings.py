@@ -20,6 +20,7 @@ from sorter_app.core.model_spec import load_spec
 from sorter_app.core.seed_groups import SEED_THRESHOLD
 from sorter_app.paths import AppPaths, bundled_model_sidecar
 from sorter_app.ui.settings import MAX_RECENT_FOLDERS, Settings, SettingsDialog, SettingsStore
+from tests.git_models import linear_heads_model
 
 UNUSUAL = Settings(
     data_dir='/tmp/a, b/Ünïcødé [x]/@at;semi=eq"quote\\back ',
@@ -237,14 +238,16 @@ def sidecar_without_its_model(tmp_path: Path) -> Path:
 
 
 def sidecar_without_its_heads(tmp_path: Path) -> Path:
-    shutil.copy(bundled_model_sidecar().with_suffix(".onnx"), tmp_path / "image-sorter.onnx")
-    return Path(shutil.copy(bundled_model_sidecar(), tmp_path / "image-sorter.json"))
+    """A model of linear heads (an earlier bundled one) copied without its heads-only graph."""
+    sidecar = linear_heads_model(tmp_path)
+    (tmp_path / load_spec(sidecar).heads_file).unlink()
+    return sidecar
 
 
 def sidecar_with_other_heads(tmp_path: Path) -> Path:
-    sidecar = sidecar_without_its_heads(tmp_path)
-    heads = bundled_model_sidecar().parent / load_spec(sidecar).heads_file
-    (tmp_path / heads.name).write_bytes(heads.read_bytes()[:-1] + b"\0")
+    sidecar = linear_heads_model(tmp_path)
+    heads = tmp_path / load_spec(sidecar).heads_file
+    heads.write_bytes(heads.read_bytes()[:-1] + b"\0")
     return sidecar
 
 
@@ -286,9 +289,7 @@ def test_an_unusable_model_file_is_refused_with_a_reason(
 
 
 def test_a_model_copied_with_its_heads_is_accepted(qtbot: QtBot, tmp_path: Path) -> None:
-    sidecar = sidecar_without_its_heads(tmp_path)
-    heads = load_spec(sidecar).heads_file
-    shutil.copy(bundled_model_sidecar().parent / heads, tmp_path / heads)
+    sidecar = linear_heads_model(tmp_path)
     dialog = open_dialog(qtbot, Settings())
     dialog.model_edit.setText(str(sidecar))
     click(dialog, QDialogButtonBox.StandardButton.Ok)
