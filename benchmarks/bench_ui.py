@@ -29,7 +29,9 @@ FILE, and again every 5 ms while the silence lasts (`sys._current_frames`, read 
 so it cannot crash the way re-arming faulthandler's watchdog on every tick did: that segfaulted in
 one of two traced runs at stop 20 and once at stop 19). A sample waits for the GIL like any
 thread: a stack in a long C call shows its Python caller. Each sample also gives the UI thread's
-system call and kernel stack (/proc, Linux): a futex is a lock or the GIL, a read is I/O;
+system call and kernel stack (/proc, Linux), read before the sample's Python: a futex is a lock
+or the GIL, a read is I/O. Sampling starts 25 ms into a silence, so it cannot start one; but a
+sample holds the GIL, so it can lengthen one, and a later sample's futex may be its own doing;
 `--switch-interval-ms` changes sys.setswitchinterval for experiments on GIL hand-over.
 
 The images are hard links (copies across file systems) of an evenly spaced selection of
@@ -182,6 +184,9 @@ class StallSampler(ProbeThread):
                 self._write(silent_ms)
 
     def _write(self, silent_ms: float) -> None:
+        # Read first: from here on this thread holds the GIL, and a UI thread that wants it then
+        # waits in a futex because of the sampler itself.
+        kernel = ui_thread_in_kernel()
         names = {t.ident: t.name for t in threading.enumerate()}
         here = threading.get_ident()
         lines = [f"=== UI thread silent for {silent_ms:.0f} ms at {time.perf_counter() - self._t0:.2f} s"]
@@ -191,7 +196,7 @@ class StallSampler(ProbeThread):
             stack = traceback.extract_stack(frame)[-STALL_FRAMES:]
             where = " <- ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in reversed(stack))
             lines.append(f"  [{names.get(ident, ident)}] {where}")
-        lines.append(f"  [MainThread, kernel] {ui_thread_in_kernel()}")
+        lines.append(f"  [MainThread, kernel] {kernel}")
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
 
@@ -201,13 +206,18 @@ def ui_thread_in_kernel() -> str:
     and its kernel stack. A silence that is neither the GIL nor the thread's own CPU shows here
     what it waits on: a futex (a lock), a read (I/O), a page fault behind the memory map's lock."""
     task = Path(f"/proc/self/task/{threading.main_thread().native_id}")
-    try:
-        call = (task / "syscall").read_text().split()
-        stack = (task / "stack").read_text().split()
-    except OSError:
-        return "not readable here"
-    frames = [f.split("+")[0] for f in stack if "+" in f][:6]
-    return f"syscall {call[0] if call else '?'}; " + " <- ".join(frames)
+    parts = []
+    for name in ("syscall", "stack"):  # the stack needs root; the system call does not
+        try:
+            words = (task / name).read_text().split()
+        except OSError:
+            parts.append(f"{name} not readable")
+            continue
+        if name == "syscall":
+            parts.append(f"syscall {words[0] if words else '?'}")
+        else:
+            parts.append(" <- ".join([w.split("+")[0] for w in words if "+" in w][:6]))
+    return "; ".join(parts)
 
 
 class GilProbe(ProbeThread):

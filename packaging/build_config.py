@@ -72,9 +72,16 @@ EXCLUDES = [
     "PySide6.QtXml",
 ]
 
-# Imported by name at run time (sorter_app.core.formats registers the optional format plugins
-# when first needed), so PyInstaller cannot see them: HEIC/HEIF, camera RAW, JPEG XL.
-HIDDEN_IMPORTS = ["pillow_heif", "rawpy", "pillow_jxl", "pillow_jxl.JpegXLImagePlugin"]
+# Imported by name at run time, so PyInstaller cannot see them: the optional format plugins
+# (sorter_app.core.formats registers them when first needed: HEIC/HEIF, camera RAW, JPEG XL) and
+# what the decode workers' fork server preloads (sorter_app.core.decode_pool._PRELOAD).
+HIDDEN_IMPORTS = [
+    "pillow_heif",
+    "rawpy",
+    "pillow_jxl",
+    "pillow_jxl.JpegXLImagePlugin",
+    "sorter_app.core.decode_worker",
+]
 
 # Qt plugins kept, as "<plugin type>/<file>" patterns; every other plugin is left out.
 QT_PLUGINS = (

@@ -4,8 +4,10 @@ The drop-in model is the installed graph node for node (so its embedding, and it
 room answers, are exactly the installed model's) with the label-set heads appended after the
 embedding; its sidecar is the installed one's plus an output per set. The app reads heads from the
 sidecar generically, so the sets appear wherever kind/scene/room do (`sorter predict --json`,
-export, Browse filter, detail pane), and — sharing the embedder and carrying a heads graph — the
-model predicts a catalog's images from their stored vectors without embedding anything again.
+export, Browse filter, detail pane). It shares the embedder, so a catalog's stored vectors stay
+its own. It carries a heads graph, and so predicts a catalog's images from those vectors without
+decoding anything, only when the installed model's heads all read the embedding; beside a
+fine-tuned tail (the bundled model's scene and room heads) each image is decoded once more.
 """
 
 from __future__ import annotations

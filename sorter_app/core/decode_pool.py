@@ -9,7 +9,8 @@ worker that dies or overruns its deadline is killed and replaced; the file gets 
 The pool is used from several threads at once (the indexer's decode threads): each call borrows
 one idle worker, so there are as many workers as threads and no call waits for another's file.
 Workers start lazily, forked from a small server process (`forkserver`) that imported the decode
-code once, so a new worker costs milliseconds, and not at all when a folder has nothing to decode.
+code once (`decode_worker.py`), so a new worker costs milliseconds, and none starts when a folder
+has nothing to decode. The server itself is started ahead of need (`start_server`).
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ def start_server() -> None:
     exist. The window starts it before any folder is open, and indexing before the folder walk, so
     that it overlaps work instead of delaying the first file. Traced stalls of the window's UI
     thread at the start of indexing (benchmarks/bench_ui.py) had a decode thread starting it.
-    Idempotent and cheap once running; nothing on platforms without a fork server."""
+    Idempotent and cheap once running; nothing on platforms without a fork server. Only a head
+    start: where the server cannot start now (no process or descriptor left), the first decode
+    tries again and reports what fails then."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         _context()  # the preload must be set before the server starts
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with contextlib.suppress(OSError):
+            forkserver.ensure_running()
 
 
 class _Worker:

@@ -12,7 +12,12 @@ from PIL import Image
 from . import formats
 from .model_input import prepare_model_input
 
-formats.import_optional()
-Image.preinit()
+# The fork server runs this on its start; an exception here other than ImportError would end the
+# server, and with it every worker start. Each file then meets whatever failed, with its reason.
+try:
+    formats.import_optional()
+    Image.preinit()
+except Exception:  # a head start only
+    pass
 
 __all__ = ["prepare_model_input"]

@@ -7,8 +7,9 @@ releases the GIL) while the model runs on batches; each batch is committed as it
 cancelled or crashed run keeps what it finished and the next run continues from there.
 
 Vectors are stored under the embedding's name (`Catalog.vector_key`), so a new model that shares
-the embedder embeds nothing again: its predictions come from the stored vectors, through its heads
-graph (heads_graph.py).
+the embedder embeds nothing again. A model whose heads read the embedding alone predicts from the
+stored vectors, through its heads graph (heads_graph.py); one whose heads read more (a fine-tuned
+tail, as the bundled model's scene and room heads do) decodes each file once more for its answers.
 """
 
 from __future__ import annotations

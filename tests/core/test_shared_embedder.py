@@ -143,6 +143,7 @@ def test_the_installed_model_decodes_for_its_predictions_but_keeps_the_vectors(
 ) -> None:
     """Its scene and room heads read a fine-tuned tail, not the embedding: no heads graph."""
     data, photos = old_catalog
+    vectors_before = _rows(data, "SELECT content_hash, vector FROM vectors ORDER BY content_hash")
     with Library(data, bundled_model_sidecar(), annoy_min_items=1) as library:
         assert library.embedder.heads is None and library.spec.extra["finetuned"]
         report = library.index(photos)
@@ -150,6 +151,8 @@ def test_the_installed_model_decodes_for_its_predictions_but_keeps_the_vectors(
         assert library.vector_key == OLD_MODEL_ID
         assert all(p.answers["kind"].label is not None for p in library.predictions(photos))
     assert _rows(data, "SELECT DISTINCT model_id FROM vectors") == [(OLD_MODEL_ID,)]
+    # The decoded images' embeddings, written again, are the stored ones bit for bit.
+    assert _rows(data, "SELECT content_hash, vector FROM vectors ORDER BY content_hash") == vectors_before
 
 
 def test_another_embedder_embeds_everything_again(old_catalog: tuple[Path, Path], tmp_path: Path) -> None:
