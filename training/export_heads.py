@@ -69,19 +69,19 @@ def tail_heads_of(arrays: dict[str, NDArray[Any]]) -> tuple[str, ...]:
 
 
 class TunedBranch(nn.Module):
-    """trunk activation → the tail heads' probabilities, through the fine-tuned copy of the tail."""
+    """trunk activation → the tail heads' probabilities, in `names` order: the fine-tuned tail and
+    its heads as `fit` saved them (`tuned_heads_from`), with a softmax, as one module to export.
+    Its parts keep the names `tail` and `heads`: the exported graph's are made from them."""
 
     def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
         super().__init__()
-        self.names = tail_heads_of(arrays)
-        self.tail = tuned_heads_from(arrays).tail
-        self.heads = nn.ModuleDict(
-            {h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in self.names}
-        )
+        tuned = tuned_heads_from(arrays)
+        self.tail, self.heads = tuned.tail, tuned.heads
+        self.names = tuple(self.heads.keys())
 
     def forward(self, activation: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        tuned = unit_length(self.tail(activation))
-        return tuple(F.softmax(self.heads[h](tuned), dim=-1) for h in self.names)
+        features = unit_length(self.tail(activation))
+        return tuple(F.softmax(self.heads[h](features), dim=-1) for h in self.names)
 
 
 class HeadsModel(nn.Module):
@@ -90,8 +90,9 @@ class HeadsModel(nn.Module):
     def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
         super().__init__()
         net = load_lite0()
-        self.heads = nn.ModuleDict({h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in HEADS})
         self.tail_heads = tail_heads_of(arrays)
+        linear = [h for h in HEADS if h not in self.tail_heads]  # the tail's heads are the branch's
+        self.heads = nn.ModuleDict({h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in linear})
         if self.tail_heads:
             self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
             self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)
@@ -208,10 +209,11 @@ def trunk_activation(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]) ->
 def _tuned_branch(arrays: dict[str, NDArray[Any]], activation: str, *, opset: int) -> onnx.GraphProto:
     """The fine-tuned tail and its heads as graph parts reading `activation`: every name of its own
     prefixed with `tuned/`, so none can clash with the installed graph's; outputs named by head."""
-    names = tail_heads_of(arrays)
+    module = TunedBranch(arrays)
+    names = module.names
     exported = onnx.load_from_string(
         export_onnx(
-            TunedBranch(arrays),
+            module,
             input_shape=ACTIVATION_SHAPE,
             input_name="activation",
             output_name=names,

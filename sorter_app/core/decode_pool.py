@@ -69,8 +69,7 @@ def start_server() -> None:
     Idempotent and cheap once running; nothing on platforms without a fork server. Only a head
     start: where the server cannot start now (no process or descriptor left), the first decode
     tries again and reports what fails then."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        _context()  # the preload must be set before the server starts
+    if _context().get_start_method() == "forkserver":  # _context() sets the server's preload
         from multiprocessing import forkserver
 
         with contextlib.suppress(OSError):
