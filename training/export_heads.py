@@ -192,18 +192,20 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
 
 
 def trunk_activation(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]) -> str:
-    """The tensor the tail starts from: the last one of the trunk activation's shape before the
-    embedding (the input of block `CUT_BLOCK`; the tail itself never has 192 channels)."""
+    """The tensor the tail starts from: what block `CUT_BLOCK`'s expand conv reads, checked to be of
+    the trunk activation's shape (the torch export names every node after its module)."""
     shapes = {
         v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim[1:])
         for v in onnx.shape_inference.infer_shapes(model).graph.value_info
     }
-    found: list[str] = [out for node in nodes for out in node.output if shapes.get(out) == ACTIVATION_SHAPE]
-    if not found:
+    expand = f"/_blocks.{CUT_BLOCK}/_expand_conv/Conv"
+    found: list[str] = [node.input[0] for node in nodes if node.name.endswith(expand)]
+    if len(found) != 1 or shapes.get(found[0]) != ACTIVATION_SHAPE:
         raise TrainingError(
-            f"no tensor of shape {ACTIVATION_SHAPE} in the installed graph: not a Lite0 trunk"
+            f"no node named …{expand} reading a {ACTIVATION_SHAPE} tensor in the installed graph: "
+            "not a Lite0 trunk exported by sorter-train"
         )
-    return found[-1]
+    return found[0]
 
 
 def _tuned_branch(arrays: dict[str, NDArray[Any]], activation: str, *, opset: int) -> onnx.GraphProto:

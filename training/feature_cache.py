@@ -106,6 +106,14 @@ class FeatureCache:
         return array
 
     def activations(self, view: str) -> NDArray[np.float16]:
+        """The trunk's output before block `CUT_BLOCK`; a cache cut elsewhere would feed the tail the
+        wrong layer's activations (same shape), so it is refused rather than read."""
+        cut = self.meta.get("cut_block")
+        if cut != CUT_BLOCK:
+            raise TrainingError(
+                f"{self.folder}: activations cut before block {cut}, the tail starts at block {CUT_BLOCK}: "
+                "run `sorter-train features` again"
+            )
         array: NDArray[np.float16] = np.load(self.folder / f"act_{view}.npy", mmap_mode="r")
         return array
 

@@ -134,6 +134,23 @@ def test_the_centre_view_is_what_the_app_embeds(cache: Path, manifest: Path, tmp
     assert features.activations("aug0").shape[1:] == (192, 7, 7)
 
 
+def test_activations_cut_elsewhere_are_refused(cache: Path, tmp_path: Path) -> None:
+    """Every cut between blocks 12 and 15 gives a [192, 7, 7] activation, so only the record says
+    which layer a cache holds; a tail must never train on another layer's output."""
+    import shutil
+
+    from training.errors import TrainingError
+    from training.trunk import CUT_BLOCK
+
+    copy = tmp_path / "features"
+    shutil.copytree(cache, copy)
+    meta = json.loads((copy / "cache.json").read_text(encoding="utf-8"))
+    (copy / "cache.json").write_text(json.dumps({**meta, "cut_block": CUT_BLOCK + 1}), encoding="utf-8")
+    with pytest.raises(TrainingError, match="run `sorter-train features` again"):
+        FeatureCache(copy).activations("centre")
+    assert FeatureCache(cache).activations("centre").shape[1:] == (192, 7, 7)
+
+
 def test_a_held_out_source_is_never_trained_on(cache: Path) -> None:
     data = load_selection_data([cache])
     seen: list[set[str]] = []
