@@ -10,11 +10,9 @@ on a family of graphics it has never seen. Inputs come from package registries, 
 - `flags`: flag-icons (npm, MIT), 4×3 and 1×1 SVG flags of ~270 countries and regions.
 - `logos`: simple-icons (npm, CC0-1.0), ~3,400 brand logos, drawn in a brand-like colour, with or
   without the brand's name beside them.
-- `maps`: a third @svg-maps/* (npm, CC-BY-4.0: world, germany, canada, brazil, japan, china,
-  india, australia, italy, spain, mexico, netherlands), regions filled as a choropleth, a political
-  map or one highlighted region, zoomed and framed at random; a third street plans and a third
-  topographic sheets drawn from nothing (`map_renders.py`); most lettered, some with a title,
-  legend, scale bar or frame.
+- `maps`: @svg-maps/* (npm, CC-BY-4.0: world, germany, canada, brazil, japan, china, india,
+  australia, italy, spain, mexico, netherlands), regions filled as a choropleth, a political map or
+  one highlighted region, zoomed and framed at random.
 - `screenshots`: Qt widgets (PySide6, already a dependency) — forms, tables, lists, text editors,
   trees — filled with random words and grabbed offscreen.
 - `manual_pages`: pages of PDF manuals shipped by Debian packages (libtasn1-doc, shared-mime-info,
@@ -41,8 +39,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PIL import Image
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
-
-from . import map_renders
 
 WORDS = [
     "file",
@@ -180,54 +176,40 @@ def _map_regions(index_js: Path) -> tuple[str, list[str]]:
 
 
 def maps(npm: Path, count: int) -> Iterator[Render]:
-    """A third each of region maps (@svg-maps), street plans and topographic sheets
-    (`training/map_renders.py`), most of them lettered and framed as real maps are."""
     sets = [_map_regions(p) for p in sorted(npm.glob("svg-maps-*/package/index.js"))]
     for i in range(count):
         view_box, regions = sets[i % len(sets)]
 
         def render(
-            rng: random.Random, view_box: str = view_box, regions: list[str] = regions, style: int = i % 3
+            rng: random.Random, view_box: str = view_box, regions: list[str] = regions
         ) -> QtGui.QImage:
+            style = rng.choice(("choropleth", "political", "highlight"))
+            ramp = _random_colour(rng)
+            border = rng.choice(("#ffffff", "#555555", "#222222", "#999999"))
+            paths = []
+            target = rng.randrange(len(regions))
+            for j, path in enumerate(regions):
+                if style == "choropleth":
+                    fill = ramp.lighter(100 + rng.randrange(0, 120)).name()
+                elif style == "political":
+                    fill = _random_colour(rng, light=True).name()
+                else:
+                    fill = ramp.name() if j == target else "#dddddd"
+                paths.append(f'<path d="{path}" fill="{fill}" stroke="{border}" stroke-width="0.5"/>')
+            x, y, w, h = (float(v) for v in view_box.split())
+            zoom = rng.choice((1.0, 1.0, 0.6, 0.4))
+            zx, zy = x + rng.random() * w * (1 - zoom), y + rng.random() * h * (1 - zoom)
+            svg = (
+                f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{zx} {zy} {w * zoom} {h * zoom}">'
+                + "".join(paths)
+                + "</svg>"
+            )
+            sea = rng.choice(("#ffffff", "#aad3df", "#cfe8f3", "#f2efe9"))
             width = rng.randrange(200, 420)
             height = int(width * rng.uniform(0.6, 1.1))
-            if style == 1:
-                image = map_renders.street_map(rng, width, height)
-            elif style == 2:
-                image = map_renders.topographic_map(rng, width, height)
-            else:
-                image = _region_map(rng, view_box, regions, width, height)
-            return map_renders.annotate(image, rng) if rng.random() < 0.7 else image
+            return _svg_render(svg.encode(), width, height, QtGui.QColor(sea), rng.choice((0.0, 0.03, 0.08)))
 
         yield render
-
-
-def _region_map(
-    rng: random.Random, view_box: str, regions: list[str], width: int, height: int
-) -> QtGui.QImage:
-    style = rng.choice(("choropleth", "political", "highlight"))
-    ramp = _random_colour(rng)
-    border = rng.choice(("#ffffff", "#555555", "#222222", "#999999"))
-    paths = []
-    target = rng.randrange(len(regions))
-    for j, path in enumerate(regions):
-        if style == "choropleth":
-            fill = ramp.lighter(100 + rng.randrange(0, 120)).name()
-        elif style == "political":
-            fill = _random_colour(rng, light=True).name()
-        else:
-            fill = ramp.name() if j == target else "#dddddd"
-        paths.append(f'<path d="{path}" fill="{fill}" stroke="{border}" stroke-width="0.5"/>')
-    x, y, w, h = (float(v) for v in view_box.split())
-    zoom = rng.choice((1.0, 1.0, 0.6, 0.4))
-    zx, zy = x + rng.random() * w * (1 - zoom), y + rng.random() * h * (1 - zoom)
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{zx} {zy} {w * zoom} {h * zoom}">'
-        + "".join(paths)
-        + "</svg>"
-    )
-    sea = rng.choice(("#ffffff", "#aad3df", "#cfe8f3", "#f2efe9"))
-    return _svg_render(svg.encode(), width, height, QtGui.QColor(sea), rng.choice((0.0, 0.03, 0.08)))
 
 
 def _fill_widget(rng: random.Random) -> QtWidgets.QWidget:
