@@ -46,21 +46,13 @@ from .pretrained import load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import update_selection_md
-from .tail_finetune import tuned_heads_from
+from .tail_finetune import linear_layer, tuned_heads_from
 from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, Tail, Trunk, unit_length
 
 OUTPUT_NAMES = ("embedding", *HEADS)
 PARITY_TOLERANCE = 1e-4
 CREATED_BY = "sorter-train export-heads"
 ONLY_WHEN = {"scene": {"kind": "photo"}, "room": {"scene": "indoor"}}
-
-
-def _linear(weight: NDArray[Any], bias: NDArray[Any]) -> nn.Linear:
-    layer = nn.Linear(weight.shape[1], weight.shape[0])
-    with torch.no_grad():
-        layer.weight.copy_(torch.from_numpy(np.asarray(weight, dtype=np.float32)))
-        layer.bias.copy_(torch.from_numpy(np.asarray(bias, dtype=np.float32)))
-    return layer
 
 
 def tail_heads_of(arrays: dict[str, NDArray[Any]]) -> tuple[str, ...]:
@@ -92,7 +84,9 @@ class HeadsModel(nn.Module):
         net = load_lite0()
         self.tail_heads = tail_heads_of(arrays)
         linear = [h for h in HEADS if h not in self.tail_heads]  # the tail's heads are the branch's
-        self.heads = nn.ModuleDict({h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in linear})
+        self.heads = nn.ModuleDict(
+            {h: linear_layer(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in linear}
+        )
         if self.tail_heads:
             self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
             self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)

@@ -83,11 +83,12 @@ class TunedHeads(nn.Module):
         return {name: head(x) for name, head in self.heads.items()}
 
 
-def _linear(weight: NDArray[np.float32], bias: NDArray[np.float32]) -> nn.Linear:
+def linear_layer(weight: NDArray[Any], bias: NDArray[Any]) -> nn.Linear:
+    """A torch layer holding a linear head's arrays (`weight` is [classes, dim]), as float32."""
     layer = nn.Linear(weight.shape[1], weight.shape[0])
     with torch.no_grad():
-        layer.weight.copy_(torch.from_numpy(weight))
-        layer.bias.copy_(torch.from_numpy(bias))
+        layer.weight.copy_(torch.from_numpy(np.asarray(weight, dtype=np.float32)))
+        layer.bias.copy_(torch.from_numpy(np.asarray(bias, dtype=np.float32)))
     return layer
 
 
@@ -135,7 +136,7 @@ def train_tail(
         classes = len(HEAD_LABELS[head])
         w = source_balanced_weights(y, data.source[labelled], classes)
         lr = fit_logistic(centre_embedding[labelled], y, classes, c=config.head_c, sample_weight=w)
-        heads[head] = _linear(lr.weight, lr.bias)
+        heads[head] = linear_layer(lr.weight, lr.bias)
     model = TunedHeads(Tail(load_lite0(), CUT_BLOCK), heads)
     model.eval()  # BatchNorm statistics stay the ImageNet ones; there is no dropout
     start = [p.detach().clone() for p in model.tail.parameters()]
@@ -194,7 +195,7 @@ def tuned_heads_from(arrays: dict[str, Any]) -> TunedHeads:
     tail.load_state_dict(
         {k.removeprefix("tail/"): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("tail/")}
     )
-    heads = {h: _linear(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in TAIL_HEADS}
+    heads = {h: linear_layer(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in TAIL_HEADS}
     return TunedHeads(tail, heads).eval()
 
 
