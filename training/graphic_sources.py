@@ -325,7 +325,11 @@ def generate(npm: Path, pdfs: list[Path], out: Path, per_source: int, seed: int 
     pages.mkdir(parents=True, exist_ok=True)
     for page in manual_pages(pdfs, pages):
         rows.append({"path": str(page), "source": "graphic/manual_pages"})
-    manifest = out / "manifest.csv"
+    return write_graphics_manifest(out / "manifest.csv", rows)
+
+
+def write_graphics_manifest(manifest: Path, rows: list[dict[str, str]]) -> Path:
+    """A manifest `sorter-train features` reads: each row's path and source, kind `non_photo`."""
     with manifest.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, ["path", "source", "scene", "room", "kind"])
         writer.writeheader()

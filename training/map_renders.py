@@ -20,7 +20,6 @@ Usage (writes OUT/drawn_maps/*.png and OUT/manifest.csv with kind `non_photo`):
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import random
@@ -28,7 +27,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
+
+from .graphic_sources import _app, write_graphics_manifest
 
 LAND = ("#f2efe9", "#f8f4f0", "#ffffff", "#eeeeee", "#e8e0d8", "#f5f3e5")
 WATER = ("#aad3df", "#9ec9e2", "#b5d0d0", "#a0c8f0")
@@ -250,8 +251,7 @@ def drawn_map(rng: random.Random) -> QtGui.QImage:
 
 def write_drawn_maps(out: Path, count: int, seed: int = 0) -> Path:
     """OUT/drawn_maps/drawn_maps-NNNN.png and OUT/manifest.csv (source `graphic/drawn_maps`)."""
-    if QtWidgets.QApplication.instance() is None:
-        QtWidgets.QApplication([])
+    _app()
     folder = out / "drawn_maps"
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"{seed}/drawn_maps")
@@ -260,21 +260,8 @@ def write_drawn_maps(out: Path, count: int, seed: int = 0) -> Path:
         target = folder / f"drawn_maps-{i:04d}.png"
         if not drawn_map(rng).save(str(target)):
             raise OSError(f"could not write {target}")
-        rows.append(
-            {
-                "path": str(target),
-                "source": "graphic/drawn_maps",
-                "scene": "",
-                "room": "",
-                "kind": "non_photo",
-            }
-        )
-    manifest = out / "manifest.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, ["path", "source", "scene", "room", "kind"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+        rows.append({"path": str(target), "source": "graphic/drawn_maps"})
+    return write_graphics_manifest(out / "manifest.csv", rows)
 
 
 def main() -> None:
