@@ -176,6 +176,29 @@ def test_a_threshold_never_keeps_less_than_the_coverage_floor(cache: Path) -> No
     assert not choice.target_reached and choice.coverage >= 0.85
 
 
+def test_each_held_out_source_keeps_the_coverage_floor_not_only_their_pool(cache: Path) -> None:
+    """Two easy sources the model is sure and right on, one hard one where it is unsure and often
+    wrong: held to the pool, the hard source is answered for far fewer than 85 % of its photos;
+    held source by source, it keeps 85 %, as a new folder from a hard source would."""
+    data = load_selection_data([cache])
+    rows = np.flatnonzero(data.labels["scene"] >= 0)
+    y = data.labels["scene"][rows]
+    hard = data.source[rows] == "outside"
+    rng = np.random.default_rng(0)
+    sure = np.where(hard, rng.uniform(0.5, 0.99, rows.size), 0.999)
+    said = np.where(~hard | (rng.random(rows.size) < 0.6), y, 1 - y)
+    probs = np.empty((rows.size, 2), dtype=np.float32)
+    probs[np.arange(rows.size), said] = sure
+    probs[np.arange(rows.size), 1 - said] = 1 - sure
+    held = HeldOut(rows, probs)
+    sure = probs.max(1)  # as stored: float32
+    pooled = choose_head_threshold(data, "scene", held, target=0.99)
+    each = choose_head_threshold(data, "scene", held, target=0.99, each_source=True)
+    assert (sure[hard] >= pooled.unknown_below).mean() < 0.85
+    assert (sure[hard] >= each.unknown_below).mean() >= 0.85
+    assert (sure[~hard] >= each.unknown_below).all() and not each.target_reached
+
+
 def test_fit_and_export_give_the_app_a_kind_first_model(run: Path, tmp_path: Path) -> None:
     figures = json.loads((run / "run" / FIT_FILE).read_text())
     assert figures["recipe"] == "lr" and set(figures["thresholds"]) == {"kind", "scene", "room"}
