@@ -287,3 +287,11 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
         "room": True,
     }
     assert list(prediction_heads(spec)) == ["kind", "scene", "room"]
+
+    # The same run again (as after choosing new thresholds only): the same graph, the same model id,
+    # and its record of which names hold its vectors is kept, not rewritten as "the same graph as itself".
+    assert main(["export-heads", "--run", str(tuned_run), "--install", "--models-dir", str(models)]) == 0
+    again = load_spec(models / "image-sorter.json")
+    assert again.model_id == spec.model_id
+    assert again.extra["embedding_from"] == spec.extra["embedding_from"]
+    assert again.embedding_names == spec.embedding_names
