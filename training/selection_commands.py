@@ -73,8 +73,9 @@ def add_selection_parsers(commands: Any) -> None:
         "fit",
         help="fit the chosen recipe on every source; thresholds from its held-out predictions",
         description="Fit the recipe chosen with `select` (scene and room; --kind-recipe for kind) on every "
-        "source, choose each head's 'unknown' threshold on the recipe's pooled held-out predictions "
-        "(target accuracy, at least 85 %% coverage), and write RUN_DIR/heads.npz and fit.json.",
+        "source, choose each head's 'unknown' threshold on the recipe's held-out predictions "
+        "(target accuracy, at least 85 %% coverage; for scene and room on every held-out source), and "
+        "write RUN_DIR/heads.npz and fit.json.",
     )
     fit.add_argument(
         "--selection", type=Path, action="append", required=True, help="a folder `select` wrote (repeatable)"

@@ -13,6 +13,7 @@ from typing import Any
 from sorter_app.core.atomic import atomic_write_text
 from sorter_app.core.model_spec import ModelSpec
 
+from .heldout_thresholds import EACH_SOURCE
 from .models_md import BEGIN as OLD_BEGIN
 from .models_md import END as OLD_END
 from .selection_data import HEAD_LABELS, HEADS
@@ -72,10 +73,15 @@ def _recipe_table(head: str, figures: dict[str, Any], descriptions: dict[str, st
 def _side_by_side(head: str, fit: dict[str, Any]) -> list[str]:
     ours, base = fit["per_source"][head], fit["baseline"]["per_source"][head]
     t, bt = fit["thresholds"][head], fit["baseline"]["thresholds"][head]
+    rule = (
+        "held for each held-out source"
+        if head in EACH_SOURCE
+        else "chosen on the pooled held-out predictions"
+    )
     lines = [
         f"**{head}** — installed `{fit['recipe'] if head != 'kind' else fit['kind_recipe']}` (unknown below "
         f"{t['unknown_below']:.3f}) vs baseline `lr` (unknown below {bt['unknown_below']:.3f}), thresholds "
-        "chosen on the pooled held-out predictions:",
+        f"{rule}:",
         "",
         "| held-out source | images | lr: all | lr: coverage | lr: right of kept | installed: all | "
         "installed: coverage | installed: right of kept |",
