@@ -3,7 +3,7 @@ the installed recipe, and an in-source estimate of rooms on Places365-like photo
 
     .venv/bin/python -m tools.tail_variants run --cache CACHE --out DIR NAME...   (one .npz per variant)
     .venv/bin/python -m tools.tail_variants report --cache CACHE --out DIR
-    .venv/bin/python -m tools.tail_variants insource --cache CACHE
+    .venv/bin/python -m tools.tail_variants insource --cache CACHE --selection SELECT_DIR
 
 `run` trains each variant once per held-out photo source and keeps every epoch's held-out
 probabilities, plus those of the tail with its weights averaged over epochs 1–8, 2–8 and 4–8.
@@ -21,7 +21,7 @@ validation photos get; on the same rooms #10 measured `lr` at 82 % and 89 %.
 from __future__ import annotations
 
 import argparse
-from functools import partial
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ from sorter_app.paths import bundled_model_sidecar
 from training.pretrained import load_lite0
 from training.selection import logistic_recipe
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
+from training.selection_run import SELECTION_FILE
 from training.tail_finetune import TAIL_HEADS, TailConfig, TunedHeads, linear_layer, predict_tail, train_tail
+from training.tail_selection import best_epochs
 from training.trunk import CUT_BLOCK, Tail
 
 VARIANTS = {
@@ -132,11 +134,10 @@ def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[An
 
     curves = {e: scores(f"e{e}") for e in epochs}
 
-    def mean_score(e: int, skip: str) -> float:
-        values = [v for s, by in curves[e].items() if s != skip for v in by.values() if v is not None]
-        return float(np.mean(values))
-
-    nested = {s: max(epochs, key=partial(mean_score, skip=s)) for s in sources}
+    by_source = {
+        s: [{h: v for h, v in curves[e][s].items() if v is not None} for e in epochs] for s in sources
+    }
+    nested = {s: epochs[best_epochs(by_source, skip=s)] for s in sources}  # as `select` reports them
     print(f"{name}: nested epochs {nested}")
     print(_line("nested", {s: curves[nested[s]][s] for s in sources}))
     print(_line("epoch 0 = lr", curves[0]))
@@ -145,7 +146,7 @@ def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[An
         print(_line(f"avg {start}+lr", scores(f"avg{start}", plus_lr=True)))
 
 
-def insource(data: SelectionData) -> None:
+def insource(data: SelectionData, epochs: int) -> None:
     shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
     rng = np.random.default_rng(0)
     room = data.labels["room"]
@@ -189,10 +190,18 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help=f"for run: any of {', '.join(VARIANTS)}")
     parser.add_argument("--cache", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--selection",
+        type=Path,
+        help="for insource: the `select --tail` folder whose epoch count the installed tail was fitted with",
+    )
+    args = parser.parse_intermixed_args()  # names before or after the options
     data = load_selection_data(args.cache)
     if args.command == "insource":
-        insource(data)
+        if args.selection is None:
+            parser.error("insource needs --selection (e.g. /work/tmp/model/sel_all)")
+        record = json.loads((args.selection / SELECTION_FILE).read_text(encoding="utf-8"))
+        insource(data, int(record["tail"]["epochs"]))
         return
     if args.out is None:
         parser.error("--out is needed")

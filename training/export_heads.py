@@ -293,7 +293,8 @@ def export_heads(
             raise TrainingError(f"the embedding differs from the installed model's ({base.model_id})")
         log(f"heads appended to {base.model_id}'s graph: embedding bit-identical to it")
         same_graph = base.sha256 == hashlib.sha256(data).hexdigest()  # e.g. new thresholds only
-        identity = dict(base.extra["embedding_from"]) if same_graph else shared_embedding(base)
+        kept = base.extra.get("embedding_from")
+        identity = dict(kept) if same_graph and kept else shared_embedding(base)
     else:
         identity = embedder_identity(session, batch, log)
         if identity["max_abs_diff"] != 0.0:

@@ -88,7 +88,8 @@ WORDS = [
 Render = Callable[[random.Random], QtGui.QImage]
 
 
-def _app() -> QtWidgets.QApplication:
+def qt_app() -> QtWidgets.QApplication:
+    """The process's Qt application (offscreen), made on first use: renders need one."""
     app = QtWidgets.QApplication.instance()
     return app if isinstance(app, QtWidgets.QApplication) else QtWidgets.QApplication([])
 
@@ -305,7 +306,7 @@ def _save(image: QtGui.QImage, target: Path) -> None:
 
 
 def generate(npm: Path, pdfs: list[Path], out: Path, per_source: int, seed: int = 0) -> Path:
-    _app()
+    qt_app()
     rows: list[dict[str, str]] = []
     families: dict[str, Iterator[Render]] = {
         "flags": flags(npm, per_source),

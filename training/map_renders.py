@@ -29,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6 import QtCore, QtGui
 
-from .graphic_sources import _app, write_graphics_manifest
+from .graphic_sources import qt_app, write_graphics_manifest
 
 LAND = ("#f2efe9", "#f8f4f0", "#ffffff", "#eeeeee", "#e8e0d8", "#f5f3e5")
 WATER = ("#aad3df", "#9ec9e2", "#b5d0d0", "#a0c8f0")
@@ -251,7 +251,7 @@ def drawn_map(rng: random.Random) -> QtGui.QImage:
 
 def write_drawn_maps(out: Path, count: int, seed: int = 0) -> Path:
     """OUT/drawn_maps/drawn_maps-NNNN.png and OUT/manifest.csv (source `graphic/drawn_maps`)."""
-    _app()
+    qt_app()
     folder = out / "drawn_maps"
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"{seed}/drawn_maps")

@@ -1,5 +1,6 @@
-"""The drawn maps of the `maps` graphic source: reproducible, the size asked for, and map-like
-(many colours, lettering), so that the kind head learns maps, not a blank page."""
+"""The drawn maps, a family of graphics the kind head is tested on but never trained on
+(`graphic/drawn_maps`): reproducible, the size asked for, and map-like (many colours, lettering),
+so that passing on them means something about maps, not about blank pages."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ def _pixels(image: QtGui.QImage) -> np.ndarray:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def qt_app() -> None:
-    graphic_sources._app()
+def qt_application() -> None:
+    graphic_sources.qt_app()
 
 
 @pytest.mark.parametrize("style", sorted(DRAWERS))

@@ -19,7 +19,7 @@ MAPS = 12
 
 @pytest.fixture(scope="module")
 def said(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str | None]]:
-    graphic_sources._app()
+    graphic_sources.qt_app()
     folder = tmp_path_factory.mktemp("maps") / "folder"
     folder.mkdir()
     for i in range(MAPS):
