@@ -366,14 +366,23 @@ def test_cancel_keeps_every_image_in_view_and_resume_finishes(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
     folder = tmp_path / "big"
-    images = 80  # a cancel after the first progress lands after ~30 on a quiet 2-core machine
+    # More than a cancel at the first progress can reach: that progress comes after a batch (32),
+    # and the files in flight when the cancel lands (up to 2 batches + the workers) are kept.
+    images = 200
     for i in range(images):
-        builders.write_jpeg(folder / f"img{i:02d}.jpg", seed=i, size=(1280, 960))
+        builders.write_jpeg(folder / f"img{i:03d}.jpg", seed=i, size=(640, 480))
+    seen: list[bool] = []
+
+    def cancel_at_first_progress(value: int) -> None:  # in the same event, not at the next poll
+        if value > 0 and not seen:
+            seen.append(window.progress.cancel_button.isVisibleTo(window))
+            window.progress.cancel_button.click()
+
+    window.progress.bar.valueChanged.connect(cancel_at_first_progress)
     window.open_folder(folder)
-    qtbot.waitUntil(lambda: window.progress.bar.value() > 0, timeout=LONG)
-    assert window.progress.label.text().startswith("Indexing") and "images/s" in window.progress.label.text()
-    assert window.progress.cancel_button.isVisibleTo(window)
-    window.progress.cancel_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=LONG)
+    label = window.progress.label.text()
+    assert seen == [True] and label.startswith(("Indexing", "Stopping")), label
     qtbot.waitUntil(lambda: window.session.report is not None and settled(window), timeout=LONG)
     report = window.session.report
     assert report is not None and report.cancelled and 0 < report.indexed < images, report
