@@ -302,6 +302,7 @@ def export_heads(
                 f"the embedding is not bit-identical to the embedder's ({identity['max_abs_diff']:.3g})"
             )
     thresholds = {h: float(figures["thresholds"][h]["unknown_below"]) for h in HEADS}
+    this = [command_entry(command)] if command is not None else []  # listed once, however often run
     spec = lite0_model_spec(
         hashlib.sha256(data).hexdigest(),
         id_prefix="image-sorter",
@@ -317,7 +318,7 @@ def export_heads(
             "recipe": figures["recipe"],
             "kind_recipe": figures["kind_recipe"],
             "heldout": {k: figures[k] for k in ("thresholds", "per_source", "app_view", "baseline")},
-            "commands": read_commands(run_dir) + ([command_entry(command)] if command is not None else []),
+            "commands": [c for c in read_commands(run_dir) if c not in this] + this,
         },
     )
     out = run_dir / "export"

@@ -348,3 +348,5 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
     assert again.model_id == spec.model_id
     assert again.extra["embedding_from"] == spec.extra["embedding_from"]
     assert again.embedding_names == spec.embedding_names
+    commands = [c["command"] for c in again.extra["commands"]]
+    assert len(commands) == len(set(commands)) and commands[-1].startswith("sorter-train export-heads")
