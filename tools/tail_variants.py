@@ -31,13 +31,19 @@ from numpy.typing import NDArray
 
 from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
-from training.pretrained import load_lite0
 from training.selection import logistic_recipe
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.selection_run import SELECTION_FILE
-from training.tail_finetune import TAIL_HEADS, TailConfig, TunedHeads, linear_layer, predict_tail, train_tail
+from training.tail_finetune import (
+    TAIL_HEADS,
+    TailConfig,
+    TunedHeads,
+    predict_tail,
+    train_tail,
+    tuned_arrays,
+    tuned_heads_from,
+)
 from training.tail_selection import best_epochs
-from training.trunk import CUT_BLOCK, Tail
 
 VARIANTS = {
     "installed": TailConfig(),
@@ -46,16 +52,6 @@ VARIANTS = {
     "sp1e-3": TailConfig(l2_sp=1e-3),
 }
 AVERAGED_FROM = (1, 2, 4)
-
-
-def _tail_model(state: dict[str, torch.Tensor]) -> TunedHeads:
-    heads = {
-        h: linear_layer(state[f"heads.{h}.weight"].numpy(), state[f"heads.{h}.bias"].numpy())
-        for h in TAIL_HEADS
-    }
-    model = TunedHeads(Tail(load_lite0(), CUT_BLOCK), heads)
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def _photo_rows(data: SelectionData) -> NDArray[np.bool_]:
@@ -83,7 +79,9 @@ def run(data: SelectionData, name: str, out: Path) -> None:
         for start in AVERAGED_FROM:
             states = trained.states[start:]
             average = {k: torch.stack([s[k].float() for s in states]).mean(0) for k in states[-1]}
-            for head, probs in predict_tail(_tail_model(average), activations["centre"][test]).items():
+            for head, probs in predict_tail(
+                tuned_heads_from(tuned_arrays(average)), activations["centre"][test]
+            ).items():
                 saved[f"{source}/{head}/avg{start}"] = probs
         saved[f"{source}/rows"] = test
         print(f"{name}: held out {source}", flush=True)
@@ -181,7 +179,10 @@ def insource(data: SelectionData, epochs: int) -> None:
     )  # the installed epoch count
     activations = {view: data.activations(view) for view in config.views}
     trained = train_tail(data, train, config, activations, data.embeddings("centre"), log=lambda _: None)
-    show("tail", predict_tail(_tail_model(trained.states[-1]), activations["centre"][test])["room"])
+    show(
+        "tail",
+        predict_tail(tuned_heads_from(tuned_arrays(trained.states[-1])), activations["centre"][test])["room"],
+    )
 
 
 def main() -> None:

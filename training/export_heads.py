@@ -277,6 +277,7 @@ def export_heads(
         data = export_onnx(
             model, input_shape=(3, pre.size, pre.size), input_name=INPUT_NAME, output_name=OUTPUT_NAMES
         )
+    digest = hashlib.sha256(data).hexdigest()
     session = onnx_session(data)
     diff = parity(model, session, batch)
     log(
@@ -292,7 +293,7 @@ def export_heads(
         if not np.array_equal(theirs, ours):
             raise TrainingError(f"the embedding differs from the installed model's ({base.model_id})")
         log(f"heads appended to {base.model_id}'s graph: embedding bit-identical to it")
-        same_graph = base.sha256 == hashlib.sha256(data).hexdigest()  # e.g. new thresholds only
+        same_graph = base.sha256 == digest  # e.g. new thresholds only
         kept = base.extra.get("embedding_from")
         identity = dict(kept) if same_graph and kept else shared_embedding(base)
     else:
@@ -304,7 +305,7 @@ def export_heads(
     thresholds = {h: float(figures["thresholds"][h]["unknown_below"]) for h in HEADS}
     this = [command_entry(command)] if command is not None else []  # listed once, however often run
     spec = lite0_model_spec(
-        hashlib.sha256(data).hexdigest(),
+        digest,
         id_prefix="image-sorter",
         preprocess=pre,
         outputs=sidecar_outputs(thresholds),

@@ -27,7 +27,7 @@ from .linear import LinearModel
 from .selection import HeldOut, Recipe, average_views, embedding_recipes
 from .selection_data import HEAD_LABELS, HEADS, SelectionData, load_selection_data
 from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
-from .tail_finetune import TAIL_HEADS, TailConfig, predict_tail, train_tail, tuned_heads_from
+from .tail_finetune import TAIL_HEADS, TailConfig, predict_tail, train_tail, tuned_arrays, tuned_heads_from
 
 HEADS_FILE = "heads.npz"
 FIT_FILE = "fit.json"
@@ -153,12 +153,6 @@ def _fit_heads(
         rows = np.flatnonzero((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
         activations = {view: data.activations(view) for view in config.views}
         run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)
-        for key, value in run.states[-1].items():
-            name = key.removeprefix("heads.")
-            if key.startswith("heads."):
-                head, what = name.split(".")
-                arrays[f"{head}/{what}"] = value.numpy()
-            else:
-                arrays[key.replace(".", "/", 1)] = value.numpy()
+        arrays.update(tuned_arrays(run.states[-1]))
         arrays["tail_heads"] = np.array(TAIL_HEADS)
     return arrays

@@ -189,6 +189,19 @@ def train_tail(
     return TailRun(states, history, time.perf_counter() - started)
 
 
+def tuned_arrays(state: dict[str, torch.Tensor]) -> dict[str, NDArray[Any]]:
+    """A `TunedHeads` state as `fit` saves it (`tail/<param>`, `<head>/weight|bias`): what
+    `tuned_heads_from` reads back."""
+    arrays: dict[str, NDArray[Any]] = {}
+    for key, value in state.items():
+        if key.startswith("heads."):
+            head, what = key.removeprefix("heads.").split(".")
+            arrays[f"{head}/{what}"] = value.numpy()
+        else:
+            arrays[key.replace(".", "/", 1)] = value.numpy()
+    return arrays
+
+
 def tuned_heads_from(arrays: dict[str, Any]) -> TunedHeads:
     """The model `fit` saved (`tail/<param>`, `<head>/weight|bias` for the tail's heads)."""
     tail = Tail(load_lite0(), CUT_BLOCK)
