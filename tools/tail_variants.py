@@ -43,7 +43,7 @@ from training.tail_finetune import (
     tuned_arrays,
     tuned_heads_from,
 )
-from training.tail_selection import best_epochs
+from training.tail_selection import best_epochs, photo_folds
 
 VARIANTS = {
     "installed": TailConfig(),
@@ -54,19 +54,12 @@ VARIANTS = {
 AVERAGED_FROM = (1, 2, 4)
 
 
-def _photo_rows(data: SelectionData) -> NDArray[np.bool_]:
-    return np.asarray((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
-
-
 def run(data: SelectionData, name: str, out: Path) -> None:
     config = VARIANTS[name]
     activations = {view: data.activations(view) for view in config.views}
     centre = data.embeddings("centre")
-    photo = _photo_rows(data)
     saved: dict[str, NDArray[Any]] = {}
-    for source in sorted(set(data.source[photo].tolist())):
-        test = np.flatnonzero(photo & (data.source == source))
-        train = np.flatnonzero(photo & (data.source != source))
+    for source, test, train in photo_folds(data):
 
         def evaluate(
             model: TunedHeads, epoch: int, test: NDArray[np.int64] = test, source: str = source
@@ -148,7 +141,7 @@ def insource(data: SelectionData, epochs: int) -> None:
     shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
     rng = np.random.default_rng(0)
     room = data.labels["room"]
-    photo = _photo_rows(data)
+    photo = data.labelled_photos
     places = np.flatnonzero((data.source == "places365_rooms") & (room >= 0))
     test = np.concatenate(
         [

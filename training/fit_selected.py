@@ -150,7 +150,7 @@ def _fit_heads(
         arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
     if recipe == TAIL:
         config = TailConfig.from_json({**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
-        rows = np.flatnonzero((data.labels["scene"] >= 0) | (data.labels["room"] >= 0))
+        rows = np.flatnonzero(data.labelled_photos)
         activations = {view: data.activations(view) for view in config.views}
         run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)
         arrays.update(tuned_arrays(run.states[-1]))

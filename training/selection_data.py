@@ -46,6 +46,11 @@ class SelectionData:
     def __len__(self) -> int:
         return int(self.source.shape[0])
 
+    @property
+    def labelled_photos(self) -> NDArray[np.bool_]:
+        """Rows with a scene or a room label: what the tail is trained and scored on."""
+        return np.asarray((self.labels["scene"] >= 0) | (self.labels["room"] >= 0))
+
     def sources_with(self, head: str) -> list[str]:
         return sorted(set(self.source[self.labels[head] >= 0].tolist()))
 

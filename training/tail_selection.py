@@ -8,7 +8,7 @@ chosen (`nested_epochs`), so that no source's score is picked with that source's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,18 @@ def best_epochs(curves: dict[str, list[dict[str, float]]], skip: str | None = No
     return int(np.argmax([_score(curves, e, skip) for e in range(epochs)]))
 
 
+def photo_folds(data: SelectionData) -> Iterator[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+    """(held-out source, its labelled photos, every other source's) for each photo source, in name
+    order: the folds every tail variant is trained and scored on."""
+    photo = data.labelled_photos
+    for source in sorted(set(data.source[photo].tolist())):
+        yield (
+            source,
+            np.flatnonzero(photo & (data.source == source)),
+            np.flatnonzero(photo & (data.source != source)),
+        )
+
+
 def tail_leave_one_source_out(
     data: SelectionData,
     config: TailConfig,
@@ -40,14 +52,11 @@ def tail_leave_one_source_out(
     """Held-out predictions per head (at each fold's nested epoch count) and the selection record."""
     activations = {view: data.activations(view) for view in config.views}
     centre = data.embeddings("centre")
-    photo = (data.labels["scene"] >= 0) | (data.labels["room"] >= 0)
-    sources = sorted(set(data.source[photo].tolist()))
+    photo = data.labelled_photos
     curves: dict[str, list[dict[str, float]]] = {}
     probs_by_epoch: dict[str, list[dict[str, NDArray[np.float32]]]] = {}
     tests: dict[str, NDArray[np.int64]] = {}
-    for source in sources:
-        test = np.flatnonzero(photo & (data.source == source))
-        train = np.flatnonzero(photo & (data.source != source))
+    for source, test, train in photo_folds(data):
         tests[source] = test
         probs_by_epoch[source] = []
 
@@ -77,7 +86,7 @@ def tail_leave_one_source_out(
     }
     for head in TAIL_HEADS:
         rows, probs, folds = [], [], {}
-        for source in sources:
+        for source in tests:
             nested = best_epochs(curves, skip=source)
             record["nested_epochs"][source] = nested
             test = tests[source]
