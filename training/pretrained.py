@@ -63,6 +63,7 @@ def packaged_weights(variant: str = "lite0") -> PretrainedWeights:
 
 
 def lite0_weights() -> PretrainedWeights:
+    """The installed backbone's weights."""
     return packaged_weights("lite0")
 
 
@@ -83,4 +84,5 @@ def load_pretrained(
 
 
 def load_lite0(weights: PretrainedWeights | None = None) -> EfficientNetLite:
+    """The installed backbone, at its own 224-px input."""
     return load_pretrained("lite0", weights)

@@ -52,12 +52,11 @@ def tail_leave_one_source_out(
     """Held-out predictions per head (at each fold's nested epoch count) and the selection record."""
     activations = {view: data.activations(view) for view in config.views}
     centre = data.embeddings("centre")
-    photo = data.labelled_photos
     curves: dict[str, list[dict[str, float]]] = {}
     probs_by_epoch: dict[str, list[dict[str, NDArray[np.float32]]]] = {}
-    tests: dict[str, NDArray[np.int64]] = {}
+    folds: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}  # source → (test, train)
     for source, test, train in photo_folds(data):
-        tests[source] = test
+        folds[source] = test, train
         probs_by_epoch[source] = []
 
         def evaluate(
@@ -85,11 +84,10 @@ def tail_leave_one_source_out(
         "nested_epochs": {},
     }
     for head in TAIL_HEADS:
-        rows, probs, folds = [], [], {}
-        for source in tests:
+        rows, probs, figures = [], [], {}
+        for source, (test, train) in folds.items():
             nested = best_epochs(curves, skip=source)
             record["nested_epochs"][source] = nested
-            test = tests[source]
             y = data.labels[head][test]
             has = y >= 0
             if not has.any():
@@ -97,7 +95,8 @@ def tail_leave_one_source_out(
             p = probs_by_epoch[source][nested][head][has]
             rows.append(test[has])
             probs.append(p)
-            trained = np.unique(data.labels[head][photo & (data.source != source) & (data.labels[head] >= 0)])
-            folds[source] = {**fold_figures(p, y[has], trained, len(HEAD_LABELS[head])), "epochs": nested}
-        held[head] = HeldOut(np.concatenate(rows), np.concatenate(probs), folds)
+            trained = np.unique(data.labels[head][train])
+            trained = trained[trained >= 0]
+            figures[source] = {**fold_figures(p, y[has], trained, len(HEAD_LABELS[head])), "epochs": nested}
+        held[head] = HeldOut(np.concatenate(rows), np.concatenate(probs), figures)
     return held, record

