@@ -11,7 +11,8 @@ cache's own manifest and decoded and preprocessed as the app does, at the given 
 and on the cache's own Lite0 centre embeddings as the first row: the cheapest fair comparison of
 backbones, since every later recipe starts from these features. It prints, per head and held-out
 source, the accuracy answering everything / on the 85 % of that source it is most sure of (per
-source, not `select`'s pooled threshold: a backbone is compared source by source). `speed` times
+source, not `select`'s pooled threshold: a backbone is compared source by source), then the same
+for rooms on `tools.tail_variants insource`'s Places365-like split. `speed` times
 each variant's ONNX embedder, or the installed model whole, through the app's own `Embedder`
 (2 threads, batch 32 of uint8 pixels).
 """
@@ -35,6 +36,7 @@ from sorter_app.core.atomic import atomic_path
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.model_spec import ModelSpec, Preprocess
 from sorter_app.paths import bundled_model_sidecar
+from tools.tail_variants import places_like_split
 from training.curate.inputs import read_manifest
 from training.efficientnet_lite import LiteEmbedder
 from training.errors import TrainingError
@@ -132,12 +134,24 @@ def load_embedding(path: Path, data: SelectionData) -> NDArray[np.float32]:
         return np.asarray(npz["embedding"], dtype=np.float32)
 
 
+def places_like_line(data: SelectionData, embedding: NDArray[np.float32]) -> str:
+    """Rooms on `tools.tail_variants insource`'s split: photos like #10's Places365 test, `lr`
+    trained on every other labelled photo (places365_rooms' rest included)."""
+    test, train = places_like_split(data)
+    train = train[data.labels["room"][train] >= 0]
+    probs = lr_on(embedding)(data, train, "room")(test)
+    right = probs.argmax(1) == data.labels["room"][test]
+    sure = np.argsort(-probs.max(1))[: round(COVERAGE * test.size)]
+    return f"  room, Places365-like (in source) {right.mean() * 100:5.1f} / {right[sure].mean() * 100:5.1f}"
+
+
 def report(cache: Path, files: Sequence[Path]) -> None:
     data = load_selection_data([cache])
     candidates = [("installed lite0 (the cache)", data.embeddings("centre"))]
     candidates += [(path.stem, load_embedding(path, data)) for path in files]
     for name, embedding in candidates:
-        print("\n".join(held_out_lines(data, name, embedding)), flush=True)
+        lines = [*held_out_lines(data, name, embedding), places_like_line(data, embedding)]
+        print("\n".join(lines), flush=True)
 
 
 def speed(embedder: Embedder, seconds: float = 10.0) -> float:

@@ -137,11 +137,10 @@ def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[An
         print(_line(f"avg {start}+lr", scores(f"avg{start}", plus_lr=True)))
 
 
-def insource(data: SelectionData, epochs: int) -> None:
-    shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
+def places_like_split(data: SelectionData) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(test, train): 100 photos per room of places365_rooms (seed 0), and every other labelled photo."""
     rng = np.random.default_rng(0)
     room = data.labels["room"]
-    photo = data.labelled_photos
     places = np.flatnonzero((data.source == "places365_rooms") & (room >= 0))
     test = np.concatenate(
         [
@@ -149,7 +148,13 @@ def insource(data: SelectionData, epochs: int) -> None:
             for c in range(len(HEAD_LABELS["room"]))
         ]
     )
-    train = np.setdiff1d(np.flatnonzero(photo), test)
+    return test, np.setdiff1d(np.flatnonzero(data.labelled_photos), test)
+
+
+def insource(data: SelectionData, epochs: int) -> None:
+    shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
+    room = data.labels["room"]
+    test, train = places_like_split(data)
     y = room[test]
 
     def show(name: str, probs: NDArray[np.float32]) -> None:
