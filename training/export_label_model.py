@@ -5,9 +5,11 @@ room answers, are exactly the installed model's) with the label-set heads append
 embedding; its sidecar is the installed one's plus an output per set. The app reads heads from the
 sidecar generically, so the sets appear wherever kind/scene/room do (`sorter predict --json`,
 export, Browse filter, detail pane). It shares the embedder, so a catalog's stored vectors stay
-its own. It carries a heads graph, and so predicts a catalog's images from those vectors without
-decoding anything, only when the installed model's heads all read the embedding; beside a
-fine-tuned tail (the bundled model's scene and room heads) each image is decoded once more.
+its own, and carries a heads graph, so a catalog's images get the sets' answers from those vectors
+without decoding anything. When the installed model's heads do not all read the embedding (a
+fine-tuned tail: the bundled model's scene and room heads), the graph holds the sets alone, and
+the sidecar's `answers_from` names the installed model, whose answers a catalog already holds and
+copies: nothing is decoded again for them either (unless the catalog never held them).
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def _check_embedder(report: dict[str, Any], base: ModelSpec) -> None:
         f"the label sets were trained on {curated.get('model_id')!r} embeddings, "
         f"not on the embedding of the model they would be added to ({base.model_id})"
     )
+
+
+def _copied_answers(base: ModelSpec) -> dict[str, str]:
+    """The base's heads that no heads graph can run (a fine-tuned tail's, or ones the base copies
+    itself), each with the model whose stored answers are theirs: the outputs are checked bit for
+    bit, so a catalog that holds those answers need not decode anything for them."""
+    return {
+        head: base.answers_from.get(head, base.model_id)
+        for head in base.probability_heads
+        if not base.heads_file or head in base.answers_from
+    }
 
 
 def label_sets_on_graph(base_onnx: bytes, base: ModelSpec, heads: dict[str, Any]) -> bytes:
@@ -124,6 +137,7 @@ def export_label_model(
         sha256=sha256,
         outputs=outputs,
         extra=extra,
+        answers_from=_copied_answers(base),
     )
     out = run_dir / "export"
     for folder in [out, *([models_dir] if install else [])]:

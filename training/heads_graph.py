@@ -52,9 +52,9 @@ def heads_only_graph(full: bytes, embedding_output: str, heads: list[str]) -> by
 
 def heads_parity(full: bytes, heads: bytes, spec: ModelSpec, batch: NDArray[np.float32]) -> float:
     """Largest |heads graph on the full graph's embedding − the full graph's heads| over `batch`."""
-    names = [spec.embedding_output, *spec.probability_heads]
+    names = [spec.embedding_output, *spec.own_heads]
     outputs = onnx_session(full).run(names, {spec.input_name: batch})
-    got = onnx_session(heads).run(list(spec.probability_heads), {spec.embedding_output: outputs[0]})
+    got = onnx_session(heads).run(spec.own_heads, {spec.embedding_output: outputs[0]})
     return max(float(np.max(np.abs(np.asarray(g) - e))) for g, e in zip(got, outputs[1:], strict=True))
 
 
@@ -66,8 +66,9 @@ def add_heads_graph(
     log: Callable[[str], None] = print,
 ) -> ModelSpec:
     """Write the heads-only graph of `full` into `folder`; the spec that names it (unchanged when
-    the heads cannot run from the embedding alone)."""
-    heads = list(spec.probability_heads)
+    the heads cannot run from the embedding alone). Heads whose answers are copied from another
+    model (`ModelSpec.answers_from`) are not in it."""
+    heads = spec.own_heads
     data = heads_only_graph(full, spec.embedding_output, heads) if heads else None
     if data is None:
         # A heads graph left by the model this one replaces would answer with the old heads.

@@ -46,11 +46,11 @@ class HeadsGraph:
             raise ModelError(f"cannot load the heads of model {spec.model_id}: {exc}") from exc
         inputs = self._session.get_inputs()
         outputs = {o.name for o in self._session.get_outputs()}
-        missing = [head for head in spec.probability_heads if head not in outputs]
+        missing = [head for head in spec.own_heads if head not in outputs]
         if len(inputs) != 1 or missing:
             raise ModelError(f"{path.name} is not the heads graph of {spec.model_id} (lacks {missing})")
         self._input = inputs[0].name
-        self.heads = list(spec.probability_heads)
+        self.heads = spec.own_heads
 
     @classmethod
     def of(cls, spec: ModelSpec, sidecar_dir: Path) -> HeadsGraph | None:
@@ -67,7 +67,7 @@ def checked_heads_file(spec: ModelSpec, sidecar_dir: Path) -> Path | None:
     """The heads file the sidecar names, there and with the sha256 the sidecar gives; None when it
     names none. Settings checks a chosen model with it, so a model missing its heads is refused
     when chosen, not only when the next folder loads it."""
-    if not spec.heads_file or not spec.probability_heads:
+    if not spec.heads_file or not spec.own_heads:
         return None
     path = sidecar_dir / spec.heads_file
     if not path.is_file():

@@ -9,7 +9,9 @@ cancelled or crashed run keeps what it finished and the next run continues from 
 Vectors are stored under the embedding's name (`Catalog.vector_key`), so a new model that shares
 the embedder embeds nothing again. A model whose heads read the embedding alone predicts from the
 stored vectors, through its heads graph (heads_graph.py); one whose heads read more (a fine-tuned
-tail, as the bundled model's scene and room heads do) decodes each file once more for its answers.
+tail, as the bundled model's scene and room heads do) decodes each file once more for its answers,
+unless they are another model's heads node for node (`ModelSpec.answers_from`: a label-set model
+keeps its base's), whose stored answers are copied.
 """
 
 from __future__ import annotations
@@ -192,10 +194,18 @@ def index_folder(
     scan = scan_folder(root, exclude=[index_dir.parent], cancelled=is_cancelled)
     known_rows = catalog.file_rows(root_id)
     known_vectors = frozenset(catalog.vector_hashes(key))
-    if spec.probability_heads and embedder.heads is None:
-        # No heads graph (heads fed by a fine-tuned tail, or an older sidecar): content this model
-        # has no predictions for is decoded and run through the full model once more.
-        lacking = catalog.unpredicted(root_id, key, spec.model_id, list(spec.probability_heads))
+    from_vectors = embedder.heads.heads if embedder.heads is not None else []
+    decoded = [head for head in spec.probability_heads if head not in from_vectors]
+    if decoded:
+        # Heads not in a heads graph (fed by a fine-tuned tail, or an older sidecar): content this
+        # model has no answers for is decoded and run through the full model once more, unless
+        # they are another model's heads whose answers the catalog holds.
+        lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
+        if lacking and spec.answers_from:
+            with catalog.transaction():
+                copied = catalog.copy_answers(spec.model_id, spec.answers_from, lacking)
+            if copied:
+                lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
         known_vectors = known_vectors.difference(lacking)
     if not is_cancelled():
         present = {f.relpath for f in scan.files}

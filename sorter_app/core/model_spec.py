@@ -46,6 +46,10 @@ class ModelSpec:
     # "" when the heads do not read the embedding alone (a fine-tuned tail) or the model has none.
     heads_file: str = ""
     heads_sha256: str = ""
+    # Heads that are another model's, node for node (a label-set model keeps its base's kind, scene
+    # and room): head → that model's id. A catalog's stored answers of that model are this model's
+    # answers too, copied rather than decoded again; the heads graph holds the other heads.
+    answers_from: dict[str, str] = field(default_factory=dict)
 
     @property
     def embedding_id(self) -> str:
@@ -79,6 +83,12 @@ class ModelSpec:
         """Outputs that are class probabilities (e.g. "scene", "room"), with their labels."""
         return {name: out for name, out in self.outputs.items() if out.get("kind") == "probabilities"}
 
+    @property
+    def own_heads(self) -> list[str]:
+        """The probability heads whose answers are not copied from another model's: what a heads
+        graph must hold."""
+        return [head for head in self.probability_heads if head not in self.answers_from]
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["format"] = SIDECAR_FORMAT
@@ -105,6 +115,7 @@ class ModelSpec:
                 extra=dict(data.get("extra", {})),
                 heads_file=str(data.get("heads_file", "")),
                 heads_sha256=str(data.get("heads_sha256", "")),
+                answers_from={str(k): str(v) for k, v in dict(data.get("answers_from", {})).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model sidecar is incomplete: {exc}") from exc

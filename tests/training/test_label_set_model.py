@@ -72,8 +72,11 @@ def test_a_label_set_trained_here_is_predicted_by_a_fresh_data_folder(
     assert spec.outputs["terrain"]["labels"] == list(LABELS)
     assert {h: spec.outputs[h] for h in bundled.probability_heads} == bundled.probability_heads
     assert spec.model_id != bundled.model_id
-    # A heads-only graph exactly when every head reads the embedding: not beside a fine-tuned tail.
-    assert bool(spec.heads_file) == bool(bundled.heads_file)
+    # The sets always run from stored vectors; heads no graph can run (a fine-tuned tail's) are
+    # the bundled model's, node for node, so a catalog's stored answers of it are copied.
+    assert spec.heads_file and set(spec.own_heads) >= {"terrain"}
+    tail_heads = {} if bundled.heads_file else {h: bundled.model_id for h in bundled.probability_heads}
+    assert spec.answers_from == tail_heads
 
     # Machine B: a fresh data folder, photos it never saw, the exported model.
     there = Sorter(capsys, tmp_path / "data-b")
@@ -94,12 +97,15 @@ def test_a_label_set_trained_here_is_predicted_by_a_fresh_data_folder(
     assert corrected_item is not None and corrected_item.answers["terrain"].label == "glacier"
     assert all(p is not None and "terrain" in p.answers for p in shown.values())
 
-    # Machine A again, with the exported model: its vectors are the stored ones. With a heads graph
-    # the answers come from them and nothing is decoded; beside a fine-tuned tail (no heads graph)
-    # each image is decoded once more for its answers.
+    # Machine A again, with the exported model: its vectors are the stored ones, and so are the
+    # bundled model's answers. The sets come from the vectors, the rest is copied: nothing decoded.
+    _, before, _ = here("predict", sorted_by_hand)
     code, report, _ = here("index", sorted_by_hand, "--model", sidecar)
     count = len(LABELS) * LABELLED
-    expected = (0, count) if spec.heads_file else (count, 0)
-    assert code == 0 and (report["indexed"], report["predicted"]) == expected
+    assert code == 0 and (report["indexed"], report["predicted"]) == (0, count)
     code, rows, _ = here("predict", sorted_by_hand, "--model", sidecar)
     assert sum(row["terrain"] == Path(row["path"]).parent.name for row in rows) >= 0.9 * len(rows)
+    bundled_answers = [f"{h}{suffix}" for h in bundled.probability_heads for suffix in ("", "_confidence")]
+    assert [{k: r[k] for k in bundled_answers} for r in rows] == [
+        {k: r[k] for k in bundled_answers} for r in before
+    ]
