@@ -440,19 +440,23 @@ class Catalog:
             ((h, model_id, head, vector_to_blob(p)) for h, head, p in items),
         )
 
-    def copy_answers(self, model_id: str, answers_from: dict[str, str], hashes: Sequence[str]) -> int:
-        """Store, as `model_id`'s, the answers `answers_from[head]` holds for `hashes`, for each head
-        that model shares node for node (`ModelSpec.answers_from`); returns the rows added. Content
-        that model never answered is left lacking, to be decoded."""
+    def copy_answers(
+        self, model_id: str, answers_from: dict[str, tuple[str, int]], hashes: Sequence[str]
+    ) -> int:
+        """Store, as `model_id`'s, the answers another model holds for `hashes`, for each head that
+        model shares node for node: `answers_from[head]` = (its model id, the head's label count;
+        an answer of another width is not this head's and is not copied). Returns the rows added;
+        content that model never answered is left lacking, to be decoded."""
         added = 0
-        for head, source in answers_from.items():
+        for head, (source, labels) in answers_from.items():
             for start in range(0, len(hashes), 500):
                 chunk = list(hashes[start : start + 500])
                 added += self._db.execute(
                     "INSERT OR IGNORE INTO predictions (content_hash, model_id, head, probabilities) "
                     "SELECT content_hash, ?, head, probabilities FROM predictions "
-                    f"WHERE model_id = ? AND head = ? AND content_hash IN ({','.join('?' * len(chunk))})",
-                    (model_id, source, head, *chunk),
+                    "WHERE model_id = ? AND head = ? AND length(probabilities) = ? "
+                    f"AND content_hash IN ({','.join('?' * len(chunk))})",
+                    (model_id, source, head, 4 * labels, *chunk),
                 ).rowcount
         return added
 

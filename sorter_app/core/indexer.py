@@ -203,7 +203,7 @@ def index_folder(
         lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
         if lacking and spec.answers_from:
             with catalog.transaction():
-                copied = catalog.copy_answers(spec.model_id, spec.answers_from, lacking)
+                copied = catalog.copy_answers(spec.model_id, spec.copied_answers, lacking)
             if copied:
                 lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
         known_vectors = known_vectors.difference(lacking)

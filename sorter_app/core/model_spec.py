@@ -84,6 +84,16 @@ class ModelSpec:
         return {name: out for name, out in self.outputs.items() if out.get("kind") == "probabilities"}
 
     @property
+    def copied_answers(self) -> dict[str, tuple[str, int]]:
+        """Each copied probability head: (the model whose answers are its, its label count)."""
+        heads = self.probability_heads
+        return {
+            head: (source, len(heads[head].get("labels", ())))
+            for head, source in self.answers_from.items()
+            if head in heads
+        }
+
+    @property
     def own_heads(self) -> list[str]:
         """The probability heads whose answers are not copied from another model's: what a heads
         graph must hold."""

@@ -246,8 +246,8 @@ def test_contents_without_stored_answers_have_none_in_the_folder_s_columns(tmp_p
 
 def test_copied_answers_are_the_source_model_s_for_the_asked_contents_and_heads(tmp_path: Path) -> None:
     """A model that keeps another's heads node for node (`ModelSpec.answers_from`) takes that
-    model's stored answers as its own: only for the contents asked, only for the heads named, never
-    over an answer it already has, and none for content the other model never answered."""
+    model's stored answers as its own: only for the contents asked, only for the heads named and
+    of their width, never over an answer it already has, none for content never answered."""
     a, b, c = "a" * 32, "b" * 32, "c" * 32
     p = {h: np.array([0.2, 0.8], dtype=np.float32) for h in ("kind", "scene", "room")}
     mine = np.array([0.6, 0.4], dtype=np.float32)
@@ -256,7 +256,8 @@ def test_copied_answers_are_the_source_model_s_for_the_asked_contents_and_heads(
             catalog.upsert_predictions("base", [(h, head, p[head]) for h in (a, b) for head in p])
             catalog.upsert_predictions("sets", [(a, "scene", mine)])
         with catalog.transaction():
-            added = catalog.copy_answers("sets", {"kind": "base", "scene": "base"}, [a, c])
+            added = catalog.copy_answers("sets", {"kind": ("base", 2), "scene": ("base", 2)}, [a, c])
+            assert catalog.copy_answers("sets", {"room": ("base", 6)}, [a, b, c]) == 0  # not 6 wide
         assert added == 1  # a's kind; a's scene was there already; c was never answered by base
         assert catalog.prediction_matrix("sets", "kind", [a, b, c])[0] == [a]
         assert np.array_equal(catalog.prediction_matrix("sets", "scene", [a])[1][0], mine)
