@@ -6,8 +6,8 @@ embedding; its sidecar is the installed one's plus an output per set. The app re
 sidecar generically, so the sets appear wherever kind/scene/room do (`sorter predict --json`,
 export, Browse filter, detail pane). It shares the embedder, so a catalog's stored vectors stay
 its own, and carries a heads graph, so a catalog's images get the sets' answers from those vectors
-without decoding anything. When the installed model's heads do not all read the embedding (a
-fine-tuned tail: the bundled model's scene and room heads), the graph holds the sets alone, and
+without decoding anything. When the installed model has no heads graph (its heads do not all read
+the embedding, as the bundled model's fine-tuned scene and room do), the graph holds the sets alone, and
 the sidecar's `answers_from` names the installed model, whose answers a catalog already holds and
 copies: nothing is decoded again for them either (unless the catalog never held them).
 """

@@ -40,6 +40,7 @@ from .model_input import prepare_model_input
 from .model_spec import Preprocess
 from .scan import Problem, ScannedFile, scan_folder
 
+COPY_CHUNK = 20_000  # contents whose copied answers are committed at once (cancel between)
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 
@@ -153,10 +154,16 @@ class _BatchWriter:
                 predictions += [(content, head, outputs[head][i]) for head in spec.probability_heads]
                 infos.append(prepared.info)
                 self._rows.append(prepared.row)
+        # A head that is another model's node for node answers for that model too: stored under its
+        # id as well, switching to that model (or to another built on it) decodes nothing again.
+        kept_for = self._embedder.spec.answers_from
+        borrowed = [(source, (c, head, p)) for c, head, p in predictions if (source := kept_for.get(head))]
         with self._catalog.transaction():
             self._catalog.upsert_images(infos)
             self._catalog.upsert_vectors(self._vector_key, vectors)
             self._catalog.upsert_predictions(self._embedder.model_id, predictions)
+            for source in {source for source, _ in borrowed}:
+                self._catalog.upsert_predictions(source, [row for s, row in borrowed if s == source])
             self._catalog.upsert_files(self._root_id, self._rows)  # after their vectors: copies refer to them
         self.embedded += len(vectors)
         self._rows.clear()
@@ -202,8 +209,13 @@ def index_folder(
         # they are another model's heads whose answers the catalog holds.
         lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
         if lacking and spec.answers_from:
-            with catalog.transaction():
-                copied = catalog.copy_answers(spec.model_id, spec.copied_answers, lacking)
+            copied = 0
+            for start in range(0, len(lacking), COPY_CHUNK):
+                if is_cancelled():
+                    break
+                with catalog.transaction():
+                    chunk = lacking[start : start + COPY_CHUNK]
+                    copied += catalog.copy_answers(spec.model_id, spec.copied_answers, chunk)
             if copied:
                 lacking = catalog.unpredicted(root_id, key, spec.model_id, decoded)
         known_vectors = known_vectors.difference(lacking)

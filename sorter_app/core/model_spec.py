@@ -112,7 +112,7 @@ class ModelSpec:
             pre = dict(data["preprocess"])
             for key in ("mean", "std"):
                 pre[key] = tuple(float(v) for v in pre[key])
-            return cls(
+            spec = cls(
                 model_id=str(data["model_id"]),
                 onnx_file=str(data["onnx_file"]),
                 sha256=str(data["sha256"]),
@@ -127,6 +127,11 @@ class ModelSpec:
                 heads_sha256=str(data.get("heads_sha256", "")),
                 answers_from={str(k): str(v) for k, v in dict(data.get("answers_from", {})).items()},
             )
+            for name, out in spec.probability_heads.items():
+                labels = out.get("labels")
+                if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+                    raise ModelError(f"model sidecar: output {name!r} has no list of labels")
+            return spec
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model sidecar is incomplete: {exc}") from exc
 

@@ -96,6 +96,9 @@ def test_a_label_set_trained_here_is_predicted_by_a_fresh_data_folder(
     corrected_item = shown[image.relative_to(unseen).as_posix()]
     assert corrected_item is not None and corrected_item.answers["terrain"].label == "glacier"
     assert all(p is not None and "terrain" in p.answers for p in shown.values())
+    # What the exported model decoded answers for the bundled model too: switching back decodes nothing.
+    code, report, _ = there("index", unseen)
+    assert code == 0 and report["indexed"] == 0
 
     # Machine A again, with the exported model: its vectors are the stored ones, and so are the
     # bundled model's answers. The sets come from the vectors, the rest is copied: nothing decoded.
