@@ -132,7 +132,7 @@ class ModelSpec:
                 if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
                     raise ModelError(f"model sidecar: output {name!r} has no list of labels")
             return spec
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: not an object
             raise ModelError(f"model sidecar is incomplete: {exc}") from exc
 
 
@@ -141,6 +141,6 @@ def load_spec(sidecar: Path) -> ModelSpec:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"model sidecar not found: {sidecar}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 (a damaged file)
         raise ModelError(f"cannot read model sidecar {sidecar}: {exc}") from exc
     return ModelSpec.from_json(data)

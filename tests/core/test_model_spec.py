@@ -43,3 +43,19 @@ def test_a_head_without_a_list_of_labels_is_refused(labels: object, tmp_path: Pa
     (tmp_path / "model.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelError, match="labels"):
         load_spec(tmp_path / "model.json")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[: len(raw) // 2],  # truncated
+        lambda raw: raw[:100] + b"\xa0" + raw[101:],  # a bit flipped into invalid UTF-8
+        lambda raw: b"[" + raw + b"]",  # JSON, but not an object
+        lambda raw: raw.replace(b'"outputs": {', b'"outputs": {"broken": 3, ', 1),  # an output not an object
+    ],
+)
+def test_a_damaged_sidecar_is_a_model_error(damage: Any, tmp_path: Path) -> None:
+    raw = json.dumps(_bundled()).encode()
+    (tmp_path / "model.json").write_bytes(damage(raw))
+    with pytest.raises(ModelError):
+        load_spec(tmp_path / "model.json")
