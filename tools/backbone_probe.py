@@ -42,6 +42,7 @@ from training.efficientnet_lite import LiteEmbedder
 from training.errors import TrainingError
 from training.export_embedder import LITE0_PREPROCESS
 from training.linear import fit_logistic
+from training.metrics import accuracy_of_most_sure
 from training.onnx_export import export_onnx
 from training.pretrained import load_pretrained
 from training.selection import Fit, Predict, Rows, leave_one_source_out
@@ -113,10 +114,9 @@ def held_out_lines(data: SelectionData, name: str, embedding: NDArray[np.float32
             mine = data.source[held.rows] == source
             probs, y = held.probs[mine], data.labels[head][held.rows[mine]]
             right = probs.argmax(1) == y
-            kept = probs.max(1) >= np.quantile(probs.max(1), 1 - COVERAGE)
             everything.append(right.mean())
-            sure.append(right[kept].mean())
-            lines.append(f"  {head} {source:22s} {right.mean() * 100:5.1f} / {right[kept].mean() * 100:5.1f}")
+            sure.append(accuracy_of_most_sure(probs.max(1), right, COVERAGE))
+            lines.append(f"  {head} {source:22s} {everything[-1] * 100:5.1f} / {sure[-1] * 100:5.1f}")
         lines.append(f"  {head} mean {np.mean(everything) * 100:5.1f} / {np.mean(sure) * 100:5.1f}")
     return lines
 
@@ -141,8 +141,8 @@ def places_like_line(data: SelectionData, embedding: NDArray[np.float32]) -> str
     train = train[data.labels["room"][train] >= 0]
     probs = lr_on(embedding)(data, train, "room")(test)
     right = probs.argmax(1) == data.labels["room"][test]
-    sure = np.argsort(-probs.max(1))[: round(COVERAGE * test.size)]
-    return f"  room, Places365-like (in source) {right.mean() * 100:5.1f} / {right[sure].mean() * 100:5.1f}"
+    sure = accuracy_of_most_sure(probs.max(1), right, COVERAGE)
+    return f"  room, Places365-like (in source) {right.mean() * 100:5.1f} / {sure * 100:5.1f}"
 
 
 def report(cache: Path, files: Sequence[Path]) -> None:

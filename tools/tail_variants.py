@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
+from training.metrics import accuracy_of_most_sure
 from training.selection import logistic_recipe
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.selection_run import SELECTION_FILE
@@ -160,14 +161,13 @@ def insource(data: SelectionData, epochs: int) -> None:
     def show(name: str, probs: NDArray[np.float32]) -> None:
         pred, sure = probs.argmax(1), probs.max(1)
         kept = sure >= shipped
-        top = np.argsort(-sure)[: round(0.85 * len(y))]
         per = " ".join(
             f"{label} {np.mean(pred[y == c] == c) * 100:.0f}" for c, label in enumerate(HEAD_LABELS["room"])
         )
         print(
             f"{name}: all {np.mean(pred == y) * 100:.1f} %; at {shipped:.3f}: "
             f"coverage {kept.mean() * 100:.1f} %, right {np.mean(pred[kept] == y[kept]) * 100:.1f} %; "
-            f"85 % most sure: {np.mean(pred[top] == y[top]) * 100:.1f} % | {per}"
+            f"85 % most sure: {accuracy_of_most_sure(sure, pred == y, 0.85) * 100:.1f} % | {per}"
         )
 
     show("lr", logistic_recipe().fit(data, train[room[train] >= 0], "room")(test))

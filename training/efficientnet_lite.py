@@ -271,9 +271,15 @@ class LiteEmbedder(nn.Module):
         return unit
 
 
-def build_lite(name: str = "efficientnet-lite0", num_classes: int = 1000) -> EfficientNetLite:
+def build_lite(
+    name: str = "efficientnet-lite0", num_classes: int = 1000, image_size: int | None = None
+) -> EfficientNetLite:
+    """A variant, untrained; `image_size` other than its own builds it for another input size (the
+    padding is static), with the same weights' shapes."""
     try:
         config = LITE_VARIANTS[name]
     except KeyError:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(LITE_VARIANTS)}") from None
-    return EfficientNetLite(replace(config, num_classes=num_classes))
+    return EfficientNetLite(
+        replace(config, num_classes=num_classes, image_size=image_size or config.image_size)
+    )

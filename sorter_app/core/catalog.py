@@ -139,6 +139,13 @@ def vector_to_blob(vector: NDArray[np.float32]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
+def _in_lists(hashes: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """`hashes` in chunks of 500 (well under SQLite's bound on parameters), each with its `?` marks."""
+    for start in range(0, len(hashes), 500):
+        chunk = list(hashes[start : start + 500])
+        yield chunk, ",".join("?" * len(chunk))
+
+
 class Catalog:
     """A connection to the catalog file; one per thread (SQLite connections are not shared)."""
 
@@ -447,18 +454,16 @@ class Catalog:
         model shares node for node: `answers_from[head]` = (its model id, the head's label count;
         an answer of another width is not this head's and is not copied). Returns the rows added;
         content that model never answered is left lacking, to be decoded."""
-        added = 0
-        for head, (source, labels) in answers_from.items():
-            for start in range(0, len(hashes), 500):
-                chunk = list(hashes[start : start + 500])
-                added += self._db.execute(
-                    "INSERT OR IGNORE INTO predictions (content_hash, model_id, head, probabilities) "
-                    "SELECT content_hash, ?, head, probabilities FROM predictions "
-                    "WHERE model_id = ? AND head = ? AND length(probabilities) = ? "
-                    f"AND content_hash IN ({','.join('?' * len(chunk))})",
-                    (model_id, source, head, 4 * labels, *chunk),
-                ).rowcount
-        return added
+        query = (
+            "INSERT OR IGNORE INTO predictions (content_hash, model_id, head, probabilities) "
+            "SELECT content_hash, ?, head, probabilities FROM predictions "
+            "WHERE model_id = ? AND head = ? AND length(probabilities) = ? AND content_hash IN ({marks})"
+        )
+        return sum(
+            self._db.execute(query.format(marks=marks), (model_id, source, head, 4 * labels, *chunk)).rowcount
+            for head, (source, labels) in answers_from.items()
+            for chunk, marks in _in_lists(hashes)
+        )
 
     def prediction_matrix(
         self, model_id: str, head: str, hashes: Sequence[str]
@@ -531,9 +536,8 @@ class Catalog:
 
     def _rows_by_hash(self, query: str, hashes: Sequence[str], *params: object) -> Iterator[tuple[Any, ...]]:
         """Run `query` (its `{marks}` is the IN list) over `hashes` in chunks SQLite accepts."""
-        for start in range(0, len(hashes), 500):
-            chunk = list(hashes[start : start + 500])
-            yield from self._db.execute(query.format(marks=",".join("?" * len(chunk))), (*params, *chunk))
+        for chunk, marks in _in_lists(hashes):
+            yield from self._db.execute(query.format(marks=marks), (*params, *chunk))
 
     def _by_hash(self, query: str, hashes: Sequence[str], *params: object) -> dict[str, bytes]:
         return dict(self._rows_by_hash(query, hashes, *params))

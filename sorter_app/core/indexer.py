@@ -156,14 +156,16 @@ class _BatchWriter:
                 self._rows.append(prepared.row)
         # A head that is another model's node for node answers for that model too: stored under its
         # id as well, switching to that model (or to another built on it) decodes nothing again.
-        kept_for = self._embedder.spec.answers_from
-        borrowed = [(source, (c, head, p)) for c, head, p in predictions if (source := kept_for.get(head))]
+        borrowed: dict[str, list[tuple[str, str, NDArray[np.float32]]]] = {}
+        for row in predictions:
+            if source := self._embedder.spec.answers_from.get(row[1]):
+                borrowed.setdefault(source, []).append(row)
         with self._catalog.transaction():
             self._catalog.upsert_images(infos)
             self._catalog.upsert_vectors(self._vector_key, vectors)
             self._catalog.upsert_predictions(self._embedder.model_id, predictions)
-            for source in {source for source, _ in borrowed}:
-                self._catalog.upsert_predictions(source, [row for s, row in borrowed if s == source])
+            for source, rows in borrowed.items():
+                self._catalog.upsert_predictions(source, rows)
             self._catalog.upsert_files(self._root_id, self._rows)  # after their vectors: copies refer to them
         self.embedded += len(vectors)
         self._rows.clear()

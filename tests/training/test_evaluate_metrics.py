@@ -7,6 +7,7 @@ import pytest
 
 from training.metrics import (
     accuracy_at_k,
+    accuracy_of_most_sure,
     balanced_accuracy,
     choose_threshold,
     classification_report,
@@ -87,3 +88,10 @@ def test_classification_report_fields() -> None:
     assert report["confusion"] == [[1, 1], [1, 1]]
     assert report["coverage"] == 0.5 and report["accuracy_of_kept"] == 1.0
     assert "accuracy_at_3" not in report  # meaningless for two classes
+
+
+def test_accuracy_of_the_most_sure_share() -> None:
+    confidence = np.array([0.9, 0.2, 0.8, 0.6, 0.4], dtype=np.float32)
+    correct = np.array([True, True, False, True, False])
+    assert accuracy_of_most_sure(confidence, correct, 0.6) == pytest.approx(2 / 3)  # 0.9, 0.8, 0.6
+    assert accuracy_of_most_sure(confidence, correct, 1.0) == pytest.approx(3 / 5)
