@@ -1,7 +1,7 @@
 """Would another backbone generalise better? Lite0 against the packaged Lite1 and Lite2 (#10).
 
     .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE.npz
-    .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE.npz...
+    .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE.npz... lite0+FILE.npz
     .venv/bin/python -m tools.backbone_probe speed installed lite0:224 lite1:240 lite2:260
 
 `embed` computes the centre-crop embedding of every labelled photo in the feature cache with
@@ -12,7 +12,8 @@ and on the cache's own Lite0 centre embeddings as the first row: the cheapest fa
 backbones, since every later recipe starts from these features. It prints, per head and held-out
 source, the accuracy answering everything / on the 85 % of that source it is most sure of (per
 source, not `select`'s pooled threshold: a backbone is compared source by source), then the same
-for rooms on `tools.tail_variants insource`'s Places365-like split. `speed` times
+for rooms on `tools.tail_variants insource`'s Places365-like split. A row named `a+b` scores the
+concatenated embeddings (`lite0` is the cache's own). `speed` times
 each variant's ONNX embedder, or the installed model whole, through the app's own `Embedder`
 (2 threads, batch 32 of uint8 pixels).
 """
@@ -145,10 +146,25 @@ def places_like_line(data: SelectionData, embedding: NDArray[np.float32]) -> str
     return f"  room, Places365-like (in source) {right.mean() * 100:5.1f} / {sure * 100:5.1f}"
 
 
-def report(cache: Path, files: Sequence[Path]) -> None:
+CACHE_EMBEDDING = "lite0"
+
+
+def candidate(data: SelectionData, text: str) -> tuple[str, NDArray[np.float32]]:
+    """One row of `report`: an `.npz` file, or several joined by `+` and scored on their
+    concatenated embeddings (would two backbones together do better than either?), where
+    `lite0` is the cache's own embedding."""
+    parts = [
+        data.embeddings("centre") if part == CACHE_EMBEDDING else load_embedding(Path(part), data)
+        for part in text.split("+")
+    ]
+    name = "+".join(part if part == CACHE_EMBEDDING else Path(part).stem for part in text.split("+"))
+    return name, np.hstack(parts)
+
+
+def report(cache: Path, files: Sequence[str]) -> None:
     data = load_selection_data([cache])
     candidates = [("installed lite0 (the cache)", data.embeddings("centre"))]
-    candidates += [(path.stem, load_embedding(path, data)) for path in files]
+    candidates += [candidate(data, text) for text in files]
     for name, embedding in candidates:
         lines = [*held_out_lines(data, name, embedding), places_like_line(data, embedding)]
         print("\n".join(lines), flush=True)
@@ -202,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--out", type=Path, required=True, help="an .npz file")
     r = commands.add_parser("report")
     r.add_argument("--cache", type=Path, required=True)
-    r.add_argument("files", type=Path, nargs="*")
+    r.add_argument("files", nargs="*", help="FILE.npz, or FILE.npz+FILE.npz (`lite0`: the cache's own)")
     s = commands.add_parser("speed")
     s.add_argument("variants", nargs="+", type=variant_and_size, help="lite2:260 or installed")
     args = parser.parse_args(argv)

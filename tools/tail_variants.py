@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from sorter_app.core.atomic import atomic_path
 from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
 from training.metrics import accuracy_of_most_sure
@@ -78,8 +79,10 @@ def run(data: SelectionData, name: str, out: Path) -> None:
             ).items():
                 saved[f"{source}/{head}/avg{start}"] = probs
         saved[f"{source}/rows"] = test
-        print(f"{name}: held out {source}", flush=True)
-    np.savez(out / f"{name}.npz", **saved)  # type: ignore[arg-type]
+        # After every fold (each is tens of minutes), so that an interrupted run keeps what it did.
+        with atomic_path(out / f"{name}.npz") as tmp, tmp.open("wb") as fh:
+            np.savez(fh, **saved)  # type: ignore[arg-type]
+        print(f"{name}: held out {source}, saved", flush=True)
 
 
 def _accuracy(probs: NDArray[np.float32], y: NDArray[np.int64]) -> float | None:
@@ -130,7 +133,9 @@ def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[An
         s: [{h: v for h, v in curves[e][s].items() if v is not None} for e in epochs] for s in sources
     }
     nested = {s: epochs[best_epochs(by_source, skip=s)] for s in sources}  # as `select` reports them
-    print(f"{name}: nested epochs {nested}")
+    folds = len(list(photo_folds(data)))
+    partial = f" (an interrupted run: {len(sources)} of {folds} folds)" if len(sources) < folds else ""
+    print(f"{name}: nested epochs {nested}{partial}")
     print(_line("nested", {s: curves[nested[s]][s] for s in sources}))
     print(_line("epoch 0 = lr", curves[0]))
     for start in AVERAGED_FROM:

@@ -354,9 +354,9 @@ def test_a_fine_tuned_tail_installs_beside_the_untouched_embedding(
 
 def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path, tmp_path: Path) -> None:
     """tools/backbone_probe compares backbones fairly only if Lite0 through it gives the cache's
-    own centre embeddings, and its `lr` the held-out predictions `select` gets; a file embedded
-    from other rows is refused."""
-    from tools.backbone_probe import embed, load_embedding, lr_on, save_embedding
+    own centre embeddings, and its `lr` the held-out predictions `select` gets; a row joined by
+    `+` is the concatenation; a file embedded from other rows is refused."""
+    from tools.backbone_probe import candidate, embed, load_embedding, lr_on, save_embedding
     from training.errors import TrainingError
 
     data = load_selection_data([cache])
@@ -369,6 +369,9 @@ def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path
     assert np.max(np.abs(ours.probs - selects.probs)) < 1e-3
     save_embedding(tmp_path / "lite0.npz", data, probed)
     assert np.array_equal(load_embedding(tmp_path / "lite0.npz", data), probed)
+    name, joined = candidate(data, f"lite0+{tmp_path / 'lite0.npz'}")
+    assert name == "lite0+lite0"
+    assert np.array_equal(joined, np.hstack([data.embeddings("centre"), probed]))
     data.content_hash = data.content_hash[::-1].copy()
     with pytest.raises(TrainingError, match="another cache"):
         load_embedding(tmp_path / "lite0.npz", data)
