@@ -54,6 +54,9 @@ BATCH = 32
 COVERAGE = 0.85
 
 
+PROGRESS_EVERY = 50  # batches between progress lines of `embed` (a few minutes' run in all)
+
+
 def preprocess(size: int) -> Preprocess:
     """Lite0's preprocessing at another size: every Lite variant was trained with the same mean/std."""
     return dataclasses.replace(LITE0_PREPROCESS, size=size)
@@ -92,6 +95,9 @@ def embed(data: SelectionData, variant: str, size: int) -> NDArray[np.float32]:
             if i + 1 < len(batches):
                 pending = decoder.submit(pixels, batches[i + 1])  # decode the next while this one runs
             out[batch] = net(x).numpy()
+            if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(batches):
+                done = min((i + 1) * BATCH, rows.size)
+                print(f"{variant} at {size}: {done} of {rows.size} photos", flush=True)
     return out
 
 
