@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..session import Changes
 from .icons import icon
+from .long_text import action_text, shortened
+
+UNDO_TEXT_LIMIT = 40  # characters of what Undo/Redo would do, in the menu and tool bar
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -123,10 +126,11 @@ class WindowActions:
         if changes.history:
             undo, redo = session.groups.undo_text(), session.groups.redo_text()
             self.undo.setEnabled(undo is not None)
-            self.undo.setText(f"&Undo {undo}" if undo else "&Undo")
+            # What is undone may name a file: shortened, so that the tool bar keeps its width.
+            self.undo.setText(f"&Undo {action_text(shortened(undo, UNDO_TEXT_LIMIT))}" if undo else "&Undo")
             self.undo.setToolTip(f"Undo {undo}" if undo else "Nothing to undo")
             self.redo.setEnabled(redo is not None)
-            self.redo.setText(f"&Redo {redo}" if redo else "&Redo")
+            self.redo.setText(f"&Redo {action_text(shortened(redo, UNDO_TEXT_LIMIT))}" if redo else "&Redo")
             self.redo.setToolTip(f"Redo {redo}" if redo else "Nothing to redo")
         if changes.indexing or changes.folder:
             self.resume.setVisible(session.indexing_incomplete)

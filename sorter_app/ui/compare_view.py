@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QWi
 
 from .icons import icon
 from .image_view import FULL_MAX_SIDE, Decoded, ImageLoader, ZoomableImage
+from .long_text import ElidedLabel
 
 
 class ComparePane(QWidget):
@@ -17,7 +18,7 @@ class ComparePane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.views = (ZoomableImage(), ZoomableImage())
-        self.titles = (QLabel(), QLabel())
+        self.titles = (ElidedLabel(), ElidedLabel())  # a long path must not widen the window
         self.loaders = (ImageLoader(FULL_MAX_SIDE, self), ImageLoader(FULL_MAX_SIDE, self))
         for side, (view, loader) in enumerate(zip(self.views, self.loaders, strict=True)):
             loader.loaded.connect(lambda decoded, v=view: self._decoded(v, decoded))

@@ -8,7 +8,6 @@ with the new labels.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..core.label_source import LabelAnswer, describe
 from ..session.session import ImageFacts
 from ..session.wording import format_size
 from .image_view import PANE_MAX_SIDE, Decoded, ImageLoader, ZoomableImage
+from .long_text import breakable
 from .map_view import ThumbnailSource
 
 
@@ -49,6 +49,7 @@ class FactsForm(QWidget):
             value = QLabel()
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
+            value.setTextFormat(Qt.TextFormat.PlainText)  # a file name may look like markup
             self.info[field] = value
             self._form.addRow(f"{field}:", value)
 
@@ -57,8 +58,7 @@ class FactsForm(QWidget):
             self.set(field, known.get(field, ""))
 
     def set(self, field: str, text: str) -> None:
-        """Long names and paths may wrap after a separator (they have no spaces to wrap at)."""
-        self.info[field].setText(re.sub(r"([/_.-])", "\\1\u200b", text))
+        self.info[field].setText(breakable(text))
         self.info[field].setToolTip(text)
         self._form.setRowVisible(self.info[field], bool(text))
 

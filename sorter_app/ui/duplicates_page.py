@@ -9,6 +9,7 @@ a reference folder: its files are always the ones kept, and never go to the tras
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +37,7 @@ from .column_table import ColumnTableModel
 from .compare_view import ComparePane
 from .groups_page import GroupsPage
 from .icons import icon
+from .long_text import breakable
 from .thumbnails import ThumbnailCache
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -177,7 +179,9 @@ class DuplicatesPage(GroupsPage):
             self.compare.clear()
             self._update_buttons()
             return
-        self.why.setText(f"<b>{group.tier or 'duplicate'}</b> · {group.note}")
+        self.why.setText(  # rich text: the note names files, which may hold "<" or "&" and need to wrap
+            f"<b>{html.escape(group.tier or 'duplicate')}</b> · {html.escape(breakable(group.note))}"
+        )
         key = (*group.paths, group.keep or "")
         if key != self._loaded_key:
             self._loaded_key = key

@@ -9,6 +9,7 @@ active set, as the Labels tab's does: one set is labelled, reviewed and acted on
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from ..session import Changes, Session
 from .image_view import Decoded, ImageLoader, ZoomableImage
 from .labels_page import LabelSetBox
+from .long_text import breakable
 from .thumbnails import ThumbnailCache
 
 EMPTY = "Nothing to review yet: label images with at least two labels, and the model will ask about the rest."
@@ -116,12 +118,12 @@ class ReviewPage(QWidget):
             self.image.set_message(self._empty_message())
             return
         folder = Path(head.path).parent.as_posix()
-        self.title.setText(
-            f"<b>{Path(head.path).name}</b>"
-            + (f"<br>in {folder}" if folder != "." else "")
+        self.title.setText(  # rich text: a name may hold "<" or "&", and may need to wrap
+            f"<b>{html.escape(breakable(Path(head.path).name))}</b>"
+            + (f"<br>in {html.escape(breakable(folder))}" if folder != "." else "")
             + f"<br>{len(sets.review):,} images queued, the least sure first"
         )
-        lines = [f"{sets.key_for(label) or '·'}  {label} · {p:.0%}" for label, p in head.top]
+        lines = [f"{sets.key_for(label) or '·'}  {html.escape(label)} · {p:.0%}" for label, p in head.top]
         lines[:1] = [f"<b>{line}</b>" for line in lines[:1]]
         sure = "" if head.label != "unknown" else "<br><i>The model is not sure (below its threshold).</i>"
         self.guesses.setText("Its guesses:<br>" + "<br>".join(lines) + sure)

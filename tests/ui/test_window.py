@@ -247,6 +247,26 @@ def test_duplicates_page_keep_compare_trash_with_kept_column_and_back(
     qtbot.waitUntil(lambda: tree(photos) == before, timeout=LONG)
 
 
+def test_long_file_names_never_widen_the_window(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
+    """Found by a newcomer run: the duplicates' compare captions asked for the width of two whole
+    paths, and the window grew past a 1600-px screen. Names with "<" and "&" are shown as text."""
+    long_name = "<b>&amp;" + "_".join(f"part{i}c9101ba5e5767ae535943560e02980d3" for i in range(4)) + ".jpg"
+    (photos / ("Backup_" + "x" * 80)).mkdir()
+    shutil.copyfile(photos / "s0_f0.jpg", photos / ("Backup_" + "x" * 80) / long_name)
+    open_and_wait(qtbot, window, photos)
+    width = window.width()
+    page = window.analyses.duplicates
+    window.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    row = next(r for r, g in enumerate(page.groups.grouping.groups) if any(long_name in p for p in g.paths))
+    page.select_row(row)
+    qtbot.waitUntil(lambda: page.compare.paths is not None, timeout=LONG)
+    qtbot.wait(50)  # the layout settles
+    assert window.minimumSizeHint().width() < 1200 and window.width() == width
+    assert long_name in page.compare.titles[1].text()
+    assert page.compare.titles[1].textFormat() == Qt.TextFormat.PlainText
+
+
 def test_look_alikes_are_a_group_apart_with_nothing_to_keep_or_trash(
     qtbot: QtBot, window: MainWindow, datasets: Path, tmp_path: Path, qtmodeltester: ModelTester
 ) -> None:
