@@ -148,6 +148,12 @@ class WindowActions:
             ("Grid: similar images of the current one", "Enter"),
             ("Grid: view full size", "Space or double-click"),
             ("Grid: zoom thumbnails", "Ctrl+= / Ctrl+- or Ctrl+wheel"),
+            (
+                "Grid: move the selected images to the trash",
+                QKeySequence(QKeySequence.StandardKey.Delete).toString(
+                    QKeySequence.SequenceFormat.NativeText
+                ),
+            ),
             ("Viewer: next / previous image", "→ / ←"),
             ("Viewer: fit / 100 %", "F / 1"),
             ("Viewer: back to the grid", "Esc"),
@@ -158,15 +164,17 @@ class WindowActions:
             ("Review: give a label", "1–9 or the label's first letter"),
             ("Review: skip the image for now", "Space"),
         ]
+        rows = sorted(set(rows))  # an action in a menu and a tool bar is one row
         dialog = QDialog(self.window)
         dialog.setWindowTitle("Keyboard Shortcuts")
         table = QTableWidget(len(rows), 2)
         table.setHorizontalHeaderLabels(["Action", "Keys"])
         table.verticalHeader().setVisible(False)
-        for row, (text, keys) in enumerate(sorted(set(rows))):
+        for row, (text, keys) in enumerate(rows):
             table.setItem(row, 0, QTableWidgetItem(text))
             table.setItem(row, 1, QTableWidgetItem(keys))
         table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.reject)
         layout = QVBoxLayout(dialog)

@@ -38,6 +38,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QGuiApplication,
     QKeyEvent,
+    QKeySequence,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -385,6 +386,7 @@ class ImageGridView(QListView):
     activated_path = Signal(str)
     view_requested = Signal(str)
     context_requested = Signal(list, QPoint)  # selected paths, global position
+    trash_requested = Signal(list)  # selected paths: the Delete key
     current_path_changed = Signal(str)  # only for a valid current item
     zoomed = Signal(int)
 
@@ -490,6 +492,8 @@ class ImageGridView(QListView):
             self._activate(self.currentIndex())
         elif key == Qt.Key.Key_Space and self.currentIndex().isValid():
             self._view(self.currentIndex())
+        elif event.matches(QKeySequence.StandardKey.Delete) and (selected := self.selected_paths()):
+            self.trash_requested.emit(selected)
         elif ctrl and key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):  # Ctrl+= is Ctrl++ without Shift
             self._zoom(1)
         elif ctrl and key == Qt.Key.Key_Minus:

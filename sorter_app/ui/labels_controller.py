@@ -21,6 +21,7 @@ from ..core.kinds import GROUPING_KINDS, AnalysisKind, MoveMode
 from ..session.wording import plural
 from .image_grid import ImageGridView
 from .labels_page import LabelsPage
+from .menus import transient_menu
 from .review_page import ReviewPage
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ class LabelsController(QObject):
         relpaths = [p for row in rows if row < len(groups) for p in groups[row].paths]
         if not relpaths:
             return None
-        menu = QMenu(self.window)
+        menu = transient_menu(self.window)
         self._fill(menu.addMenu("Label Group As"), relpaths)
         return menu
 
@@ -258,7 +259,7 @@ class LabelsController(QObject):
         if not paths:
             self.session.message.emit("Select images first, then Ctrl+L gives them a label.")
             return None
-        menu = QMenu(self.window)
+        menu = transient_menu(self.window)
         chosen = self.sets.current
         if chosen is not None:  # a popup has no title: say what is labelled, in which set
             header = menu.addAction(f"Label {plural(len(paths), 'Image')} As ({chosen.name})")

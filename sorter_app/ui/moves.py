@@ -26,6 +26,7 @@ from ..session.files import Proposal
 from ..session.wording import EXPORTING
 from .icons import icon
 from .image_grid import ImageGridView
+from .menus import transient_menu
 from .plan_dialog import PlanPreviewDialog
 from .window_state import WindowState
 
@@ -132,13 +133,14 @@ class MovesController(QObject):
 
     def attach(self, grid: ImageGridView, *, browse: bool = False) -> None:
         grid.context_requested.connect(partial(self.context_menu, grid, browse))
+        grid.trash_requested.connect(self.session.files.trash_files)  # Del, as the menu says
 
     def context_menu(self, grid: ImageGridView, browse: bool, paths: list[str], pos: QPoint) -> None:
         menu = self.menu_for(grid, paths, browse=browse)
         menu.exec(pos)
 
     def menu_for(self, grid: ImageGridView, paths: list[str], *, browse: bool = False) -> QMenu:
-        menu = QMenu(self.window)
+        menu = transient_menu(self.window)
         first = paths[0]
         shown = grid.shown_paths()
         menu.addAction(icon("view"), "View Full Size", lambda: self._view(shown, first)).setShortcut(

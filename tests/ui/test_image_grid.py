@@ -404,6 +404,12 @@ def test_keyboard_moves_and_activates_the_current_image(
     with qtbot.waitSignal(view.view_requested) as viewed:
         QTest.keyClick(view, Qt.Key.Key_Space)
     assert viewed.args == [items[4].path]
+    with qtbot.waitSignal(view.trash_requested) as trashed:  # Del: what the context menu says it does
+        QTest.keyClick(view, Qt.Key.Key_Delete)
+    assert trashed.args == [[items[4].path]]
+    view.clearSelection()
+    with qtbot.assertNotEmitted(view.trash_requested):
+        QTest.keyClick(view, Qt.Key.Key_Delete)
 
 
 def test_columns_fill_the_width_and_headers_start_their_own_rows(

@@ -18,6 +18,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QTableWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -265,6 +266,33 @@ def test_long_file_names_never_widen_the_window(qtbot: QtBot, window: MainWindow
     assert window.minimumSizeHint().width() < 1200 and window.width() == width
     assert long_name in page.compare.titles[1].text()
     assert page.compare.titles[1].textFormat() == Qt.TextFormat.PlainText
+
+
+def test_del_trashes_the_selection_and_a_closed_context_menu_is_gone(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    """Found by a newcomer run: the menu said "Move to Trash  Del" and Del did nothing; each
+    right-click also left its menu behind, its shortcuts listed again in Keyboard Shortcuts."""
+    open_and_wait(qtbot, window, photos)
+    grid = window.browse.grid
+    target = str(photos / "s1_f2.jpg")
+    grid.select_path(target)
+    menu = window.moves.menu_for(grid, grid.selected_paths(), browse=True)
+    with qtbot.waitSignal(menu.destroyed, timeout=LONG):  # closed, as after a pick or Esc
+        menu.close()
+    window.window_actions.shortcuts.trigger()
+    dialog = window.shortcuts_dialog
+    assert dialog is not None
+    table = dialog.findChild(QTableWidget)
+    names = [table.item(row, 0).text() for row in range(table.rowCount())]
+    assert "Move to Trash" not in names and "Grid: move the selected images to the trash" in names
+    dialog.close()
+    grid.setFocus()
+    QTest.keyClick(grid, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: not Path(target).exists(), timeout=LONG)
+    qtbot.waitUntil(lambda: settled(window) and window.window_actions.undo.isEnabled(), timeout=LONG)
+    window.window_actions.undo.trigger()
+    qtbot.waitUntil(lambda: Path(target).exists(), timeout=LONG)
 
 
 def test_look_alikes_are_a_group_apart_with_nothing_to_keep_or_trash(
