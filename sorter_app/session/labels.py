@@ -150,7 +150,7 @@ class LabelSets:
     def show_in_browse(self, shown: bool) -> None:
         if shown != self.in_browse:
             self.in_browse = shown
-            self._changed(browse=True)
+            self._changed(browse=True, toggled=True)
 
     # sets and labels ---------------------------------------------------------------------------------
 
@@ -304,7 +304,9 @@ class LabelSets:
         self._changed()
         self.s.run(Job("labels:train", call, done, label=TRAINING, stopped=stopped, failed=failed))
 
-    def _changed(self, *, browse: bool = False) -> None:
+    def _changed(self, *, browse: bool = False, toggled: bool = False) -> None:
+        """`browse`: what the active set answers changed; Browse's captions change with it if it
+        shows the set, or if it has just been `toggled` to or from showing it."""
         if browse:
             self.s.use_label_source()
-        self.s.emit(Changes(labels=True, items=browse and self.in_browse))
+        self.s.emit(Changes(labels=True, items=browse and (self.in_browse or toggled)))

@@ -119,7 +119,7 @@ def test_the_review_queue_takes_enter_and_keys(opened: Opened) -> None:
 
 
 def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
-    session, _, _ = opened
+    session, _, recorder = opened
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two"])
     session.image_labels.label(scene(0, range(3)), "one")
@@ -134,8 +134,10 @@ def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
     assert session.section(session.items["s0_f0.jpg"]) == "one"
     (answer,) = session.labels.answers(session.items["s0_f0.jpg"])
     assert describe(answer) == "Scenes: one · labelled by you"  # the user's label, not a correction
+    recorder.changes.clear()
     sets.show_in_browse(False)
     assert session.labels is session.model_labels
+    assert any(c.items for c in recorder.changes)  # Browse redraws its captions (a newcomer's find)
 
 
 def test_move_by_label_is_previewed_applied_and_undone_byte_exactly(opened: Opened, photos: Path) -> None:
