@@ -260,6 +260,17 @@ class LabelSets:
         self._changed(browse=True)
         self.schedule_retrain()
 
+    def _as_now(self, shown: Answer, trained: Trained, fresh: list[Answer]) -> Answer:
+        """The image on screen, with what the newly trained model says of it: its guesses and its
+        threshold's sure or unsure must not be the old model's beside the new threshold."""
+        queued = next((a for a in fresh if a.path == shown.path), None)
+        if queued is not None:
+            return queued
+        now = trained.answers.get(self._hash(shown.path) or "")
+        if now is None or now.labelled:
+            return shown
+        return replace(now, path=shown.path, top=((now.guess, now.confidence),))
+
     def _hash(self, relpath: str) -> str | None:
         item = self.s.items.get(relpath)
         return item.content_hash if item else None
@@ -285,9 +296,9 @@ class LabelSets:
             self.training = False
             if trained.set_name != self.active:
                 return
-            head = self.review[:1]  # the image on screen stays there
             given = {h for h, a in (self.trained.answers.items() if self.trained else ()) if a.labelled}
             fresh = [a for a in trained.review if self._hash(a.path) not in given]  # labelled meanwhile
+            head = [self._as_now(a, trained, fresh) for a in self.review[:1]]  # the image on screen stays
             self.trained = trained
             self.review = head + [a for a in fresh if not head or a.path != head[0].path]
             self._changed(browse=True)

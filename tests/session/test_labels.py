@@ -118,6 +118,27 @@ def test_the_review_queue_takes_enter_and_keys(opened: Opened) -> None:
     assert sets.review[0] == second and [a.path for a in sets.review].count(second.path) == 1
 
 
+def test_the_image_in_review_keeps_its_place_with_the_new_model_s_answer(opened: Opened) -> None:
+    """A retrain keeps the image on screen first, but says of it what the new model says: a
+    newcomer saw "keep · 70 %, not sure (below its threshold)" beside "below 60 % … unknown"."""
+    session, _, _ = opened
+    sets = session.label_sets
+    sets.create_set("scenes", ["one", "two", "three"])
+    for n, name in enumerate(("one", "two", "three")):
+        session.image_labels.label(scene(n, range(2)), name)
+    head = sets.review[0]
+    others = [p for n in range(3) for p in scene(n, range(2, 4)) if p != head.path]
+    for n, name in enumerate(("one", "two", "three")):  # more labels, none of them the head's
+        session.image_labels.label([p for p in others if p in scene(n)], name)
+    trained = sets.trained
+    assert trained is not None and trained.model is not None
+    shown = sets.review[0]
+    now = {a.path: a for a in trained.answers.values()}[head.path]
+    assert shown.path == head.path and (shown.label, shown.confidence) == (now.label, now.confidence)
+    assert (shown.label != "unknown") == (shown.confidence >= trained.model.threshold)
+    assert shown.top[0] == (now.guess, now.confidence) or shown.top[0][0] == now.guess
+
+
 def test_browse_filters_and_sorts_by_a_label_set(opened: Opened) -> None:
     session, _, recorder = opened
     sets = session.label_sets
