@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -600,6 +600,20 @@ class Catalog:
                     f"DELETE FROM {USER_SCHEMA}.corrections WHERE content_hash = ? AND head = ?",
                     ((content_hash, head) for head in heads),
                 )
+
+    def replace_corrections(self, states: Mapping[str, Mapping[str, str]]) -> None:
+        """Each image's corrections become exactly `states[hash]` ({} : none), in one transaction:
+        what Undo and Redo of a correction put back."""
+        with self.user_transaction():
+            self._db.executemany(
+                f"DELETE FROM {USER_SCHEMA}.corrections WHERE content_hash = ?", ((h,) for h in states)
+            )
+            now = time.time()
+            self._db.executemany(
+                f"INSERT INTO {USER_SCHEMA}.corrections (content_hash, head, label, corrected_at) "
+                "VALUES (?, ?, ?, ?)",
+                ((h, head, label, now) for h, labels in states.items() for head, label in labels.items()),
+            )
 
     def corrections(self, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
         """{content hash: {head: label}} for those of `hashes` the user corrected."""

@@ -68,11 +68,15 @@ def best_answer(answers: Sequence[LabelAnswer]) -> LabelAnswer | None:
 
 
 def caption(answers: Sequence[LabelAnswer]) -> str:
-    """A thumbnail's second line: the most specific answer with its confidence, ✓ when the user's."""
+    """A thumbnail's second line: the most specific answer with its confidence, ✓ when the user's.
+
+    Only that answer's own correction earns the ✓: an image corrected to "indoor" whose room is
+    still the model's guess reads "bathroom 57 %", not "bathroom ✓" (which a newcomer read as
+    the room having been checked)."""
     best = best_answer(answers)
     if best is None:
         return UNKNOWN if any(a.label == UNKNOWN for a in answers) else ""
-    if best.corrected or any(a.corrected for a in answers):
+    if best.corrected:
         return f"{_words(best.label)} ✓"
     if best.confidence is None:
         return _words(best.label)

@@ -16,7 +16,7 @@ from ..core.grouping import Grouping
 from ..core.kinds import GROUPING_KINDS, AnalysisKind
 from .choices import write_changes
 from .events import Changes, grouping_changed
-from .history import EditStep, FileStep, History, LabelStep
+from .history import CorrectionStep, EditStep, FileStep, History, LabelStep
 from .identity import follow
 from .jobs import Job
 
@@ -122,6 +122,8 @@ class GroupEditor:
             self.s.files.undo(step)
         elif isinstance(step, LabelStep):
             self.s.image_labels.undo(step)
+        elif isinstance(step, CorrectionStep):
+            self.s.corrections.undo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.after, step.before)
             self.history.undone()
@@ -134,6 +136,8 @@ class GroupEditor:
             self.s.files.redo(step)
         elif isinstance(step, LabelStep):
             self.s.image_labels.redo(step)
+        elif isinstance(step, CorrectionStep):
+            self.s.corrections.redo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.before, step.after)
             self.history.redone()

@@ -1,4 +1,5 @@
-"""Undo and Redo over everything a user does: edits of groups and operations on files.
+"""Undo and Redo over everything a user does: edits of groups, labels, corrections, and
+operations on files.
 
 An edit step keeps the grouping before and after (groups are lists of relative paths: a copy costs
 little next to what it buys — every edit, merge included, undoes exactly). A file step keeps the
@@ -56,7 +57,17 @@ class LabelStep:
     set_change: SetChange | None = None
 
 
-Step = EditStep | FileStep | LabelStep
+@dataclass(frozen=True)
+class CorrectionStep:
+    """A correction ("This is…") as an undo step: each image's corrections before and after, all
+    heads (a room implies its scene), by content hash; {} for none."""
+
+    text: str  # "Correct 2 Images “kitchen”"
+    before: dict[str, dict[str, str]]
+    after: dict[str, dict[str, str]]
+
+
+Step = EditStep | FileStep | LabelStep | CorrectionStep
 
 
 class History:

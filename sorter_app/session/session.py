@@ -34,6 +34,7 @@ from ..core.label_source import LabelSource, ModelLabels
 from ..core.library import Library
 from ..core.scan import Problem, ScanResult, scan_folder
 from .analyses import Analyses
+from .corrections import Corrections
 from .events import Changes, Event
 from .files import FileOps
 from .groups import GroupEditor
@@ -101,6 +102,7 @@ class Session:
         self.label_sets = LabelSets(self)
         self.label_files = LabelFiles(self)
         self.image_labels = ImageLabels(self)
+        self.corrections = Corrections(self)
 
     # helpers the parts share ----------------------------------------------------------------------
 
@@ -315,26 +317,9 @@ class Session:
     # corrections ---------------------------------------------------------------------------------
 
     def correct(self, paths: Iterable[str], label: str | None) -> None:
-        """The user's word on what the images show (None: forget it); every view shows it at once."""
-        root = self.root
-        chosen = list(paths)
-        if root is None or not chosen:
-            return
-
-        def store(lib: Library, progress: object, cancelled: object) -> list[BrowseItem]:
-            for path in chosen:
-                if label is None:
-                    lib.clear_correction(root, Path(path))
-                else:
-                    lib.correct(root, Path(path), label)
-            return lib.browse_items(root)
-
-        self.run(Job(f"correct:{chosen[0]}", store, self._corrected, serial=True))
-
-    def _corrected(self, items: list[BrowseItem]) -> None:
-        for item in items:
-            self.items[item.relpath] = item
-        self.emit(Changes(items=True))
+        """The user's word on what the images show (None: forget it); every view shows it at once,
+        and Undo takes it back."""
+        self.corrections.correct(paths, label)
 
     # reference folders ----------------------------------------------------------------------------
 

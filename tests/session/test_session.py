@@ -218,6 +218,36 @@ def test_a_correction_reaches_the_items_at_once(opened: Opened, photos: Path) ->
     assert recorder.changes[-1].items
 
 
+def test_a_correction_is_said_and_undone_exactly(opened: Opened, photos: Path) -> None:
+    """A newcomer corrected an image and saw nothing change (a label set was shown): the status
+    line says what was corrected, and Undo gives each image exactly its earlier corrections."""
+    session, _, recorder = opened
+
+    def corrected(path: str) -> dict[str, str | None]:
+        prediction = session.items[path].prediction
+        assert prediction is not None
+        return {h: a.label for h, a in prediction.answers.items() if a.corrected}
+
+    images = [str(photos / "s1_f2.jpg"), str(photos / "s2_f0.jpg")]
+    session.correct(images[:1], "outdoor")
+    before = {p: corrected(p) for p in ("s1_f2.jpg", "s2_f0.jpg")}
+    assert before["s1_f2.jpg"] == {"kind": "photo", "scene": "outdoor"} and before["s2_f0.jpg"] == {}
+    session.correct(images, "kitchen")  # a room: its scene becomes indoor, its kind photo
+    kitchen = {"kind": "photo", "scene": "indoor", "room": "kitchen"}
+    assert recorder.messages[-1] == "Corrected 2 images as “kitchen”; Undo (Ctrl+Z) takes it back"
+    assert corrected("s1_f2.jpg") == kitchen == corrected("s2_f0.jpg")
+    assert session.groups.undo_text() == "Correct 2 Images “kitchen”"
+    session.groups.undo()
+    assert {p: corrected(p) for p in before} == before
+    assert recorder.messages[-1] == "Undone: Correct 2 Images “kitchen”"
+    session.groups.redo()
+    assert corrected("s2_f0.jpg") == kitchen
+    session.correct(images[1:], None)
+    assert corrected("s2_f0.jpg") == {} and session.groups.undo_text() == "Clear Correction of 1 Image"
+    session.groups.undo()
+    assert corrected("s2_f0.jpg") == kitchen
+
+
 def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
     session, _, _ = opened
     session.groups.rename(CLUSTERS, 0, "Named")

@@ -284,7 +284,8 @@ def test_del_trashes_the_selection_and_a_closed_context_menu_is_gone(
     dialog = window.shortcuts_dialog
     assert dialog is not None
     table = dialog.findChild(QTableWidget)
-    names = [table.item(row, 0).text() for row in range(table.rowCount())]
+    assert table is not None
+    names = [item.text() for row in range(table.rowCount()) if (item := table.item(row, 0)) is not None]
     assert "Move to Trash" not in names and "Grid: move the selected images to the trash" in names
     dialog.close()
     grid.setFocus()
