@@ -658,7 +658,9 @@ def _paint_header(painter: QPainter, option: QStyleOptionViewItem, text: str) ->
     painter.save()
     rect = option.rect.adjusted(_PADDING, HEADER_PADDING // 2, -_PADDING, -HEADER_PADDING // 2)
     painter.setFont(_header_font(option.font))
-    painter.setPen(option.palette.color(QPalette.ColorRole.WindowText))
+    # Active, not the option's group: a header cannot be selected, so its state is "disabled",
+    # whose grey (#BEBEBE on white) a newcomer could hardly read.
+    painter.setPen(option.palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText))
     painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
     line = QColor(option.palette.color(QPalette.ColorRole.Mid))
     painter.setPen(QPen(line, 1))

@@ -429,6 +429,10 @@ def test_columns_fill_the_width_and_headers_start_their_own_rows(
     qtbot.waitUntil(lambda: view.visualRect(model.index(3, 0)).isValid())
     head = [view.visualRect(model.index(r, 0)) for r in (0, 3)]
     assert all(r.left() <= 1 and r.width() > view.viewport().width() * 0.9 for r in head)
+    shot = view.viewport().grab(head[0]).toImage()  # a header cannot be selected, yet reads as text
+    pixels = ((x, y) for x in range(shot.width()) for y in range(shot.height()))
+    darkest = min(shot.pixelColor(x, y).lightness() for x, y in pixels)
+    assert darkest < 90, "the header is drawn in the disabled grey"
     image_after_header = view.visualRect(model.index(4, 0))
     assert image_after_header.left() <= 1 and image_after_header.top() >= head[1].bottom()
     assert not model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsSelectable

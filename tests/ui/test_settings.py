@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel
 from pytestqt.qtbot import QtBot
 
 from sorter_app.core.duplicates import NEAR_DUPLICATE_THRESHOLD
@@ -303,3 +304,23 @@ def test_a_file_is_refused_as_the_data_folder(qtbot: QtBot, tmp_path: Path) -> N
     dialog.data_dir_edit.setText(str(a_file))
     click(dialog, QDialogButtonBox.StandardButton.Ok)
     assert dialog.isVisible() and "must be a folder" in dialog.error_label.text()
+
+
+def _luminance(colour: QColor) -> float:
+    """WCAG 2 relative luminance."""
+    channels = [c / 255 for c in (colour.red(), colour.green(), colour.blue())]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_the_hints_under_the_settings_are_readable(qtbot: QtBot) -> None:
+    """A newcomer measured the hints (disabled labels) at 1.5:1; WCAG asks 4.5:1 of body text."""
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    hints = [label for label in dialog.findChildren(QLabel) if "Empty: the default" in label.text()]
+    assert hints
+    for hint in hints:
+        ink = hint.palette().color(QPalette.ColorRole.WindowText)
+        ground = hint.palette().color(QPalette.ColorRole.Window)
+        lighter, darker = sorted((_luminance(ink), _luminance(ground)), reverse=True)
+        assert hint.isEnabled() and (lighter + 0.05) / (darker + 0.05) >= 4.5
