@@ -124,8 +124,10 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
 
 def _move(library: Library, args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
-    check_plan(plan)  # refused with the reason before anything is printed as if it would happen
-    if plan.moves and (plan.folder is None or library.catalog.locate(plan.folder) is None):
+    bounds = check_plan(plan)  # refused with the reason before anything is printed as if it would happen
+    # The folder as resolved, as check_plan holds the sources to it: a link inside an indexed folder
+    # that leads elsewhere is not an indexed folder.
+    if plan.moves and library.catalog.locate(bounds.folder) is None:
         raise PlanError(
             f"the plan's folder {plan.folder} is not an indexed folder: a plan only moves files of a folder "
             "`sorter index` has seen (index it, then make the plan again)"

@@ -3,6 +3,8 @@
 One file per plan, `<journal dir>/<plan id>.jsonl`. The first line holds the whole plan, so the
 journal alone is enough to undo or recover. Then, in order:
 
+    {"op": "folder", "real": ...}              the plan's folder as resolved when it was applied:
+                                               undo puts files back only inside it
     {"op": "mkdir", "path": ...}               before creating a destination folder
     {"op": "begin", "steps": [i, ...]}         before acting on these moves (fsynced: write-ahead)
     {"op": "done", "i", "size", "mtime_ns", "hash"}   move i finished; the destination's stat (and
@@ -65,6 +67,7 @@ class History:
     """A plan's journal, read back: what was begun, finished, skipped and undone."""
 
     plan: MovePlan
+    real_folder: Path | None = None  # None in a journal written before stop 28
     mkdirs: list[Path] = field(default_factory=list)
     done: dict[int, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
@@ -89,36 +92,70 @@ class History:
         return "applied" if self.ended else "incomplete"
 
     def apply(self, record: dict[str, Any]) -> None:
+        """One line of the journal. Every field is checked (ValueError), so that a damaged line
+        makes the journal unreadable, never a step that undo or recovery would act on wrongly (a
+        flipped bit once turned `"i": 1` into `"i": 9`, and every command failed with IndexError)."""
         op = record.get("op")
-        if op == "mkdir":
-            self.mkdirs.append(Path(record["path"]))
+        if op == "folder":
+            self.real_folder = Path(_of_type(record, "real", str))
+        elif op == "mkdir":
+            self.mkdirs.append(Path(_of_type(record, "path", str)))
         elif op == "begin":
-            self.pending.update(record["steps"])
+            self.pending.update(self._steps(record))
         elif op == "done":
-            self.done[record["i"]] = record
-            self.pending.discard(record["i"])
+            i = self._step(record)
+            for key in ("size", "mtime_ns"):
+                _of_type(record, key, int)
+            if record.get("hash") is not None:
+                _of_type(record, "hash", str)
+            self.done[i] = record
+            self.pending.discard(i)
         elif op == "skip":
-            self.skipped[record["i"]] = record["reason"]
-            self.pending.discard(record["i"])
+            i = self._step(record)
+            self.skipped[i] = _of_type(record, "reason", str)
+            self.pending.discard(i)
         elif op == "end":
             self.ended, self.cancelled, self.error = True, bool(record.get("cancelled")), record.get("error")
             self.pending.clear()  # begun but never started: apply stopped cleanly before them
         elif op == "undo-begin":
-            self.undo_action, self.undo_ended = record["action"], False
+            self.undo_action, self.undo_ended = _of_type(record, "action", str), False
             self.undo_skipped = {}
         elif op == "undo-step":
-            self.undo_pending.update(record["steps"])
+            self.undo_pending.update(self._steps(record))
         elif op == "undo-done":
-            self.undo_done.add(record["i"])
-            self.undo_pending.discard(record["i"])
+            i = self._step(record)
+            self.undo_done.add(i)
+            self.undo_pending.discard(i)
         elif op == "undo-skip":
-            self.undo_skipped[record["i"]] = record["reason"]
-            self.undo_pending.discard(record["i"])
+            i = self._step(record)
+            self.undo_skipped[i] = _of_type(record, "reason", str)
+            self.undo_pending.discard(i)
         elif op == "undo-end":
             self.undo_ended = True
             self.undo_pending.clear()
         else:
             raise KeyError(op)
+
+    def _step(self, record: dict[str, Any]) -> int:
+        return self._index(record.get("i"))
+
+    def _steps(self, record: dict[str, Any]) -> list[int]:
+        steps = record.get("steps")
+        if not isinstance(steps, list):
+            raise ValueError(f"steps is not a list: {steps!r}")
+        return [self._index(i) for i in steps]
+
+    def _index(self, value: object) -> int:
+        if type(value) is not int or not 0 <= value < len(self.plan.moves):
+            raise ValueError(f"no move {value!r} in a plan of {len(self.plan.moves)}")
+        return value
+
+
+def _of_type(record: dict[str, Any], key: str, kind: type) -> Any:
+    value = record.get(key)
+    if type(value) is not kind:
+        raise ValueError(f"{key} is not a {kind.__name__}: {value!r}")
+    return value
 
 
 class Journal:
@@ -163,7 +200,7 @@ class Journal:
                     history = History(MovePlan.from_json(record["plan"]))
                 else:
                     history.apply(record)
-            except (ValueError, KeyError, TypeError, AttributeError, PlanError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError, PlanError) as exc:
                 raise JournalError(f"journal {path} is malformed at line {number}: {exc!r}") from None
         if history is None:
             raise JournalError(f"journal {path} holds no plan")

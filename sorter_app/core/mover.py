@@ -9,9 +9,13 @@ Policies (the promises the tests check):
 - Everything is journaled (journal.py) before it happens; `on_moved(src, dst)` is called after each
   completed step so the caller can update its catalog. A cancel stops between files: what was done
   stays done and journaled.
-- Undo puts every file back only if it is still unchanged where the plan put it and its original
-  place is free; copies are deleted only if they still hold what was copied. Anything else is
-  reported and left alone. Folders the plan created are removed if they end up empty.
+- Right before each file, its entry is checked again against the plan's bounds (plan_check.py),
+  so a folder swapped for a symbolic link while the plan runs cannot lead files out of it.
+- Undo puts every file back only if it is still unchanged where the plan put it, its original
+  place is free, and that place's folder still lies inside the plan's folder; copies are deleted
+  only if they still hold what was copied and their original is still there, unchanged (after
+  "back up, then delete the originals" a copy may be the only one). Anything else is reported and
+  left alone. Folders the plan created are removed if they end up empty.
 - Recovery, run at the next start: an interrupted apply is rolled back (the user never saw it
   finish, so the folder returns to what they last saw); an interrupted undo is finished. A plan whose
   journal another process holds is left alone: it is not interrupted, it is running.
@@ -32,8 +36,8 @@ from . import journal as _journal
 from .atomic import fsync_dir
 from .hashing import file_hash
 from .journal import History, Journal, JournalBusyError, JournalError, JournalWriter
-from .plan import Mode, MovePlan
-from .plan_check import check_plan
+from .plan import Mode, MovePlan, is_inside
+from .plan_check import Bounds, check_plan, entry_problem
 from .transfer import Settled, SourceChanged, settle, transfer
 from .trash import info_path, remove_info, write_info
 
@@ -164,8 +168,9 @@ def _fsync_dirs(dirs: set[Path]) -> None:
 
 
 class _Applier:
-    def __init__(self, plan: MovePlan, writer: JournalWriter, result: ApplyResult) -> None:
+    def __init__(self, plan: MovePlan, bounds: Bounds, writer: JournalWriter, result: ApplyResult) -> None:
         self.plan = plan
+        self.bounds = bounds
         self.writer = writer
         self.result = result
         self.ready: set[Path] = set()
@@ -204,6 +209,10 @@ class _Applier:
             reason = DEST_APPEARED
         if reason is None:
             reason = self.folder_problem(move.dst.parent, 0o700 if mode == "trash" else 0o777)
+        if reason is None:
+            # Again, now: a folder of the plan swapped for a symbolic link while it is being
+            # applied would otherwise lead files out (the window left is this call to the move).
+            reason = entry_problem(self.bounds, move)
         if reason is None and mode == "trash":
             reason = self.folder_problem(info_path(move.dst).parent, 0o700)
             try:
@@ -263,13 +272,14 @@ def apply_plan(
     default the system's): one entry reaching outside its folder or destination refuses it whole.
     """
     started = time.perf_counter()
-    check_plan(plan, trash_root)
+    bounds = check_plan(plan, trash_root)
     journal = _as_journal(journal)
     is_cancelled = cancelled or (lambda: False)
     result = ApplyResult(plan.id, plan.mode)
     total = len(plan.moves)
     with journal.create(plan) as writer:
-        applier = _Applier(plan, writer, result)
+        writer.append({"op": "folder", "real": str(bounds.folder)})
+        applier = _Applier(plan, bounds, writer, result)
         acting = False
         try:
             if progress:
@@ -388,6 +398,9 @@ class _Undoer:
         if self.plan.mode == "copy":
             if st is None:
                 return None  # the copy is already gone: nothing to remove
+            if _source_problem(move.src, move.size, move.mtime_ns) is not None:
+                # "Back up, then clean up": deleting the copy now could delete the only one left.
+                return f"its original {move.src} is gone or changed since: the copy is kept"
             try:
                 unchanged = (st.st_size, st.st_mtime_ns) == _stat_of(record) and (
                     record.get("hash") is None or file_hash(move.dst) == record["hash"]
@@ -408,6 +421,8 @@ class _Undoer:
             return "changed since it was moved: kept where it is"
         if os.path.lexists(move.src):
             return f"its original place is taken by another file: {move.src}"
+        if (outside := self.outside_folder(move.src)) is not None:
+            return outside
         tmp = move.src.parent / _tmp_name(self.plan.id, i, undo=True)
         try:
             move.src.parent.mkdir(parents=True, exist_ok=True)
@@ -423,15 +438,31 @@ class _Undoer:
         self._restored(i)
         return None
 
+    def outside_folder(self, home: Path) -> str | None:
+        """Why a file may not be put back at `home`: its folder now leads out of the plan's folder
+        (replaced by a symbolic link since the move), or None. Undo writes only where apply read."""
+        folder = self.h.real_folder  # as resolved then: the folder itself may be a link now
+        if folder is None:  # a journal of an older version
+            if self.plan.folder is None:
+                return None
+            folder = Path(os.path.realpath(self.plan.folder))
+        if is_inside(os.path.join(os.path.realpath(home.parent), home.name), str(folder)):
+            return None
+        return f"its original folder {home.parent} now leads outside {folder}: kept where it is"
+
     def settle(self, i: int) -> str | None:
         """Put back move `i`, whose last journaled operation was interrupted, from the disk's state."""
         move = self.plan.moves[i]
+        if (outside := self.outside_folder(move.src)) is not None:
+            return outside
         leftovers = [
             move.dst.parent / _tmp_name(self.plan.id, i),
             move.src.parent / _tmp_name(self.plan.id, i, undo=True),
         ]
         try:
             outcome: Settled = settle(move.src, move.dst, leftovers, leftovers[1])
+        except SourceChanged as exc:
+            return exc.reason
         except OSError as exc:
             return os_reason(exc)
         if self.plan.mode == "trash" and not os.path.lexists(move.dst):

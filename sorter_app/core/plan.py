@@ -315,7 +315,7 @@ def load_plan(path: Path) -> MovePlan:
         raise PlanError(f"cannot read plan file {path}: {exc}") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # also a 5,000-digit number, or nesting 100,000 deep
         raise PlanError(f"malformed plan file {path}: not JSON ({exc})") from None
     try:
         return _parse_plan(data)

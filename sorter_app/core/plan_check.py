@@ -13,8 +13,10 @@ folder it names is refused as a whole, with the first reason, before a single fi
 - a trash plan's destination root is the real trash (the one this program would use), so files
   and their `.trashinfo` records only go to its `files/` and `info/` folders.
 
-The check runs when `sorter move` (or the window) applies the plan, before the journal is created;
-a folder swapped for a link while the plan is being applied is not looked for again.
+The check runs when `sorter move` (or the window) applies the plan, before the journal is created,
+and again for each entry right before it is carried out (mover.py), so that a folder swapped for a
+link while the plan is being applied is caught; what is left is the instant between that check and
+the file's move.
 """
 
 from __future__ import annotations

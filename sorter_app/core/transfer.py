@@ -8,8 +8,9 @@ which a file created by someone else could be replaced; on Windows `os.rename` r
 
 Across file systems (EXDEV): copy to a temp name in the destination folder, fsync, check size and
 BLAKE2b hash against the bytes read, no-replace rename to the final name, fsync the folder, and only
-then delete the source. The copy keeps mode and times (shutil.copy2 semantics), so the catalog's
-size + mtime check still matches.
+then delete the source, if its name still holds the file that was read (a program that saved a new
+version meanwhile by renaming it over the old one keeps it; the copy of the old one goes). The copy
+keeps mode and times (shutil.copy2 semantics), so the catalog's size + mtime check still matches.
 
 Every step calls `journal.fault_point`, where tests inject a crash.
 """
@@ -62,9 +63,11 @@ def rename_noreplace(src: Path, dst: Path) -> None:
         return
     journal.fault_point("linked")
     try:
+        if not os.path.samestat(os.lstat(src), os.lstat(dst)):  # replaced between the two calls
+            raise SourceChanged("replaced by another program while it was being moved")
         os.unlink(src)
-    except OSError:
-        os.unlink(dst)  # the new name is only a second link to the same file: take it back
+    except (OSError, SourceChanged):
+        os.unlink(dst)  # the new name is only a second link to the old file: take it back
         raise
     journal.fault_point("unlinked")
 
@@ -75,9 +78,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def copy_verified(src: Path, tmp: Path, expect: tuple[int, int] | None) -> str:
+def copy_verified(src: Path, tmp: Path, expect: tuple[int, int] | None) -> tuple[str, os.stat_result]:
     """Copy `src` to `tmp` (ours: any old file there is a leftover) with its mode and times, fsync,
-    and check it; returns the hash. On any failure `tmp` is gone and `src` untouched."""
+    and check it; returns the hash and the stat of the file read. On any failure `tmp` is gone and
+    `src` untouched."""
     tmp.unlink(missing_ok=True)
     with open(src, "rb") as fh:
         before = os.fstat(fh.fileno())
@@ -104,7 +108,18 @@ def copy_verified(src: Path, tmp: Path, expect: tuple[int, int] | None) -> str:
         except (OSError, SourceChanged):
             tmp.unlink(missing_ok=True)
             raise
-    return digest.hexdigest()
+    return digest.hexdigest(), before
+
+
+def _still_the_file_read(src: Path, read: os.stat_result) -> bool:
+    """Whether `src` is still the file that was copied. Editors and exiftool save by writing a new
+    file and renaming it over the old one: the copy would then be of a version that is gone, and
+    deleting `src` would delete the new one."""
+    try:
+        now = os.lstat(src)
+    except FileNotFoundError:
+        return False
+    return os.path.samestat(now, read) and (now.st_size, now.st_mtime_ns) == (read.st_size, read.st_mtime_ns)
 
 
 def transfer(
@@ -123,7 +138,7 @@ def transfer(
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-    digest = copy_verified(src, tmp, expect)
+    digest, read = copy_verified(src, tmp, expect)
     try:
         rename_noreplace(tmp, dst)
     except OSError:
@@ -133,9 +148,11 @@ def transfer(
     journal.fault_point("dst synced")
     if not keep_source:
         try:
+            if not _still_the_file_read(src, read):
+                raise SourceChanged("replaced by another program while it was being copied")
             os.unlink(src)
-        except OSError:
-            os.unlink(dst)
+        except (OSError, SourceChanged):
+            os.unlink(dst)  # the copy of a version that is no longer the source's
             raise
         journal.fault_point("source removed")
     st = os.lstat(dst)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from sorter_app.core import journal as journal_module
 from sorter_app.core.journal import Journal, JournalError
 from sorter_app.core.mover import DEST_APPEARED, apply_plan, list_plans, recover, undo_plan
 from sorter_app.core.plan import make_plan
@@ -360,3 +362,105 @@ def test_recovery_removes_only_old_temp_journals(tmp_path: Path) -> None:
     os.utime(old, (0, 0))
     assert recover(journal) == [] and list_plans(journal) == []
     assert not old.exists() and young.exists()
+
+
+# Found by an adversarial review (stop 28): each broke "nothing lost, nothing outside the folder".
+
+
+def test_undo_of_a_copy_keeps_copies_whose_originals_are_gone(tmp_path: Path) -> None:
+    """Back up, delete the originals, then Undo: the copies are the only ones left."""
+    root, journal = tmp_path / "photos", tmp_path / "journal"
+    plan = make_plan(photo_folder(root), tmp_path / "backup", "copy")
+    apply_plan(plan, journal)
+    copies = snapshot(tmp_path / "backup")
+    for move in plan.moves:
+        move.src.unlink()
+    undone = undo_plan(plan.id, journal)
+    assert undone.removed == 0 and len(undone.not_restored) == len(plan.moves)
+    assert all("the copy is kept" in reason for _, reason in undone.not_restored)
+    assert snapshot(tmp_path / "backup") == copies
+
+
+def test_a_version_saved_over_the_source_during_a_cross_device_copy_is_kept(
+    tmp_path: Path, shm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editors save by renaming a new file over the old one: the move must not delete the new one."""
+    root, journal = tmp_path / "photos", tmp_path / "journal"
+    plan = make_plan(photo_folder(root), shm)
+    first = plan.moves[0].src
+
+    def save_new_version(label: str) -> None:
+        if label == "copied" and first.exists() and not (tmp_path / "saved").exists():
+            (tmp_path / "saved").write_bytes(b"the edited version")
+            os.replace(tmp_path / "saved", first)
+
+    monkeypatch.setattr(journal_module, "fault_point", save_new_version)
+    result = apply_plan(plan, journal)
+    assert result.skipped == [(first, "replaced by another program while it was being copied")]
+    assert first.read_bytes() == b"the edited version" and not plan.moves[0].dst.exists()
+    assert result.moved == len(plan.moves) - 1
+
+
+def test_a_destination_folder_swapped_for_a_link_during_the_move_leads_nothing_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, journal, elsewhere = tmp_path / "photos", tmp_path / "journal", tmp_path / "elsewhere"
+    plan = make_plan(photo_folder(root), root)
+    elsewhere.mkdir()
+    group = plan.moves[0].dst.parent
+    swapped: list[bool] = []
+
+    def swap(label: str) -> None:
+        if label in ("linked", "renamed", "unlinked") and not swapped:  # the first file is moved
+            swapped.append(True)
+            os.rename(group, tmp_path / "photos" / "moved aside")
+            group.symlink_to(elsewhere, target_is_directory=True)
+
+    monkeypatch.setattr(journal_module, "fault_point", swap)
+    result = apply_plan(plan, journal)
+    assert swapped and list(elsewhere.iterdir()) == []
+    assert any("directly under the plan's destination" in reason for _, reason in result.skipped)
+
+
+def test_undo_never_puts_a_file_back_through_a_link_leading_out(tmp_path: Path) -> None:
+    root, journal, elsewhere = tmp_path / "photos", tmp_path / "journal", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    write_file(root / "sub" / "a.jpg", 100, 1)
+    plan = make_plan([("Sorted", [root / "sub" / "a.jpg"])], root)
+    apply_plan(plan, journal)
+    (root / "sub").rmdir()
+    elsewhere.mkdir()
+    (root / "sub").symlink_to(elsewhere, target_is_directory=True)
+    undone = undo_plan(plan.id, journal)
+    assert undone.restored == 0 and "now leads outside" in undone.not_restored[0][1]
+    assert list(elsewhere.iterdir()) == [] and plan.moves[0].dst.exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda r: {**r, "i": 9},
+        lambda r: {**r, "i": -1},
+        lambda r: {**r, "i": True},
+        lambda r: {k: v for k, v in r.items() if k != "size"},
+        lambda r: {**r, "size": "12"},
+        lambda r: {**r, "hash": 5},
+    ],
+)
+def test_a_damaged_step_makes_the_journal_unreadable_not_a_crash(
+    tmp_path: Path, damage: Callable[[dict[str, object]], dict[str, object]]
+) -> None:
+    """A flipped bit in a "done" line once made every command fail with IndexError or KeyError."""
+    root, journal = tmp_path / "photos", tmp_path / "journal"
+    plan = make_plan(photo_folder(root), root)
+    apply_plan(plan, journal)
+    path = Journal(journal).path(plan.id)
+    lines = path.read_bytes().split(b"\n")
+    n = next(k for k, line in enumerate(lines) if b'"op": "done"' in line or b'"op":"done"' in line)
+    lines[n] = json.dumps(damage(json.loads(lines[n]))).encode()
+    path.write_bytes(b"\n".join(lines))
+    assert list_plans(journal)[0].state == "unreadable"
+    (result,) = recover(journal) or [None]
+    assert result is None or result.action == "unreadable"
+    with pytest.raises(JournalError, match="malformed"):
+        undo_plan(plan.id, journal)
