@@ -114,12 +114,24 @@ def _plan(library: Library, args: argparse.Namespace) -> int:
     destination = None if mode == "trash" else (args.to or root).expanduser().resolve()
     plan = make_plan(_renamed(_plan_groups(library, args), args.name), destination, mode, folder=root)
     check_plan(plan)  # a destination `move` would refuse is refused now
+    _refuse_to_overwrite(args.output)
     save_plan(plan, args.output)
     data = plan.to_json()
     human = "\n".join(f"{shown(m.src)} → {shown(m.dst)}" for m in plan.moves)
     human += f"\n{len(plan.moves)} files; plan {plan.id}"
     emit(args, data, human + f" written to {shown(args.output)}")
     return EXIT_OK
+
+
+def _refuse_to_overwrite(output: Path) -> None:
+    """`-o` replaces an older plan file, nothing else: `-o photos/img5.jpg` once replaced a photo."""
+    if output.is_dir():
+        raise PlanError(f"{output} is a folder: give the plan file's name (-o {output / 'plan.json'})")
+    if output.exists() or output.is_symlink():
+        try:
+            load_plan(output)
+        except PlanError:
+            raise PlanError(f"{output} exists and is not a plan file: not overwritten") from None
 
 
 def _move(library: Library, args: argparse.Namespace) -> int:

@@ -27,7 +27,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .damage import backup_path, problem, restore_user_file, set_aside_catalog, take_backup
+from .errors import SorterError
 from .hashing import file_hash
+from .scan import is_utf8, printable
 from .user_store import USER_SCHEMA, NewerFileError, migrate_user_store
 
 # The statements that take a catalog from each schema version to the next, in order: an old
@@ -241,6 +243,8 @@ class Catalog:
     # roots ---------------------------------------------------------------------------------
 
     def root_id(self, root: Path, *, create: bool = True) -> int | None:
+        if not is_utf8(root):
+            raise SorterError(f"{printable(root)}: its path is not valid UTF-8; rename the folder to use it")
         key = str(root)
         row = self._db.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
         if row is not None:

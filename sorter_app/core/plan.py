@@ -27,7 +27,7 @@ from typing import Any, Literal, cast
 
 from .atomic import atomic_write_text
 from .errors import SorterError
-from .scan import is_image_name
+from .scan import is_image_name, is_utf8, printable
 from .trash import INFO_SUFFIX, default_trash_root
 
 Mode = Literal["move", "copy", "trash"]
@@ -124,7 +124,7 @@ def sanitize_folder_name(name: str) -> str:
     drops) are removed; reserved device names get a "_"; the result is cut to 100 characters.
     """
     text = unicodedata.normalize("NFC", name)
-    chars = ["_" if c in _FORBIDDEN or unicodedata.category(c) == "Cc" else c for c in text]
+    chars = ["_" if c in _FORBIDDEN or unicodedata.category(c) in ("Cc", "Cs") else c for c in text]
     cleaned = " ".join("".join(chars).split())  # tabs/newlines already "_"; collapse runs of spaces
     cleaned = cleaned[:MAX_FOLDER_CHARS]
     while len(cleaned.encode("utf-8")) > _MAX_FOLDER_BYTES:
@@ -218,6 +218,8 @@ def _absolute(path: Path | str, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.is_absolute():
         raise PlanError(f"{what} must be an absolute path: {path}")
+    if not is_utf8(p):
+        raise PlanError(f"{what} {printable(p)}: its path is not valid UTF-8; choose or rename another")
     return Path(os.path.normpath(p))
 
 
@@ -334,8 +336,8 @@ def _field(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
 
 def _path(obj: dict[str, Any], key: str, where: str) -> Path:
     text = cast(str, _field(obj, key, str, where))
-    if not Path(text).is_absolute() or "\x00" in text:
-        raise PlanError(f"{where}.{key} must be an absolute path")
+    if not Path(text).is_absolute() or "\x00" in text or not is_utf8(text):
+        raise PlanError(f"{where}.{key} must be an absolute path (in UTF-8)")
     return Path(os.path.normpath(text))
 
 

@@ -84,7 +84,7 @@ def entry_problem(bounds: Bounds, move: Move, real: Callable[[str], str] = os.pa
         return f"{src} is not an image file the folder's index could hold"
     if not is_inside(os.path.join(real(src_dir), src_name), os.fspath(bounds.folder)):
         return f"{src} is outside the plan's folder {bounds.folder} (through a symbolic link or '..')"
-    if os.path.splitext(dst_name)[1] != os.path.splitext(src_name)[1]:
+    if os.path.splitext(dst_name)[1].lower() != os.path.splitext(src_name)[1].lower():  # .JPG is .jpg
         return f"{dst} does not keep the extension of {src_name}"
     if _hidden(dst_name):
         return f"{dst} is a hidden name"

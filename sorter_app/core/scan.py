@@ -68,9 +68,19 @@ class ScanResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _printable(name: str) -> str:
+def printable(name: str | Path) -> str:
     """A name with undecodable bytes, shown with replacement characters instead of crashing."""
     return os.fsencode(name).decode("utf-8", errors="replace")
+
+
+def is_utf8(name: str | Path) -> bool:
+    """Whether `name` can be stored and shown: a name whose bytes are not UTF-8 comes from the file
+    system with surrogates in it, which SQLite, JSON files and the window all refuse."""
+    try:
+        str(name).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def scan_folder(
@@ -107,7 +117,7 @@ def scan_folder(
             except UnicodeEncodeError:  # undecodable bytes, kept by the file system's decoding
                 if is_image_name(name) or entry.is_dir(follow_symlinks=False):
                     result.problems.append(
-                        Problem(_printable(rel), "name is not valid UTF-8: rename it to index it")
+                        Problem(printable(rel), "name is not valid UTF-8: rename it to index it")
                     )
                 continue
             if entry.is_symlink():

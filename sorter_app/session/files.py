@@ -199,7 +199,8 @@ class FileOps:
         name = new_name.strip()
         if name and not Path(name).suffix:
             name += src.suffix  # "sunset" means "sunset.jpg": the type of a file is not renamed
-        if not name or "/" in name or name.startswith(".") or name == src.name or self.s.root is None:
+        unusable = not name or "/" in name or "\x00" in name or name.startswith(".")
+        if unusable or name == src.name or self.s.root is None:
             self.s.failed.emit(("Rename", f"not a usable file name: {new_name!r}"))
             return
         if Path(name).suffix.lower() != src.suffix.lower():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,72 @@ def test_plan_refuses_a_destination_inside_a_hidden_folder(
     code, _, err = sorter("plan", photos, "--clusters", "all", "--to", hidden, "-o", tmp_path / "plan.json")
     assert code == 1 and len(err) == 1 and "hidden folder" in err[0]
     assert not (tmp_path / "plan.json").exists()
+
+
+# Found by an adversarial review (stop 28).
+
+
+def test_a_forged_plan_naming_a_link_inside_the_folder_as_its_folder_is_refused(
+    world: tuple[Sorter, Path, Path], tmp_path: Path
+) -> None:
+    sorter, photos, elsewhere = world
+    sorter("plan", photos, "--clusters", "all", "-o", tmp_path / "plan.json")
+    data = json.loads((tmp_path / "plan.json").read_text())
+    data["folder"], data["destination"], data["renamed"] = str(photos / "linked"), str(tmp_path / "loot"), []
+    source = elsewhere / "other1.jpg"
+    st = source.stat()
+    data["moves"] = [
+        {
+            "src": str(source),
+            "dst": str(tmp_path / "loot/G/other1.jpg"),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
+    ]
+    (tmp_path / "forged.json").write_text(json.dumps(data))
+    before = snapshot(elsewhere)
+    code, _, err = sorter("move", "--plan", tmp_path / "forged.json")
+    assert code == 1 and "is not an indexed folder" in err[0]
+    assert snapshot(elsewhere) == before and not (tmp_path / "loot").exists()
+
+
+def test_plan_output_never_replaces_a_file_that_is_not_a_plan(
+    world: tuple[Sorter, Path, Path], tmp_path: Path
+) -> None:
+    sorter, photos, _ = world
+    photo = photos / "img1.jpg"
+    before = photo.read_bytes()
+    code, _, err = sorter("plan", photos, "--clusters", "all", "-o", photo)
+    assert code == 1 and err == [f"sorter: error: {photo} exists and is not a plan file: not overwritten"]
+    assert photo.read_bytes() == before
+    code, _, err = sorter("plan", photos, "--clusters", "all", "-o", photos)
+    assert code == 1 and "is a folder" in err[0]
+    assert sorter("plan", photos, "--clusters", "all", "-o", tmp_path / "plan.json")[0] == 0
+    assert (
+        sorter("plan", photos, "--clusters", "all", "-o", tmp_path / "plan.json")[0] == 0
+    )  # a plan: replaced
+
+
+def test_folders_whose_names_are_not_utf8_are_refused_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They crashed with "unexpected UnicodeEncodeError" (SQLite and JSON refuse such names)."""
+    photos = tmp_path / os.fsdecode(b"f\xe9tes")
+    builders.write_jpeg(photos / "img0.jpg", seed=1)
+    sorter = Sorter(capsys, tmp_path / "data")
+    code, _, err = sorter("index", photos)
+    assert code == 1 and err[0].startswith("sorter: error:") and "not valid UTF-8" in err[0]
+    good = tmp_path / "good"
+    builders.write_jpeg(good / "img0.jpg", seed=1)
+    assert sorter("index", good)[0] == 0
+    code, _, err = sorter(
+        "plan",
+        good,
+        "--clusters",
+        "all",
+        "--to",
+        tmp_path / os.fsdecode(b"d\xe9st"),
+        "-o",
+        tmp_path / "p.json",
+    )
+    assert code == 1 and "not valid UTF-8" in err[0] and not (tmp_path / "p.json").exists()

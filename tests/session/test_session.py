@@ -249,7 +249,7 @@ def test_a_correction_is_said_and_undone_exactly(opened: Opened, photos: Path) -
 
 
 def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
-    session, _, _ = opened
+    session, _, recorder = opened
     session.groups.rename(CLUSTERS, 0, "Named")
     session.files.rename_file(str(photos / "s2_f5.jpg"), "sunset.jpg")
     assert (photos / "sunset.jpg").exists() and not (photos / "s2_f5.jpg").exists()
@@ -259,6 +259,10 @@ def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
     assert (photos / "s2_f5.jpg").exists() and not (photos / "sunset.jpg").exists()
     session.files.rename_file(str(photos / "s2_f4.jpg"), "s2_f3.jpg")  # taken: refused
     assert (photos / "s2_f4.jpg").exists()
+    session.files.rename_file(str(photos / "s2_f4.jpg"), "a\x00b.jpg")  # refused before any journal
+    assert recorder.errors[-1][0] == "Rename" and "not a usable file name" in recorder.errors[-1][1]
+    session.files.rename_file(str(photos / "s2_f4.jpg"), "Dawn.JPG")  # the extension's case may change
+    assert (photos / "Dawn.JPG").exists() and not (photos / "s2_f4.jpg").exists()
 
 
 def test_look_alikes_are_shown_apart_and_never_trashed(
