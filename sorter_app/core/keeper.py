@@ -10,7 +10,7 @@ they tie on is skipped, and the reason given is the rule that separated them:
 3. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
 4. camera EXIF (editors and messengers strip it);
 5. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
-6. the larger file (same pixels and format: the higher-quality encode);
+6. the larger file (same dimensions and format: the higher-quality encode);
 7. the shorter path (fewer folders deep, then fewer characters);
 8. the older file — only when the times differ;
 9. otherwise the first by name, and the reason says they are the same by every rule.
@@ -150,7 +150,7 @@ RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         lambda c: (-c.size,),
-        lambda w, lost: f"same pixels; larger file ({_size(w.size)} vs {_size(lost[0].size)})",
+        lambda w, lost: f"same dimensions and format; larger file ({_size(w.size)} vs {_size(lost[0].size)})",
     ),
     _Rule(
         lambda c: (c.relpath.count("/"), len(c.relpath)),

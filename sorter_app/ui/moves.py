@@ -102,7 +102,9 @@ class MovesController(QObject):
         folder = self.state.last_export_folder() or QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.DocumentsLocation
         )
-        suggested = Path(folder or Path.home()) / f"{root.name} - image sorter.csv"
+        if not folder or not Path(folder).is_dir():  # no Documents folder: the dialog would start in the
+            folder = str(Path.home())  # working folder, which may be the photo folder itself
+        suggested = Path(folder) / f"{root.name} - image sorter.csv"
         name, _ = QFileDialog.getSaveFileName(
             self.window, "Export groups and labels", str(suggested), "CSV (*.csv);;JSON (*.json)"
         )

@@ -304,7 +304,7 @@ def test_a_bigger_file_of_the_same_resolution_is_kept(tmp_path: Path, library: L
     library.index(folder)
     (group,) = library.duplicates(folder)
     assert (group.tier, group.keep, group.paths) == ("near", "fine.jpg", ["fine.jpg", "rough.jpg"])
-    assert group.why.startswith("same pixels; larger file (")
+    assert group.why.startswith("same dimensions and format; larger file (")
 
 
 def test_a_larger_resolution_beats_a_bigger_file(tmp_path: Path, library: Library) -> None:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtWidgets import QFileDialog, QTableWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -526,3 +526,26 @@ def test_native_bits_shortcuts_about_settings_key_and_remembered_geometry(
     assert again.size() == size
     assert again.browse.splitter.sizes() == sizes
     again.close()
+
+
+def test_export_starts_in_documents_or_home_never_in_the_photo_folder(
+    qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer with no Documents folder got a save dialog in the photo folder itself."""
+    open_and_wait(qtbot, window, photos)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda _: str(home / "Documents"))
+    suggested: list[str] = []
+
+    def cancelled_dialog(parent: object, title: str, path: str, filters: str) -> tuple[str, str]:
+        suggested.append(path)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", cancelled_dialog)
+    window.moves.choose_export(None)
+    assert Path(suggested[0]).parent == home  # Documents does not exist
+    (home / "Documents").mkdir()
+    window.moves.choose_export(None)
+    assert Path(suggested[1]).parent == home / "Documents"
