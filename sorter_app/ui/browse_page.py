@@ -130,6 +130,9 @@ class BrowsePage(QWidget):
         self.sort_box.setToolTip("Sorted by cluster or label, the grid has a header per section")
         self.filter_box = QComboBox()
         self.filter_box.setToolTip("Show only images with this label")
+        # Its labels come after the first show (the model's, a set's): as wide as they are, or
+        # "All images" reads "All image".
+        self.filter_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.confidence = QDoubleSpinBox()
         self.confidence.setRange(0.0, 100.0)
         self.confidence.setDecimals(0)

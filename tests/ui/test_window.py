@@ -326,6 +326,9 @@ def test_correction_reaches_the_detail_pane_and_the_filter(
     open_and_wait(qtbot, window, photos)
     image = str(photos.resolve() / "s1_f2.jpg")
     browse = window.browse
+    box = browse.filter_box  # filled after it was first shown: it still fits its widest label
+    widest = max(box.fontMetrics().horizontalAdvance(box.itemText(i)) for i in range(box.count()))
+    qtbot.waitUntil(lambda: box.width() > widest, timeout=LONG)
     browse.grid.select_path(image)
     assert browse.details.path == Path(image)
     browse.details.correction_requested.emit(image, "kitchen")
