@@ -91,6 +91,22 @@ def write_rgba_png(path: Path, seed: int) -> Path:
     return path
 
 
+def write_premultiplied_grey_tiff(path: Path, seed: int) -> Path:
+    """Grey with associated (premultiplied) alpha, which Pillow opens as mode "La": Pillow writes
+    LA with unassociated alpha (ExtraSamples 2), so the tag is set to 1 in the file."""
+    img = scene(seed).convert("LA")
+    img.save(path, "TIFF")
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        entry = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, entry)[0] == 338:  # ExtraSamples
+            struct.pack_into("<H", data, entry + 8, 1)  # associated alpha
+    path.write_bytes(bytes(data))
+    assert Image.open(path).mode == "La"
+    return path
+
+
 def write_animated_gif(path: Path, seed: int, frames: int = 3) -> Path:
     images = [scene(seed + i).convert("P", palette=Image.Palette.ADAPTIVE) for i in range(frames)]
     images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)

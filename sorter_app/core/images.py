@@ -304,6 +304,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
         mode = "RGBA"
+    if mode == "La":  # premultiplied grey (a TIFF's associated alpha): Pillow converts it only to LA
+        img = img.convert("LA")
+        mode = "LA"
     if mode in _ALPHA_MODES:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -32,6 +32,7 @@ THUMB_SIDE = 32
 VERSION = 2
 _HEADER = struct.Struct("<BBHHHHHHH")  # version, margin grey, decoded w, h, content box l, t, r, b, spare
 THUMB_OFFSET = _HEADER.size  # where the thumbnail starts in a version-2 signature
+_MAX_STORED = 2**16 - 1  # the largest size or box coordinate a header field holds
 LENGTH = THUMB_OFFSET + THUMB_SIDE * THUMB_SIDE
 
 # Trimming: a line belongs to a margin when nearly all of it is within TOLERANCE grey levels of the
@@ -78,8 +79,19 @@ def layout_signature(img: Image.Image) -> bytes:
         margin[top:bottom, left:right] = False
         margin_grey = round(float(np.median(pixels[margin])))
     thumb = grey.crop((left, top, right, bottom)).resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
-    header = _HEADER.pack(VERSION, margin_grey, grey.width, grey.height, left, top, right, bottom, 0)
+    width, height, left, top, right, bottom = _as_stored(grey.width, grey.height, left, top, right, bottom)
+    header = _HEADER.pack(VERSION, margin_grey, width, height, left, top, right, bottom, 0)
     return header + np.asarray(thumb, dtype=np.uint8).tobytes()
+
+
+def _as_stored(width: int, height: int, *box: int) -> tuple[int, ...]:
+    """The size and content box as the header's 16-bit fields hold them: an image over 65,535
+    pixels on a side (a 70,000 × 300 panorama is 21 MP) is scaled down whole, so that its shape,
+    all the near-duplicate rule reads from them, is kept."""
+    longest = max(width, height)
+    if longest <= _MAX_STORED:
+        return (width, height, *box)
+    return tuple(min(_MAX_STORED, round(v * _MAX_STORED / longest)) for v in (width, height, *box))
 
 
 def content_box(grey: NDArray[np.float32]) -> tuple[int, int, int, int]:

@@ -18,6 +18,9 @@ _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "nearest": Image.Resampling.NEAREST,
 }
+# Resized longer side, in crops, above which only the crop's box is resized (panoramas of 8:1 and
+# less, every photo, are resized whole, exactly as torchvision does in training).
+MAX_RESIZED_ASPECT = 8
 
 
 def resized_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -37,12 +40,19 @@ def to_model_pixels(img: Image.Image, pre: Preprocess) -> NDArray[np.uint8]:
         raise ValueError(f"unsupported preprocessing {pre.resize}/{pre.crop}")
     size = pre.size
     new_w, new_h = resized_size(img.width, img.height, size)
-    if (new_w, new_h) != img.size:
-        img = img.resize((new_w, new_h), _RESAMPLE[pre.resample])
     if new_w < size or new_h < size:
         raise ValueError(f"image {new_w}×{new_h} is smaller than the crop {size}")
     top = round((new_h - size) / 2.0)  # round half to even, as torchvision
     left = round((new_w - size) / 2.0)
+    if max(new_w, new_h) > MAX_RESIZED_ASPECT * size:
+        # A 4 × 30,000 strip would be resized whole to 224 × 1,680,000 (1.6 GB, found by a hostile
+        # corpus) for the middle 224 × 224: resize only the box the crop comes from. Pillow reads
+        # the filter's support outside the box, but its grid differs by rounding: a level or so.
+        sx, sy = img.width / new_w, img.height / new_h
+        box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+        return np.asarray(img.resize((size, size), _RESAMPLE[pre.resample], box=box), dtype=np.uint8)
+    if (new_w, new_h) != img.size:
+        img = img.resize((new_w, new_h), _RESAMPLE[pre.resample])
     pixels = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
     return pixels
 

@@ -111,6 +111,10 @@ class PlanTableModel(ColumnTableModel):
                 for r in self._rows
             ]
 
+    @property
+    def has_notes(self) -> bool:
+        return any(row.note for row in self._rows)
+
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._rows)
 
@@ -167,6 +171,7 @@ class PlanPreviewDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(2, 240)
+        self.table.setColumnHidden(2, not self.model.has_notes)  # no renames, no skips: room for names
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.apply_button = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)

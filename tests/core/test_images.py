@@ -49,6 +49,7 @@ def test_untrusted_format_is_never_opened(tmp_path: Path) -> None:
         builders.write_palette_alpha_png,
         builders.write_rgba_png,
         builders.write_animated_gif,
+        builders.write_premultiplied_grey_tiff,  # "cannot convert image (La)" in a hostile corpus
     ],
 )
 def test_every_mode_becomes_rgb(tmp_path: Path, build) -> None:  # type: ignore[no-untyped-def]

@@ -109,3 +109,12 @@ def test_many_pairs_at_once_score_as_one_pair_at_a_time() -> None:
     # the unreadable signature scores 0.0 with everything, and so does the flat picture
     assert batch.max() > 0.99 and (batch == 0.0).sum() >= 2 * len(signatures) - 1
     assert layout_similarities([None], [signatures[0]]).tolist() == [0.0]
+
+
+def test_a_panorama_over_65535_pixels_wide_keeps_its_shape() -> None:
+    """A 21-MP 70,000 × 300 panorama was refused: "ushort format requires 0 <= number <= 65535"."""
+    noise = np.random.default_rng(0).integers(0, 256, (300, 70_000), dtype=np.uint8)  # no margin to trim
+    img = Image.fromarray(noise, "L")
+    layout = parse_layout(layout_signature(img))
+    assert layout is not None and max(layout.size) == 65_535
+    assert layout.aspect == pytest.approx(70_000 / 300, rel=1e-3)

@@ -101,6 +101,17 @@ def test_copy_and_trash_headlines(qtbot: QtBot, photos: dict[str, Path], sorted_
     assert trash.headline.text() == "Send 3 files to the trash"
 
 
+def test_the_note_column_shows_only_when_a_row_has_a_note(
+    qtbot: QtBot, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    with_notes = PlanPreviewDialog(_plan(photos, tmp_path / "sorted"))
+    plain = PlanPreviewDialog(make_plan([("Kitchen", [photos["a"], photos["b"]])], tmp_path / "sorted"))
+    qtbot.addWidget(with_notes)
+    qtbot.addWidget(plain)
+    assert not with_notes.table.isColumnHidden(2)  # "skipped: does not exist"
+    assert plain.table.isColumnHidden(2)
+
+
 def test_a_plan_with_nothing_to_do_cannot_be_applied(
     qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path
 ) -> None:
