@@ -106,9 +106,15 @@ def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -
             raise ImageError(f"cannot read: {exc.strerror or exc}") from None
         check_file_size(nbytes)
         if is_raw_name(name):
-            from .raw import load_raw  # rawpy is optional and only RAW files need it
+            from .raw import NotRawError, load_raw  # rawpy is optional and only RAW files need it
 
-            return load_raw(name, min_side)
+            try:
+                return load_raw(name, min_side)
+            except NotRawError as not_raw:  # a JPEG, PNG or TIFF named .dng or .nef: read by its content
+                try:
+                    return decode_with_pillow(fh, nbytes, name, min_side)
+                except ImageError:
+                    raise not_raw from None
         return decode_with_pillow(fh, nbytes, name, min_side)
 
 

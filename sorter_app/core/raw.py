@@ -24,6 +24,10 @@ from .images import LoadedImage, check_decoded_size, decode_with_pillow, describ
 _EXIF_ORIENTATION_FOR_FLIP = {0: 1, 3: 3, 5: 8, 6: 6}
 
 
+class NotRawError(ImageError):
+    """LibRaw does not know the file: it may be another kind of image under a RAW name."""
+
+
 def load_raw(path: str, min_side: int | None) -> LoadedImage:
     if not formats.installed(formats.RAW):
         raise ImageError(formats.RAW.missing_reason)
@@ -37,7 +41,7 @@ def load_raw(path: str, min_side: int | None) -> LoadedImage:
     except MemoryError:
         raise ImageError("not enough memory to decode this RAW file") from None
     except rawpy.LibRawFileUnsupportedError:
-        raise ImageError("not a RAW file this version of LibRaw can read") from None
+        raise NotRawError("not a RAW file this version of LibRaw can read") from None
     except Exception as exc:
         raise ImageError(f"truncated or corrupt RAW file: {describe(exc)}") from None
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sorter_app.core.errors import ImageError
-from sorter_app.core.images import load_image
+from sorter_app.core.images import load_image, load_image_file
 from tests import builders
 
 
@@ -104,3 +104,14 @@ def test_huge_panorama_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> No
     path = builders.write_jpeg(tmp_path / "pano.jpg", 2, size=(16000, 1000), quality=60)
     loaded = _load(path, min_side=224)
     assert loaded.image.size == (4000, 250)
+
+
+def test_an_image_named_as_raw_is_read_by_its_content(tmp_path: Path) -> None:
+    """A JPEG saved as .nef was refused ("not a RAW file this version of LibRaw can read")."""
+    pytest.importorskip("rawpy")
+    loaded = load_image_file(builders.write_jpeg(tmp_path / "photo.nef", seed=2), min_side=224)
+    assert loaded.format == "JPEG" and loaded.image.mode == "RGB"
+    junk = tmp_path / "junk.dng"
+    junk.write_bytes(b"not an image at all" * 100)
+    with pytest.raises(ImageError, match="not a RAW file"):
+        load_image_file(junk, min_side=224)
