@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from . import corrections, map2d
+from . import corrections, map2d, user_choices
 from .atomic import atomic_write_text
 from .browse import BrowseItem
 from .catalog import Catalog, ImageInfo
@@ -30,6 +30,7 @@ from .folder_index import ANNOY_MIN_ITEMS, FolderIndex, Neighbour, index_name, r
 from .indexer import CancelledFn, IndexReport, ProgressFn, index_folder
 from .journal import Journal
 from .keeper import keep_choices
+from .kinds import AnalysisKind
 from .map2d import layout_2d
 from .model_spec import ModelSpec, load_spec
 from .mover import ApplyResult, PlanSummary, UndoResult, apply_plan, list_plans, recover, undo_plan
@@ -246,7 +247,22 @@ class Library:
                 return {p.path: label for p in predictions if (label := p.best_label)}
 
             named_by = model_labels if labels is None else labels
-            return cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
+            clustering = cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
+        return self._as_the_user_named(clustering, vectors)
+
+    def _as_the_user_named(self, clustering: Clustering, vectors: FolderVectors) -> Clustering:
+        """Each cluster under the name the user gave it in the window, found by most of its members
+        as the window finds it: `sorter clusters` and `sorter plan --clusters` showed "cluster 4"
+        where the window said "public places"."""
+        hash_of = {p: h for h, paths in zip(vectors.keys, vectors.paths, strict=True) for p in paths}
+        names = user_choices.group_names(self.catalog, str(AnalysisKind.CLUSTERS), hash_of.values())
+        if not names:
+            return clustering
+        named = []
+        for cluster in clustering.clusters:
+            name = user_choices.majority_name([hash_of[p] for p in cluster.paths if p in hash_of], names)
+            named.append(replace(cluster, label=name) if name else cluster)
+        return Clustering(named, clustering.unsorted)
 
     def predictions(self, folder: Path) -> list[Prediction]:
         paths_by_hash = self.catalog.paths_by_hash(self._root_id(folder), self.vector_key)

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 
 from sorter_app.cli import main
+from sorter_app.core import user_choices
+from sorter_app.core.library import Library
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 from tests.core.move_support import snapshot
 
@@ -122,6 +125,23 @@ def test_clusters_json_shape(sorter: Sorter) -> None:
         assert cluster["name"] == f"{cluster['label']} · {len(cluster['paths'])}"
     placed = [p for c in data["clusters"] for p in c["paths"]] + data["unsorted"]
     assert len(placed) == len(set(placed)) == IMAGES
+
+
+def test_clusters_carry_the_names_given_in_the_window(sorter: Sorter, tmp_path: Path) -> None:
+    """The CLI twin showed "cluster 4" where the window said "public places" (a newcomer's find)."""
+    first = sorter.json("clusters", str(sorter.folder))["clusters"][0]
+    with Library(sorter.data, bundled_model_sidecar()) as library:
+        catalog = library.catalog
+        root_id = catalog.root_id(sorter.folder, create=False)
+        assert root_id is not None
+        relpaths = [Path(p).relative_to(sorter.folder).as_posix() for p in first["paths"]]
+        rows = [catalog.file_row(root_id, relpath) for relpath in relpaths]
+        hashes = [row.content_hash for row in rows if row is not None and row.content_hash]
+        user_choices.set_group_name(catalog, "clusters", hashes, "public places")  # as the window's F2
+    again = {c["id"]: c for c in sorter.json("clusters", str(sorter.folder))["clusters"]}
+    assert again[first["id"]]["label"] == "public places" and again[first["id"]]["paths"] == first["paths"]
+    plan = sorter.plan(tmp_path / "p.json", "--clusters", str(first["id"]))
+    assert {Path(m["dst"]).parent.name for m in plan["moves"]} == {"public places"}
 
 
 def test_outliers_json_shape_and_top(sorter: Sorter) -> None:
