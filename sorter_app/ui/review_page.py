@@ -121,7 +121,7 @@ class ReviewPage(QWidget):
         self.title.setText(  # rich text: a name may hold "<" or "&", and may need to wrap
             f"<b>{html.escape(breakable(Path(head.path).name))}</b>"
             + (f"<br>in {html.escape(breakable(folder))}" if folder != "." else "")
-            + f"<br>{len(sets.review):,} images queued, the least sure first"
+            + f"<br>next: the {len(sets.review):,} it is least sure of (refilled as it learns)"
         )
         lines = [f"{sets.key_for(label) or '·'}  {html.escape(label)} · {p:.0%}" for label, p in head.top]
         lines[:1] = [f"<b>{line}</b>" for line in lines[:1]]
