@@ -50,7 +50,9 @@ class ImageLabels:
         text = f"{verb} {plural(len(hashes), 'Image')} {words}"
         if label is not None and len(self.s.label_sets.sets) > 1:  # Undo may touch a set not shown
             text += f" in “{chosen.name}”"
-        self._apply(LabelStep(text, chosen.name, {}, dict.fromkeys(hashes, label)), "do")
+        done = "Labelled" if label is not None else "Unlabelled"
+        said = f"{done} {plural(len(hashes), 'image')} {words}; Undo (Ctrl+Z) takes it back"
+        self._apply(LabelStep(text, chosen.name, {}, dict.fromkeys(hashes, label)), "do", said)
 
     def review_answer(self, label: str | None = None) -> None:
         """The image at the head of the review queue: its guess accepted (None), or `label`."""
@@ -75,7 +77,7 @@ class ImageLabels:
             self._stepping = True
             self._apply(step, "redo")
 
-    def _apply(self, step: LabelStep, direction: Literal["do", "undo", "redo"]) -> None:
+    def _apply(self, step: LabelStep, direction: Literal["do", "undo", "redo"], said: str = "") -> None:
         set_name, undo = step.set_name, direction == "undo"
 
         def call(lib: Library, p: object, c: object) -> tuple[LabelStep, Snapshot]:
@@ -100,6 +102,8 @@ class ImageLabels:
             history = self.s.groups.history
             if direction == "do":
                 history.push(written)
+                if said:  # the status line says what happened, as for every other change
+                    self.s.message.emit(said)
             else:
                 (history.undone if undo else history.redone)()
                 self._stepping = False

@@ -126,11 +126,15 @@ class WindowActions:
         if changes.history:
             undo, redo = session.groups.undo_text(), session.groups.redo_text()
             self.undo.setEnabled(undo is not None)
-            # What is undone may name a file: shortened, so that the tool bar keeps its width.
-            self.undo.setText(f"&Undo {action_text(shortened(undo, UNDO_TEXT_LIMIT))}" if undo else "&Undo")
+            # What is undone may name a file: shortened, so that the tool bar keeps its width. The
+            # tool bar's text is set too: Qt derives it by deleting every "…", which turned
+            # "Bat…reencoded.jpg" into a name no file has.
+            for action, verb, what in ((self.undo, "Undo", undo), (self.redo, "Redo", redo)):
+                short = shortened(what, UNDO_TEXT_LIMIT) if what else ""
+                action.setText(f"&{verb} {action_text(short)}" if what else f"&{verb}")
+                action.setIconText(f"{verb} {action_text(short)}" if what else verb)
             self.undo.setToolTip(f"Undo {undo}" if undo else "Nothing to undo")
             self.redo.setEnabled(redo is not None)
-            self.redo.setText(f"&Redo {action_text(shortened(redo, UNDO_TEXT_LIMIT))}" if redo else "&Redo")
             self.redo.setToolTip(f"Redo {redo}" if redo else "Nothing to redo")
         if changes.indexing or changes.folder:
             self.resume.setVisible(session.indexing_incomplete)
@@ -139,8 +143,10 @@ class WindowActions:
 
     def show_shortcuts(self) -> None:
         """Every action with a shortcut, plus the keys the grids and the viewer understand."""
+        named = {self.undo: "Undo", self.redo: "Redo"}  # not what they would undo now
+        native = QKeySequence.SequenceFormat.NativeText
         rows = [
-            (a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+            (named.get(a, a.text().replace("&", "")), a.shortcut().toString(native))
             for a in self.window.findChildren(QAction)
             if not a.shortcut().isEmpty() and a.text()
         ]

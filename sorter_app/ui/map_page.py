@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -40,6 +40,22 @@ def swatch(color: QColor) -> QIcon:
     return QIcon(pixmap)
 
 
+class Legend(QListWidget):
+    """The clusters' colours, as tall as its rows (up to MAX_HEIGHT, then it scrolls): a fixed
+    110 px showed one row of seven clusters above 80 px of nothing."""
+
+    MAX_HEIGHT = 110
+
+    def fit_height(self) -> None:
+        self.doItemsLayout()
+        rows = self.visualItemRect(self.item(self.count() - 1)).bottom() + 1 if self.count() else 0
+        self.setFixedHeight(min(rows + 2 * self.frameWidth() + 2 * self.spacing() + 2, self.MAX_HEIGHT))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_height()  # a new width wraps the items into more or fewer rows
+
+
 class MapPage(QWidget):
     act_requested = Signal(object, list)  # MoveMode, relpaths lassoed
 
@@ -61,8 +77,8 @@ class MapPage(QWidget):
         self.map.setToolTip("Hover to preview; drag a loop to select; Esc clears the selection")
         self.map.lassoed.connect(self._lassoed)
         thumbnails.requests_dropped.connect(self.map.update)  # a hover preview asks again when painted
-        self.legend = QListWidget()
-        self.legend.setMaximumHeight(110)
+        self.legend = Legend()
+        self.legend.setVisible(False)  # until there are clusters to name
         self.legend.setFlow(QListWidget.Flow.LeftToRight)
         self.legend.setWrapping(True)
         self.legend.setIconSize(QSize(12, 12))
@@ -141,6 +157,8 @@ class MapPage(QWidget):
         if unsorted or not numbered:
             text = f"no cluster · {len(unsorted[0].paths)}" if unsorted else "not clustered yet"
             self.legend.addItem(QListWidgetItem(swatch(colour(-1)), text))
+        self.legend.setVisible(True)
+        self.legend.fit_height()
 
     def selected_relpaths(self) -> list[str]:
         """The images inside the loop."""

@@ -69,6 +69,7 @@ def test_labelling_a_selection_retrains_answers_and_undoes(opened: Opened) -> No
     sets = session.label_sets
     sets.create_set("scenes", ["one", "two", "three"])
     session.image_labels.label(scene(0, range(4)), "one")
+    assert recorder.messages[-1] == "Labelled 4 images “one”; Undo (Ctrl+Z) takes it back"
     assert sets.trained is not None and sets.trained.model is None  # one label only: no model yet
     assert "at least two different labels" in sets.trained.note
     session.image_labels.label(scene(1, range(4)), "two")

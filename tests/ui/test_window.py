@@ -266,6 +266,12 @@ def test_long_file_names_never_widen_the_window(qtbot: QtBot, window: MainWindow
     assert window.minimumSizeHint().width() < 1200 and window.width() == width
     assert long_name in page.compare.titles[1].text()
     assert page.compare.titles[1].textFormat() == Qt.TextFormat.PlainText
+    kept = next(p for p in page.groups.grouping.groups[row].paths if long_name in p)
+    window.session.groups.set_keep(DUPLICATES, row, kept)  # "Keep this copy": Undo names the file
+    undo = window.window_actions.undo
+    qtbot.waitUntil(lambda: undo.isEnabled() and "Keep" in undo.text(), timeout=LONG)
+    shown = undo.iconText().replace("&&", "&")  # "&&" is one "&" on the button
+    assert len(shown) <= len("Undo ") + 40 and "…" in shown  # Qt deleted the "…" when it made this
 
 
 def test_del_trashes_the_selection_and_a_closed_context_menu_is_gone(
@@ -400,6 +406,9 @@ def test_map_legend_lasso_stays_and_the_selection_grid(
     numbered = [g for g in clusters if g.key != "unsorted"]
     assert window.map.legend.count() == len(numbered) + (len(numbered) < len(clusters))
     assert window.map.legend.item(0).text() == f"{numbered[0].name} · {len(numbered[0].paths)}"
+    legend = window.map.legend  # one row of a few clusters: as tall as that row, not a fixed 110 px
+    row = legend.visualItemRect(legend.item(0)).height()
+    assert row <= legend.height() <= row + 2 * legend.frameWidth() + 2 * legend.spacing() + 2
     view = window.map.map
     w, h = view.width(), view.height()
     QTest.mousePress(view, Qt.MouseButton.LeftButton, pos=QPointF(2, 2).toPoint())
