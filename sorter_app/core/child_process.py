@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,13 +31,31 @@ T = TypeVar("T")
 # nice-10 task gets about a tenth of a core shared with a nice-0 one), not so much that a child
 # starves behind other programs' ordinary work.
 CHILD_NICENESS = 10
+PARENT_CHECK_S = 1.0  # how often a child looks whether its parent is still there
 
 
 def below_the_app() -> None:
-    """Each child's first act (a pool's initializer, a decode worker's start). Windows has no
-    `os.nice`: there the child keeps the app's priority."""
+    """Each child's first act (a pool's initializer, a decode worker's start): a lower priority,
+    and an end with its parent. Windows has no `os.nice`: there the child keeps the app's priority."""
     with contextlib.suppress(AttributeError, OSError):
         os.nice(CHILD_NICENESS)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """The child ends when its parent does. A pool's child waits on a pipe it also holds the other
+    end of, so an app that was killed (or crashed) left it waiting for ever, 70 MB each: a monkey
+    test's killed windows left one per run. The parent's death shows as a new parent (the child is
+    re-parented), looked for once a second by a daemon thread. A decode worker's parent is the
+    fork server, which itself ends with the app."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _one_child() -> ProcessPoolExecutor:
