@@ -82,7 +82,7 @@ class Corrections:
 
         def done(items: list[BrowseItem]) -> None:
             history = self.s.groups.history
-            (history.undone if undo else history.redone)()
+            (history.undone if undo else history.redone)(step)
             self._stepping = False
             self._show(items, f"{'Undone' if undo else 'Redone'}: {step.text}")
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 UNDOABLE = ("applied", "partly undone")
+APPLY_SLOT = "apply"  # file operations' slots: apply:1, apply:2 …
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class FileOps:
         self.pending_open: Path | None = None
         self.last_apply: ApplyResult | None = None
         self.last_undo: UndoResult | None = None
+        self._jobs = 0  # file operations never replace one another: each has a slot of its own
+        self._in_flight = 0
+        self._stepping: set[int] = set()  # ids of the undo steps being undone or redone now
 
     # start-up ------------------------------------------------------------------------------------
 
@@ -124,15 +128,47 @@ class FileOps:
         )
 
     def apply(self, plan: MovePlan, *, redo_of: FileStep | None = None) -> None:
+        """Carry out `plan` (a redo of `redo_of`). Each file operation runs in a slot of its own: a
+        second trash while the first still ran once replaced it, and the first, silenced, never
+        became an undo step (its files were in the trash with no Undo in the window)."""
+        label = MOVES[MoveMode(plan.mode)].running
         self.s.run(
             Job(
-                "apply",
+                self._slot(),
                 lambda lib, p, c: lib.apply(plan, progress=p, cancelled=c),
                 lambda result: self._applied(plan, result, redo_of),
-                label=MOVES[MoveMode(plan.mode)].running,
+                label=label,
                 cancellable=True,
+                failed=lambda message: self._stepped(redo_of, (label, message)),
+                stopped=lambda: self._stepped(redo_of),
             )
         )
+
+    def _slot(self) -> str:
+        self._jobs += 1
+        self._in_flight += 1
+        return f"{APPLY_SLOT}:{self._jobs}"
+
+    @property
+    def busy(self) -> bool:
+        """A move, copy, trash, undo or redo is running."""
+        return self._in_flight > 0
+
+    def _stepping_on(self, step: FileStep) -> bool:
+        """Whether `step` is being undone or redone already (Ctrl+Z pressed twice): the second
+        press is dropped, as it is for labels, rather than undoing the same plan twice."""
+        if id(step) in self._stepping:
+            return True
+        self._stepping.add(id(step))
+        return False
+
+    def _stepped(self, step: FileStep | None, failure: tuple[str, str] | None = None) -> None:
+        """Every file operation ends here, once: done, failed or stopped."""
+        self._in_flight -= 1
+        if step is not None:
+            self._stepping.discard(id(step))
+        if failure is not None:
+            self.s.failed.emit(failure)
 
     def _applied(self, plan: MovePlan, result: ApplyResult, redo_of: FileStep | None) -> None:
         self.last_apply = result
@@ -147,8 +183,9 @@ class FileOps:
             )
         step = FileStep(f"{words.undo} of {plural(done, 'File')}", plan.id, plan)
         history = self.s.groups.history
+        self._stepped(redo_of)
         if redo_of is not None:
-            history.redone(step)
+            history.redone(redo_of, step)
         elif done:
             history.push(step)
         self.s.message.emit(message + ("; Undo (Ctrl+Z) puts them back" if done else ""))
@@ -156,25 +193,30 @@ class FileOps:
         self.s.refresh()
 
     def undo(self, step: FileStep) -> None:
+        if self._stepping_on(step):
+            return
         self.s.run(
             Job(
-                "apply",
+                self._slot(),
                 lambda lib, p, c: lib.undo(step.plan_id, progress=p, cancelled=c),
-                self._undone,
+                lambda result: self._undone(step, result),
                 label=UNDOING,
                 cancellable=True,
-                failed=lambda message: self._undo_failed(message),
+                failed=lambda message: self._undo_failed(step, message),
+                stopped=lambda: self._stepped(step),
             )
         )
 
-    def _undo_failed(self, message: str) -> None:
-        self.s.groups.history.drop_undo()
+    def _undo_failed(self, step: FileStep, message: str) -> None:
+        self._stepped(step)
+        self.s.groups.history.drop_undo(step)
         self.s.emit(Changes(history=True))
         self.s.failed.emit((UNDOING, message))
 
-    def _undone(self, result: UndoResult) -> None:
+    def _undone(self, step: FileStep, result: UndoResult) -> None:
+        self._stepped(step)
         self.last_undo = result
-        self.s.groups.history.undone()
+        self.s.groups.history.undone(step)
         message = f"Undo finished: {plural(result.restored, 'file')} put back"
         if result.removed:
             message += f", {plural(result.removed, 'copy')} removed".replace("copys", "copies")
@@ -187,7 +229,7 @@ class FileOps:
         self.s.refresh()
 
     def redo(self, step: FileStep) -> None:
-        if step.plan is not None:
+        if step.plan is not None and not self._stepping_on(step):
             self.s.message.emit(f"{REDOING}: {step.text}")
             self.apply(replace(step.plan, id=new_plan_id()), redo_of=step)
 
@@ -230,9 +272,10 @@ class FileOps:
         """Straight to the trash, no preview: it is one click from coming back (Undo)."""
         root = self.s.root
         if paths and root is not None:
+            self._jobs += 1  # its own slot: a second Del at once must not replace (drop) the first
             self.s.run(
                 Job(
-                    "plan",
+                    f"plan:trash:{self._jobs}",
                     lambda lib, p, c: make_plan([("trash", list(paths))], None, "trash", folder=root),
                     self.apply,
                     label=PLANNING,

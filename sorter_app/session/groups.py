@@ -126,7 +126,7 @@ class GroupEditor:
             self.s.corrections.undo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.after, step.before)
-            self.history.undone()
+            self.history.undone(step)
             self.s.message.emit(f"Undone: {step.text}")
             self.s.emit(grouping_changed(step.kind) | Changes(history=True))
 
@@ -140,7 +140,7 @@ class GroupEditor:
             self.s.corrections.redo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.before, step.after)
-            self.history.redone()
+            self.history.redone(step)
             self.s.message.emit(f"Redone: {step.text}")
             self.s.emit(grouping_changed(step.kind) | Changes(history=True))
 

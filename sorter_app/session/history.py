@@ -93,21 +93,22 @@ class History:
         step = self._redo[-1] if self._redo else None
         return step if not isinstance(step, FileStep) or step.plan is not None else None
 
-    def undone(self) -> Step:
-        """The last step was undone: it moves to the redo list."""
-        step = self._undo.pop()
+    def undone(self, step: Step) -> None:
+        """`step` was undone: it moves to the redo list. Found by identity, not by place: an undo
+        of files or labels runs as a job, and an edit made meanwhile is newer than it and stays."""
+        _remove(self._undo, step)
         self._redo.append(step)
-        return step
 
-    def redone(self, step: Step | None = None) -> Step:
-        """The last undone step was done again (as `step`, e.g. under a new plan id)."""
-        last = self._redo.pop()
-        self._undo.append(step or last)
-        return step or last
+    def redone(self, step: Step, again: Step | None = None) -> Step:
+        """`step` was done again (as `again`, e.g. under a new plan id): back on the undo list,
+        even if an edit made while it ran has cleared the redo list."""
+        _remove(self._redo, step)
+        self._undo.append(again or step)
+        return again or step
 
-    def drop_undo(self) -> None:
-        """The last step can no longer be undone (its plan is gone from the journal)."""
-        self._undo.pop()
+    def drop_undo(self, step: Step) -> None:
+        """`step` can no longer be undone (its plan is gone from the journal)."""
+        _remove(self._undo, step)
 
     def remap(self, kind: AnalysisKind, move: Callable[[Grouping], Grouping]) -> None:
         """Rewrite `kind`'s edit steps after files moved, so they still undo onto the views."""
@@ -120,3 +121,11 @@ class History:
         """`kind` was computed anew: its old edit steps no longer describe its groups."""
         self._undo = [s for s in self._undo if not (isinstance(s, EditStep) and s.kind is kind)]
         self._redo = [s for s in self._redo if not (isinstance(s, EditStep) and s.kind is kind)]
+
+
+def _remove(steps: list[Step], step: Step) -> None:
+    """The newest entry that is `step` itself (equal steps may be different ones)."""
+    for i in range(len(steps) - 1, -1, -1):
+        if steps[i] is step:
+            del steps[i]
+            return

@@ -105,7 +105,7 @@ class ImageLabels:
                 if said:  # the status line says what happened, as for every other change
                     self.s.message.emit(said)
             else:
-                (history.undone if undo else history.redone)()
+                (history.undone if undo else history.redone)(step)
                 self._stepping = False
                 self.s.message.emit(f"{'Undone' if undo else 'Redone'}: {step.text}")
             self.s.emit(Changes(history=True))

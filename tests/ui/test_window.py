@@ -79,9 +79,8 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 def settled(window: MainWindow) -> bool:
-    return not any(
-        window.runner.is_running(s) for s in ("list", "index", "load", "clusters", "apply", "plan")
-    )
+    slots = ("list", "index", "load", "clusters", "plan")
+    return not window.session.files.busy and not any(window.runner.is_running(s) for s in slots)
 
 
 def open_and_wait(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
@@ -561,3 +560,27 @@ def test_export_starts_in_documents_or_home_never_in_the_photo_folder(
     (home / "Documents").mkdir()
     window.moves.choose_export(None)
     assert Path(suggested[1]).parent == home / "Documents"
+
+
+def test_file_operations_started_together_are_each_undoable_and_undo_twice_is_once(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    """A monkey test's finds: a second trash while the first ran replaced it in its slot (the first
+    became no undo step), and Undo pressed twice undid one plan twice ("already undone")."""
+    open_and_wait(qtbot, window, photos)
+    before = tree(photos)
+    files = window.session.files
+    first = [str(photos / f"s0_f{i}.jpg") for i in range(FRAMES)]
+    files.trash_files(first)
+    files.trash_files([str(photos / "s1_f0.jpg")])  # at once, while the first still runs
+    history = window.session.groups.history
+    qtbot.waitUntil(lambda: settled(window) and len(history._undo) == 2, timeout=LONG)
+    errors: list[tuple[str, str]] = []
+    window.session.failed.connect(errors.append)
+    undo = window.window_actions.undo
+    undo.trigger()
+    undo.trigger()  # pressed again before the first finished: dropped, as for labels
+    qtbot.waitUntil(lambda: settled(window) and len(history._undo) == 1, timeout=LONG)
+    undo.trigger()
+    qtbot.waitUntil(lambda: settled(window) and history.next_undo is None, timeout=LONG)
+    assert tree(photos) == before and errors == []
