@@ -9,7 +9,7 @@ seed threshold and the number of outliers shown change the view at once, without
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..core import grouping as grouping_
 from ..core.duplicates import NEAR_DUPLICATE_THRESHOLD
-from ..core.grouping import Grouping
+from ..core.grouping import Group, Grouping
 from ..core.indexer import CancelledFn, ProgressFn
 from ..core.kinds import AnalysisKind
 from ..core.library import Library
@@ -26,6 +26,7 @@ from ..core.outliers import Outlier
 from ..core.seed_groups import SEED_THRESHOLD
 from .choices import apply_stored
 from .events import Changes, analysis_changed
+from .identity import follow
 from .jobs import Job, stop_on_cancel
 from .seeds import SeedScores, score_seeds
 from .wording import ANALYSIS, analysis_summary
@@ -243,6 +244,21 @@ class Analyses:
         self.seeds += [p for p in relpaths if p not in self.seeds]
         self.s.emit(Changes(seeds=True))
         self.compute(AnalysisKind.SEED_GROUPS)
+
+    def follow_seeds(self, hash_before: Mapping[str, str], paths_now: Mapping[str, Sequence[str]]) -> None:
+        """Files moved: the seeds follow their contents as groups do, and a seed whose file went
+        (to the trash, out of the folder) is let go. One left behind made every later seed group
+        fail: "seed not in the index" (a monkey test's find)."""
+        if not self.seeds:
+            return
+        as_group = Grouping(grouping_.SEED_GROUPS, [Group("seeds", "", list(self.seeds))])
+        followed = follow(as_group, hash_before, paths_now)
+        seeds = followed.groups[0].paths if followed.groups else []
+        if seeds != self.seeds:
+            self.seeds = seeds
+            self.seed_scores = None
+            self.s.emit(Changes(seeds=True))
+            self.compute(AnalysisKind.SEED_GROUPS)
 
     def clear_seeds(self) -> None:
         self.seeds = []

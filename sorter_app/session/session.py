@@ -238,7 +238,9 @@ class Session:
         # is whether every image that is not skipped was indexed.
         self.indexing_incomplete = any(not i.content_hash for i in self.items.values())
         if after_files_changed:
-            self.groups.follow_files(hash_before, self.paths_by_hash())
+            paths_now = self.paths_by_hash()
+            self.groups.follow_files(hash_before, paths_now)
+            self.analyses.follow_seeds(hash_before, paths_now)
         self._name_clusters()
         self.emit(Changes(items=True, filter=True, indexing=True))
         self.analyses.folder_loaded(recompute=not after_files_changed)

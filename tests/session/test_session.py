@@ -380,3 +380,24 @@ def test_the_analysis_queue_never_sticks_nor_runs_two(opened: Opened, photos: Pa
         held.finish(AnalysisKind.OUTLIERS.value)
     analyses._set = real_set  # type: ignore[method-assign]
     assert [j.slot for j in held.held] == [DUPLICATES.value]  # the next one started all the same
+
+
+def test_seeds_follow_their_files_and_let_go_of_one_trashed(
+    opened: Opened, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seed left pointing at a trashed file made every later seed group fail: "seed not in the
+    index" (a monkey test's find)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    session, _, recorder = opened
+    analyses = session.analyses
+    analyses.add_seeds(["s0_f0.jpg", "s1_f0.jpg"])
+    session.files.trash_files([str(photos / "s0_f0.jpg")])
+    assert analyses.seeds == ["s1_f0.jpg"]
+    session.files.rename_file(str(photos / "s1_f0.jpg"), "dawn.jpg")
+    assert analyses.seeds == ["dawn.jpg"]
+    analyses.add_seeds(["s2_f0.jpg"])
+    assert analyses.states[AnalysisKind.SEED_GROUPS].status == "done" and recorder.errors == []
+    assert [g.paths[0] for g in session.groups.grouping(AnalysisKind.SEED_GROUPS).groups] == [
+        "dawn.jpg",
+        "s2_f0.jpg",
+    ]
