@@ -110,6 +110,20 @@ class History:
         """`step` can no longer be undone (its plan is gone from the journal)."""
         _remove(self._undo, step)
 
+    def rename_set(self, name: str, new_name: str) -> None:
+        """A label set was renamed: its labelling steps still undo, on the set's new name."""
+        for steps in (self._undo, self._redo):
+            for i, step in enumerate(steps):
+                if isinstance(step, LabelStep) and step.set_name.casefold() == name.casefold():
+                    steps[i] = replace(step, set_name=new_name)
+
+    def forget_set(self, name: str) -> None:
+        """A label set was deleted, its labels with it: its steps can no longer be undone, and
+        one left on top failed on every Undo and blocked the steps under it."""
+        gone = name.casefold()
+        for steps in (self._undo, self._redo):
+            steps[:] = [s for s in steps if not (isinstance(s, LabelStep) and s.set_name.casefold() == gone)]
+
     def remap(self, kind: AnalysisKind, move: Callable[[Grouping], Grouping]) -> None:
         """Rewrite `kind`'s edit steps after files moved, so they still undo onto the views."""
         for steps in (self._undo, self._redo):

@@ -158,14 +158,21 @@ class LabelSets:
         self._write(f"Create set {name}", lambda store: store.create(name, labels), activate=name)
 
     def rename_set(self, name: str, new_name: str) -> None:
-        self._write(f"Rename set {name}", lambda store: store.rename(name, new_name), activate=new_name)
+        history = self.s.groups.history
+        self._write(
+            f"Rename set {name}",
+            lambda store: store.rename(name, new_name),
+            activate=new_name,
+            then=lambda: history.rename_set(name, new_name),
+        )
 
     def delete_set(self, name: str) -> None:
         def delete(store: LabelStore) -> object:
             found = store.get(name)
             return store.delete(found.name)
 
-        self._write(f"Delete set {name}", delete, activate="")
+        history = self.s.groups.history
+        self._write(f"Delete set {name}", delete, activate="", then=lambda: history.forget_set(name))
 
     def add_label(self, label: str) -> None:
         name = self.active
@@ -191,8 +198,10 @@ class LabelSets:
         *,
         activate: str | None = None,
         retrain: bool = False,
+        then: Callable[[], None] | None = None,
     ) -> None:
-        """One change of the user's label sets, in order; the sets are read back after it."""
+        """One change of the user's label sets, in order; the sets are read back after it, and
+        `then` runs once it is written (the undo history follows a renamed or deleted set)."""
 
         def call(lib: Library, p: object, c: object) -> Snapshot:
             store = LabelStore(lib.catalog)
@@ -200,6 +209,9 @@ class LabelSets:
             return snapshot(store)
 
         def done(found: Snapshot) -> None:
+            if then is not None:
+                then()
+                self.s.emit(Changes(history=True))
             retrain_now = self._show(found, activate) or retrain
             self._changed(browse=True)
             if retrain_now:

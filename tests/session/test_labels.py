@@ -364,3 +364,24 @@ def test_the_retrain_runs_in_a_child_and_answers_as_it_would_here(
     assert here.model is not None and here.model.labels == apart.model.labels
     np.testing.assert_array_equal(here.model.weights, apart.model.weights)
     assert here.answers == apart.answers and here.review == apart.review
+
+
+def test_labelling_steps_follow_a_renamed_set_and_go_with_a_deleted_one(opened: Opened) -> None:
+    """A label step of a renamed or deleted set failed on every Undo and blocked the steps under it
+    (a monkey test's find)."""
+    session, _, recorder = opened
+    sets = session.label_sets
+    sets.create_set("trip", ["near", "far"])
+    session.image_labels.label(scene(0, range(2)), "near")
+    sets.rename_set("trip", "holiday")
+    assert session.groups.undo_text() == "Label 2 Images “near”"
+    session.groups.undo()
+    assert recorder.errors == [] and labelled(session) == {"near": 0, "far": 0}
+    session.groups.redo()
+    assert labelled(session) == {"near": 2, "far": 0}
+    session.groups.rename(AnalysisKind.CLUSTERS, 0, "Named")  # an older step, under the set's
+    session.image_labels.label(scene(1, range(2)), "far")
+    sets.delete_set("holiday")
+    assert (session.groups.undo_text() or "").startswith("Rename")
+    session.groups.undo()
+    assert recorder.errors == []
