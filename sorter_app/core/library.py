@@ -173,6 +173,8 @@ class Library:
     def similar(self, folder: Path, image: Path, k: int) -> list[Neighbour]:
         """Neighbours of `image`, which must be a file inside the indexed `folder`."""
         root = folder.expanduser().resolve()
+        if not image.expanduser().is_file():  # not "not in the index: run `sorter index`"
+            raise SorterError(f"no such file: {image}")
         index = self.open_folder(root)
         try:
             return index.similar(self.relpath(root, image), k)

@@ -318,6 +318,14 @@ class Session:
 
     # corrections ---------------------------------------------------------------------------------
 
+    def any_corrected(self, paths: Iterable[str]) -> bool:
+        """Whether the user corrected any of these images (absolute paths) in any head."""
+        if self.root is None:
+            return False
+        items = [item for p in paths if (item := self.items.get(self.relpath(p)))]
+        answers = [a for item in items if item.prediction for a in item.prediction.answers.values()]
+        return any(answer.corrected for answer in answers)
+
     def correct(self, paths: Iterable[str], label: str | None) -> None:
         """The user's word on what the images show (None: forget it); every view shows it at once,
         and Undo takes it back."""

@@ -175,7 +175,8 @@ class MovesController(QObject):
             correct = menu.addMenu("This Is…")
             for label in labels:
                 correct.addAction(label.replace("_", " "), partial(self.session.correct, paths, label))
-            menu.addAction("Clear Correction", partial(self.session.correct, paths, None))
+            clear = menu.addAction("Clear Correction", partial(self.session.correct, paths, None))
+            clear.setEnabled(self.session.any_corrected(paths))  # as the detail pane's menu has it
         for extend in self.menu_extensions:
             extend(menu, paths)
         return menu

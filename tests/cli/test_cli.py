@@ -50,6 +50,8 @@ def test_index_similar_status_json(tmp_path: Path, photos: Path, capsys: pytest.
     assert str(photos.resolve() / "img3.jpg") not in [n["path"] for n in neighbours]
     sims = [n["similarity"] for n in neighbours]
     assert sims == sorted(sims, reverse=True)
+    code, _, err = _run(capsys, "similar", str(photos), str(photos / "typo.jpg"), *data)
+    assert code == 1 and err == f"sorter: error: no such file: {photos / 'typo.jpg'}\n"  # not "run index"
 
     code, status, _ = _run(capsys, "status", str(photos), "--json", *data)
     assert code == 0

@@ -229,7 +229,9 @@ def test_a_correction_is_said_and_undone_exactly(opened: Opened, photos: Path) -
         return {h: a.label for h, a in prediction.answers.items() if a.corrected}
 
     images = [str(photos / "s1_f2.jpg"), str(photos / "s2_f0.jpg")]
+    assert not session.any_corrected(images)  # "Clear Correction" is offered only after one
     session.correct(images[:1], "outdoor")
+    assert session.any_corrected(images) and not session.any_corrected(images[1:])
     before = {p: corrected(p) for p in ("s1_f2.jpg", "s2_f0.jpg")}
     assert before["s1_f2.jpg"] == {"kind": "photo", "scene": "outdoor"} and before["s2_f0.jpg"] == {}
     session.correct(images, "kitchen")  # a room: its scene becomes indoor, its kind photo

@@ -283,6 +283,8 @@ def test_del_trashes_the_selection_and_a_closed_context_menu_is_gone(
     target = str(photos / "s1_f2.jpg")
     grid.select_path(target)
     menu = window.moves.menu_for(grid, grid.selected_paths(), browse=True)
+    (clear,) = [a for a in menu.actions() if a.text() == "Clear Correction"]
+    assert not clear.isEnabled()  # nothing to clear on an image never corrected
     with qtbot.waitSignal(menu.destroyed, timeout=LONG):  # closed, as after a pick or Esc
         menu.close()
     window.window_actions.shortcuts.trigger()
