@@ -61,7 +61,7 @@ def _export(library: Library, args: argparse.Namespace) -> int:
     root = folder_of(args)
     groups: dict[str, str] | None = None
     if args.clusters:
-        clustering = library.clusters(root, args.clusters)
+        clustering = library.clusters(root, args.clusters, user_names=True)
         groups = {path: cluster.label for cluster in clustering.clusters for path in cluster.paths}
         groups |= {path: "unsorted" for path in clustering.unsorted}
     destination = args.output.expanduser().resolve()

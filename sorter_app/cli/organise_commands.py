@@ -71,7 +71,7 @@ def duplicates_json(library: Library, args: argparse.Namespace, threshold: float
 
 def clusters_json(library: Library, args: argparse.Namespace) -> dict[str, Any]:
     root = folder_of(args)
-    clustering = library.clusters(root, args.granularity)
+    clustering = library.clusters(root, args.granularity, user_names=True)
     return {
         "clusters": [
             {"id": c.id, "name": c.name, "label": c.label, "paths": [str(root / p) for p in c.paths]}

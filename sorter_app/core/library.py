@@ -234,10 +234,14 @@ class Library:
         *,
         labels: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         progress: ProgressFn | None = None,
+        user_names: bool = False,
     ) -> Clustering:
         """Clusters named after what most members show: `labels` (relpath → label, from any label
         source, or a function giving them), by default the model's most specific confident
-        answers. Labels are read while Leiden runs in its child process."""
+        answers. Labels are read while Leiden runs in its child process. With `user_names`, a
+        cluster the user renamed in the window has that name instead (the CLI twin's views); the
+        window names its groups itself (`session/choices.apply_stored`), keeping what was found
+        beside what the user chose."""
         with leiden_child() as child:  # starts while the folder is read
             vectors = self.folder_vectors(folder)
             by_hash = dict(zip(vectors.keys, vectors.paths, strict=True))
@@ -250,7 +254,7 @@ class Library:
 
             named_by = model_labels if labels is None else labels
             clustering = cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
-        return self._as_the_user_named(clustering, vectors)
+        return self._as_the_user_named(clustering, vectors) if user_names else clustering
 
     def _as_the_user_named(self, clustering: Clustering, vectors: FolderVectors) -> Clustering:
         """Each cluster under the name the user gave it in the window, found by most of its members

@@ -403,3 +403,15 @@ def test_seeds_follow_their_files_and_let_go_of_one_trashed(
         "dawn.jpg",
         "s2_f0.jpg",
     ]
+
+
+def test_a_renamed_cluster_found_again_keeps_what_it_was_found_as(opened: Opened) -> None:
+    """The window tells a renamed group from the name it was found under ("found as …"), and
+    forgets a name only when the user clears it: the name must come from the user's store beside
+    the computed one, not replace it (the CLI twin's clusters carry the user's names)."""
+    session, _, _ = opened
+    group = session.groups.grouping(CLUSTERS).groups[0]
+    session.groups.rename(CLUSTERS, 0, "Named")
+    session.analyses.compute(CLUSTERS)
+    (again,) = [g for g in session.groups.grouping(CLUSTERS).groups if g.name == "Named"]
+    assert again.renamed and again.computed_name == group.computed_name
