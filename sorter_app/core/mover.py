@@ -36,8 +36,8 @@ from . import journal as _journal
 from .atomic import fsync_dir
 from .hashing import file_hash
 from .journal import History, Journal, JournalBusyError, JournalError, JournalWriter
-from .plan import Mode, MovePlan, is_inside
-from .plan_check import Bounds, check_plan, entry_problem
+from .plan import Mode, MovePlan
+from .plan_check import Bounds, check_plan, entry_problem, resolved_inside
 from .transfer import Settled, SourceChanged, settle, transfer
 from .trash import info_path, remove_info, write_info
 
@@ -446,7 +446,7 @@ class _Undoer:
             if self.plan.folder is None:
                 return None
             folder = Path(os.path.realpath(self.plan.folder))
-        if is_inside(os.path.join(os.path.realpath(home.parent), home.name), str(folder)):
+        if resolved_inside(home, folder):
             return None
         return f"its original folder {home.parent} now leads outside {folder}: kept where it is"
 

@@ -74,15 +74,22 @@ def plan_bounds(plan: MovePlan, trash_root: Path | None = None) -> Bounds:
     return Bounds(plan.mode, folder, destination)
 
 
+def resolved_inside(path: Path, folder: Path, real: Callable[[str], str] = os.path.realpath) -> bool:
+    """Whether `path`, its folder resolved (symbolic links, '..'), lies in the resolved `folder`:
+    where a move may read from, and where an undo may put a file back."""
+    directory, name = os.path.split(os.fspath(path))
+    return is_inside(os.path.join(real(directory), name), os.fspath(folder))
+
+
 def entry_problem(bounds: Bounds, move: Move, real: Callable[[str], str] = os.path.realpath) -> str | None:
     """Why `move` may not be carried out within `bounds`, or None if it may. `real` resolves a
     folder (a cached `os.path.realpath` when many moves share folders)."""
     src, dst = move.src, move.dst
-    src_dir, src_name = os.path.split(os.fspath(src))
+    src_name = os.path.basename(os.fspath(src))
     dst_dir, dst_name = os.path.split(os.fspath(dst))
     if not is_image_name(src_name) or _hidden(src_name):
         return f"{src} is not an image file the folder's index could hold"
-    if not is_inside(os.path.join(real(src_dir), src_name), os.fspath(bounds.folder)):
+    if not resolved_inside(src, bounds.folder, real):
         return f"{src} is outside the plan's folder {bounds.folder} (through a symbolic link or '..')"
     if os.path.splitext(dst_name)[1].lower() != os.path.splitext(src_name)[1].lower():  # .JPG is .jpg
         return f"{dst} does not keep the extension of {src_name}"

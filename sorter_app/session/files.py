@@ -154,13 +154,13 @@ class FileOps:
         """A move, copy, trash, undo or redo is running."""
         return self._in_flight > 0
 
-    def _stepping_on(self, step: FileStep) -> bool:
-        """Whether `step` is being undone or redone already (Ctrl+Z pressed twice): the second
-        press is dropped, as it is for labels, rather than undoing the same plan twice."""
+    def _start_stepping(self, step: FileStep) -> bool:
+        """Mark `step` as being undone or redone; False if it already is (Ctrl+Z pressed twice):
+        the second press is dropped, as it is for labels, rather than undoing one plan twice."""
         if id(step) in self._stepping:
-            return True
+            return False
         self._stepping.add(id(step))
-        return False
+        return True
 
     def _stepped(self, step: FileStep | None, failure: tuple[str, str] | None = None) -> None:
         """Every file operation ends here, once: done, failed or stopped."""
@@ -193,7 +193,7 @@ class FileOps:
         self.s.refresh()
 
     def undo(self, step: FileStep) -> None:
-        if self._stepping_on(step):
+        if not self._start_stepping(step):
             return
         self.s.run(
             Job(
@@ -229,7 +229,7 @@ class FileOps:
         self.s.refresh()
 
     def redo(self, step: FileStep) -> None:
-        if step.plan is not None and not self._stepping_on(step):
+        if step.plan is not None and self._start_stepping(step):
             self.s.message.emit(f"{REDOING}: {step.text}")
             self.apply(replace(step.plan, id=new_plan_id()), redo_of=step)
 

@@ -323,8 +323,7 @@ class Session:
         if self.root is None:
             return False
         items = [item for p in paths if (item := self.items.get(self.relpath(p)))]
-        answers = [a for item in items if item.prediction for a in item.prediction.answers.values()]
-        return any(answer.corrected for answer in answers)
+        return any(item.prediction is not None and item.prediction.corrected for item in items)
 
     def correct(self, paths: Iterable[str], label: str | None) -> None:
         """The user's word on what the images show (None: forget it); every view shows it at once,

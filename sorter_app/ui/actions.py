@@ -145,6 +145,7 @@ class WindowActions:
         """Every action with a shortcut, plus the keys the grids and the viewer understand."""
         named = {self.undo: "Undo", self.redo: "Redo"}  # not what they would undo now
         native = QKeySequence.SequenceFormat.NativeText
+        delete_keys = QKeySequence(QKeySequence.StandardKey.Delete).toString(native)
         rows = [
             (named.get(a, a.text().replace("&", "")), a.shortcut().toString(native))
             for a in self.window.findChildren(QAction)
@@ -154,12 +155,7 @@ class WindowActions:
             ("Grid: similar images of the current one", "Enter"),
             ("Grid: view full size", "Space or double-click"),
             ("Grid: zoom thumbnails", "Ctrl+= / Ctrl+- or Ctrl+wheel"),
-            (
-                "Grid: move the selected images to the trash",
-                QKeySequence(QKeySequence.StandardKey.Delete).toString(
-                    QKeySequence.SequenceFormat.NativeText
-                ),
-            ),
+            ("Grid: move the selected images to the trash", delete_keys),
             ("Viewer: next / previous image", "→ / ←"),
             ("Viewer: fit / 100 %", "F / 1"),
             ("Viewer: back to the grid", "Esc"),
