@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter, ImageOps
 
 from sorter_app.core.catalog import FileFacts
 from sorter_app.core.keeper import (
@@ -19,6 +19,9 @@ from sorter_app.core.keeper import (
     keep_choices,
     read_header,
 )
+from sorter_app.core.model_input import prepare_model_input
+from sorter_app.core.model_spec import load_spec
+from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 
 WHEN = 1_600_000_000
@@ -154,3 +157,94 @@ def test_choose_keep_needs_copies_and_in_folders() -> None:
     assert choose_keep([Candidate("a.jpg", 1, 1, 1, 1)]).keep == "a.jpg"
     assert in_folders("Originals/x.jpg", ["Originals"]) and not in_folders("Originals2/x.jpg", ["Originals"])
     assert in_folders("x.jpg", [""])
+
+
+def _real_photos(datasets: Path, count: int) -> list[Path]:
+    """Real photos of several sizes and sources (600 px stock photos, 320 px rooms, 256 px Places)."""
+    found = []
+    for folder in ("indoor_outdoor_alek/indoor", "house_rooms/train/Kitchen", "places365_rooms/bedroom"):
+        found += sorted((datasets / folder).rglob("*.jpg"))[: count // 3 + 1]
+    return found[:count]
+
+
+def decide_as_indexed(root: Path, relpaths: list[str]) -> tuple[str, str]:
+    """As `Library.duplicate_tiers` decides: with the layouts the indexer stores, files at one time."""
+    pre = load_spec(bundled_model_sidecar()).preprocess
+    facts, layouts = {}, {}
+    for rel in relpaths:
+        prepared = prepare_model_input(str(root / rel), pre)
+        assert not isinstance(prepared, str)
+        facts[rel] = FileFacts(rel, (root / rel).stat().st_size, WHEN, prepared.width, prepared.height)
+        layouts[rel] = prepared.layout
+    (choice,) = keep_choices([relpaths], facts, root, layouts=layouts)
+    return choice.keep, choice.why
+
+
+@pytest.mark.parametrize(
+    ("factor", "method", "fmt"),
+    [
+        (2.0, Image.Resampling.BICUBIC, "PNG"),
+        (1.5, Image.Resampling.LANCZOS, "PNG"),
+        (2.0, Image.Resampling.BILINEAR, "JPEG"),
+    ],
+)
+def test_an_enlarged_copy_loses_to_the_photo_it_was_made_from(
+    tmp_path: Path, datasets: Path, factor: float, method: Image.Resampling, fmt: str
+) -> None:
+    """It has more pixels and no detail the original lacks; before, "largest resolution" kept it."""
+    for photo in _real_photos(datasets, 6):
+        shutil.copyfile(photo, tmp_path / "a.jpg")
+        with Image.open(photo) as img:
+            big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)), method)
+        big.save(tmp_path / "b.img", fmt, quality=90)
+        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.img"])
+        assert keep == "a.jpg", (photo.name, why)
+        assert why.startswith("the original of an enlarged copy (b.img is it scaled up)"), why
+
+
+@pytest.mark.parametrize("blur", [0.0, 0.7])
+def test_a_photo_is_kept_over_its_reductions_never_called_an_enlargement(
+    tmp_path: Path, datasets: Path, blur: float
+) -> None:
+    """The costly mistake is the other way round: calling an original an enlargement would keep
+    its reduction and trash it. Sharp and softened photos against their 50 % and 80 % reductions."""
+    for photo in _real_photos(datasets, 9):
+        with Image.open(photo) as img:
+            original = (
+                img.convert("RGB").filter(ImageFilter.GaussianBlur(blur)) if blur else img.convert("RGB")
+            )
+        original.save(tmp_path / "b.jpg", "JPEG", quality=90)
+        for factor in (0.5, 0.8):
+            small = original.resize((round(original.width * factor), round(original.height * factor)))
+            small.save(tmp_path / "a.jpg", "JPEG", quality=95)
+            keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+            assert (keep, why.split(" (")[0]) == ("b.jpg", "largest resolution"), (photo.name, factor, why)
+            assert "enlarged" not in why
+
+
+def test_a_bordered_copy_loses_to_the_photo_inside_its_border(tmp_path: Path, datasets: Path) -> None:
+    """The border adds pixels, not picture (and saved at a higher quality, its file is larger too)."""
+    for photo in _real_photos(datasets, 6):
+        shutil.copyfile(photo, tmp_path / "a.jpg")
+        with Image.open(photo) as img:
+            border = (round(img.width * 0.05), round(img.height * 0.05))
+            ImageOps.expand(img.convert("RGB"), border * 2, fill=(250, 250, 250)).save(
+                tmp_path / "b.jpg", quality=95
+            )
+        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+        assert keep == "a.jpg", (photo.name, why)
+        assert why.startswith("no added margins (b.jpg has a border around the same picture)"), why
+
+
+def test_a_clearly_older_encode_beats_a_larger_later_one(tmp_path: Path) -> None:
+    """An edit saved later at a higher quality is larger; the older file is the original."""
+    builders.scene(5, (400, 300)).save(tmp_path / "a.jpg", "JPEG", quality=75)
+    with Image.open(tmp_path / "a.jpg") as img:
+        img.save(tmp_path / "b.jpg", "JPEG", quality=95)
+    os.utime(tmp_path / "a.jpg", (WHEN, WHEN))
+    os.utime(tmp_path / "b.jpg", (WHEN + 3600, WHEN + 3600))
+    keep, why = decide(tmp_path, ["a.jpg", "b.jpg"])
+    assert keep == "a.jpg" and why.startswith("older ("), why
+    os.utime(tmp_path / "b.jpg", (WHEN + 30, WHEN + 30))  # within a minute: the times say nothing
+    keep, why = decide(tmp_path, ["a.jpg", "b.jpg"])
+    assert keep == "b.jpg" and why.startswith("same dimensions and format; larger file"), why
