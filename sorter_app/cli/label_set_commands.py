@@ -106,6 +106,11 @@ def add_commands(
 
 
 def _list(labelling: Labelling, args: argparse.Namespace) -> int:
+    if args.name and labelling.store.find(args.name) is None and Path(args.name).expanduser().is_dir():
+        raise SorterError(
+            f"{args.name} is a folder: label sets belong to no folder (`sorter labels list` lists "
+            "them all; `sorter labels predict --set NAME DIR` labels a folder's images)"
+        )
     sets = [labelling.store.get(args.name)] if args.name else labelling.store.sets()
     data: list[dict[str, Any]] = [{"set": s.name, "labels": labelling.store.counts(s)} for s in sets]
     human = "\n".join(

@@ -255,3 +255,11 @@ def test_export_writes_the_sets_and_refuses_other_file_types(
     assert {r["set:colour:source"] for r in data["images"]} <= {"labelled", "predicted", ""}
     code, _, err = sorter("labels", "export", str(photos), "-o", str(tmp_path / "out.txt"))
     assert code == 1 and "must end in .csv or .json" in err
+
+
+def test_listing_a_folder_says_sets_belong_to_no_folder(sorter: Sorter, photos: Path) -> None:
+    """`sorter labels list DIR` (as `sorter clusters DIR` reads) said "no label set named '…/photos'"."""
+    code, _, err = sorter("labels", "list", str(photos))
+    assert code != 0 and "is a folder: label sets belong to no folder" in err, err
+    sorter.json("labels", "create", photos.name, "a", "b")  # a set may have a folder's name
+    assert sorter.json("labels", "list", photos.name)[0]["set"] == photos.name
