@@ -414,6 +414,8 @@ class _Undoer:
             return None
         if st is None:
             if _source_problem(move.src, move.size, move.mtime_ns) is None:
+                if self.plan.mode == "trash":  # taken out of the trash by hand: its record goes too
+                    remove_info(move.dst, move.src)
                 self._restored(i)  # already back where it was (moved back by hand, or never left)
                 return None
             return f"no longer at {move.dst}"

@@ -285,6 +285,24 @@ def test_trash_follows_the_freedesktop_layout_and_undoes(
     assert not (trash / "files").exists() and not (trash / "info").exists()
 
 
+def test_undo_of_a_trash_a_file_was_taken_out_of_by_hand_leaves_no_record_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user moved one file back from the trash before Undo: its .trashinfo was left orphaned."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    root, journal = tmp_path / "photos", tmp_path / "journal"
+    plan = make_plan(photo_folder(root), None, "trash")
+    before = snapshot(root)
+    apply_plan(plan, journal)
+    by_hand = plan.moves[0]
+    os.rename(by_hand.dst, by_hand.src)
+    undone = undo_plan(plan.id, journal)
+    assert (undone.restored, undone.not_restored) == (3, [])
+    assert snapshot(root) == before
+    trash = tmp_path / "xdg" / "Trash"
+    assert not (trash / "info").exists() or list((trash / "info").iterdir()) == []
+
+
 def test_trash_keeps_other_trashed_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     trash = tmp_path / "xdg" / "Trash"
