@@ -123,8 +123,9 @@ class DuplicatesPage(GroupsPage):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(0, 64)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(2, 240)  # long names are elided in the middle; the tooltip has the path
+        # Name and Folder share what the facts leave (a maximised window gave it all to Folder);
+        # long names are elided in the middle, and the tooltip has the path
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._compare_current())
         self.table.doubleClicked.connect(lambda _: self._keep())
