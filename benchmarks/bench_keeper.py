@@ -7,9 +7,10 @@ enlargements), under neutral names (`a.jpg`, `b.jpg`, which is which drawn at ra
 modification time and no EXIF on either: nothing but the pixels, sizes and formats tells them
 apart, as in a held-out test built from a dataset. The layouts are made as the indexer makes them
 (`model_input`), and the keeper runs as `Library.duplicate_tiers` runs it. Reported per edit: how
-often the original is kept. Also printed: the enlargement score (enlarged.py) of every photo
-against its 50 % and 80 % reductions (an original; high), and of every enlargement against its
-photo (low), with blurred originals, which is where the two come closest.
+often the original is kept. Also printed: enlarged.py's score and verdict for every photo against
+its 50 % and 80 % reductions, saved as JPEG and losslessly (an original: never to be called an
+enlargement), with blurred photos and clear skies (sun8 `sky`), where the two come closest, and for
+every enlargement against its photo.
 """
 
 from __future__ import annotations
@@ -94,33 +95,39 @@ def keep_rates(photos: list[Path], seed: int) -> dict[str, int]:
     return kept
 
 
-def enlargement_scores(photos: list[Path]) -> dict[str, list[float]]:
-    scores: dict[str, list[float]] = {}
-    for photo in photos:
+def enlargement_verdicts(photos: list[Path]) -> dict[str, list[tuple[float, bool]]]:
+    """(score, called an enlargement) for originals against their reductions (lossless and JPEG),
+    blurred originals and clear skies among them, and for enlargements against their photo."""
+    skies = sorted((DATASETS / "sun8_scenes/outdoor/sky").glob("*.jpg"))[: len(photos)]
+    found: dict[str, list[tuple[float, bool]]] = {}
+
+    def add(key: str, big: Image.Image, small: Image.Image) -> None:
+        found.setdefault(key, []).append(
+            (enlarged.enlargement_score(big, small), enlarged.enlarged_from(big, small))
+        )
+
+    for photo in photos + skies:
         img = Image.open(photo).convert("RGB")
         w, h = img.size
+        sky = photo in skies
         for name, big in (
-            ("original", img),
-            ("original, blurred 0.7 px", img.filter(ImageFilter.GaussianBlur(0.7))),
-            ("original, blurred 1.2 px", img.filter(ImageFilter.GaussianBlur(1.2))),
+            ("a clear sky" if sky else "original", img),
+            *(() if sky else (("original, blurred 1.2 px", img.filter(ImageFilter.GaussianBlur(1.2))),)),
         ):
             for factor in (0.5, 0.8):
-                small = Image.open(
-                    io.BytesIO(_jpeg(big.resize((round(w * factor), round(h * factor)))))
-                ).copy()
-                scores.setdefault(f"{name} vs its {factor:.0%} reduction", []).append(_score(big, small))
+                reduced = big.resize((round(w * factor), round(h * factor)))
+                for fmt, save in (("jpeg q90", _jpeg), ("png", _png)):
+                    small = Image.open(io.BytesIO(save(reduced))).convert("RGB")
+                    add(f"{name} vs its {factor:.0%} reduction, {fmt}", big, small)
+        if sky:
+            continue
         for factor in (1.25, 2.0):
             for method in (Image.Resampling.BICUBIC, Image.Resampling.LANCZOS, Image.Resampling.BILINEAR):
                 up = img.resize((round(w * factor), round(h * factor)), method)
                 for fmt, save in (("png", _png), ("jpeg q90", _jpeg)):
-                    copy = Image.open(io.BytesIO(save(up))).copy()
-                    key = f"enlarged {factor}× {method.name.lower()}, {fmt}"
-                    scores.setdefault(key, []).append(_score(copy, img))
-    return scores
-
-
-def _score(big: Image.Image, small: Image.Image) -> float:
-    return enlarged.enlargement_score(big, small)
+                    copy = Image.open(io.BytesIO(save(up))).convert("RGB")
+                    add(f"enlarged {factor}× {method.name.lower()}, {fmt}", copy, img)
+    return found
 
 
 def main() -> None:
@@ -133,12 +140,12 @@ def main() -> None:
     print(f"original kept over its edited copy ({len(photos)} photos from {args.sources}):")
     for edit, count in keep_rates(photos, args.seed).items():
         print(f"  {edit:34s} {count:4d} / {len(photos)}")
-    print(f"enlargement score (an enlargement below {enlarged.RATIO}):")
-    for key, values in enlargement_scores(photos).items():
-        v = np.array(values)
-        below = int((v < enlarged.RATIO).sum())
+    print(f"enlargement verdicts (score below {enlarged.RATIO} and fine detail ≥ {enlarged.MIN_DETAIL}):")
+    for key, values in enlargement_verdicts(photos).items():
+        v = np.array([score for score, _ in values])
+        called = sum(verdict for _, verdict in values)
         print(
-            f"  {key:42s} min {v.min():6.3f}  median {np.median(v):6.3f}  max {v.max():6.3f}  below: {below}"
+            f"  {key:48s} score min {v.min():6.3f}, median {np.median(v):6.3f}; called: {called} / {len(v)}"
         )
 
 

@@ -11,12 +11,13 @@ pixels than its original and no detail the original lacks. Told from pixels, by 
   enlarging the small one misses the fine detail the big one has, so `up_error` is far larger.
 
 The verdict is `up_error / (down_error + 1) < RATIO` (the 1, in grey levels squared, stands for
-the noise of two different JPEG decoders). Calibrated by benchmarks/bench_keeper.py on real photos
-of four sources (figures in benchmarks/RESULTS.md): lossless enlargements score under about 0.15,
-originals over 1 unless blurred (a Gaussian of radius 1.2 px, most of its fine detail gone, scores
-down to about 0.4 against its 80 % reduction). RATIO is set where an original is never called an
-enlargement, so an enlargement saved as JPEG is found less often than a lossless one: keeping an
-enlargement loses nothing, keeping a reduction over its original would.
+the noise of two different JPEG decoders), and only where the small copy has fine detail to tell
+by (`MIN_DETAIL`): a clear sky or a blurred photo is as sharp as its own reduction, so reducing it
+losslessly leaves a pair that looks exactly like an enlargement and its source. Calibrated by
+benchmarks/bench_keeper.py on real photos of four sources (figures in benchmarks/RESULTS.md).
+Both thresholds lean to "not an enlargement": keeping an enlargement loses nothing, keeping a
+reduction and trashing its original would. keeper.py asks only of a re-encode format (PNG, WebP…)
+over a camera-format copy, so a wrong "yes" still leaves the camera file's format to decide.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 RATIO = 0.3
+MIN_DETAIL = 8.0  # the small copy's fine detail (`fine_detail`) needed to tell at all
 MIN_SCALE = 1.15  # a copy less than 15 % larger on a side is not tested (resampling noise)
 # Both copies are compared at their own resolution: an enlargement is told by how exactly a
 # standard interpolation of the small one reproduces it, which a reduction of either would blur.
@@ -54,8 +56,21 @@ def worth_testing(big: tuple[int, int], small: tuple[int, int]) -> bool:
 
 
 def enlarged_from(big: Image.Image, small: Image.Image) -> bool:
-    """True when `big` is `small` scaled up (both whole, at their own resolution)."""
-    return enlargement_score(big, small) < RATIO
+    """True when `big` is `small` scaled up (both whole, at their own resolution). False when it
+    cannot be told: a small picture with little fine detail (a clear sky, a blurred photo) is as
+    sharp as its own reduction, so its original would pass for an enlargement."""
+    try:
+        return fine_detail(small) >= MIN_DETAIL and enlargement_score(big, small) < RATIO
+    except (ValueError, MemoryError):  # sizes that leave nothing to compare
+        return False
+
+
+def fine_detail(img: Image.Image) -> float:
+    """What a picture loses when halved and enlarged again, in grey levels squared: its finest
+    octave. Sharp photos at their own size: 14 and up (median 80); blurred ones and skies: under 8."""
+    grey = img.convert("L")
+    halved = grey.resize((max(1, grey.width // 2), max(1, grey.height // 2)), Image.Resampling.BOX)
+    return _mse(_grey(grey), _grey(halved.resize(grey.size, Image.Resampling.BICUBIC)))
 
 
 def enlargement_score(big: Image.Image, small: Image.Image) -> float:
@@ -67,7 +82,8 @@ def enlargement_score(big: Image.Image, small: Image.Image) -> float:
     left, top = (b.width - ww) // 2, (b.height - wh) // 2
     big_window = (left, top, left + ww, top + wh)  # in big pixels, and the same place in small ones:
     small_box = (left * sx, top * sy, (left + ww) * sx, (top + wh) * sy)
-    sl, st, sr, sb = (round(v) for v in small_box)  # whole small pixels, and their place in big ones:
+    sl, st = round(small_box[0]), round(small_box[1])  # whole small pixels, and their place in big ones:
+    sr, sb = max(sl + 1, round(small_box[2])), max(st + 1, round(small_box[3]))
     big_of_small = (sl / sx, st / sy, sr / sx, sb / sy)
     big_pixels = _grey(b.crop(big_window))
     small_pixels = _grey(s.crop((sl, st, sr, sb)))

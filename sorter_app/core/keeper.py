@@ -6,22 +6,25 @@ called it "oldest". Here each rule only decides when it actually tells the candi
 they tie on is skipped, and the reason given is the rule that separated them:
 
 1. in a reference folder (the user's "these are the originals": always kept, never trashed);
-2. the largest resolution (a downscaled or cropped copy lost pixels); a copy that is another one
-   inside a border, or another one scaled up, counts as that one; sizes within 2 % are alike;
-3. not made from another copy: not the other one with a border, nor it enlarged;
-4. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
+2. the largest resolution (a downscaled or cropped copy lost pixels); a copy found to be another
+   one inside an added border, or another one scaled up, has that one's resolution;
+3. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
+4. not made from another copy: not the other one inside a border, nor it scaled up;
 5. camera EXIF (editors and messengers strip it);
 6. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
-7. the older file, when the times differ by more than a minute and the files are not byte copies
-   (an edit or a messenger's copy is saved after its original, whatever its quality);
-8. the larger file (same dimensions and format: the higher-quality encode);
-9. the shorter path (fewer folders deep, then fewer characters);
-10. the older file — only when the times differ;
-11. otherwise the first by name, and the reason says they are the same by every rule.
+7. the larger file (same dimensions and format: the higher-quality encode);
+8. the shorter path (fewer folders deep, then fewer characters);
+9. the older file — only when the times differ;
+10. otherwise the first by name, and the reason says they are the same by every rule.
 
-Rules 4 and 5 read the file's header (format, EXIF make/model). Borders come from the layout the
-indexer stored (layout.py: the box left after trimming uniform margins); only copies of one shape
-and different sizes are decoded, to tell an enlargement from an original (enlarged.py).
+Rules 3 and 5 read the file's header (format, EXIF make/model). What rule 2 counts as made from
+another copy errs towards "no": calling an original a copy would trash it for a worse one.
+- A border: the copy is another one's size plus a frame, and the stored layout (layout.py)
+  trimmed all of that frame as uniform margins (an editor's border, letterboxing). A clear sky or
+  a studio wall along one side leaves the trimmed box off centre and is not taken for one.
+- An enlargement: only a re-encode format (PNG, WebP…) over a smaller camera-format copy, the
+  small one with enough fine detail to tell (enlarged.py; a smooth or blurred picture is as
+  sharp as its own reduction), both decoded whole.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Candidate:
     box: tuple[float, float, float, float] | None = None  # inside uniform margins the indexer trimmed,
     # as fractions of the image (left, top, right, bottom); None: none trimmed. Natural margins
     # (a clear sky, a studio wall) are trimmed too, so a box alone says nothing of an edit.
+    box_unit: float = 1.0  # file pixels per pixel the box was measured in (the indexer may decode reduced)
     bordered_from: tuple[int, int] | None = None  # another copy's size, which this one holds inside margins
     enlarged_from: tuple[int, int] | None = None  # another copy's size, which this one is scaled up from
 
@@ -80,14 +84,6 @@ class Candidate:
     def picture_pixels(self) -> int:
         width, height = self.picture_size
         return width * height
-
-    @property
-    def inner_size(self) -> tuple[int, int]:
-        """Its size inside the trimmed margins (all of it when none were trimmed)."""
-        if self.box is None:
-            return self.width, self.height
-        left, top, right, bottom = self.box
-        return max(1, round((right - left) * self.width)), max(1, round((bottom - top) * self.height))
 
 
 @dataclass(frozen=True)
@@ -148,6 +144,7 @@ def candidates(
                 camera,
                 in_folders(path, references),
                 _box(layout),
+                width / layout.size[0] if layout is not None and width else 1.0,
             )
         )
     found = _find_borders(found)
@@ -155,25 +152,36 @@ def candidates(
 
 
 def _find_borders(found: list[Candidate]) -> list[Candidate]:
-    """Each copy whose picture inside margins is another, smaller copy (its whole, or inside its
-    own margins) is that copy with a border: it takes that copy's size."""
+    """Each copy that is another, smaller copy's size plus a uniform frame is that copy inside a
+    border: it takes that copy's size."""
     out = []
     for c in found:
-        if c.box is not None:
-            inner = c.inner_size
-            for other in found:
-                if other.width * other.height < c.width * c.height and any(
-                    _alike(inner, size) for size in ((other.width, other.height), other.inner_size)
-                ):
-                    c = replace(c, bordered_from=(other.width, other.height))
-                    break
+        for other in found:
+            if _frames(c, other):
+                c = replace(c, bordered_from=(other.width, other.height))
+                break
         out.append(c)
     return out
 
 
-def _alike(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Sizes within PICTURE_TOLERANCE on each side (a pixel of trimming, JPEG ringing at the edge)."""
-    return all(abs(x - y) <= PICTURE_TOLERANCE * max(x, y) + 1 for x, y in zip(a, b, strict=True))
+def _frames(c: Candidate, other: Candidate) -> bool:
+    """`c` is larger than `other` and everything outside an `other`-sized area at its centre was
+    trimmed as uniform margins: a border or letterboxing added around a picture of that size.
+    A clear sky or a studio wall along one side leaves the trimmed box off centre, so a photo
+    with one is not taken for a frame around a crop or a reduction of itself."""
+    if c.box is None or other.width * other.height >= c.width * c.height:
+        return False
+    dx, dy = (c.width - other.width) / 2, (c.height - other.height) / 2
+    slack = FRAME_SLACK * c.box_unit  # trimming is a pixel or two off where JPEG ringing meets a border
+    if dx < 0 or dy < 0 or max(dx, dy) < 2 * slack:  # no frame, or one too thin to tell from that
+        return False
+    left, top, right, bottom = c.box
+    return (
+        left * c.width >= dx - slack
+        and top * c.height >= dy - slack
+        and right * c.width <= c.width - dx + slack
+        and bottom * c.height <= c.height - dy + slack
+    )
 
 
 def _box(layout: Layout | None) -> tuple[float, float, float, float] | None:
@@ -190,39 +198,37 @@ MAX_COMPARED = 6  # a bigger group of copies is not decoded (rare, and the test 
 
 
 def _find_enlargements(found: list[Candidate], root: Path) -> list[Candidate]:
-    """Each copy that is a smaller copy scaled up takes that copy's picture size, marked enlarged."""
+    """The largest copy, if it is a smaller copy scaled up, takes that copy's size."""
     if len(found) > MAX_COMPARED:
         return found
-    largest_first = sorted(range(len(found)), key=lambda i: -found[i].picture_pixels)
-    pictures: dict[str, Image.Image | None] = {}
-
-    def picture(c: Candidate) -> Image.Image | None:
-        if c.relpath not in pictures:
-            pictures[c.relpath] = _read_whole(root / c.relpath)
-        return pictures[c.relpath]
-
-    for n, i in enumerate(largest_first):
-        big = found[i]
-        for j in reversed(largest_first[n + 1 :]):  # the smallest first: the likeliest source
-            small = found[j]
-            whole_big, whole_small = (big.width, big.height), (small.width, small.height)
-            made = big.bordered_from or small.bordered_from or small.enlarged_from
-            camera_file = big.camera is not None and small.camera is None  # a stripped reduction
-            if made or camera_file or not enlarged.worth_testing(whole_big, whole_small):
-                continue
-            big_pixels, small_pixels = picture(big), picture(small)
-            if big_pixels and small_pixels and enlarged.enlarged_from(big_pixels, small_pixels):
-                found[i] = replace(big, enlarged_from=whole_small)
-                break
+    order = sorted(range(len(found)), key=lambda i: -found[i].picture_pixels)
+    big = found[order[0]]
+    if big.bordered_from or big.format is None or big.format in ORIGINAL_FORMATS:
+        return found
+    big_pixels: Image.Image | None = None
+    for j in reversed(order[1:]):  # the smallest first: the likeliest source
+        small = found[j]
+        whole_big, whole_small = (big.width, big.height), (small.width, small.height)
+        if small.format not in ORIGINAL_FORMATS or not enlarged.worth_testing(whole_big, whole_small):
+            continue
+        big_pixels = big_pixels or _read_whole(root / big.relpath, whole_big)
+        small_pixels = _read_whole(root / small.relpath, whole_small)
+        if big_pixels is None:
+            return found
+        if small_pixels is not None and enlarged.enlarged_from(big_pixels, small_pixels):
+            found[order[0]] = replace(big, enlarged_from=whole_small)
+            break
     return found
 
 
-def _read_whole(path: Path) -> Image.Image | None:
-    """The copy decoded whole (oriented, RGB), or None when it cannot be."""
+def _read_whole(path: Path, size: tuple[int, int]) -> Image.Image | None:
+    """The copy decoded whole (oriented, RGB), or None when it cannot be or is no longer of the
+    size indexed (changed since: its facts would not describe it)."""
     try:
-        return load_image_file(path).image
-    except ImageError:
+        img = load_image_file(path).image
+    except (ImageError, OSError):
         return None
+    return img if img.size == size else None
 
 
 @dataclass(frozen=True)
@@ -230,14 +236,9 @@ class _Rule:
     score: Callable[[Candidate], tuple[float | str, ...]]  # lower is better
     reason: Callable[[Candidate, list[Candidate]], str]  # (winner, the ones it beat)
     applies: Callable[[list[Candidate]], bool] = lambda cs: True
-    # does a score count as the best one? Exact by default; a tolerance where small differences say nothing
-    as_good: Callable[[tuple[float | str, ...], tuple[float | str, ...]], bool] = lambda score, best: (
-        score == best
-    )
 
 
-PICTURE_TOLERANCE = 0.02  # sizes within 2 % are alike (a pixel of trimming, rounding, JPEG ringing)
-CLEARLY_OLDER_NS = 60 * 10**9  # times closer than a minute say nothing of which came first
+FRAME_SLACK = 2.0  # measured pixels a trimmed frame may be off the size difference of two copies
 
 
 def _day(ns: int) -> str:
@@ -269,27 +270,20 @@ RULES: tuple[_Rule, ...] = (
     _Rule(
         lambda c: (-c.picture_pixels,),
         lambda w, lost: f"largest resolution ({_dims(w)} vs {_dims(lost[0])})",
-        as_good=lambda score, best: float(score[0]) <= float(best[0]) * (1 - PICTURE_TOLERANCE),
-    ),
-    _Rule(
-        lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
-        lambda w, lost: _made_from(lost[0]),
     ),
     _Rule(
         lambda c: (c.format not in ORIGINAL_FORMATS,),
         lambda w, lost: f"original format ({w.format}; {lost[0].format} is a re-encode)",
         applies=lambda cs: all(c.format is not None for c in cs),
     ),
+    _Rule(
+        lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
+        lambda w, lost: _made_from(lost[0]),
+    ),
     _Rule(lambda c: (c.camera is None,), lambda w, _: f"has the camera's EXIF ({w.camera})"),
     _Rule(
         lambda c: (is_copy_name(c.relpath),),
         lambda w, lost: f"name without “copy” ({PurePosixPath(lost[0].relpath).name} is named as a copy)",
-    ),
-    _Rule(
-        lambda c: (c.mtime_ns,),
-        lambda w, lost: f"older ({_day(w.mtime_ns)} vs {_day(lost[0].mtime_ns)})",
-        as_good=lambda score, best: float(score[0]) <= float(best[0]) + CLEARLY_OLDER_NS,
-        applies=lambda cs: len({c.size for c in cs}) > 1,  # different encodes: byte copies go by path
     ),
     _Rule(
         lambda c: (-c.size,),
@@ -318,7 +312,7 @@ def choose_keep(found: Sequence[Candidate]) -> KeepChoice:
         if not rule.applies(remaining):
             continue
         best = min(rule.score(c) for c in remaining)
-        winners = [c for c in remaining if rule.as_good(rule.score(c), best)]
+        winners = [c for c in remaining if rule.score(c) == best]
         if len(winners) < len(remaining):
             decided.append((rule, [c for c in remaining if c not in winners]))
             remaining = winners
