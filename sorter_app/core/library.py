@@ -45,6 +45,7 @@ from .predictions import (
     folder_predictions,
     prediction_heads,
 )
+from .scan import is_utf8, printable
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
 from .vector_index import open_annoy
@@ -175,6 +176,8 @@ class Library:
         root = folder.expanduser().resolve()
         if not image.expanduser().is_file():  # not "not in the index: run `sorter index`"
             raise SorterError(f"no such file: {image}")
+        if not is_utf8(image):  # such a name is never indexed (scan.py); the catalog cannot look it up
+            raise SorterError(f"not in the index: {printable(image)} (its name is not valid UTF-8)")
         index = self.open_folder(root)
         try:
             return index.similar(self.relpath(root, image), k)

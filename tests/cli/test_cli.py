@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,11 @@ def test_index_similar_status_json(tmp_path: Path, photos: Path, capsys: pytest.
     assert sims == sorted(sims, reverse=True)
     code, _, err = _run(capsys, "similar", str(photos), str(photos / "typo.jpg"), *data)
     assert code == 1 and err == f"sorter: error: no such file: {photos / 'typo.jpg'}\n"  # not "run index"
+    odd = photos / os.fsdecode(b"bad-\xff.jpg")  # never indexed; looking it up raised UnicodeEncodeError
+    shutil.copyfile(photos / "img3.jpg", odd)
+    code, _, err = _run(capsys, "similar", str(photos), str(odd), *data)
+    assert code == 1 and "its name is not valid UTF-8" in err and "unexpected" not in err, err
+    odd.unlink()
 
     code, status, _ = _run(capsys, "status", str(photos), "--json", *data)
     assert code == 0
