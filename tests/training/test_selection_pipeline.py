@@ -364,6 +364,11 @@ def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path
     photos = data.labelled_photos
     assert np.max(np.abs(probed[photos] - data.embeddings("centre")[photos])) < 1e-5
     assert not probed[~photos].any()
+    same = embed(data, "lite0", 224, from_size=224)  # the app's crop, enlarged to its own size
+    assert np.max(np.abs(same[photos] - probed[photos])) < 1e-5
+    enlarged = embed(data, "lite0", 256, from_size=224)
+    assert np.allclose(np.linalg.norm(enlarged[photos], axis=1), 1, atol=1e-4)
+    assert np.max(np.abs(enlarged[photos] - probed[photos])) > 1e-2
     ours = leave_one_source_out(data, "room", lr_on(probed), log=lambda _: None)
     selects = leave_one_source_out(data, "room", LogisticRecipe().fit, log=lambda _: None)
     assert np.max(np.abs(ours.probs - selects.probs)) < 1e-3
