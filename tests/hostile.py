@@ -195,6 +195,21 @@ def write_png_bomb_with_trailing_exif(path: Path, side: int = 30_000) -> Path:
     return path
 
 
+def write_icon_claiming_huge_png(path: Path, icns: bool = False) -> Path:
+    """An ICO (or ICNS) holding a tiny PNG whose header claims 30,000 × 30,000: Pillow decodes an
+    icon's PNG while opening the file, and took a worker to 1.2 GB on such 130 bytes."""
+    pixels = zlib.compress(b"\x00" * 8)
+    png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 6, 0, 0, 0))
+    png += _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
+    if icns:
+        element = b"ic10" + struct.pack(">I", 8 + len(png)) + png
+        path.write_bytes(b"icns" + struct.pack(">I", 8 + len(element)) + element)
+    else:
+        entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 6 + 16)
+        path.write_bytes(struct.pack("<HHH", 0, 1, 1) + entry + png)
+    return path
+
+
 def write_png_corrupt_data(path: Path, animated: bool = False) -> Path:
     """A PNG (or APNG) whose first image's data is damaged half-way, with EXIF after the pixels.
 
@@ -274,6 +289,11 @@ NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "apng corrupt data": (lambda p: write_png_corrupt_data(p, animated=True), "corrupt.apng"),
     "jpeg claiming 65500x65500": (write_jpeg_claiming_huge_size, "huge.jpg"),
     "12-bit jpeg": (write_12bit_jpeg, "twelve.jpg"),
+    "ico with a png claiming 30000x30000": (write_icon_claiming_huge_png, "huge.ico"),
+    "icns with a png claiming 30000x30000": (
+        lambda p: write_icon_claiming_huge_png(p, icns=True),
+        "huge.icns",
+    ),
 }
 
 

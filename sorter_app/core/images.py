@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import struct
 from dataclasses import dataclass
 from typing import IO
 
@@ -22,6 +23,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
+from .icon_sizes import ICON_MAGICS, embedded_png_sizes
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
 
@@ -137,6 +139,8 @@ def decode_with_pillow(
     """
     head = fp.read(16)
     fp.seek(0)
+    if head[:4] in ICON_MAGICS:  # Pillow decodes an icon's embedded PNG while opening the file
+        _check_embedded_pngs(fp, nbytes)
     try:
         img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:
@@ -198,6 +202,19 @@ def check_claimed_size(fmt: str, width: int, height: int, nbytes: int) -> None:
             f"truncated or forged image: the header claims {width}×{height} but the file holds "
             f"only {nbytes:,} bytes"
         )
+
+
+def _check_embedded_pngs(fp: IO[bytes], nbytes: int) -> None:
+    """An ICO/CUR/ICNS file's embedded PNGs, checked from their headers as any PNG is."""
+    try:
+        sizes = list(embedded_png_sizes(fp, nbytes))
+    except (OSError, struct.error):
+        sizes = []  # a directory cut short: Pillow will say what is wrong with it
+    finally:
+        fp.seek(0)
+    for width, height, stored in sizes:
+        check_claimed_size("PNG", width, height, stored)
+        check_decoded_size((width, height), (width, height))
 
 
 def check_decoded_size(decoded: tuple[int, int], claimed: tuple[int, int]) -> None:

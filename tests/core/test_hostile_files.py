@@ -29,6 +29,8 @@ EXPECTED: dict[str, str | None] = {
     "apng corrupt data": "truncated or corrupt",
     "jpeg claiming 65500x65500": "the header claims 65500×65500",
     "12-bit jpeg": "12-bit JPEGs cannot be decoded here",
+    "ico with a png claiming 30000x30000": "the header claims 30000×30000",
+    "icns with a png claiming 30000x30000": "the header claims 30000×30000",
 }
 
 
