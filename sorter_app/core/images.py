@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import struct
 from dataclasses import dataclass
 from typing import IO
@@ -52,6 +53,9 @@ _MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096}
 Image.MAX_IMAGE_PIXELS = None
 # A truncated file must fail, not come out with grey where its data is missing.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_BYTES_LITERAL = re.compile(r"""\bb(['"])(.*?)\1""")
+MAX_REASON = 160
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_BIT_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -227,9 +231,15 @@ def check_decoded_size(decoded: tuple[int, int], claimed: tuple[int, int]) -> No
 
 
 def describe(exc: BaseException) -> str:
-    """An exception as one line: its message, or its type when it has none."""
+    """An exception as one line a person can read: its message, or its type when it has none.
+    Pillow words some as Python's bytes literals (`b'Token too long in file header: …'`), with the
+    file's own bytes inside: the quotes go, and the line stops at MAX_REASON characters."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = (
+        _BYTES_LITERAL.sub(lambda m: f"“{m.group(2)}”" if m.start() else m.group(2), text[0]) if text else ""
+    )
+    line = line or type(exc).__name__
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
 
 
 def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:

@@ -115,3 +115,14 @@ def test_an_image_named_as_raw_is_read_by_its_content(tmp_path: Path) -> None:
     junk.write_bytes(b"not an image at all" * 100)
     with pytest.raises(ImageError, match="not a RAW file"):
         load_image_file(junk, min_side=224)
+
+
+def test_a_ppm_whose_header_token_is_too_long_gets_a_reason_without_python_bytes(tmp_path: Path) -> None:
+    """Pillow words some errors as bytes literals, with the file's own bytes inside (a fuzz find:
+    `unreadable image header: b'Token too long in file header: 99999999999'`)."""
+    path = tmp_path / "long.ppm"
+    path.write_bytes(b"P6 " + b"9" * 5000 + b" 1 255\n" + bytes(3))
+    with pytest.raises(ImageError) as caught:
+        load_image_file(path)
+    reason = str(caught.value)
+    assert "b'" not in reason and 'b"' not in reason and len(reason) <= 200, reason

@@ -245,7 +245,9 @@ def test_a_smooth_or_blurred_original_is_never_called_an_enlargement_of_its_redu
     blurred = _real_photos(datasets, 6)
     for photo, blur in [(p, 0.0) for p in skies] + [(p, 1.2) for p in blurred] + [(p, 3.0) for p in blurred]:
         with Image.open(photo) as img:
-            original = img.convert("RGB").filter(ImageFilter.GaussianBlur(blur)) if blur else img.convert("RGB")
+            original = img.convert("RGB")
+        if blur:
+            original = original.filter(ImageFilter.GaussianBlur(blur))
         original.save(tmp_path / "a.jpg", quality=92)
         original.resize((round(original.width * 0.8), round(original.height * 0.8))).save(tmp_path / "b.png")
         keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.png"])
