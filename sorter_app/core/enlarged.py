@@ -17,7 +17,7 @@ losslessly leaves a pair that looks exactly like an enlargement and its source. 
 benchmarks/bench_keeper.py on real photos of four sources (figures in benchmarks/RESULTS.md).
 Both thresholds lean to "not an enlargement": keeping an enlargement loses nothing, keeping a
 reduction and trashing its original would. keeper.py asks only of a re-encode format (PNG, WebP…)
-over a camera-format copy, so a wrong "yes" still leaves the camera file's format to decide.
+over a camera-format copy: a lossy reduction keeps the noise that tells an original.
 """
 
 from __future__ import annotations

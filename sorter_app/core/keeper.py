@@ -8,8 +8,8 @@ they tie on is skipped, and the reason given is the rule that separated them:
 1. in a reference folder (the user's "these are the originals": always kept, never trashed);
 2. the largest resolution (a downscaled or cropped copy lost pixels); a copy found to be another
    one inside an added border, or another one scaled up, has that one's resolution;
-3. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
-4. not made from another copy: not the other one inside a border, nor it scaled up;
+3. not made from another copy: not the other one inside a border, nor it scaled up;
+4. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
 5. camera EXIF (editors and messengers strip it);
 6. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
 7. the larger file (same dimensions and format: the higher-quality encode);
@@ -17,11 +17,13 @@ they tie on is skipped, and the reason given is the rule that separated them:
 9. the older file — only when the times differ;
 10. otherwise the first by name, and the reason says they are the same by every rule.
 
-Rules 3 and 5 read the file's header (format, EXIF make/model). What rule 2 counts as made from
+Rules 4 and 5 read the file's header (format, EXIF make/model). What rule 2 counts as made from
 another copy errs towards "no": calling an original a copy would trash it for a worse one.
-- A border: the copy is another one's size plus a frame, and the stored layout (layout.py)
-  trimmed all of that frame as uniform margins (an editor's border, letterboxing). A clear sky or
-  a studio wall along one side leaves the trimmed box off centre and is not taken for one.
+- A border: the copy is another one's size plus a frame, the stored layout (layout.py) trimmed
+  all of that frame as uniform margins (an editor's border, letterboxing), and what it holds is
+  the other copy's picture at the same scale. A clear sky along one side leaves the trimmed box
+  off centre; a page or a mounted photo with margins of its own holds a larger picture than its
+  reduction. A border added on one side only (a caption bar) is not recognised.
 - An enlargement: only a re-encode format (PNG, WebP…) over a smaller camera-format copy, the
   small one with enough fine detail to tell (enlarged.py; a smooth or blurred picture is as
   sharp as its own reduction), both decoded whole.
@@ -84,6 +86,14 @@ class Candidate:
     def picture_pixels(self) -> int:
         width, height = self.picture_size
         return width * height
+
+    @property
+    def inner_size(self) -> tuple[int, int]:
+        """Its size inside the margins the indexer trimmed (all of it when none were)."""
+        if self.box is None:
+            return self.width, self.height
+        left, top, right, bottom = self.box
+        return round((right - left) * self.width), round((bottom - top) * self.height)
 
 
 @dataclass(frozen=True)
@@ -165,23 +175,26 @@ def _find_borders(found: list[Candidate]) -> list[Candidate]:
 
 
 def _frames(c: Candidate, other: Candidate) -> bool:
-    """`c` is larger than `other` and everything outside an `other`-sized area at its centre was
-    trimmed as uniform margins: a border or letterboxing added around a picture of that size.
-    A clear sky or a studio wall along one side leaves the trimmed box off centre, so a photo
-    with one is not taken for a frame around a crop or a reduction of itself."""
+    """`c` is `other` with a uniform frame added: larger, everything outside an `other`-sized area
+    at its centre was trimmed as uniform margins, and what is left is the picture `other` holds
+    at the same scale (its own trimmed box, of the same size). So a photo or a page with margins
+    of its own is not a frame around a reduction of itself (that picture is smaller), nor is one
+    with a clear sky along one side around a crop without it (the box is off centre)."""
     if c.box is None or other.width * other.height >= c.width * c.height:
         return False
     dx, dy = (c.width - other.width) / 2, (c.height - other.height) / 2
-    slack = FRAME_SLACK * c.box_unit  # trimming is a pixel or two off where JPEG ringing meets a border
+    slack = FRAME_SLACK * max(c.box_unit, other.box_unit)  # trimming is a pixel or two off at JPEG ringing
     if dx < 0 or dy < 0 or max(dx, dy) < 2 * slack:  # no frame, or one too thin to tell from that
         return False
     left, top, right, bottom = c.box
-    return (
+    centred = (
         left * c.width >= dx - slack
         and top * c.height >= dy - slack
         and right * c.width <= c.width - dx + slack
         and bottom * c.height <= c.height - dy + slack
     )
+    same_picture = all(abs(a - b) <= slack for a, b in zip(c.inner_size, other.inner_size, strict=True))
+    return centred and same_picture
 
 
 def _box(layout: Layout | None) -> tuple[float, float, float, float] | None:
@@ -272,13 +285,13 @@ RULES: tuple[_Rule, ...] = (
         lambda w, lost: f"largest resolution ({_dims(w)} vs {_dims(lost[0])})",
     ),
     _Rule(
+        lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
+        lambda w, lost: _made_from(lost[0]),
+    ),
+    _Rule(
         lambda c: (c.format not in ORIGINAL_FORMATS,),
         lambda w, lost: f"original format ({w.format}; {lost[0].format} is a re-encode)",
         applies=lambda cs: all(c.format is not None for c in cs),
-    ),
-    _Rule(
-        lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
-        lambda w, lost: _made_from(lost[0]),
     ),
     _Rule(lambda c: (c.camera is None,), lambda w, _: f"has the camera's EXIF ({w.camera})"),
     _Rule(

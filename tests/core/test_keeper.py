@@ -198,7 +198,9 @@ def test_an_enlarged_re_encode_loses_to_the_photo_it_was_made_from(
             big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)), method)
         big.save(tmp_path / "b.img", fmt, lossless=True)
         keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.img"])
-        assert (keep, why) == ("a.jpg", f"original format (JPEG; {fmt} is a re-encode)"), photo.name
+        assert (keep, why) == ("a.jpg", "the original of an enlarged copy (b.img is it scaled up)"), (
+            photo.name
+        )
 
 
 @pytest.mark.parametrize("blur", [0.0, 0.7])
@@ -292,3 +294,36 @@ def test_a_file_changed_since_it_was_indexed_is_not_compared(tmp_path: Path, dat
     Image.new("RGB", (2, 3)).save(tmp_path / "small.jpg")
     (choice,) = keep_choices([["small.jpg", "big.png"]], facts, tmp_path)
     assert choice.keep == "big.png" and choice.why.startswith("largest resolution")
+
+
+def test_a_page_or_a_mounted_photo_is_kept_over_its_reduction(tmp_path: Path, datasets: Path) -> None:
+    """A second review's find: margins of the original's own (a document page, a photo mounted on
+    white) made it "a border around" its 90 % reduction, and the page was trashed for it."""
+    pages = sorted((datasets / "non_photo/docbank").rglob("*.jpg"))[:8]
+    mounted = []
+    for photo in _real_photos(datasets, 4):
+        with Image.open(photo) as img:
+            pad = (round(img.width * 0.12), round(img.height * 0.12))
+            mounted.append(ImageOps.expand(img.convert("RGB"), pad * 2, fill=(255, 255, 255)))
+    originals = [Image.open(p).convert("RGB") for p in pages] + mounted
+    for n, original in enumerate(originals):
+        original.save(tmp_path / "a.jpg", quality=90)
+        original.resize((round(original.width * 0.9), round(original.height * 0.9))).save(
+            tmp_path / "b.jpg", quality=97
+        )
+        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+        assert (keep, why.split(" (")[0]) == ("a.jpg", "largest resolution"), (n, why)
+
+
+def test_a_png_original_is_kept_over_a_jpeg_copy_with_a_border(tmp_path: Path, datasets: Path) -> None:
+    """The border rule comes before "original format": a camera format does not make a bordered
+    JPEG the original of the PNG it was made from."""
+    for photo in _real_photos(datasets, 4):
+        with Image.open(photo) as img:
+            original = img.convert("RGB")
+        original.save(tmp_path / "a.png")
+        ImageOps.expand(original, (20, 20, 20, 20), fill=(255, 255, 255)).save(tmp_path / "b.jpg", quality=95)
+        keep, why = decide_as_indexed(tmp_path, ["a.png", "b.jpg"])
+        assert (keep, why) == ("a.png", "no added margins (b.jpg has a border around the same picture)"), (
+            photo
+        )
