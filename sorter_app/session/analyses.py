@@ -217,17 +217,15 @@ class Analyses:
 
     def _set(self, kind: AnalysisKind, grouping: Grouping) -> None:
         self.s.groups.set_computed(kind, grouping)
-        shown = [g for g in grouping.groups if g.tier not in grouping_.NOT_FOR_TRASH]
-        alike = len(grouping.groups) - len(shown)
-        images = sum(len(g.paths) for g in shown)
-        text = (
-            analysis_summary(kind, len(shown), images, alike=alike)
-            if grouping.groups
-            else ANALYSIS[kind].empty
-        )
-        self._state(kind, "done", text)
+        self._state(kind, "done", _summary_of(kind, grouping))
         if kind is AnalysisKind.CLUSTERS:
             self.s.clusters_changed()
+
+    def summary(self, kind: AnalysisKind) -> str:
+        """The page's line: the analysis' state, and once it is done, what its groups hold now
+        (an edit, a trash or an undo changes them; the count said when it finished went stale)."""
+        state = self.states[kind]
+        return _summary_of(kind, self.s.groups.grouping(kind)) if state.status == "done" else state.text
 
     # settings the views change ------------------------------------------------------------------
 
@@ -289,3 +287,11 @@ class Analyses:
             for p in g.paths
         }
         return [number.get(p, -1) for p in relpaths]
+
+
+def _summary_of(kind: AnalysisKind, grouping: Grouping) -> str:
+    shown = [g for g in grouping.groups if g.tier not in grouping_.NOT_FOR_TRASH]
+    if not grouping.groups:
+        return ANALYSIS[kind].empty
+    images = sum(len(g.paths) for g in shown)
+    return analysis_summary(kind, len(shown), images, alike=len(grouping.groups) - len(shown))

@@ -22,7 +22,7 @@ from ..core.library import Library
 from ..core.mover import ApplyResult, PlanSummary, UndoResult
 from ..core.plan import Move, MovePlan, make_plan, new_plan_id
 from .events import Changes, Event
-from .history import FileStep
+from .history import FileStep, GroupsBefore
 from .jobs import Job
 from .wording import MOVES, PLANNING, RECOVERING, REDOING, UNDOING, plural
 
@@ -132,11 +132,12 @@ class FileOps:
         second trash while the first still ran once replaced it, and the first, silenced, never
         became an undo step (its files were in the trash with no Undo in the window)."""
         label = MOVES[MoveMode(plan.mode)].running
+        before = self.s.groups.snapshot(self.s.hash_of())
         self.s.run(
             Job(
                 self._slot(),
                 lambda lib, p, c: lib.apply(plan, progress=p, cancelled=c),
-                lambda result: self._applied(plan, result, redo_of),
+                lambda result: self._applied(plan, result, redo_of, before),
                 label=label,
                 cancellable=True,
                 failed=lambda message: self._stepped(redo_of, (label, message)),
@@ -170,7 +171,9 @@ class FileOps:
         if failure is not None:
             self.s.failed.emit(failure)
 
-    def _applied(self, plan: MovePlan, result: ApplyResult, redo_of: FileStep | None) -> None:
+    def _applied(
+        self, plan: MovePlan, result: ApplyResult, redo_of: FileStep | None, before: GroupsBefore
+    ) -> None:
         self.last_apply = result
         words = MOVES[MoveMode(result.mode)]
         done = {"move": result.moved, "copy": result.copied, "trash": result.trashed}[result.mode]
@@ -181,7 +184,7 @@ class FileOps:
             message += f"; {len(result.skipped)} left alone: " + "; ".join(
                 f"{src.name}: {reason}" for src, reason in result.skipped[:5]
             )
-        step = FileStep(f"{words.undo} of {plural(done, 'File')}", plan.id, plan)
+        step = FileStep(f"{words.undo} of {plural(done, 'File')}", plan.id, plan, before)
         history = self.s.groups.history
         self._stepped(redo_of)
         if redo_of is not None:
@@ -226,6 +229,7 @@ class FileOps:
             )
         self.s.message.emit(message)
         self.s.emit(Changes(history=True))
+        self.s.groups.restore_on_next_follow(step.groups_before)
         self.s.refresh()
 
     def redo(self, step: FileStep) -> None:

@@ -16,7 +16,7 @@ from ..core.grouping import Grouping
 from ..core.kinds import GROUPING_KINDS, AnalysisKind
 from .choices import write_changes
 from .events import Changes, grouping_changed
-from .history import CorrectionStep, EditStep, FileStep, History, LabelStep
+from .history import CorrectionStep, EditStep, FileStep, GroupsBefore, History, LabelStep
 from .identity import follow
 from .jobs import Job
 
@@ -32,6 +32,7 @@ class GroupEditor:
         self.history = History()
         self.groupings: dict[AnalysisKind, Grouping] = {k: Grouping(k, []) for k in GROUPING_KINDS}
         self._writes = 0
+        self._give_back: GroupsBefore | None = None  # what the next follow gives back (an undone file step)
 
     def reset(self) -> None:
         """Another folder: its groups are not ours; moves stay undoable (the journal is global)."""
@@ -49,11 +50,24 @@ class GroupEditor:
         self.s.emit(grouping_changed(kind) | Changes(history=True))
 
     def follow_files(self, hash_before: Mapping[str, str], paths_now: Mapping[str, Sequence[str]]) -> None:
-        """Files moved: every view's groups follow their contents, and so do the undo steps."""
+        """Files moved: every view's groups follow their contents, and so do the undo steps. After
+        an undone file operation the groups as it found them follow instead: members it trashed or
+        moved out of the folder left their groups, and are back."""
+        restore, self._give_back = self._give_back, None
         for kind in GROUPING_KINDS:
-            self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
+            if restore is not None and kind in restore.groupings:
+                self.groupings[kind] = follow(restore.groupings[kind], restore.hash_before, paths_now)
+            else:
+                self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
             self.history.remap(kind, lambda g: follow(g, hash_before, paths_now))
         self.s.emit(grouping_changed(*GROUPING_KINDS))
+
+    def snapshot(self, hash_before: Mapping[str, str]) -> GroupsBefore:
+        """The groups now, for a file operation's undo step."""
+        return GroupsBefore(dict(hash_before), {k: g.copy() for k, g in self.groupings.items()})
+
+    def restore_on_next_follow(self, before: GroupsBefore | None) -> None:
+        self._give_back = before
 
     # edits ---------------------------------------------------------------------------------------
 

@@ -29,10 +29,20 @@ class EditStep:
 
 
 @dataclass(frozen=True)
+class GroupsBefore:
+    """Every view's groups as a file operation found them, and each path's content then: an Undo
+    gives them back, files put back where they were (a trashed copy rejoins its group)."""
+
+    hash_before: dict[str, str]  # relpath → content hash
+    groupings: dict[AnalysisKind, Grouping]  # independent copies
+
+
+@dataclass(frozen=True)
 class FileStep:
     text: str  # "Move of 12 Files"
     plan_id: str
     plan: MovePlan | None  # None for a plan found in the journal at start (it cannot be redone)
+    groups_before: GroupsBefore | None = None  # None for a plan found in the journal at start
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,7 @@ class DuplicatesPage(GroupsPage):
         root = self.session.root
         if group is None or root is None:
             self.candidates.set_candidates(Path("/"), [], None)
+            self._loaded_key = ()  # emptied: the same group selected again must load its copies again
             self.why.setText("")
             self.compare.clear()
             self._update_buttons()
@@ -184,9 +185,8 @@ class DuplicatesPage(GroupsPage):
             f"<b>{html.escape(group.tier or 'duplicate')}</b> · {html.escape(breakable(group.note))}"
         )
         key = (*group.paths, group.keep or "")
-        if key != self._loaded_key:
-            self._loaded_key = key
-            self._load_candidates(root, group)
+        if key != self._loaded_key:  # set when the copies arrive: a load replaced in its slot
+            self._load_candidates(root, group)  # by a later one left the table empty for good
         else:
             self.candidates.set_candidates(
                 root, [self.candidates.candidate(r) for r in range(self.candidates.rowCount())], group.keep
@@ -206,6 +206,7 @@ class DuplicatesPage(GroupsPage):
         def show(found: list[keeper.Candidate]) -> None:
             current = self.current_group()
             if current is not None and current.paths == paths:
+                self._loaded_key = (*paths, keep or "")
                 self.candidates.set_candidates(root, found, keep)
                 self.table.selectRow(next((r for r, c in enumerate(found) if c.relpath != keep), 0))
                 self._compare_current()

@@ -155,10 +155,11 @@ class GroupsPage(QWidget):
 
     def _session_changed(self, changes: Changes) -> None:
         state = self.session.analyses.states[self.kind]
-        if self.kind in changes.analyses or changes.folder:
-            self.status.setText(state.text)
+        if self.kind in changes.analyses or changes.folder or self.kind in changes.groupings:
+            line = self.session.analyses.summary(self.kind)
+            self.status.setText(line)
             self.member_grid.set_placeholder_text(
-                state.text if state.status != "done" or not self.groups.rowCount() else "Select a group"
+                line if state.status != "done" or not self.groups.rowCount() else "Select a group"
             )
         if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
             self.select_row(0)

@@ -139,6 +139,35 @@ def test_after_a_move_groups_keep_names_members_and_edits(opened: Opened, photos
     assert all((photos / "Chosen ones" / Path(p).name).exists() for p in chosen)
 
 
+def test_undo_of_a_trash_gives_the_groups_back_with_their_trashed_members(
+    opened: Opened, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's find: after Undo the files were back, but the duplicate group stayed gone and
+    the restored files were in no cluster (grey on the map) until the analyses ran again."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    session, _, recorder = opened
+    session.analyses.show(DUPLICATES)
+    duplicates_before = [g.paths for g in session.groups.grouping(DUPLICATES).groups]
+    clusters_before = clusters(session)
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    row, group = backup_group(session)
+    session.groups.tick(DUPLICATES, [row], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    session.files.apply(proposals[-1].plan)
+    trashed = [p for p in group.paths if p != group.keep]
+    assert trashed and not any((photos / p).exists() for p in trashed)
+    assert group.paths not in [g.paths for g in session.groups.grouping(DUPLICATES).groups]
+    assert not any(p in paths for _, paths in clusters(session) for p in trashed)
+
+    session.groups.undo()
+    assert recorder.messages[-1] == f"Undo finished: {len(trashed)} files put back"
+    assert [g.paths for g in session.groups.grouping(DUPLICATES).groups] == duplicates_before
+    assert clusters(session) == clusters_before
+    session.groups.redo()  # trashed again: they leave their groups again
+    assert group.paths not in [g.paths for g in session.groups.grouping(DUPLICATES).groups]
+
+
 def test_trash_keeps_the_keeper_and_reference_folders(
     opened: Opened, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import bundled_model_sidecar
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.seeds import SeedScores
+from sorter_app.session.wording import ANALYSIS
 from sorter_app.ui.groups_page import GroupsPage
 from sorter_app.ui.thumbnails import ThumbnailCache
 from tests import builders
@@ -144,5 +145,7 @@ def test_an_empty_page_says_why(qtbot: QtBot, session: Session) -> None:
     page = GroupsPage(session, AnalysisKind.SEED_GROUPS, ThumbnailCache())
     qtbot.addWidget(page)
     session.analyses.compute(AnalysisKind.SEED_GROUPS)  # no folder indexed: nothing happens
-    session.analyses._state(AnalysisKind.SEED_GROUPS, "done", "No seeds yet.")
-    assert page.status.text() == "No seeds yet." and page.member_grid.placeholder_text == "No seeds yet."
+    session.analyses._state(AnalysisKind.SEED_GROUPS, "done", ANALYSIS[AnalysisKind.SEED_GROUPS].empty)
+    said = ANALYSIS[AnalysisKind.SEED_GROUPS].empty
+    assert said.startswith("No seeds yet.")
+    assert page.status.text() == said and page.member_grid.placeholder_text == said

@@ -239,12 +239,33 @@ def test_duplicates_page_keep_compare_trash_with_kept_column_and_back(
     assert dialog.model.rowCount() == len(extra)
     kept = {dialog.model.index(r, 1).data() for r in range(dialog.model.rowCount())}
     assert kept == {group.keep}
+    groups_before = [g.paths for g in page.groups.grouping.groups]
+    line_before = page.status.text()
+    window.session.analyses.recompute_duplicates()  # "Find again": the same groups, found anew
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    chosen = page.current_group()
+    assert chosen is not None
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(chosen.paths), timeout=LONG)
     dialog.apply_button.click()
     qtbot.waitUntil(lambda: not any((photos / p).exists() for p in extra), timeout=LONG)
     assert (photos / (group.keep or "")).exists()
     qtbot.waitUntil(lambda: settled(window) and window.window_actions.undo.isEnabled(), timeout=LONG)
+    # A newcomer's finds: the line kept the count from before the trash, and the copies' table of
+    # the group still selected stayed empty until another group was clicked.
+    assert page.status.text() != line_before
+    assert str(len(page.groups.grouping.groups)) in page.status.text()
+    shown = page.current_group()
+    assert shown is not None
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(shown.paths), timeout=LONG)
     window.window_actions.undo.trigger()
     qtbot.waitUntil(lambda: tree(photos) == before, timeout=LONG)
+    qtbot.waitUntil(lambda: settled(window), timeout=LONG)
+    # The group comes back with the copies Undo put back, and the line says so.
+    qtbot.waitUntil(lambda: [g.paths for g in page.groups.grouping.groups] == groups_before, timeout=LONG)
+    assert page.status.text() == line_before
+    current = page.current_group()
+    assert current is not None
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(current.paths), timeout=LONG)
 
 
 def test_long_file_names_never_widen_the_window(qtbot: QtBot, window: MainWindow, photos: Path) -> None:
