@@ -157,6 +157,8 @@ class Grouping:
             raise ValueError(f"not in group {group.name!r}: {path}")
         group.keep = path
         group.note = f"keep {PurePosixPath(path).name}: {CHOSEN_BY_YOU}"
+        if not group.renamed:  # "duplicates of" the copy kept, unless the user named the group
+            group.name = group.computed_name = duplicates_name(path)
 
     def _unused_key(self, base: str) -> str:
         keys = {g.key for g in self.groups}
@@ -200,6 +202,10 @@ def from_clustering(clustering: Clustering) -> Grouping:
     return _distinct_names(CLUSTERS, groups)
 
 
+def duplicates_name(keep: str) -> str:
+    return f"duplicates of {PurePosixPath(keep).name}"
+
+
 def from_duplicates(duplicates: list[DuplicateGroup], similar: Sequence[SimilarGroup] = ()) -> Grouping:
     """Exact and near groups, each with its copy to keep, then the look-alike ("similar") groups
     apart: no copy kept, never offered to the trash. An image already in a duplicate group leaves
@@ -208,7 +214,7 @@ def from_duplicates(duplicates: list[DuplicateGroup], similar: Sequence[SimilarG
     groups = [
         Group(
             f"duplicates-{i}",
-            f"duplicates of {PurePosixPath(d.keep).name}",
+            duplicates_name(d.keep),
             list(d.paths),
             note=d.why,
             keep=d.keep,

@@ -366,9 +366,13 @@ def test_the_user_chooses_the_copy_to_keep() -> None:
     )
     grouping.set_keep(0, "b.jpg")
     assert (grouping.groups[0].keep, grouping.groups[0].note) == ("b.jpg", "keep b.jpg: chosen by you")
+    assert grouping.groups[0].name == "duplicates of b.jpg"  # a newcomer saw the old copy's name stay
     assert to_plan_groups(grouping_ticked(grouping), Path("/photos")) == [
-        ("duplicates of a.jpg", [Path("/photos/a.jpg")])
+        ("duplicates of b.jpg", [Path("/photos/a.jpg")])
     ]
+    grouping.rename(0, "Beach")
+    grouping.set_keep(0, "a.jpg")
+    assert grouping.groups[0].name == "Beach"  # the user's name stays
     with pytest.raises(ValueError, match="not in group"):
         grouping.set_keep(0, "c.jpg")
     clusters = Grouping("clusters", [Group("cluster-1", "kitchen", ["a.jpg"])])
