@@ -264,11 +264,21 @@ def _dims(c: Candidate) -> str:
     return f"{c.width}×{c.height}, {made} {width}×{height}" if made else f"{width}×{height}"
 
 
-def _made_from(lost: Candidate) -> str:
-    name = PurePosixPath(lost.relpath).name
-    if lost.enlarged_from is not None:
-        return f"the original of an enlarged copy ({name} is it scaled up)"
-    return f"no added margins ({name} has a border around the same picture)"
+def _made_from(lost: list[Candidate]) -> str:
+    """Every copy set aside as made from the kept one, by how it was made."""
+    enlarged = [PurePosixPath(c.relpath).name for c in lost if c.enlarged_from is not None]
+    bordered = [PurePosixPath(c.relpath).name for c in lost if c.enlarged_from is None]
+    parts = []
+    if enlarged:
+        parts.append(f"the original of an enlarged copy ({', '.join(enlarged)} {_is(enlarged)} it scaled up)")
+    if bordered:
+        has = "has" if len(bordered) == 1 else "have"
+        parts.append(f"no added margins ({', '.join(bordered)} {has} a border around the same picture)")
+    return "; and ".join(parts)
+
+
+def _is(names: list[str]) -> str:
+    return "is" if len(names) == 1 else "are"
 
 
 def _size(size: int) -> str:
@@ -286,7 +296,7 @@ RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
-        lambda w, lost: _made_from(lost[0]),
+        lambda w, lost: _made_from(lost),
     ),
     _Rule(
         lambda c: (c.format not in ORIGINAL_FORMATS,),

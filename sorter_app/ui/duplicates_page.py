@@ -42,6 +42,7 @@ from .thumbnails import ThumbnailCache
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 DUPLICATES = AnalysisKind.DUPLICATES
+FOLDER_COLUMN_MAX = 220  # px: a deep folder is elided in the middle, its path in the tooltip
 
 
 class CandidateModel(ColumnTableModel):
@@ -120,13 +121,16 @@ class DuplicatesPage(GroupsPage):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
+        header.setHighlightSections(False)  # bold titles over a selected row are wider than sized for
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(0, 64)
-        # Name and Folder share what the facts leave (a maximised window gave it all to Folder);
-        # long names are elided in the middle, and the tooltip has the path
+        # Name takes what the facts leave; Folder is as wide as its longest entry up to a limit
+        # (mostly "(top)": sharing the width cut names needlessly). Long names and folders are
+        # elided in the middle, and the tooltip has the path.
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        self.candidates.modelReset.connect(self._fit_folder_column)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._compare_current())
         self.table.doubleClicked.connect(lambda _: self._keep())
         self.why = QLabel()
@@ -161,7 +165,7 @@ class DuplicatesPage(GroupsPage):
         self.right.setObjectName("duplicates-right-splitter")
         self.right.addWidget(upper)
         self.right.addWidget(self.compare)
-        self.right.setSizes([300, 340])
+        self.right.setSizes([400, 300])  # a group's five copies without scrolling
         # The copies' table and the compare take the place of the plain member grid.
         self._member_panel = self.splitter.replaceWidget(1, self.right)  # kept: the base class reads it
         if self._member_panel is not None:
@@ -169,6 +173,11 @@ class DuplicatesPage(GroupsPage):
         self.split_button.setParent(None)
         self.drop_button.setParent(None)
         self._loaded_key: tuple[str, ...] = ()
+
+    def _fit_folder_column(self) -> None:
+        self.table.horizontalHeader().resizeSection(
+            3, min(FOLDER_COLUMN_MAX, self.table.sizeHintForColumn(3))
+        )
 
     def _show_members(self) -> None:
         """The current group's copies: facts read in a job, the compare of keeper and another."""
