@@ -60,11 +60,14 @@ class GroupEditor:
             else:
                 self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
             self.history.remap(kind, lambda g: follow(g, hash_before, paths_now))
+        if restore is not None:
+            self.history.give_back(restore.edits, lambda g: follow(g, restore.hash_before, paths_now))
         self.s.emit(grouping_changed(*GROUPING_KINDS))
 
     def snapshot(self, hash_before: Mapping[str, str]) -> GroupsBefore:
         """The groups now, for a file operation's undo step."""
-        return GroupsBefore(dict(hash_before), {k: g.copy() for k, g in self.groupings.items()})
+        groupings = {k: g.copy() for k, g in self.groupings.items()}
+        return GroupsBefore(dict(hash_before), groupings, self.history.edit_steps())
 
     def restore_on_next_follow(self, before: GroupsBefore | None) -> None:
         self._give_back = before

@@ -12,12 +12,15 @@ edit made before a move still undoes after it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..core.grouping import Grouping
 from ..core.kinds import AnalysisKind
 from ..core.plan import MovePlan
+
+_serials = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class EditStep:
     kind: AnalysisKind
     before: Grouping
     after: Grouping
+    serial: int = field(default_factory=lambda: next(_serials), compare=False)  # one step, however rewritten
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class GroupsBefore:
 
     hash_before: dict[str, str]  # relpath → content hash
     groupings: dict[AnalysisKind, Grouping]  # independent copies
+    edits: dict[int, EditStep]  # the edit steps then, by serial: following the files rewrote them
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,18 @@ class History:
             for i, step in enumerate(steps):
                 if isinstance(step, EditStep) and step.kind is kind:
                     steps[i] = replace(step, before=move(step.before), after=move(step.after))
+
+    def edit_steps(self) -> dict[int, EditStep]:
+        return {s.serial: s for s in (*self._undo, *self._redo) if isinstance(s, EditStep)}
+
+    def give_back(self, edits: dict[int, EditStep], move: Callable[[Grouping], Grouping]) -> None:
+        """An undone file operation: the edit steps it rewrote (a trashed member left the groups
+        they hold) are as they were before it, following the files to where they are now."""
+        for steps in (self._undo, self._redo):
+            for i, step in enumerate(steps):
+                if isinstance(step, EditStep) and step.serial in edits:
+                    then = edits[step.serial]
+                    steps[i] = replace(step, before=move(then.before), after=move(then.after))
 
     def forget(self, kind: AnalysisKind) -> None:
         """`kind` was computed anew: its old edit steps no longer describe its groups."""

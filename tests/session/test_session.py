@@ -94,6 +94,7 @@ def test_names_keep_choices_and_not_duplicates_outlive_the_session(
     again.analyses.show(DUPLICATES)
     row, group = backup_group(again)
     assert group.keep == "Backup/copy_of_s0_f0.jpg" and group.note.endswith("chosen by you")
+    assert group.name == "duplicates of copy_of_s0_f0.jpg"  # named after the copy kept, as it was
     groups = len(again.groups.grouping(DUPLICATES).groups)
     again.groups.dismiss(DUPLICATES, row)
 
@@ -149,6 +150,11 @@ def test_undo_of_a_trash_gives_the_groups_back_with_their_trashed_members(
     session.analyses.show(DUPLICATES)
     duplicates_before = [g.paths for g in session.groups.grouping(DUPLICATES).groups]
     clusters_before = clusters(session)
+    row, group = backup_group(session)
+    other = next(r for r, g in enumerate(session.groups.grouping(DUPLICATES).groups) if r != row)
+    kept_before = session.groups.grouping(DUPLICATES).groups[other].keep
+    chosen = next(p for p in session.groups.grouping(DUPLICATES).groups[other].paths if p != kept_before)
+    session.groups.set_keep(DUPLICATES, other, chosen)  # an edit made before the trash
     proposals: list[Proposal] = []
     session.files.proposed.connect(proposals.append)
     row, group = backup_group(session)
@@ -164,6 +170,13 @@ def test_undo_of_a_trash_gives_the_groups_back_with_their_trashed_members(
     assert recorder.messages[-1] == f"Undo finished: {len(trashed)} files put back"
     assert [g.paths for g in session.groups.grouping(DUPLICATES).groups] == duplicates_before
     assert clusters(session) == clusters_before
+    # The edit made before the trash still undoes onto every group, the trashed one's included
+    # (a re-check's find: the trash had rewritten the edit's groups without it, and it vanished).
+    session.groups.undo()
+    assert [g.paths for g in session.groups.grouping(DUPLICATES).groups] == duplicates_before
+    assert session.groups.grouping(DUPLICATES).groups[other].keep == kept_before
+    session.groups.redo()
+    assert session.groups.grouping(DUPLICATES).groups[other].keep == chosen
     session.groups.redo()  # trashed again: they leave their groups again
     assert group.paths not in [g.paths for g in session.groups.grouping(DUPLICATES).groups]
 
