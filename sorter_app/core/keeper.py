@@ -270,7 +270,9 @@ def _made_from(lost: list[Candidate]) -> str:
     bordered = [PurePosixPath(c.relpath).name for c in lost if c.enlarged_from is None]
     parts = []
     if enlarged:
-        parts.append(f"the original of an enlarged copy ({', '.join(enlarged)} {_is(enlarged)} it scaled up)")
+        parts.append(
+            f"the original of an enlarged copy ({', '.join(enlarged)} {_is(enlarged)} this copy scaled up)"
+        )
     if bordered:
         has = "has" if len(bordered) == 1 else "have"
         parts.append(f"no added margins ({', '.join(bordered)} {has} a border around the same picture)")

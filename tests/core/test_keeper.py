@@ -198,7 +198,7 @@ def test_an_enlarged_re_encode_loses_to_the_photo_it_was_made_from(
             big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)), method)
         big.save(tmp_path / "b.img", fmt, lossless=True)
         keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.img"])
-        assert (keep, why) == ("a.jpg", "the original of an enlarged copy (b.img is it scaled up)"), (
+        assert (keep, why) == ("a.jpg", "the original of an enlarged copy (b.img is this copy scaled up)"), (
             photo.name
         )
 
