@@ -159,9 +159,14 @@ class History:
                     steps[i] = replace(step, before=move(then.before), after=move(then.after))
 
     def forget(self, kind: AnalysisKind) -> None:
-        """`kind` was computed anew: its old edit steps no longer describe its groups."""
+        """`kind` was computed anew: its old edit steps no longer describe its groups, nor do the
+        groups a file step kept (an undo of it gave back the groups from before "Find again",
+        keep choices made since undone in the view though stored)."""
         self._undo = [s for s in self._undo if not (isinstance(s, EditStep) and s.kind is kind)]
         self._redo = [s for s in self._redo if not (isinstance(s, EditStep) and s.kind is kind)]
+        for step in (*self._undo, *self._redo):
+            if isinstance(step, FileStep) and step.groups_before is not None:
+                step.groups_before.groupings.pop(kind, None)
 
 
 def _remove(steps: list[Step], step: Step) -> None:

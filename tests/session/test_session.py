@@ -457,3 +457,30 @@ def test_a_renamed_cluster_found_again_keeps_what_it_was_found_as(opened: Opened
     session.analyses.compute(CLUSTERS)
     (again,) = [g for g in session.groups.grouping(CLUSTERS).groups if g.name == "Named"]
     assert again.renamed and again.computed_name == group.computed_name
+
+
+def test_undo_of_a_trash_after_find_again_keeps_what_was_found_again(
+    opened: Opened, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-check's find: the trash's undo gave back the groups from before "Find again", and a
+    keep choice made before it (stored, applied by the new search) showed undone."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    session, _, _ = opened
+    session.analyses.show(DUPLICATES)
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    row, _ = backup_group(session)
+    session.groups.tick(DUPLICATES, [row], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    session.files.apply(proposals[-1].plan)
+    other = 0
+    chosen = next(
+        p
+        for p in session.groups.grouping(DUPLICATES).groups[other].paths
+        if p != session.groups.grouping(DUPLICATES).groups[other].keep
+    )
+    session.groups.set_keep(DUPLICATES, other, chosen)
+    session.analyses.recompute_duplicates()  # "Find again"
+    assert any(g.keep == chosen for g in session.groups.grouping(DUPLICATES).groups)
+    session.groups.undo()  # the trash: the keep step went with "Find again"
+    assert any(g.keep == chosen for g in session.groups.grouping(DUPLICATES).groups)
