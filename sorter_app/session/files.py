@@ -132,7 +132,7 @@ class FileOps:
         second trash while the first still ran once replaced it, and the first, silenced, never
         became an undo step (its files were in the trash with no Undo in the window)."""
         label = MOVES[MoveMode(plan.mode)].running
-        before = self.s.groups.snapshot(self.s.hash_of())
+        before = self.s.groups.snapshot(self.s.hash_of(), _relpaths(plan, self.s.root))
         self.s.run(
             Job(
                 self._slot(),
@@ -289,3 +289,16 @@ class FileOps:
 
 def _sources(plan: MovePlan) -> set[str]:
     return {str(m.src) for m in plan.moves}
+
+
+def _relpaths(plan: MovePlan, root: Path | None) -> list[str]:
+    """The plan's sources relative to the folder open (a plan found in the journal may be another's)."""
+    if root is None:
+        return []
+    found = []
+    for move in plan.moves:
+        try:
+            found.append(move.src.relative_to(root).as_posix())
+        except ValueError:
+            continue
+    return found

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 
-from ..core.grouping import Grouping
+from ..core.grouping import Group, Grouping
 from ..core.kinds import GROUPING_KINDS, AnalysisKind
 from .choices import write_changes
 from .events import Changes, grouping_changed
@@ -51,23 +51,33 @@ class GroupEditor:
 
     def follow_files(self, hash_before: Mapping[str, str], paths_now: Mapping[str, Sequence[str]]) -> None:
         """Files moved: every view's groups follow their contents, and so do the undo steps. After
-        an undone file operation the groups as it found them follow instead: members it trashed or
-        moved out of the folder left their groups, and are back."""
+        an undone file operation the groups it changed are given back as it found them: members
+        it trashed or moved out of the folder had left them, and are back."""
         restore, self._give_back = self._give_back, None
         for kind in GROUPING_KINDS:
-            if restore is not None and kind in restore.groupings:
-                self.groupings[kind] = follow(restore.groupings[kind], restore.hash_before, paths_now)
-            else:
-                self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
+            self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
             self.history.remap(kind, lambda g: follow(g, hash_before, paths_now))
+            if restore is not None and restore.groups.get(kind):
+                known = {**hash_before, **restore.hash_before}
+                self.groupings[kind] = _put_back(self.groupings[kind], restore.groups[kind], known, paths_now)
         if restore is not None:
-            self.history.give_back(restore.edits, lambda g: follow(g, restore.hash_before, paths_now))
+            known = {**hash_before, **restore.hash_before}
+            self.history.give_back(restore.edits, lambda g: follow(g, known, paths_now))
         self.s.emit(grouping_changed(*GROUPING_KINDS))
 
-    def snapshot(self, hash_before: Mapping[str, str]) -> GroupsBefore:
-        """The groups now, for a file operation's undo step."""
-        groupings = {k: g.copy() for k, g in self.groupings.items()}
-        return GroupsBefore(dict(hash_before), groupings, self.history.edit_steps())
+    def snapshot(self, hash_before: Mapping[str, str], moved: Sequence[str]) -> GroupsBefore:
+        """What an undo of moving `moved` (relpaths) will give back."""
+        touched = set(moved)
+        groups = {
+            kind: [
+                (i, Grouping(kind, [g]).copy().groups[0])  # a copy: later edits change groups in place
+                for i, g in enumerate(grouping.groups)
+                if not touched.isdisjoint(g.paths)
+            ]
+            for kind, grouping in self.groupings.items()
+        }
+        hashes = {p: hash_before[p] for p in touched if p in hash_before}
+        return GroupsBefore(hashes, groups, self.history.edit_steps())
 
     def restore_on_next_follow(self, before: GroupsBefore | None) -> None:
         self._give_back = before
@@ -180,3 +190,26 @@ class GroupEditor:
                 serial=True,
             )
         )
+
+
+def _put_back(
+    now: Grouping,
+    saved: Sequence[tuple[int, Group]],
+    hash_before: Mapping[str, str],
+    paths_now: Mapping[str, Sequence[str]],
+) -> Grouping:
+    """`now` with each saved group, followed to where its files are, in place of the group of its
+    key, or at its old place if that group is gone (a duplicate group left with one copy)."""
+    back = follow(Grouping(now.kind, [g for _, g in saved]), hash_before, paths_now)
+    by_key = {g.key: g for g in back.groups}
+    groups = list(now.groups)
+    for index, group in sorted(saved, key=lambda pair: pair[0]):
+        restored = by_key.get(group.key)
+        if restored is None:
+            continue
+        place = next((i for i, g in enumerate(groups) if g.key == group.key), None)
+        if place is not None:
+            groups[place] = restored
+        else:
+            groups.insert(min(index, len(groups)), restored)
+    return Grouping(now.kind, groups, now.hidden)

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ..core.grouping import Grouping
+from ..core.grouping import Group, Grouping
 from ..core.kinds import AnalysisKind
 from ..core.plan import MovePlan
 
@@ -34,11 +34,13 @@ class EditStep:
 
 @dataclass(frozen=True)
 class GroupsBefore:
-    """Every view's groups as a file operation found them, and each path's content then: an Undo
-    gives them back, files put back where they were (a trashed copy rejoins its group)."""
+    """What an Undo of a file operation gives back: in every view, the groups that held a file it
+    moved, as they were (a trashed copy rejoins its group; a duplicate group left with one copy
+    comes back), and the edit steps as they were. Only what the operation touched is kept: a
+    copy of every view of a million images per step would cost tens of MB."""
 
-    hash_before: dict[str, str]  # relpath → content hash
-    groupings: dict[AnalysisKind, Grouping]  # independent copies
+    hash_before: dict[str, str]  # relpath → content hash, of the files the operation moved
+    groups: dict[AnalysisKind, list[tuple[int, Group]]]  # (place in its view, a copy), by view
     edits: dict[int, EditStep]  # the edit steps then, by serial: following the files rewrote them
 
 
@@ -166,7 +168,7 @@ class History:
         self._redo = [s for s in self._redo if not (isinstance(s, EditStep) and s.kind is kind)]
         for step in (*self._undo, *self._redo):
             if isinstance(step, FileStep) and step.groups_before is not None:
-                step.groups_before.groupings.pop(kind, None)
+                step.groups_before.groups.pop(kind, None)
 
 
 def _remove(steps: list[Step], step: Step) -> None:
