@@ -113,6 +113,17 @@ def backup_group(session: Session) -> tuple[int, Group]:
     )
 
 
+def trash_the_backup_group(session: Session) -> Group:
+    """Tick the group holding the backup copy and send its extra copies to the trash."""
+    proposals: list[Proposal] = []
+    session.files.proposed.connect(proposals.append)
+    row, group = backup_group(session)
+    session.groups.tick(DUPLICATES, [row], True)
+    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
+    session.files.apply(proposals[-1].plan)
+    return group
+
+
 def test_after_a_move_groups_keep_names_members_and_edits(opened: Opened, photos: Path) -> None:
     session, _, recorder = opened
     session.groups.rename(CLUSTERS, 0, "Chosen ones")
@@ -150,17 +161,12 @@ def test_undo_of_a_trash_gives_the_groups_back_with_their_trashed_members(
     session.analyses.show(DUPLICATES)
     duplicates_before = [g.paths for g in session.groups.grouping(DUPLICATES).groups]
     clusters_before = clusters(session)
-    row, group = backup_group(session)
+    row, _ = backup_group(session)
     other = next(r for r, g in enumerate(session.groups.grouping(DUPLICATES).groups) if r != row)
     kept_before = session.groups.grouping(DUPLICATES).groups[other].keep
     chosen = next(p for p in session.groups.grouping(DUPLICATES).groups[other].paths if p != kept_before)
     session.groups.set_keep(DUPLICATES, other, chosen)  # an edit made before the trash
-    proposals: list[Proposal] = []
-    session.files.proposed.connect(proposals.append)
-    row, group = backup_group(session)
-    session.groups.tick(DUPLICATES, [row], True)
-    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
-    session.files.apply(proposals[-1].plan)
+    group = trash_the_backup_group(session)
     trashed = [p for p in group.paths if p != group.keep]
     assert trashed and not any((photos / p).exists() for p in trashed)
     assert group.paths not in [g.paths for g in session.groups.grouping(DUPLICATES).groups]
@@ -467,12 +473,7 @@ def test_undo_of_a_trash_after_find_again_keeps_what_was_found_again(
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     session, _, _ = opened
     session.analyses.show(DUPLICATES)
-    proposals: list[Proposal] = []
-    session.files.proposed.connect(proposals.append)
-    row, _ = backup_group(session)
-    session.groups.tick(DUPLICATES, [row], True)
-    session.files.propose(DUPLICATES, MoveMode.TRASH, None)
-    session.files.apply(proposals[-1].plan)
+    trash_the_backup_group(session)
     other = 0
     chosen = next(
         p
