@@ -49,7 +49,11 @@ class _Follower:
             for p in self.paths_now.get(content or "", ())
             if p not in self.existing_before and p not in self.claimed
         ]
-        return arrived[0] if arrived else None
+        # Byte copies arrive together (an undo puts `s1.jpg` and `Backup/copy_of_s1.jpg` back at
+        # once): the one of the same name is this file; the first by path was taken before, and a
+        # later step then moved or trashed the copy in the member's place (a property test's find).
+        name = path.rpartition("/")[2]
+        return next((p for p in arrived if p.rpartition("/")[2] == name), arrived[0] if arrived else None)
 
     def follow(self, group: Group) -> Group | None:
         mapping: dict[str, str] = {}

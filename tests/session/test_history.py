@@ -3,9 +3,10 @@ jobs, and the user may make an edit while one runs (a monkey test found both ord
 
 from __future__ import annotations
 
-from sorter_app.core.grouping import Grouping
+from sorter_app.core.grouping import Group, Grouping
 from sorter_app.core.kinds import AnalysisKind
 from sorter_app.session.history import EditStep, FileStep, History
+from sorter_app.session.identity import follow
 
 
 def _edit(text: str) -> EditStep:
@@ -44,3 +45,14 @@ def test_equal_steps_are_still_told_apart() -> None:
     history.push(b)
     history.undone(a)
     assert history.next_undo is b and history.next_redo is a
+
+
+def test_a_member_follows_its_own_file_when_byte_copies_come_back_together() -> None:
+    """Undoing a move puts `s1.jpg` and its byte copy `Backup/copy_of_s1.jpg` back at once. The
+    member `cluster 1/s1.jpg` took the first by path, the copy; a redone trash of the copy then
+    emptied the group of a redone rename (a property test's find: the cluster vanished)."""
+    grouping = Grouping(AnalysisKind.CLUSTERS, [Group("c1", "cluster 1", ["cluster 1/s1.jpg"])])
+    hash_before = {"cluster 1/s1.jpg": "h", "cluster 1/copy_of_s1.jpg": "h"}
+    paths_now = {"h": ["Backup/copy_of_s1.jpg", "s1.jpg"]}
+    (group,) = follow(grouping, hash_before, paths_now).groups
+    assert group.paths == ["s1.jpg"]
