@@ -57,6 +57,20 @@ class Group:
     def renamed(self) -> bool:
         return self.name != self.computed_name
 
+    def copy(self) -> Group:
+        """An independent copy: its lists are new objects (edits change groups in place)."""
+        return Group(
+            self.key,
+            self.name,
+            list(self.paths),
+            self.ticked,
+            self.note,
+            self.keep,
+            self.tier,
+            dict(self.scores),
+            self.computed_name,
+        )
+
 
 @dataclass
 class Grouping:
@@ -66,7 +80,7 @@ class Grouping:
 
     def copy(self) -> Grouping:
         """An independent copy (what an undo step keeps): groups and their lists are new objects."""
-        return Grouping(self.kind, [_copy(g) for g in self.groups], [_copy(g) for g in self.hidden])
+        return Grouping(self.kind, [g.copy() for g in self.groups], [g.copy() for g in self.hidden])
 
     def dismiss(self, index: int) -> None:
         """The user says the group is not what the analysis thought ("not duplicates"): it leaves
@@ -167,12 +181,6 @@ class Grouping:
             n += 1
             key = f"{base}-{n}"
         return key
-
-
-def _copy(g: Group) -> Group:
-    return Group(
-        g.key, g.name, list(g.paths), g.ticked, g.note, g.keep, g.tier, dict(g.scores), g.computed_name
-    )
 
 
 def _keep_first_if_gone(group: Group) -> None:

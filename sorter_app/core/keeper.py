@@ -225,9 +225,9 @@ def _find_enlargements(found: list[Candidate], root: Path) -> list[Candidate]:
         if small.format not in ORIGINAL_FORMATS or not enlarged.worth_testing(whole_big, whole_small):
             continue
         big_pixels = big_pixels or _read_whole(root / big.relpath, whole_big)
-        small_pixels = _read_whole(root / small.relpath, whole_small)
         if big_pixels is None:
             return found
+        small_pixels = _read_whole(root / small.relpath, whole_small)
         if small_pixels is not None and enlarged.enlarged_from(big_pixels, small_pixels):
             found[order[0]] = replace(big, enlarged_from=whole_small)
             break

@@ -226,8 +226,12 @@ class Library:
         layouts = self.catalog.layouts(vectors.keys)
         rule = DEFAULT_RULE.at_threshold(threshold)
         tiers = find_duplicate_tiers(vectors, facts, layouts, rule=rule, progress=progress)
+        grouped = {p for g in tiers.groups for p in g.paths}
         layout_of = {
-            p: layouts.get(key) for key, paths in zip(vectors.keys, vectors.paths, strict=True) for p in paths
+            p: layouts.get(key)
+            for key, paths in zip(vectors.keys, vectors.paths, strict=True)
+            for p in paths
+            if p in grouped
         }
         choices = keep_choices((g.paths for g in tiers.groups), facts, root, references, layout_of)
         groups = [replace(g, keep=c.keep, why=c.why) for g, c in zip(tiers.groups, choices, strict=True)]

@@ -54,14 +54,14 @@ class GroupEditor:
         an undone file operation the groups it changed are given back as it found them: members
         it trashed or moved out of the folder had left them, and are back."""
         restore, self._give_back = self._give_back, None
+        # what each path held: now, and for the files the undone operation moved, before it
+        known = {**hash_before, **restore.hash_before} if restore is not None else hash_before
         for kind in GROUPING_KINDS:
             self.groupings[kind] = follow(self.groupings[kind], hash_before, paths_now)
             self.history.remap(kind, lambda g: follow(g, hash_before, paths_now))
             if restore is not None and restore.groups.get(kind):
-                known = {**hash_before, **restore.hash_before}
                 self.groupings[kind] = _put_back(self.groupings[kind], restore.groups[kind], known, paths_now)
         if restore is not None:
-            known = {**hash_before, **restore.hash_before}
             self.history.give_back(restore.edits, lambda g: follow(g, known, paths_now))
         self.s.emit(grouping_changed(*GROUPING_KINDS))
 
@@ -69,11 +69,7 @@ class GroupEditor:
         """What an undo of moving `moved` (relpaths) will give back."""
         touched = set(moved)
         groups = {
-            kind: [
-                (i, Grouping(kind, [g]).copy().groups[0])  # a copy: later edits change groups in place
-                for i, g in enumerate(grouping.groups)
-                if not touched.isdisjoint(g.paths)
-            ]
+            kind: [(i, g.copy()) for i, g in enumerate(grouping.groups) if not touched.isdisjoint(g.paths)]
             for kind, grouping in self.groupings.items()
         }
         hashes = {p: hash_before[p] for p in touched if p in hash_before}

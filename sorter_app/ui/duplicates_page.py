@@ -175,9 +175,10 @@ class DuplicatesPage(GroupsPage):
         self._loaded_key: tuple[str, ...] = ()
 
     def _fit_folder_column(self) -> None:
-        self.table.horizontalHeader().resizeSection(
-            3, min(FOLDER_COLUMN_MAX, self.table.sizeHintForColumn(3))
-        )
+        """As wide as its entries and its title ("(top)" is narrower than "Folder"), up to a limit."""
+        header = self.table.horizontalHeader()
+        widest = max(self.table.sizeHintForColumn(3), header.sectionSizeFromContents(3).width())
+        header.resizeSection(3, min(FOLDER_COLUMN_MAX, widest))
 
     def _show_members(self) -> None:
         """The current group's copies: facts read in a job, the compare of keeper and another."""
