@@ -5,7 +5,8 @@ skips hidden and system files, and reports what it could not enter instead of fa
 never followed: a folder link may lead out of the folder the user chose (and a plan would then
 move files that live elsewhere), or back into it (every file twice, or a loop); a file link's
 target is indexed where it really is, or not at all when that is outside. Each link is listed
-with the reason it was not followed, and so is every path too long for the system to open.
+with the reason it was not followed, and so is every path too long for the system to open, and
+every pipe or device named like an image (opening a pipe blocks; /dev/zero never ends).
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def scan_folder(
                 stack.append((entry.path, rel))
             elif stat.S_ISREG(st.st_mode):
                 result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))
+            else:  # named like an image, but reading it would block (a pipe) or never end (a device)
+                reason = f"not a regular file ({special_kind(st.st_mode)}): not read"
+                result.problems.append(Problem(rel, reason))
     result.files.sort()
     result.problems.sort()
     return result
@@ -170,11 +174,24 @@ def _link_reason(entry: os.DirEntry[str], real_root: str) -> str | None:
         if _within(os.path.realpath(os.path.dirname(entry.path)), real):
             return "symlink loop: a link to a folder that contains it, not followed"
         return "link to a folder: not followed (the folder it points to is indexed where it is)"
-    if not (stat.S_ISREG(target.st_mode) and is_image_name(entry.name)):
+    if not is_image_name(entry.name):
         return None
+    if not stat.S_ISREG(target.st_mode):
+        return f"link to {special_kind(target.st_mode)} ({real}): not read"
     if not inside:
         return f"link to a file outside the indexed folder ({real}): not indexed"
     return "link to a file: not indexed (the file it points to is indexed where it is)"
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
 
 
 def _within(path: str, folder: str) -> bool:

@@ -55,6 +55,23 @@ def test_links_are_listed_not_followed(tmp_path: Path) -> None:
     assert reasons["alias.jpg"].startswith("link to a file: not indexed")
 
 
+def test_pipes_and_devices_named_like_images_are_listed_never_read(tmp_path: Path) -> None:
+    """Opening a named pipe blocks until someone writes to it, and /dev/zero never ends: neither is
+    read, and each is listed with what it is, so no file named like an image goes unmentioned."""
+    builders.write_jpeg(tmp_path / "a.jpg", 1)
+    os.mkfifo(tmp_path / "pipe.jpg")
+    os.mkfifo(tmp_path / "pipe.txt")  # not image-like: ignored, as any other file
+    os.symlink("/dev/zero", tmp_path / "zero.png")
+    os.symlink("/dev/null", tmp_path / "null.dat")
+    result = scan_folder(tmp_path)
+    assert [f.relpath for f in result.files] == ["a.jpg"]
+    reasons = {p.relpath: p.reason for p in result.problems}
+    assert reasons == {
+        "pipe.jpg": "not a regular file (a named pipe): not read",
+        "zero.png": "link to a device (/dev/zero): not read",
+    }
+
+
 def test_paths_beyond_path_max_are_listed_not_missing(tmp_path: Path) -> None:
     """A 4,096-byte path cannot be opened by name: what lies below it is listed, never silently lost."""
     from sorter_app.core.scan import PATH_MAX
