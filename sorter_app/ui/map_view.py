@@ -26,7 +26,7 @@ from PySide6.QtGui import (
     QPolygonF,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QToolTip, QWidget
 
 from .map_points import DOT, PointLayer
 
@@ -266,6 +266,15 @@ class MapView(QWidget):
             self.clear_selection()
         else:
             super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        """The widget's tooltip (how to use the map) only over empty space: over a point it would
+        cover the preview card, which already says what is there."""
+        if event.type() == QEvent.Type.ToolTip and self._hover is not None:
+            QToolTip.hideText()
+            event.ignore()
+            return True
+        return super().event(event)
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if self._hover is not None:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from PySide6.QtCore import QObject, QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QHelpEvent, QImage, QPixmap
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
 from sorter_app.ui.map_points import MARGIN, PALETTE, UNGROUPED, points_in_polygon
@@ -122,6 +123,31 @@ def test_moving_off_the_points_hides_the_preview(
     assert view.grab().toImage() != idle
     QTest.mouseMove(view, empty_corner)
     assert view.grab().toImage() == idle
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # the tooltip's window, offscreen
+def test_the_how_to_tooltip_shows_over_empty_space_never_over_the_preview(
+    qtbot: QtBot, view: MapView, blobs: tuple[NDArray[np.float32], list[str]]
+) -> None:
+    """Over a point the preview card says what is there; the widget's tooltip would cover it."""
+    points, _ = blobs
+    view.setToolTip("how to use the map")
+
+    def ask_for_tooltip(at: QPoint) -> None:
+        QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, at, view.mapToGlobal(at)))
+
+    empty_corner = _screen(0.95, 0.05)
+    QTest.mouseMove(view, empty_corner)
+    ask_for_tooltip(empty_corner)
+    qtbot.waitUntil(QToolTip.isVisible)
+    assert QToolTip.text() == "how to use the map"
+    point = _screen(*points[0])
+    with qtbot.waitSignal(view.hovered):
+        QTest.mouseMove(view, point)
+    qtbot.waitUntil(lambda: not QToolTip.isVisible())  # moving the mouse put it away (Qt fades it)
+    ask_for_tooltip(point)
+    qtbot.wait(400)  # longer than Qt's fade-out: a tooltip asked for here would still be showing
+    assert not QToolTip.isVisible()
 
 
 def test_a_loop_around_one_blob_selects_exactly_that_blob(
