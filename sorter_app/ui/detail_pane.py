@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
 from ..core.label_source import LabelAnswer, describe
 from ..session.session import ImageFacts
@@ -83,10 +83,10 @@ class DetailPane(QWidget):
         self.correction_menu = QMenu(self)
         self.correction_menu.triggered.connect(self._on_menu_action)
         self.clear_correction_action = QAction("Clear correction", self)
-        self.correct_button = QToolButton()
-        self.correct_button.setText("Correct prediction…")
+        # A push button, not a tool button: with a menu, a tool button tucks its arrow into the
+        # corner over the text, where a push button gives the arrow its own room after it.
+        self.correct_button = QPushButton("Correct prediction")
         self.correct_button.setToolTip("Say what the image shows; your word overrides the model")
-        self.correct_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.correct_button.setMenu(self.correction_menu)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_context_menu)
