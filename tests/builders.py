@@ -107,6 +107,45 @@ def write_premultiplied_grey_tiff(path: Path, seed: int) -> Path:
     return path
 
 
+def write_raw_tiff(
+    path: Path, bits: int, samples: int, photometric: int, *, planar: int = 1, sample_format: int = 1
+) -> Path:
+    """A valid uncompressed 40×30 little-endian TIFF of any layout, written field by field: Pillow
+    writes only the layouts it reads, and the point is the ones it does not (12-bit RGB, float
+    RGB, planar 16-bit grey …). The pixels are noise."""
+    width, height = 40, 30
+    planes = samples if planar == 2 else 1
+    plane = (width * (samples // planes) * bits + 7) // 8 * height
+    pixels = np.random.default_rng(0).integers(0, 256, plane * planes, dtype=np.uint8).tobytes()
+    tags = [  # (tag, type: 3 short / 4 long, values), in tag order
+        (256, 4, [width]),
+        (257, 4, [height]),
+        (258, 3, [bits] * samples),
+        (259, 3, [1]),
+        (262, 3, [photometric]),
+        (273, 4, [8 + k * plane for k in range(planes)]),
+        (277, 3, [samples]),
+        (278, 4, [height]),
+        (279, 4, [plane] * planes),
+        (284, 3, [planar]),
+        (339, 3, [sample_format] * samples),
+    ]
+    directory_at = 8 + len(pixels)
+    values_at = directory_at + 2 + 12 * len(tags) + 4
+    entries, values = b"", b""
+    for tag, kind, numbers in tags:
+        packed = struct.pack(f"<{len(numbers)}{'H' if kind == 3 else 'I'}", *numbers)
+        if len(packed) <= 4:
+            field = packed.ljust(4, b"\0")
+        else:
+            field = struct.pack("<I", values_at + len(values))
+            values += packed
+        entries += struct.pack("<HHI", tag, kind, len(numbers)) + field
+    directory = struct.pack("<H", len(tags)) + entries + struct.pack("<I", 0)
+    path.write_bytes(b"II*\0" + struct.pack("<I", directory_at) + pixels + directory + values)
+    return path
+
+
 def write_animated_gif(path: Path, seed: int, frames: int = 3) -> Path:
     images = [scene(seed + i).convert("P", palette=Image.Palette.ADAPTIVE) for i in range(frames)]
     images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, TiffImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
@@ -169,6 +169,10 @@ def decode_with_pillow(
     except MemoryError:
         raise ImageError("not enough memory to decode this image") from None
     except Exception as exc:
+        if fmt == "TIFF" and any(words in str(exc) for words in _TIFF_LAYOUT_ERRORS):
+            variant = _tiff_variant(fp)
+            if variant:
+                raise ImageError(_unsupported_tiff(variant)) from None
         raise ImageError(f"truncated or corrupt image: {describe(exc)}") from None
     if orientation is None:
         orientation = _orientation(img)
@@ -252,6 +256,10 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
         if variant:
             # Valid files that this build's JPEG decoder (8-bit, Huffman) cannot decode.
             return f"unsupported JPEG variant: {variant} JPEGs cannot be decoded here"
+    if head[:4] in _TIFF_SIGNATURES:
+        variant = _tiff_variant(fp)
+        if variant:  # a layout Pillow has no mode for (12-bit RGB, float RGB, …)
+            return _unsupported_tiff(variant)
     for signature, name in _SIGNATURES:
         if head.startswith(signature):
             return f"corrupt {name} file: its header could not be read"
@@ -260,12 +268,12 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
     return "not an image: the content is not a recognised image format"
 
 
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 _SIGNATURES = (
     (b"\xff\xd8", "JPEG"),
     (b"\x89PNG", "PNG"),
     (b"GIF8", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
+    *((signature, "TIFF") for signature in _TIFF_SIGNATURES),
     (b"BM", "BMP"),
 )
 
@@ -294,6 +302,82 @@ def _jpeg_variant(fp: IO[bytes]) -> str | None:
             return " ".join(words) or None
         fp.seek(length - 2, io.SEEK_CUR)
     return None
+
+
+# Photometric interpretation → (name, samples per pixel without extra channels).
+_PHOTOMETRIC = {
+    0: ("grey", 1),
+    1: ("grey", 1),
+    2: ("RGB", 3),
+    3: ("palette", 1),
+    4: ("mask", 1),
+    5: ("CMYK", 4),
+    6: ("YCbCr", 3),
+    8: ("CIELab", 3),
+}
+_SAMPLE_FORMAT = {2: "signed", 3: "floating-point"}
+# Bits per sample that Pillow reads, by photometric interpretation (unsigned integers; grey
+# also as 32-bit signed or float).
+_READABLE_BITS = {
+    0: {1, 2, 4, 8, 16},
+    1: {1, 2, 4, 8, 16},
+    2: {8, 16},
+    3: {1, 2, 4, 8},
+    4: {1},
+    5: {8, 16},
+    6: {8},
+    8: {8},
+}
+
+
+# What Pillow says when it opened a TIFF but has no unpacker for its layout (16-bit grey stored
+# planar, YCbCr planar, …): not a sign of damage.
+_TIFF_LAYOUT_ERRORS = ("unknown raw mode", "codec configuration error")
+
+
+def _unsupported_tiff(variant: str) -> str:
+    return f"unsupported TIFF variant ({variant}): the TIFF decoder here cannot read it"
+
+
+def _tiff_variant(fp: IO[bytes]) -> str | None:
+    """What is unusual about a TIFF that no decoder here opened, from its first directory (read by
+    Pillow's own parser): "12-bit RGB", "32-bit floating-point RGB, planar", … None when nothing
+    is (8-bit RGB, 16-bit grey …: such a file failed because it is corrupt), or when there is no
+    directory to read."""
+    try:
+        fp.seek(0)
+        header = fp.read(8)
+        if header[2:4] in (b"+\x00", b"\x00+"):  # BigTIFF's header is 16 bytes
+            header += fp.read(8)
+        directory = TiffImagePlugin.ImageFileDirectory_v2(header)
+        fp.seek(directory.next)
+        directory.load(fp)
+        bits, photometric = tuple(directory.get(258) or ()), directory.get(262)
+        samples, planar = int(directory.get(277, len(bits) or 1)), directory.get(284)
+        sample_format = _SAMPLE_FORMAT.get(max(directory.get(339) or (1,)))
+        compression = directory.get(259, 1)
+    except Exception:  # a header or directory too broken to read: the file is corrupt, not unusual
+        return None
+    if not bits or photometric is None:
+        return None
+    name, natural = _PHOTOMETRIC.get(photometric, (f"photometric-{photometric}", samples))
+    depth = "/".join(str(b) for b in bits) if len(set(bits)) > 1 else str(bits[0])
+    grey32 = photometric in (0, 1) and bits == (32,)
+    unusual = [
+        len(set(bits)) > 1 or (bits[0] not in _READABLE_BITS.get(photometric, ()) and not grey32),
+        sample_format is not None and not grey32,
+        photometric not in _PHOTOMETRIC,
+        samples not in (natural, natural + 1),  # colour channels, perhaps with alpha
+        planar == 2,
+        compression not in TiffImagePlugin.COMPRESSION_INFO,
+    ]
+    if not any(unusual):
+        return None
+    words = " ".join(w for w in (f"{depth}-bit", sample_format, name) if w)
+    extra = [f"{samples} samples per pixel"] if unusual[3] else []
+    extra += ["planar"] if planar == 2 else []
+    extra += [f"compression {compression}"] if unusual[5] else []
+    return ", ".join([words, *extra])
 
 
 def _frame_count(img: Image.Image) -> int:

@@ -34,6 +34,44 @@ def test_bad_files_give_a_one_line_reason(tmp_path: Path, build, reason: str) ->
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("layout", "variant"),
+    [
+        ({"bits": 12, "samples": 3, "photometric": 2}, "12-bit RGB"),
+        (
+            {"bits": 32, "samples": 3, "photometric": 2, "planar": 2, "sample_format": 3},
+            "32-bit floating-point RGB, planar",
+        ),
+        ({"bits": 16, "samples": 3, "photometric": 8}, "16-bit CIELab"),
+        ({"bits": 16, "samples": 1, "photometric": 1, "planar": 2}, "16-bit grey, planar"),  # fails in load()
+    ],
+)
+def test_a_valid_tiff_no_decoder_here_reads_is_called_unsupported_not_corrupt(
+    tmp_path: Path, layout: dict[str, int], variant: str
+) -> None:
+    """Scanners and scientific cameras write layouts Pillow has no mode for; "corrupt" would send
+    the user looking for damage that is not there."""
+    path = builders.write_raw_tiff(tmp_path / "scan.tif", **layout)
+    with pytest.raises(ImageError) as caught:
+        load_image_file(path, 224)
+    assert str(caught.value) == f"unsupported TIFF variant ({variant}): the TIFF decoder here cannot read it"
+
+
+def test_a_damaged_tiff_of_an_ordinary_layout_is_still_called_corrupt(tmp_path: Path) -> None:
+    readable = builders.write_raw_tiff(tmp_path / "ok.tif", bits=8, samples=3, photometric=2)
+    assert load_image_file(readable, 224).image.size == (40, 30)
+    data = bytearray(readable.read_bytes())
+    data[4:8] = (len(data) + 1000).to_bytes(4, "little")  # the directory is past the end
+    (tmp_path / "lost.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"^corrupt TIFF file"):
+        load_image_file(tmp_path / "lost.tif", 224)
+    builders.scene(1).save(tmp_path / "cut.tif", "TIFF")  # its directory comes before the pixels
+    whole = (tmp_path / "cut.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ImageError, match=r"^truncated or corrupt image"):
+        load_image_file(tmp_path / "cut.tif", 224)
+
+
 def test_untrusted_format_is_never_opened(tmp_path: Path) -> None:
     """An EPS named .jpg: Pillow would hand it to Ghostscript; we do not let Pillow try EPS at all."""
     path = tmp_path / "picture.jpg"
