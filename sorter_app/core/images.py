@@ -70,9 +70,10 @@ _TRANSPOSE_FOR_ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# Formats whose frame count means reading every frame (a 100,000-page TIFF costs a minute): for
-# these we only ask whether there is a second frame, and record 2 for "more than one".
-_FRAMES_NEED_A_WALK = frozenset({"TIFF", "GIF"})
+# Formats whose frame count means reading every frame (a 100,000-page TIFF costs a minute), or is
+# only a header's claim (an APNG's acTL chunk may say 2,147,483,647): for these we only ask
+# whether there is a second frame, and record 2 for "more than one".
+_FRAMES_ONLY_MORE_THAN_ONE = frozenset({"TIFF", "GIF", "PNG"})
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,7 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
 
 def _frame_count(img: Image.Image) -> int:
     try:
-        if img.format in _FRAMES_NEED_A_WALK:
+        if img.format in _FRAMES_ONLY_MORE_THAN_ONE:
             return 2 if getattr(img, "is_animated", False) else 1
         return max(1, int(getattr(img, "n_frames", 1)))
     except Exception:  # a broken second frame does not spoil the first

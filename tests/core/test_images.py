@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,22 @@ def test_sixteen_bit_keeps_its_range_instead_of_clipping(tmp_path: Path) -> None
     assert loaded.image.mode == "RGB"
     assert pixels.min() == 0 and pixels.max() == 255
     assert 100 < pixels.mean() < 155  # a linear ramp stays a ramp, not a white sheet
+
+
+def test_an_apng_s_claimed_frame_count_is_not_recorded(tmp_path: Path) -> None:
+    """An APNG's acTL chunk says how many frames follow, and nothing checks it until each is read:
+    a header's 2,147,483,647 went into the catalog as that count (a stop-29 fuzz find)."""
+    path = tmp_path / "anim.png"
+    frames = [builders.scene(seed) for seed in (1, 2)]
+    frames[0].save(path, "PNG", save_all=True, append_images=frames[1:])
+    data = bytearray(path.read_bytes())
+    at = data.index(b"acTL")
+    struct.pack_into(">I", data, at + 4, 2**31 - 1)
+    struct.pack_into(">I", data, at + 12, zlib.crc32(bytes(data[at : at + 12])))
+    path.write_bytes(bytes(data))
+    loaded = _load(path)
+    assert loaded.frames == 2  # "more than one"
+    assert loaded.image.size == (320, 240)
 
 
 def test_transparent_areas_are_white(tmp_path: Path) -> None:
