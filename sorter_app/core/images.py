@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageFile, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
@@ -305,7 +305,7 @@ def _jpeg_variant(fp: IO[bytes]) -> str | None:
     return None
 
 
-# Photometric interpretation → (name, samples per pixel without extra channels).
+# Photometric interpretation → (name, colour samples per pixel, before any ExtraSamples).
 _PHOTOMETRIC = {
     0: ("grey", 1),
     1: ("grey", 1),
@@ -316,9 +316,9 @@ _PHOTOMETRIC = {
     6: ("YCbCr", 3),
     8: ("CIELab", 3),
 }
-_SAMPLE_FORMAT = {2: "signed", 3: "floating-point"}
+_SAMPLE_FORMAT = {1: "", 2: "signed", 3: "floating-point"}
 # Bits per sample that Pillow reads, by photometric interpretation (unsigned integers; grey
-# also as 32-bit signed or float).
+# also as 32-bit signed or float); and the depths a real file has.
 _READABLE_BITS = {
     0: {1, 2, 4, 8, 16},
     1: {1, 2, 4, 8, 16},
@@ -329,7 +329,7 @@ _READABLE_BITS = {
     6: {8},
     8: {8},
 }
-
+_REAL_BITS = frozenset({1, 2, 4, 8, 10, 12, 14, 16, 24, 32, 64})
 
 # What Pillow says when it opened a TIFF but has no unpacker for its layout (16-bit grey stored
 # planar, YCbCr planar, …): not a sign of damage.
@@ -341,44 +341,87 @@ def _unsupported_tiff(variant: str) -> str:
 
 
 def _tiff_variant(fp: IO[bytes]) -> str | None:
-    """What is unusual about a TIFF that no decoder here opened, from its first directory (read by
-    Pillow's own parser): "12-bit RGB", "32-bit floating-point RGB, planar", … None when nothing
-    is (8-bit RGB, 16-bit grey …: such a file failed because it is corrupt), or when there is no
-    directory to read."""
+    """A layout no decoder here reads ("12-bit RGB", "32-bit floating-point RGB, planar" …), when a
+    TIFF's first directory describes one consistently; None for an ordinary layout (8-bit RGB,
+    16-bit grey …: such a file failed because it is damaged) and for anything a valid file could
+    not hold (mixed or impossible depths, samples the photometric does not account for, or
+    uncompressed data whose size does not fit the layout: a bit flip in the directory, not a
+    variant)."""
     try:
-        fp.seek(0)
-        header = fp.read(8)
-        if header[2:4] in (b"+\x00", b"\x00+"):  # BigTIFF's header is 16 bytes
-            header += fp.read(8)
-        directory = TiffImagePlugin.ImageFileDirectory_v2(header)
-        fp.seek(directory.next)
-        directory.load(fp)
-        bits, photometric = tuple(directory.get(258) or ()), directory.get(262)
-        samples, planar = int(directory.get(277, len(bits) or 1)), directory.get(284)
-        sample_format = _SAMPLE_FORMAT.get(max(directory.get(339) or (1,)))
-        compression = directory.get(259, 1)
-    except Exception:  # a header or directory too broken to read: the file is corrupt, not unusual
+        tags = tiff_layout_tags(fp)
+        photometric, samples = tags[262][0], tags.get(277, (1,))[0]
+        name, colours = _PHOTOMETRIC[photometric]
+        bits, formats = tags[258], set(tags.get(339, (1,)))
+        depth, planar, compression = bits[0], tags.get(284, (1,))[0], tags.get(259, (1,))[0]
+        consistent = (
+            samples == colours + len(tags.get(338, ()))
+            and len(bits) in (1, samples)
+            and set(bits) == {depth}
+            and depth in _REAL_BITS
+            and len(formats) == 1
+            and formats <= set(_SAMPLE_FORMAT)
+            and planar in (1, 2)
+            and (compression != 1 or _uncompressed_size_fits(tags, samples, depth, planar))
+        )
+    except (KeyError, IndexError, OSError, ValueError, struct.error):  # a directory too broken to read
         return None
-    if not bits or photometric is None:
+    if not consistent:
         return None
-    name, natural = _PHOTOMETRIC.get(photometric, (f"photometric-{photometric}", samples))
-    depth = "/".join(str(b) for b in bits) if len(set(bits)) > 1 else str(bits[0])
-    grey32 = photometric in (0, 1) and bits == (32,)
-    unusual = [
-        len(set(bits)) > 1 or (bits[0] not in _READABLE_BITS.get(photometric, ()) and not grey32),
-        sample_format is not None and not grey32,
-        photometric not in _PHOTOMETRIC,
-        samples not in (natural, natural + 1),  # colour channels, perhaps with alpha
-        planar == 2,
-        compression not in TiffImagePlugin.COMPRESSION_INFO,
-    ]
-    if not any(unusual):
+    sample_format = _SAMPLE_FORMAT[formats.pop()]
+    grey32 = photometric in (0, 1) and depth == 32
+    unusual = (depth not in _READABLE_BITS[photometric] and not grey32) or (sample_format and not grey32)
+    if not (unusual or planar == 2):
         return None
     words = " ".join(w for w in (f"{depth}-bit", sample_format, name) if w)
-    extra = [f"{samples} samples per pixel"] if unusual[3] else []
-    extra += ["planar"] if planar == 2 else []
-    extra += [f"compression {compression}"] if unusual[5] else []
-    return ", ".join([words, *extra])
+    return f"{words}, planar" if planar == 2 else words
+
+
+def _uncompressed_size_fits(tags: dict[int, tuple[int, ...]], samples: int, depth: int, planar: int) -> bool:
+    """Whether the strips' (or tiles') byte counts are exactly what the layout needs, uncompressed."""
+    planes, per_plane = (samples, 1) if planar == 2 else (1, samples)
+    width, height = tags[256][0], tags[257][0]
+    if 322 in tags:
+        tile_width, tile_height = tags[322][0], tags[323][0]
+        tiles = -(-width // tile_width) * -(-height // tile_height)
+        need = tiles * planes * ((tile_width * per_plane * depth + 7) // 8) * tile_height
+        return sum(tags[325]) == need
+    return sum(tags[279]) == planes * ((width * per_plane * depth + 7) // 8) * height
+
+
+# The directory entries `_tiff_variant` reads, and what it takes from each: types BYTE, SHORT,
+# LONG and LONG8, at most _TIFF_MAX_VALUES values (a hostile count must not cost memory).
+_TIFF_LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 277, 279, 284, 322, 323, 325, 338, 339})
+_TIFF_TYPES = {1: "B", 3: "H", 4: "I", 16: "Q"}
+_TIFF_MAX_VALUES = 65_536
+_TIFF_MAX_ENTRIES = 4_096
+
+
+def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
+    """The layout entries of a TIFF's (or BigTIFF's) first directory, read with bounded effort."""
+    fp.seek(0)
+    head = fp.read(16)
+    order = {b"II": "<", b"MM": ">"}[head[:2]]
+    big = struct.unpack(order + "H", head[2:4])[0] == 43
+    word = "Q" if big else "I"
+    fp.seek(struct.unpack(order + word, head[8:16] if big else head[4:8])[0])
+    count_size, entry_size, inline = (8, 20, 8) if big else (2, 12, 4)
+    entries = struct.unpack(order + ("Q" if big else "H"), fp.read(count_size))[0]
+    if entries > _TIFF_MAX_ENTRIES:
+        raise ValueError("too many directory entries")
+    table = fp.read(entries * entry_size)
+    tags: dict[int, tuple[int, ...]] = {}
+    for at in range(0, len(table) - entry_size + 1, entry_size):
+        tag, kind = struct.unpack_from(order + "HH", table, at)
+        count = struct.unpack_from(order + word, table, at + 4)[0]
+        if tag not in _TIFF_LAYOUT_TAGS or kind not in _TIFF_TYPES or not 0 < count <= _TIFF_MAX_VALUES:
+            continue
+        size = count * struct.calcsize(_TIFF_TYPES[kind])
+        data = table[at + entry_size - inline : at + entry_size]
+        if size > inline:
+            fp.seek(struct.unpack(order + word, data)[0])
+            data = fp.read(size)
+        tags[tag] = struct.unpack(f"{order}{count}{_TIFF_TYPES[kind]}", data[:size])
+    return tags
 
 
 def _frame_count(img: Image.Image) -> int:

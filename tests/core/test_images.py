@@ -67,11 +67,38 @@ def test_a_damaged_tiff_of_an_ordinary_layout_is_still_called_corrupt(tmp_path: 
     (tmp_path / "lost.tif").write_bytes(bytes(data))
     with pytest.raises(ImageError, match=r"^corrupt TIFF file"):
         load_image_file(tmp_path / "lost.tif", 224)
+    flipped = bytearray(readable.read_bytes())
+    at = flipped.index(struct.pack("<HHI", 258, 3, 3))  # BitsPerSample, three values elsewhere
+    values = struct.unpack_from("<I", flipped, at + 8)[0]
+    struct.pack_into("<3H", flipped, values, 12, 12, 12)  # one bit of each 8 flipped: "12-bit RGB"
+    (tmp_path / "flipped.tif").write_bytes(bytes(flipped))  # but its data still holds 8 bits a sample
+    with pytest.raises(ImageError, match=r"^corrupt TIFF file"):
+        load_image_file(tmp_path / "flipped.tif", 224)
     builders.scene(1).save(tmp_path / "cut.tif", "TIFF")  # its directory comes before the pixels
     whole = (tmp_path / "cut.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(ImageError, match=r"^truncated or corrupt image"):
         load_image_file(tmp_path / "cut.tif", 224)
+
+
+def test_a_tiff_directory_claiming_millions_of_depths_costs_no_memory_and_a_short_reason(
+    tmp_path: Path,
+) -> None:
+    """A review's find: BitsPerSample with 5 million values (8, 16, 8, …) came out as a 12.5-MB
+    reason, stored in the catalog, and took gigabytes to write."""
+    values = 5_000_000
+    entries = [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, values, None), (262, 3, 1, 2), (277, 3, 1, 3)]
+    after = 8 + 2 + 12 * len(entries) + 4
+    data = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, count, value in entries:
+        field = struct.pack("<I", after) if value is None else struct.pack("<HH", value, 0)
+        data += struct.pack("<HHI", tag, kind, count) + field
+    (tmp_path / "depths.tif").write_bytes(
+        data + struct.pack("<I", 0) + struct.pack("<HH", 8, 16) * (values // 2)
+    )
+    with pytest.raises(ImageError) as caught:
+        load_image_file(tmp_path / "depths.tif", 224)
+    assert str(caught.value) == "corrupt TIFF file: its header could not be read"
 
 
 def test_untrusted_format_is_never_opened(tmp_path: Path) -> None:
