@@ -363,7 +363,7 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
             and planar in (1, 2)
             and (compression != 1 or _uncompressed_size_fits(tags, samples, depth, planar))
         )
-    except (KeyError, IndexError, OSError, ValueError, struct.error):  # a directory too broken to read
+    except Exception:  # a directory too broken to read (or dividing by a tile width of 0): damaged
         return None
     if not consistent:
         return None

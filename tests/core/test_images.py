@@ -74,6 +74,16 @@ def test_a_damaged_tiff_of_an_ordinary_layout_is_still_called_corrupt(tmp_path: 
     (tmp_path / "flipped.tif").write_bytes(bytes(flipped))  # but its data still holds 8 bits a sample
     with pytest.raises(ImageError, match=r"^corrupt TIFF file"):
         load_image_file(tmp_path / "flipped.tif", 224)
+    tiles = bytearray(
+        builders.write_raw_tiff(tmp_path / "t.tif", bits=12, samples=3, photometric=2).read_bytes()
+    )
+    at = tiles.index(struct.pack("<HHI", 278, 4, 1))  # RowsPerStrip → TileWidth 0
+    struct.pack_into("<HHII", tiles, at, 322, 4, 1, 0)
+    at = tiles.index(struct.pack("<HHI", 284, 3, 1))  # PlanarConfiguration → TileLength 16
+    struct.pack_into("<HHII", tiles, at, 323, 4, 1, 16)
+    (tmp_path / "tiles.tif").write_bytes(bytes(tiles))
+    with pytest.raises(ImageError, match=r"^corrupt TIFF file"):  # not a ZeroDivisionError
+        load_image_file(tmp_path / "tiles.tif", 224)
     builders.scene(1).save(tmp_path / "cut.tif", "TIFF")  # its directory comes before the pixels
     whole = (tmp_path / "cut.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])
