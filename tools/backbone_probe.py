@@ -31,7 +31,7 @@ import dataclasses
 import hashlib
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -86,31 +86,40 @@ def embed(data: SelectionData, variant: str, size: int, from_size: int | None = 
     With `from_size`, the network gets the crop the app makes at that size, enlarged to `size`
     (bilinear) as a graph could do it: no second decode or crop in the app."""
     net = LiteEmbedder(load_pretrained(variant, image_size=size)).eval()
-    pre = preprocess(from_size or size)
+    out = np.zeros((len(data), net.embedding_dim), np.float32)
+    with torch.inference_mode():
+        for batch, x in centre_crops(data, from_size or size, f"{variant} at {size}"):
+            if from_size is not None:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            out[batch] = net(x).numpy()
+    return out
+
+
+def centre_crops(
+    data: SelectionData, size: int, what: str
+) -> Iterator[tuple[NDArray[np.int64], torch.Tensor]]:
+    """(rows, [B, 3, size, size] pixels) of every labelled photo, decoded and cropped as the app does,
+    the next batch decoded while the caller runs the network on this one; progress on stdout."""
+    pre = preprocess(size)
     transform = eval_transform(pre)
     rows = np.flatnonzero(data.labelled_photos)
     if not rows.size:
         raise TrainingError("the cache has no photo with a scene or a room label")
     files = image_files(data)
-    out = np.zeros((len(data), net.embedding_dim), np.float32)
 
     def pixels(batch: NDArray[np.int64]) -> torch.Tensor:
         return torch.stack([transform(load_for_eval(files[str(data.path[r])], pre)) for r in batch])
 
     batches = [rows[i : i + BATCH] for i in range(0, rows.size, BATCH)]
-    with ThreadPoolExecutor(1) as decoder, torch.inference_mode():
+    with ThreadPoolExecutor(1) as decoder:
         pending = decoder.submit(pixels, batches[0])
         for i, batch in enumerate(batches):
             x = pending.result()
             if i + 1 < len(batches):
-                pending = decoder.submit(pixels, batches[i + 1])  # decode the next while this one runs
-            if from_size is not None:
-                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-            out[batch] = net(x).numpy()
+                pending = decoder.submit(pixels, batches[i + 1])
+            yield batch, x
             if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(batches):
-                done = min((i + 1) * BATCH, rows.size)
-                print(f"{variant} at {size}: {done} of {rows.size} photos", flush=True)
-    return out
+                print(f"{what}: {min((i + 1) * BATCH, rows.size)} of {rows.size} photos", flush=True)
 
 
 POOLINGS = ("mean", "max", "gem3", "grid2", "block15", "trunk")

@@ -106,13 +106,13 @@ def _line(label: str, by_source: dict[str, dict[str, float | None]]) -> str:
 def report(data: SelectionData, out: Path) -> None:
     for path in sorted(out.glob("*.npz")):
         with np.load(path) as npz:
-            _report_variant(data, path.stem, {k: npz[k] for k in npz.files})
+            report_variant(data, path.stem, {k: npz[k] for k in npz.files})
 
 
 Scores = dict[str, dict[str, float | None]]  # held-out source → head → accuracy
 
 
-def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[Any]]) -> None:
+def report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[Any]]) -> None:
     sources = sorted({k.split("/")[0] for k in arrays})
     epochs = sorted({int(k.rsplit("/e", 1)[1]) for k in arrays if "/e" in k})
 
@@ -139,6 +139,8 @@ def _report_variant(data: SelectionData, name: str, arrays: dict[str, NDArray[An
     print(_line("nested", {s: curves[nested[s]][s] for s in sources}))
     print(_line("epoch 0 = lr", curves[0]))
     for start in AVERAGED_FROM:
+        if f"{sources[0]}/scene/avg{start}" not in arrays:  # a run that kept no weight averages
+            continue
         print(_line(f"avg {start}-{epochs[-1]}", scores(f"avg{start}")))
         print(_line(f"avg {start}+lr", scores(f"avg{start}", plus_lr=True)))
 

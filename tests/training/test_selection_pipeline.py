@@ -382,6 +382,34 @@ def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path
         load_embedding(tmp_path / "lite0.npz", data)
 
 
+def test_the_enlarged_tail_tool_stores_the_trunk_activations_of_the_enlarged_crop(
+    cache: Path, tmp_path: Path
+) -> None:
+    """tools/enlarged_tail trains the tail on what a graph enlarging the app's crop would feed it:
+    at the app's own size its activations are the cache's; enlarged, the untouched tail on them
+    gives `backbone_probe embed --from-size 224`'s embedding; rows from another cache are refused."""
+    from tools.backbone_probe import embed
+    from tools.enlarged_tail import frozen_embedding, read_activations, write_activations
+    from training.errors import TrainingError
+
+    data = load_selection_data([cache])
+    photos = data.labelled_photos
+    write_activations(data, 224, tmp_path / "same")
+    same = read_activations(tmp_path / "same", data)
+    cached = data.activations("centre").astype(np.float32)
+    assert np.max(np.abs(same["centre"][photos].astype(np.float32) - cached[photos])) < 2e-2
+    write_activations(data, 256, tmp_path / "up")
+    up = read_activations(tmp_path / "up", data)
+    assert up["centre"].shape == (len(data), 192, 8, 8) and not up["centre"][~photos].any()
+    enlarged = embed(data, "lite0", 256, from_size=224)
+    assert np.max(np.abs(frozen_embedding(up["centre"], data)[photos] - enlarged[photos])) < 1e-3
+    mirrored = frozen_embedding(up["flip"], data)[photos]
+    assert np.max(np.abs(mirrored - enlarged[photos])) > 1e-2
+    data.content_hash = data.content_hash[::-1].copy()
+    with pytest.raises(TrainingError, match="another cache"):
+        read_activations(tmp_path / "up", data)
+
+
 def test_the_backbone_probe_pools_the_cached_activations_as_the_network_does(cache: Path) -> None:
     """`pool`'s mean is the cache's embedding (the frozen tail run on the cached activation), so
     its other poolings are of the very map the installed model pools."""
