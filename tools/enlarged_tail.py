@@ -28,14 +28,13 @@ from numpy.typing import NDArray
 
 from sorter_app.core.atomic import atomic_path
 from tools.backbone_probe import centre_crops
-from tools.tail_variants import places_like_split, report_variant
+from tools.tail_variants import held_out_runs, places_like_split, report_variant
 from training.errors import TrainingError
 from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
 from training.pretrained import load_lite0, load_pretrained
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.tail_finetune import TailConfig, predict_tail, train_tail, tuned_arrays, tuned_heads_from
-from training.tail_selection import photo_folds
 from training.trunk import CUT_BLOCK, Tail, Trunk, unit_length
 
 APP_SIZE = 224
@@ -110,17 +109,7 @@ def score(data: SelectionData, activations: dict[str, NDArray[np.float16]], name
         line = f"{name} {recipe}: rooms, Places365-like {right.mean() * 100:.1f} / {sure * 100:.1f}"
         print(line, flush=True)
     held: dict[str, NDArray[Any]] = {}
-    for source, test_rows, train_rows in photo_folds(data):
-
-        def evaluate(
-            model: Any, epoch: int, rows: NDArray[np.int64] = test_rows, source: str = source
-        ) -> dict[str, Any]:
-            for head, probs in predict_tail(model, activations["centre"][rows]).items():
-                held[f"{source}/{head}/e{epoch}"] = probs
-            return {}
-
-        train_tail(data, train_rows, config, activations, centre, evaluate=evaluate, log=lambda _: None)
-        held[f"{source}/rows"] = test_rows
+    for source, _, _ in held_out_runs(data, config, activations, centre, held):
         print(f"{name}: held out {source}", flush=True)
     report_variant(data, name, held)
     return {**saved, **held}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from training.selection_run import SELECTION_FILE
 from training.tail_finetune import (
     TAIL_HEADS,
     TailConfig,
+    TailRun,
     TunedHeads,
     predict_tail,
     train_tail,
@@ -56,11 +58,16 @@ VARIANTS = {
 AVERAGED_FROM = (1, 2, 4)
 
 
-def run(data: SelectionData, name: str, out: Path) -> None:
-    config = VARIANTS[name]
-    activations = {view: data.activations(view) for view in config.views}
-    centre = data.embeddings("centre")
-    saved: dict[str, NDArray[Any]] = {}
+def held_out_runs(
+    data: SelectionData,
+    config: TailConfig,
+    activations: dict[str, NDArray[np.float16]],
+    centre: NDArray[np.float32],
+    saved: dict[str, NDArray[Any]],
+) -> Iterator[tuple[str, NDArray[np.int64], TailRun]]:
+    """For each held-out photo source, the tail trained on the others; every epoch's held-out
+    probabilities go into `saved` as `<source>/<head>/e<epoch>`, and the rows as `<source>/rows`
+    (what `report_variant` reads)."""
     for source, test, train in photo_folds(data):
 
         def evaluate(
@@ -71,6 +78,16 @@ def run(data: SelectionData, name: str, out: Path) -> None:
             return {}
 
         trained = train_tail(data, train, config, activations, centre, evaluate=evaluate, log=lambda _: None)
+        saved[f"{source}/rows"] = test
+        yield source, test, trained
+
+
+def run(data: SelectionData, name: str, out: Path) -> None:
+    config = VARIANTS[name]
+    activations = {view: data.activations(view) for view in config.views}
+    centre = data.embeddings("centre")
+    saved: dict[str, NDArray[Any]] = {}
+    for source, test, trained in held_out_runs(data, config, activations, centre, saved):
         for start in AVERAGED_FROM:
             states = trained.states[start:]
             average = {k: torch.stack([s[k].float() for s in states]).mean(0) for k in states[-1]}
@@ -78,7 +95,6 @@ def run(data: SelectionData, name: str, out: Path) -> None:
                 tuned_heads_from(tuned_arrays(average)), activations["centre"][test]
             ).items():
                 saved[f"{source}/{head}/avg{start}"] = probs
-        saved[f"{source}/rows"] = test
         # After every fold (each is tens of minutes), so that an interrupted run keeps what it did.
         with atomic_path(out / f"{name}.npz") as tmp, tmp.open("wb") as fh:
             np.savez(fh, **saved)  # type: ignore[arg-type]
