@@ -57,6 +57,14 @@ class Group:
     def renamed(self) -> bool:
         return self.name != self.computed_name
 
+    def keep_chosen(self, path: str) -> None:
+        """The user chose `path` as the copy that stays (now, or in a stored choice applied again):
+        the group says so, and is named after it unless the user named the group."""
+        self.keep = path
+        self.note = f"keep {PurePosixPath(path).name}: {CHOSEN_BY_YOU}"
+        if not self.renamed:
+            self.name = self.computed_name = duplicates_name(path)
+
     def copy(self) -> Group:
         """An independent copy: its lists are new objects (edits change groups in place)."""
         return Group(
@@ -169,10 +177,7 @@ class Grouping:
             raise ValueError(f"group {group.name!r} has no copy to keep: it is not a duplicate group")
         if path not in group.paths:
             raise ValueError(f"not in group {group.name!r}: {path}")
-        group.keep = path
-        group.note = f"keep {PurePosixPath(path).name}: {CHOSEN_BY_YOU}"
-        if not group.renamed:  # "duplicates of" the copy kept, unless the user named the group
-            group.name = group.computed_name = duplicates_name(path)
+        group.keep_chosen(path)
 
     def _unused_key(self, base: str) -> str:
         keys = {g.key for g in self.groups}

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 from ..core import user_choices as store
 from ..core.catalog import Catalog
-from ..core.grouping import CHOSEN_BY_YOU, DUPLICATES, Group, Grouping, duplicates_name
+from ..core.grouping import CHOSEN_BY_YOU, DUPLICATES, Group, Grouping
 
 
 def hashes_of(group: Group, hash_of: Mapping[str, str]) -> list[str]:
@@ -42,9 +42,7 @@ def apply_stored(catalog: Catalog, grouping: Grouping, hash_of: Mapping[str, str
             latest = max(when for when, _, _ in chosen)
             candidates = [(p, name) for when, p, name in chosen if when == latest]
             path = next((p for p, name in candidates if PurePosixPath(p).name == name), candidates[0][0])
-            group.keep, group.note = path, f"keep {PurePosixPath(path).name}: {CHOSEN_BY_YOU}"
-            if not group.renamed:  # named after the copy kept, as "Keep this copy" names it
-                group.name = group.computed_name = duplicates_name(path)
+            group.keep_chosen(path)
         shown.append(group)
     grouping.groups = shown
     return grouping

@@ -143,10 +143,7 @@ class History:
 
     def remap(self, kind: AnalysisKind, move: Callable[[Grouping], Grouping]) -> None:
         """Rewrite `kind`'s edit steps after files moved, so they still undo onto the views."""
-        for steps in (self._undo, self._redo):
-            for i, step in enumerate(steps):
-                if isinstance(step, EditStep) and step.kind is kind:
-                    steps[i] = replace(step, before=move(step.before), after=move(step.after))
+        self._rewrite_edits(lambda step: _moved(step, step, move) if step.kind is kind else None)
 
     def edit_steps(self) -> dict[int, EditStep]:
         return {s.serial: s for s in (*self._undo, *self._redo) if isinstance(s, EditStep)}
@@ -154,11 +151,16 @@ class History:
     def give_back(self, edits: dict[int, EditStep], move: Callable[[Grouping], Grouping]) -> None:
         """An undone file operation: the edit steps it rewrote (a trashed member left the groups
         they hold) are as they were before it, following the files to where they are now."""
+        self._rewrite_edits(
+            lambda step: _moved(step, edits[step.serial], move) if step.serial in edits else None
+        )
+
+    def _rewrite_edits(self, rewritten: Callable[[EditStep], EditStep | None]) -> None:
+        """Each edit step, undone or redone, replaced by what `rewritten` makes of it (None: kept)."""
         for steps in (self._undo, self._redo):
             for i, step in enumerate(steps):
-                if isinstance(step, EditStep) and step.serial in edits:
-                    then = edits[step.serial]
-                    steps[i] = replace(step, before=move(then.before), after=move(then.after))
+                if isinstance(step, EditStep) and (new := rewritten(step)) is not None:
+                    steps[i] = new
 
     def forget(self, kind: AnalysisKind) -> None:
         """`kind` was computed anew: its old edit steps no longer describe its groups, nor do the
@@ -169,6 +171,11 @@ class History:
         for step in (*self._undo, *self._redo):
             if isinstance(step, FileStep) and step.groups_before is not None:
                 step.groups_before.groups.pop(kind, None)
+
+
+def _moved(step: EditStep, source: EditStep, move: Callable[[Grouping], Grouping]) -> EditStep:
+    """`step` holding `source`'s groups, before and after, as `move` follows their files."""
+    return replace(step, before=move(source.before), after=move(source.after))
 
 
 def _remove(steps: list[Step], step: Step) -> None:
