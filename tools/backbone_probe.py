@@ -125,13 +125,17 @@ def centre_crops(
 POOLINGS = ("mean", "max", "gem3", "grid2", "block15", "trunk")
 
 
-def pool(data: SelectionData, pooling: str) -> NDArray[np.float32]:
+def pool(
+    data: SelectionData, pooling: str, activations: NDArray[np.float16] | None = None
+) -> NDArray[np.float32]:
     """[N, D] unit-length features of every labelled photo's centre crop, pooled as `pooling` says,
     from the cache's trunk activations through the installed network's frozen tail (zero rows for
     unlabelled images). "mean" is the embedding itself; "max" and "gem3" (generalised mean, p = 3)
     pool the same 1280 × 7 × 7 map otherwise; "grid2" keeps its 2 × 2 layout (5120-d); "block15"
     is the mean of the last block's 320 channels before the head conv, "trunk" of the cached
-    192-channel activation. Could a room head use what the mean throws away, at no extra pass?"""
+    192-channel activation. Could a room head use what the mean throws away, at no extra pass?
+    `activations` (one row per cache row): other trunk activations of the centre crops than the
+    cache's (an enlarged crop's, tools/enlarged_tail)."""
     if pooling not in POOLINGS:
         raise TrainingError(f"unknown pooling {pooling!r}; one of {', '.join(POOLINGS)}")
     tail = Tail(load_pretrained("lite0")).eval()
@@ -140,7 +144,8 @@ def pool(data: SelectionData, pooling: str) -> NDArray[np.float32]:
     with torch.inference_mode():
         for start in range(0, rows.size, 8 * BATCH):
             batch = rows[start : start + 8 * BATCH]
-            x = torch.from_numpy(data.activations("centre", batch).astype(np.float32))
+            cached = data.activations("centre", batch) if activations is None else activations[batch]
+            x = torch.from_numpy(cached.astype(np.float32))
             features = _pooled(tail, x, pooling).numpy()
             if out is None:
                 out = np.zeros((len(data), features.shape[1]), np.float32)

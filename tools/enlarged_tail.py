@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,14 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from numpy.typing import NDArray
 
 from sorter_app.core.atomic import atomic_path
-from tools.backbone_probe import centre_crops
-from tools.tail_variants import held_out_runs, places_like_split, report_variant
+from tools.backbone_probe import centre_crops, pool
+from tools.tail_variants import held_out_runs, places_like_rooms, report_variant
 from training.errors import TrainingError
-from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
-from training.pretrained import load_lite0, load_pretrained
-from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
-from training.tail_finetune import TailConfig, predict_tail, train_tail, tuned_arrays, tuned_heads_from
-from training.trunk import CUT_BLOCK, Tail, Trunk, unit_length
+from training.pretrained import load_pretrained
+from training.selection_data import SelectionData, load_selection_data
+from training.tail_finetune import TailConfig
+from training.trunk import CUT_BLOCK, Trunk
 
 APP_SIZE = 224
 VIEWS = ("centre", "flip")
@@ -75,39 +75,18 @@ def read_activations(folder: Path, data: SelectionData) -> dict[str, NDArray[np.
     return {view: np.load(folder / f"act_{view}.npy") for view in VIEWS}
 
 
-def frozen_embedding(activations: NDArray[np.float16], data: SelectionData) -> NDArray[np.float32]:
-    """The untouched tail on the activations: the embedding of what they were made from (what the
-    tail recipe's heads start from, by logistic regression)."""
-    tail = Tail(load_lite0(), CUT_BLOCK).eval()
-    out = np.zeros((len(data), 1280), np.float32)
-    rows = np.flatnonzero(data.labelled_photos)
-    with torch.inference_mode():
-        for start in range(0, rows.size, 512):
-            batch = rows[start : start + 512]
-            out[batch] = unit_length(tail(torch.from_numpy(activations[batch].astype(np.float32)))).numpy()
-    return out
-
-
 def score(data: SelectionData, activations: dict[str, NDArray[np.float16]], name: str) -> dict[str, Any]:
     """Prints the Places365-like estimate and the nested held-out figures; returns what it saw."""
-    centre = frozen_embedding(activations["centre"], data)
+    centre = pool(data, "mean", activations["centre"])  # the untouched tail's embedding of them
     config = TailConfig(views=VIEWS)
-    room = data.labels["room"]
-    test, train = places_like_split(data)
-    saved: dict[str, Any] = {"places_like/rows": test}
-    fitted = train[room[train] >= 0]
-    lr = fit_logistic(centre[fitted], room[fitted], len(HEAD_LABELS["room"]))
-    saved["places_like/lr"] = lr.probabilities(centre[test])
-    installed = TailConfig(**{**config.to_json(), "epochs": INSTALLED_EPOCHS, "views": VIEWS})
-    trained = train_tail(data, train, installed, activations, centre, log=lambda _: None)
-    model = tuned_heads_from(tuned_arrays(trained.states[-1]))
-    saved["places_like/tail"] = predict_tail(model, activations["centre"][test])["room"]
+    found = places_like_rooms(data, replace(config, epochs=INSTALLED_EPOCHS), activations, centre)
+    room = data.labels["room"][found["rows"]]
     for recipe in ("lr", "tail"):
-        probs = saved[f"places_like/{recipe}"]
-        right = probs.argmax(1) == room[test]
-        sure = accuracy_of_most_sure(probs.max(1), right, 0.85)
+        right = found[recipe].argmax(1) == room
+        sure = accuracy_of_most_sure(found[recipe].max(1), right, 0.85)
         line = f"{name} {recipe}: rooms, Places365-like {right.mean() * 100:.1f} / {sure * 100:.1f}"
         print(line, flush=True)
+    saved = {f"places_like/{key}": value for key, value in found.items()}
     held: dict[str, NDArray[Any]] = {}
     for source, _, _ in held_out_runs(data, config, activations, centre, held):
         print(f"{name}: held out {source}", flush=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ from numpy.typing import NDArray
 from sorter_app.core.atomic import atomic_path
 from sorter_app.core.model_spec import load_spec
 from sorter_app.paths import bundled_model_sidecar
+from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
-from training.selection import logistic_recipe
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from training.selection_run import SELECTION_FILE
 from training.tail_finetune import (
@@ -175,13 +176,36 @@ def places_like_split(data: SelectionData) -> tuple[NDArray[np.int64], NDArray[n
     return test, np.setdiff1d(np.flatnonzero(data.labelled_photos), test)
 
 
-def insource(data: SelectionData, epochs: int) -> None:
-    shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
+def places_like_rooms(
+    data: SelectionData,
+    config: TailConfig,
+    activations: dict[str, NDArray[np.float16]],
+    centre: NDArray[np.float32],
+) -> dict[str, NDArray[Any]]:
+    """The Places365-like split's test rows ("rows") and their room probabilities by `lr` on the
+    `centre` embedding ("lr") and by the tail recipe `config` on `activations` ("tail"), both
+    trained on every other labelled photo."""
     room = data.labels["room"]
     test, train = places_like_split(data)
-    y = room[test]
+    fitted = train[room[train] >= 0]
+    lr = fit_logistic(centre[fitted], room[fitted], len(HEAD_LABELS["room"]))
+    trained = train_tail(data, train, config, activations, centre, log=lambda _: None)
+    model = tuned_heads_from(tuned_arrays(trained.states[-1]))
+    return {
+        "rows": test,
+        "lr": lr.probabilities(centre[test]),
+        "tail": predict_tail(model, activations["centre"][test])["room"],
+    }
 
-    def show(name: str, probs: NDArray[np.float32]) -> None:
+
+def insource(data: SelectionData, epochs: int) -> None:
+    shipped = float(load_spec(bundled_model_sidecar()).outputs["room"]["unknown_below"])
+    config = replace(VARIANTS["installed"], epochs=epochs)  # as the installed tail was fitted
+    activations = {view: data.activations(view) for view in config.views}
+    found = places_like_rooms(data, config, activations, data.embeddings("centre"))
+    y = data.labels["room"][found["rows"]]
+    for name in ("lr", "tail"):
+        probs = found[name]
         pred, sure = probs.argmax(1), probs.max(1)
         kept = sure >= shipped
         per = " ".join(
@@ -192,18 +216,6 @@ def insource(data: SelectionData, epochs: int) -> None:
             f"coverage {kept.mean() * 100:.1f} %, right {np.mean(pred[kept] == y[kept]) * 100:.1f} %; "
             f"85 % most sure: {accuracy_of_most_sure(sure, pred == y, 0.85) * 100:.1f} % | {per}"
         )
-
-    show("lr", logistic_recipe().fit(data, train[room[train] >= 0], "room")(test))
-    config = VARIANTS["installed"]
-    config = TailConfig(
-        **{**config.to_json(), "epochs": 2, "views": config.views}
-    )  # the installed epoch count
-    activations = {view: data.activations(view) for view in config.views}
-    trained = train_tail(data, train, config, activations, data.embeddings("centre"), log=lambda _: None)
-    show(
-        "tail",
-        predict_tail(tuned_heads_from(tuned_arrays(trained.states[-1])), activations["centre"][test])["room"],
-    )
 
 
 def main() -> None:

@@ -387,9 +387,9 @@ def test_the_enlarged_tail_tool_stores_the_trunk_activations_of_the_enlarged_cro
 ) -> None:
     """tools/enlarged_tail trains the tail on what a graph enlarging the app's crop would feed it:
     at the app's own size its activations are the cache's; enlarged, the untouched tail on them
-    gives `backbone_probe embed --from-size 224`'s embedding; rows from another cache are refused."""
-    from tools.backbone_probe import embed
-    from tools.enlarged_tail import frozen_embedding, read_activations, write_activations
+    gives (`backbone_probe pool` of them) `embed --from-size 224`'s; rows from another cache are refused."""
+    from tools.backbone_probe import embed, pool
+    from tools.enlarged_tail import read_activations, write_activations
     from training.errors import TrainingError
 
     data = load_selection_data([cache])
@@ -402,8 +402,8 @@ def test_the_enlarged_tail_tool_stores_the_trunk_activations_of_the_enlarged_cro
     up = read_activations(tmp_path / "up", data)
     assert up["centre"].shape == (len(data), 192, 8, 8) and not up["centre"][~photos].any()
     enlarged = embed(data, "lite0", 256, from_size=224)
-    assert np.max(np.abs(frozen_embedding(up["centre"], data)[photos] - enlarged[photos])) < 1e-3
-    mirrored = frozen_embedding(up["flip"], data)[photos]
+    assert np.max(np.abs(pool(data, "mean", up["centre"])[photos] - enlarged[photos])) < 1e-3
+    mirrored = pool(data, "mean", up["flip"])[photos]
     assert np.max(np.abs(mirrored - enlarged[photos])) > 1e-2
     data.content_hash = data.content_hash[::-1].copy()
     with pytest.raises(TrainingError, match="another cache"):
