@@ -11,6 +11,8 @@ times; instead each image is decoded once (as the app decodes it), its views are
     error.npy           <U200: why the file could not be used, '' when it could
     emb_<view>.npy      float32 [N, 1280]: the L2-normalised embedding of each view
     act_<view>.npy      float16 [N, 192, 7, 7]: the trunk's activation, for `activation_views`
+    act_up<S>_<view>.npy  float16 [N, 192, …]: the same of the centre crop enlarged to S in the
+                        network, with `features --enlarge S` (training/enlarged_views.py)
     cache.json          what decided it (manifests, views, cut, backbone sha256) and rows done
 
 Arrays are preallocated memory maps filled chunk by chunk; `cache.json` records the rows done
@@ -114,6 +116,16 @@ class FeatureCache:
                 f"{self.folder}: activations cut before block {cut}, the tail starts at block {CUT_BLOCK}: "
                 "run `sorter-train features` again"
             )
+        unfinished = [
+            size
+            for size, done in self.meta.get("enlarged", {}).items()
+            if view in done["views"] and not done.get("complete")
+        ]
+        if unfinished:
+            raise TrainingError(
+                f"{self.folder}: the views enlarged to {unfinished[0]} are not finished "
+                f"(re-run `sorter-train features … --enlarge {unfinished[0]}`)"
+            )
         array: NDArray[np.float16] = np.load(self.folder / f"act_{view}.npy", mmap_mode="r")
         return array
 
@@ -130,7 +142,7 @@ def _encoder_session() -> tuple[ort.InferenceSession, str]:
     return session, hashlib.sha256(data).hexdigest()
 
 
-def _decode_views(item: Item, views: Sequence[str]) -> tuple[str, str, NDArray[np.uint8] | None]:
+def decode_views(item: Item, views: Sequence[str]) -> tuple[str, str, NDArray[np.uint8] | None]:
     """(content hash, error, [V, 224, 224, 3] pixels or None) for one manifest row."""
     try:
         data = item.file.read_bytes()
@@ -175,7 +187,8 @@ def build_cache(
     n = len(items)
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if {k: meta.get(k) for k in settings} != settings:
+        # Compared as JSON reads them back: the preprocessing's tuples come back as lists.
+        if {k: meta.get(k) for k in settings} != json.loads(json.dumps(settings)):
             raise TrainingError(f"{out} holds a cache made with other settings; choose another --out")
         mode = "r+"
     else:
@@ -189,7 +202,7 @@ def build_cache(
     with ThreadPoolExecutor(max_workers=2) as pool:
         while done < n and not cancelled():
             chunk = items[done : done + CHUNK]
-            decoded = list(pool.map(lambda item: _decode_views(item, views), chunk))
+            decoded = list(pool.map(lambda item: decode_views(item, views), chunk))
             _encode_chunk(session, decoded, done, views, activation_views, arrays)
             for array in arrays.values():
                 array.flush()
