@@ -37,7 +37,7 @@ from sorter_app.paths import bundled_model_sidecar
 from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
-from training.selection_run import SELECTION_FILE
+from training.selection_run import SELECTION_FILE, selection_tails
 from training.tail_finetune import (
     TAIL_HEADS,
     TailConfig,
@@ -74,7 +74,7 @@ def held_out_runs(
         def evaluate(
             model: TunedHeads, epoch: int, test: NDArray[np.int64] = test, source: str = source
         ) -> dict[str, Any]:
-            for head, probs in predict_tail(model, activations["centre"][test]).items():
+            for head, probs in predict_tail(model, activations[config.views[0]][test]).items():
                 saved[f"{source}/{head}/e{epoch}"] = probs
             return {}
 
@@ -194,7 +194,7 @@ def places_like_rooms(
     return {
         "rows": test,
         "lr": lr.probabilities(centre[test]),
-        "tail": predict_tail(model, activations["centre"][test])["room"],
+        "tail": predict_tail(model, activations[config.views[0]][test])["room"],
     }
 
 
@@ -235,7 +235,7 @@ def main() -> None:
         if args.selection is None:
             parser.error("insource needs --selection (e.g. /work/tmp/model/sel_all)")
         record = json.loads((args.selection / SELECTION_FILE).read_text(encoding="utf-8"))
-        insource(data, int(record["tail"]["epochs"]))
+        insource(data, int(selection_tails(record)["tail"]["epochs"]))
         return
     if args.out is None:
         parser.error("--out is needed")

@@ -3,14 +3,17 @@
 Outputs: `embedding` (the embedder-only model's, checked bit for bit, so every catalog's vectors
 stay valid), then `kind` (photo / graphic), `scene` (indoor / outdoor, shown only for a photo) and
 `room` (shown only indoors). Linear heads read the embedding itself; a fine-tuned tail (recipe
-`tail`) is a second branch from the trunk's activation, beside the untouched one. The sidecar
-carries the thresholds chosen on held-out sources and the held-out figures they were chosen with.
+`tail`) is a second branch from the trunk's activation, beside the untouched one; a tail on
+enlarged views (`tail_up288`, for room) reads a second pass of the same trunk on the input
+enlarged inside the graph. The sidecar carries the thresholds chosen on held-out sources and the
+held-out figures they were chosen with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from sorter_app.core.atomic import atomic_write_bytes
 from sorter_app.core.model_spec import ModelSpec, load_spec
 
 from .efficientnet_lite import HEAD_CHANNELS, LiteEmbedder
+from .enlarged_views import APP_SIZE, Enlarge, enlarge
 from .errors import TrainingError
 from .export_embedder import (
     INPUT_NAME,
@@ -45,8 +49,8 @@ from .onnx_export import export_onnx, onnx_session
 from .pretrained import load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
-from .selection_md import update_selection_md
-from .tail_finetune import linear_layer, tuned_heads_from
+from .selection_md import recipe_of, update_selection_md
+from .tail_finetune import linear_layer, tuned_heads_from, tuned_tails
 from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, Tail, Trunk, unit_length
 
 OUTPUT_NAMES = ("embedding", *HEADS)
@@ -55,21 +59,17 @@ CREATED_BY = "sorter-train export-heads"
 ONLY_WHEN = {"scene": {"kind": "photo"}, "room": {"scene": "indoor"}}
 
 
-def tail_heads_of(arrays: dict[str, NDArray[Any]]) -> tuple[str, ...]:
-    """The heads a fine-tuned tail answers (none for a model of linear heads alone)."""
-    return tuple(str(h) for h in arrays.get("tail_heads", np.array([], dtype=str)))
-
-
 class TunedBranch(nn.Module):
-    """trunk activation → the tail heads' probabilities, in `names` order: the fine-tuned tail and
-    its heads as `fit` saved them (`tuned_heads_from`), with a softmax, as one module to export.
-    Its parts keep the names `tail` and `heads`: the exported graph's are made from them."""
+    """trunk activation → the probabilities of the heads a fine-tuned tail answers, in `names`
+    order: the tail `fit` saved under `prefix` (`tuned_heads_from`), with a softmax, as one module
+    to export. Its parts keep the names `tail` and `heads`: the exported graph's are made from them."""
 
-    def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
+    def __init__(self, arrays: dict[str, NDArray[Any]], prefix: str = "") -> None:
         super().__init__()
-        tuned = tuned_heads_from(arrays)
+        tuned = tuned_heads_from(arrays, prefix)
         self.tail, self.heads = tuned.tail, tuned.heads
         self.names = tuple(self.heads.keys())
+        self.enlarge = tuned_tails(arrays)[prefix][1]  # 0: reads the trunk's activation of the input
 
     def forward(self, activation: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = unit_length(self.tail(activation))
@@ -82,27 +82,30 @@ class HeadsModel(nn.Module):
     def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
         super().__init__()
         net = load_lite0()
-        self.tail_heads = tail_heads_of(arrays)
-        linear = [h for h in HEADS if h not in self.tail_heads]  # the tail's heads are the branch's
+        branches = [TunedBranch(arrays, prefix) for prefix in sorted(tuned_tails(arrays))]
+        self.branches = nn.ModuleList(branches)
+        self.answers = [(branch.names, branch.enlarge) for branch in branches]  # plain values, for forward
+        self.tail_heads = tuple(h for branch in branches for h in branch.names)
+        linear = [h for h in HEADS if h not in self.tail_heads]  # the tails' heads are the branches'
         self.heads = nn.ModuleDict(
             {h: linear_layer(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in linear}
         )
         if self.tail_heads:
             self.trunk: nn.Module = Trunk(net, CUT_BLOCK)
             self.frozen_tail: nn.Module = Tail(net, CUT_BLOCK)
-            self.branch: nn.Module | None = TunedBranch(arrays)
         else:
             self.embedder = LiteEmbedder(net)  # exactly the embedder-only graph
-            self.branch = None
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if self.branch is None:
+        tuned: dict[str, torch.Tensor] = {}
+        if not self.tail_heads:
             embedding = self.embedder(image)
-            tuned: dict[str, torch.Tensor] = {}
         else:
             activation = self.trunk(image)
             embedding = unit_length(self.frozen_tail(activation))
-            tuned = dict(zip(self.tail_heads, self.branch(activation), strict=True))
+            for branch, (names, size) in zip(self.branches, self.answers, strict=True):
+                seen = activation if not size else self.trunk(enlarge(image, size))
+                tuned.update(zip(names, branch(seen), strict=True))
         probs = [tuned[h] if h in tuned else F.softmax(self.heads[h](embedding), dim=-1) for h in HEADS]
         return (embedding, *probs)
 
@@ -161,11 +164,18 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     outputs = [o for o in graph.output if o.name == embedding_output]
     nodes = list(reversed(kept))
     branch_outputs = {}
-    if tail_heads_of(arrays):
-        branch = _tuned_branch(arrays, trunk_activation(model, nodes), opset=model.opset_import[0].version)
+    opset = model.opset_import[0].version
+    for prefix, (_, size) in sorted(tuned_tails(arrays).items()):
+        activation = trunk_activation(model, nodes)
+        if size:
+            enlarged = _enlarged_trunk(nodes, graph.input[0].name, activation, size, opset=opset)
+            nodes += enlarged.node
+            initialisers += enlarged.initializer
+            activation = enlarged.output[0].name
+        branch = _tuned_branch(arrays, prefix, activation, opset=opset)
         initialisers += branch.initializer
         nodes += branch.node
-        branch_outputs = {o.name: o for o in branch.output}
+        branch_outputs.update({o.name: o for o in branch.output})
     for head in HEADS:
         if head in branch_outputs:
             outputs.append(branch_outputs[head])
@@ -202,32 +212,94 @@ def trunk_activation(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]) ->
     return found[0]
 
 
-def _tuned_branch(arrays: dict[str, NDArray[Any]], activation: str, *, opset: int) -> onnx.GraphProto:
-    """The fine-tuned tail and its heads as graph parts reading `activation`: every name of its own
-    prefixed with `tuned/`, so none can clash with the installed graph's; outputs named by head."""
-    module = TunedBranch(arrays)
-    names = module.names
+def _tuned_branch(
+    arrays: dict[str, NDArray[Any]], prefix: str, activation: str, *, opset: int
+) -> onnx.GraphProto:
+    """The fine-tuned tail saved under `prefix` and its heads as graph parts reading `activation`:
+    every name of its own prefixed with `tuned/` (`tuned/up288/` for a tail on enlarged views), so
+    none can clash with the installed graph's; outputs named by head."""
+    module = TunedBranch(arrays, prefix)
+    size = module.enlarge or APP_SIZE
     exported = onnx.load_from_string(
         export_onnx(
             module,
-            input_shape=ACTIVATION_SHAPE,
+            input_shape=(ACTIVATION_SHAPE[0], *_activation_side(size)),
             input_name="activation",
-            output_name=names,
+            output_name=module.names,
             opset=opset,
         )
     ).graph
-    rename = {"activation": activation, **{n: n for n in names}}
+    return _grafted(exported, {"activation": activation, **{n: n for n in module.names}}, f"tuned/{prefix}")
+
+
+TRUNK_STRIDE = 32  # the trunk halves the image five times (same padding): 224 → 7, 288 → 9
+
+
+def _activation_side(size: int) -> tuple[int, int]:
+    """The trunk activation's height and width for a `size` px input (7 × 7 at 224, 9 × 9 at 288)."""
+    side = math.ceil(size / TRUNK_STRIDE)
+    return side, side
+
+
+def _grafted(exported: onnx.GraphProto, rename: dict[str, str], prefix: str) -> onnx.GraphProto:
+    """`exported` with every node, tensor and weight name not in `rename` prefixed with `prefix`."""
 
     def renamed(name: str) -> str:
-        return name if not name else rename.setdefault(name, f"tuned/{name}")
+        return name if not name else rename.setdefault(name, f"{prefix}{name}")
 
     for node in exported.node:
-        node.name = f"tuned/{node.name}"
+        node.name = f"{prefix}{node.name}"
         node.input[:] = [renamed(n) for n in node.input]
         node.output[:] = [renamed(n) for n in node.output]
     for initialiser in exported.initializer:
         initialiser.name = renamed(initialiser.name)
+    for value in exported.output:
+        value.name = renamed(value.name)
     return exported
+
+
+def _enlarged_trunk(
+    nodes: Sequence[onnx.NodeProto], image: str, activation: str, size: int, *, opset: int
+) -> onnx.GraphProto:
+    """Graph parts computing the trunk's activation of the input enlarged to `size` px: a Resize
+    (exported from `enlarge`, so it is torch's bilinear), then a copy of the installed graph's own
+    trunk nodes reading it. The copies read the same weights by name, so the model grows by a few
+    nodes, not by a second trunk's weights, and the trunk cannot differ between the two passes.
+    The output is `up<size>/<activation>`."""
+    resize = onnx.load_from_string(
+        export_onnx(
+            Enlarge(size),
+            input_shape=(3, APP_SIZE, APP_SIZE),
+            input_name="image",
+            output_name="enlarged",
+            opset=opset,
+        )
+    ).graph
+    prefix = f"up{size}/"
+    resized = _grafted(resize, {"image": image}, prefix)
+    made = {out: node for node in nodes for out in node.output}
+    needed, trunk = [activation], {}
+    while needed:
+        name = needed.pop()
+        node = made.get(name)
+        if node is None or id(node) in trunk:
+            continue  # the image, a weight, or a node already copied
+        trunk[id(node)] = node
+        needed.extend(node.input)
+    copied = []
+    for node in nodes:  # in the installed graph's order, which is topological
+        if id(node) not in trunk:
+            continue
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{prefix}{node.name}"
+        copy.input[:] = [
+            resized.output[0].name if n == image else f"{prefix}{n}" if n in made else n for n in node.input
+        ]
+        copy.output[:] = [f"{prefix}{n}" for n in node.output]
+        copied.append(copy)
+    out = helper.make_tensor_value_info(f"{prefix}{activation}", TensorProto.FLOAT, None)
+    return helper.make_graph([*resized.node, *copied], "enlarged", [], [out], list(resized.initializer))
 
 
 def shared_embedding(base: ModelSpec) -> dict[str, Any]:
@@ -317,6 +389,7 @@ def export_heads(
             "embedding_from": identity,
             "finetuned": bool(model.tail_heads),
             "recipe": figures["recipe"],
+            "room_recipe": recipe_of(figures, "room"),
             "kind_recipe": figures["kind_recipe"],
             "heldout": {k: figures[k] for k in ("thresholds", "per_source", "app_view", "baseline")},
             "commands": [c for c in read_commands(run_dir) if c not in this] + this,

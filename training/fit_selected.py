@@ -26,8 +26,17 @@ from .heldout_thresholds import app_view, choose_thresholds, per_source_at
 from .linear import LinearModel
 from .selection import HeldOut, Recipe, average_views, embedding_recipes
 from .selection_data import HEAD_LABELS, HEADS, SelectionData, load_selection_data
-from .selection_run import HELDOUT_FILE, SELECTION_FILE, TAIL, load_heldout
-from .tail_finetune import TAIL_HEADS, TailConfig, predict_tail, train_tail, tuned_arrays, tuned_heads_from
+from .selection_run import HELDOUT_FILE, SELECTION_FILE, load_heldout, selection_tails
+from .tail_finetune import (
+    TAIL_HEADS,
+    TailConfig,
+    predict_tail,
+    start_embedding,
+    train_tail,
+    tuned_arrays,
+    tuned_heads_from,
+    tuned_tails,
+)
 
 HEADS_FILE = "heads.npz"
 FIT_FILE = "fit.json"
@@ -42,8 +51,7 @@ def merged_selection(selections: Sequence[Path]) -> dict[str, Any]:
         merged["recipes"].update(record["recipes"])
         for name, heads in record["figures"].items():
             merged["figures"].setdefault(name, {}).update(heads)
-        if "tail" in record:
-            merged["tail"] = record["tail"]
+        merged.setdefault("tails", {}).update(selection_tails(record))
     return merged
 
 
@@ -60,16 +68,20 @@ def fit_selected(
     out: Path,
     *,
     recipe: str,
+    room_recipe: str | None = None,
     kind_recipe: str = BASELINE,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Fit `recipe` for scene and room (and `kind_recipe` for kind) on every source; write the run."""
+    """Fit `recipe` for scene, `room_recipe` (default: `recipe`) for room and `kind_recipe` for
+    kind on every source; write the run."""
     record = merged_selection(selections)
     data = load_selection_data(caches)
-    held = merged_heldout(selections, data, recipe)
-    kind_held = merged_heldout(selections, data, kind_recipe)
-    if "kind" in kind_held:
-        held["kind"] = kind_held["kind"]
+    recipes = {"kind": kind_recipe, "scene": recipe, "room": room_recipe or recipe}
+    held = {}
+    for head, name in recipes.items():
+        found = merged_heldout(selections, data, name)
+        if head in found:
+            held[head] = found[head]
     baseline = merged_heldout(selections, data, BASELINE)
     missing = [h for h in HEADS if h not in held or h not in baseline]
     if missing:
@@ -82,13 +94,14 @@ def fit_selected(
         )
     base_thresholds = choose_thresholds(data, baseline)
     values = {h: t.unknown_below for h, t in thresholds.items()}
-    arrays = _fit_heads(data, recipe, kind_recipe, record, log)
+    arrays = _fit_heads(data, recipes, record, log)
     figures = {
         "recipe": recipe,
+        "room_recipe": recipes["room"],
         "kind_recipe": kind_recipe,
         "thresholds": {h: t.to_json() for h, t in thresholds.items()},
         "per_source": {h: per_source_at(data, h, held[h], values[h]) for h in HEADS},
-        "app_view": app_view(data, with_graphics(data, held, arrays, recipe), values),
+        "app_view": app_view(data, with_graphics(data, held, arrays, recipes), values),
         "baseline": {
             "recipe": BASELINE,
             "thresholds": {h: t.to_json() for h, t in base_thresholds.items()},
@@ -109,21 +122,22 @@ def fit_selected(
 
 
 def with_graphics(
-    data: SelectionData, held: dict[str, HeldOut], arrays: dict[str, Any], recipe: str
+    data: SelectionData, held: dict[str, HeldOut], arrays: dict[str, Any], recipes: dict[str, str]
 ) -> dict[str, HeldOut]:
     """`held`, plus the final scene and room heads' answers on the graphics (which no scene or room
     head is ever trained on): what the app would show for a graphic the kind head calls a photo."""
     graphic = data.labels["kind"] == HEAD_LABELS["kind"].index("graphic")
     out = dict(held)
-    tail_heads = {str(h) for h in arrays.get("tail_heads", [])}
+    tails = {head: (prefix, size) for prefix, (heads, size) in tuned_tails(arrays).items() for head in heads}
     for head in ("scene", "room"):
         rows = np.flatnonzero(graphic & (data.labels[head] < 0))
-        if head in tail_heads:
-            model = tuned_heads_from(arrays)
-            probs = predict_tail(model, data.activations("centre", rows))[head]
+        if head in tails:
+            prefix, size = tails[head]
+            view = TailConfig.enlarged(size).views[0] if size else "centre"
+            probs = predict_tail(tuned_heads_from(arrays, prefix), data.activations(view, rows))[head]
         else:
             linear = LinearModel(arrays[f"{head}/weight"], arrays[f"{head}/bias"])
-            views = embedding_recipe(recipe).logistic.test_views
+            views = embedding_recipe(recipes[head]).logistic.test_views
             probs = average_views(linear, [data.embeddings(v)[rows] for v in views])
         out[head] = HeldOut(
             np.concatenate([held[head].rows, rows]), np.concatenate([held[head].probs, probs])
@@ -137,22 +151,26 @@ def embedding_recipe(name: str) -> Recipe:
 
 
 def _fit_heads(
-    data: SelectionData, recipe: str, kind_recipe: str, record: dict[str, Any], log: Callable[[str], None]
+    data: SelectionData, recipes: dict[str, str], record: dict[str, Any], log: Callable[[str], None]
 ) -> dict[str, Any]:
+    """Linear heads for the heads whose recipe reads the embedding; a fine-tuned tail for each tail
+    recipe chosen (one for scene and room, or one on 224 px views for scene and one on enlarged
+    views for room), saved under its prefix with the heads it answers."""
     arrays: dict[str, Any] = {}
-    for head in HEADS:
-        name = kind_recipe if head == "kind" else recipe
-        if name == TAIL:
+    tails = record.get("tails", {})
+    for head, name in recipes.items():
+        if name in tails:
             continue
         rows = np.flatnonzero(data.labels[head] >= 0)
         log(f"fitting {head} ({name}) on {rows.size} images from {len(data.sources_with(head))} sources")
         model = embedding_recipe(name).fit_model(data, rows, head)
         arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
-    if recipe == TAIL:
-        config = TailConfig.from_json({**record["tail"]["config"], "epochs": int(record["tail"]["epochs"])})
+    for name in sorted({n for n in recipes.values() if n in tails}):
+        answers = tuple(h for h in TAIL_HEADS if recipes[h] == name)
+        config = TailConfig.from_json({**tails[name]["config"], "epochs": int(tails[name]["epochs"])})
         rows = np.flatnonzero(data.labelled_photos)
         activations = {view: data.activations(view) for view in config.views}
-        run = train_tail(data, rows, config, activations, data.embeddings("centre"), log=log)
-        arrays.update(tuned_arrays(run.states[-1]))
-        arrays["tail_heads"] = np.array(TAIL_HEADS)
+        log(f"fitting {name} for {' and '.join(answers)} ({config.epochs} epochs)")
+        run = train_tail(data, rows, config, activations, start_embedding(data, config, activations), log=log)
+        arrays.update(tuned_arrays(run.states[-1], config.prefix, answers, config.enlarge))
     return arrays

@@ -47,6 +47,13 @@ def add_selection_parsers(commands: Any) -> None:
         help="augmented training views per image (default: %(default)s)",
     )
     features.add_argument("--views", help="only these views, comma-separated (e.g. centre)")
+    features.add_argument(
+        "--enlarge",
+        type=int,
+        metavar="SIZE",
+        help="also store the trunk's activations of the centre and mirror views enlarged to SIZE px inside "
+        "the network (288: what the room tail of `select --tail-enlarge` trains on)",
+    )
 
     select: argparse.ArgumentParser = commands.add_parser(
         "select",
@@ -59,10 +66,21 @@ def add_selection_parsers(commands: Any) -> None:
         "--cache", type=Path, action="append", required=True, help="feature cache (repeatable)"
     )
     select.add_argument("--out", type=Path, required=True)
-    select.add_argument("--recipes", default="all", help="comma-separated recipe names, or 'all' (default)")
+    select.add_argument(
+        "--recipes",
+        default="all",
+        help="comma-separated recipe names, 'all' (default) or 'none' (the tails only)",
+    )
     select.add_argument("--heads", default="kind,scene,room", help="default: %(default)s")
     select.add_argument(
         "--tail", action="store_true", help="also score the fine-tuned tail (needs activations)"
+    )
+    select.add_argument(
+        "--tail-enlarge",
+        type=int,
+        metavar="SIZE",
+        help="also score the tail on the views enlarged to SIZE (recipe tail_upSIZE; needs "
+        "`features --enlarge SIZE`)",
     )
     select.add_argument("--tail-epochs", type=int, default=TailConfig.epochs)
     select.add_argument(
@@ -82,6 +100,7 @@ def add_selection_parsers(commands: Any) -> None:
     )
     fit.add_argument("--cache", type=Path, action="append", required=True, help="the same caches as select")
     fit.add_argument("--recipe", default="lr", help="recipe for scene and room (default: %(default)s)")
+    fit.add_argument("--room-recipe", help="recipe for room (default: --recipe's)")
     fit.add_argument("--kind-recipe", default="lr", help="recipe for kind (default: %(default)s)")
     fit.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
 
@@ -105,6 +124,14 @@ def add_selection_parsers(commands: Any) -> None:
     )
 
 
+def _tail_configs(args: argparse.Namespace) -> list[TailConfig]:
+    schedule = {"epochs": args.tail_epochs, "samples_per_epoch": args.tail_samples}
+    return [
+        *([TailConfig(**schedule)] if args.tail else []),
+        *([TailConfig.enlarged(args.tail_enlarge, **schedule)] if args.tail_enlarge else []),
+    ]
+
+
 def run_selection_command(args: argparse.Namespace, argv: list[str] | None = None) -> bool:
     """Run `features`/`select`/`fit`/`export-heads`; False when `args.command` is none of them."""
     words = list(sys.argv[1:] if argv is None else argv)
@@ -120,6 +147,12 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
             [v for v in views if v in ("centre", "flip", *augmented)],
             log=_log,
         )
+        if args.enlarge:
+            from .curate.inputs import read_manifest
+            from .enlarged_views import add_enlarged_views
+
+            items = [item for manifest in args.manifest for item in read_manifest(manifest)]
+            add_enlarged_views(args.out, items, args.enlarge, log=_log)
         record_command(args.out, words)
     elif args.command == "fit":
         from .fit_selected import fit_selected
@@ -128,7 +161,13 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
             for entry in read_commands(folder):
                 record_entry(args.out, entry)
         fit_selected(
-            args.selection, args.cache, args.out, recipe=args.recipe, kind_recipe=args.kind_recipe, log=_log
+            args.selection,
+            args.cache,
+            args.out,
+            recipe=args.recipe,
+            room_recipe=args.room_recipe or args.recipe,
+            kind_recipe=args.kind_recipe,
+            log=_log,
         )
         record_command(args.out, words)
     elif args.command == "export-heads":
@@ -149,11 +188,13 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
         run_selection(
             args.cache,
             args.out,
-            recipes=None if args.recipes == "all" else args.recipes.split(","),
+            recipes=None
+            if args.recipes == "all"
+            else []
+            if args.recipes == "none"
+            else args.recipes.split(","),
             heads=tuple(args.heads.split(",")),
-            tail=TailConfig(epochs=args.tail_epochs, samples_per_epoch=args.tail_samples)
-            if args.tail
-            else None,
+            tails=_tail_configs(args),
             log=_log,
         )
         record_command(args.out, words)

@@ -70,6 +70,13 @@ def _recipe_table(head: str, figures: dict[str, Any], descriptions: dict[str, st
     return [*lines, ""]
 
 
+def recipe_of(fit: dict[str, Any], head: str) -> str:
+    """The recipe `fit` installed for `head` (runs from before `--room-recipe` have one for both)."""
+    if head == "kind":
+        return str(fit["kind_recipe"])
+    return str(fit.get("room_recipe", fit["recipe"]) if head == "room" else fit["recipe"])
+
+
 def _side_by_side(head: str, fit: dict[str, Any]) -> list[str]:
     ours, base = fit["per_source"][head], fit["baseline"]["per_source"][head]
     t, bt = fit["thresholds"][head], fit["baseline"]["thresholds"][head]
@@ -79,7 +86,7 @@ def _side_by_side(head: str, fit: dict[str, Any]) -> list[str]:
         else "chosen on the pooled held-out predictions"
     )
     lines = [
-        f"**{head}** — installed `{fit['recipe'] if head != 'kind' else fit['kind_recipe']}` (unknown below "
+        f"**{head}** — installed `{recipe_of(fit, head)}` (unknown below "
         f"{t['unknown_below']:.3f}) vs baseline `lr` (unknown below {bt['unknown_below']:.3f}), thresholds "
         f"{rule}:",
         "",
@@ -146,7 +153,8 @@ def render_section(spec: ModelSpec, fit: dict[str, Any], size_bytes: int) -> str
             f"{out['unknown_below']:.3f} |"
         )
     lines += [
-        f"| heads | scene and room: `{fit['recipe']}`; kind: `{fit['kind_recipe']}` (recipes below) |",
+        f"| heads | kind: `{recipe_of(fit, 'kind')}`; scene: `{recipe_of(fit, 'scene')}`; room: "
+        f"`{recipe_of(fit, 'room')}` (recipes below) |",
         f"| parity | onnxruntime vs torch, all outputs: max abs diff {extra['parity_max_abs_diff']:.1e} |",
         "",
         "### Held-out sources: how the recipes were chosen",

@@ -34,7 +34,7 @@ def run_selection(
     *,
     recipes: Sequence[str] | None,
     heads: tuple[str, ...],
-    tail: TailConfig | None,
+    tails: Sequence[TailConfig] = (),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     started = time.perf_counter()
@@ -66,17 +66,33 @@ def run_selection(
         if recipe.name in results:
             record["recipes"][recipe.name] = recipe.description
             save()
-    if tail is not None:
+    for tail in tails:
         held, tail_record = tail_leave_one_source_out(data, tail, log)
-        results[TAIL] = held
-        record["recipes"][TAIL] = (
-            "copy of the last block + head conv fine-tuned on cached trunk activations (centre, flip, "
-            "2 augmented views), heads warm-started from lr, epochs chosen on the other held-out sources"
-        )
-        record["tail"] = tail_record
+        results[tail.recipe] = held
+        record["recipes"][tail.recipe] = tail_description(tail)
+        record.setdefault("tails", {})[tail.recipe] = tail_record
         save()
     log(f"wrote {out / SELECTION_FILE} and {out / HELDOUT_FILE} ({record['seconds']:.0f} s)")
     return record
+
+
+def tail_description(config: TailConfig) -> str:
+    views = ", ".join(config.views)
+    seen = (
+        f"the 224 px crop enlarged to {config.enlarge} px in the network ({views})"
+        if config.enlarge
+        else views
+    )
+    return (
+        f"copy of the last block + head conv fine-tuned on cached trunk activations of {seen}, heads "
+        "warm-started from lr, epochs chosen on the other held-out sources"
+    )
+
+
+def selection_tails(record: dict[str, Any]) -> dict[str, Any]:
+    """recipe → the tail's record (config, curves, epochs) in a selection.json, written before
+    there could be two (`tail`) or after (`tails`)."""
+    return {**({TAIL: record["tail"]} if "tail" in record else {}), **record.get("tails", {})}
 
 
 def save_heldout(path: Path, data: SelectionData, results: dict[str, dict[str, HeldOut]]) -> None:

@@ -27,6 +27,7 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from numpy.typing import NDArray
 from torch import nn
 
+from .efficientnet_lite import HEAD_CHANNELS
 from .linear import fit_logistic
 from .pretrained import load_lite0
 from .selection import source_balanced_weights
@@ -47,7 +48,24 @@ class TailConfig:
     l2_sp: float = 1e-2  # pull towards the ImageNet weights: alpha · Σ (θ − θ₀)²
     head_c: float = 1.0  # the initial heads' logistic-regression C
     seed: int = 0
-    views: tuple[str, ...] = TRAIN_VIEWS
+    views: tuple[str, ...] = TRAIN_VIEWS  # the first is the one it is scored and thresholded on
+    enlarge: int = 0  # 0: the trunk's activations of the 224 px views; S: of them enlarged to S px
+
+    @classmethod
+    def enlarged(cls, size: int, **kwargs: Any) -> TailConfig:
+        """The recipe on the centre and mirror views enlarged to `size` inside the network (the
+        only views `features --enlarge` stores)."""
+        return cls(views=tuple(f"up{size}_{v}" for v in ("centre", "flip")), enlarge=size, **kwargs)
+
+    @property
+    def recipe(self) -> str:
+        """Its name among `select`'s recipes: `tail`, or `tail_up288` for the enlarged views."""
+        return "tail" if not self.enlarge else f"tail_up{self.enlarge}"
+
+    @property
+    def prefix(self) -> str:
+        """Where `fit` saves it among heads.npz's arrays: '' (as before there were two), or `up288/`."""
+        return "" if not self.enlarge else f"up{self.enlarge}/"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +82,7 @@ class TailConfig:
             head_c=float(data["head_c"]),
             seed=int(data["seed"]),
             views=tuple(str(v) for v in data["views"]),
+            enlarge=int(data.get("enlarge", 0)),  # records from before enlarged views
         )
 
 
@@ -189,27 +208,74 @@ def train_tail(
     return TailRun(states, history, time.perf_counter() - started)
 
 
-def tuned_arrays(state: dict[str, torch.Tensor]) -> dict[str, NDArray[Any]]:
-    """A `TunedHeads` state as `fit` saves it (`tail/<param>`, `<head>/weight|bias`): what
-    `tuned_heads_from` reads back."""
-    arrays: dict[str, NDArray[Any]] = {}
+def tuned_arrays(
+    state: dict[str, torch.Tensor], prefix: str = "", heads: tuple[str, ...] = TAIL_HEADS, enlarge: int = 0
+) -> dict[str, NDArray[Any]]:
+    """A `TunedHeads` state as `fit` saves it: `<prefix>tail/<param>`, `<prefix><head>/weight|bias`
+    for the `heads` it answers, `<prefix>tail_heads`, and `<prefix>enlarge` for a tail on enlarged
+    views. What `tuned_heads_from` and `tuned_tails` read back."""
+    arrays: dict[str, NDArray[Any]] = {f"{prefix}tail_heads": np.array(heads)}
+    if enlarge:
+        arrays[f"{prefix}enlarge"] = np.array(enlarge)
     for key, value in state.items():
         if key.startswith("heads."):
             head, what = key.removeprefix("heads.").split(".")
-            arrays[f"{head}/{what}"] = value.numpy()
+            if head in heads:
+                arrays[f"{prefix}{head}/{what}"] = value.numpy()
         else:
-            arrays[key.replace(".", "/", 1)] = value.numpy()
+            arrays[prefix + key.replace(".", "/", 1)] = value.numpy()
     return arrays
 
 
-def tuned_heads_from(arrays: dict[str, Any]) -> TunedHeads:
-    """The model `fit` saved (`tail/<param>`, `<head>/weight|bias` for the tail's heads)."""
+def tuned_tails(arrays: dict[str, Any]) -> dict[str, tuple[tuple[str, ...], int]]:
+    """prefix → (the heads it answers, the size its views were enlarged to, 0 if not) for every
+    fine-tuned tail `fit` saved."""
+    return {
+        key.removesuffix("tail_heads"): (
+            tuple(str(h) for h in value),
+            int(arrays.get(key.removesuffix("tail_heads") + "enlarge", 0)),
+        )
+        for key, value in arrays.items()
+        if key.endswith("tail_heads")
+    }
+
+
+def tuned_heads_from(arrays: dict[str, Any], prefix: str = "") -> TunedHeads:
+    """The model `fit` saved under `prefix` (see `tuned_arrays`), with the heads it answers."""
     tail = Tail(load_lite0(), CUT_BLOCK)
+    params = f"{prefix}tail/"
     tail.load_state_dict(
-        {k.removeprefix("tail/"): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("tail/")}
+        {k.removeprefix(params): torch.from_numpy(v) for k, v in arrays.items() if k.startswith(params)}
     )
-    heads = {h: linear_layer(arrays[f"{h}/weight"], arrays[f"{h}/bias"]) for h in TAIL_HEADS}
+    names = [str(h) for h in arrays.get(f"{prefix}tail_heads", TAIL_HEADS)]
+    heads = {h: linear_layer(arrays[f"{prefix}{h}/weight"], arrays[f"{prefix}{h}/bias"]) for h in names}
     return TunedHeads(tail, heads).eval()
+
+
+def frozen_tail_embedding(
+    activations: NDArray[np.float16], rows: NDArray[np.int64], batch_size: int = 512
+) -> NDArray[np.float32]:
+    """The untouched tail's unit-length embedding of `activations[rows]` (zero elsewhere): for
+    the enlarged views, what the cache's `emb_centre` is for the 224 ones: the features the
+    heads' logistic regressions start from."""
+    tail = Tail(load_lite0(), CUT_BLOCK).eval()
+    out = np.zeros((activations.shape[0], HEAD_CHANNELS), np.float32)
+    with torch.inference_mode():
+        for start in range(0, rows.size, batch_size):
+            batch = rows[start : start + batch_size]
+            x = torch.from_numpy(np.asarray(activations[batch], dtype=np.float32))
+            out[batch] = unit_length(tail(x)).numpy()
+    return out
+
+
+def start_embedding(
+    data: SelectionData, config: TailConfig, activations: dict[str, NDArray[np.float16]]
+) -> NDArray[np.float32]:
+    """What the heads' logistic regressions start from: the cache's centre embedding, or for
+    enlarged views the untouched tail's embedding of the first of them."""
+    if not config.enlarge:
+        return data.embeddings("centre")
+    return frozen_tail_embedding(activations[config.views[0]], np.flatnonzero(data.labelled_photos))
 
 
 def predict_tail(

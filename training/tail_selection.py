@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .selection import HeldOut, fold_figures
 from .selection_data import HEAD_LABELS, SelectionData
-from .tail_finetune import TAIL_HEADS, TailConfig, TunedHeads, predict_tail, train_tail
+from .tail_finetune import TAIL_HEADS, TailConfig, TunedHeads, predict_tail, start_embedding, train_tail
 
 
 def _score(curves: dict[str, list[dict[str, float]]], epoch: int, skip: str | None = None) -> float:
@@ -51,7 +51,8 @@ def tail_leave_one_source_out(
 ) -> tuple[dict[str, HeldOut], dict[str, Any]]:
     """Held-out predictions per head (at each fold's nested epoch count) and the selection record."""
     activations = {view: data.activations(view) for view in config.views}
-    centre = data.embeddings("centre")
+    centre = start_embedding(data, config, activations)
+    scored = config.views[0]  # the centre view, at the size this tail reads
     curves: dict[str, list[dict[str, float]]] = {}
     probs_by_epoch: dict[str, list[dict[str, NDArray[np.float32]]]] = {}
     folds: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}  # source → (test, train)
@@ -62,7 +63,7 @@ def tail_leave_one_source_out(
         def evaluate(
             model: TunedHeads, epoch: int, test: NDArray[np.int64] = test, source: str = source
         ) -> dict[str, Any]:
-            probs = predict_tail(model, activations["centre"][test])
+            probs = predict_tail(model, activations[scored][test])
             probs_by_epoch[source].append(probs)
             scores = {}
             for head in TAIL_HEADS:

@@ -23,7 +23,7 @@ from sorter_app.core.embedder import Embedder
 from sorter_app.core.images import load_image
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import prediction_heads
-from sorter_app.core.preprocess import to_model_pixels
+from sorter_app.core.preprocess import normalise_batch, to_model_pixels
 from training import selection
 from training.cli import main
 from training.feature_cache import FeatureCache
@@ -382,34 +382,6 @@ def test_the_backbone_probe_embeds_as_the_cache_and_scores_as_select(cache: Path
         load_embedding(tmp_path / "lite0.npz", data)
 
 
-def test_the_enlarged_tail_tool_stores_the_trunk_activations_of_the_enlarged_crop(
-    cache: Path, tmp_path: Path
-) -> None:
-    """tools/enlarged_tail trains the tail on what a graph enlarging the app's crop would feed it:
-    at the app's own size its activations are the cache's; enlarged, the untouched tail on them
-    gives (`backbone_probe pool` of them) `embed --from-size 224`'s; rows from another cache are refused."""
-    from tools.backbone_probe import embed, pool
-    from tools.enlarged_tail import read_activations, write_activations
-    from training.errors import TrainingError
-
-    data = load_selection_data([cache])
-    photos = data.labelled_photos
-    write_activations(data, 224, tmp_path / "same")
-    same = read_activations(tmp_path / "same", data)
-    cached = data.activations("centre").astype(np.float32)
-    assert np.max(np.abs(same["centre"][photos].astype(np.float32) - cached[photos])) < 2e-2
-    write_activations(data, 256, tmp_path / "up")
-    up = read_activations(tmp_path / "up", data)
-    assert up["centre"].shape == (len(data), 192, 8, 8) and not up["centre"][~photos].any()
-    enlarged = embed(data, "lite0", 256, from_size=224)
-    assert np.max(np.abs(pool(data, "mean", up["centre"])[photos] - enlarged[photos])) < 1e-3
-    mirrored = pool(data, "mean", up["flip"])[photos]
-    assert np.max(np.abs(mirrored - enlarged[photos])) > 1e-2
-    data.content_hash = data.content_hash[::-1].copy()
-    with pytest.raises(TrainingError, match="another cache"):
-        read_activations(tmp_path / "up", data)
-
-
 def test_the_backbone_probe_pools_the_cached_activations_as_the_network_does(cache: Path) -> None:
     """`pool`'s mean is the cache's embedding (the frozen tail run on the cached activation), so
     its other poolings are of the very map the installed model pools."""
@@ -434,3 +406,82 @@ def test_the_backbone_probe_pools_the_cached_activations_as_the_network_does(cac
     assert np.max(np.abs(shapes["max"][photos] - mean[photos])) > 1e-2
     with pytest.raises(TrainingError, match="unknown pooling"):
         pool(data, "median")
+
+
+def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_trunk(
+    cache: Path, manifest: Path, tmp_path: Path
+) -> None:
+    """features --enlarge → select --tail-enlarge → fit --room-recipe → export-heads: room comes
+    from a tail on the app's crop enlarged inside the graph, scene from the 224 tail, the embedding
+    stays bit for bit, the enlarged pass reuses the installed trunk's weights, and what the app
+    gets for room is that tail on the enlarged crop."""
+    import shutil
+
+    import torch
+
+    from tools.backbone_probe import embed
+    from training.enlarged_views import EnlargedTrunk
+    from training.export_embedder import LITE0_PREPROCESS
+    from training.pretrained import load_lite0
+    from training.tail_finetune import frozen_tail_embedding, tuned_heads_from, tuned_tails
+    from training.trunk import Trunk
+
+    enlarged_cache = tmp_path / "cache"
+    shutil.copytree(cache, enlarged_cache)  # resumed, then given its enlarged views
+    assert (
+        main(["features", "--manifest", str(manifest), "--out", str(enlarged_cache), "--enlarge", "256"]) == 0
+    )
+    same = ["features", "--manifest", str(manifest), "--out", str(enlarged_cache), "--enlarge", "224"]
+    assert main(same) == 0
+    data = load_selection_data([enlarged_cache])
+    photos = np.flatnonzero(data.labelled_photos)
+    at_224 = data.activations("up224_centre")[photos].astype(np.float32)  # the app's size: no change
+    assert np.max(np.abs(at_224 - data.activations("centre")[photos].astype(np.float32))) < 2e-2
+    up = data.activations("up256_centre")
+    assert up.shape == (len(data), 192, 8, 8)
+    probe = embed(data, "lite0", 256, from_size=224)  # what MODELS.md's enlarged figures were made from
+    assert np.max(np.abs(frozen_tail_embedding(up, photos)[photos] - probe[photos])) < 1e-3
+    mirrored = frozen_tail_embedding(data.activations("up256_flip"), photos)[photos]
+    assert np.max(np.abs(mirrored - probe[photos])) > 1e-2
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "MODELS.md").write_text("# Bundled models\n")
+    sel, lr_run, tuned_run = tmp_path / "sel", tmp_path / "lr", tmp_path / "tuned"
+    cached = ["--cache", str(enlarged_cache)]
+    assert main(["select", *cached, "--out", str(sel), "--recipes", "lr"]) == 0
+    assert main(["fit", "--selection", str(sel), *cached, "--out", str(lr_run)]) == 0
+    assert main(["export-heads", "--run", str(lr_run), "--install", "--models-dir", str(models)]) == 0
+    pixels = np.stack(
+        [np.asarray(Image.new("RGB", (224, 224), (40 * i, 90, 160)), np.uint8) for i in range(3)]
+    )
+    before = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
+    sel_tails = tmp_path / "sel_tails"
+    tails = ["--tail", "--tail-enlarge", "256", "--tail-epochs", "1", "--tail-samples", "32"]
+    assert main(["select", *cached, "--out", str(sel_tails), "--recipes", "none", *tails]) == 0
+    record = json.loads((sel_tails / "selection.json").read_text())
+    assert set(record["recipes"]) == {"tail", "tail_up256"}
+    fit = ["fit", "--selection", str(sel), "--selection", str(sel_tails), *cached, "--recipe", "tail"]
+    assert main([*fit, "--room-recipe", "tail_up256", "--out", str(tuned_run)]) == 0
+    with np.load(tuned_run / HEADS_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    assert tuned_tails(arrays) == {"": (("scene",), 0), "up256/": (("room",), 256)}
+    assert main(["export-heads", "--run", str(tuned_run), "--install", "--models-dir", str(models)]) == 0
+
+    spec = load_spec(models / "image-sorter.json")
+    assert json.loads((tuned_run / FIT_FILE).read_text())["room_recipe"] == "tail_up256"
+    graph = onnx.load(str(models / spec.onnx_file)).graph
+    made_by = {out: node.name for node in graph.node for out in node.output}
+    assert made_by["scene"].startswith("tuned/") and not made_by["scene"].startswith("tuned/up256/")
+    assert made_by["room"].startswith("tuned/up256/") and not made_by["kind"].startswith("tuned/")
+    assert [n.op_type for n in graph.node if n.name.startswith("up256/")].count("Resize") == 1
+    own_weights = sum(np.prod(i.dims) for i in graph.initializer if i.name.startswith("up256/"))
+    assert own_weights < 100  # the Resize's sizes: the enlarged pass reads the trunk's own weights
+
+    after = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
+    assert np.array_equal(after["embedding"], before["embedding"])
+    x = torch.from_numpy(normalise_batch(pixels, LITE0_PREPROCESS))
+    with torch.inference_mode():
+        activation = EnlargedTrunk(Trunk(load_lite0()), 256)(x)
+        logits = tuned_heads_from(arrays, "up256/")(activation)["room"]
+    assert np.max(np.abs(after["room"] - torch.softmax(logits, 1).numpy())) < 1e-4
