@@ -163,6 +163,7 @@ def decode_with_pillow(
             img.draft("RGB", (min_side, min_side))
     except Exception as exc:
         raise ImageError(f"unreadable image header: {describe(exc)}") from None
+    check_header_size(stored_width, stored_height)
     check_decoded_size(img.size, (stored_width, stored_height))
     check_claimed_size(fmt, stored_width, stored_height, nbytes)
     try:
@@ -201,10 +202,18 @@ def finish_decoded(img: Image.Image, orientation: int, min_side: int | None) -> 
         raise ImageError(f"cannot convert image ({img.mode}): {describe(exc)}") from None
 
 
+def check_header_size(width: int, height: int) -> None:
+    """Refuse a size no header can mean: zero, negative, or a negative one that the decoder read as
+    unsigned (a BMP width of −4 comes back from Pillow as 4294967292), which would otherwise be
+    reported as a decompression bomb."""
+    if not (0 < width < 2**31 and 0 < height < 2**31):
+        shown = [v - 2**32 if 2**31 <= v < 2**32 else v for v in (width, height)]
+        raise ImageError(f"corrupt image header: size {shown[0]}×{shown[1]}")
+
+
 def check_claimed_size(fmt: str, width: int, height: int, nbytes: int) -> None:
     """Refuse, from the header alone, a size the data cannot hold or we cannot afford."""
-    if width <= 0 or height <= 0:
-        raise ImageError(f"corrupt image header: size {width}×{height}")
+    check_header_size(width, height)
     per_byte = _MAX_PIXELS_PER_BYTE.get(fmt)
     if per_byte is not None and width * height > nbytes * per_byte:
         raise ImageError(

@@ -219,3 +219,23 @@ def test_a_ppm_whose_header_token_is_too_long_gets_a_reason_without_python_bytes
         load_image_file(path)
     reason = str(caught.value)
     assert "b'" not in reason and 'b"' not in reason and len(reason) <= 200, reason
+
+
+@pytest.mark.parametrize(("offset", "size"), [(18, "-4×4"), (22, "4×-4 is top-down")])
+def test_a_bmp_with_a_negative_width_is_called_corrupt_not_a_decompression_bomb(
+    tmp_path: Path, offset: int, size: str
+) -> None:
+    """Pillow reads a BMP's negative width as unsigned (4294967292); a negative height is a valid
+    top-down BMP and still decodes."""
+    from PIL import Image
+
+    path = tmp_path / "a.bmp"
+    Image.new("RGB", (4, 4), "red").save(path, "BMP")
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 4] = struct.pack("<i", -4)
+    path.write_bytes(bytes(data))
+    if offset == 22:
+        assert load_image_file(path).image.size == (4, 4)
+        return
+    with pytest.raises(ImageError, match=r"^corrupt image header: size -4×4$"):
+        load_image_file(path)
