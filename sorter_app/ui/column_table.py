@@ -1,8 +1,10 @@
-"""A table model whose columns are a tuple of titles: the column count and header said once."""
+"""A table model whose columns are a tuple of titles: the column count and header said once; and
+the list-of-rows view the window's tables share."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -19,3 +21,16 @@ class ColumnTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
         return super().headerData(section, orientation, role)
+
+
+def rows_table(model: QAbstractItemModel, selection: QAbstractItemView.SelectionMode) -> QTableView:
+    """A table of whole rows (one per file or label): rows selected whole, no row numbers; the column
+    titles are not made bold over a selected row, which would make them wider than the columns were
+    sized for."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(selection)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setHighlightSections(False)
+    return table

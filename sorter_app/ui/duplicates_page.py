@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +32,7 @@ from ..core.kinds import AnalysisKind, MoveMode
 from ..core.library import Library
 from ..session import Changes, Job, Session
 from ..session.wording import ANALYSIS, MOVES, format_size
-from .column_table import ColumnTableModel
+from .column_table import ColumnTableModel, rows_table
 from .compare_view import ComparePane
 from .groups_page import GroupsPage
 from .icons import icon
@@ -111,17 +110,12 @@ class DuplicatesPage(GroupsPage):
     def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__(session, DUPLICATES, thumbnails, actions=(MoveMode.TRASH, MoveMode.MOVE))
         self.candidates = CandidateModel(thumbnails, self)
-        self.table = QTableView()
-        self.table.setModel(self.candidates)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table = rows_table(self.candidates, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setIconSize(QSize(56, 56))
         self.table.verticalHeader().setDefaultSectionSize(62)
-        self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)  # bold titles over a selected row are wider than sized for
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(0, 64)

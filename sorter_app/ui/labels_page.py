@@ -16,12 +16,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from ..session import Changes, Session
+from .column_table import rows_table
 from .icons import icon
 from .label_table import LabelTableModel
 
@@ -87,12 +87,7 @@ class LabelsPage(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.table_model = LabelTableModel(session, self)
-        self.table = QTableView()
-        self.table.setModel(self.table_model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setHighlightSections(False)  # bold titles are wider than sized for
+        self.table = rows_table(self.table_model, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setAlternatingRowColors(True)

@@ -21,14 +21,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.plan import MovePlan
 from ..session.wording import format_size, plural
-from .column_table import ColumnTableModel
+from .column_table import ColumnTableModel, rows_table
 
 # Translucent amber reads as "look here" on light and dark themes alike.
 RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
@@ -161,14 +160,10 @@ class PlanPreviewDialog(QDialog):
         self.roots.setWordWrap(True)
 
         self.model = PlanTableModel(plan, self, kept)
-        self.table = QTableView()
-        self.table.setModel(self.model)
+        self.table = rows_table(self.model, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file names in sight
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)  # bold titles over a selected row are wider than sized for
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(2, 240)
