@@ -3,6 +3,8 @@
     .venv/bin/python -m benchmarks.bench_index                 # everything
     .venv/bin/python -m benchmarks.bench_index --only query    # one part: rooms, 12mp, isolation,
                                                                # reopen, query
+    .venv/bin/python -m benchmarks.bench_index --only 12mp --n12mp 300 --rounds 2 \
+        --model OLD/image-sorter.json --model resources/models/image-sorter.json   # two models, interleaved
 
 Each throughput figure is paired with a naive baseline run in the same process on the same files
 (full decode, one image per model call, no catalog, no cache), so the ratio says what the pipeline
@@ -17,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,18 +230,31 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["rooms", "12mp", "isolation", "reopen", "query"], action="append")
     parser.add_argument("--n12mp", type=int, default=100, help="how many 12-MP JPEGs to generate")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        help="a model's sidecar (default: the bundled one); several are run in turn, for a comparison "
+        "on the same files under the same load",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run the parts this many times")
     args = parser.parse_args()
-    sidecar = bundled_model_sidecar()
+    for _ in range(args.rounds):
+        for sidecar in args.model or [bundled_model_sidecar()]:
+            for name, result in _run_parts(sidecar, args.only, args.n12mp):
+                print(json.dumps({name: result, "model": load_spec(sidecar).model_id}), flush=True)
+
+
+def _run_parts(sidecar: Path, only: list[str] | None, n12mp: int) -> Iterator[tuple[str, dict[str, Any]]]:
     parts: dict[str, Callable[[], dict[str, Any]]] = {
         "rooms": lambda: bench_rooms(sidecar),
-        "12mp": lambda: bench_12mp(sidecar, args.n12mp),
-        "isolation": lambda: bench_isolation(sidecar, args.n12mp),
+        "12mp": lambda: bench_12mp(sidecar, n12mp),
+        "isolation": lambda: bench_isolation(sidecar, n12mp),
         "reopen": lambda: bench_reopen(sidecar),
         "query": bench_query,
     }
-    for name in args.only or list(parts):
-        result = parts[name]()
-        print(json.dumps({name: result}), flush=True)
+    for name in only or list(parts):
+        yield name, parts[name]()
 
 
 if __name__ == "__main__":

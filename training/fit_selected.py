@@ -77,6 +77,8 @@ def fit_selected(
     record = merged_selection(selections)
     data = load_selection_data(caches)
     recipes = {"kind": kind_recipe, "scene": recipe, "room": room_recipe or recipe}
+    if kind_recipe in record.get("tails", {}):
+        raise TrainingError(f"{kind_recipe} answers scene and room only; kind needs an embedding recipe")
     held = {}
     for head, name in recipes.items():
         found = merged_heldout(selections, data, name)
