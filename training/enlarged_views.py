@@ -50,12 +50,6 @@ def enlarged_view(view: str, size: int) -> str:
     return f"up{size}_{view}"
 
 
-def enlarged_size(view: str) -> int:
-    """The size an enlarged view's name says (0 for a view at the app's size)."""
-    head, _, rest = view.partition("_")
-    return int(head[2:]) if head.startswith("up") and head[2:].isdigit() and rest else 0
-
-
 def enlarge(image: torch.Tensor, size: int) -> torch.Tensor:
     """[B, 3, 224, 224] → [B, 3, size, size], bilinear (half-pixel centres: what ONNX's Resize does
     with `linear` and `half_pixel`, so the exported graph computes the same)."""
@@ -144,12 +138,14 @@ def add_enlarged_views(
     atomic_write_text(folder / CACHE_FILE, json.dumps(meta, indent=1) + "\n")
 
 
-def _centre_view(item: Item, expected_hash: str) -> NDArray[np.uint8] | None:
+def _centre_view(item: Item, expected_hash: str) -> NDArray[np.uint8]:
+    """The centre view of a row the cache decoded: one that no longer decodes, or decodes to other
+    bytes, would leave the row's enlarged views zero (or another image's) beside its 224 ones."""
     digest, error, stack = decode_views(item, ("centre",))
-    if error or stack is None:
-        return None
     if digest != expected_hash:
         raise TrainingError(f"{item.path} changed since the cache was built")
+    if error or stack is None:
+        raise TrainingError(f"{item.path} decoded when the cache was built, and now does not: {error}")
     centre: NDArray[np.uint8] = stack[0]
     return centre
 
@@ -157,11 +153,11 @@ def _centre_view(item: Item, expected_hash: str) -> NDArray[np.uint8] | None:
 def _encode(
     session: ort.InferenceSession,
     rows: list[int],
-    pixels: list[NDArray[np.uint8] | None],
+    pixels: list[NDArray[np.uint8]],
     arrays: dict[str, Any],
     names: list[str],
 ) -> None:
-    jobs = [(r, p) for r, p in zip(rows, pixels, strict=True) if p is not None]
+    jobs = list(zip(rows, pixels, strict=True))
     for b in range(0, len(jobs), BATCH):
         part = jobs[b : b + BATCH]
         centre = np.stack([p for _, p in part])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -232,13 +231,12 @@ def _tuned_branch(
     return _grafted(exported, {"activation": activation, **{n: n for n in module.names}}, f"tuned/{prefix}")
 
 
-TRUNK_STRIDE = 32  # the trunk halves the image five times (same padding): 224 → 7, 288 → 9
-
-
 def _activation_side(size: int) -> tuple[int, int]:
-    """The trunk activation's height and width for a `size` px input (7 × 7 at 224, 9 × 9 at 288)."""
-    side = math.ceil(size / TRUNK_STRIDE)
-    return side, side
+    """The trunk activation's height and width for a `size` px input (7 × 7 at 224, 9 × 9 at 288),
+    from the trunk itself: its padding is fixed for 224 px, so no formula holds for every size."""
+    with torch.inference_mode():
+        shape = Trunk(load_lite0(), CUT_BLOCK)(torch.zeros(1, 3, size, size)).shape
+    return int(shape[2]), int(shape[3])
 
 
 def _grafted(exported: onnx.GraphProto, rename: dict[str, str], prefix: str) -> onnx.GraphProto:

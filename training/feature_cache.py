@@ -126,7 +126,13 @@ class FeatureCache:
                 f"{self.folder}: the views enlarged to {unfinished[0]} are not finished "
                 f"(re-run `sorter-train features … --enlarge {unfinished[0]}`)"
             )
-        array: NDArray[np.float16] = np.load(self.folder / f"act_{view}.npy", mmap_mode="r")
+        path = self.folder / f"act_{view}.npy"
+        if not path.is_file():
+            raise TrainingError(
+                f"{self.folder} has no activations of the view {view!r} (enlarged views come from "
+                "`sorter-train features … --enlarge SIZE`)"
+            )
+        array: NDArray[np.float16] = np.load(path, mmap_mode="r")
         return array
 
 

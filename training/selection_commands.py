@@ -183,7 +183,11 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
         )
         record_command(args.run, words)
     elif args.command == "select":
+        from .errors import TrainingError
         from .selection_run import run_selection
+
+        if args.recipes == "none" and not _tail_configs(args):
+            raise TrainingError("--recipes none scores the tails only: add --tail or --tail-enlarge")
 
         run_selection(
             args.cache,

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from .efficientnet_lite import HEAD_CHANNELS
+from .enlarged_views import ENLARGED_VIEWS, enlarged_view
 from .linear import fit_logistic
 from .pretrained import load_lite0
 from .selection import source_balanced_weights
@@ -55,7 +56,7 @@ class TailConfig:
     def enlarged(cls, size: int, **kwargs: Any) -> TailConfig:
         """The recipe on the centre and mirror views enlarged to `size` inside the network (the
         only views `features --enlarge` stores)."""
-        return cls(views=tuple(f"up{size}_{v}" for v in ("centre", "flip")), enlarge=size, **kwargs)
+        return cls(views=tuple(enlarged_view(v, size) for v in ENLARGED_VIEWS), enlarge=size, **kwargs)
 
     @property
     def recipe(self) -> str:

@@ -485,3 +485,30 @@ def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_tru
         activation = EnlargedTrunk(Trunk(load_lite0()), 256)(x)
         logits = tuned_heads_from(arrays, "up256/")(activation)["room"]
     assert np.max(np.abs(after["room"] - torch.softmax(logits, 1).numpy())) < 1e-4
+
+
+def test_enlarging_refuses_what_would_leave_a_usable_row_without_its_views(
+    cache: Path, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that decoded when the cache was built and no longer does would leave zeros beside
+    its 224 views, to be trained and scored on: refused, as are enlarged views never made and
+    `select --recipes none` with no tail to score."""
+    import dataclasses
+    import shutil
+
+    from training.curate.inputs import read_manifest
+    from training.enlarged_views import add_enlarged_views
+    from training.errors import TrainingError
+
+    copied = tmp_path / "cache"
+    shutil.copytree(cache, copied)
+    data = load_selection_data([copied])
+    with pytest.raises(TrainingError, match="--enlarge"):
+        data.activations("up256_centre")
+    items = read_manifest(manifest)
+    items[3] = dataclasses.replace(items[3], file=tmp_path / "gone.png")
+    with pytest.raises(TrainingError, match="changed since the cache was built"):
+        add_enlarged_views(copied, items, 256, log=lambda _: None)
+    capsys.readouterr()
+    assert main(["select", "--cache", str(copied), "--out", str(tmp_path / "sel"), "--recipes", "none"]) == 1
+    assert "scores the tails only" in capsys.readouterr().err
