@@ -82,24 +82,30 @@ def bench_rooms(sidecar: Path) -> dict[str, Any]:
     return {"folder": str(folder), **compare(folder, files, sidecar)}
 
 
-def make_12mp_jpegs(n: int) -> Path:
-    """12-MP camera-like JPEGs made from real photos (upscaled, with sensor-like noise), cached."""
-    folder = OUT / "jpeg-12mp"
+PHOTOS_12MP = "indoor_outdoor_alek"  # its first photos by name, all of them outdoor
+
+
+def make_12mp_jpegs(n: int, source: str = PHOTOS_12MP) -> Path:
+    """12-MP camera-like JPEGs made from real photos (upscaled, with sensor-like noise), cached:
+    the first `n` of `source` by name, or for another source than the historical one, `n` spread
+    over all of it (house_rooms: a folder of rooms, where the room pass runs for every photo)."""
+    folder = OUT / ("jpeg-12mp" if source == PHOTOS_12MP else f"jpeg-12mp-{source}")
     folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted((DATASETS / "indoor_outdoor_alek").rglob("*.jpg"))[:n]
+    found = sorted((DATASETS / source).rglob("*.jpg"))
+    photos = found[:n] if source == PHOTOS_12MP else found[:: max(1, len(found) // n)][:n]
     rng = np.random.default_rng(0)
-    for i, source in enumerate(sources):
+    for i, photo in enumerate(photos):
         target = folder / f"photo{i:03d}.jpg"
         if target.exists():
             continue
-        big = Image.open(source).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        big = Image.open(photo).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
         noisy = np.asarray(big, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
         Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(target, "JPEG", quality=92)
     return folder
 
 
-def bench_12mp(sidecar: Path, n: int) -> dict[str, Any]:
-    folder = make_12mp_jpegs(n)
+def bench_12mp(sidecar: Path, n: int, source: str = PHOTOS_12MP) -> dict[str, Any]:
+    folder = make_12mp_jpegs(n, source)
     files = sorted(folder.glob("*.jpg"))
     mean_mb = sum(p.stat().st_size for p in files) / len(files) / 1e6
     return {"files": len(files), "mean_file_mb": round(mean_mb, 2), **compare(folder, files, sidecar)}
@@ -238,17 +244,25 @@ def main() -> None:
         "on the same files under the same load",
     )
     parser.add_argument("--rounds", type=int, default=1, help="run the parts this many times")
+    parser.add_argument(
+        "--12mp-from",
+        dest="photos",
+        default=PHOTOS_12MP,
+        help="the photo source the 12-MP JPEGs are made from (default: %(default)s, outdoor photos)",
+    )
     args = parser.parse_args()
     for _ in range(args.rounds):
         for sidecar in args.model or [bundled_model_sidecar()]:
-            for name, result in _run_parts(sidecar, args.only, args.n12mp):
+            for name, result in _run_parts(sidecar, args.only, args.n12mp, args.photos):
                 print(json.dumps({name: result, "model": load_spec(sidecar).model_id}), flush=True)
 
 
-def _run_parts(sidecar: Path, only: list[str] | None, n12mp: int) -> Iterator[tuple[str, dict[str, Any]]]:
+def _run_parts(
+    sidecar: Path, only: list[str] | None, n12mp: int, photos: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
     parts: dict[str, Callable[[], dict[str, Any]]] = {
         "rooms": lambda: bench_rooms(sidecar),
-        "12mp": lambda: bench_12mp(sidecar, n12mp),
+        "12mp": lambda: bench_12mp(sidecar, n12mp, photos),
         "isolation": lambda: bench_isolation(sidecar, n12mp),
         "reopen": lambda: bench_reopen(sidecar),
         "query": bench_query,

@@ -44,12 +44,13 @@ from .export_embedder import (
 from .export_model import embedder_identity
 from .fit_selected import FIT_FILE, HEADS_FILE
 from .heads_graph import add_heads_graph
+from .labels import SCENES
 from .onnx_export import export_onnx, onnx_session
 from .pretrained import load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import recipe_of, update_selection_md
-from .tail_finetune import linear_layer, tuned_heads_from, tuned_tails
+from .tail_finetune import answers_indoors_only, linear_layer, tuned_heads_from, tuned_tails
 from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, Tail, Trunk, unit_length
 
 OUTPUT_NAMES = ("embedding", *HEADS)
@@ -69,6 +70,7 @@ class TunedBranch(nn.Module):
         self.tail, self.heads = tuned.tail, tuned.heads
         self.names = tuple(self.heads.keys())
         self.enlarge = tuned_tails(arrays)[prefix][1]  # 0: reads the trunk's activation of the input
+        self.indoors_only = answers_indoors_only(arrays, prefix)
 
     def forward(self, activation: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = unit_length(self.tail(activation))
@@ -83,7 +85,8 @@ class HeadsModel(nn.Module):
         net = load_lite0()
         branches = [TunedBranch(arrays, prefix) for prefix in sorted(tuned_tails(arrays))]
         self.branches = nn.ModuleList(branches)
-        self.answers = [(branch.names, branch.enlarge) for branch in branches]  # plain values, for forward
+        # Plain values for forward; a branch for indoor photos only overrides an earlier one's answers.
+        self.answers = [(branch.names, branch.enlarge, branch.indoors_only) for branch in branches]
         self.tail_heads = tuple(h for branch in branches for h in branch.names)
         linear = [h for h in HEADS if h not in self.tail_heads]  # the tails' heads are the branches'
         self.heads = nn.ModuleDict(
@@ -102,11 +105,22 @@ class HeadsModel(nn.Module):
         else:
             activation = self.trunk(image)
             embedding = unit_length(self.frozen_tail(activation))
-            for branch, (names, size) in zip(self.branches, self.answers, strict=True):
-                seen = activation if not size else self.trunk(enlarge(image, size))
-                tuned.update(zip(names, branch(seen), strict=True))
+            for branch, (names, size, indoors_only) in zip(self.branches, self.answers, strict=True):
+                rows = indoor_rows(tuned["scene"]) if indoors_only else torch.arange(image.shape[0])
+                seen = activation[rows] if not size else self.trunk(enlarge(image[rows], size))
+                for name, answer in zip(names, branch(seen), strict=True):
+                    tuned[name] = tuned[name].index_copy(0, rows, answer) if indoors_only else answer
         probs = [tuned[h] if h in tuned else F.softmax(self.heads[h](embedding), dim=-1) for h in HEADS]
         return (embedding, *probs)
+
+
+INDOOR_GATE = 0.5
+
+
+def indoor_rows(scene: torch.Tensor) -> torch.Tensor:
+    """The rows whose scene is more likely indoor than not: every photo a room can be shown for
+    (the app shows one only above the scene's higher threshold), as the graph's gate picks them."""
+    return torch.nonzero(scene[:, SCENES.index("indoor")] >= INDOOR_GATE).flatten()
 
 
 def sidecar_outputs(thresholds: dict[str, float]) -> dict[str, Any]:
@@ -162,22 +176,54 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     initialisers = [i for i in graph.initializer if i.name in needed]
     outputs = [o for o in graph.output if o.name == embedding_output]
     nodes = list(reversed(kept))
-    branch_outputs = {}
+    answered: dict[str, str] = {}  # head → the tensor that answers it so far
     opset = model.opset_import[0].version
-    for prefix, (_, size) in sorted(tuned_tails(arrays).items()):
-        activation = trunk_activation(model, nodes)
+    image = graph.input[0].name
+    tails = sorted(tuned_tails(arrays).items())
+    for i, (prefix, (heads, size)) in enumerate(tails):
+        activation, gate = trunk_activation(model, nodes), None
+        if answers_indoors_only(arrays, prefix):
+            if not size or "scene" not in answered or not set(heads) <= set(answered):
+                raise TrainingError(
+                    "a tail for indoor photos only reads enlarged views, after a tail that answers "
+                    "the scene and, for the other photos, its heads"
+                )
+            gate = _indoor_gate(image, answered["scene"], prefix)
+            nodes += gate.node
+            initialisers += gate.initializer
         if size:
-            enlarged = _enlarged_trunk(nodes, graph.input[0].name, activation, size, opset=opset)
+            source = gate.output[0].name if gate else image
+            enlarged = _enlarged_trunk(nodes, image, source, activation, size, opset=opset)
             nodes += enlarged.node
             initialisers += enlarged.initializer
             activation = enlarged.output[0].name
-        branch = _tuned_branch(arrays, prefix, activation, opset=opset)
+        # A head that a later branch answers for indoor photos, or that this branch answers for
+        # them only (and scatters into the earlier answer), gets an inner name; the last answer to
+        # a head is the graph's output of that name.
+        later = {h for p, (hs, _) in tails[i + 1 :] if answers_indoors_only(arrays, p) for h in hs}
+        inner = {h: f"tuned/{prefix}{h}/out" for h in heads if gate or h in later}
+        branch = _tuned_branch(arrays, prefix, activation, opset=opset, outputs=inner)
         initialisers += branch.initializer
         nodes += branch.node
-        branch_outputs.update({o.name: o for o in branch.output})
+        for head in heads:
+            name = inner.get(head, head)
+            if gate:
+                merged = head if head not in later else f"tuned/{prefix}{head}/merged"
+                indices = gate.output[1].name
+                nodes.append(
+                    helper.make_node(
+                        "ScatterND",
+                        [answered[head], indices, name],
+                        [merged],
+                        name=f"tuned/{prefix}scatter/{head}",
+                    )
+                )
+                name = merged
+            answered[head] = name
     for head in HEADS:
-        if head in branch_outputs:
-            outputs.append(branch_outputs[head])
+        if head in answered:
+            classes = len(HEAD_LABELS[head])
+            outputs.append(helper.make_tensor_value_info(head, TensorProto.FLOAT, ["batch", classes]))
             continue
         append_linear_head(
             (initialisers, nodes, outputs),
@@ -212,11 +258,16 @@ def trunk_activation(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]) ->
 
 
 def _tuned_branch(
-    arrays: dict[str, NDArray[Any]], prefix: str, activation: str, *, opset: int
+    arrays: dict[str, NDArray[Any]],
+    prefix: str,
+    activation: str,
+    *,
+    opset: int,
+    outputs: dict[str, str] | None = None,
 ) -> onnx.GraphProto:
     """The fine-tuned tail saved under `prefix` and its heads as graph parts reading `activation`:
     every name of its own prefixed with `tuned/` (`tuned/up288/` for a tail on enlarged views), so
-    none can clash with the installed graph's; outputs named by head."""
+    none can clash with the installed graph's; outputs named by head, or as `outputs` says."""
     module = TunedBranch(arrays, prefix)
     size = module.enlarge or APP_SIZE
     exported = onnx.load_from_string(
@@ -228,7 +279,8 @@ def _tuned_branch(
             opset=opset,
         )
     ).graph
-    return _grafted(exported, {"activation": activation, **{n: n for n in module.names}}, f"tuned/{prefix}")
+    named = {n: (outputs or {}).get(n, n) for n in module.names}
+    return _grafted(exported, {"activation": activation, **named}, f"tuned/{prefix}")
 
 
 def _activation_side(size: int) -> tuple[int, int]:
@@ -256,14 +308,43 @@ def _grafted(exported: onnx.GraphProto, rename: dict[str, str], prefix: str) -> 
     return exported
 
 
+def _indoor_gate(image: str, scene: str, prefix: str) -> onnx.GraphProto:
+    """Graph parts picking the rows whose `scene` probabilities are more likely indoor than not (as
+    `indoor_rows` does): outputs the input's images of those rows, [K, 3, 224, 224], and their
+    indices as ScatterND wants them, [K, 1]. ONNX Runtime runs the branch after it on K = 0 rows
+    too (an all-outdoor batch)."""
+    name = f"{prefix}gate/"
+    constants: dict[str, NDArray[Any]] = {
+        "indoor": np.array(SCENES.index("indoor"), np.int64),
+        "half": np.array(INDOOR_GATE, np.float32),
+        "flat": np.array([-1], np.int64),
+        "column": np.array([1], np.int64),
+    }
+    nodes = [
+        helper.make_node("Gather", [scene, f"{name}indoor"], [f"{name}p"], axis=1),
+        helper.make_node("GreaterOrEqual", [f"{name}p", f"{name}half"], [f"{name}mask"]),
+        helper.make_node("NonZero", [f"{name}mask"], [f"{name}nonzero"]),
+        helper.make_node("Reshape", [f"{name}nonzero", f"{name}flat"], [f"{name}rows"]),
+        helper.make_node("Gather", [image, f"{name}rows"], [f"{name}images"], axis=0),
+        helper.make_node("Unsqueeze", [f"{name}rows", f"{name}column"], [f"{name}indices"]),
+    ]
+    for node in nodes:
+        node.name = node.output[0]
+    weights = [numpy_helper.from_array(v, f"{name}{k}") for k, v in constants.items()]
+    outputs = [
+        helper.make_tensor_value_info(f"{name}{n}", TensorProto.FLOAT, None) for n in ("images", "indices")
+    ]
+    return helper.make_graph(nodes, "gate", [], outputs, weights)
+
+
 def _enlarged_trunk(
-    nodes: Sequence[onnx.NodeProto], image: str, activation: str, size: int, *, opset: int
+    nodes: Sequence[onnx.NodeProto], image: str, source: str, activation: str, size: int, *, opset: int
 ) -> onnx.GraphProto:
-    """Graph parts computing the trunk's activation of the input enlarged to `size` px: a Resize
-    (exported from `enlarge`, so it is torch's bilinear), then a copy of the installed graph's own
-    trunk nodes reading it. The copies read the same weights by name, so the model grows by a few
-    nodes, not by a second trunk's weights, and the trunk cannot differ between the two passes.
-    The output is `up<size>/<activation>`."""
+    """Graph parts computing the trunk's activation of `source` (the input `image`, or the rows of
+    it a gate picked) enlarged to `size` px: a Resize (exported from `enlarge`, so it is torch's
+    bilinear), then a copy of the installed graph's own trunk nodes reading it. The copies read the
+    same weights by name, so the model grows by a few nodes, not by a second trunk's weights, and
+    the trunk cannot differ between the two passes. The output is `up<size>/<activation>`."""
     resize = onnx.load_from_string(
         export_onnx(
             Enlarge(size),
@@ -274,7 +355,7 @@ def _enlarged_trunk(
         )
     ).graph
     prefix = f"up{size}/"
-    resized = _grafted(resize, {"image": image}, prefix)
+    resized = _grafted(resize, {"image": source}, prefix)
     made = {out: node for node in nodes for out in node.output}
     needed, trunk = [activation], {}
     while needed:

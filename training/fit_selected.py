@@ -130,7 +130,8 @@ def with_graphics(
     head is ever trained on): what the app would show for a graphic the kind head calls a photo."""
     graphic = data.labels["kind"] == HEAD_LABELS["kind"].index("graphic")
     out = dict(held)
-    tails = {head: (prefix, size) for prefix, (heads, size) in tuned_tails(arrays).items() for head in heads}
+    # What the app shows: the room of a tail that answers indoor photos only, where there is one.
+    tails = {head: (p, size) for p, (heads, size) in sorted(tuned_tails(arrays).items()) for head in heads}
     for head in ("scene", "room"):
         rows = np.flatnonzero(graphic & (data.labels[head] < 0))
         if head in tails:
@@ -167,12 +168,22 @@ def _fit_heads(
         log(f"fitting {head} ({name}) on {rows.size} images from {len(data.sources_with(head))} sources")
         model = embedding_recipe(name).fit_model(data, rows, head)
         arrays[f"{head}/weight"], arrays[f"{head}/bias"] = model.weight, model.bias
-    for name in sorted({n for n in recipes.values() if n in tails}):
-        answers = tuple(h for h in TAIL_HEADS if recipes[h] == name)
-        config = TailConfig.from_json({**tails[name]["config"], "epochs": int(tails[name]["epochs"])})
+    configs = {
+        name: TailConfig.from_json({**tails[name]["config"], "epochs": int(tails[name]["epochs"])})
+        for name in sorted({n for n in recipes.values() if n in tails})
+    }
+    # Rooms are shown only for what the scene head calls indoor: a room tail on enlarged views
+    # then runs only for those photos, and the scene's 224 tail keeps its room head for the rest.
+    gated = {
+        name
+        for name, config in configs.items()
+        if config.enlarge and recipes["room"] == name and not configs.get(recipes["scene"], config).enlarge
+    }
+    for name, config in configs.items():
+        answers = tuple(h for h in TAIL_HEADS if recipes[h] == name or (h == "room" and recipes[h] in gated))
         rows = np.flatnonzero(data.labelled_photos)
         activations = {view: data.activations(view) for view in config.views}
         log(f"fitting {name} for {' and '.join(answers)} ({config.epochs} epochs)")
         run = train_tail(data, rows, config, activations, start_embedding(data, config, activations), log=log)
-        arrays.update(tuned_arrays(run.states[-1], config.prefix, answers, config.enlarge))
+        arrays.update(tuned_arrays(run.states[-1], config.prefix, answers, config.enlarge, name in gated))
     return arrays

@@ -210,14 +210,21 @@ def train_tail(
 
 
 def tuned_arrays(
-    state: dict[str, torch.Tensor], prefix: str = "", heads: tuple[str, ...] = TAIL_HEADS, enlarge: int = 0
+    state: dict[str, torch.Tensor],
+    prefix: str = "",
+    heads: tuple[str, ...] = TAIL_HEADS,
+    enlarge: int = 0,
+    indoors_only: bool = False,
 ) -> dict[str, NDArray[Any]]:
     """A `TunedHeads` state as `fit` saves it: `<prefix>tail/<param>`, `<prefix><head>/weight|bias`
-    for the `heads` it answers, `<prefix>tail_heads`, and `<prefix>enlarge` for a tail on enlarged
-    views. What `tuned_heads_from` and `tuned_tails` read back."""
+    for the `heads` it answers, `<prefix>tail_heads`, `<prefix>enlarge` for a tail on enlarged
+    views, and `<prefix>indoors_only` for one that answers only the photos the scene head calls
+    indoor (an earlier tail answering the rest). What `tuned_heads_from` and `tuned_tails` read back."""
     arrays: dict[str, NDArray[Any]] = {f"{prefix}tail_heads": np.array(heads)}
     if enlarge:
         arrays[f"{prefix}enlarge"] = np.array(enlarge)
+    if indoors_only:
+        arrays[f"{prefix}indoors_only"] = np.array(True)
     for key, value in state.items():
         if key.startswith("heads."):
             head, what = key.removeprefix("heads.").split(".")
@@ -239,6 +246,11 @@ def tuned_tails(arrays: dict[str, Any]) -> dict[str, tuple[tuple[str, ...], int]
         for key, value in arrays.items()
         if key.endswith("tail_heads")
     }
+
+
+def answers_indoors_only(arrays: dict[str, Any], prefix: str) -> bool:
+    """Whether the tail saved under `prefix` answers only the photos the scene head calls indoor."""
+    return bool(arrays.get(f"{prefix}indoors_only", False))
 
 
 def tuned_heads_from(arrays: dict[str, Any], prefix: str = "") -> TunedHeads:

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sorter_app.core.embedder import Embedder
-from sorter_app.core.images import load_image
+from sorter_app.core.images import load_image, load_image_file
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import prediction_heads
 from sorter_app.core.preprocess import normalise_batch, to_model_pixels
@@ -465,7 +465,8 @@ def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_tru
     assert main([*fit, "--room-recipe", "tail_up256", "--out", str(tuned_run)]) == 0
     with np.load(tuned_run / HEADS_FILE) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    assert tuned_tails(arrays) == {"": (("scene",), 0), "up256/": (("room",), 256)}
+    # The 224 tail keeps its room head for the photos the scene head does not call indoor.
+    assert tuned_tails(arrays) == {"": (("scene", "room"), 0), "up256/": (("room",), 256)}
     assert main(["export-heads", "--run", str(tuned_run), "--install", "--models-dir", str(models)]) == 0
 
     spec = load_spec(models / "image-sorter.json")
@@ -480,11 +481,23 @@ def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_tru
 
     after = Embedder.from_sidecar(models / "image-sorter.json").run(pixels)
     assert np.array_equal(after["embedding"], before["embedding"])
-    x = torch.from_numpy(normalise_batch(pixels, LITE0_PREPROCESS))
+    # Room: the enlarged tail's for a photo the scene head calls indoor (p ≥ 0.5), else the 224
+    # tail's; checked on photos of each kind, and on batches where no photo or every photo is indoor.
+    with manifest.open(encoding="utf-8") as fh:
+        files = [Path(row["path"]) for row in csv.DictReader(fh) if row["kind"] == "photo"]
+    shown = np.stack([to_model_pixels(load_image_file(p).image, LITE0_PREPROCESS) for p in files])
+    answers = Embedder.from_sidecar(models / "image-sorter.json").run(shown)
+    indoor = answers["scene"][:, 0] >= 0.5
+    assert 0 < indoor.sum() < len(shown)
+    x = torch.from_numpy(normalise_batch(shown, LITE0_PREPROCESS))
     with torch.inference_mode():
-        activation = EnlargedTrunk(Trunk(load_lite0()), 256)(x)
-        logits = tuned_heads_from(arrays, "up256/")(activation)["room"]
-    assert np.max(np.abs(after["room"] - torch.softmax(logits, 1).numpy())) < 1e-4
+        enlarged = tuned_heads_from(arrays, "up256/")(EnlargedTrunk(Trunk(load_lite0()), 256)(x))["room"]
+        plain = tuned_heads_from(arrays, "")(Trunk(load_lite0())(x))["room"]
+    expected = np.where(indoor[:, None], torch.softmax(enlarged, 1).numpy(), torch.softmax(plain, 1).numpy())
+    assert np.max(np.abs(answers["room"] - expected)) < 1e-4
+    for rows in (~indoor, indoor):
+        alone = Embedder.from_sidecar(models / "image-sorter.json").run(shown[rows])
+        assert np.max(np.abs(alone["room"] - expected[rows])) < 1e-4
 
 
 def test_enlarging_refuses_what_would_leave_a_usable_row_without_its_views(
