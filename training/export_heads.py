@@ -313,6 +313,8 @@ def _indoor_gate(image: str, scene: str, prefix: str) -> onnx.GraphProto:
     `indoor_rows` does): outputs the input's images of those rows, [K, 3, 224, 224], and their
     indices as ScatterND wants them, [K, 1]. ONNX Runtime runs the branch after it on K = 0 rows
     too (an all-outdoor batch)."""
+    if len(SCENES) != 2:  # with a third scene class, the most likely one could be under 0.5
+        raise TrainingError("the indoor gate is written for two scene classes")
     name = f"{prefix}gate/"
     constants: dict[str, NDArray[Any]] = {
         "indoor": np.array(SCENES.index("indoor"), np.int64),
@@ -332,7 +334,8 @@ def _indoor_gate(image: str, scene: str, prefix: str) -> onnx.GraphProto:
         node.name = node.output[0]
     weights = [numpy_helper.from_array(v, f"{name}{k}") for k, v in constants.items()]
     outputs = [
-        helper.make_tensor_value_info(f"{name}{n}", TensorProto.FLOAT, None) for n in ("images", "indices")
+        helper.make_tensor_value_info(f"{name}images", TensorProto.FLOAT, None),
+        helper.make_tensor_value_info(f"{name}indices", TensorProto.INT64, None),
     ]
     return helper.make_graph(nodes, "gate", [], outputs, weights)
 
