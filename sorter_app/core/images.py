@@ -212,8 +212,8 @@ def check_header_size(width: int, height: int) -> None:
 
 
 def check_claimed_size(fmt: str, width: int, height: int, nbytes: int) -> None:
-    """Refuse, from the header alone, a size the data cannot hold or we cannot afford."""
-    check_header_size(width, height)
+    """Refuse, from the header alone, a size the data cannot hold or we cannot afford (a size
+    `check_header_size` has let through)."""
     per_byte = _MAX_PIXELS_PER_BYTE.get(fmt)
     if per_byte is not None and width * height > nbytes * per_byte:
         raise ImageError(
@@ -231,6 +231,7 @@ def _check_embedded_pngs(fp: IO[bytes], nbytes: int) -> None:
     finally:
         fp.seek(0)
     for width, height, stored in sizes:
+        check_header_size(width, height)
         check_claimed_size("PNG", width, height, stored)
         check_decoded_size((width, height), (width, height))
 
