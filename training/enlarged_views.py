@@ -35,7 +35,7 @@ from sorter_app.core.preprocess import normalise_batch
 from .curate.inputs import Item
 from .errors import TrainingError
 from .export_embedder import INPUT_NAME, LITE0_PREPROCESS
-from .feature_cache import BATCH, CACHE_FILE, CHUNK, FeatureCache, decode_views
+from .feature_cache import BATCH, CACHE_FILE, CHUNK, FeatureCache, cache_session, decode_views
 from .onnx_export import export_onnx
 from .pretrained import load_lite0
 from .reserved_npy import reserved_npy
@@ -80,15 +80,21 @@ class EnlargedTrunk(nn.Module):
         return out
 
 
+def activation_shape(size: int) -> tuple[int, int, int]:
+    """The trunk's activation of a `size` px input ([192, 7, 7] at 224, [192, 9, 9] at 288), from
+    the trunk itself: its padding is fixed for 224 px, so no formula holds for every size."""
+    with torch.inference_mode():
+        channels, height, width = Trunk(load_lite0(), CUT_BLOCK)(torch.zeros(1, 3, size, size)).shape[1:]
+    return int(channels), int(height), int(width)
+
+
 def _session(size: int) -> ort.InferenceSession:
     model = EnlargedTrunk(Trunk(load_lite0(), CUT_BLOCK), size)
-    data = export_onnx(
-        model, input_shape=(3, APP_SIZE, APP_SIZE), input_name=INPUT_NAME, output_name="activation"
+    return cache_session(
+        export_onnx(
+            model, input_shape=(3, APP_SIZE, APP_SIZE), input_name=INPUT_NAME, output_name="activation"
+        )
     )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def add_enlarged_views(
@@ -107,8 +113,7 @@ def add_enlarged_views(
     names = [enlarged_view(v, size) for v in ENLARGED_VIEWS]
     session = _session(size)
     n = len(cache.rows)
-    probe = np.zeros((1, 3, APP_SIZE, APP_SIZE), dtype=np.float32)
-    shape = (n, *session.run(None, {INPUT_NAME: probe})[0].shape[1:])
+    shape = (n, *activation_shape(size))
     meta: dict[str, Any] = cache.meta
     done_before = meta.get("enlarged", {}).get(str(size))
     arrays = {}

@@ -30,7 +30,7 @@ from sorter_app.core.atomic import atomic_write_bytes
 from sorter_app.core.model_spec import ModelSpec, load_spec
 
 from .efficientnet_lite import HEAD_CHANNELS, LiteEmbedder
-from .enlarged_views import APP_SIZE, Enlarge, enlarge
+from .enlarged_views import APP_SIZE, Enlarge, activation_shape, enlarge
 from .errors import TrainingError
 from .export_embedder import (
     INPUT_NAME,
@@ -180,8 +180,9 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
     opset = model.opset_import[0].version
     image = graph.input[0].name
     tails = sorted(tuned_tails(arrays).items())
+    trunk = trunk_activation(model, nodes) if tails else ""
     for i, (prefix, (heads, size)) in enumerate(tails):
-        activation, gate = trunk_activation(model, nodes), None
+        activation, gate = trunk, None
         if answers_indoors_only(arrays, prefix):
             if not size or "scene" not in answered or not set(heads) <= set(answered):
                 raise TrainingError(
@@ -193,7 +194,7 @@ def heads_on_graph(base: Path, embedding_output: str, arrays: dict[str, NDArray[
             initialisers += gate.initializer
         if size:
             source = gate.output[0].name if gate else image
-            enlarged = _enlarged_trunk(nodes, image, source, activation, size, opset=opset)
+            enlarged = _enlarged_trunk(nodes, image, source, trunk, size, opset=opset)
             nodes += enlarged.node
             initialisers += enlarged.initializer
             activation = enlarged.output[0].name
@@ -269,11 +270,10 @@ def _tuned_branch(
     every name of its own prefixed with `tuned/` (`tuned/up288/` for a tail on enlarged views), so
     none can clash with the installed graph's; outputs named by head, or as `outputs` says."""
     module = TunedBranch(arrays, prefix)
-    size = module.enlarge or APP_SIZE
     exported = onnx.load_from_string(
         export_onnx(
             module,
-            input_shape=(ACTIVATION_SHAPE[0], *_activation_side(size)),
+            input_shape=activation_shape(module.enlarge) if module.enlarge else ACTIVATION_SHAPE,
             input_name="activation",
             output_name=module.names,
             opset=opset,
@@ -281,14 +281,6 @@ def _tuned_branch(
     ).graph
     named = {n: (outputs or {}).get(n, n) for n in module.names}
     return _grafted(exported, {"activation": activation, **named}, f"tuned/{prefix}")
-
-
-def _activation_side(size: int) -> tuple[int, int]:
-    """The trunk activation's height and width for a `size` px input (7 × 7 at 224, 9 × 9 at 288),
-    from the trunk itself: its padding is fixed for 224 px, so no formula holds for every size."""
-    with torch.inference_mode():
-        shape = Trunk(load_lite0(), CUT_BLOCK)(torch.zeros(1, 3, size, size)).shape
-    return int(shape[2]), int(shape[3])
 
 
 def _grafted(exported: onnx.GraphProto, rename: dict[str, str], prefix: str) -> onnx.GraphProto:

@@ -141,11 +141,16 @@ def _encoder_session() -> tuple[ort.InferenceSession, str]:
     data = export_onnx(
         model, input_shape=(3, 224, 224), input_name=INPUT_NAME, output_name=("activation", "embedding")
     )
+    return cache_session(data), hashlib.sha256(data).hexdigest()
+
+
+def cache_session(data: bytes) -> ort.InferenceSession:
+    """A session for building caches: two threads that do not spin, so the decode threads get the
+    cores between batches."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
-    return session, hashlib.sha256(data).hexdigest()
+    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def decode_views(item: Item, views: Sequence[str]) -> tuple[str, str, NDArray[np.uint8] | None]:

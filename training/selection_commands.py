@@ -165,7 +165,7 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
             args.cache,
             args.out,
             recipe=args.recipe,
-            room_recipe=args.room_recipe or args.recipe,
+            room_recipe=args.room_recipe,
             kind_recipe=args.kind_recipe,
             log=_log,
         )
