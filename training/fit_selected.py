@@ -131,7 +131,7 @@ def with_graphics(
     graphic = data.labels["kind"] == HEAD_LABELS["kind"].index("graphic")
     out = dict(held)
     # What the app shows: the room of a tail that answers indoor photos only, where there is one.
-    tails = {head: (p, size) for p, (heads, size) in sorted(tuned_tails(arrays).items()) for head in heads}
+    tails = {head: (p, t.enlarge) for p, t in sorted(tuned_tails(arrays).items()) for head in t.heads}
     for head in ("scene", "room"):
         rows = np.flatnonzero(graphic & (data.labels[head] < 0))
         if head in tails:

@@ -235,22 +235,28 @@ def tuned_arrays(
     return arrays
 
 
-def tuned_tails(arrays: dict[str, Any]) -> dict[str, tuple[tuple[str, ...], int]]:
-    """prefix → (the heads it answers, the size its views were enlarged to, 0 if not) for every
-    fine-tuned tail `fit` saved."""
+@dataclass(frozen=True)
+class SavedTail:
+    """What `fit` saved of one fine-tuned tail, besides its weights: the heads it answers, the size
+    its views were enlarged to (0: the trunk's activation of the input itself), and whether it
+    answers only the photos the scene head calls indoor (an earlier tail answering the rest)."""
+
+    heads: tuple[str, ...]
+    enlarge: int = 0
+    indoors_only: bool = False
+
+
+def tuned_tails(arrays: dict[str, Any]) -> dict[str, SavedTail]:
+    """prefix → `SavedTail` for every fine-tuned tail `fit` saved (see `tuned_arrays`)."""
+    prefixes = [key.removesuffix("tail_heads") for key in arrays if key.endswith("tail_heads")]
     return {
-        key.removesuffix("tail_heads"): (
-            tuple(str(h) for h in value),
-            int(arrays.get(key.removesuffix("tail_heads") + "enlarge", 0)),
+        prefix: SavedTail(
+            heads=tuple(str(h) for h in arrays[f"{prefix}tail_heads"]),
+            enlarge=int(arrays.get(f"{prefix}enlarge", 0)),
+            indoors_only=bool(arrays.get(f"{prefix}indoors_only", False)),
         )
-        for key, value in arrays.items()
-        if key.endswith("tail_heads")
+        for prefix in prefixes
     }
-
-
-def answers_indoors_only(arrays: dict[str, Any], prefix: str) -> bool:
-    """Whether the tail saved under `prefix` answers only the photos the scene head calls indoor."""
-    return bool(arrays.get(f"{prefix}indoors_only", False))
 
 
 def tuned_heads_from(arrays: dict[str, Any], prefix: str = "") -> TunedHeads:

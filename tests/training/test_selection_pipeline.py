@@ -423,7 +423,7 @@ def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_tru
     from training.enlarged_views import EnlargedTrunk
     from training.export_embedder import LITE0_PREPROCESS
     from training.pretrained import load_lite0
-    from training.tail_finetune import frozen_tail_embedding, tuned_heads_from, tuned_tails
+    from training.tail_finetune import SavedTail, frozen_tail_embedding, tuned_heads_from, tuned_tails
     from training.trunk import Trunk
 
     enlarged_cache = tmp_path / "cache"
@@ -466,7 +466,10 @@ def test_a_room_tail_on_enlarged_views_installs_as_a_second_pass_of_the_same_tru
     with np.load(tuned_run / HEADS_FILE) as npz:
         arrays = {k: npz[k] for k in npz.files}
     # The 224 tail keeps its room head for the photos the scene head does not call indoor.
-    assert tuned_tails(arrays) == {"": (("scene", "room"), 0), "up256/": (("room",), 256)}
+    assert tuned_tails(arrays) == {
+        "": SavedTail(("scene", "room")),
+        "up256/": SavedTail(("room",), enlarge=256, indoors_only=True),
+    }
     assert main(["export-heads", "--run", str(tuned_run), "--install", "--models-dir", str(models)]) == 0
 
     spec = load_spec(models / "image-sorter.json")
