@@ -10,7 +10,9 @@ apart, as in a held-out test built from a dataset. The layouts are made as the i
 often the original is kept. Also printed: enlarged.py's score and verdict for every photo against
 its 50 % and 80 % reductions, saved as JPEG and losslessly (an original: never to be called an
 enlargement), with blurred photos and clear skies (sun8 `sky`), where the two come closest, and for
-every enlargement against its photo.
+every enlargement against its photo; and reencoded.py's lattice score and verdict for every photo
+saved again at a finer quality (to be called a re-save) and for originals against their coarser
+copies (never to be called one).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from benchmarks.calibrate_duplicates import DATASETS, EDITS, _jpeg, _png
-from sorter_app.core import enlarged
+from sorter_app.core import enlarged, reencoded
 from sorter_app.core.catalog import FileFacts
 from sorter_app.core.keeper import keep_choices
 from sorter_app.core.model_input import prepare_model_input
@@ -53,6 +55,10 @@ ENLARGEMENTS: dict[str, Edit] = {
     "enlarge 2× bilinear, png": _enlarge(2.0, Image.Resampling.BILINEAR, _png),
     "enlarge 1.25× bicubic, jpeg q90": _enlarge(1.25, Image.Resampling.BICUBIC, _jpeg),
 }
+RESAVES: dict[str, Edit] = {
+    "jpeg q95": lambda img, rng: _jpeg(img, 95),
+    "jpeg q100": lambda img, rng: _jpeg(img, 100),
+}
 
 
 def _photos(sources: list[str], count: int, seed: int) -> list[Path]:
@@ -70,7 +76,7 @@ def _facts_and_layout(path: Path, rel: str) -> tuple[FileFacts, bytes | None]:
 
 
 def keep_rates(photos: list[Path], seed: int) -> dict[str, int]:
-    edits = {**EDITS, **ENLARGEMENTS}
+    edits = {**EDITS, **RESAVES, **ENLARGEMENTS}
     kept = dict.fromkeys(edits, 0)
     rng, names = np.random.default_rng(seed), random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,6 +136,68 @@ def enlargement_verdicts(photos: list[Path]) -> dict[str, list[tuple[float, bool
     return found
 
 
+def _quantised(data: bytes) -> reencoded.Quantised:
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as fh:
+        fh.write(data)
+        fh.flush()
+        with Image.open(fh.name) as img:
+            size = img.size
+        found = reencoded.read_quantised(Path(fh.name), size)
+    assert found is not None
+    return found
+
+
+def resave_verdicts(photos: list[Path]) -> dict[str, list[tuple[float | None, bool]]]:
+    """(lattice score, called a re-save) for each photo saved again at a finer quality, against
+    the photo; and for originals made off any earlier JPEG grid (the photo reduced to 50 %, saved at
+    q95 or q98) against their coarser copies, which must never make the original the re-save."""
+    found: dict[str, list[tuple[float | None, bool]]] = {}
+
+    def add(key: str, finer: bytes, coarser: bytes) -> None:
+        a, b = _quantised(finer), _quantised(coarser)
+        if not reencoded.can_tell(a.steps, b.steps):
+            return
+        found.setdefault(key, []).append((reencoded.lattice_score(a, b), reencoded.resaved_from(a, b)))
+
+    for photo in photos:
+        data = photo.read_bytes()
+        img = Image.open(io.BytesIO(data)).convert("RGB")
+        for quality in (85, 90, 95, 100):
+            add(f"the photo saved again at q{quality}", _jpeg(img, quality), data)
+        reduced = img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS)
+        for quality in (95, 98):
+            original = _jpeg(reduced, quality)
+            decoded = Image.open(io.BytesIO(original)).convert("RGB")
+            for copy_quality in (50, 75, 85):
+                add(
+                    f"an original at q{quality} vs its copy at q{copy_quality}",
+                    original,
+                    _jpeg(decoded, copy_quality),
+                )
+    return found
+
+
+def resave_cost(photo: Path, rounds: int = 3) -> list[tuple[float, float]]:
+    """(seconds to decode both, seconds to score) for a 12-MP JPEG and its q95 re-save."""
+    import time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        coarse, fine = Path(tmp) / "a.jpg", Path(tmp) / "b.jpg"
+        Image.open(photo).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(
+            coarse, quality=80
+        )
+        Image.open(coarse).save(fine, "JPEG", quality=95)
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            a = reencoded.read_quantised(fine, (4000, 3000))
+            b = reencoded.read_quantised(coarse, (4000, 3000))
+            decoded = time.perf_counter()
+            assert a is not None and b is not None and reencoded.resaved_from(a, b)
+            times.append((decoded - started, time.perf_counter() - decoded))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=80)
@@ -147,6 +215,15 @@ def main() -> None:
         print(
             f"  {key:48s} score min {v.min():6.3f}, median {np.median(v):6.3f}; called: {called} / {len(v)}"
         )
+
+    print(f"re-save verdicts (lattice score ≥ {reencoded.MADE_FROM}; pairs whose tables can tell):")
+    for key, verdicts in resave_verdicts(photos).items():
+        scores = np.array([score for score, _ in verdicts if score is not None])
+        called = sum(verdict for _, verdict in verdicts)
+        told = f"score min {scores.min():6.3f}, median {np.median(scores):6.3f}, max {scores.max():6.3f}"
+        print(f"  {key:48s} {told if scores.size else 'no score':46s}; called: {called} / {len(verdicts)}")
+    cost = ", ".join(f"decode {d:.2f} s + score {t:.3f} s" for d, t in resave_cost(photos[0]))
+    print(f"re-save test on two 12-MP JPEGs (a q80 file and its q95 re-save): {cost}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ they tie on is skipped, and the reason given is the rule that separated them:
 1. in a reference folder (the user's "these are the originals": always kept, never trashed);
 2. the largest resolution (a downscaled or cropped copy lost pixels); a copy found to be another
    one inside an added border, or another one scaled up, has that one's resolution;
-3. not made from another copy: not the other one inside a border, nor it scaled up;
+3. not made from another copy: not the other one inside a border, nor it scaled up, nor it saved
+   again as a JPEG at a finer quality (reencoded.py: the re-save's coefficients sit on the other's
+   quantisation lattice; only copies of one stored size, only tables that can tell);
 4. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
 5. camera EXIF (editors and messengers strip it);
 6. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
@@ -40,7 +42,7 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from . import enlarged
+from . import enlarged, reencoded
 from .catalog import FileFacts
 from .errors import ImageError
 from .images import load_image_file
@@ -76,6 +78,7 @@ class Candidate:
     box_unit: float = 1.0  # file pixels per pixel the box was measured in (the indexer may decode reduced)
     bordered_from: tuple[int, int] | None = None  # another copy's size, which this one holds inside margins
     enlarged_from: tuple[int, int] | None = None  # another copy's size, which this one is scaled up from
+    resaved_from: str | None = None  # another copy of its size, which this JPEG is saved again from
 
     @property
     def picture_size(self) -> tuple[int, int]:
@@ -158,7 +161,7 @@ def candidates(
             )
         )
     found = _find_borders(found)
-    return _find_enlargements(found, root) if root is not None else found
+    return _find_resaves(_find_enlargements(found, root), root) if root is not None else found
 
 
 def _find_borders(found: list[Candidate]) -> list[Candidate]:
@@ -234,6 +237,36 @@ def _find_enlargements(found: list[Candidate], root: Path) -> list[Candidate]:
     return found
 
 
+def _find_resaves(found: list[Candidate], root: Path) -> list[Candidate]:
+    """Each JPEG that is another JPEG of its size decoded and saved again at a finer quality
+    (reencoded.py) is marked as made from it. Only tables that can tell are decoded: byte-identical
+    copies and re-saves at the same quality share a table and are left to the later rules."""
+    if len(found) > MAX_COMPARED:
+        return found
+    steps = {
+        i: reencoded.luminance_steps(root / c.relpath, (c.width, c.height))
+        for i, c in enumerate(found)
+        if c.format == "JPEG"
+    }
+    pairs = [
+        (i, j)
+        for i, a in steps.items()
+        for j, b in steps.items()
+        if a is not None and b is not None and i != j and reencoded.can_tell(a, b)
+    ]
+    read: dict[int, reencoded.Quantised | None] = {}
+    for i, j in pairs:
+        if found[i].resaved_from is not None:
+            continue
+        for k in (i, j):
+            if k not in read:
+                read[k] = reencoded.read_quantised(root / found[k].relpath, (found[k].width, found[k].height))
+        finer, coarser = read[i], read[j]
+        if finer is not None and coarser is not None and reencoded.resaved_from(finer, coarser):
+            found[i] = replace(found[i], resaved_from=found[j].relpath)
+    return found
+
+
 def _read_whole(path: Path, size: tuple[int, int]) -> Image.Image | None:
     """The copy decoded whole (oriented, RGB), or None when it cannot be or is no longer of the
     size indexed (changed since: its facts would not describe it)."""
@@ -266,8 +299,13 @@ def _dims(c: Candidate) -> str:
 
 def _made_from(lost: list[Candidate]) -> str:
     """Every copy set aside as made from the kept one, by how it was made."""
-    enlarged = [PurePosixPath(c.relpath).name for c in lost if c.enlarged_from is not None]
-    bordered = [PurePosixPath(c.relpath).name for c in lost if c.enlarged_from is None]
+    enlarged = [_name(c.relpath) for c in lost if c.enlarged_from is not None]
+    bordered = [_name(c.relpath) for c in lost if c.enlarged_from is None and c.bordered_from is not None]
+    resaved = [
+        f"{_name(c.relpath)} is {_name(c.resaved_from)} saved again at a higher JPEG quality"
+        for c in lost
+        if c.enlarged_from is None and c.bordered_from is None and c.resaved_from is not None
+    ]
     parts = []
     if enlarged:
         parts.append(
@@ -276,7 +314,13 @@ def _made_from(lost: list[Candidate]) -> str:
     if bordered:
         has = "has" if len(bordered) == 1 else "have"
         parts.append(f"no added margins ({', '.join(bordered)} {has} a border around the same picture)")
+    if resaved:
+        parts.append(f"not saved again from another copy ({'; '.join(resaved)})")
     return "; and ".join(parts)
+
+
+def _name(relpath: str) -> str:
+    return PurePosixPath(relpath).name
 
 
 def _is(names: list[str]) -> str:
@@ -297,7 +341,7 @@ RULES: tuple[_Rule, ...] = (
         lambda w, lost: f"largest resolution ({_dims(w)} vs {_dims(lost[0])})",
     ),
     _Rule(
-        lambda c: (c.enlarged_from is not None, c.bordered_from is not None),
+        lambda c: (c.enlarged_from is not None, c.bordered_from is not None, c.resaved_from is not None),
         lambda w, lost: _made_from(lost),
     ),
     _Rule(

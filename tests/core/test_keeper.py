@@ -77,7 +77,9 @@ def test_a_bigger_png_re_encode_loses_to_the_camera_jpeg(tmp_path: Path) -> None
 def test_the_copy_with_camera_exif_beats_a_stripped_re_save(tmp_path: Path) -> None:
     camera_jpeg(tmp_path / "a" / "photo.jpg")
     with Image.open(tmp_path / "a" / "photo.jpg") as img:
-        img.save(tmp_path / "photo-edit.jpg", "JPEG", quality=98)  # bigger, and no EXIF
+        # Same quality (so the lattice cannot tell a re-save), no EXIF, and bigger by a comment.
+        img.save(tmp_path / "photo-edit.jpg", "JPEG", quality=85, comment=b"edited " * 1000)
+    assert (tmp_path / "photo-edit.jpg").stat().st_size > (tmp_path / "a" / "photo.jpg").stat().st_size
     keep, why = decide(tmp_path, ["a/photo.jpg", "photo-edit.jpg"])
     assert keep == "a/photo.jpg"
     assert why == "has the camera's EXIF (Canon EOS 80D)"
@@ -327,3 +329,67 @@ def test_a_png_original_is_kept_over_a_jpeg_copy_with_a_border(tmp_path: Path, d
         assert (keep, why) == ("a.png", "no added margins (b.jpg has a border around the same picture)"), (
             photo
         )
+
+
+@pytest.mark.parametrize("quality", [90, 95, 100])
+def test_a_jpeg_saved_again_at_a_higher_quality_loses_to_the_one_it_was_saved_from(
+    tmp_path: Path, datasets: Path, quality: int
+) -> None:
+    """Same size, same format, no EXIF, one time: before, the re-save won on "larger file"."""
+    for photo in _real_photos(datasets, 6):
+        shutil.copyfile(photo, tmp_path / "b.jpg")
+        with Image.open(photo) as img:
+            img.convert("RGB").save(tmp_path / "a.jpg", "JPEG", quality=quality)
+        assert (tmp_path / "a.jpg").stat().st_size > (tmp_path / "b.jpg").stat().st_size
+        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+        expected = "not saved again from another copy (a.jpg is b.jpg saved again at a higher JPEG quality)"
+        assert (keep, why) == ("b.jpg", expected), photo.name
+
+
+def test_an_original_is_never_called_a_re_save_of_its_coarser_copy(tmp_path: Path, datasets: Path) -> None:
+    """The costly mistake: an original saved at a fine quality (its pixels off any earlier JPEG
+    grid) beside a coarser copy made from it must not be taken for that copy saved again."""
+    for photo in _real_photos(datasets, 6):
+        with Image.open(photo) as img:
+            reduced = img.convert("RGB").resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS)
+        reduced.save(tmp_path / "a.jpg", "JPEG", quality=97)
+        with Image.open(tmp_path / "a.jpg") as img:
+            decoded = img.convert("RGB")
+        for quality in (50, 75, 85):
+            decoded.save(tmp_path / "b.jpg", "JPEG", quality=quality)
+            keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+            # Nothing tells them apart but the file size, which keeps the original here.
+            assert (keep, why.split(" (")[0]) == ("a.jpg", "same dimensions and format; larger file"), (
+                photo,
+                why,
+            )
+
+
+def test_only_tables_that_can_tell_are_decoded(
+    tmp_path: Path, datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Byte-identical copies and re-saves at one quality share a table: nothing to decode."""
+    from sorter_app.core import reencoded
+
+    decoded: list[Path] = []
+    real = reencoded.read_quantised
+
+    def counted(path: Path, size: tuple[int, int]) -> reencoded.Quantised | None:
+        decoded.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(reencoded, "read_quantised", counted)
+    photo = _real_photos(datasets, 1)[0]
+    shutil.copyfile(photo, tmp_path / "a.jpg")
+    shutil.copyfile(photo, tmp_path / "b.jpg")
+    with Image.open(photo) as img:
+        img.convert("RGB").save(tmp_path / "c.jpg", "JPEG", quality=75)
+        img.convert("RGB").save(tmp_path / "d.jpg", "JPEG", quality=75, comment=b"x" * 100)
+    decide_as_indexed(tmp_path, ["c.jpg", "d.jpg"])
+    decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+    assert decoded == []
+    img_q95 = tmp_path / "e.jpg"
+    with Image.open(photo) as img:
+        img.convert("RGB").save(img_q95, "JPEG", quality=95)
+    decide_as_indexed(tmp_path, ["a.jpg", "e.jpg"])
+    assert sorted(p.name for p in decoded) == ["a.jpg", "e.jpg"]
