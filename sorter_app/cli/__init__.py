@@ -27,29 +27,52 @@ _MODULES = (index_commands, organise_commands, label_commands, label_set_command
 _NOT_REPEATED = frozenset({"move", "undo"})
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
-    common.add_argument(
+# The options every command takes, with their defaults: accepted before the command too
+# (`sorter --json status DIR`) as well as after it.
+COMMON_DEFAULTS: dict[str, object] = {"json": False, "data_dir": None, "model": None}
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    """The common options, with no default: an option given before the command must not be reset
+    by the command's own parser, so defaults are filled in after parsing (`parse`)."""
+    suppress = argparse.SUPPRESS
+    parser.add_argument(
+        "--json", action="store_true", default=suppress, help="print machine-readable JSON on stdout"
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
+        default=suppress,
         help="catalog, indexes and journal folder (default: $SORTER_DATA_DIR, else the user data folder)",
     )
-    common.add_argument(
+    parser.add_argument(
         "--model",
         type=Path,
-        default=None,
+        default=suppress,
         metavar="SIDECAR",
         help="the model's JSON sidecar, e.g. one `sorter-train export` wrote "
         f"(default: ${MODEL_ENV}, else the bundled model)",
     )
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common)
     parser = argparse.ArgumentParser(prog="sorter", description="Sort a folder of photos by what is in them.")
+    _add_common(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Command] = {}
     for module in _MODULES:
         handlers.update(module.add_commands(commands, common))
     return parser, handlers
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    for name, default in COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
 
 
 def _say(line: str) -> None:
@@ -83,7 +106,7 @@ def _run(command: Command, args: argparse.Namespace, paths: AppPaths) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, handlers = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if getattr(args, "k", 1) < 1:
         print("sorter: error: -k must be at least 1", file=sys.stderr)
         return EXIT_USAGE

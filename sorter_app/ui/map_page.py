@@ -28,7 +28,7 @@ from ..session.wording import ANALYSIS, plural
 from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
 from .map_points import colour
-from .map_view import MapView
+from .map_view import NO_FOLDER, MapView
 from .thumbnails import ThumbnailCache
 
 MAP = AnalysisKind.MAP
@@ -135,6 +135,7 @@ class MapPage(QWidget):
             self.status.setText(
                 self.map.summary() if state.status == "done" and self.map.has_points() else state.text
             )
+            self.map.set_placeholder(NO_FOLDER if self.session.root is None else state.text)
         if (
             MAP in changes.analyses or AnalysisKind.CLUSTERS in changes.groupings
         ) and analyses.map_points is not None:

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from .map_points import DOT, PointLayer
 
+NO_FOLDER = "Open a folder to see its images laid out by similarity"
+
 
 class ThumbnailSource(Protocol):
     """What the map and the detail pane need from the thumbnail cache, keyed by absolute path."""
@@ -68,6 +70,7 @@ class MapView(QWidget):
         self._selected: NDArray[np.int64] = np.zeros(0, np.int64)  # indexes inside it
         self._thumbnails: ThumbnailSource | None = None
         self._root = Path()
+        self._placeholder = NO_FOLDER
 
     # data -----------------------------------------------------------------------------------
 
@@ -88,6 +91,15 @@ class MapView(QWidget):
 
     def clear(self) -> None:
         self.set_points(np.zeros((0, 2), np.float32), [])
+
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
+    def set_placeholder(self, text: str) -> None:
+        """What the empty map says: why there is nothing yet (no folder, or the layout under way)."""
+        self._placeholder = text
+        self.update()
 
     def set_thumbnails(self, source: ThumbnailSource, root: Path) -> None:
         if self._thumbnails is not None:
@@ -131,7 +143,7 @@ class MapView(QWidget):
             painter.drawText(
                 self.rect(),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Open a folder to see its images laid out by similarity",
+                self._placeholder,
             )
             return
         painter.drawImage(0, 0, self._rendered_points())

@@ -65,6 +65,11 @@ def test_index_similar_status_json(tmp_path: Path, photos: Path, capsys: pytest.
 
     code, again, _ = _run(capsys, "index", str(photos), "--json", *data)
     assert (again["indexed"], again["reused"]) == (0, 8)
+    # The common options before the command too, as README says every command takes them.
+    code, before, _ = _run(capsys, "--json", *data, "status", str(photos))
+    assert code == 0 and {**before, "indexed_at": None} == {**status, "indexed_at": None}
+    code, after, _ = _run(capsys, *data, "status", str(photos))  # the defaults still apply
+    assert code == 0 and not after.lstrip().startswith("{") and "8" in after
 
 
 def test_rename_and_move_reembed_nothing(

@@ -26,6 +26,7 @@ from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
 from sorter_app.ui.main_window import MainWindow
+from sorter_app.ui.map_view import NO_FOLDER
 from sorter_app.ui.settings import SettingsStore
 from tests import builders
 
@@ -421,8 +422,11 @@ def test_browse_sorted_by_cluster_has_headers_and_the_folder_tree_filters(
 def test_map_legend_lasso_stays_and_the_selection_grid(
     qtbot: QtBot, window: MainWindow, photos: Path
 ) -> None:
+    assert window.map.map.placeholder == NO_FOLDER
     open_and_wait(qtbot, window, photos)
     window.tabs.setCurrentWidget(window.map)
+    # While it is laid out, the empty map says so, not "Open a folder".
+    assert window.map.map.placeholder not in ("", NO_FOLDER)
     qtbot.waitUntil(window.map.map.has_points, timeout=LONG)
     clusters = window.session.groups.grouping(CLUSTERS).groups
     numbered = [g for g in clusters if g.key != "unsorted"]
