@@ -14,10 +14,13 @@ they tie on is skipped, and the reason given is the rule that separated them:
 4. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
 5. camera EXIF (editors and messengers strip it);
 6. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
-7. the larger file (same dimensions and format: the higher-quality encode);
-8. the shorter path (fewer folders deep, then fewer characters);
-9. the older file — only when the times differ;
-10. otherwise the first by name, and the reason says they are the same by every rule.
+7. not in a backup or copy folder ("Backup", "old backups", "Photos - Copy", "Kopie von …") inside
+   the folder opened: where a duplicate tree lies shallower than the organised one, "shorter path"
+   would keep the backup;
+8. the larger file (same dimensions and format: the higher-quality encode);
+9. the shorter path (fewer folders deep, then fewer characters);
+10. the older file — only when the times differ;
+11. otherwise the first by name, and the reason says they are the same by every rule.
 
 Rules 4 and 5 read the file's header (format, EXIF make/model). What rule 2 counts as made from
 another copy errs towards "no": calling an original a copy would trash it for a worse one.
@@ -54,8 +57,16 @@ ORIGINAL_FORMATS = frozenset(
 )
 _MAKE, _MODEL = 0x010F, 0x0110
 # "x copy.jpg", "x - Copy (2).jpg", "copy_of_x.jpg", "x (1).jpg", "Kopie von x", "x_copy3", "x-kopie"
+# (a number in brackets of one or two digits: "(1)", not a year: "Party (2019)")
 _COPY_NAME = re.compile(
-    r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|\(\d+\)|(^|[\s_\-])copy[\s_-]?of[\s_-]",
+    r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|\(\d{1,2}\)|(^|[\s_\-])copy[\s_-]?of[\s_-]",
+    re.IGNORECASE,
+)
+
+
+# "Backup", "backups 2019", "old_backup", "Sicherung", "Sauvegarde", "copies", "Duplicates"
+_BACKUP_FOLDER = re.compile(
+    r"(^|[\s_\-.])(back[\s_-]?ups?|sicherung(en)?|sauvegardes?|copies|duplicates|dupes)([\s_\-.]|\d|$)",
     re.IGNORECASE,
 )
 
@@ -108,6 +119,15 @@ class KeepChoice:
 def is_copy_name(relpath: str) -> bool:
     """True for names file managers and downloads give to a second copy."""
     return bool(_COPY_NAME.search(PurePosixPath(relpath).stem))
+
+
+def copy_folder(relpath: str) -> str | None:
+    """The first folder of `relpath` (inside the folder opened) named as a backup or a copy, or None."""
+    parents = PurePosixPath(relpath).parent.parts
+    for i, name in enumerate(parents):
+        if _BACKUP_FOLDER.search(name) or _COPY_NAME.search(name):
+            return "/".join(parents[: i + 1])
+    return None
 
 
 def in_folders(relpath: str, folders: Iterable[str]) -> bool:
@@ -353,6 +373,10 @@ RULES: tuple[_Rule, ...] = (
     _Rule(
         lambda c: (is_copy_name(c.relpath),),
         lambda w, lost: f"name without “copy” ({PurePosixPath(lost[0].relpath).name} is named as a copy)",
+    ),
+    _Rule(
+        lambda c: (copy_folder(c.relpath) is not None,),
+        lambda w, lost: f"not in a backup or copy folder ({copy_folder(lost[0].relpath)}/ is one)",
     ),
     _Rule(
         lambda c: (-c.size,),

@@ -14,6 +14,7 @@ from sorter_app.core.keeper import (
     Candidate,
     candidates,
     choose_keep,
+    copy_folder,
     in_folders,
     is_copy_name,
     keep_choices,
@@ -134,10 +135,43 @@ def test_older_decides_only_when_the_times_differ(tmp_path: Path) -> None:
         ("copyright-notice.jpg", False),
         ("photocopy.jpg", False),
         ("2019 (holiday).jpg", False),
+        ("Party (2019).jpg", False),
     ],
 )
 def test_copy_names(name: str, copy: bool) -> None:
     assert is_copy_name(f"folder/{name}") is copy
+
+
+@pytest.mark.parametrize(
+    ("relpath", "folder"),
+    [
+        ("backup/x.jpg", "backup"),
+        ("old backups/2019/x.jpg", "old backups"),
+        ("Photos - Copy/a/x.jpg", "Photos - Copy"),
+        ("a/Sicherung/x.jpg", "a/Sicherung"),
+        ("Photos (1)/x.jpg", "Photos (1)"),
+        ("Duplicates/x.jpg", "Duplicates"),
+        ("rooms/places/x.jpg", None),
+        ("backyard/x.jpg", None),
+        ("feedback/x.jpg", None),
+        ("Holiday (2019)/x.jpg", None),
+        ("x.jpg", None),
+    ],
+)
+def test_copy_folders(relpath: str, folder: str | None) -> None:
+    assert copy_folder(relpath) == folder
+
+
+def test_a_shallow_backup_loses_to_the_organised_copy(tmp_path: Path) -> None:
+    """Byte-identical copies at one time: before, "shorter path" kept backup/x.jpg."""
+    original = camera_jpeg(tmp_path / "rooms" / "places" / "00000032.jpg")
+    (tmp_path / "backup").mkdir()
+    shutil.copyfile(original, tmp_path / "backup" / "00000032.jpg")
+    rels = ["backup/00000032.jpg", "rooms/places/00000032.jpg"]
+    for rel in rels:
+        os.utime(tmp_path / rel, (WHEN, WHEN))
+    keep, why = decide(tmp_path, rels)
+    assert (keep, why) == ("rooms/places/00000032.jpg", "not in a backup or copy folder (backup/ is one)")
 
 
 def test_hostile_or_missing_files_only_switch_off_the_header_rules(tmp_path: Path) -> None:
