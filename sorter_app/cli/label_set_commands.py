@@ -192,7 +192,9 @@ def _import_folders(labelling: Labelling, args: argparse.Namespace) -> int:
     human += "".join(f"\n  skipped {shown(folder)}/: {reason}" for folder, reason in report.skipped)
     human += f"\n{report.changed} images labelled in {report.set_name}"
     if report.conflicts:
-        human += f"; {len(report.conflicts)} left out, found under two labels"
+        human += (
+            f"; {len(report.conflicts)} files left unlabelled: the same picture is in two of these folders"
+        )
     emit(args, data, human)
     return EXIT_OK
 

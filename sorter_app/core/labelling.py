@@ -85,7 +85,7 @@ class TrainingData:
 @dataclass
 class ImportReport:
     set_name: str
-    labels: list[tuple[str, str, int]] = field(default_factory=list)  # (label, sub-folder, images)
+    labels: list[tuple[str, str, int]] = field(default_factory=list)  # (label, sub-folder, images labelled)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sub-folder, reason)
     changed: int = 0  # images that got a label they did not have
     conflicts: list[str] = field(default_factory=list)  # relpaths of a content found under two labels
@@ -151,6 +151,7 @@ class Labelling:
             self.store.create(set_name)
         report = ImportReport(self.store.get(set_name).name)
         usable = self.usable(scope)
+        found: list[tuple[str, str]] = []  # (label, sub-folder)
         under: dict[str, set[str]] = {}
         for content_hash, paths in usable.items():
             for path in paths:
@@ -170,13 +171,15 @@ class Labelling:
             label = self.store.get(set_name).label(label) or label
             key = name_key(label)
             labels.setdefault(key, (label, set()))[1].update(under[name])
-            report.labels.append((label, name, len(under[name])))
+            found.append((label, name))
         seen: dict[str, int] = {}
         for _, hashes in labels.values():
             for h in hashes:
                 seen[h] = seen.get(h, 0) + 1
         disputed = {h for h, n in seen.items() if n > 1}
         report.conflicts = sorted(p for h in disputed for p in usable[h])
+        # What each folder's label was given: its pictures, less those another folder also holds.
+        report.labels = [(label, name, len(under[name] - disputed)) for label, name in found]
         for label, hashes in labels.values():
             report.changed += self.store.label_images(set_name, label, sorted(hashes - disputed))
         return report

@@ -59,7 +59,10 @@ class LabelFiles:
             report, step, found = result
             labels = ", ".join(f"{label} ({n})" for label, _, n in report.labels) or "none"
             extra = (
-                f"; {len(report.conflicts)} found under two labels got neither" if report.conflicts else ""
+                f"; {plural(len(report.conflicts), 'file')} left unlabelled: the same picture is in two of "
+                "these folders"
+                if report.conflicts
+                else ""
             )
             shown = [f"{folder}/ ({reason})" for folder, reason in report.skipped[:SKIPS_SHOWN]]
             more = len(report.skipped) - len(shown)

@@ -30,6 +30,7 @@ from .moves import MovesController
 from .progress_strip import ProgressStrip
 from .settings import Settings, SettingsDialog, SettingsStore
 from .skipped_dialog import SkippedFilesDialog
+from .status_line import StatusLine
 from .tasks import QtJobRunner
 from .thumbnails import ThumbnailCache
 from .viewer import Viewer
@@ -94,9 +95,11 @@ class MainWindow(QMainWindow):
         self.skipped_button.setFlat(True)
         self.skipped_button.setToolTip("Files that could not be used, with the reason for each")
         self.skipped_button.clicked.connect(self.show_skipped)
+        self.status_line = StatusLine()
+        self.statusBar().addWidget(self.status_line, 1)
         self.statusBar().addPermanentWidget(self.skipped_button)
         self.statusBar().addPermanentWidget(self.progress)
-        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 30_000))
+        self.session.message.connect(lambda text: self.status_line.say(text, 30_000))
         self.session.failed.connect(lambda failure: self._show_error(*failure))
         self.runner.noticed.connect(self._show_notice)
         self.session.changed.connect(self._session_changed)
@@ -248,7 +251,7 @@ class MainWindow(QMainWindow):
     def _show_notice(self, line: str) -> None:
         """A repair the user must know of (a damaged catalog set aside): said once, not in passing."""
         self.notices.append(line)
-        self.statusBar().showMessage(line, 60_000)
+        self.status_line.say(line, 60_000)
         QMessageBox(QMessageBox.Icon.Information, "Image Sorter", line, parent=self).open()
 
     def _show_error(self, what: str, message: str) -> None:

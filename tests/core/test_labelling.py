@@ -89,6 +89,24 @@ def test_imported_folder_names_predict_the_held_back_pictures(library: Library, 
     assert labelling.model("pattern") == (model, False)
 
 
+def test_a_picture_in_two_folders_gets_neither_label_and_the_counts_say_so(
+    library: Library, folder: Path
+) -> None:
+    copy = folder / "sorted/checks/copy.png"
+    shutil.copyfile(folder / "sorted/stripes/stripes0.png", copy)
+    try:
+        assert library.index(folder).reused == 31  # the same picture: nothing to embed
+        report = Labelling(library).import_folders(folder / "sorted", "pattern")
+        assert report.conflicts == ["sorted/checks/copy.png", "sorted/stripes/stripes0.png"]
+        # What each label was given, not what its folder holds (7 checks, 6 stripes).
+        counts = sorted((label, n) for label, _, n in report.labels)
+        assert counts == [("checks", 6), ("discs", 6), ("stripes", 5)]
+        assert report.changed == 17
+    finally:
+        copy.unlink()
+        library.index(folder)
+
+
 def test_answers_and_the_review_queue_read_full_vectors_a_chunk_at_a_time(
     library: Library, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

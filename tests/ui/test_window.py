@@ -18,7 +18,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QTableWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QTableWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -201,7 +201,7 @@ def test_move_ticked_clusters_keeps_the_groups_then_undo_and_redo(
 
     window.window_actions.undo.trigger()
     qtbot.waitUntil(lambda: tree(photos) == before and not target.exists() and settled(window), timeout=LONG)
-    assert window.statusBar().currentMessage().startswith(f"Undo finished: {len(chosen)} files put back")
+    assert window.status_line.text().startswith(f"Undo finished: {len(chosen)} files put back")
     assert model.grouping.groups[0].paths == chosen and model.grouping.groups[0].name == "Chosen ones"
     window.window_actions.undo.trigger()  # the rename, made before the move
     assert model.grouping.groups[0].name != "Chosen ones"
@@ -611,3 +611,20 @@ def test_file_operations_started_together_are_each_undoable_and_undo_twice_is_on
     undo.trigger()
     qtbot.waitUntil(lambda: settled(window) and history.next_undo is None, timeout=LONG)
     assert tree(photos) == before and errors == []
+
+
+def test_a_long_message_is_shortened_beside_the_progress_strip_and_whole_in_its_tooltip(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """QStatusBar's own message was cut mid-letter where the strip began, with no "…"."""
+    window.resize(900, 600)
+    window.progress.set_task("Training labels")
+    long = "Set “photos”: 265 images labelled; labels " + ", ".join(f"label{i} ({i})" for i in range(40))
+    window.session.message.emit(long)
+    line = window.status_line
+    qtbot.waitUntil(lambda: line.isVisible() and window.progress.isVisible(), timeout=LONG)
+    shown = QLabel.text(line)  # what is drawn; text() is the whole message
+    assert line.text() == line.toolTip() == long
+    assert shown.endswith("…") and long.startswith(shown[:-1])
+    assert line.geometry().right() < window.progress.geometry().left()
+    assert line.fontMetrics().horizontalAdvance(shown) <= line.contentsRect().width()
