@@ -126,13 +126,14 @@ class WindowActions:
         if changes.history:
             undo, redo = session.groups.undo_text(), session.groups.redo_text()
             self.undo.setEnabled(undo is not None)
-            # What is undone may name a file: shortened, so that the tool bar keeps its width. The
-            # tool bar's text is set too: Qt derives it by deleting every "…", which turned
-            # "Bat…reencoded.jpg" into a name no file has.
+            # The Edit menu says what is undone, shortened (it may name a file); the tool bar says
+            # only "Undo" and "Redo", so its buttons keep their place whatever is undone (they
+            # moved with every change), and the tooltip says it whole. Qt would derive the tool
+            # bar's text from the menu's by deleting every "…".
             for action, verb, what in ((self.undo, "Undo", undo), (self.redo, "Redo", redo)):
                 short = shortened(what, UNDO_TEXT_LIMIT) if what else ""
                 action.setText(f"&{verb} {action_text(short)}" if what else f"&{verb}")
-                action.setIconText(f"{verb} {action_text(short)}" if what else verb)
+                action.setIconText(verb)
             self.undo.setToolTip(f"Undo {undo}" if undo else "Nothing to undo")
             self.redo.setEnabled(redo is not None)
             self.redo.setToolTip(f"Redo {redo}" if redo else "Nothing to redo")

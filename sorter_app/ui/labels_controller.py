@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QCursor, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from ..core.kinds import GROUPING_KINDS, AnalysisKind, MoveMode
 from ..session.wording import plural
+from .ask import ask_text
 from .image_grid import ImageGridView
 from .labels_page import LabelsPage
 from .menus import transient_menu
@@ -92,8 +93,7 @@ class LabelsController(QObject):
         page.name_clusters.clicked.connect(self.name_clusters)
 
     def _ask(self, title: str, question: str, text: str = "") -> str | None:
-        answer, ok = QInputDialog.getText(self.window, title, question, QLineEdit.EchoMode.Normal, text)
-        return answer.strip() if ok and answer.strip() else None
+        return ask_text(self.window, title, question, text)
 
     def new_set(self) -> None:
         name = self._ask("New label set", "Name of the set (e.g. style, room, keep or discard):")

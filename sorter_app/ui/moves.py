@@ -17,13 +17,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QStandardPaths, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from ..core.grouping import group_of
 from ..core.kinds import AnalysisKind, MoveMode
 from ..session import Session
 from ..session.files import Proposal
 from ..session.wording import EXPORTING
+from .ask import ask_text
 from .icons import icon
 from .image_grid import ImageGridView
 from .menus import transient_menu
@@ -69,11 +70,9 @@ class MovesController(QObject):
         return Path(chosen) if chosen else None
 
     def act_on_lasso(self, mode: MoveMode, relpaths: list[str]) -> None:
-        name, ok = QInputDialog.getText(
-            self.window, "Folder name", "Name of the folder for these images:", text="selection"
-        )
-        if ok and name.strip() and self.session.root is not None:
-            self.session.files.propose_selection(relpaths, name.strip(), mode, self.session.root)
+        name = ask_text(self.window, "Folder name", "Name of the folder for these images:", "selection")
+        if name and self.session.root is not None:
+            self.session.files.propose_selection(relpaths, name, mode, self.session.root)
 
     def move_selection(self, mode: MoveMode, paths: Sequence[str]) -> None:
         """Browse's Move/Copy to folder: the chosen folder receives the selected files."""
@@ -199,8 +198,6 @@ class MovesController(QObject):
         self.session.message.emit(f"Copied {len(paths)} path{'s' if len(paths) > 1 else ''}")
 
     def rename(self, path: str) -> None:
-        name, ok = QInputDialog.getText(
-            self.window, "Rename", f"New name for {Path(path).name}:", text=Path(path).name
-        )
-        if ok and name.strip() and name.strip() != Path(path).name:
-            self.session.files.rename_file(path, name.strip())
+        name = ask_text(self.window, "Rename", f"New name for {Path(path).name}:", Path(path).name)
+        if name and name != Path(path).name:
+            self.session.files.rename_file(path, name)

@@ -48,6 +48,7 @@ SEED_RANGE = (0.0, 1.0)
 THUMBNAIL_RANGE = (64, 384)
 GRANULARITIES = tuple(RESOLUTIONS)
 MAX_RECENT_FOLDERS = 10
+MAX_PATH_FIELD_WIDTH = 640  # a path field widens the dialog to show a default path up to this
 HINT_FADE = 1 / 3  # a setting's hint: this far from the text colour towards the background
 
 
@@ -233,6 +234,10 @@ class SettingsDialog(QDialog):
         self.model_edit.setPlaceholderText(str(bundled_model_sidecar()))
         self.model_browse = QPushButton("Browse…")
         self.model_browse.clicked.connect(self._browse_model)
+        for edit in (self.data_dir_edit, self.model_edit):  # the default path readable, not cut off
+            edit.setToolTip(edit.placeholderText())
+            wanted = edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 24
+            edit.setMinimumWidth(min(wanted, MAX_PATH_FIELD_WIDTH))
 
         self.near_duplicate_spin = _threshold_spin(NEAR_DUPLICATE_RANGE)
         self.seed_spin = _threshold_spin(SEED_RANGE)

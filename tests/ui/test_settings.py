@@ -20,7 +20,13 @@ from sorter_app.core.duplicates import NEAR_DUPLICATE_THRESHOLD
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.seed_groups import SEED_THRESHOLD
 from sorter_app.paths import AppPaths, bundled_model_sidecar
-from sorter_app.ui.settings import MAX_RECENT_FOLDERS, Settings, SettingsDialog, SettingsStore
+from sorter_app.ui.settings import (
+    MAX_PATH_FIELD_WIDTH,
+    MAX_RECENT_FOLDERS,
+    Settings,
+    SettingsDialog,
+    SettingsStore,
+)
 from tests.git_models import linear_heads_model
 
 UNUSUAL = Settings(
@@ -174,6 +180,17 @@ def open_dialog(qtbot: QtBot, settings: Settings) -> SettingsDialog:
 
 def click(dialog: SettingsDialog, which: QDialogButtonBox.StandardButton) -> None:
     QTest.mouseClick(dialog.buttons.button(which), Qt.MouseButton.LeftButton)
+
+
+def test_the_default_paths_show_whole_in_the_dialog(qtbot: QtBot) -> None:
+    """A newcomer saw "/root/.local/share/ima…" and "/work/newcomer/reso…": the fields were as
+    narrow as the form's default."""
+    dialog = open_dialog(qtbot, Settings())
+    for edit in (dialog.data_dir_edit, dialog.model_edit):
+        text = edit.placeholderText()
+        assert edit.toolTip() == text
+        room = edit.contentsRect().width() - 8  # the frame's and the text's own margins
+        assert edit.fontMetrics().horizontalAdvance(text) <= room or edit.width() >= MAX_PATH_FIELD_WIDTH
 
 
 def test_the_dialog_returns_every_edited_field(qtbot: QtBot, tmp_path: Path) -> None:
