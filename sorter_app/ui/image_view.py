@@ -61,7 +61,7 @@ def decode_for_display(
 
 def _smooth_fit(image: QImage, target: QSize, ratio: float) -> QImage:
     fitted = image.scaled(
-        target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        target, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
     fitted.setDevicePixelRatio(ratio)
     return fitted
@@ -189,7 +189,17 @@ class ZoomableImage(QWidget):
             return self.zoom
         if self._original.isEmpty():
             return 1.0
-        return min(self.width() / self._original.width(), self.height() / self._original.height())
+        # Fitted, but never enlarged past 100 %: a 256-px picture blown up to fill the viewer
+        # shows only its blur (as digiKam and Bridge do, it is shown at its size, centred).
+        fit = min(self.width() / self._original.width(), self.height() / self._original.height())
+        return min(fit, 1.0)
+
+    def _fitted_size(self) -> QSize:
+        """The fitted picture's size in screen (device-independent) pixels."""
+        scale = self.scale()
+        return QSize(
+            max(1, round(self._original.width() * scale)), max(1, round(self._original.height() * scale))
+        )
 
     def _announce(self) -> None:
         self.view_changed.emit(self.zoom, self._centre.x(), self._centre.y())
@@ -240,7 +250,7 @@ class ZoomableImage(QWidget):
     def _fit(self, image: QImage) -> QImage | None:
         """The fitted image now if it is cheap to make here; else start making it, and None."""
         ratio = self.devicePixelRatioF()
-        target = self.size() * ratio
+        target = self._fitted_size() * ratio
         if image.width() * image.height() <= SCALE_IN_BACKGROUND_PIXELS:
             self._fitted = _smooth_fit(image, target, ratio)
             return self._fitted
@@ -255,7 +265,7 @@ class ZoomableImage(QWidget):
 
     def _on_fitted(self, made: tuple[QImage, QSize, QImage]) -> None:
         image, target, fitted = made
-        if image is self._image and target == self.size() * self.devicePixelRatioF():
+        if image is self._image and target == self._fitted_size() * self.devicePixelRatioF():
             self._fitted, self._fitting = fitted, None
             self.update()
 
@@ -273,7 +283,7 @@ class ZoomableImage(QWidget):
         if self.zoom is None:
             fitted = self._fitted if self._fitted is not None else self._fit(image)
             if fitted is None:  # the smooth one is being made: a quick unsmoothed draw until then
-                size = image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+                size = self._fitted_size()
                 left, top = (self.width() - size.width()) // 2, (self.height() - size.height()) // 2
                 painter.drawImage(QRectF(left, top, size.width(), size.height()), image)
                 return

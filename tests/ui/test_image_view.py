@@ -81,3 +81,16 @@ def test_a_pillow_image_becomes_an_opaque_rgb32_qimage_with_the_same_pixels() ->
         order = [2, 1, 0] if sys.byteorder == "little" else [1, 2, 3]
         assert np.array_equal(argb[:, :, order], pixels)
         assert (argb[:, :, 3 if sys.byteorder == "little" else 0] == 255).all()
+
+
+def test_a_small_picture_is_shown_at_its_size_not_blown_up(qtbot: QtBot) -> None:
+    """A 256-px picture filled an 840-px viewer, showing only its blur (a newcomer's run)."""
+    view = _shown(qtbot)
+    view.set_image(_filled(100, 80, "#22aa44"))
+    shot = view.grab().toImage()
+    fitted = view.fitted()
+    assert fitted is not None and fitted.deviceIndependentSize().toSize().toTuple() == (100, 80)
+    assert view.scale() == 1.0
+    ratio = shot.devicePixelRatio()
+    assert shot.pixelColor(round(200 * ratio), round(150 * ratio)) == QColor("#22aa44")  # centred
+    assert shot.pixelColor(round(20 * ratio), round(20 * ratio)) != QColor("#22aa44")  # not stretched
