@@ -322,7 +322,8 @@ def _made_from(lost: list[Candidate]) -> str:
     enlarged = [_name(c.relpath) for c in lost if c.enlarged_from is not None]
     bordered = [_name(c.relpath) for c in lost if c.enlarged_from is None and c.bordered_from is not None]
     resaved = [
-        f"{_name(c.relpath)} is {_name(c.resaved_from)} saved again at a higher JPEG quality"
+        f"{_name(c.relpath)} carries {_name(c.resaved_from)}'s JPEG compression, "
+        "saved again at a higher quality"
         for c in lost
         if c.enlarged_from is None and c.bordered_from is None and c.resaved_from is not None
     ]
