@@ -54,15 +54,18 @@ def write_psd(path: Path, seed: int) -> Path:
     return path
 
 
-def write_dng(path: Path, seed: int, *, preview_seed: int | None = None) -> Path:
+def write_dng(path: Path, seed: int, *, preview_seed: int | None = None, mono: bool = False) -> Path:
     """A camera-RAW DNG that LibRaw reads: 12-bit Bayer (RGGB) data in one IFD, camera orientation
     6 (turn 90° clockwise), and with `preview_seed`, an embedded JPEG preview of that scene first
-    (so a test can tell which of the two was decoded)."""
+    (so a test can tell which of the two was decoded). `mono`: a monochrome camera's, one channel
+    of linear data (LinearRaw, no colour filter)."""
     width, height = SIZE
     rgb = np.asarray(builders.scene(seed, SIZE), dtype=np.uint16)
     cfa = np.empty((height, width), np.uint16)
     cfa[0::2, 0::2], cfa[0::2, 1::2] = rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1]
     cfa[1::2, 0::2], cfa[1::2, 1::2] = rgb[1::2, 0::2, 1], rgb[1::2, 1::2, 2]
+    if mono:
+        cfa = rgb.sum(axis=2, dtype=np.uint16) // 3
     raw = (cfa * 16).astype("<u2").tobytes()
     identity = [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1]
     camera: list[Entry] = [
@@ -90,6 +93,9 @@ def write_dng(path: Path, seed: int, *, preview_seed: int | None = None) -> Path
         (33422, _BYTE, bytes([0, 1, 1, 2])),
         (50717, _LONG, [4095]),
     ]
+    if mono:
+        sensor = [(262, _SHORT, [34892]) if tag == 262 else (tag, kind, value) for tag, kind, value in sensor]
+        sensor = [entry for entry in sensor if entry[0] not in (33421, 33422)]
     if preview_seed is None:
         path.write_bytes(tiff_bytes([sensor + camera], raw))
         return path

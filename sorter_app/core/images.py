@@ -166,6 +166,14 @@ def decode_with_pillow(
     check_header_size(stored_width, stored_height)
     check_decoded_size(img.size, (stored_width, stored_height))
     check_claimed_size(fmt, stored_width, stored_height, nbytes)
+    if img.info.get("progressive") and stored_width * stored_height > MAX_DECODED_PIXELS:
+        # libjpeg holds every coefficient of a progressive JPEG at full size, whatever the draft
+        # scale: a valid 20000² one took 2.3 GB and failed as "broken data stream".
+        raise ImageError(
+            f"progressive JPEG too large to decode safely ({stored_width}×{stored_height} = "
+            f"{stored_width * stored_height / 1e6:.0f} MP; a progressive JPEG is decoded at full size, "
+            f"limit {MAX_DECODED_PIXELS / 1e6:.0f} MP)"
+        )
     try:
         img.load()
     except MemoryError:

@@ -57,7 +57,7 @@ def _decode(raw: Any, min_side: int | None) -> LoadedImage:
         check_decoded_size((int(sizes.raw_width), int(sizes.raw_height)), (width, height))
         half = min_side is None or min(sizes.width, sizes.height) // 2 >= min_side
         rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)  # applies flip
-        image = finish_decoded(Image.fromarray(np.ascontiguousarray(rgb)), 1, min_side)
+        image = finish_decoded(_as_image(rgb), 1, min_side)
     return LoadedImage(image=image, width=width, height=height, format="RAW", frames=1)
 
 
@@ -76,7 +76,16 @@ def _preview(raw: Any, min_side: int | None, orientation: int) -> Image.Image | 
         except ImageError:
             return None  # a broken preview: the sensor data may still be fine
     else:
-        image = finish_decoded(Image.fromarray(np.ascontiguousarray(thumb.data)), orientation, min_side)
+        image = finish_decoded(_as_image(thumb.data), orientation, min_side)
     if min_side is not None and min(image.size) < min_side:
         return None
     return image
+
+
+def _as_image(pixels: Any) -> Image.Image:
+    """LibRaw's pixels as an image: a monochrome camera's come as one channel, [H, W, 1], which
+    Pillow cannot take ("Cannot handle this data type: (1, 1, 1)"); they are grey."""
+    array = np.ascontiguousarray(pixels)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return Image.fromarray(array)

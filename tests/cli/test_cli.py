@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +204,33 @@ def test_salted_folder_names_each_bad_file_and_indexes_every_good_one(tmp_path: 
         assert skipped[relpath].startswith(reason), (relpath, skipped[relpath])
         assert "\n" not in skipped[relpath]
     assert report["indexed"] == len(good)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_decoders_complaints_stay_out_of_the_terminal(tmp_path: Path) -> None:
+    """A damaged file's reason is in the report; the decoder's own warning on stderr flooded the
+    terminal (450 KB over a fuzz corpus). SORTER_DEBUG brings them back."""
+    folder = tmp_path / "noisy"
+    builders.write_jpeg(folder / "good.jpg", seed=1)
+    png = io.BytesIO()
+    frames = [builders.scene(seed, (64, 48)) for seed in (2, 3)]
+    frames[0].save(png, "PNG", save_all=True, append_images=frames[1:])
+    data = png.getvalue()
+    first = data.index(b"acTL") - 4
+    actl = _png_chunk(b"acTL", struct.pack(">II", 0x7FFFFFFF, 0))  # a second one: 2^31 frames
+    (folder / "odd.png").write_bytes(data[:first] + actl + data[first:])
+
+    def index(debug: bool) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "SORTER_DEBUG"} | (
+            {"SORTER_DEBUG": "1"} if debug else {}
+        )
+        data_dir = tmp_path / ("debug" if debug else "data")
+        argv = [sys.executable, "-m", "sorter_app.cli", "index", str(folder), "--data-dir", str(data_dir)]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+    quiet = index(debug=False)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert "Invalid APNG" in index(debug=True).stderr

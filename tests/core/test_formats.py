@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -45,6 +46,30 @@ def test_raw_preview_is_used_when_big_enough_and_turned_as_the_camera_says(tmp_p
     loaded = load_image_file(path, min_side=224)
     assert (loaded.format, loaded.width, loaded.height) == ("RAW", 240, 320)
     assert _likeness(loaded.image, 9, -90) > 0.98  # the preview's scene, not the sensor's
+
+
+def test_a_monochrome_camera_raw_is_read_as_grey(tmp_path: Path) -> None:
+    """LibRaw gives a monochrome camera's pixels as one channel, [H, W, 1]: it was refused as
+    "truncated or corrupt RAW file: Cannot handle this data type: (1, 1, 1), |u1" (a fuzz round)."""
+    path = write_dng(tmp_path / "mono.dng", 5, mono=True)
+    loaded = load_image_file(path, min_side=224)
+    assert (loaded.format, loaded.width, loaded.height, loaded.image.mode) == ("RAW", 240, 320, "RGB")
+    pixels = np.asarray(loaded.image, np.int16)
+    assert np.array_equal(pixels[..., 0], pixels[..., 1]) and pixels.std() > 10  # grey, not blank
+
+
+def test_a_huge_progressive_jpeg_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    """libjpeg keeps a progressive JPEG's coefficients at full size whatever the draft scale: a
+    valid 20000 × 20000 one took 2.3 GB and failed as "broken data stream". Now refused from its
+    header with the reason; a baseline one of the same size is decoded reduced."""
+    flat = Image.new("RGB", (12000, 11000), (90, 140, 200))
+    flat.save(tmp_path / "progressive.jpg", "JPEG", quality=60, progressive=True)
+    flat.save(tmp_path / "baseline.jpg", "JPEG", quality=60)
+    with pytest.raises(
+        ImageError, match=r"^progressive JPEG too large to decode safely \(12000×11000 = 132 MP"
+    ):
+        load_image_file(tmp_path / "progressive.jpg", min_side=224)
+    assert load_image_file(tmp_path / "baseline.jpg", min_side=224).width == 12000
 
 
 def test_heic_named_jpg_is_read_by_its_content(tmp_path: Path) -> None:
