@@ -12,6 +12,7 @@ file becomes that file's reason (`ImageError`); nothing else escapes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
@@ -46,7 +47,18 @@ _REDUCE_ABOVE_PIXELS = 16_000_000
 # compress more than 1032:1 (PNG, 1-bit pixels: ~8,300 px per byte); GIF's LZW ~2,700. A header
 # claiming more is forged or the data is missing, and decoding it would allocate the claimed size
 # for nothing. WebP, TIFF (CCITT fax) and others can legitimately compress a blank page further.
-_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096}
+# BMP stores at least a bit per pixel, or run-length codes of at most 255 pixels per 2 bytes (a
+# header claiming 8388624 × 8 in 1 KB kept Pillow's pure-Python RLE decoder busy for 14 s).
+_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 4096, "DIB": 4096}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_MAX_CHUNKS = 100_000  # walked at most; a real file has a few dozen (or one per APNG frame)
+
+# Library messages that say nothing to a person, and what they mean for the file.
+_PLAIN_WORDS = (
+    ("decoder error -2", "the decoder found corrupt data"),
+    ("could not create decoder object", "the decoder could not start on this data"),
+    ("Please build `libjxl`", "the JPEG XL decoder could not read it"),
+)
 
 # We check sizes ourselves, before decoding and after draft scaling; Pillow's own guard would
 # reject a 300-MP JPEG panorama that draft mode decodes at 1/8 scale in a few megabytes.
@@ -146,6 +158,8 @@ def decode_with_pillow(
     fp.seek(0)
     if head[:4] in ICON_MAGICS:  # Pillow decodes an icon's embedded PNG while opening the file
         _check_embedded_pngs(fp, nbytes)
+    if head[:8] == PNG_MAGIC:
+        check_png_chunks(fp, nbytes)
     try:
         img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:
@@ -230,6 +244,31 @@ def check_claimed_size(fmt: str, width: int, height: int, nbytes: int) -> None:
         )
 
 
+def check_png_chunks(fp: IO[bytes], nbytes: int) -> None:
+    """Refuse a PNG one of whose chunks claims more bytes than the file holds: Pillow reads a
+    claimed length whole before it checks anything, so a 5-KB file whose IDAT says 4 GB failed as
+    "not enough memory", or not, by how much memory there was. Only chunk headers are read."""
+    try:
+        position = len(PNG_MAGIC)
+        for _ in range(_PNG_MAX_CHUNKS):
+            fp.seek(position)
+            header = fp.read(8)
+            if len(header) < 8:
+                return  # cut short: Pillow says so in its own words
+            length, kind = struct.unpack(">I4s", header)
+            if position + 8 + length > nbytes:  # (a missing checksum is Pillow's to report)
+                name = kind.decode("latin-1") if kind.isalpha() else "a"
+                raise ImageError(
+                    f"truncated or corrupt PNG: {name} chunk claims {length:,} bytes, "
+                    f"the file holds {nbytes:,}"
+                )
+            if kind == b"IEND":
+                return
+            position += 12 + length
+    finally:
+        fp.seek(0)
+
+
 def _check_embedded_pngs(fp: IO[bytes], nbytes: int) -> None:
     """An ICO/CUR/ICNS file's embedded PNGs, checked from their headers as any PNG is."""
     try:
@@ -262,6 +301,9 @@ def describe(exc: BaseException) -> str:
         _BYTES_LITERAL.sub(lambda m: f"“{m.group(2)}”" if m.start() else m.group(2), text[0]) if text else ""
     )
     line = line or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno == errno.EINVAL:  # a seek or read the file set up
+        line = "an offset or length in the file is out of range"
+    line = next((plain for words, plain in _PLAIN_WORDS if words in line), line)
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
 
 

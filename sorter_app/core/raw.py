@@ -42,6 +42,10 @@ def load_raw(path: str, min_side: int | None) -> LoadedImage:
         raise ImageError("not enough memory to decode this RAW file") from None
     except rawpy.LibRawFileUnsupportedError:
         raise NotRawError("not a RAW file this version of LibRaw can read") from None
+    except rawpy.LibRawIOError:  # LibRaw's "Input/output error" reads like a failing disk
+        raise ImageError(
+            "truncated or corrupt RAW file: its data ends early or points outside the file"
+        ) from None
     except Exception as exc:
         raise ImageError(f"truncated or corrupt RAW file: {describe(exc)}") from None
 

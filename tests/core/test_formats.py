@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,23 @@ def test_a_monochrome_camera_raw_is_read_as_grey(tmp_path: Path) -> None:
     assert (loaded.format, loaded.width, loaded.height, loaded.image.mode) == ("RAW", 240, 320, "RGB")
     pixels = np.asarray(loaded.image, np.int16)
     assert np.array_equal(pixels[..., 0], pixels[..., 1]) and pixels.std() > 10  # grey, not blank
+
+
+def test_a_raw_whose_data_lies_past_its_end_says_so_not_input_output_error(tmp_path: Path) -> None:
+    """LibRaw's "Input/output error" read like a failing disk (a fuzz round)."""
+    path = write_dng(tmp_path / "cut.dng", 3)
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if struct.unpack_from("<H", data, entry)[0] == 273:  # StripOffsets: past the end
+            struct.pack_into("<I", data, entry + 8, len(data) + 10_000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError) as caught:
+        load_image_file(path, min_side=224)
+    assert (
+        str(caught.value) == "truncated or corrupt RAW file: its data ends early or points outside the file"
+    )
 
 
 def test_a_huge_progressive_jpeg_is_refused_before_it_is_decoded(tmp_path: Path) -> None:

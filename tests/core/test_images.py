@@ -239,3 +239,64 @@ def test_a_bmp_with_a_negative_width_is_called_corrupt_not_a_decompression_bomb(
         return
     with pytest.raises(ImageError, match=r"^corrupt image header: size -4×4$"):
         load_image_file(path)
+
+
+def _chunk(kind: bytes, data: bytes, length: int | None = None) -> bytes:
+    size = len(data) if length is None else length
+    return struct.pack(">I", size) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@pytest.mark.parametrize("claimed", [0x7FFFFFFF, 0xFFFFFFFF])
+def test_a_png_chunk_longer_than_the_file_is_named_not_a_lack_of_memory(tmp_path: Path, claimed: int) -> None:
+    """Pillow reads a claimed IDAT length whole before anything else: a 5-KB file saying 4 GB failed
+    as "not enough memory", or decoded, by how much memory the worker had (a fuzz round)."""
+    png = (tmp_path / "ok.png").open("wb")
+    builders.scene(1, (64, 48)).save(png, "PNG")
+    png.close()
+    data = (tmp_path / "ok.png").read_bytes()
+    start = data.index(b"IDAT") - 4
+    (idat_length,) = struct.unpack(">I", data[start : start + 4])
+    forged = data[:start] + struct.pack(">I", claimed) + data[start + 4 :]
+    with pytest.raises(ImageError, match=f"^truncated or corrupt PNG: IDAT chunk claims {claimed:,} bytes"):
+        load_image(forged, min_side=224)
+    # What the walk must let through: a valid PNG, one with bytes after its end, and an APNG.
+    assert load_image(data).width == 64
+    assert load_image(data + b"trailing bytes after IEND").width == 64
+    frames = [builders.scene(seed, (64, 48)) for seed in (2, 3, 4)]
+    frames[0].save(tmp_path / "anim.png", "PNG", save_all=True, append_images=frames[1:])
+    assert load_image_file(tmp_path / "anim.png").frames > 1
+    assert idat_length > 0
+
+
+def test_a_bmp_claiming_more_pixels_than_its_bytes_can_hold_is_refused_at_once(tmp_path: Path) -> None:
+    """8388624 × 8 in 1 KB of run-length codes kept Pillow's Python RLE decoder busy for 14 s."""
+    width, height = 8_388_624, 8
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, 1000, 2835, 2835, 256, 0)
+    palette = bytes(range(256)) * 4
+    body = bytes([255, 7] * 500) + b"\x00\x01"  # runs, then the end of the bitmap
+    offset = 14 + len(info) + len(palette)
+    header = b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset)
+    (tmp_path / "rle.bmp").write_bytes(header + info + palette + body)
+    with pytest.raises(ImageError, match=r"^truncated or forged image: the header claims 8388624×8"):
+        load_image_file(tmp_path / "rle.bmp", min_side=224)
+    builders.scene(1, (64, 48)).save(tmp_path / "ok.bmp")  # an ordinary BMP is far below the ratio
+    assert load_image_file(tmp_path / "ok.bmp").width == 64
+
+
+def test_library_words_that_say_nothing_are_put_plainly() -> None:
+    import errno
+
+    from sorter_app.core.images import describe
+
+    assert (
+        describe(OSError(errno.EINVAL, "Invalid argument"))
+        == "an offset or length in the file is out of range"
+    )
+    assert describe(OSError("decoder error -2")) == "the decoder found corrupt data"
+    assert describe(OSError("could not create decoder object")) == "the decoder could not start on this data"
+    assert describe(ValueError("Generic Error. Please build `libjxl` from source")) == (
+        "the JPEG XL decoder could not read it"
+    )
+    assert describe(OSError("broken data stream when reading image file")) == (
+        "broken data stream when reading image file"
+    )
