@@ -9,6 +9,7 @@ communities too small to be worth a folder go to "unsorted", so every image is i
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -84,13 +85,16 @@ def cluster_folder(
     granularity: str = "medium",
     *,
     labels: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+    broader: Mapping[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     child: ProcessPoolExecutor | None = None,
 ) -> Clustering:
     """Every image in exactly one cluster or in `unsorted`. Clusters are numbered by size.
 
     `labels` (path -> predicted label, for names) may be a function: it is then called while
-    Leiden runs in its child process — at 100,000 images each takes seconds.
+    Leiden runs in its child process — at 100,000 images each takes seconds. `broader` (label →
+    the label it lies within: "kitchen" → "indoor") names a cluster whose members share no label
+    but share a broader one.
     """
     if granularity not in RESOLUTIONS:
         raise ValueError(f"granularity must be one of {', '.join(RESOLUTIONS)}")
@@ -119,7 +123,7 @@ def cluster_folder(
     named: list[Cluster] = []
     uses: dict[str, int] = {}
     for i, paths in enumerate(clusters):
-        label = _label(i + 1, paths, labels)
+        label = _label(i + 1, paths, labels, broader or {})
         uses[label] = uses.get(label, 0) + 1
         if uses[label] > 1:  # "outdoor 2": each cluster needs a folder of its own
             label = f"{label} {uses[label]}"
@@ -127,16 +131,16 @@ def cluster_folder(
     return Clustering(named, sorted(unsorted))
 
 
-def _label(number: int, paths: list[str], labels: Mapping[str, str] | None) -> str:
-    """'kitchen' when most members share a predicted label, else 'cluster 7'."""
+def _label(
+    number: int, paths: list[str], labels: Mapping[str, str] | None, broader: Mapping[str, str]
+) -> str:
+    """'kitchen' when most members share a predicted label; else 'indoor' when most share the
+    broader label theirs lie within (kitchens, bedrooms and bathrooms of a house); else 'cluster 7'."""
     if labels:
-        counts: dict[str, int] = {}
-        for path in paths:
-            label = labels.get(path)
-            if label:
-                counts[label] = counts.get(label, 0) + 1
-        if counts:
-            label, count = max(counts.items(), key=lambda item: item[1])
-            if count >= 0.6 * len(paths):
-                return label
+        found = [label for path in paths if (label := labels.get(path))]
+        for names in (found, [broader.get(label, label) for label in found]):
+            if names:
+                label, count = Counter(names).most_common(1)[0]
+                if count >= 0.6 * len(paths):
+                    return label
     return f"cluster {number}"

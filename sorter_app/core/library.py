@@ -41,6 +41,7 @@ from .plan import MovePlan
 from .predictions import (
     Prediction,
     StoredPrediction,
+    broader_labels,
     folder_prediction_columns,
     folder_predictions,
     prediction_heads,
@@ -263,7 +264,14 @@ class Library:
                 return {p.path: label for p in predictions if (label := p.best_label)}
 
             named_by = model_labels if labels is None else labels
-            clustering = cluster_folder(vectors, granularity, labels=named_by, progress=progress, child=child)
+            clustering = cluster_folder(
+                vectors,
+                granularity,
+                labels=named_by,
+                broader=broader_labels(self.spec),
+                progress=progress,
+                child=child,
+            )
         return self._as_the_user_named(clustering, vectors) if user_names else clustering
 
     def _as_the_user_named(self, clustering: Clustering, vectors: FolderVectors) -> Clustering:

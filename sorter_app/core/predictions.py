@@ -44,6 +44,20 @@ def names_something(head: str, label: str | None) -> bool:
     return label not in (None, UNKNOWN) and not (head == KIND_HEAD and label == DEFAULT_KIND)
 
 
+def broader_labels(spec: ModelSpec) -> dict[str, str]:
+    """Each label of a head shown only under another head's label, with that label ("kitchen" →
+    "indoor") where it names something (a kind of "photo" says nothing of what a photo shows):
+    what names a cluster of kitchens, bedrooms and bathrooms."""
+    heads = spec.probability_heads
+    return {
+        label: parent
+        for out in heads.values()
+        for parent_head, parent in out.get("only_when", {}).items()
+        if parent_head in heads and names_something(parent_head, parent)
+        for label in out.get("labels", ())
+    }
+
+
 class Prediction:
     """One image's answers by head (e.g. "scene", "room"), corrections applied, and the model's own
     answers where the user corrected one."""

@@ -15,7 +15,9 @@ from numpy.typing import NDArray
 
 from sorter_app.core.clusters import RESOLUTIONS, Clustering, cluster_folder, leiden
 from sorter_app.core.library import Library
+from sorter_app.core.model_spec import load_spec
 from sorter_app.core.neighbours import FolderVectors, KnnGraph
+from sorter_app.core.predictions import broader_labels
 from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 
@@ -234,3 +236,30 @@ def test_sun8_scenes_cluster_at_least_as_purely_as_before(sun8: Scenes, granular
     print(f"\nsun8 {granularity}: {len(clustering.clusters)} clusters, purity {purity:.3f}")
     assert len(sun8.label) == 1643
     assert purity >= SUN8_LOUVAIN_PURITY[granularity]
+
+
+def test_a_cluster_of_mixed_rooms_is_named_by_the_scene_they_share() -> None:
+    """A newcomer's clusters of bedrooms, bathrooms and kitchens were "cluster 1"…"cluster 4": no
+    room held 60 % of one, but all were indoor."""
+    vectors = _blobs(2, 10)
+    keys = [f"h{i}" for i in range(20)]
+    paths = [[f"g{i // 10}/img{i}.jpg"] for i in range(20)]
+    rooms = ["kitchen", "bedroom", "bathroom", "kitchen", "bedroom"] * 2
+    labels = {f"g0/img{i}.jpg": rooms[i] for i in range(10)}
+    labels |= {f"g1/img{i}.jpg": "kitchen" for i in range(10, 20)}
+    broader = {room: "indoor" for room in ("kitchen", "bedroom", "bathroom")}
+    folder = FolderVectors(keys, vectors, paths)
+    plain = cluster_folder(folder, "coarse", labels=labels).clusters
+    assert {c.paths[0].split("/")[0]: c.label.split(" ")[0] for c in plain} == {
+        "g0": "cluster",
+        "g1": "kitchen",
+    }
+    clusters = cluster_folder(folder, "coarse", labels=labels, broader=broader).clusters
+    assert {c.paths[0].split("/")[0]: c.label for c in clusters} == {"g0": "indoor", "g1": "kitchen"}
+
+
+def test_the_model_says_which_labels_lie_within_which() -> None:
+    spec = load_spec(bundled_model_sidecar())
+    broader = broader_labels(spec)
+    rooms = spec.probability_heads["room"]["labels"]
+    assert broader == dict.fromkeys(rooms, "indoor")  # scenes lie within "photo", which names nothing
