@@ -7,6 +7,7 @@ search and says what it found, which the page shows if it is still the query on 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -141,11 +142,12 @@ class SimilarPage(QWidget):
         if query != self.history.current:
             return
         self.query_label.setText(f"{Path(query).name}\n{len(neighbours)} most similar images")
+        names = Counter(Path(n.relpath).name for n in neighbours)
         self.results.set_items(
             [
                 GridItem(
                     path=str(root / n.relpath),
-                    caption=Path(n.relpath).name,
+                    caption=_caption(n.relpath, names),
                     detail=f"similarity {n.similarity:.2f}",
                     tooltip=n.relpath,
                 )
@@ -176,3 +178,12 @@ class SimilarPage(QWidget):
     def _update_buttons(self) -> None:
         self.back_button.setEnabled(self.history.can_go(-1))
         self.forward_button.setEnabled(self.history.can_go(1))
+
+
+def _caption(relpath: str, names: Counter[str]) -> str:
+    """The file's name; with its folder where another result has the same name (copies of one
+    picture in two folders looked like one image shown twice)."""
+    path = Path(relpath)
+    if names[path.name] < 2:
+        return path.name
+    return f"{path.name} · {path.parent.as_posix() if path.parent != Path('.') else 'top folder'}"
