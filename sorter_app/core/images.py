@@ -50,6 +50,7 @@ _REDUCE_ABOVE_PIXELS = 16_000_000
 # BMP stores at least a bit per pixel, or run-length codes of at most 255 pixels per 2 bytes (a
 # header claiming 8388624 × 8 in 1 KB kept Pillow's pure-Python RLE decoder busy for 14 s).
 _MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 4096, "DIB": 4096}
+_SMALL_FILE_BYTES = 1 << 20  # a header in a file this small asking for gigabytes is forged
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_MAX_CHUNKS = 100_000  # walked at most; a real file has a few dozen (or one per APNG frame)
 
@@ -165,8 +166,12 @@ def decode_with_pillow(
     except UnidentifiedImageError:
         reason = missing_support_reason(name, head) or _unidentified_reason(head, fp)
         raise ImageError(reason) from None
-    except MemoryError:
-        raise ImageError("unreadable image header: not enough memory") from None
+    except MemoryError:  # a header's claim: a small file cannot hold what would need that memory
+        raise ImageError(
+            "corrupt image header: it claims far more data than the file holds"
+            if nbytes < _SMALL_FILE_BYTES
+            else "unreadable image header: not enough memory"
+        ) from None
     except Exception as exc:
         raise ImageError(f"unreadable image header: {describe(exc)}") from None
     fmt = img.format or "unknown"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sorter_app.core.decode_pool import DecodePool
 from sorter_app.core.errors import ImageError
 from sorter_app.core.images import load_image, load_image_file
 from tests import builders
@@ -300,3 +302,29 @@ def test_library_words_that_say_nothing_are_put_plainly() -> None:
     assert describe(OSError("broken data stream when reading image file")) == (
         "broken data stream when reading image file"
     )
+
+
+def _reason(path: str) -> str:
+    try:
+        load_image_file(path, min_side=224)
+    except ImageError as error:
+        return str(error)
+    return "decoded"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no address-space limit there")
+def test_a_tiny_file_whose_header_asks_for_gigabytes_is_called_corrupt_not_short_of_memory(
+    tmp_path: Path,
+) -> None:
+    """A 126-byte icon whose bitmap header claims 30000 × 60000 at 32 bits: in a decode worker
+    (its memory capped) Pillow's allocation fails while the file is opened, and "not enough
+    memory" blamed the machine (a fuzz round)."""
+    directory = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, 104, 22)
+    bitmap = struct.pack("<IiiHHIIiiII", 40, 30_000, 60_000, 1, 32, 0, 0, 0, 0, 0, 0)
+    path = tmp_path / "forged.ico"
+    path.write_bytes(directory + bitmap + bytes(126 - len(directory) - len(bitmap)))
+    with DecodePool(1, memory_bytes=1024**3) as pool:
+        assert (
+            pool.call(_reason, str(path))
+            == "corrupt image header: it claims far more data than the file holds"
+        )
