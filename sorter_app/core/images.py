@@ -185,6 +185,8 @@ def decode_with_pillow(
     check_header_size(stored_width, stored_height)
     check_decoded_size(img.size, (stored_width, stored_height))
     check_claimed_size(fmt, stored_width, stored_height, nbytes)
+    if fmt == "TIFF":
+        check_tiff_coverage(fp)
     if img.info.get("progressive") and stored_width * stored_height > MAX_DECODED_PIXELS:
         # libjpeg holds every coefficient of a progressive JPEG at full size, whatever the draft
         # scale: a valid 20000² one took 2.3 GB and failed as "broken data stream".
@@ -455,7 +457,7 @@ def _uncompressed_size_fits(tags: dict[int, tuple[int, ...]], samples: int, dept
 
 # The directory entries `_tiff_variant` reads, and what it takes from each: types BYTE, SHORT,
 # LONG and LONG8, at most _TIFF_MAX_VALUES values (a hostile count must not cost memory).
-_TIFF_LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 277, 279, 284, 322, 323, 325, 338, 339})
+_TIFF_LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 277, 278, 279, 284, 322, 323, 325, 338, 339})
 _TIFF_TYPES = {1: "B", 3: "H", 4: "I", 16: "Q"}
 _TIFF_MAX_VALUES = 65_536
 _TIFF_MAX_ENTRIES = 4_096
@@ -487,6 +489,33 @@ def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
             data = fp.read(size)
         tags[tag] = struct.unpack(f"{order}{count}{_TIFF_TYPES[kind]}", data[:size])
     return tags
+
+
+def check_tiff_coverage(fp: IO[bytes]) -> None:
+    """Refuse a TIFF whose first directory lists fewer strips or tiles than its size needs: the
+    decoder leaves the rest black and says nothing (a 64 × 100000 file holding one strip of 48 rows
+    was indexed as a picture)."""
+    try:
+        tags = tiff_layout_tags(fp)
+        width, height = tags[256][0], tags[257][0]
+        planes = tags.get(277, (1,))[0] if tags.get(284, (1,))[0] == 2 else 1
+        if 322 in tags and 323 in tags and 325 in tags:
+            tile_w, tile_h = tags[322][0], tags[323][0]
+            needed = -(-width // tile_w) * -(-height // tile_h) * planes
+            found, unit = len(tags[325]), "tiles"
+        elif 279 in tags:
+            rows = min(tags.get(278, (height,))[0], height) or height
+            needed, found, unit = -(-height // rows) * planes, len(tags[279]), "strips"
+        else:
+            return
+    except Exception:  # a directory too broken to read: Pillow says what is wrong with it
+        return
+    finally:
+        fp.seek(0)
+    if found < needed:
+        raise ImageError(
+            f"truncated or corrupt TIFF: {width}×{height} needs {needed:,} {unit}, it lists {found:,}"
+        )
 
 
 def _frame_count(img: Image.Image) -> int:

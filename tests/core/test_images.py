@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
 import sys
 import zlib
@@ -328,3 +329,31 @@ def test_a_tiny_file_whose_header_asks_for_gigabytes_is_called_corrupt_not_short
             pool.call(_reason, str(path))
             == "corrupt image header: it claims far more data than the file holds"
         )
+
+
+def _with_tag(path: Path, tag: int, value: int) -> None:
+    """Set a SHORT or LONG entry of a little-endian TIFF's first directory (value inline)."""
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        found, kind = struct.unpack_from("<HH", data, entry)
+        if found == tag:
+            struct.pack_into("<H" if kind == 3 else "<I", data, entry + 8, value)
+    path.write_bytes(bytes(data))
+
+
+def test_a_tiff_listing_fewer_strips_than_its_size_needs_is_refused_not_filled_black(tmp_path: Path) -> None:
+    """libtiff leaves rows no strip covers black and says nothing: a 64 × 100000 file holding one
+    strip of 48 rows was indexed as a picture (a fuzz round)."""
+    builders.scene(1, (64, 48)).save(tmp_path / "ok.tif")
+    assert load_image_file(tmp_path / "ok.tif").height == 48
+    shutil.copyfile(tmp_path / "ok.tif", tmp_path / "tall.tif")
+    _with_tag(tmp_path / "tall.tif", 257, 100_000)
+    with pytest.raises(
+        ImageError, match=r"^truncated or corrupt TIFF: 64×100000 needs [\d,]+ strips, it lists 1$"
+    ):
+        load_image_file(tmp_path / "tall.tif", min_side=224)
+    # Strips and tiles that do cover the picture: as Pillow writes them, and a many-strip file.
+    builders.scene(2, (64, 48)).save(tmp_path / "strips.tif", compression="tiff_lzw", tiffinfo={278: 5})
+    assert load_image_file(tmp_path / "strips.tif").height == 48
