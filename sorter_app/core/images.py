@@ -47,9 +47,13 @@ _REDUCE_ABOVE_PIXELS = 16_000_000
 # compress more than 1032:1 (PNG, 1-bit pixels: ~8,300 px per byte); GIF's LZW ~2,700. A header
 # claiming more is forged or the data is missing, and decoding it would allocate the claimed size
 # for nothing. WebP, TIFF (CCITT fax) and others can legitimately compress a blank page further.
-# BMP stores at least a bit per pixel, or run-length codes of at most 255 pixels per 2 bytes (a
-# header claiming 8388624 × 8 in 1 KB kept Pillow's pure-Python RLE decoder busy for 14 s).
-_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 4096, "DIB": 4096}
+# An uncompressed BMP stores at least a bit per pixel.
+_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096}
+_BMP_PIXELS_PER_BYTE = 8
+# A run-length BMP can skip any number of pixels in a few bytes, so its size says nothing; but
+# Pillow decodes it in Python, ~5 MP a second (a header claiming 8388624 × 8 in 1 KB took 14 s).
+_RLE_BMP_MAX_PIXELS = 16_000_000
+_BMP_RLE = (1, 2)
 _SMALL_FILE_BYTES = 1 << 20  # a header in a file this small asking for gigabytes is forged
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_MAX_CHUNKS = 100_000  # walked at most; a real file has a few dozen (or one per APNG frame)
@@ -185,6 +189,8 @@ def decode_with_pillow(
     check_header_size(stored_width, stored_height)
     check_decoded_size(img.size, (stored_width, stored_height))
     check_claimed_size(fmt, stored_width, stored_height, nbytes)
+    if fmt in ("BMP", "DIB"):
+        check_bmp_size(img.info.get("compression", 0), stored_width, stored_height, nbytes)
     if fmt == "TIFF":
         check_tiff_coverage(fp)
     if img.info.get("progressive") and stored_width * stored_height > MAX_DECODED_PIXELS:
@@ -489,6 +495,22 @@ def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
             data = fp.read(size)
         tags[tag] = struct.unpack(f"{order}{count}{_TIFF_TYPES[kind]}", data[:size])
     return tags
+
+
+def check_bmp_size(compression: int, width: int, height: int, nbytes: int) -> None:
+    """An uncompressed BMP must hold its pixels; a run-length one must be small enough for Pillow's
+    Python decoder to finish in seconds."""
+    pixels = width * height
+    if compression in _BMP_RLE and pixels > _RLE_BMP_MAX_PIXELS:
+        raise ImageError(
+            f"run-length BMP too large to decode in reasonable time ({width}×{height} = "
+            f"{pixels / 1e6:.0f} MP, limit {_RLE_BMP_MAX_PIXELS / 1e6:.0f} MP)"
+        )
+    if compression not in _BMP_RLE and pixels > nbytes * _BMP_PIXELS_PER_BYTE:
+        raise ImageError(
+            f"truncated or forged image: the header claims {width}×{height} but the file holds "
+            f"only {nbytes:,} bytes"
+        )
 
 
 def check_tiff_coverage(fp: IO[bytes]) -> None:

@@ -14,10 +14,10 @@ they tie on is skipped, and the reason given is the rule that separated them:
 4. the original format (a camera's JPEG/HEIC/RAW over a PNG, WebP or BMP re-encode);
 5. camera EXIF (editors and messengers strip it);
 6. a name without "copy", "(1)", "- Kopie"… (what file managers add to a duplicate);
-7. not in a backup or copy folder ("Backup", "old backups", "Photos - Copy", "Kopie von …") inside
+7. the larger file (same dimensions and format: the higher-quality encode);
+8. not in a backup or copy folder ("Backup", "old backups", "Photos - Copy", "Kopie von …") inside
    the folder opened: where a duplicate tree lies shallower than the organised one, "shorter path"
-   would keep the backup;
-8. the larger file (same dimensions and format: the higher-quality encode);
+   would keep the backup (after "larger file": a better copy in a backup folder is still kept);
 9. the shorter path (fewer folders deep, then fewer characters);
 10. the older file — only when the times differ;
 11. otherwise the first by name, and the reason says they are the same by every rule.
@@ -58,15 +58,15 @@ ORIGINAL_FORMATS = frozenset(
 _MAKE, _MODEL = 0x010F, 0x0110
 # "x copy.jpg", "x - Copy (2).jpg", "copy_of_x.jpg", "x (1).jpg", "Kopie von x", "x_copy3", "x-kopie"
 # (a number in brackets of one or two digits: "(1)", not a year: "Party (2019)")
-_COPY_NAME = re.compile(
-    r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|\(\d{1,2}\)|(^|[\s_\-])copy[\s_-]?of[\s_-]",
-    re.IGNORECASE,
-)
+_COPY_WORDS = r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|(^|[\s_\-])copy[\s_-]?of[\s_-]"
+_COPY_NAME = re.compile(rf"{_COPY_WORDS}|\(\d{{1,2}}\)", re.IGNORECASE)
 
 
 # "Backup", "backups 2019", "old_backup", "Sicherung", "Sauvegarde", "copies", "Duplicates"
+# (a folder's "(2)" is as often "Kids (2)" or "Season 2 (03)" as a copy: only words count there)
 _BACKUP_FOLDER = re.compile(
-    r"(^|[\s_\-.])(back[\s_-]?ups?|sicherung(en)?|sauvegardes?|copies|duplicates|dupes)([\s_\-.]|\d|$)",
+    r"(^|[\s_\-.])(back[\s_-]?ups?|sicherung(en)?|sauvegardes?|copies|duplicates|dupes)([\s_\-.]|\d|$)"
+    rf"|{_COPY_WORDS}",
     re.IGNORECASE,
 )
 
@@ -125,7 +125,7 @@ def copy_folder(relpath: str) -> str | None:
     """The first folder of `relpath` (inside the folder opened) named as a backup or a copy, or None."""
     parents = PurePosixPath(relpath).parent.parts
     for i, name in enumerate(parents):
-        if _BACKUP_FOLDER.search(name) or _COPY_NAME.search(name):
+        if _BACKUP_FOLDER.search(name):
             return "/".join(parents[: i + 1])
     return None
 
@@ -376,12 +376,12 @@ RULES: tuple[_Rule, ...] = (
         lambda w, lost: f"name without “copy” ({PurePosixPath(lost[0].relpath).name} is named as a copy)",
     ),
     _Rule(
-        lambda c: (copy_folder(c.relpath) is not None,),
-        lambda w, lost: f"not in a backup or copy folder ({copy_folder(lost[0].relpath)}/ is one)",
-    ),
-    _Rule(
         lambda c: (-c.size,),
         lambda w, lost: f"same dimensions and format; larger file ({_size(w.size)} vs {_size(lost[0].size)})",
+    ),
+    _Rule(
+        lambda c: (copy_folder(c.relpath) is not None,),
+        lambda w, lost: f"not in a backup or copy folder ({copy_folder(lost[0].relpath)}/ is one)",
     ),
     _Rule(
         lambda c: (c.relpath.count("/"), len(c.relpath)),

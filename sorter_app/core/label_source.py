@@ -9,12 +9,12 @@ own label sets (few-shot, per-image labels with confidence) are meant to be a se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .model_spec import ModelSpec
-from .predictions import UNKNOWN, Prediction, names_something, prediction_heads
+from .predictions import UNKNOWN, Prediction, broader_labels, names_something, prediction_heads
 
 if TYPE_CHECKING:
     from .browse import BrowseItem
@@ -50,6 +50,11 @@ class LabelSource(Protocol):
     def best_label(self, item: BrowseItem) -> str | None:
         """`best_answer(answers(item))`'s label, without building the answers: what names a
         cluster, asked for every image of the folder each time clusters are computed."""
+        ...
+
+    def broader(self) -> Mapping[str, str]:
+        """Label → the label it lies within ("kitchen" → "indoor"): what names a cluster whose
+        members share no label but share that one."""
         ...
 
 
@@ -108,6 +113,7 @@ class ModelLabels:
     def __init__(self, spec: ModelSpec | None) -> None:
         heads = prediction_heads(spec) if spec is not None and spec.probability_heads else {}
         self._labels = [str(label) for head in heads.values() for label in head["labels"]]
+        self._broader = broader_labels(spec) if spec is not None else {}
 
     def choices(self) -> list[str]:
         if not self._labels:
@@ -122,3 +128,6 @@ class ModelLabels:
 
     def best_label(self, item: BrowseItem) -> str | None:
         return item.prediction.best_label if item.prediction is not None else None
+
+    def broader(self) -> Mapping[str, str]:
+        return self._broader

@@ -244,12 +244,15 @@ class Library:
         granularity: str = "medium",
         *,
         labels: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+        broader: Mapping[str, str] | None = None,
         progress: ProgressFn | None = None,
         user_names: bool = False,
     ) -> Clustering:
         """Clusters named after what most members show: `labels` (relpath → label, from any label
         source, or a function giving them), by default the model's most specific confident
-        answers. Labels are read while Leiden runs in its child process. With `user_names`, a
+        answers. `broader` (label → the label it lies within) names a cluster that shares only
+        that; by default the model's ("kitchen" → "indoor") with its own labels, none with
+        `labels`. Labels are read while Leiden runs in its child process. With `user_names`, a
         cluster the user renamed in the window has that name instead (the CLI twin's views); the
         window names its groups itself (`session/choices.apply_stored`), keeping what was found
         beside what the user chose."""
@@ -264,13 +267,10 @@ class Library:
                 return {p.path: label for p in predictions if (label := p.best_label)}
 
             named_by = model_labels if labels is None else labels
+            if broader is None:  # the model's labels lie within one another; another source's: said
+                broader = broader_labels(self.spec) if labels is None else {}
             clustering = cluster_folder(
-                vectors,
-                granularity,
-                labels=named_by,
-                broader=broader_labels(self.spec),
-                progress=progress,
-                child=child,
+                vectors, granularity, labels=named_by, broader=broader, progress=progress, child=child
             )
         return self._as_the_user_named(clustering, vectors) if user_names else clustering
 

@@ -48,3 +48,6 @@ class SetLabels:
     def best_label(self, item: BrowseItem) -> str | None:
         best = best_answer(self.answers(item))
         return best.label if best is not None else None
+
+    def broader(self) -> Mapping[str, str]:
+        return {}  # a set's labels are the user's own: none lies within another

@@ -130,7 +130,9 @@ class Analyses:
                 return {i.relpath: label for i in items if (label := source.best_label(i))}
 
             def call(lib: Library, p: ProgressFn, c: CancelledFn) -> Grouping:
-                found = lib.clusters(root, granularity, labels=names, progress=stop_on_cancel(p, c))
+                found = lib.clusters(
+                    root, granularity, labels=names, broader=source.broader(), progress=stop_on_cancel(p, c)
+                )
                 return apply_stored(lib.catalog, grouping_.from_clustering(found), hash_of)
 
         elif kind is AnalysisKind.DUPLICATES:

@@ -126,6 +126,7 @@ class ZoomableImage(QWidget):
         self._interactive = interactive
         self._image: QImage | None = None
         self._original = QSize()  # the file's size: 100 % is relative to it
+        self._placeholder = False  # a thumbnail standing in until the decode: it fills the view
         self._fitted: QImage | None = None  # the image scaled to the widget, made once per size
         self._fitting: QSize | None = None  # the size a background scale is making, if one runs
         self._scalers: set[Worker] = set()
@@ -145,6 +146,7 @@ class ZoomableImage(QWidget):
     def set_image(self, image: QImage | QPixmap, original: QSize | None = None) -> None:
         self._image = image.toImage() if isinstance(image, QPixmap) else image
         self._original = original or self._image.size()
+        self._placeholder = original is None
         self._fitted, self._fitting, self._message = None, None, ""
         self.update()
         self._want_detail()
@@ -187,19 +189,23 @@ class ZoomableImage(QWidget):
         """Screen pixels per pixel of the original."""
         if self.zoom is not None:
             return self.zoom
-        if self._original.isEmpty():
+        if self._image is None or self._image.isNull() or self._original.isEmpty():
             return 1.0
-        # Fitted, but never enlarged past 100 %: a 256-px picture blown up to fill the viewer
-        # shows only its blur (as digiKam and Bridge do, it is shown at its size, centred).
-        fit = min(self.width() / self._original.width(), self.height() / self._original.height())
-        return min(fit, 1.0)
+        return self._fitted_size().width() / self._original.width()
 
     def _fitted_size(self) -> QSize:
-        """The fitted picture's size in screen (device-independent) pixels."""
-        scale = self.scale()
-        return QSize(
-            max(1, round(self._original.width() * scale)), max(1, round(self._original.height() * scale))
-        )
+        """The fitted picture's size in screen (device-independent) pixels, in the decoded image's
+        own proportions (a camera's 16:9 preview of a 3:2 sensor is not stretched to 3:2). Never
+        past 100 % of the file: a 256-px picture blown up to fill the viewer shows only its blur
+        (digiKam and Bridge show it at its size, centred); a thumbnail standing in until the
+        decode still fills the view, so that the picture does not jump at each step."""
+        image = self._image
+        if image is None or image.isNull():
+            return QSize(1, 1)
+        fit = min(self.width() / image.width(), self.height() / image.height())
+        if not self._placeholder:
+            fit = min(fit, self._original.width() / image.width())
+        return QSize(max(1, round(image.width() * fit)), max(1, round(image.height() * fit)))
 
     def _announce(self) -> None:
         self.view_changed.emit(self.zoom, self._centre.x(), self._centre.y())

@@ -142,7 +142,7 @@ class SimilarPage(QWidget):
         if query != self.history.current:
             return
         self.query_label.setText(f"{Path(query).name}\n{len(neighbours)} most similar images")
-        names = Counter(Path(n.relpath).name for n in neighbours)
+        names = Counter([Path(query).name, *(Path(n.relpath).name for n in neighbours)])  # the query too
         self.results.set_items(
             [
                 GridItem(

@@ -14,10 +14,12 @@ import pytest
 from numpy.typing import NDArray
 
 from sorter_app.core.clusters import RESOLUTIONS, Clustering, cluster_folder, leiden
+from sorter_app.core.label_source import ModelLabels
 from sorter_app.core.library import Library
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.neighbours import FolderVectors, KnnGraph
 from sorter_app.core.predictions import broader_labels
+from sorter_app.core.set_labels import SetLabels
 from sorter_app.paths import bundled_model_sidecar
 from tests import builders
 
@@ -258,8 +260,12 @@ def test_a_cluster_of_mixed_rooms_is_named_by_the_scene_they_share() -> None:
     assert {c.paths[0].split("/")[0]: c.label for c in clusters} == {"g0": "indoor", "g1": "kitchen"}
 
 
-def test_the_model_says_which_labels_lie_within_which() -> None:
+def test_the_model_says_which_labels_lie_within_which_and_a_label_set_says_none() -> None:
+    """A user's set with labels named like the model's rooms must not get the model's "indoor"
+    (a review's find)."""
     spec = load_spec(bundled_model_sidecar())
+    assert dict(ModelLabels(spec).broader()) == broader_labels(spec)
+    assert dict(SetLabels("rooms", ("kitchen", "bedroom"), {}).broader()) == {}
     broader = broader_labels(spec)
     rooms = spec.probability_heads["room"]["labels"]
     assert broader == dict.fromkeys(rooms, "indoor")  # scenes lie within "photo", which names nothing

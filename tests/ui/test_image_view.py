@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
@@ -86,7 +87,7 @@ def test_a_pillow_image_becomes_an_opaque_rgb32_qimage_with_the_same_pixels() ->
 def test_a_small_picture_is_shown_at_its_size_not_blown_up(qtbot: QtBot) -> None:
     """A 256-px picture filled an 840-px viewer, showing only its blur (a newcomer's run)."""
     view = _shown(qtbot)
-    view.set_image(_filled(100, 80, "#22aa44"))
+    view.set_image(_filled(100, 80, "#22aa44"), QSize(100, 80))  # the decode: the file's own size
     shot = view.grab().toImage()
     fitted = view.fitted()
     assert fitted is not None and fitted.deviceIndependentSize().toSize().toTuple() == (100, 80)
@@ -94,3 +95,29 @@ def test_a_small_picture_is_shown_at_its_size_not_blown_up(qtbot: QtBot) -> None
     ratio = shot.devicePixelRatio()
     assert shot.pixelColor(round(200 * ratio), round(150 * ratio)) == QColor("#22aa44")  # centred
     assert shot.pixelColor(round(20 * ratio), round(20 * ratio)) != QColor("#22aa44")  # not stretched
+
+
+def test_a_thumbnail_standing_in_fills_the_view_so_the_picture_does_not_jump(qtbot: QtBot) -> None:
+    """The viewer shows the cached thumbnail until the decode comes: capped at its own 256 px it
+    was drawn small, then jumped to the full size at every step (a review's find)."""
+    view = _shown(qtbot)
+    view.set_image(_filled(256, 192, "#3366cc"))  # no file size: a stand-in
+    view.grab()
+    fitted = view.fitted()
+    assert fitted is not None and fitted.deviceIndependentSize().toSize().toTuple() == (400, 300)
+    view.set_image(_filled(800, 600, "#3366cc"), QSize(4000, 3000))  # the decode: same place
+    view.grab()
+    fitted = view.fitted()
+    assert fitted is not None and fitted.deviceIndependentSize().toSize().toTuple() == (400, 300)
+
+
+def test_a_preview_of_another_shape_than_the_file_keeps_its_own(qtbot: QtBot) -> None:
+    """A camera's 16:9 preview of a 3:2 sensor was stretched to 3:2 (a review's find)."""
+    view = _shown(qtbot)
+    view.set_image(_filled(1920, 1080, "#cc3333"), QSize(6000, 4000))
+    view.grab()
+    qtbot.waitUntil(lambda: view.fitted() is not None)
+    fitted = view.fitted()
+    assert fitted is not None
+    width, height = fitted.deviceIndependentSize().toSize().toTuple()
+    assert width == 400 and abs(height - 225) <= 1
