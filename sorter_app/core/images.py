@@ -56,6 +56,10 @@ _RLE_BMP_MAX_PIXELS = 16_000_000
 _BMP_RLE = (1, 2)
 _SMALL_FILE_BYTES = 1 << 20  # a header in a file this small asking for gigabytes is forged
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_CHUNK_NAMES = frozenset(
+    b"IHDR PLTE IDAT IEND tRNS cHRM gAMA iCCP sBIT sRGB cICP tEXt zTXt iTXt bKGD hIST pHYs sPLT eXIf "
+    b"tIME acTL fcTL fdAT".split()
+)
 _PNG_MAX_CHUNKS = 100_000  # walked at most; a real file has a few dozen (or one per APNG frame)
 
 # Library messages that say nothing to a person, and what they mean for the file.
@@ -270,7 +274,7 @@ def check_png_chunks(fp: IO[bytes], nbytes: int) -> None:
                 return  # cut short: Pillow says so in its own words
             length, kind = struct.unpack(">I4s", header)
             if position + 8 + length > nbytes:  # (a missing checksum is Pillow's to report)
-                name = kind.decode("latin-1") if kind.isalpha() else "a"
+                name = kind.decode("latin-1") if kind in _PNG_CHUNK_NAMES else "a"  # not garbage
                 raise ImageError(
                     f"truncated or corrupt PNG: {name} chunk claims {length:,} bytes, "
                     f"the file holds {nbytes:,}"
