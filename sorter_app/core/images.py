@@ -571,8 +571,23 @@ def _reduced(img: Image.Image, min_side: int) -> Image.Image:
         return img
     try:
         return img.reduce(factor)
-    except ValueError:  # a mode reduce() does not handle (palette, 1-bit): converted full size
-        return img
+    except ValueError:  # a mode reduce() does not handle
+        if img.mode in _HIGH_BIT_DEPTH_MODES:
+            return _box_reduced(img, factor)
+        return img  # palette, 1-bit: converted full size, at a byte a pixel
+
+
+def _box_reduced(img: Image.Image, factor: int) -> Image.Image:
+    """`img` shrunk by `factor` (a box filter) in its own sample type. Pillow cannot reduce 16-bit
+    grey, and converting it full size made several float64 copies: a valid 11000 × 10900 16-bit PNG
+    ran out of memory (a fuzz round). Here: one copy of its samples, and a small result."""
+    samples = np.asarray(img)
+    height, width = (samples.shape[0] // factor) * factor, (samples.shape[1] // factor) * factor
+    blocks = samples[:height, :width].reshape(height // factor, factor, width // factor, factor)
+    mean = blocks.mean(axis=(1, 3), dtype=np.float64 if samples.dtype == np.float64 else np.float32)
+    if np.issubdtype(samples.dtype, np.integer):
+        mean = np.rint(mean)
+    return Image.fromarray(mean.astype(samples.dtype), img.mode if img.mode in ("I", "F") else None)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

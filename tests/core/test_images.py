@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from sorter_app.core.decode_pool import DecodePool
 from sorter_app.core.errors import ImageError
@@ -368,3 +369,19 @@ def test_a_tiff_listing_fewer_strips_than_its_size_needs_is_refused_not_filled_b
     # Strips and tiles that do cover the picture: as Pillow writes them, and a many-strip file.
     builders.scene(2, (64, 48)).save(tmp_path / "strips.tif", compression="tiff_lzw", tiffinfo={278: 5})
     assert load_image_file(tmp_path / "strips.tif").height == 48
+
+
+def test_a_large_16_bit_grey_image_is_shrunk_in_its_own_samples_and_keeps_its_scale(tmp_path: Path) -> None:
+    """Pillow cannot reduce 16-bit grey, and converting it full size made several float64 copies: a
+    valid 11000 × 10900 16-bit PNG ran out of memory (a fuzz round). Now it is box-reduced first,
+    and a dark 16-bit picture stays dark (its 0–65535 scale is kept, not stretched)."""
+    width, height = 5000, 4000  # 20 MP: over the size at which images are shrunk before conversion
+    ramp = np.linspace(0, 20_000, width, dtype=np.float64)  # dark: at most 20000 of 65535
+    samples = np.broadcast_to(ramp, (height, width)).astype(np.uint16)
+    Image.fromarray(samples).save(tmp_path / "dark16.png")
+    loaded = load_image_file(tmp_path / "dark16.png", min_side=224)
+    assert (loaded.width, loaded.height) == (width, height)
+    assert max(loaded.image.size) < width  # shrunk before its conversion
+    grey = np.asarray(loaded.image, np.float64)[..., 0]
+    assert abs(grey[:, -3:].mean() - 20_000 / 65_535 * 255) < 2  # the scale kept: ~78, not 255
+    assert grey[:, :3].mean() < 2
