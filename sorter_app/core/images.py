@@ -25,7 +25,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
-from .icon_sizes import ICON_MAGICS, embedded_png_sizes
+from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
 
@@ -48,14 +48,12 @@ _REDUCE_ABOVE_PIXELS = 16_000_000
 # claiming more is forged or the data is missing, and decoding it would allocate the claimed size
 # for nothing. WebP, TIFF (CCITT fax) and others can legitimately compress a blank page further.
 # An uncompressed BMP stores at least a bit per pixel.
-_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096}
-_BMP_PIXELS_PER_BYTE = 8
+_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 8, "DIB": 8}
 # A run-length BMP can skip any number of pixels in a few bytes, so its size says nothing; but
 # Pillow decodes it in Python, ~5 MP a second (a header claiming 8388624 × 8 in 1 KB took 14 s).
 _RLE_BMP_MAX_PIXELS = 16_000_000
 _BMP_RLE = (1, 2)
 _SMALL_FILE_BYTES = 1 << 20  # a header in a file this small asking for gigabytes is forged
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_CHUNK_NAMES = frozenset(
     b"IHDR PLTE IDAT IEND tRNS cHRM gAMA iCCP sBIT sRGB cICP tEXt zTXt iTXt bKGD hIST pHYs sPLT eXIf "
     b"tIME acTL fcTL fdAT".split()
@@ -192,9 +190,10 @@ def decode_with_pillow(
         raise ImageError(f"unreadable image header: {describe(exc)}") from None
     check_header_size(stored_width, stored_height)
     check_decoded_size(img.size, (stored_width, stored_height))
-    check_claimed_size(fmt, stored_width, stored_height, nbytes)
-    if fmt in ("BMP", "DIB"):
-        check_bmp_size(img.info.get("compression", 0), stored_width, stored_height, nbytes)
+    if fmt in ("BMP", "DIB") and img.info.get("compression", 0) in _BMP_RLE:
+        check_run_length_bmp_size(stored_width, stored_height)  # its file size says nothing
+    else:
+        check_claimed_size(fmt, stored_width, stored_height, nbytes)
     if fmt == "TIFF":
         check_tiff_coverage(fp)
     if img.info.get("progressive") and stored_width * stored_height > MAX_DECODED_PIXELS:
@@ -501,19 +500,13 @@ def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
     return tags
 
 
-def check_bmp_size(compression: int, width: int, height: int, nbytes: int) -> None:
-    """An uncompressed BMP must hold its pixels; a run-length one must be small enough for Pillow's
-    Python decoder to finish in seconds."""
+def check_run_length_bmp_size(width: int, height: int) -> None:
+    """A run-length BMP small enough for Pillow's Python decoder to finish in seconds."""
     pixels = width * height
-    if compression in _BMP_RLE and pixels > _RLE_BMP_MAX_PIXELS:
+    if pixels > _RLE_BMP_MAX_PIXELS:
         raise ImageError(
             f"run-length BMP too large to decode in reasonable time ({width}×{height} = "
             f"{pixels / 1e6:.0f} MP, limit {_RLE_BMP_MAX_PIXELS / 1e6:.0f} MP)"
-        )
-    if compression not in _BMP_RLE and pixels > nbytes * _BMP_PIXELS_PER_BYTE:
-        raise ImageError(
-            f"truncated or forged image: the header claims {width}×{height} but the file holds "
-            f"only {nbytes:,} bytes"
         )
 
 
