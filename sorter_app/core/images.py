@@ -47,8 +47,11 @@ _REDUCE_ABOVE_PIXELS = 16_000_000
 # compress more than 1032:1 (PNG, 1-bit pixels: ~8,300 px per byte); GIF's LZW ~2,700. A header
 # claiming more is forged or the data is missing, and decoding it would allocate the claimed size
 # for nothing. WebP, TIFF (CCITT fax) and others can legitimately compress a blank page further.
-# An uncompressed BMP stores at least a bit per pixel.
-_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 8, "DIB": 8}
+# An uncompressed BMP stores at least a bit per pixel. A camera's sensor data is never flat (it
+# carries the sensor's noise): lossless RAW codecs spend a few bits per pixel, lossy DNG (JPEG of
+# the sensor data) more than a quarter; 64 pixels per byte is an eighth of a bit. A 3-KB lossless
+# JPEG strip under a DNG header claiming 10000 × 10000 was decoded by LibRaw as a picture of noise.
+_MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "BMP": 8, "DIB": 8, "RAW": 64}
 # A run-length BMP can skip any number of pixels in a few bytes, so its size says nothing; but
 # Pillow decodes it in Python, ~5 MP a second (a header claiming 8388624 × 8 in 1 KB took 14 s).
 _RLE_BMP_MAX_PIXELS = 16_000_000
@@ -131,17 +134,30 @@ def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -
         except OSError as exc:
             raise ImageError(f"cannot read: {exc.strerror or exc}") from None
         check_file_size(nbytes)
-        if is_raw_name(name):
+        if is_raw_name(name) or _is_dng(fh):
             from .raw import NotRawError, load_raw  # rawpy is optional and only RAW files need it
 
             try:
-                return load_raw(name, min_side)
+                return load_raw(name, nbytes, min_side)
             except NotRawError as not_raw:  # a JPEG, PNG or TIFF named .dng or .nef: read by its content
                 try:
                     return decode_with_pillow(fh, nbytes, name, min_side)
                 except ImageError:
                     raise not_raw from None
         return decode_with_pillow(fh, nbytes, name, min_side)
+
+
+def _is_dng(fp: IO[bytes]) -> bool:
+    """Whether a file is a DNG whatever its name: a TIFF whose first directory has DNGVersion.
+    Pillow cannot read one ("corrupt TIFF file"); LibRaw reads it as the camera RAW it is."""
+    try:
+        return fp.read(4) in _TIFF_SIGNATURES and _DNG_VERSION in tiff_layout_tags(
+            fp, frozenset({_DNG_VERSION})
+        )
+    except Exception:  # a directory too broken to read: not a DNG LibRaw could read either
+        return False
+    finally:
+        fp.seek(0)
 
 
 def check_file_size(nbytes: int) -> None:
@@ -342,7 +358,29 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
             return f"corrupt {name} file: its header could not be read"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "corrupt WebP file: its header could not be read"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()  # a page saved from a browser may start with either
+    if head[4:8] == b"ftyp":  # ISO media: HEIF and AVIF by their brand, else a video
+        if head[8:12] in _HEIF_BRANDS:
+            return "corrupt HEIF or AVIF file: its header could not be read"
+        return "not an image: a video or another ISO media file (MP4, QuickTime)"
+    for signature, what in _OTHER_CONTENT:
+        if text.startswith(signature):
+            return what
     return "not an image: the content is not a recognised image format"
+
+
+# What else a file with an image's name often is, worded for the skipped list: pages a download
+# saved under the picture's name, a video from a phone's live photo, a vector drawing, an archive.
+_OTHER_CONTENT = (
+    (b"<!doctype html", "not an image: a web page saved under an image's name"),
+    (b"<html", "not an image: a web page saved under an image's name"),
+    (b"%pdf", "not an image: a PDF document"),
+    (b"pk\x03\x04", "not an image: a ZIP archive"),
+    (b"\x1f\x8b", "not an image: a gzip archive"),
+    (b"<svg", "unsupported format: SVG drawings are not read here"),
+    (b"p7\n", "unsupported format: Netpbm PAM (P7) images are not read here"),
+)
+_HEIF_BRANDS = frozenset(b"heic heix hevc hevx heim heis hevm hevs mif1 msf1 avif avis".split())
 
 
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
@@ -469,11 +507,13 @@ def _uncompressed_size_fits(tags: dict[int, tuple[int, ...]], samples: int, dept
 _TIFF_LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 277, 278, 279, 284, 322, 323, 325, 338, 339})
 _TIFF_TYPES = {1: "B", 3: "H", 4: "I", 16: "Q"}
 _TIFF_MAX_VALUES = 65_536
+_DNG_VERSION = 50706
 _TIFF_MAX_ENTRIES = 4_096
 
 
-def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
-    """The layout entries of a TIFF's (or BigTIFF's) first directory, read with bounded effort."""
+def tiff_layout_tags(fp: IO[bytes], wanted: frozenset[int] = _TIFF_LAYOUT_TAGS) -> dict[int, tuple[int, ...]]:
+    """The `wanted` entries (by default the layout's) of a TIFF's (or BigTIFF's) first directory,
+    read with bounded effort."""
     fp.seek(0)
     head = fp.read(16)
     order = {b"II": "<", b"MM": ">"}[head[:2]]
@@ -489,7 +529,7 @@ def tiff_layout_tags(fp: IO[bytes]) -> dict[int, tuple[int, ...]]:
     for at in range(0, len(table) - entry_size + 1, entry_size):
         tag, kind = struct.unpack_from(order + "HH", table, at)
         count = struct.unpack_from(order + word, table, at + 4)[0]
-        if tag not in _TIFF_LAYOUT_TAGS or kind not in _TIFF_TYPES or not 0 < count <= _TIFF_MAX_VALUES:
+        if tag not in wanted or kind not in _TIFF_TYPES or not 0 < count <= _TIFF_MAX_VALUES:
             continue
         size = count * struct.calcsize(_TIFF_TYPES[kind])
         data = table[at + entry_size - inline : at + entry_size]

@@ -18,7 +18,14 @@ from PIL import Image
 
 from . import formats
 from .errors import ImageError
-from .images import LoadedImage, check_decoded_size, decode_with_pillow, describe, finish_decoded
+from .images import (
+    LoadedImage,
+    check_claimed_size,
+    check_decoded_size,
+    decode_with_pillow,
+    describe,
+    finish_decoded,
+)
 
 # LibRaw's `flip` → the EXIF orientation that means the same turn.
 _EXIF_ORIENTATION_FOR_FLIP = {0: 1, 3: 3, 5: 8, 6: 6}
@@ -28,14 +35,16 @@ class NotRawError(ImageError):
     """LibRaw does not know the file: it may be another kind of image under a RAW name."""
 
 
-def load_raw(path: str, min_side: int | None) -> LoadedImage:
+def load_raw(path: str, nbytes: int, min_side: int | None) -> LoadedImage:
+    """The image of a RAW file `nbytes` long: its embedded preview when big enough, else its
+    sensor data demosaiced."""
     if not formats.installed(formats.RAW):
         raise ImageError(formats.RAW.missing_reason)
     import rawpy
 
     try:
         with rawpy.imread(path) as raw:
-            return _decode(raw, min_side)
+            return _decode(raw, nbytes, min_side)
     except ImageError:
         raise
     except MemoryError:
@@ -50,7 +59,7 @@ def load_raw(path: str, min_side: int | None) -> LoadedImage:
         raise ImageError(f"truncated or corrupt RAW file: {describe(exc)}") from None
 
 
-def _decode(raw: Any, min_side: int | None) -> LoadedImage:
+def _decode(raw: Any, nbytes: int, min_side: int | None) -> LoadedImage:
     sizes = raw.sizes
     orientation = _EXIF_ORIENTATION_FOR_FLIP.get(int(sizes.flip), 1)
     width, height = int(sizes.width), int(sizes.height)
@@ -58,7 +67,9 @@ def _decode(raw: Any, min_side: int | None) -> LoadedImage:
         width, height = height, width
     image = _preview(raw, min_side, orientation)
     if image is None:
-        check_decoded_size((int(sizes.raw_width), int(sizes.raw_height)), (width, height))
+        sensor = int(sizes.raw_width), int(sizes.raw_height)
+        check_claimed_size("RAW", *sensor, nbytes)  # LibRaw decodes missing data as noise
+        check_decoded_size(sensor, (width, height))
         half = min_side is None or min(sizes.width, sizes.height) // 2 >= min_side
         rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)  # applies flip
         image = finish_decoded(_as_image(rgb), 1, min_side)

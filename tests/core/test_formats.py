@@ -59,21 +59,40 @@ def test_a_monochrome_camera_raw_is_read_as_grey(tmp_path: Path) -> None:
     assert np.array_equal(pixels[..., 0], pixels[..., 1]) and pixels.std() > 10  # grey, not blank
 
 
-def test_a_raw_whose_data_lies_past_its_end_says_so_not_input_output_error(tmp_path: Path) -> None:
-    """LibRaw's "Input/output error" read like a failing disk (a fuzz round)."""
-    path = write_dng(tmp_path / "cut.dng", 3)
+def _set_dng_tags(path: Path, values: dict[int, int]) -> bytearray:
+    """The DNG at `path` with these one-value tags of its (only) directory set, written back."""
     data = bytearray(path.read_bytes())
     (ifd,) = struct.unpack_from("<I", data, 4)
     (count,) = struct.unpack_from("<H", data, ifd)
     for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
-        if struct.unpack_from("<H", data, entry)[0] == 273:  # StripOffsets: past the end
-            struct.pack_into("<I", data, entry + 8, len(data) + 10_000)
+        tag, kind = struct.unpack_from("<HH", data, entry)
+        if tag in values:
+            struct.pack_into("<H" if kind == 3 else "<I", data, entry + 8, values[tag])
     path.write_bytes(bytes(data))
+    return data
+
+
+def test_a_raw_whose_data_lies_past_its_end_says_so_not_input_output_error(tmp_path: Path) -> None:
+    """LibRaw's "Input/output error" read like a failing disk (a fuzz round)."""
+    path = write_dng(tmp_path / "cut.dng", 3)
+    _set_dng_tags(path, {273: path.stat().st_size + 10_000})  # StripOffsets: past the end
     with pytest.raises(ImageError) as caught:
         load_image_file(path, min_side=224)
     assert (
         str(caught.value) == "truncated or corrupt RAW file: its data ends early or points outside the file"
     )
+
+
+def test_a_raw_header_claiming_more_pixels_than_its_file_can_hold_is_refused(tmp_path: Path) -> None:
+    """A lossless-JPEG strip of 3,000 random bytes under a header saying 10000 × 10000 was decoded by
+    LibRaw, without a complaint, as a 100-MP picture of noise and indexed (a fuzz round)."""
+    path = write_dng(tmp_path / "forged.dng", 3)
+    # Width, height, Compression = 7 (lossless JPEG), StripByteCounts; then the strip is garbage.
+    data = _set_dng_tags(path, {256: 10_000, 257: 10_000, 259: 7, 279: 3_000})
+    data[8 : 8 + 3_000] = np.random.default_rng(0).integers(0, 256, 3_000, np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"the header claims 10000×10000 but the file holds only"):
+        load_image_file(path, min_side=224)
 
 
 def test_a_huge_progressive_jpeg_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
@@ -93,6 +112,17 @@ def test_a_huge_progressive_jpeg_is_refused_before_it_is_decoded(tmp_path: Path)
 def test_heic_named_jpg_is_read_by_its_content(tmp_path: Path) -> None:
     path = write_heic(tmp_path / "IMG_0001.heic", 3).rename(tmp_path / "IMG_0001.jpg")
     assert load_image_file(path, min_side=224).format == "HEIF"
+
+
+@pytest.mark.parametrize("name", ["IMG_0002.jpg", "IMG_0002.tif"])
+def test_dng_under_another_name_is_read_as_raw(tmp_path: Path, name: str) -> None:
+    """A DNG is a TIFF that Pillow cannot read: under a name that is not a RAW one it was refused
+    as "corrupt TIFF file: its header could not be read" (a fuzz round); its DNGVersion tag now
+    sends it to LibRaw."""
+    path = write_dng(tmp_path / "IMG_0002.dng", 5).rename(tmp_path / name)
+    loaded = load_image_file(path, min_side=224)
+    assert (loaded.format, loaded.width, loaded.height) == ("RAW", 240, 320)
+    assert _likeness(loaded.image, 5, -90) > max(_likeness(loaded.image, s, -90) for s in (6, 7, 8))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import struct
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -113,6 +114,45 @@ def test_a_tiff_directory_claiming_millions_of_depths_costs_no_memory_and_a_shor
     with pytest.raises(ImageError) as caught:
         load_image_file(tmp_path / "depths.tif", 224)
     assert str(caught.value) == "corrupt TIFF file: its header could not be read"
+
+
+def _other_content(path: Path, kind: str) -> None:
+    """A file of another kind that people find under an image's name, written by its own tools
+    where Python has them."""
+    if kind == "web page":
+        path.write_text("<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head></html>\n")
+    elif kind == "PDF":
+        builders.scene(1).save(path, "PDF")
+    elif kind == "ZIP":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("photo.txt", "x" * 100)
+    elif kind == "video":  # the start of an MP4: its ftyp box, brand mp42
+        path.write_bytes(struct.pack(">I4s4sI8s", 24, b"ftyp", b"mp42", 0, b"isommp42") + bytes(64))
+    elif kind == "SVG":
+        path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
+    else:  # a valid 4 × 2 Netpbm PAM
+        path.write_bytes(b"P7\nWIDTH 4\nHEIGHT 2\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" + bytes(24))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("web page", "not an image: a web page saved under an image's name"),
+        ("PDF", "not an image: a PDF document"),
+        ("ZIP", "not an image: a ZIP archive"),
+        ("video", "not an image: a video or another ISO media file (MP4, QuickTime)"),
+        ("SVG", "unsupported format: SVG drawings are not read here"),
+        ("PAM", "unsupported format: Netpbm PAM (P7) images are not read here"),
+    ],
+)
+def test_other_content_under_an_image_name_is_named(tmp_path: Path, kind: str, reason: str) -> None:
+    """Every one of these was "not an image: the content is not a recognised image format"; the
+    skipped list now says what the file is, so a user knows whether anything was lost."""
+    path = tmp_path / "IMG_1001.jpg"
+    _other_content(path, kind)
+    with pytest.raises(ImageError) as caught:
+        _load(path)
+    assert str(caught.value) == reason
 
 
 def test_untrusted_format_is_never_opened(tmp_path: Path) -> None:
