@@ -183,12 +183,17 @@ def _import_folders(labelling: Labelling, args: argparse.Namespace) -> int:
     report = labelling.import_folders(args.folder, args.set_name)
     data = {
         "set": report.set_name,
-        "labels": [{"label": label, "folder": folder, "images": n} for label, folder, n in report.labels],
+        "labels": [
+            {"label": label, "folders": list(folders), "images": n} for label, folders, n in report.labels
+        ],
         "skipped": [{"folder": folder, "reason": reason} for folder, reason in report.skipped],
         "changed": report.changed,
         "conflicts": report.conflicts,
     }
-    human = "\n".join(f"{label}: {n} images (from {shown(folder)}/)" for label, folder, n in report.labels)
+    human = "\n".join(
+        f"{label}: {n} images (from {', '.join(f'{shown(folder)}/' for folder in folders)})"
+        for label, folders, n in report.labels
+    )
     human += "".join(f"\n  skipped {shown(folder)}/: {reason}" for folder, reason in report.skipped)
     human += f"\n{report.changed} images labelled in {report.set_name}"
     if report.conflicts:

@@ -85,7 +85,8 @@ class TrainingData:
 @dataclass
 class ImportReport:
     set_name: str
-    labels: list[tuple[str, str, int]] = field(default_factory=list)  # (label, sub-folder, images labelled)
+    # (label, its sub-folders — "Kitchen" and "kitchen" give one label —, images it was given)
+    labels: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sub-folder, reason)
     changed: int = 0  # images that got a label they did not have
     conflicts: list[str] = field(default_factory=list)  # relpaths of a content found under two labels
@@ -151,14 +152,13 @@ class Labelling:
             self.store.create(set_name)
         report = ImportReport(self.store.get(set_name).name)
         usable = self.usable(scope)
-        found: list[tuple[str, str]] = []  # (label, sub-folder)
         under: dict[str, set[str]] = {}
         for content_hash, paths in usable.items():
             for path in paths:
                 head, sep, _ = path[len(scope.prefix) :].partition("/")
                 if sep:
                     under.setdefault(head, set()).add(content_hash)
-        labels: dict[str, tuple[str, set[str]]] = {}  # label key → (label, hashes)
+        labels: dict[str, tuple[str, set[str], list[str]]] = {}  # label key → (label, hashes, sub-folders)
         for name in _subfolders(scope.folder):
             if name not in under:
                 report.skipped.append((name, "holds no indexed images"))
@@ -170,17 +170,18 @@ class Labelling:
                 continue
             label = self.store.get(set_name).label(label) or label
             key = name_key(label)
-            labels.setdefault(key, (label, set()))[1].update(under[name])
-            found.append((label, name))
+            _, hashes, folders = labels.setdefault(key, (label, set(), []))
+            hashes.update(under[name])
+            folders.append(name)
         seen: dict[str, int] = {}
-        for _, hashes in labels.values():
+        for _, hashes, _ in labels.values():
             for h in hashes:
                 seen[h] = seen.get(h, 0) + 1
         disputed = {h for h, n in seen.items() if n > 1}
         report.conflicts = sorted(p for h in disputed for p in usable[h])
-        # What each folder's label was given: its pictures, less those another folder also holds.
-        report.labels = [(label, name, len(under[name] - disputed)) for label, name in found]
-        for label, hashes in labels.values():
+        # What each label was given: its folders' pictures, less those another label's also hold.
+        for label, hashes, folders in labels.values():
+            report.labels.append((label, tuple(folders), len(hashes - disputed)))
             report.changed += self.store.label_images(set_name, label, sorted(hashes - disputed))
         return report
 

@@ -107,6 +107,29 @@ def test_a_picture_in_two_folders_gets_neither_label_and_the_counts_say_so(
         library.index(folder)
 
 
+def test_folders_whose_names_differ_only_in_case_give_one_label_with_one_count(
+    library: Library, folder: Path
+) -> None:
+    """ "Checks/" beside "checks/" is one label; the report listed it twice, each with its folder's
+    count, so a picture in both was counted twice (a newcomer's run)."""
+    extra = folder / "sorted/Checks"
+    extra.mkdir()
+    shutil.copyfile(folder / "sorted/checks/checks0.png", extra / "same.png")  # in both: counted once
+    shutil.copyfile(folder / "new/checks6.png", extra / "other.png")
+    try:
+        assert library.index(folder).indexed == 0  # the same pictures as before: nothing to embed
+        report = Labelling(library).import_folders(folder / "sorted", "pattern")
+        assert sorted((label.lower(), folders, n) for label, folders, n in report.labels) == [
+            ("checks", ("Checks", "checks"), 7),
+            ("discs", ("discs",), 6),
+            ("stripes", ("stripes",), 6),
+        ]
+        assert report.conflicts == []
+    finally:
+        shutil.rmtree(extra)
+        library.index(folder)
+
+
 def test_answers_and_the_review_queue_read_full_vectors_a_chunk_at_a_time(
     library: Library, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
