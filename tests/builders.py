@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
 
 def scene(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -32,6 +33,21 @@ def scene(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
 def write_jpeg(path: Path, seed: int, size: tuple[int, int] = (320, 240), quality: int = 90) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     scene(seed, size).save(path, "JPEG", quality=quality)
+    return path
+
+
+def write_camera_jpeg(path: Path, seed: int = 3, size: tuple[int, int] = (400, 300)) -> Path:
+    """A JPEG as a camera writes it: EXIF with the make and model, and in its Exif directory when
+    it was taken, the lens and the exposure (f/2.8, 1/125 s, ISO 200, 35 mm)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 80D"
+    details = exif.get_ifd(0x8769)
+    details[0x9003] = "2019:07:14 18:03:22"  # DateTimeOriginal
+    details[0x829A], details[0x829D] = IFDRational(1, 125), IFDRational(28, 10)  # ExposureTime, FNumber
+    details[0x8827], details[0x920A] = 200, IFDRational(35, 1)  # ISO, FocalLength
+    details[0xA434] = "EF-S18-135mm f/3.5-5.6 IS USM"  # LensModel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scene(seed, size).save(path, "JPEG", quality=85, exif=exif.tobytes())
     return path
 
 

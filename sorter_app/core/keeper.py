@@ -46,6 +46,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from . import enlarged, reencoded
+from .camera_facts import camera_name
 from .catalog import FileFacts
 from .errors import ImageError
 from .images import load_image_file
@@ -55,7 +56,6 @@ from .layout import Layout, parse_layout
 ORIGINAL_FORMATS = frozenset(
     {"JPEG", "MPO", "HEIF", "HEIC", "AVIF", "DNG", "CR2", "NEF", "ARW", "ORF", "RAF"}
 )
-_MAKE, _MODEL = 0x010F, 0x0110
 # "x copy.jpg", "x - Copy (2).jpg", "copy_of_x.jpg", "x (1).jpg", "Kopie von x", "x_copy3", "x-kopie"
 # (a number in brackets of one or two digits: "(1)", not a year: "Party (2019)")
 _COPY_WORDS = r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|(^|[\s_\-])copy[\s_-]?of[\s_-]"
@@ -142,8 +142,7 @@ def read_header(path: Path) -> tuple[str | None, str | None]:
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
                 exif = img.getexif()
-                camera = " ".join(str(exif.get(tag, "")).strip("\x00 ") for tag in (_MAKE, _MODEL)).strip()
-                return img.format, camera or None
+                return img.format, camera_name(exif)
     except Exception:  # a hostile or vanished file: the rules that need it simply do not apply
         return None, None
 

@@ -36,12 +36,26 @@ def facts_text(path: Path, facts: ImageFacts | None) -> dict[str, str]:
 
 
 class FactsForm(QWidget):
-    """Name, folder, size, dimensions, date, format: a field nothing is known about is hidden."""
+    """Name, folder, size, dimensions, date, format, and when, with what and how the camera took
+    it: a field nothing is known about is hidden."""
 
-    FIELDS = ("Name", "Folder", "Size", "Dimensions", "Modified", "Format")
+    FIELDS = (
+        "Name",
+        "Folder",
+        "Size",
+        "Dimensions",
+        "Modified",
+        "Format",
+        "Taken",
+        "Camera",
+        "Lens",
+        "Exposure",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._decoded_path: str | None = None  # the file whose decode told `_decoded`
+        self._decoded: dict[str, str] = {}
         self.info: dict[str, QLabel] = {}
         self._form = QFormLayout(self)
         self._form.setContentsMargins(0, 0, 0, 0)
@@ -53,9 +67,23 @@ class FactsForm(QWidget):
             self.info[field] = value
             self._form.addRow(f"{field}:", value)
 
-    def show_facts(self, known: dict[str, str]) -> None:
+    def show_facts(self, known: dict[str, str], path: str | None = None) -> None:
+        """The facts of `path`: what its decode told (its size and format, its camera's EXIF)
+        stays, unless the catalog's facts say otherwise."""
+        if path != self._decoded_path:
+            self._decoded_path, self._decoded = None, {}
+        shown = {**self._decoded, **known}
         for field in self.FIELDS:
-            self.set(field, known.get(field, ""))
+            self.set(field, shown.get(field, ""))
+
+    def show_decoded(self, path: str, decoded: Decoded) -> None:
+        """What the decode of `path` (the file shown) tells, where nothing else said it."""
+        self._decoded_path = path
+        self._decoded = {"Dimensions": f"{decoded.width} × {decoded.height}", "Format": decoded.format}
+        self._decoded |= decoded.camera
+        for field, text in self._decoded.items():
+            if not self.info[field].text():
+                self.set(field, text)
 
     def set(self, field: str, text: str) -> None:
         self.info[field].setText(breakable(text))
@@ -130,7 +158,7 @@ class DetailPane(QWidget):
             else:
                 self.image_view.set_message("Loading…")
             self.loader.load(path)
-        self.facts.show_facts(_merge(facts_text(path, facts), self.facts))
+        self.facts.show_facts(facts_text(path, facts), str(path))
         lines = [describe(a) for a in answers if a.label is not None]
         self.predictions.setText("\n".join(lines))
         self.predictions.setVisible(bool(lines))
@@ -152,10 +180,8 @@ class DetailPane(QWidget):
 
     def _on_decoded(self, decoded: Decoded) -> None:
         self.image_view.set_image(decoded.image, QSize(decoded.width, decoded.height))
-        if not self.info["Dimensions"].text():
-            self.facts.set("Dimensions", f"{decoded.width} × {decoded.height}")
-        if not self.info["Format"].text():
-            self.facts.set("Format", decoded.format)
+        if self._path is not None:
+            self.facts.show_decoded(str(self._path), decoded)
 
     # corrections ------------------------------------------------------------------------------
 
@@ -170,15 +196,3 @@ class DetailPane(QWidget):
             self.correction_cleared.emit(str(self._path))
         else:
             self.correction_requested.emit(str(self._path), str(action.data()))
-
-
-def _merge(known: dict[str, str], form: FactsForm) -> dict[str, str]:
-    """Dimensions and format decoded earlier stay until the catalog's facts say otherwise."""
-    for field in ("Dimensions", "Format"):
-        if (
-            field not in known
-            and form.info[field].text()
-            and known.get("Name") == form.info["Name"].toolTip()
-        ):
-            known[field] = form.info[field].toolTip()
-    return known

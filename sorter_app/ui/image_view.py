@@ -13,7 +13,7 @@ Two views can be tied together (`view_changed` → `set_view`) so that they zoom
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThreadPool, Sig
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ..core.camera_facts import camera_facts
 from ..core.errors import CancelledError
 from ..core.images import load_image_file
 from .thumbnails import to_qimage
@@ -43,6 +44,7 @@ class Decoded:
     width: int  # of the original, orientation applied
     height: int
     format: str
+    camera: dict[str, str] = field(default_factory=dict)  # camera_facts: when, with what, exposure
 
 
 def decode_for_display(
@@ -56,7 +58,8 @@ def decode_for_display(
     rgb = loaded.image
     if max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-    return Decoded(generation, to_qimage(rgb), loaded.width, loaded.height, loaded.format)
+    camera = camera_facts(path)  # the header only, read again: cheap beside the decode
+    return Decoded(generation, to_qimage(rgb), loaded.width, loaded.height, loaded.format, camera)
 
 
 def _smooth_fit(image: QImage, target: QSize, ratio: float) -> QImage:

@@ -105,7 +105,7 @@ class Viewer(QWidget):
     def refresh_facts(self) -> None:
         if self.current is not None:
             facts, lines = self._facts_for(self.current)
-            self.facts.show_facts(facts)
+            self.facts.show_facts(facts, self.current)
             self.labels.setText("\n".join(lines))
 
     def _show(self) -> None:
@@ -146,9 +146,8 @@ class Viewer(QWidget):
 
     def _on_decoded(self, decoded: Decoded) -> None:
         self.image.set_image(decoded.image, QSize(decoded.width, decoded.height))
-        if not self.facts.info["Dimensions"].text():
-            self.facts.set("Dimensions", f"{decoded.width} × {decoded.height}")
-        self.facts.set("Format", decoded.format)
+        if self.current is not None:
+            self.facts.show_decoded(self.current, decoded)
         self._update_zoom_label()
 
     def _update_zoom_label(self) -> None:

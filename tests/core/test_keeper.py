@@ -29,16 +29,6 @@ from tests import builders
 WHEN = 1_600_000_000
 
 
-def camera_jpeg(path: Path, seed: int = 3, size: tuple[int, int] = (400, 300)) -> Path:
-    """A JPEG as a camera writes it: EXIF with the make and model."""
-    exif = Image.Exif()
-    exif[0x010F] = "Canon"
-    exif[0x0110] = "EOS 80D"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    builders.scene(seed, size).save(path, "JPEG", quality=85, exif=exif.tobytes())
-    return path
-
-
 def facts_of(root: Path, relpaths: list[str]) -> dict[str, FileFacts]:
     out = {}
     for rel in relpaths:
@@ -56,7 +46,7 @@ def decide(root: Path, relpaths: list[str], references: list[str] | None = None)
 def test_identical_copies_at_equal_times_keep_the_original_name_never_oldest(
     tmp_path: Path,
 ) -> None:
-    original = camera_jpeg(tmp_path / "IMG_0001.jpg")
+    original = builders.write_camera_jpeg(tmp_path / "IMG_0001.jpg")
     (tmp_path / "Backup").mkdir()
     shutil.copyfile(original, tmp_path / "Backup" / "copy_of_IMG_0001.jpg")
     for rel in ("IMG_0001.jpg", "Backup/copy_of_IMG_0001.jpg"):
@@ -67,7 +57,7 @@ def test_identical_copies_at_equal_times_keep_the_original_name_never_oldest(
 
 
 def test_a_bigger_png_re_encode_loses_to_the_camera_jpeg(tmp_path: Path) -> None:
-    camera_jpeg(tmp_path / "beach.jpg")
+    builders.write_camera_jpeg(tmp_path / "beach.jpg")
     with Image.open(tmp_path / "beach.jpg") as img:
         img.convert("RGB").save(tmp_path / "beach.png", "PNG")
     assert (tmp_path / "beach.png").stat().st_size > (tmp_path / "beach.jpg").stat().st_size
@@ -77,7 +67,7 @@ def test_a_bigger_png_re_encode_loses_to_the_camera_jpeg(tmp_path: Path) -> None
 
 
 def test_the_copy_with_camera_exif_beats_a_stripped_re_save(tmp_path: Path) -> None:
-    camera_jpeg(tmp_path / "a" / "photo.jpg")
+    builders.write_camera_jpeg(tmp_path / "a" / "photo.jpg")
     with Image.open(tmp_path / "a" / "photo.jpg") as img:
         # Same quality (so the lattice cannot tell a re-save), no EXIF, and bigger by a comment.
         img.save(tmp_path / "photo-edit.jpg", "JPEG", quality=85, comment=b"edited " * 1000)
@@ -89,7 +79,7 @@ def test_the_copy_with_camera_exif_beats_a_stripped_re_save(tmp_path: Path) -> N
 
 def test_a_larger_resolution_still_wins_first(tmp_path: Path) -> None:
     builders.scene(4, (640, 480)).save(tmp_path / "big.png", "PNG")
-    camera_jpeg(tmp_path / "small.jpg", seed=4, size=(320, 240))
+    builders.write_camera_jpeg(tmp_path / "small.jpg", seed=4, size=(320, 240))
     keep, why = decide(tmp_path, ["big.png", "small.jpg"])
     assert (keep, why) == ("big.png", "largest resolution (640×480 vs 320×240)")
 
@@ -167,7 +157,7 @@ def test_copy_folders(relpath: str, folder: str | None) -> None:
 
 def test_a_shallow_backup_loses_to_the_organised_copy(tmp_path: Path) -> None:
     """Byte-identical copies at one time: before, "shorter path" kept backup/x.jpg."""
-    original = camera_jpeg(tmp_path / "rooms" / "places" / "00000032.jpg")
+    original = builders.write_camera_jpeg(tmp_path / "rooms" / "places" / "00000032.jpg")
     (tmp_path / "backup").mkdir()
     shutil.copyfile(original, tmp_path / "backup" / "00000032.jpg")
     rels = ["backup/00000032.jpg", "rooms/places/00000032.jpg"]
@@ -180,7 +170,7 @@ def test_a_shallow_backup_loses_to_the_organised_copy(tmp_path: Path) -> None:
 def test_a_better_copy_in_a_backup_folder_is_still_kept(tmp_path: Path) -> None:
     """The folder rule only separates copies alike in size (a review's find: before "larger file",
     it kept a 45-KB q60 copy over the 202-KB q95 original in Backup/)."""
-    with Image.open(camera_jpeg(tmp_path / "src.jpg", size=(640, 480))) as img:
+    with Image.open(builders.write_camera_jpeg(tmp_path / "src.jpg", size=(640, 480))) as img:
         picture = img.convert("RGB")
     (tmp_path / "Backup").mkdir()
     picture.save(tmp_path / "Backup" / "x.jpg", "JPEG", quality=95)

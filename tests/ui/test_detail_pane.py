@@ -108,7 +108,7 @@ def test_file_info_from_the_catalog_and_from_the_decode(
     photo = builders.write_jpeg(tmp_path / "trip" / "beach.jpg", seed=2, size=(640, 480))
     st = photo.stat()
     pane.show_image(photo, ImageFacts(st.st_size, st.st_mtime_ns, 640, 480, "JPEG"), [])
-    info = {field: label.toolTip() for field, label in pane.info.items()}
+    info = {field: label.toolTip() for field, label in pane.info.items() if label.toolTip()}
     assert info == {
         "Name": "beach.jpg",
         "Folder": str(tmp_path / "trip"),
@@ -125,6 +125,26 @@ def test_file_info_from_the_catalog_and_from_the_decode(
     assert pane.info["Dimensions"].toolTip() == "" and not pane.info["Dimensions"].isVisibleTo(pane)
     qtbot.waitUntil(lambda: pane.info["Dimensions"].toolTip() == "640 × 480", timeout=LOADED)
     assert pane.info["Format"].toolTip() == "JPEG" and pane.info["Format"].isVisibleTo(pane)
+
+
+def test_the_camera_exif_is_shown_once_decoded_and_kept_when_the_labels_change(
+    pane: DetailPane, tmp_path: Path, qtbot: QtBot
+) -> None:
+    photo = builders.write_camera_jpeg(tmp_path / "IMG_0001.jpg")
+    pane.show_image(photo, None, [])
+    camera = {"Taken": "2019-07-14 18:03", "Camera": "Canon EOS 80D"}
+    camera |= {"Lens": "EF-S18-135mm f/3.5-5.6 IS USM", "Exposure": "f/2.8 · 1/125 s · ISO 200 · 35 mm"}
+    qtbot.waitUntil(lambda: pane.info["Camera"].toolTip() == "Canon EOS 80D", timeout=LOADED)
+    assert {field: pane.info[field].toolTip() for field in camera} == camera
+    assert all(pane.info[field].isVisibleTo(pane) for field in camera)
+    pane.show_image(photo, None, [])  # again, as after a correction: nothing is decoded again
+    assert {field: pane.info[field].toolTip() for field in camera} == camera
+
+    plain = builders.write_jpeg(tmp_path / "scan.jpg", seed=2)  # no EXIF: the camera rows go
+    pane.show_image(plain, None, [])
+    assert not any(pane.info[field].isVisibleTo(pane) for field in camera)
+    _wait_for_decode(qtbot, pane, QSize(320, 240))
+    assert not any(pane.info[field].isVisibleTo(pane) for field in camera)
 
 
 def test_the_thumbnail_shows_at_once_then_the_sharper_image(
