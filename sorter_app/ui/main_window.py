@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
             view=self.view_images,
             similar=self.show_similar,
             seeds=self.add_seeds,
+            thumbnails=self.thumbnails,
         )
         self.analyses.connect_moves(self.moves)
         for grid in self.analyses.grids():

@@ -29,6 +29,7 @@ from .icons import icon
 from .image_grid import ImageGridView
 from .menus import transient_menu
 from .plan_dialog import PlanPreviewDialog
+from .thumbnails import ThumbnailCache
 from .window_state import WindowState
 
 
@@ -42,9 +43,11 @@ class MovesController(QObject):
         view: Callable[[Sequence[str], str], None],
         similar: Callable[[str], None],
         seeds: Callable[[list[str]], None],
+        thumbnails: ThumbnailCache | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
+        self.thumbnails = thumbnails  # for the preview's rows
         self.session = session
         self.state = state
         self._view, self._similar, self._seeds = view, similar, seeds
@@ -86,7 +89,7 @@ class MovesController(QObject):
 
     def preview(self, proposal: Proposal) -> None:
         """Every source → destination (and for the trash, what is kept); nothing moves before Apply."""
-        dialog = PlanPreviewDialog(proposal.plan, self.window, proposal.kept)
+        dialog = PlanPreviewDialog(proposal.plan, self.window, proposal.kept, self.thumbnails)
         dialog.accepted.connect(lambda: self.session.files.apply(proposal.plan))
         self.plan_dialog = dialog
         dialog.open()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 from ..core.plan import MovePlan
 from ..session.wording import format_size, plural
 from .column_table import ColumnTableModel, rows_table
+from .thumbnails import ThumbnailCache
 
+THUMBNAIL_SIDE = 48  # a row's picture: enough to recognise a photo, small enough for many rows
 # Translucent amber reads as "look here" on light and dark themes alike.
 RENAMED_BACKGROUND = QColor(255, 193, 7, 70)
 
@@ -97,11 +99,16 @@ class PlanTableModel(ColumnTableModel):
     TRASH_COLUMNS = ("Goes to the trash", "Kept instead", "Note")
 
     def __init__(
-        self, plan: MovePlan, parent: QObject | None = None, kept: dict[str, str] | None = None
+        self,
+        plan: MovePlan,
+        parent: QObject | None = None,
+        kept: dict[str, str] | None = None,
+        thumbnails: ThumbnailCache | None = None,
     ) -> None:
         super().__init__(parent)
         self._rows = plan_rows(plan)
         self._roots = display_roots(plan)
+        self._pictured: tuple[int, ...] = (0,)  # the columns whose files exist now, and show their thumbnail
         if plan.mode == "trash" and kept:  # the kept copy is shown where the trash path would be
             self.COLUMNS = self.TRASH_COLUMNS
             self._roots = (self._roots[0], self._roots[0])
@@ -109,6 +116,26 @@ class PlanTableModel(ColumnTableModel):
                 PlanRow(r.source, kept.get(r.source, "") if r.kind != "skipped" else "", r.note, r.kind)
                 for r in self._rows
             ]
+            self._pictured = (0, 1)
+        self._thumbnails = thumbnails
+        self._cells: dict[str, list[tuple[int, int]]] = {}  # path → the (row, column) cells showing it
+        if thumbnails is not None:
+            for i, row in enumerate(self._rows):
+                for column in self._pictured:
+                    self._cells.setdefault(row.destination if column else row.source, []).append((i, column))
+            thumbnails.ready.connect(self._thumbnail_ready)
+            thumbnails.requests_dropped.connect(self._thumbnails_dropped)
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row, column in self._cells.get(path, ()):
+            cell = self.index(row, column)
+            self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DecorationRole])
+
+    def _thumbnails_dropped(self) -> None:
+        """Another view's requests replaced ours: the rows on screen ask again as they repaint."""
+        if self._rows:
+            last = self.index(len(self._rows) - 1, max(self._pictured))
+            self.dataChanged.emit(self.index(0, 0), last, [Qt.ItemDataRole.DecorationRole])
 
     @property
     def has_notes(self) -> bool:
@@ -128,6 +155,10 @@ class PlanTableModel(ColumnTableModel):
             ]
         if role == Qt.ItemDataRole.ToolTipRole:
             return (row.source, row.destination, row.note)[index.column()]
+        if role == Qt.ItemDataRole.DecorationRole and index.column() in self._pictured and self._thumbnails:
+            path = row.destination if index.column() else row.source
+            pixmap = self._thumbnails.pixmap(path) if path else None  # asked only for rows painted
+            return QIcon(pixmap) if pixmap is not None else None  # an icon: drawn at the view's icon size
         if role == Qt.ItemDataRole.BackgroundRole and row.kind == "renamed":
             return RENAMED_BACKGROUND
         if role == Qt.ItemDataRole.ForegroundRole and row.kind == "skipped":
@@ -137,7 +168,11 @@ class PlanTableModel(ColumnTableModel):
 
 class PlanPreviewDialog(QDialog):
     def __init__(
-        self, plan: MovePlan, parent: QWidget | None = None, kept: dict[str, str] | None = None
+        self,
+        plan: MovePlan,
+        parent: QWidget | None = None,
+        kept: dict[str, str] | None = None,
+        thumbnails: ThumbnailCache | None = None,
     ) -> None:
         super().__init__(parent)
         self.plan = plan
@@ -159,8 +194,13 @@ class PlanPreviewDialog(QDialog):
         self.roots = QLabel(f"Sources in {source_root} · destinations in {where}")
         self.roots.setWordWrap(True)
 
-        self.model = PlanTableModel(plan, self, kept)
+        self.model = PlanTableModel(plan, self, kept, thumbnails)
         self.table = rows_table(self.model, QAbstractItemView.SelectionMode.ExtendedSelection)
+        if thumbnails is not None:  # each file's picture beside its name, as a file manager's list
+            self.table.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            rows = self.table.verticalHeader()
+            rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no measuring 100,000 rows
+            rows.setDefaultSectionSize(THUMBNAIL_SIDE + 6)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file names in sight
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()

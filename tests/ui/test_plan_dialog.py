@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from sorter_app.core.plan import MovePlan, make_plan
-from sorter_app.ui.plan_dialog import RENAMED_BACKGROUND, PlanPreviewDialog, PlanTableModel
+from sorter_app.ui.plan_dialog import RENAMED_BACKGROUND, THUMBNAIL_SIDE, PlanPreviewDialog, PlanTableModel
+from sorter_app.ui.thumbnails import ThumbnailCache
 from tests import builders
 
 
@@ -123,3 +125,37 @@ def test_a_plan_with_nothing_to_do_cannot_be_applied(
     assert not dialog.apply_button.isEnabled()
     assert dialog.model.rowCount() == 1
     assert dialog.details.text() == "0 B in all · 1 file left alone"
+
+
+def _pictured(model: PlanTableModel) -> list[list[bool]]:
+    return [
+        [isinstance(cell, QIcon) for cell in row] for row in _cells(model, Qt.ItemDataRole.DecorationRole)
+    ]
+
+
+def test_each_row_shows_its_picture_once_the_thumbnail_cache_has_it(
+    qtbot: QtBot, qtmodeltester: ModelTester, photos: dict[str, Path], sorted_root: Path
+) -> None:
+    """Names alone do not say which photo goes where (IMG_0001.jpg …): each source has its thumbnail,
+    asked of the window's cache only for rows painted; in a trash plan the copy kept has its own."""
+    thumbnails = ThumbnailCache(max_side=64)
+    dialog = PlanPreviewDialog(_plan(photos, sorted_root), thumbnails=thumbnails)
+    qtbot.addWidget(dialog)
+    qtmodeltester.check(dialog.model)  # type: ignore[no-untyped-call]
+    dialog.show()
+    assert dialog.table.iconSize() == QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    sources = [[True, False, False]] * 3 + [[False, False, False]]  # gone.jpg: nothing to show, no error
+    qtbot.waitUntil(lambda: _pictured(dialog.model) == sources, timeout=30_000)
+
+    kept = {str(photos["a"]): str(photos["c"])}  # a goes, c stays in its place: both pictured
+    trash = PlanPreviewDialog(
+        make_plan([("dup", [photos["a"]])], sorted_root, "trash", trash_root=sorted_root.parent / "trash"),
+        kept=kept,
+        thumbnails=thumbnails,
+    )
+    qtbot.addWidget(trash)
+    trash.show()
+    qtbot.waitUntil(lambda: _pictured(trash.model) == [[True, True, False]], timeout=30_000)
+    without = PlanPreviewDialog(_plan(photos, sorted_root))  # no cache (as in the tests above): names only
+    qtbot.addWidget(without)
+    assert _pictured(without.model) == [[False] * 3] * 4
