@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
@@ -135,6 +136,24 @@ def add_problem_files(folder: Path) -> None:
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
 
 
+CAMERA_PHOTO = "IMG_0001.jpg"
+
+
+def add_camera_photo(folder: Path) -> None:
+    """One photo as a camera saves it, with the EXIF the detail pane shows (the datasets have none);
+    it replaces the photo it is made from, so it is not a duplicate."""
+    second = sorted(folder.rglob("*.jpg"))[1]
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T3"
+    details = exif.get_ifd(0x8769)
+    details[0x9003], details[0xA434] = "2023:05:20 17:42:09", "XF18-55mmF2.8-4 R LM OIS"
+    details[0x829A], details[0x829D] = IFDRational(1, 250), IFDRational(40, 10)
+    details[0x8827], details[0x920A] = 400, IFDRational(23, 1)
+    with Image.open(second) as img:
+        img.convert("RGB").save(folder / CAMERA_PHOTO, "JPEG", quality=92, exif=exif.tobytes())
+    second.unlink()
+
+
 def lasso(view: MapView, left: float, top: float, right: float, bottom: float) -> None:
     """Drag a loop around a rectangle given as fractions of the map widget, as a user would."""
     w, h = view.width(), view.height()
@@ -170,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="sorter-screens-"))
     folder = build_dataset_folder(args.datasets, work / "photos", args.images)
     examples = label_examples(args.datasets, args.images)
+    add_camera_photo(folder)  # first: it must not be made from the photo the copies are made of
     add_problem_files(folder)
     try:
         with screen(offscreen=args.offscreen):
@@ -233,7 +253,7 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
     wait("indexing", lambda: session.report is not None and not window.runner.is_running("load"))
     wait("clusters", lambda: analysed(AnalysisKind.CLUSTERS))
     window.browse.grid.setFocus()
-    window.browse.grid.select_path(window.browse.model.item(3).path)
+    window.browse.grid.select_path(str(folder.resolve() / CAMERA_PHOTO))
     settle(3.0)
     save("01-browse")
 
