@@ -17,8 +17,9 @@ from typing import Any
 from .label_source import LabelAnswer, LabelSource, ModelLabels, best_answer
 from .model_spec import ModelSpec
 from .predictions import UNKNOWN, Prediction
+from .ratings import REJECTED, UNRATED, rating_text
 
-SORT_KEYS = ("name", "date", "cluster", "prediction")
+SORT_KEYS = ("name", "date", "cluster", "prediction", "rating")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -29,6 +30,7 @@ class BrowseItem:
     mtime_ns: int
     prediction: Prediction | None  # None until the image is indexed (or for a model without heads)
     content_hash: str | None = None  # None until indexed: what the user's choices are keyed by
+    rating: int = 0  # the user's stars (1–5), −1 rejected, 0 none (ratings.py)
 
     @property
     def folder(self) -> str:
@@ -43,12 +45,14 @@ class BrowseItem:
 @dataclass(frozen=True)
 class BrowseFilter:
     """What Browse shows: a label (None = any, "unknown" = unsure ones) at a confidence, inside a
-    sub-folder ('' = everywhere, sub-folders included), with a name containing `text`."""
+    sub-folder ('' = everywhere, sub-folders included), with a name containing `text`, rated
+    `rating` (None = any; 1–5: at least that many stars; 0: unrated only; −1: rejected only)."""
 
     label: str | None = None
     min_confidence: float = 0.0
     folder: str = ""
     text: str = ""
+    rating: int | None = None
 
     @property
     def is_default(self) -> bool:
@@ -83,6 +87,10 @@ def _by_date(item: BrowseItem) -> tuple[Any, ...]:
     return (item.mtime_ns, natural_key(item.relpath))
 
 
+def _by_rating(item: BrowseItem) -> tuple[Any, ...]:
+    return (-item.rating if item.rating != REJECTED else 1, natural_key(item.relpath))  # best first
+
+
 def _by_cluster(groups: Mapping[str, str]) -> Callable[[BrowseItem], tuple[Any, ...]]:
     def key(item: BrowseItem) -> tuple[Any, ...]:
         group = groups.get(item.relpath)
@@ -108,12 +116,13 @@ def sort_items(
     groups: Mapping[str, str] | None = None,
 ) -> list[BrowseItem]:
     """name; date (oldest first); cluster (by `groups`, relpath → cluster name; groupless last);
-    prediction (label, surest first, unsure last)."""
+    prediction (label, surest first, unsure last); rating (most stars first, rejected last)."""
     sorts: dict[str, Callable[[BrowseItem], tuple[Any, ...]]] = {
         "name": _by_name,
         "date": _by_date,
         "cluster": _by_cluster(groups or {}),
         "prediction": _by_label(source),
+        "rating": _by_rating,
     }
     if key not in sorts:
         raise ValueError(f"unknown sort {key!r}: expected one of {', '.join(SORT_KEYS)}")
@@ -123,8 +132,10 @@ def sort_items(
 def section_of(
     item: BrowseItem, key: str, source: LabelSource | None = None, groups: Mapping[str, str] | None = None
 ) -> str | None:
-    """The header an item goes under when sorted by `key`: its cluster (in `groups`) or its label;
-    None for sorts that have no sections (name, date)."""
+    """The header an item goes under when sorted by `key`: its cluster (in `groups`), its label or
+    its rating; None for sorts that have no sections (name, date)."""
+    if key == "rating":
+        return rating_text(item.rating) if item.rating != UNRATED else "no rating"
     if key == "cluster":
         return (groups or {}).get(item.relpath) or "in no cluster"
     if key == "prediction":
@@ -144,7 +155,15 @@ def apply_filter(
     if chosen.text.strip():
         needle = chosen.text.strip().casefold()
         shown = [i for i in shown if needle in i.name.casefold()]
+    if chosen.rating is not None:
+        shown = [i for i in shown if rated(i.rating, chosen.rating)]
     return shown
+
+
+def rated(rating: int, wanted: int) -> bool:
+    """Whether an image's `rating` passes a rating filter: at least `wanted` stars (1–5), unrated
+    (0) or rejected (−1) only."""
+    return rating >= wanted if wanted > UNRATED else rating == wanted
 
 
 def subfolders(items: Iterable[BrowseItem]) -> dict[str, int]:

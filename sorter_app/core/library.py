@@ -46,6 +46,7 @@ from .predictions import (
     folder_predictions,
     prediction_heads,
 )
+from .ratings import UNRATED, ratings
 from .scan import is_utf8, printable
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
@@ -337,14 +338,23 @@ class Library:
         # One read of the files whose strings the items keep: a million-image folder's peak is
         # these rows, the predictions and the items, nothing read twice.
         files = self.catalog.usable_files(root_id, self.vector_key)
+        rated = ratings(self.catalog)  # every rated image: a few rows beside a folder's files
         if not self.spec.probability_heads:
             return [
-                BrowseItem(relpath, size, mtime, None, content) for relpath, size, mtime, content in files
+                BrowseItem(relpath, size, mtime, None, content, rated.get(content, UNRATED))
+                for relpath, size, mtime, content in files
             ]
         row_of = {content: row for row, content in enumerate(dict.fromkeys(f[3] for f in files))}
         columns = folder_prediction_columns(self.catalog, self.spec, list(row_of))
         return [
-            BrowseItem(relpath, size, mtime, StoredPrediction(relpath, columns, row_of[content]), content)
+            BrowseItem(
+                relpath,
+                size,
+                mtime,
+                StoredPrediction(relpath, columns, row_of[content]),
+                content,
+                rated.get(content, UNRATED),
+            )
             for relpath, size, mtime, content in files
         ]
 

@@ -81,6 +81,13 @@ USER_SCHEMA_STEPS: tuple[tuple[str, ...], ...] = (
             added_at REAL NOT NULL
         )""",
     ),
+    (  # 4: star ratings and rejects (ratings.py); an unrated image has no row
+        f"""CREATE TABLE {USER_SCHEMA}.ratings (
+            content_hash TEXT PRIMARY KEY,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN -1 AND 5 AND rating != 0),
+            rated_at REAL NOT NULL
+        )""",
+    ),
 )
 USER_SCHEMA_VERSION = len(USER_SCHEMA_STEPS)
 

@@ -16,7 +16,7 @@ from ..core.grouping import Group, Grouping
 from ..core.kinds import GROUPING_KINDS, AnalysisKind
 from .choices import write_changes
 from .events import Changes, grouping_changed
-from .history import CorrectionStep, EditStep, FileStep, GroupsBefore, History, LabelStep
+from .history import CorrectionStep, EditStep, FileStep, GroupsBefore, History, LabelStep, RatingStep
 from .identity import follow
 from .jobs import Job
 
@@ -147,6 +147,8 @@ class GroupEditor:
             self.s.image_labels.undo(step)
         elif isinstance(step, CorrectionStep):
             self.s.corrections.undo(step)
+        elif isinstance(step, RatingStep):
+            self.s.ratings.undo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.after, step.before)
             self.history.undone(step)
@@ -161,6 +163,8 @@ class GroupEditor:
             self.s.image_labels.redo(step)
         elif isinstance(step, CorrectionStep):
             self.s.corrections.redo(step)
+        elif isinstance(step, RatingStep):
+            self.s.ratings.redo(step)
         elif isinstance(step, EditStep):
             self._restore(step.kind, step.before, step.after)
             self.history.redone(step)

@@ -1,4 +1,4 @@
-"""Undo and Redo over everything a user does: edits of groups, labels, corrections, and
+"""Undo and Redo over everything a user does: edits of groups, labels, corrections, ratings, and
 operations on files.
 
 An edit step keeps the grouping before and after (groups are lists of relative paths: a copy costs
@@ -84,7 +84,16 @@ class CorrectionStep:
     after: dict[str, dict[str, str]]
 
 
-Step = EditStep | FileStep | LabelStep | CorrectionStep
+@dataclass(frozen=True)
+class RatingStep:
+    """Ratings as an undo step: each image's rating before and after, by content hash (0: none)."""
+
+    text: str  # "Rate 3 Images ★★★", "Reject 1 Image"
+    before: dict[str, int]
+    after: dict[str, int]
+
+
+Step = EditStep | FileStep | LabelStep | CorrectionStep | RatingStep
 
 
 class History:

@@ -42,6 +42,7 @@ from .image_labels import ImageLabels
 from .jobs import Job, JobRunner
 from .label_files import LabelFiles
 from .labels import LabelSets
+from .ratings import Ratings
 from .wording import INDEXING, LOADING
 
 T = TypeVar("T")
@@ -103,6 +104,7 @@ class Session:
         self.label_files = LabelFiles(self)
         self.image_labels = ImageLabels(self)
         self.corrections = Corrections(self)
+        self.ratings = Ratings(self)
 
     # helpers the parts share ----------------------------------------------------------------------
 
@@ -329,6 +331,10 @@ class Session:
         """The user's word on what the images show (None: forget it); every view shows it at once,
         and Undo takes it back."""
         self.corrections.correct(paths, label)
+
+    def rate(self, paths: Iterable[str], rating: int) -> None:
+        """1–5 stars, REJECTED or UNRATED for the images (and every copy of them); Undo takes it back."""
+        self.ratings.rate(paths, rating)
 
     # reference folders ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 from sorter_app.core.browse import BrowseFilter
 from sorter_app.core.grouping import Group
 from sorter_app.core.kinds import AnalysisKind, MoveMode
+from sorter_app.core.ratings import REJECTED, UNRATED
 from sorter_app.session import Session, SyncRunner
 from sorter_app.session.files import Proposal
 from sorter_app.session.jobs import Job
@@ -296,6 +297,37 @@ def test_a_correction_is_said_and_undone_exactly(opened: Opened, photos: Path) -
     assert corrected("s2_f0.jpg") == {} and session.groups.undo_text() == "Clear Correction of 1 Image"
     session.groups.undo()
     assert corrected("s2_f0.jpg") == kitchen
+
+
+def test_a_rating_reaches_every_copy_at_once_is_undone_exactly_and_outlives_the_session(
+    opened: Opened, photos: Path, make_session: MakeSession
+) -> None:
+    session, _, recorder = opened
+
+    def rating(*relpaths: str) -> list[int]:
+        return [session.items[p].rating for p in relpaths]
+
+    session.rate([str(photos / "s0_f0.jpg"), str(photos / "s1_f1.jpg")], 4)
+    assert rating("s0_f0.jpg", "Backup/copy_of_s0_f0.jpg", "s1_f1.jpg", "s1_f2.jpg") == [4, 4, 4, 0]
+    assert recorder.messages[-1] == "Rated 2 images ★★★★; Undo (Ctrl+Z) takes it back"
+    assert recorder.changes[-1].items
+    session.rate([str(photos / "s1_f1.jpg")], REJECTED)
+    assert session.groups.undo_text() == "Reject 1 Image" and rating("s1_f1.jpg") == [-1]
+    session.groups.undo()
+    assert rating("s0_f0.jpg", "s1_f1.jpg") == [4, 4] and recorder.messages[-1] == "Undone: Reject 1 Image"
+    session.groups.undo()
+    assert rating("s0_f0.jpg", "Backup/copy_of_s0_f0.jpg", "s1_f1.jpg") == [0, 0, 0]
+    session.groups.redo()
+    assert rating("s0_f0.jpg", "s1_f1.jpg") == [4, 4]
+    session.rate([str(photos / "s0_f0.jpg")], UNRATED)
+    assert session.groups.undo_text() == "Clear Rating of 1 Image"
+    session.rate([str(photos / "broken.jpg"), str(photos / "nowhere.jpg")], 5)  # nothing to rate: no step
+    assert session.groups.undo_text() == "Clear Rating of 1 Image"
+
+    again, _, said = make_session()  # reopening the app: the rating is in the user's store
+    again.open_folder(photos)
+    assert not said.errors
+    assert [again.items[p].rating for p in ("s0_f0.jpg", "s1_f1.jpg")] == [0, 4]
 
 
 def test_rename_a_file_and_undo(opened: Opened, photos: Path) -> None:
