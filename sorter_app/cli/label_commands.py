@@ -1,4 +1,5 @@
-"""`sorter correct` and `export`: the user's word on what an image shows, and the labels as a file."""
+"""`sorter correct`, `rate` and `export`: the user's word on what an image shows and how good it
+is, and the labels as a file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from ..core.clusters import RESOLUTIONS
 from ..core.library import Library
 from ..core.predictions import Prediction
+from ..core.ratings import MAX_STARS, REJECTED, rating_name
 from .output import EXIT_OK, EXIT_USAGE, Command, emit, folder_of, shown
 
 
@@ -30,7 +32,25 @@ def add_commands(
     export.add_argument(
         "--clusters", choices=list(RESOLUTIONS), help="fill the group column with each image's cluster"
     )
-    return {"correct": _correct, "export": _export}
+    rate = commands.add_parser(
+        "rate", parents=[common], help="give images 1-5 stars or reject them (by content, as the window does)"
+    )
+    rate.add_argument("folder", type=Path)
+    rate.add_argument("images", type=Path, nargs="+", metavar="image")
+    given = rate.add_mutually_exclusive_group(required=True)
+    given.add_argument("--stars", type=int, choices=range(MAX_STARS + 1), help="0 clears the rating")
+    given.add_argument("--reject", action="store_true", help="rejected: below every star")
+    return {"correct": _correct, "export": _export, "rate": _rate}
+
+
+def _rate(library: Library, args: argparse.Namespace) -> int:
+    root = folder_of(args)
+    rating = REJECTED if args.reject else args.stars
+    rated = library.rate(root, args.images, rating)
+    rows = [{"path": str(root / relpath), "rating": value} for relpath, value in rated.items()]
+    human = "\n".join(f"{shown(root / relpath)}: {rating_name(value)}" for relpath, value in rated.items())
+    emit(args, rows, human)
+    return EXIT_OK
 
 
 def _correct(library: Library, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ the user and the model disagree. Columns come from the model's heads; with the s
 include the path, source, scene, room and kind that curate requires. A model with a `kind` head
 (photo / graphic / artwork) fills the kind column with its answer ('' when unsure, which curate
 reads as a photo); a model without one can only have indexed photos, so the column says "photo".
+`rating` is the user's: 1–5 stars, −1 rejected, 0 none.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class FolderExport:
 def export_columns(heads: Sequence[str]) -> list[str]:
     predicted = [f"{head}_{what}" for head in heads for what in ("predicted", "confidence")]
     labels = [head for head in heads if head != KIND_HEAD]
-    return ["path", "source", *labels, KIND_HEAD, "group", "label_source", *predicted]
+    return ["path", "source", *labels, KIND_HEAD, "group", "rating", "label_source", *predicted]
 
 
 def folder_export(
@@ -49,16 +50,21 @@ def folder_export(
     heads: Sequence[str],
     predictions: Iterable[Prediction],
     groups: Mapping[str, str],
+    ratings: Mapping[str, int] | None = None,
 ) -> FolderExport:
-    """`groups` maps relative path → group name (the grouping the user sees); others get ''."""
+    """`groups` maps relative path → group name (the grouping the user sees); others get ''.
+    `ratings` maps relative path → the user's rating (1–5 stars, −1 rejected); others get 0."""
     source = f"image-sorter:{folder.name}"
-    images = [_row(folder, source, heads, p, groups.get(p.path, "")) for p in predictions]
+    rated = ratings or {}
+    images = [
+        _row(folder, source, heads, p, groups.get(p.path, ""), rated.get(p.path, 0)) for p in predictions
+    ]
     exported_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return FolderExport(str(folder), model_id, exported_at, tuple(heads), images)
 
 
 def _row(
-    folder: Path, source: str, heads: Sequence[str], prediction: Prediction, group: str
+    folder: Path, source: str, heads: Sequence[str], prediction: Prediction, group: str, rating: int
 ) -> dict[str, Any]:
     labels = {head: _confident(prediction.answers[head]) for head in heads}
     if prediction.corrected:
@@ -69,7 +75,8 @@ def _row(
         label_source = ""
     row: dict[str, Any] = {"path": str(folder / prediction.path), "source": source}
     row |= {head: label for head, label in labels.items() if head != KIND_HEAD}  # export_columns' order
-    row |= {KIND_HEAD: labels.get(KIND_HEAD, KIND), "group": group, "label_source": label_source}
+    row |= {KIND_HEAD: labels.get(KIND_HEAD, KIND), "group": group, "rating": rating}
+    row["label_source"] = label_source
     for head in heads:
         said = prediction.model_answer(head)
         row[f"{head}_predicted"] = said.label

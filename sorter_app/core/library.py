@@ -7,7 +7,7 @@ thing everywhere.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -46,7 +46,7 @@ from .predictions import (
     folder_predictions,
     prediction_heads,
 )
-from .ratings import UNRATED, ratings
+from .ratings import UNRATED, check_rating, ratings, set_ratings
 from .scan import is_utf8, printable
 from .seed_groups import SEED_THRESHOLD, SeedGroup, seed_groups
 from .structure import GRAPH_K, FolderStructure, load_structure, structure_name
@@ -310,6 +310,14 @@ class Library:
         self.catalog.clear_corrections(content_hash)
         return folder_predictions(self.catalog, self.spec, {content_hash: [relpath]})[0]
 
+    def rate(self, folder: Path, images: Sequence[Path], rating: int) -> dict[str, int]:
+        """Give `images` `rating` (1–5 stars, −1 rejected, 0 none) — every copy of them, wherever
+        they move; {relative path: rating} of them. All are checked before any is rated."""
+        root = folder.expanduser().resolve()
+        found = dict(self._indexed_image(root, image) for image in images)
+        set_ratings(self.catalog, dict.fromkeys(found.values(), check_rating(rating)))
+        return dict.fromkeys(found, rating)
+
     def _indexed_image(self, root: Path, image: Path) -> tuple[str, str]:
         """(relative path, content hash) of an image the catalog holds, or why there is none."""
         relpath = self.relpath(root, image)
@@ -328,7 +336,10 @@ class Library:
         root = folder.expanduser().resolve()
         predictions = self.predictions(root)
         heads = list(prediction_heads(self.spec))
-        export = folder_export(root, self.spec.model_id, heads, predictions, groups or {})
+        rated = ratings(self.catalog)
+        files = self.catalog.usable_files(self._root_id(root), self.vector_key) if rated else []
+        by_path = {relpath: rated[content] for relpath, _, _, content in files if content in rated}
+        export = folder_export(root, self.spec.model_id, heads, predictions, groups or {}, by_path)
         atomic_write_text(destination, render(export))
         return len(export.images)
 

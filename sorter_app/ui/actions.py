@@ -25,6 +25,7 @@ from .. import __version__
 from ..session import Changes
 from .icons import icon
 from .long_text import action_text, shortened
+from .rating_keys import REJECT_KEYS
 
 UNDO_TEXT_LIMIT = 40  # characters of what Undo/Redo would do, in the menu and tool bar
 
@@ -76,7 +77,7 @@ class WindowActions:
         view_menu.addAction(self.view_image)
         view_menu.addSeparator()
         for i in range(w.tabs.count()):
-            tab = self._action(w.tabs.tabText(i), partial(w.show_tab, i), f"Ctrl+{i + 1}")
+            tab = self._action(w.tabs.tabText(i), partial(w.show_tab, i), f"Alt+{i + 1}")  # Ctrl: ratings
             view_menu.addAction(tab)
             self.tabs.append(tab)
         help_menu = menu.addMenu("&Help")
@@ -157,6 +158,8 @@ class WindowActions:
             ("Grid: view full size", "Space or double-click"),
             ("Grid: zoom thumbnails", "Ctrl+= / Ctrl+- or Ctrl+wheel"),
             ("Grid: move the selected images to the trash", delete_keys),
+            ("Grid and viewer: rate 1–5 stars, no rating", "Ctrl+1 … Ctrl+5, Ctrl+0"),
+            ("Grid and viewer: reject", REJECT_KEYS),
             ("Viewer: next / previous image", "→ / ←"),
             ("Viewer: fit / 100 %", "F / 1"),
             ("Viewer: back to the grid", "Esc"),

@@ -31,14 +31,21 @@ from PySide6.QtWidgets import (
 
 from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
 from ..core.label_source import LabelSource, caption
+from ..core.ratings import MAX_STARS, REJECTED, UNRATED, rating_text
 from ..session import Changes, Session
 from .detail_pane import DetailPane
 from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
 from .thumbnails import ThumbnailCache
 
 ALL_IMAGES = "All images"
+RATING_CHOICES = (
+    ("Any", None),
+    *((f"{rating_text(n)} or more" if n < MAX_STARS else rating_text(n), n) for n in range(1, MAX_STARS + 1)),
+    ("No rating", UNRATED),
+    ("Rejected", REJECTED),
+)
 FOLDER_ROLE = Qt.ItemDataRole.UserRole + 1
-SORT_TEXT = {"name": "Name", "date": "Date", "cluster": "Cluster", "prediction": "Label"}
+SORT_TEXT = {"name": "Name", "date": "Date", "cluster": "Cluster", "prediction": "Label", "rating": "Rating"}
 
 
 class FolderTree(QTreeView):
@@ -104,7 +111,7 @@ def browse_cell(
     return GridItem(
         path=paths[row],
         caption=item.name,
-        detail=item_caption(source, item),
+        detail=" · ".join(filter(None, (rating_text(item.rating), item_caption(source, item)))),
         tooltip="\n".join(filter(None, (item.relpath, cluster_names.get(item.relpath)))),
     )
 
@@ -127,7 +134,7 @@ class BrowsePage(QWidget):
         self.sort_box = QComboBox()
         for key in SORT_KEYS:
             self.sort_box.addItem(SORT_TEXT.get(key, key.capitalize()), key)
-        self.sort_box.setToolTip("Sorted by cluster or label, the grid has a header per section")
+        self.sort_box.setToolTip("Sorted by cluster, label or rating, the grid has a header per section")
         self.filter_box = QComboBox()
         self.filter_box.setToolTip("Show only images with this label")
         # Its labels come after the first show (the model's, a set's): as wide as they are, or
@@ -139,6 +146,10 @@ class BrowsePage(QWidget):
         self.confidence.setSingleStep(5.0)
         self.confidence.setSuffix(" %")
         self.confidence.setToolTip("Show only images whose label is at least this confident")
+        self.rating_box = QComboBox()
+        self.rating_box.setToolTip("Show only images rated so (Ctrl+1…5 rates the selected images)")
+        for text, rating in RATING_CHOICES:
+            self.rating_box.addItem(text, rating)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file names")
         self.search.setClearButtonEnabled(True)
@@ -147,12 +158,14 @@ class BrowsePage(QWidget):
         self.sort_box.currentIndexChanged.connect(self._controls_changed)
         self.filter_box.currentIndexChanged.connect(self._controls_changed)
         self.confidence.valueChanged.connect(self._controls_changed)
+        self.rating_box.currentIndexChanged.connect(self._controls_changed)
         self.search.textChanged.connect(self._controls_changed)
         toolbar = QHBoxLayout()
         for text, widget in (
             ("Sort by", self.sort_box),
             ("Show", self.filter_box),
             ("at least", self.confidence),
+            ("Rating", self.rating_box),
         ):
             toolbar.addWidget(QLabel(text))
             toolbar.addWidget(widget)
@@ -217,14 +230,16 @@ class BrowsePage(QWidget):
 
     def _show_filter(self, chosen: BrowseFilter) -> None:
         """The controls say what the session filters by (a new folder starts from no filter)."""
-        for widget in (self.sort_box, self.filter_box, self.confidence, self.search):
+        controls = (self.sort_box, self.filter_box, self.confidence, self.rating_box, self.search)
+        for widget in controls:
             widget.blockSignals(True)
         self.sort_box.setCurrentIndex(max(0, self.sort_box.findData(self.session.sort)))
         self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(chosen.label)))
         self.confidence.setValue(chosen.min_confidence * 100.0)
+        self.rating_box.setCurrentIndex(max(0, self.rating_box.findData(chosen.rating)))
         if self.search.text() != chosen.text:
             self.search.setText(chosen.text)
-        for widget in (self.sort_box, self.filter_box, self.confidence, self.search):
+        for widget in controls:
             widget.blockSignals(False)
 
     def refresh(self) -> None:
@@ -233,6 +248,7 @@ class BrowsePage(QWidget):
             return
         prefix = f"{session.root}/"  # plain strings: pathlib costs 40 ms per 5,000 items on the UI thread
         current = self.grid.currentIndex().data(PATH_ROLE)
+        selected = self.grid.selected_paths()
         self._shown = session.visible_items()
         rows: list[BrowseItem | GridItem] = []
         sections = [session.section(i) for i in self._shown]
@@ -254,8 +270,8 @@ class BrowsePage(QWidget):
             "No image matches the filter." if session.items else "No images in this folder (yet)."
         )
         if current and self.model.row_of(current) is not None:
-            self.grid.select_path(current)
-            self._current_changed(current)  # labels may have changed (a correction)
+            self.grid.select_paths(selected, current)
+            self._current_changed(current)  # labels may have changed (a correction, a rating)
         elif current:
             self.details.clear()  # the filter hid it
 
@@ -274,6 +290,7 @@ class BrowsePage(QWidget):
                 min_confidence=self.confidence.value() / 100.0,
                 folder=str(index.data(FOLDER_ROLE)) if index.isValid() else "",
                 text=self.search.text(),
+                rating=self.rating_box.currentData(),
             )
         )
         if self._refresh.isActive():
@@ -283,10 +300,11 @@ class BrowsePage(QWidget):
     def _current_changed(self, path: str) -> None:
         item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
         if item is not None:
-            self.details.show_image(Path(path), None, self.session.labels.answers(item))
+            self.details.show_image(Path(path), None, self.session.labels.answers(item), item.rating)
             self.session.image_facts(path)
 
     def _show_details(self, path: str, facts: object) -> None:
         item = self.session.items.get(self.session.relpath(path)) if self.session.root else None
         if item is not None and path == self.grid.currentIndex().data(PATH_ROLE):
-            self.details.show_image(Path(path), facts, self.session.labels.answers(item))  # type: ignore[arg-type]
+            answers = self.session.labels.answers(item)
+            self.details.show_image(Path(path), facts, answers, item.rating)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
 from ..core.label_source import LabelAnswer, describe
+from ..core.ratings import UNRATED, rating_text
 from ..session.session import ImageFacts
 from ..session.wording import format_size
 from .image_view import PANE_MAX_SIDE, Decoded, ImageLoader, ZoomableImage
@@ -24,8 +25,8 @@ from .long_text import breakable
 from .map_view import ThumbnailSource
 
 
-def facts_text(path: Path, facts: ImageFacts | None) -> dict[str, str]:
-    known = {"Name": path.name, "Folder": str(path.parent)}
+def facts_text(path: Path, facts: ImageFacts | None, rating: int = UNRATED) -> dict[str, str]:
+    known = {"Name": path.name, "Folder": str(path.parent), "Rating": rating_text(rating)}
     if facts is not None:
         known["Size"] = format_size(facts.size)
         known["Modified"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(facts.mtime_ns / 1e9))
@@ -42,6 +43,7 @@ class FactsForm(QWidget):
     FIELDS = (
         "Name",
         "Folder",
+        "Rating",
         "Size",
         "Dimensions",
         "Modified",
@@ -148,8 +150,10 @@ class DetailPane(QWidget):
 
     # showing ----------------------------------------------------------------------------------
 
-    def show_image(self, path: Path, facts: ImageFacts | None, answers: Sequence[LabelAnswer]) -> None:
-        """Show `path`; the same image again (new facts or labels) keeps the decoded picture."""
+    def show_image(
+        self, path: Path, facts: ImageFacts | None, answers: Sequence[LabelAnswer], rating: int = UNRATED
+    ) -> None:
+        """Show `path`; the same image again (new facts, labels or rating) keeps the decoded picture."""
         if path != self._path:
             self._path = path
             thumbnail = self._thumbnails.pixmap(str(path)) if self._thumbnails is not None else None
@@ -158,7 +162,7 @@ class DetailPane(QWidget):
             else:
                 self.image_view.set_message("Loading…")
             self.loader.load(path)
-        self.facts.show_facts(facts_text(path, facts), str(path))
+        self.facts.show_facts(facts_text(path, facts, rating), str(path))
         lines = [describe(a) for a in answers if a.label is not None]
         self.predictions.setText("\n".join(lines))
         self.predictions.setVisible(bool(lines))

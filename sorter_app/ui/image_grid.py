@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractListModel,
     QEvent,
+    QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QObject,
@@ -58,6 +59,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .rating_keys import rating_of_key
 from .thumbnails import ThumbnailCache
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -387,6 +389,7 @@ class ImageGridView(QListView):
     view_requested = Signal(str)
     context_requested = Signal(list, QPoint)  # selected paths, global position
     trash_requested = Signal(list)  # selected paths: the Delete key
+    rating_requested = Signal(list, int)  # selected paths, rating: Ctrl+0…5, Alt+Delete (as Bridge)
     current_path_changed = Signal(str)  # only for a valid current item
     zoomed = Signal(int)
 
@@ -455,6 +458,16 @@ class ImageGridView(QListView):
         self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._scroll_to_when_laid_out(index)
 
+    def select_paths(self, paths: Iterable[str], current: str) -> None:
+        """`current` the current item, and the shown ones of `paths` selected with it: a rebuild of
+        the grid (a new sort, a rating) keeps the user's selection."""
+        self.select_path(current)
+        model = self._grid_model()
+        selection = QItemSelection()
+        for row in (r for r in map(model.row_of, paths) if r is not None):
+            selection.select(model.index(row, 0), model.index(row, 0))
+        self.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.Select)
+
     # Qt overrides ---------------------------------------------------------------------------------
 
     def currentChanged(  # noqa: N802
@@ -492,6 +505,8 @@ class ImageGridView(QListView):
             self._activate(self.currentIndex())
         elif key == Qt.Key.Key_Space and self.currentIndex().isValid():
             self._view(self.currentIndex())
+        elif (rating := rating_of_key(event)) is not None and (selected := self.selected_paths()):
+            self.rating_requested.emit(selected, rating)
         elif event.matches(QKeySequence.StandardKey.Delete) and (selected := self.selected_paths()):
             self.trash_requested.emit(selected)
         elif ctrl and key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):  # Ctrl+= is Ctrl++ without Shift

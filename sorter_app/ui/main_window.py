@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self.viewer = Viewer(self.thumbnails, self._viewer_facts)
         self.viewer.closed.connect(self.close_viewer)
+        self.viewer.rating_requested.connect(self.session.rate)
         self.moves = MovesController(
             self,
             self.session,
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
             return facts, []
         from ..session.session import ImageFacts
 
-        facts = facts_text(Path(path), ImageFacts(item.size, item.mtime_ns, None, None, None))
+        facts = facts_text(Path(path), ImageFacts(item.size, item.mtime_ns, None, None, None), item.rating)
         return facts, [describe(a) for a in self.session.labels.answers(item) if a.label is not None]
 
     def show_similar(self, path: str) -> None:

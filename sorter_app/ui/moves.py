@@ -29,6 +29,7 @@ from .icons import icon
 from .image_grid import ImageGridView
 from .menus import transient_menu
 from .plan_dialog import PlanPreviewDialog
+from .rating_keys import add_rating_menu
 from .thumbnails import ThumbnailCache
 from .window_state import WindowState
 
@@ -138,6 +139,7 @@ class MovesController(QObject):
     def attach(self, grid: ImageGridView, *, browse: bool = False) -> None:
         grid.context_requested.connect(partial(self.context_menu, grid, browse))
         grid.trash_requested.connect(self.session.files.trash_files)  # Del, as the menu says
+        grid.rating_requested.connect(self.session.rate)  # Ctrl+0…5, Alt+Del, as the menu says
 
     def context_menu(self, grid: ImageGridView, browse: bool, paths: list[str], pos: QPoint) -> None:
         menu = self.menu_for(grid, paths, browse=browse)
@@ -179,6 +181,8 @@ class MovesController(QObject):
                 correct.addAction(label.replace("_", " "), partial(self.session.correct, paths, label))
             clear = menu.addAction("Clear Correction", partial(self.session.correct, paths, None))
             clear.setEnabled(self.session.any_corrected(paths))  # as the detail pane's menu has it
+        shared = {item.rating for p in paths if (item := self.session.items.get(self.session.relpath(p)))}
+        add_rating_menu(menu, partial(self.session.rate, paths), shared.pop() if len(shared) == 1 else None)
         for extend in self.menu_extensions:
             extend(menu, paths)
         return menu

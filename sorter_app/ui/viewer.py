@@ -22,6 +22,7 @@ from .detail_pane import FactsForm
 from .icons import icon
 from .image_view import DECODE_MIN_SIDE, FULL_MAX_SIDE, Decoded, ImageLoader, ZoomableImage
 from .map_view import ThumbnailSource
+from .rating_keys import rating_of_key
 
 FactsFor = Callable[[str], tuple[dict[str, str], list[str]]]  # path → (facts, label lines)
 
@@ -29,6 +30,7 @@ FactsFor = Callable[[str], tuple[dict[str, str], list[str]]]  # path → (facts,
 class Viewer(QWidget):
     closed = Signal()
     current_changed = Signal(str)
+    rating_requested = Signal(list, int)  # [the current path], rating: Ctrl+0…5, Alt+Del
 
     def __init__(
         self, thumbnails: ThumbnailSource, facts_for: FactsFor, parent: QWidget | None = None
@@ -155,7 +157,9 @@ class Viewer(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         key = event.key()
-        if key == Qt.Key.Key_Escape:
+        if (rating := rating_of_key(event)) is not None and self.current is not None:
+            self.rating_requested.emit([self.current], rating)  # before "1" (100 %): Ctrl+1 is a star
+        elif key == Qt.Key.Key_Escape:
             self.closed.emit()
         elif key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Space):
             self.step(1)

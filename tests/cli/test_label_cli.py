@@ -123,3 +123,28 @@ def test_export_refuses_other_file_types(sorter: Sorter, photos: Path, tmp_path:
     code, _, err = sorter("export", str(photos), "-o", str(tmp_path / "labels.xlsx"))
     assert code == 1 and "must end in .csv or .json" in err
     assert not (tmp_path / "labels.xlsx").exists()
+
+
+def test_rate_gives_stars_or_rejects_and_export_carries_them(
+    sorter: Sorter, photos: Path, tmp_path: Path
+) -> None:
+    rated = sorter.json(
+        "rate", str(photos), str(photos / "red0.png"), str(photos / "blue1.png"), "--stars", "4"
+    )
+    assert rated == [
+        {"path": str(photos / "red0.png"), "rating": 4},
+        {"path": str(photos / "blue1.png"), "rating": 4},
+    ]
+    code, out, _ = sorter("rate", str(photos), str(photos / "blue1.png"), "--reject")
+    assert (code, out) == (0, f"{photos / 'blue1.png'}: rejected\n")
+    code, _, err = sorter(
+        "rate", str(photos), str(photos / "red1.png"), str(photos / "nowhere.png"), "--stars", "2"
+    )
+    assert code != 0 and "nowhere.png is not indexed" in err  # checked first: red1 is not rated either
+    with pytest.raises(SystemExit) as usage:
+        sorter("rate", str(photos), str(photos / "red1.png"), "--stars", "6")
+    assert usage.value.code == 2 and "invalid choice: 6" in sorter.capsys.readouterr().err
+    sorter("export", str(photos), "-o", str(tmp_path / "labels.csv"))
+    with (tmp_path / "labels.csv").open(encoding="utf-8") as fh:
+        ratings = {Path(r["path"]).name: r["rating"] for r in csv.DictReader(fh)}
+    assert {name: r for name, r in ratings.items() if r != "0"} == {"red0.png": "4", "blue1.png": "-1"}

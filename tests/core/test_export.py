@@ -19,6 +19,7 @@ from sorter_app.core.errors import SorterError
 from sorter_app.core.export import folder_export, to_csv
 from sorter_app.core.library import Library
 from sorter_app.core.predictions import HeadAnswer, Prediction
+from sorter_app.core.ratings import REJECTED, set_ratings
 from tests.tiny_model import COLOURS, write_colour_photos, write_tiny_model
 
 COLUMNS = [
@@ -28,6 +29,7 @@ COLUMNS = [
     "room",
     "kind",
     "group",
+    "rating",
     "label_source",
     "scene_predicted",
     "scene_confidence",
@@ -89,6 +91,8 @@ def test_csv_rows_say_the_users_label_else_the_models_confident_one(
 def test_json_holds_the_same_rows_with_nulls_and_numbers(
     library: Library, photos: Path, tmp_path: Path
 ) -> None:
+    items = {item.relpath: item.content_hash or "" for item in library.browse_items(photos)}
+    set_ratings(library.catalog, {items["red.png"]: 5, items["grey.png"]: REJECTED})
     library.export(photos, tmp_path / "labels.csv", {"red.png": "reds"})
     assert library.export(photos, tmp_path / "labels.JSON", {"red.png": "reds"}) == 4
     data = json.loads((tmp_path / "labels.JSON").read_text(encoding="utf-8"))
@@ -97,6 +101,9 @@ def test_json_holds_the_same_rows_with_nulls_and_numbers(
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["exported_at"])
     images: list[dict[str, Any]] = data["images"]
     assert [list(image) for image in images] == [COLUMNS] * 4
+    assert {Path(i["path"]).name: i["rating"] for i in images} == {
+        "blue.png": 0, "dark-red.png": 0, "grey.png": -1, "red.png": 5,
+    }  # fmt: skip
     blue = images[0]
     assert (blue["room_predicted"], blue["room_confidence"], type(blue["scene_confidence"])) == (
         None,
@@ -140,6 +147,6 @@ def test_columns_follow_the_models_heads() -> None:
     prediction = Prediction("a.jpg", {"vehicle": HeadAnswer("car", 0.91234)})
     text = to_csv(folder_export(Path("/cars"), "m", ["vehicle"], [prediction], {"a.jpg": "road"}))
     assert text.splitlines() == [
-        "path,source,vehicle,kind,group,label_source,vehicle_predicted,vehicle_confidence",
-        "/cars/a.jpg,image-sorter:cars,car,photo,road,predicted,car,0.9123",
+        "path,source,vehicle,kind,group,rating,label_source,vehicle_predicted,vehicle_confidence",
+        "/cars/a.jpg,image-sorter:cars,car,photo,road,0,predicted,car,0.9123",
     ]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QLabel, QTableWidget
@@ -383,6 +383,57 @@ def test_correction_reaches_the_detail_pane_and_the_filter(
     qtbot.waitUntil(destination.exists, timeout=LONG)
     rows = {Path(r["path"]).name: r for r in csv.DictReader(destination.open(encoding="utf-8"))}
     assert (rows["s1_f2.jpg"]["room"], rows["s1_f2.jpg"]["label_source"]) == ("kitchen", "corrected")
+
+
+def test_ratings_from_the_keyboard_in_the_grid_and_the_viewer_shown_filtered_and_undone(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    """digiKam's and Bridge's keys: Ctrl+1…5 stars, Ctrl+0 none, Alt+Del reject."""
+    open_and_wait(qtbot, window, photos)
+    browse, grid = window.browse, window.browse.grid
+    first, second = (str(photos.resolve() / name) for name in ("s0_f1.jpg", "s2_f3.jpg"))
+    grid.select_path(first)
+    grid.selectionModel().select(
+        browse.model.index(browse.model.row_of(second) or 0, 0), QItemSelectionModel.SelectionFlag.Select
+    )
+    grid.setFocus()
+    QTest.keyClick(grid, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.session.items["s2_f3.jpg"].rating == 3, timeout=LONG)
+    qtbot.waitUntil(lambda: browse.model.detail_text(browse.model.row_of(second) or 0).startswith("★★★ · "))
+    assert grid.selected_paths() == [first, second]  # the grid's rebuild kept the selection
+    assert browse.details.info["Rating"].text() == "★★★"
+    assert window.session.groups.undo_text() == "Rate 2 Images ★★★"
+
+    browse.rating_box.setCurrentIndex(browse.rating_box.findData(4))  # 4 stars or more
+    assert browse.model.rowCount() == 0
+    browse.rating_box.setCurrentIndex(browse.rating_box.findData(3))
+    assert [i.path for i in browse.model.items()] == [first, second]
+    browse.rating_box.setCurrentIndex(0)
+    grid.select_paths([second], first)
+    QTest.keyClick(grid, Qt.Key.Key_Delete, Qt.KeyboardModifier.AltModifier)  # reject: no file moves
+    qtbot.waitUntil(lambda: window.session.items["s0_f1.jpg"].rating == -1, timeout=LONG)
+    assert Path(first).exists() and browse.details.info["Rating"].text() == "rejected"
+    browse.rating_box.setCurrentIndex(browse.rating_box.findData(-1))
+    assert [i.path for i in browse.model.items()] == [first, second]
+    browse.rating_box.setCurrentIndex(0)
+
+    grid.select_path(first)
+    QTest.keyClick(grid, Qt.Key.Key_Space)
+    assert window.viewer.current == first
+    QTest.keyClick(window.viewer, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)  # not 100 %
+    qtbot.waitUntil(lambda: window.viewer.facts.info["Rating"].toolTip() == "★★★★★", timeout=LONG)
+    assert window.viewer.image.zoom is None
+    QTest.keyClick(window.viewer, Qt.Key.Key_Escape)
+    window.window_actions.undo.trigger()
+    qtbot.waitUntil(lambda: window.session.items["s0_f1.jpg"].rating == -1, timeout=LONG)
+    window.window_actions.undo.trigger()
+    qtbot.waitUntil(lambda: window.session.items["s0_f1.jpg"].rating == 3, timeout=LONG)
+    menu = window.moves.menu_for(grid, [first, second], browse=True)
+    (rating,) = [a.menu() for a in menu.actions() if a.text() == "Rating"]
+    assert [(a.text(), a.shortcut().toString(), a.isChecked()) for a in rating.actions()][2:5] == [
+        ("★★", "Ctrl+2", False), ("★★★", "Ctrl+3", True), ("★★★★", "Ctrl+4", False),
+    ]  # fmt: skip
+    menu.close()
 
 
 def test_a_new_folder_starts_with_no_filter_and_no_old_skipped_files(
