@@ -18,7 +18,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QLabel, QTableWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QTableWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -429,7 +429,7 @@ def test_ratings_from_the_keyboard_in_the_grid_and_the_viewer_shown_filtered_and
     window.window_actions.undo.trigger()
     qtbot.waitUntil(lambda: window.session.items["s0_f1.jpg"].rating == 3, timeout=LONG)
     menu = window.moves.menu_for(grid, [first, second], browse=True)
-    (rating,) = [a.menu() for a in menu.actions() if a.text() == "Rating"]
+    (rating,) = [m for a in menu.actions() if a.text() == "Rating" and isinstance(m := a.menu(), QMenu)]
     assert [(a.text(), a.shortcut().toString(), a.isChecked()) for a in rating.actions()][2:5] == [
         ("★★", "Ctrl+2", False), ("★★★", "Ctrl+3", True), ("★★★★", "Ctrl+4", False),
     ]  # fmt: skip
