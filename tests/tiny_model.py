@@ -10,6 +10,8 @@ scene and no room), everything else a photo.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from sorter_app.core.hashing import file_sha256
+from sorter_app.core.library import Library
 from sorter_app.core.model_spec import ModelSpec, Preprocess
 
 # Photos whose answers the tiny model's rule fixes, for tests of predictions and what builds on them.
@@ -135,3 +138,11 @@ def write_colour_photos(folder: Path) -> Path:
     for name, colour in COLOURS.items():
         Image.new("RGB", (300, 240), colour).save(folder / name)
     return folder
+
+
+@contextmanager
+def colour_library(tmp_path: Path, photos: Path) -> Iterator[Library]:
+    """A library on the tiny model (in `tmp_path`) with `photos` (write_colour_photos) indexed."""
+    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as library:
+        library.index(photos)
+        yield library

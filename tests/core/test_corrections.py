@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,17 @@ from sorter_app.core.library import Library
 from sorter_app.core.model_spec import ModelSpec, Preprocess, load_spec
 from sorter_app.core.predictions import HeadAnswer, Prediction
 from sorter_app.core.user_store import USER_SCHEMA_VERSION
-from tests.tiny_model import ROOMS, SCENES, write_colour_photos, write_tiny_model
+from tests.tiny_model import ROOMS, SCENES, write_tiny_model
 
 
 @pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    return write_colour_photos(tmp_path / "photos").resolve()
+def library(colour_lib: Library) -> Library:
+    return colour_lib
 
 
 @pytest.fixture
-def library(tmp_path: Path, photos: Path) -> Iterator[Library]:
-    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as lib:
-        lib.index(photos)
-        yield lib
+def photos(colour_photos: Path) -> Path:
+    return colour_photos
 
 
 def _said(prediction: Prediction) -> dict[str, tuple[str | None, bool]]:

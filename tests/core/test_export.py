@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sorter_app.core.export import folder_export, to_csv
 from sorter_app.core.library import Library
 from sorter_app.core.predictions import HeadAnswer, Prediction
 from sorter_app.core.ratings import REJECTED, set_ratings
-from tests.tiny_model import COLOURS, write_colour_photos, write_tiny_model
+from tests.tiny_model import COLOURS
 
 COLUMNS = [
     "path",
@@ -39,16 +38,15 @@ COLUMNS = [
 
 
 @pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    return write_colour_photos(tmp_path / "photos").resolve()
+def library(colour_lib: Library, colour_photos: Path) -> Library:
+    """The colour photos indexed, blue corrected to a kitchen."""
+    colour_lib.correct(colour_photos, colour_photos / "blue.png", "kitchen")
+    return colour_lib
 
 
 @pytest.fixture
-def library(tmp_path: Path, photos: Path) -> Iterator[Library]:
-    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as lib:
-        lib.index(photos)
-        lib.correct(photos, photos / "blue.png", "kitchen")
-        yield lib
+def photos(colour_photos: Path) -> Path:
+    return colour_photos
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,54 +11,43 @@ from sorter_app.core.browse import BrowseFilter, BrowseItem, apply_filter, secti
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
 from sorter_app.core.ratings import REJECTED, rating_name, rating_text, ratings, set_ratings
-from tests.tiny_model import write_colour_photos, write_tiny_model
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    return write_colour_photos(tmp_path / "photos").resolve()
-
-
-@pytest.fixture
-def library(tmp_path: Path, photos: Path) -> Iterator[Library]:
-    with Library(tmp_path / "data", write_tiny_model(tmp_path / "resources" / "models")) as lib:
-        lib.index(photos)
-        yield lib
 
 
 def _items(library: Library, photos: Path) -> dict[str, BrowseItem]:
     return {item.relpath: item for item in library.browse_items(photos)}
 
 
-def test_a_rating_is_kept_by_content_and_follows_a_copy_and_a_move(library: Library, photos: Path) -> None:
-    items = _items(library, photos)
+def test_a_rating_is_kept_by_content_and_follows_a_copy_and_a_move(
+    colour_lib: Library, colour_photos: Path
+) -> None:
+    items = _items(colour_lib, colour_photos)
     red, blue = items["red.png"].content_hash, items["blue.png"].content_hash
     assert red and blue and {i.rating for i in items.values()} == {0}
-    set_ratings(library.catalog, {red: 4, blue: REJECTED})
-    assert ratings(library.catalog) == {red: 4, blue: REJECTED}
-    assert ratings(library.catalog, [red, "no such hash"]) == {red: 4}
+    set_ratings(colour_lib.catalog, {red: 4, blue: REJECTED})
+    assert ratings(colour_lib.catalog) == {red: 4, blue: REJECTED}
+    assert ratings(colour_lib.catalog, [red, "no such hash"]) == {red: 4}
 
-    shutil.copyfile(photos / "red.png", photos / "red copy.png")
-    (photos / "later").mkdir()
-    (photos / "blue.png").rename(photos / "later" / "blue.png")
-    library.index(photos)
-    items = _items(library, photos)
+    shutil.copyfile(colour_photos / "red.png", colour_photos / "red copy.png")
+    (colour_photos / "later").mkdir()
+    (colour_photos / "blue.png").rename(colour_photos / "later" / "blue.png")
+    colour_lib.index(colour_photos)
+    items = _items(colour_lib, colour_photos)
     assert [items[p].rating for p in ("red.png", "red copy.png", "later/blue.png")] == [4, 4, -1]
 
-    set_ratings(library.catalog, {red: 0, blue: 5})  # 0: no rating, and no row
-    assert ratings(library.catalog) == {blue: 5}
+    set_ratings(colour_lib.catalog, {red: 0, blue: 5})  # 0: no rating, and no row
+    assert ratings(colour_lib.catalog) == {blue: 5}
 
 
 @pytest.mark.parametrize("wrong", [6, -2, 2.5, True, "3"])
 def test_anything_but_minus_one_to_five_is_refused_and_nothing_is_written(
-    library: Library, photos: Path, wrong: object
+    colour_lib: Library, colour_photos: Path, wrong: object
 ) -> None:
-    red = _items(library, photos)["red.png"].content_hash
+    red = _items(colour_lib, colour_photos)["red.png"].content_hash
     assert red is not None
-    set_ratings(library.catalog, {red: 2})
+    set_ratings(colour_lib.catalog, {red: 2})
     with pytest.raises(SorterError, match="a rating is 0 to 5 stars, or rejected"):
-        set_ratings(library.catalog, {red: wrong})  # type: ignore[dict-item]
-    assert ratings(library.catalog) == {red: 2}
+        set_ratings(colour_lib.catalog, {red: wrong})  # type: ignore[dict-item]
+    assert ratings(colour_lib.catalog) == {red: 2}
 
 
 def _rated(name: str, rating: int) -> BrowseItem:
