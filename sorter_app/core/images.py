@@ -26,6 +26,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
+from .scan import open_regular
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
 
@@ -125,7 +126,7 @@ def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -
     """`load_image` for a file, read as the decoder needs it rather than whole into memory."""
     name = os.fspath(path)
     try:
-        fh = open(name, "rb")  # noqa: SIM115 - closed below, after the decode that reads it
+        fh = open_regular(name)  # a pipe would block the decode until its deadline
     except OSError as exc:
         raise ImageError(f"cannot read: {exc.strerror or exc}") from None
     with fh:

@@ -38,7 +38,7 @@ from .heads_graph import predict_stored
 from .images import MAX_FILE_BYTES, check_file_size
 from .model_input import prepare_model_input
 from .model_spec import Preprocess
-from .scan import Problem, ScannedFile, scan_folder
+from .scan import Problem, ScannedFile, open_regular, scan_folder
 
 COPY_CHUNK = 20_000  # contents whose copied answers are committed at once (cancel between)
 ProgressFn = Callable[[int, int], None]
@@ -86,7 +86,7 @@ def _prepare(
             return _Prepared(FileRow(file.relpath, file.size, file.mtime_ns, None, str(exc)))
     path = root / file.relpath
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, follow_links=False) as fh:  # not a pipe or a link swapped in since the scan
             st = os.fstat(fh.fileno())
             digest = stream_hash(fh) if 0 < st.st_size <= MAX_FILE_BYTES else None
     except OSError as exc:

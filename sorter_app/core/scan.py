@@ -12,6 +12,7 @@ every pipe or device named like an image (opening a pipe blocks; /dev/zero never
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -197,3 +198,30 @@ def special_kind(mode: int) -> str:
 def _within(path: str, folder: str) -> bool:
     """Whether real path `path` is `folder` or below it."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def open_regular(path: str | os.PathLike[str], *, follow_links: bool = True) -> io.BufferedReader:
+    """Open a file to read only if it is a regular file: one the scan listed may have been replaced
+    since by a named pipe, whose plain open() blocks until a writer comes (a fuzz round's indexing
+    run sat there with no CPU and no end), or a device that never ends. Without `follow_links` a
+    link is refused too, as the scan refuses it. OSError, with a reason, otherwise."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise OSError(errno.ELOOP, "it is a link now, not the file that was listed", str(path)) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({special_kind(mode)})", str(path))
+        if nonblocking:  # (Windows has neither the flag nor named pipes in folders)
+            os.set_blocking(fd, True)
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

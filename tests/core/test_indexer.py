@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from sorter_app.core import indexer
 from sorter_app.core.catalog import Catalog
 from sorter_app.core.embedder import Embedder
+from sorter_app.core.errors import ImageError
 from sorter_app.core.folder_index import FolderIndex
+from sorter_app.core.images import load_image_file
 from sorter_app.core.indexer import IndexReport, index_folder
 from tests import builders
 
@@ -178,3 +183,46 @@ def test_files_skipped_by_an_older_version_are_read_once_more(
         report = _index(folder, upgraded, embedder)
         assert (report.reused, report.skipped) == (1, [])
         assert upgraded.file_rows(root_id)["a.jpg"].error is None
+
+
+def test_a_file_swapped_for_a_pipe_or_a_link_after_the_scan_is_skipped_not_waited_on(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fuzz round replaced a listed photo by a named pipe while indexing ran: opening it to hash
+    it blocked until a writer came, with no CPU and no end. A link swapped in would be read from
+    outside the folder, which the scan never follows."""
+    folder = tmp_path / "photos"
+    _, pipe, link = _photos(folder, 3)
+    outside = builders.write_jpeg(tmp_path / "elsewhere.jpg", seed=9)
+    real_scan = indexer.scan_folder
+
+    def scan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        listed = real_scan(*args, **kwargs)
+        pipe.unlink()
+        os.mkfifo(pipe)
+        link.unlink()
+        link.symlink_to(outside)
+        return listed
+
+    monkeypatch.setattr(indexer, "scan_folder", scan_then_swap)
+    done: list[IndexReport] = []
+
+    def index() -> None:  # in a thread, to be given up on; SQLite wants its catalog made there
+        with Catalog(tmp_path / "data" / "catalog.sqlite") as catalog:
+            done.append(_index(folder, catalog, embedder))
+
+    worker = threading.Thread(target=index, daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    assert done, "indexing waited on the pipe"
+    assert {p.relpath: p.reason for p in done[0].skipped} == {
+        pipe.name: "cannot read: not a regular file (a named pipe)",
+        link.name: "cannot read: it is a link now, not the file that was listed",
+    }
+    assert done[0].indexed == 1
+
+
+def test_a_named_pipe_is_refused_by_the_decoder_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(ImageError, match=r"^cannot read: not a regular file \(a named pipe\)$"):
+        load_image_file(tmp_path / "pipe.jpg")
