@@ -253,7 +253,10 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
     wait("indexing", lambda: session.report is not None and not window.runner.is_running("load"))
     wait("clusters", lambda: analysed(AnalysisKind.CLUSTERS))
     window.browse.grid.setFocus()
-    window.browse.grid.select_path(str(folder.resolve() / CAMERA_PHOTO))
+    camera_photo = str(folder.resolve() / CAMERA_PHOTO)
+    window.browse.grid.select_path(camera_photo)
+    QTest.keyClick(window.browse.grid, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # 4 stars
+    wait("rating", lambda: session.items[CAMERA_PHOTO].rating == 4)
     settle(3.0)
     save("01-browse")
 
