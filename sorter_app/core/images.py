@@ -27,6 +27,7 @@ from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
 from .scan import open_regular
+from .zero_fill import zero_filled
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
 
@@ -221,6 +222,9 @@ def decode_with_pillow(
             f"{stored_width * stored_height / 1e6:.0f} MP; a progressive JPEG is decoded at full size, "
             f"limit {MAX_DECODED_PIXELS / 1e6:.0f} MP)"
         )
+    damaged = zero_filled(fp, nbytes, fmt)  # decoders conceal it as flat colour, or say "truncated"
+    if damaged:
+        raise ImageError(damaged)
     try:
         img.load()
     except MemoryError:

@@ -1,0 +1,188 @@
+"""Files of their full size whose image data is zeros: what disk recovery, downloaders that
+preallocate (torrent clients, some sync tools) and interrupted copies leave behind.
+
+Such a file opens and often decodes: libheif, libavif and libwebp conceal the damage as flat
+colour or smears, and in a JPEG with the standard Huffman tables (the ones cameras and phones
+write) zero bits are valid codes, so the rows after the damage come out flat brown. A fuzz round
+found every one of them indexed as a picture. Told from the bytes, where a valid file cannot have
+them:
+
+- HEIF, AVIF, WebP, and JPEG 2000 and JPEG XL in their box containers: the file ends in at least
+  TAIL_RUN bytes of zeros that begin inside the data its container declares (its boxes, its RIFF
+  size). Their coded data cannot hold such a run (HEVC escapes every 00 00 00, the others are
+  entropy-coded). Zeros after the last box are padding after a whole picture (a carving recovery
+  tool overshooting the end), which is kept; a bare codestream, which declares no extent, is left
+  to its decoder.
+- JPEG, sequential and Huffman-coded, whose AC tables give the all-zeros code to a symbol other than
+  end-of-block: at least SCAN_RUN zero bytes in the scan data before an end-of-image marker. There a
+  run of zeros could only mean 63 coefficients of −1 in block after block. Where a table gives the
+  all-zeros code to end-of-block (an optimised table: a flat sky or a white page encodes as zeros),
+  zeros are valid data and nothing is said.
+
+Uncompressed formats are not judged: their zeros are black pixels, which a photo may have.
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import re
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+TAIL_RUN = 4096
+SCAN_RUN = 1024
+TAIL_FORMATS = frozenset({"HEIF", "AVIF", "WEBP", "JPEG2000", "JXL"})
+_CHUNK = 1 << 20
+_NOT_ZERO = re.compile(rb"[^\x00]")
+_SEQUENTIAL_HUFFMAN = frozenset({0xC0, 0xC1})  # baseline and extended sequential
+_EOB = 0x00
+
+
+def zero_filled(fp: IO[bytes], nbytes: int, fmt: str) -> str | None:
+    """Why a file that decoded is damaged by zero fill, or None."""
+    try:
+        if fmt in TAIL_FORMATS:
+            return _zero_tail(fp, nbytes)
+        if fmt in ("JPEG", "MPO"):
+            return _zeros_in_jpeg_scan(fp, nbytes)
+        return None
+    except (OSError, ValueError, struct.error):  # a file too odd to read this way: the decoder judged it
+        return None
+    finally:
+        fp.seek(0)
+
+
+def _zero_tail(fp: IO[bytes], nbytes: int) -> str | None:
+    if nbytes < TAIL_RUN:
+        return None
+    fp.seek(nbytes - TAIL_RUN)
+    if fp.read(TAIL_RUN).count(0) != TAIL_RUN:
+        return None
+    zeros = nbytes - TAIL_RUN  # walk back to where the zeros begin
+    while zeros > 0:
+        start = max(0, zeros - _CHUNK)
+        fp.seek(start)
+        kept = fp.read(zeros - start).rstrip(b"\x00")
+        if kept:
+            zeros = start + len(kept)
+            break
+        zeros = start
+    declared = _declared_end(fp, nbytes)
+    if declared is None or declared - zeros < TAIL_RUN:  # no extent to tell by, or padding after it
+        return None
+    return _reason(nbytes - zeros, "the file ends in")
+
+
+def _declared_end(fp: IO[bytes], nbytes: int) -> int | None:
+    """Where the data a container declares ends: a RIFF file's size, or the end of the last whole
+    top-level box of an ISO media (HEIF, AVIF), JPEG 2000 or JPEG XL box file; None for a bare
+    codestream."""
+    fp.seek(0)
+    head = fp.read(12)
+    if head[:4] == b"RIFF":
+        return 8 + int(struct.unpack("<I", head[4:8])[0])
+    if not _is_box_type(head[4:8]):
+        return None
+    at = 0
+    for _ in range(100_000):  # a box header each
+        fp.seek(at)
+        header = fp.read(16)
+        if len(header) < 8 or not _is_box_type(header[4:8]):
+            break  # what follows is not a box: the structure ends here
+        size = int(struct.unpack(">I", header[:4])[0])
+        if size == 1 and len(header) == 16:
+            size = int(struct.unpack(">Q", header[8:16])[0])
+        elif size == 0:  # "to the end of the file"
+            return nbytes
+        if size < 8:
+            break
+        at += size
+        if at >= nbytes:
+            return at
+    return at
+
+
+def _is_box_type(kind: bytes) -> bool:
+    return len(kind) == 4 and all(32 <= c < 127 for c in kind)
+
+
+def _zeros_in_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
+    scan = _scan_start_if_zeros_invalid(fp)
+    if scan is None or nbytes - scan < SCAN_RUN:
+        return None
+    with _view(fp, nbytes) as data:
+        run = data.find(b"\x00" * SCAN_RUN, scan)
+        if run < 0:
+            return None
+        end_marker = data.find(b"\xff\xd9", scan)
+        if 0 <= end_marker < run:  # zeros after the image: padding some cameras add, not damage
+            return None
+        after = _NOT_ZERO.search(data, run)
+        return _reason((after.start() if after else nbytes) - run, "its image data holds")
+
+
+def _scan_start_if_zeros_invalid(fp: IO[bytes]) -> int | None:
+    """Where a sequential Huffman JPEG's scan data begins, if a run of zeros cannot be valid there:
+    one AC table the scan uses codes something other than end-of-block as zeros (in an interleaved
+    scan every MCU has a block of each component, so that table's blocks would all be 63
+    coefficients of −1). The standard luminance table does; its chrominance one does not. None
+    otherwise, or for another kind of JPEG."""
+    fp.seek(0)
+    if fp.read(2) != b"\xff\xd8":
+        return None
+    frame: int | None = None
+    zero_symbols: dict[int, int] = {}
+    for _ in range(256):  # the segments before the first scan
+        marker = fp.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        kind, length = marker[1], struct.unpack(">H", marker[2:])[0]
+        body = fp.read(length - 2)
+        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
+            frame = kind
+        elif kind == 0xC4:
+            zero_symbols |= _ac_zero_symbols(body)
+        elif kind == 0xDA:
+            used = {zero_symbols.get(body[2 + 2 * i] & 0x0F) for i in range(body[0])}
+            if frame in _SEQUENTIAL_HUFFMAN and used - {None, _EOB}:
+                return fp.tell()
+            return None
+    return None
+
+
+def _ac_zero_symbols(body: bytes) -> dict[int, int]:
+    """{table id: the symbol it codes as all zeros (the first one listed)} of a DHT segment's AC
+    tables."""
+    found = {}
+    at = 0
+    while at + 17 <= len(body):
+        table_class, table_id, counts = body[at] >> 4, body[at] & 0x0F, body[at + 1 : at + 17]
+        symbols = body[at + 17 : at + 17 + sum(counts)]
+        if table_class == 1 and symbols:
+            found[table_id] = symbols[0]
+        at += 17 + sum(counts)
+    return found
+
+
+@contextmanager
+def _view(fp: IO[bytes], nbytes: int) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes without copying them when it is a real file (mmap), else its contents."""
+    try:
+        mapped = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # BytesIO, or no mmap
+        fp.seek(0)
+        yield fp.read(nbytes)
+        return
+    with mapped:
+        yield mapped
+
+
+def _reason(zeros: int, where: str) -> str:
+    size = f"{zeros / 1e6:.1f} MB" if zeros >= 1_000_000 else f"{max(1, round(zeros / 1000))} KB"
+    return (
+        f"damaged: {where} {size} of zeros where image data should be "
+        "(a file cut short and filled up, as disk recovery or an interrupted download leaves it)"
+    )

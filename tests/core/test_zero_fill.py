@@ -1,0 +1,106 @@
+"""Files of their full size whose image data is zeros (disk recovery, preallocating downloads): real
+files written by their encoders, then damaged as those tools leave them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from sorter_app.core import formats
+from sorter_app.core.errors import ImageError
+from sorter_app.core.images import load_image_file
+from tests import builders
+
+DAMAGED = (
+    r"^damaged: (its image data holds|the file ends in) [\d.]+ [KM]B of zeros where image data should be"
+)
+
+
+def _encoded(fmt: str, image: Image.Image | None = None, /, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    (image or builders.scene(4, (800, 600))).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _zero_tail(data: bytes, kept: float) -> bytes:
+    """The file's size, its first `kept` share real, the rest zeros."""
+    cut = int(len(data) * kept)
+    return data[:cut] + bytes(len(data) - cut)
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kept", "options"), [(0.3, {"quality": 95, "subsampling": 0}), (0.9, {"quality": 90})]
+)
+def test_a_camera_jpeg_filled_up_with_zeros_is_damaged_not_a_flat_picture(
+    tmp_path: Path, kept: float, options: dict[str, object]
+) -> None:
+    """Pillow writes the standard Huffman tables, as cameras and phones do: zero bits are valid codes
+    there, so libjpeg decoded the zeros of a detailed photo saved finely (the first case) as flat
+    rows without a complaint, and the file was indexed as a picture; a coarser one ran out of data
+    and was refused as "truncated"."""
+    data = _encoded("JPEG", builders.scene(4, (512, 512)), **options)
+    with pytest.raises(ImageError, match=DAMAGED):
+        load_image_file(_write(tmp_path, "IMG_0001.jpg", _zero_tail(data, kept)), min_side=224)
+
+
+def test_a_jpeg_with_a_block_of_zeros_inside_its_image_data_is_damaged(tmp_path: Path) -> None:
+    data = bytearray(_encoded("JPEG", quality=90))
+    middle = len(data) // 2
+    data[middle : middle + 4096] = bytes(4096)
+    with pytest.raises(ImageError, match=DAMAGED):
+        load_image_file(_write(tmp_path, "IMG_0002.jpg", bytes(data)), min_side=224)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"quality": 90}, {"quality": 90, "optimize": True}, {"quality": 95, "progressive": True}],
+    ids=["standard tables", "optimised tables", "progressive"],
+)
+def test_flat_pictures_and_zeros_after_the_image_are_not_damage(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    """A white page or a clear sky: with optimised tables it may be coded as zero bytes, which is
+    valid data; and some cameras pad the file with zeros after its end-of-image marker."""
+    white = Image.new("RGB", (4000, 3000), (255, 255, 255))
+    for name, data in (
+        ("white.jpg", _encoded("JPEG", white, **options)),
+        ("grey.jpg", _encoded("JPEG", white.convert("L").point(lambda _: 128), **options)),
+        ("padded.jpg", _encoded("JPEG", **options) + bytes(64_000)),
+    ):
+        assert load_image_file(_write(tmp_path, name, data), min_side=224).format == "JPEG"
+
+
+def test_a_real_photo_filled_up_with_zeros_is_damaged(tmp_path: Path, datasets: Path) -> None:
+    photo = sorted((datasets / "sun8_scenes").rglob("*.jpg"))[0]
+    load_image_file(photo, min_side=224)
+    with pytest.raises(ImageError, match=DAMAGED):
+        load_image_file(_write(tmp_path, photo.name, _zero_tail(photo.read_bytes(), 0.5)), min_side=224)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "HEIF", "AVIF"])
+def test_containers_that_conceal_the_damage_are_refused_when_they_end_in_zeros(
+    tmp_path: Path, fmt: str
+) -> None:
+    """libwebp, libheif and libavif decoded these as smears and magenta blocks."""
+    if fmt == "HEIF":
+        assert formats.installed(formats.HEIF)
+    data = _encoded(fmt, quality=90)
+    assert load_image_file(_write(tmp_path, f"whole.{fmt.lower()}", data), min_side=224).format == fmt
+    padded = _write(tmp_path, f"padded.{fmt.lower()}", data + bytes(1 << 20))  # zeros after its last box
+    assert load_image_file(padded, min_side=224).format == fmt  # a whole picture: kept
+    for name, damaged in (
+        ("cut", _zero_tail(data, 0.3)),
+        ("empty", data[:4096] + bytes(4 << 20)),  # its header, then megabytes of zeros
+    ):
+        with pytest.raises(ImageError, match=DAMAGED):
+            load_image_file(_write(tmp_path, f"{name}.{fmt.lower()}", damaged), min_side=224)
