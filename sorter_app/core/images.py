@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
@@ -71,6 +71,10 @@ _PLAIN_WORDS = (
     ("decoder error -2", "the decoder found corrupt data"),
     ("could not create decoder object", "the decoder could not start on this data"),
     ("Please build `libjxl`", "the JPEG XL decoder could not read it"),
+    ("image file is truncated", "the file ends before its image data does"),  # "(42 bytes not processed)"
+    ("references data outside of file bounds", "the file ends before the image data it points to"),
+    ("MAX_TEXT_CHUNK", "a text or colour-profile chunk unpacks to more than is safe to read"),
+    ("broken PNG file (chunk", "a chunk of unreadable bytes where the next PNG chunk should be"),
 )
 
 # We check sizes ourselves, before decoding and after draft scaling; Pillow's own guard would
@@ -78,6 +82,9 @@ _PLAIN_WORDS = (
 Image.MAX_IMAGE_PIXELS = None
 # A truncated file must fail, not come out with grey where its data is missing.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# A PNG's compressed text or colour profile may unpack to this much (Pillow's 1 MB refused a valid
+# PNG with a 2-MB printer profile); a zTXt bomb of hundreds of MB is still refused.
+PngImagePlugin.MAX_TEXT_CHUNK = 16 * 2**20
 
 _BYTES_LITERAL = re.compile(r"""\bb(['"])(.*?)\1""")
 MAX_REASON = 160
@@ -146,8 +153,25 @@ def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -
                 try:
                     return decode_with_pillow(fh, nbytes, name, min_side)
                 except ImageError:
-                    raise not_raw from None
+                    raise _cut_before_its_directory(fh, nbytes) or not_raw from None
         return decode_with_pillow(fh, nbytes, name, min_side)
+
+
+def _cut_before_its_directory(fp: IO[bytes], nbytes: int) -> ImageError | None:
+    """A TIFF-built RAW file (DNG, NEF, CR2, ARW…) whose first directory lies past its end: cut
+    short, not a camera LibRaw does not know (its words for both; a fuzz round's truncated DNG with
+    its directory at the end)."""
+    try:
+        fp.seek(0)
+        head = fp.read(16)
+        if head[:4] not in _TIFF_SIGNATURES[:2]:  # classic TIFF: RAW files are not BigTIFF
+            return None
+        offset = struct.unpack("<I" if head[:2] == b"II" else ">I", head[4:8])[0]
+    except (OSError, struct.error):
+        return None
+    if offset + 2 <= nbytes:
+        return None
+    return ImageError("truncated or corrupt RAW file: it ends before the directory that describes it")
 
 
 def _is_dng(fp: IO[bytes]) -> bool:

@@ -83,6 +83,20 @@ def test_a_raw_whose_data_lies_past_its_end_says_so_not_input_output_error(tmp_p
     )
 
 
+def test_a_raw_cut_short_before_its_directory_says_so_not_an_unknown_camera(tmp_path: Path) -> None:
+    """A DNG with its directory at the end, cut at 90 %, was "not a RAW file this version of LibRaw
+    can read", which reads as a camera too new for the app (a fuzz round)."""
+    path = write_dng(tmp_path / "cut.dng", 3)
+    data = path.read_bytes()
+    assert struct.unpack_from("<I", data, 4)[0] > len(data) * 0.9  # the directory is at the end
+    path.write_bytes(data[: int(len(data) * 0.9)])
+    with pytest.raises(ImageError) as caught:
+        load_image_file(path, min_side=224)
+    assert (
+        str(caught.value) == "truncated or corrupt RAW file: it ends before the directory that describes it"
+    )
+
+
 def test_a_raw_header_claiming_more_pixels_than_its_file_can_hold_is_refused(tmp_path: Path) -> None:
     """A lossless-JPEG strip of 3,000 random bytes under a header saying 10000 × 10000 was decoded by
     LibRaw, without a complaint, as a 100-MP picture of noise and indexed (a fuzz round)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from sorter_app.core.decode_pool import DecodePool
 from sorter_app.core.errors import ImageError
@@ -451,3 +451,20 @@ def test_a_jpeg_missing_only_its_end_marker_is_whole_and_one_missing_more_is_tru
         (tmp_path / name).write_bytes(buffer.getvalue()[:-400])
         with pytest.raises(ImageError, match=r"^truncated or corrupt image"):
             load_image_file(tmp_path / name, min_side=min_side)
+
+
+def test_a_big_colour_profile_is_read_and_a_text_bomb_is_refused_in_plain_words(tmp_path: Path) -> None:
+    """Pillow's 1-MB limit on a PNG's unpacked text refused a valid PNG with a 2-MB printer profile,
+    and said so as "Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK" (a fuzz round)."""
+    profile = np.random.default_rng(0).integers(0, 256, 2 << 20, np.uint8).tobytes()
+    builders.scene(2).save(tmp_path / "printer.png", "PNG", icc_profile=profile)
+    assert load_image_file(tmp_path / "printer.png", min_side=224).format == "PNG"
+    bomb = PngImagePlugin.PngInfo()
+    bomb.add_text("Comment", "a" * (40 << 20), zip=True)  # 40 MB unpacked from ~40 KB
+    builders.scene(2).save(tmp_path / "bomb.png", "PNG", pnginfo=bomb)
+    assert (tmp_path / "bomb.png").stat().st_size < 1 << 20
+    with pytest.raises(ImageError) as caught:
+        load_image_file(tmp_path / "bomb.png", min_side=224)
+    assert str(caught.value) == (
+        "unreadable image header: a text or colour-profile chunk unpacks to more than is safe to read"
+    )

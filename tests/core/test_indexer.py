@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sorter_app.core import indexer
 from sorter_app.core.catalog import Catalog
 from sorter_app.core.embedder import Embedder
 from sorter_app.core.errors import ImageError
 from sorter_app.core.folder_index import FolderIndex
 from sorter_app.core.images import load_image_file
 from sorter_app.core.indexer import IndexReport, index_folder
+from sorter_app.core.scan import scan_folder
 from tests import builders
 
 
@@ -194,17 +194,16 @@ def test_a_file_swapped_for_a_pipe_or_a_link_after_the_scan_is_skipped_not_waite
     folder = tmp_path / "photos"
     _, pipe, link = _photos(folder, 3)
     outside = builders.write_jpeg(tmp_path / "elsewhere.jpg", seed=9)
-    real_scan = indexer.scan_folder
 
     def scan_then_swap(*args: Any, **kwargs: Any) -> Any:
-        listed = real_scan(*args, **kwargs)
+        listed = scan_folder(*args, **kwargs)
         pipe.unlink()
         os.mkfifo(pipe)
         link.unlink()
         link.symlink_to(outside)
         return listed
 
-    monkeypatch.setattr(indexer, "scan_folder", scan_then_swap)
+    monkeypatch.setattr("sorter_app.core.indexer.scan_folder", scan_then_swap)
     done: list[IndexReport] = []
 
     def index() -> None:  # in a thread, to be given up on; SQLite wants its catalog made there
