@@ -277,6 +277,15 @@ def write_oversized_file(path: Path, size: int) -> Path:
 
 
 # Every named case, for the runner and the parametrised test: name → (builder, file name).
+def write_zero_filled(path: Path, fmt: str = "JPEG", size: int = 8 << 20) -> Path:
+    """A photo as disk recovery or a preallocating download leaves it: `size` bytes, of which only
+    the first 4 KB are the real file's and the rest zeros."""
+    buffer = io.BytesIO()
+    builders.scene(6, (1024, 768)).save(buffer, fmt, quality=95)
+    path.write_bytes(buffer.getvalue()[:4096] + bytes(size - 4096))
+    return path
+
+
 NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "tiff zero rows per strip": (write_tiff_zero_rows_per_strip, "rows0.tif"),
     "tiff missing strip tags": (write_tiff_missing_strip_tags, "nostrips.tif"),
@@ -294,6 +303,8 @@ NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda p: write_icon_claiming_huge_png(p, icns=True),
         "huge.icns",
     ),
+    "jpeg filled up with zeros": (write_zero_filled, "recovered.jpg"),
+    "webp filled up with zeros": (lambda p: write_zero_filled(p, "WEBP"), "recovered.webp"),
 }
 
 
