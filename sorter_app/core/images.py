@@ -43,7 +43,6 @@ MAX_DECODED_PIXELS = 120_000_000
 # Above this many decoded pixels an image is shrunk (Image.reduce, a box filter) before its colour
 # conversions, which would otherwise each cost another full-size copy.
 _REDUCE_ABOVE_PIXELS = 16_000_000
-_MISSING_BLOCK_LUMA = 128  # what libjpeg decodes a block it has no data for to (DC 0: mid-grey)
 
 # How many pixels one byte of compressed data can stand for, at most, in a real file: a JPEG needs
 # about a bit per 8×8 block even for a flat image (2048 leaves 4× headroom); deflate cannot
@@ -211,7 +210,7 @@ def decode_with_pillow(
     if head[:8] == PNG_MAGIC:
         check_png_chunks(fp, nbytes)
     try:
-        img: Image.Image = Image.open(fp, formats=pillow_formats())
+        img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:
         reason = missing_support_reason(name, head) or _unidentified_reason(head, fp)
         raise ImageError(reason) from None
@@ -259,11 +258,7 @@ def decode_with_pillow(
             variant = _tiff_variant(fp)
             if variant:
                 raise ImageError(_unsupported_tiff(variant)) from None
-        sequential = fmt in ("JPEG", "MPO") and not img.info.get("progressive")
-        whole = _jpeg_but_its_end_marker(fp, nbytes, min_side) if sequential else None
-        if whole is None:
-            raise ImageError(f"truncated or corrupt image: {describe(exc)}") from None
-        img = whole
+        raise ImageError(f"truncated or corrupt image: {describe(exc)}") from None
     if orientation is None:
         orientation = _orientation(img)
     width, height = stored_width, stored_height
@@ -271,27 +266,6 @@ def decode_with_pillow(
         width, height = height, width
     rgb = finish_decoded(img, orientation, min_side)
     return LoadedImage(image=rgb, width=width, height=height, format=fmt, frames=frames)
-
-
-def _jpeg_but_its_end_marker(fp: IO[bytes], nbytes: int, min_side: int | None) -> Image.Image | None:
-    """A sequential JPEG that failed as truncated, decoded again with an end-of-image marker added:
-    whole if only its last two bytes were lost (a copy cut short by a byte or two, which every viewer
-    shows whole; a fuzz round found them refused). Where more was lost, libjpeg decodes each block
-    it has no data for to mid-grey luma, and the last block of a sequential JPEG, at the bottom
-    right, says so: None then. (A progressive one holds every block from its first scan on: no
-    block tells what later scans are missing.)"""
-    try:
-        fp.seek(0)
-        img = Image.open(io.BytesIO(fp.read(nbytes) + b"\xff\xd9"), formats=["JPEG"])
-        img.draft("YCbCr", (min_side, min_side) if min_side is not None else img.size)  # the decoder's luma
-        img.load()
-        luma = img.getchannel(0)
-        corner = np.asarray(luma.crop((luma.width - 2, luma.height - 2, luma.width, luma.height)))
-        if bool(np.all(corner == _MISSING_BLOCK_LUMA)):
-            return None
-        return img.convert("RGB") if img.mode == "YCbCr" else img
-    except Exception:  # damaged in other ways too
-        return None
 
 
 def finish_decoded(img: Image.Image, orientation: int, min_side: int | None) -> Image.Image:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import struct
 import sys
@@ -428,29 +427,15 @@ def test_a_large_16_bit_grey_image_is_shrunk_in_its_own_samples_and_keeps_its_sc
     assert grey[:, :3].mean() < 2
 
 
-@pytest.mark.parametrize("min_side", [224, None], ids=["indexing", "full size"])
-def test_a_jpeg_missing_only_its_end_marker_is_whole_and_one_missing_more_is_truncated(
-    tmp_path: Path, min_side: int | None
-) -> None:
-    """A copy cut short by its last byte or two: every pixel is there and every viewer shows it, but
-    it was refused as "image file is truncated" (a fuzz round, every JPEG seed). A file missing its
-    last few hundred bytes is still refused, progressive or not."""
-    original = builders.write_jpeg(tmp_path / "whole.jpg", seed=3, size=(640, 480), quality=92)
-    data = original.read_bytes()
-    assert data.endswith(b"\xff\xd9")
-    expected = np.asarray(load_image_file(original, min_side=min_side).image, np.int16)
-    for cut in (1, 2):
-        path = tmp_path / f"cut{cut}.jpg"
-        path.write_bytes(data[:-cut])
-        loaded = load_image_file(path, min_side=min_side)
-        assert (loaded.width, loaded.height) == (640, 480)
-        assert np.abs(np.asarray(loaded.image, np.int16) - expected).max() <= 3  # (colour conversion)
-    for name, options in (("short.jpg", {}), ("progressive.jpg", {"progressive": True})):
-        buffer = io.BytesIO()
-        builders.scene(3, (640, 480)).save(buffer, "JPEG", quality=92, **options)
-        (tmp_path / name).write_bytes(buffer.getvalue()[:-400])
-        with pytest.raises(ImageError, match=r"^truncated or corrupt image"):
-            load_image_file(tmp_path / name, min_side=min_side)
+@pytest.mark.parametrize("cut", [1, 2, 50, 400])
+def test_a_jpeg_cut_short_by_even_a_byte_or_two_is_refused(tmp_path: Path, cut: int) -> None:
+    """Kept refused on purpose: reading one missing only its end marker as whole (stop 33) let a
+    review's 427 of 477 JPEGs cut by up to ~50 bytes through with a wrong last block, and every
+    cut CMYK or one-scan-per-colour JPEG through whole; nothing in the decoder tells the cases apart."""
+    data = builders.write_jpeg(tmp_path / "whole.jpg", seed=3, size=(640, 480), quality=92).read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:-cut])
+    with pytest.raises(ImageError, match=r"^truncated or corrupt image: the file ends before its image data"):
+        load_image_file(tmp_path / "cut.jpg", min_side=224)
 
 
 def test_a_big_colour_profile_is_read_and_a_text_bomb_is_refused_in_plain_words(tmp_path: Path) -> None:
