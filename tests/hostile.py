@@ -281,7 +281,7 @@ def write_zero_filled(path: Path, fmt: str = "JPEG", size: int = 8 << 20) -> Pat
     """A photo as disk recovery or a preallocating download leaves it: `size` bytes, of which only
     the first 4 KB are the real file's and the rest zeros."""
     buffer = io.BytesIO()
-    builders.scene(6, (1024, 768)).save(buffer, fmt, quality=95)
+    builders.scene(6, (1024, 768)).save(buffer, fmt, quality=95, lossless=fmt == "WEBP")
     path.write_bytes(buffer.getvalue()[:4096] + bytes(size - 4096))
     return path
 
@@ -304,7 +304,7 @@ NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         "huge.icns",
     ),
     "jpeg filled up with zeros": (write_zero_filled, "recovered.jpg"),
-    "webp filled up with zeros": (lambda p: write_zero_filled(p, "WEBP"), "recovered.webp"),
+    "lossless webp filled up with zeros": (lambda p: write_zero_filled(p, "WEBP"), "recovered.webp"),
 }
 
 

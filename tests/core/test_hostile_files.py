@@ -32,7 +32,7 @@ EXPECTED: dict[str, str | None] = {
     "ico with a png claiming 30000x30000": "the header claims 30000×30000",
     "icns with a png claiming 30000x30000": "the header claims 30000×30000",
     "jpeg filled up with zeros": "damaged: its image data holds 8.4 MB of zeros",
-    "webp filled up with zeros": "damaged: the file ends in 8.4 MB of zeros",
+    "lossless webp filled up with zeros": "damaged: the file ends in 8.4 MB of zeros",
 }
 
 

@@ -4,6 +4,7 @@ files written by their encoders, then damaged as those tools leave them."""
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from PIL import Image
 from sorter_app.core import formats
 from sorter_app.core.errors import ImageError
 from sorter_app.core.images import load_image_file
+from sorter_app.core.zero_fill import zero_filled
 from tests import builders
 
 DAMAGED = (
@@ -94,7 +96,7 @@ def test_containers_that_conceal_the_damage_are_refused_when_they_end_in_zeros(
     """libwebp, libheif and libavif decoded these as smears and magenta blocks."""
     if fmt == "HEIF":
         assert formats.installed(formats.HEIF)
-    data = _encoded(fmt, quality=90)
+    data = _encoded(fmt, quality=90, lossless=fmt == "WEBP")
     assert load_image_file(_write(tmp_path, f"whole.{fmt.lower()}", data), min_side=224).format == fmt
     padded = _write(tmp_path, f"padded.{fmt.lower()}", data + bytes(1 << 20))  # zeros after its last box
     assert load_image_file(padded, min_side=224).format == fmt  # a whole picture: kept
@@ -104,3 +106,29 @@ def test_containers_that_conceal_the_damage_are_refused_when_they_end_in_zeros(
     ):
         with pytest.raises(ImageError, match=DAMAGED):
             load_image_file(_write(tmp_path, f"{name}.{fmt.lower()}", damaged), min_side=224)
+
+
+def _free_box(size: int) -> bytes:
+    return struct.pack(">I4s", size, b"free") + bytes(size - 8)
+
+
+def test_zeros_that_are_valid_data_or_padding_are_not_damage(tmp_path: Path) -> None:
+    """A review's finds: lossy WebP writes kilobytes of zeros for a large black area; a `free` box
+    of zeros after an AVIF's boxes is padding the format allows."""
+    black = _encoded("WEBP", Image.new("RGB", (8000, 6000)), quality=80)
+    assert load_image_file(_write(tmp_path, "night.webp", black), min_side=224).format == "WEBP"
+    avif = _encoded("AVIF", quality=90) + _free_box(8192)
+    assert load_image_file(_write(tmp_path, "padded.avif", avif), min_side=224).format == "AVIF"
+
+
+def test_only_the_first_scan_of_a_jpeg_is_searched() -> None:
+    """A JPEG whose colours come in scans of their own (cjpeg -scans) codes a flat colour as zeros
+    with the standard chrominance table, which the first (luma) scan's table forbids: a review found
+    such valid files refused. Here a second scan of zeros follows a real first one."""
+    data = _encoded("JPEG", builders.scene(4, (512, 512)), quality=90)
+    second_scan = b"\xff\xda" + struct.pack(">HB", 8, 1) + b"\x02\x11" + b"\x00\x3f\x00"
+    damaged_first = data[:-2]
+    cut = len(damaged_first) // 2
+    assert zero_filled(io.BytesIO(damaged_first[:cut] + bytes(4096) + b"\xff\xd9"), cut + 4098, "JPEG")
+    multiscan = damaged_first + second_scan + bytes(8192) + b"\xff\xd9"
+    assert zero_filled(io.BytesIO(multiscan), len(multiscan), "JPEG") is None
