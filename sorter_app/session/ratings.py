@@ -42,6 +42,7 @@ class Ratings:
     def __init__(self, session: Session) -> None:
         self.s = session
         self._writes = 0
+        self._stepping = False  # an undo or redo is under way: Ctrl+Z held down waits for it
 
     def rate(self, paths: Iterable[str], rating: int) -> None:
         """Give the images (absolute paths) `rating`: 1–5 stars, REJECTED, or UNRATED to clear it."""
@@ -71,17 +72,25 @@ class Ratings:
         self._replay(step, undo=False)
 
     def _replay(self, step: RatingStep, *, undo: bool) -> None:
+        if self._stepping:  # a second Ctrl+Z before the first is written would replay it twice
+            return
+        self._stepping = True
         states = step.before if undo else step.after
 
         def call(lib: Library, progress: object, cancelled: object) -> None:
             set_ratings(lib.catalog, states)
 
         def done(_: None) -> None:
+            self._stepping = False
             history = self.s.groups.history
             (history.undone if undo else history.redone)(step)
             self._show(states, f"{'Undone' if undo else 'Redone'}: {step.text}")
 
-        self.s.run(Job(self._slot(), call, done, failed=self._failed(step.text), serial=True))
+        def failed(message: str) -> None:
+            self._stepping = False
+            self.s.failed.emit((step.text, message))
+
+        self.s.run(Job(self._slot(), call, done, failed=failed, serial=True))
 
     def _slot(self) -> str:
         """A slot of its own for each write: a rating never replaces the one before it."""

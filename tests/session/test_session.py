@@ -517,3 +517,24 @@ def test_undo_of_a_trash_after_find_again_keeps_what_was_found_again(
     assert any(g.keep == chosen for g in session.groups.grouping(DUPLICATES).groups)
     session.groups.undo()  # the trash: the keep step went with "Find again"
     assert any(g.keep == chosen for g in session.groups.grouping(DUPLICATES).groups)
+
+
+def test_ctrl_z_held_down_undoes_a_rating_once(opened: Opened, photos: Path) -> None:
+    """A review: two Ctrl+Z while a rating's undo was still being written queued two undos of the
+    same step; the redo list held it twice and the older step stayed on the undo list."""
+    session, runner, _ = opened
+    session.groups.rename(CLUSTERS, 0, "Named")
+    session.rate([str(photos / "s0_f0.jpg")], 3)
+    held = HeldRunner(runner)
+    session.runner = held
+    session.groups.undo()
+    session.groups.undo()  # before the first is written: it waits for it, as a correction's does
+    assert len(held.held) == 1
+    held.finish(held.held[0].slot)
+    session.runner = runner
+    assert session.items["s0_f0.jpg"].rating == 0
+    renamed = session.groups.undo_text()
+    assert renamed is not None and renamed.startswith("Rename")  # the older step, once
+    assert session.groups.redo_text() == "Rate 1 Image ★★★"
+    session.groups.redo()
+    assert session.items["s0_f0.jpg"].rating == 3 and session.groups.redo_text() is None
