@@ -90,6 +90,8 @@ class MovesController(QObject):
 
     def preview(self, proposal: Proposal) -> None:
         """Every source → destination (and for the trash, what is kept); nothing moves before Apply."""
+        if self.plan_dialog is not None and not self.plan_dialog.isVisible():
+            self.plan_dialog.deleteLater()  # the last preview, closed: one dialog alive, not one per preview
         dialog = PlanPreviewDialog(proposal.plan, self.window, proposal.kept, self.thumbnails)
         dialog.accepted.connect(lambda: self.session.files.apply(proposal.plan))
         self.plan_dialog = dialog

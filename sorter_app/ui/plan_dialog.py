@@ -126,6 +126,14 @@ class PlanTableModel(ColumnTableModel):
             thumbnails.ready.connect(self._thumbnail_ready)
             thumbnails.requests_dropped.connect(self._thumbnails_dropped)
 
+    def release_thumbnails(self) -> None:
+        """Stop following the cache: the dialog is closed (it was kept connected, one more
+        receiver of every thumbnail for each preview shown)."""
+        if self._thumbnails is not None:
+            self._thumbnails.ready.disconnect(self._thumbnail_ready)
+            self._thumbnails.requests_dropped.disconnect(self._thumbnails_dropped)
+            self._thumbnails, self._cells = None, {}
+
     def _thumbnail_ready(self, path: str) -> None:
         for row, column in self._cells.get(path, ()):
             cell = self.index(row, column)
@@ -195,6 +203,7 @@ class PlanPreviewDialog(QDialog):
         self.roots.setWordWrap(True)
 
         self.model = PlanTableModel(plan, self, kept, thumbnails)
+        self.finished.connect(self.model.release_thumbnails)
         self.table = rows_table(self.model, QAbstractItemView.SelectionMode.ExtendedSelection)
         if thumbnails is not None:  # each file's picture beside its name, as a file manager's list
             self.table.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import SIGNAL, QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog
 from pytestqt.modeltest import ModelTester
@@ -156,6 +156,10 @@ def test_each_row_shows_its_picture_once_the_thumbnail_cache_has_it(
     qtbot.addWidget(trash)
     trash.show()
     qtbot.waitUntil(lambda: _pictured(trash.model) == [[True, True, False]], timeout=30_000)
+    listening = thumbnails.receivers(SIGNAL("ready(QString)"))
+    dialog.reject()
+    trash.accept()  # closed either way, a preview stops listening to the cache (a review: it never did)
+    assert thumbnails.receivers(SIGNAL("ready(QString)")) == listening - 2
     without = PlanPreviewDialog(_plan(photos, sorted_root))  # no cache (as in the tests above): names only
     qtbot.addWidget(without)
     assert _pictured(without.model) == [[False] * 3] * 4
