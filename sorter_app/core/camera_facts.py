@@ -17,6 +17,8 @@ from typing import Any
 
 from PIL import Image
 
+from .scan import open_regular
+
 MAKE, MODEL = 0x010F, 0x0110
 _EXIF_IFD = 0x8769
 _TAKEN = (0x9003, 0x9004)  # DateTimeOriginal, else DateTimeDigitized (not DateTime: last edited)
@@ -38,7 +40,7 @@ def camera_facts(path: Path) -> dict[str, str]:
     try:
         with warnings.catch_warnings():  # Pillow parses EXIF lazily, as it is read: all of it in here
             warnings.simplefilter("ignore")
-            with Image.open(path) as img:
+            with open_regular(path) as fh, Image.open(fh) as img:  # not a pipe swapped in since
                 exif = img.getexif()
                 details = dict(exif.get_ifd(_EXIF_IFD))
                 facts = {
@@ -73,9 +75,11 @@ def _short(number: float) -> str:
 
 
 def _shutter(seconds: float) -> str:
-    if seconds < 0.5:
-        return f"1/{round(1 / seconds)} s"
-    return f"{seconds:.1f}".rstrip("0").rstrip(".") + " s"
+    """1/125 s as a camera says it; 0.4 s and 2 s as seconds (1/2.5 is not a shutter speed)."""
+    per_second = 1 / seconds
+    if seconds < 0.5 and abs(per_second - round(per_second)) <= 0.02 * per_second:
+        return f"1/{round(per_second)} s"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def _number(value: Any) -> float | None:

@@ -143,7 +143,7 @@ def load_image_file(path: str | os.PathLike[str], min_side: int | None = None) -
         except OSError as exc:
             raise ImageError(f"cannot read: {exc.strerror or exc}") from None
         check_file_size(nbytes)
-        if is_raw_name(name) or _is_dng(fh):
+        if is_raw_name(name) or _is_raw_content(fh):
             from .raw import NotRawError, load_raw  # rawpy is optional and only RAW files need it
 
             try:
@@ -173,11 +173,15 @@ def _cut_before_its_directory(fp: IO[bytes], nbytes: int) -> ImageError | None:
     return ImageError("truncated or corrupt RAW file: it ends before the directory that describes it")
 
 
-def _is_dng(fp: IO[bytes]) -> bool:
-    """Whether a file is a DNG whatever its name: a TIFF whose first directory has DNGVersion.
-    Pillow cannot read one ("corrupt TIFF file"); LibRaw reads it as the camera RAW it is."""
+def _is_raw_content(fp: IO[bytes]) -> bool:
+    """Whether a file is a camera RAW whatever its name: a DNG (a TIFF whose first directory has
+    DNGVersion) or a Canon CR3 (ISO media of brand "crx "). Pillow cannot read either ("corrupt
+    TIFF file", "a video"); LibRaw reads them as the camera RAWs they are."""
     try:
-        return fp.read(4) in _TIFF_SIGNATURES and _DNG_VERSION in tiff_layout_tags(
+        head = fp.read(12)
+        if head[4:12] == b"ftypcrx ":
+            return True
+        return head[:4] in _TIFF_SIGNATURES and _DNG_VERSION in tiff_layout_tags(
             fp, frozenset({_DNG_VERSION})
         )
     except Exception:  # a directory too broken to read: not a DNG LibRaw could read either
@@ -387,11 +391,17 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
             return f"corrupt {name} file: its header could not be read"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "corrupt WebP file: its header could not be read"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()  # a page saved from a browser may start with either
     if head[4:8] == b"ftyp":  # ISO media: HEIF and AVIF by their brand, else a video
         if head[8:12] in _HEIF_BRANDS:
             return "corrupt HEIF or AVIF file: its header could not be read"
         return "not an image: a video or another ISO media file (MP4, QuickTime)"
+    fp.seek(0)
+    start = fp.read(_TEXT_HEAD)
+    fp.seek(0)
+    text = start.lstrip(b"\xef\xbb\xbf \t\r\n").lower()  # a byte-order mark, blank lines: a browser's
+    if text.startswith(b"<?xml"):  # what the declaration is of: an SVG drawing, a page, …
+        text = text[text.find(b"?>") + 2 :].lstrip(b" \t\r\n") if b"?>" in text else text
+        text = _XML_PREAMBLE.sub(b"", text)
     for signature, what in _OTHER_CONTENT:
         if text.startswith(signature):
             return what
@@ -403,6 +413,7 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
 _OTHER_CONTENT = (
     (b"<!doctype html", "not an image: a web page saved under an image's name"),
     (b"<html", "not an image: a web page saved under an image's name"),
+    (b"<!doctype svg", "unsupported format: SVG drawings are not read here"),
     (b"%pdf", "not an image: a PDF document"),
     (b"pk\x03\x04", "not an image: a ZIP archive"),
     (b"\x1f\x8b", "not an image: a gzip archive"),
@@ -410,6 +421,8 @@ _OTHER_CONTENT = (
     (b"p7\n", "unsupported format: Netpbm PAM (P7) images are not read here"),
 )
 _HEIF_BRANDS = frozenset(b"heic heix hevc hevx heim heis hevm hevs mif1 msf1 avif avis".split())
+_TEXT_HEAD = 1024  # read to tell text content apart: a page may start with a blank line or two
+_XML_PREAMBLE = re.compile(rb"^(\s*(<!--.*?-->|<!doctype svg[^>]*>))*\s*", re.DOTALL)  # before <svg
 
 
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF

@@ -51,6 +51,7 @@ from .catalog import FileFacts
 from .errors import ImageError
 from .images import load_image_file
 from .layout import Layout, parse_layout
+from .scan import open_regular
 
 # Formats cameras and phones write; anything else beside one of these is a re-encode.
 ORIGINAL_FORMATS = frozenset(
@@ -140,7 +141,7 @@ def read_header(path: Path) -> tuple[str | None, str | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as img:
+            with open_regular(path) as fh, Image.open(fh) as img:  # not a pipe swapped in since
                 exif = img.getexif()
                 return img.format, camera_name(exif)
     except Exception:  # a hostile or vanished file: the rules that need it simply do not apply

@@ -54,6 +54,7 @@ def _jpeg_with(tmp_path: Path, **details: object) -> Path:
         ({"shutter": IFDRational(2, 1), "iso": 3200}, {"Exposure": "2 s · ISO 3200"}),
         ({"aperture": IFDRational(56, 10), "focal": IFDRational(3620, 1)}, {"Exposure": "f/5.6 · 3620 mm"}),
         ({"shutter": IFDRational(1, 3), "focal": IFDRational(425, 100)}, {"Exposure": "1/3 s · 4.25 mm"}),
+        ({"shutter": IFDRational(2, 5)}, {"Exposure": "0.4 s"}),  # not "1/2 s" (round(2.5) is 2)
         ({"aperture": IFDRational(0, 0), "shutter": IFDRational(0, 0)}, {}),  # 0/0: unknown, not f/nan
         ({"aperture": "f/2.8", "iso": "lots"}, {}),  # the wrong types
         ({"aperture": IFDRational(10**6, 1), "iso": -5}, {}),  # no lens has f/1000000

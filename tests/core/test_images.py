@@ -121,6 +121,18 @@ def _other_content(path: Path, kind: str) -> None:
     where Python has them."""
     if kind == "web page":
         path.write_text("<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head></html>\n")
+    elif kind == "web page with a byte-order mark and blank lines":
+        path.write_bytes(
+            b"\xef\xbb\xbf\r\n\r\n  <!DOCTYPE html>\n<html lang='en'><body>Not found</body></html>"
+        )
+    elif kind == "XHTML":
+        path.write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml"/>'
+        )
+    elif kind == "SVG with its XML declaration":
+        path.write_text('<?xml version="1.0"?>\n<!-- Inkscape -->\n<svg xmlns="http://www.w3.org/2000/svg"/>')
+    elif kind == "CR3":  # the start of a Canon CR3 under a JPEG's name: a camera RAW, not a video
+        path.write_bytes(struct.pack(">I4s4sI8s", 24, b"ftyp", b"crx ", 1, b"crx isom") + bytes(200))
     elif kind == "PDF":
         builders.scene(1).save(path, "PDF")
     elif kind == "ZIP":
@@ -143,6 +155,13 @@ def _other_content(path: Path, kind: str) -> None:
         ("video", "not an image: a video or another ISO media file (MP4, QuickTime)"),
         ("SVG", "unsupported format: SVG drawings are not read here"),
         ("PAM", "unsupported format: Netpbm PAM (P7) images are not read here"),
+        (
+            "web page with a byte-order mark and blank lines",
+            "not an image: a web page saved under an image's name",
+        ),
+        ("XHTML", "not an image: a web page saved under an image's name"),
+        ("SVG with its XML declaration", "unsupported format: SVG drawings are not read here"),
+        ("CR3", "not a RAW file this version of LibRaw can read"),
     ],
 )
 def test_other_content_under_an_image_name_is_named(tmp_path: Path, kind: str, reason: str) -> None:
@@ -151,7 +170,7 @@ def test_other_content_under_an_image_name_is_named(tmp_path: Path, kind: str, r
     path = tmp_path / "IMG_1001.jpg"
     _other_content(path, kind)
     with pytest.raises(ImageError) as caught:
-        _load(path)
+        load_image_file(path, min_side=224)  # as indexing reads it (a CR3 goes to LibRaw by content)
     assert str(caught.value) == reason
 
 
