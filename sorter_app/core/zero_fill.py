@@ -82,7 +82,7 @@ def _zero_tail(fp: IO[bytes], nbytes: int) -> str | None:
     declared = _declared_end(fp, nbytes)
     if declared is None or declared - zeros < TAIL_RUN:  # no extent to tell by, or padding after it
         return None
-    return _reason(nbytes - zeros, "the file ends in")
+    return _reason(nbytes - zeros)
 
 
 def _declared_end(fp: IO[bytes], nbytes: int) -> int | None:
@@ -157,7 +157,7 @@ def _zeros_in_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
         if run < 0:  # (zeros after the end marker: padding some cameras add, not damage)
             return None
         after = _NOT_ZERO.search(data, run)
-        return _reason((after.start() if after else nbytes) - run, "its image data holds")
+        return _reason((after.start() if after else nbytes) - run)
 
 
 def _scan_start_if_zeros_invalid(fp: IO[bytes]) -> int | None:
@@ -216,9 +216,8 @@ def _view(fp: IO[bytes], nbytes: int) -> Iterator[bytes | mmap.mmap]:
         yield mapped
 
 
-def _reason(zeros: int, where: str) -> str:
+def _reason(zeros: int) -> str:
     size = f"{zeros / 1e6:.1f} MB" if zeros >= 1_000_000 else f"{max(1, round(zeros / 1000))} KB"
     return (
-        f"damaged: {where} {size} of zeros where image data should be "
-        "(a file cut short and filled up, as disk recovery or an interrupted download leaves it)"
+        f"damaged: {size} of zeros where image data should be (as disk recovery or a cut download leave it)"
     )

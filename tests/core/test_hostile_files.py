@@ -31,8 +31,8 @@ EXPECTED: dict[str, str | None] = {
     "12-bit jpeg": "12-bit JPEGs cannot be decoded here",
     "ico with a png claiming 30000x30000": "the header claims 30000×30000",
     "icns with a png claiming 30000x30000": "the header claims 30000×30000",
-    "jpeg filled up with zeros": "damaged: its image data holds 8.4 MB of zeros",
-    "lossless webp filled up with zeros": "damaged: the file ends in 8.4 MB of zeros",
+    "jpeg filled up with zeros": "damaged: 8.4 MB of zeros where image data should be",
+    "lossless webp filled up with zeros": "damaged: 8.4 MB of zeros where image data should be",
 }
 
 
