@@ -188,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sorter-screens-"))
     folder = build_dataset_folder(args.datasets, work / "photos", args.images)
-    examples = label_examples(args.datasets, args.images)
     add_camera_photo(folder)  # first: it must not be made from the photo the copies are made of
     add_problem_files(folder)
+    # (the photo the camera one replaced is gone: an example of it would never be labelled)
+    examples = {
+        p: label for p, label in label_examples(args.datasets, args.images).items() if (folder / p).exists()
+    }
     try:
         with screen(offscreen=args.offscreen):
             return shoot(folder, work, args.out, examples)
