@@ -151,10 +151,10 @@ def _zeros_in_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
     if scan is None or nbytes - scan < SCAN_RUN:
         return None
     with _view(fp, nbytes) as data:
-        marker = _MARKER.search(data, scan)  # the first scan ends at the next marker (EOI, SOS, DHT…)
-        scan_end = marker.start() if marker else nbytes
-        run = data.find(b"\x00" * SCAN_RUN, scan, scan_end)
-        if run < 0:  # (zeros after the end marker: padding some cameras add, not damage)
+        run = data.find(b"\x00" * SCAN_RUN, scan)  # fast, and for almost every file the end
+        # Inside the first scan, which ends at the next marker (EOI, SOS, DHT…)? Zeros after it are
+        # padding some cameras add, or a later scan's valid data.
+        if run < 0 or _MARKER.search(data, scan, run) is not None:
             return None
         after = _NOT_ZERO.search(data, run)
         return _reason((after.start() if after else nbytes) - run)
