@@ -22,6 +22,7 @@ them:
   or the standard chrominance table: a flat area encodes as zeros) zeros are valid data, so only
   the first scan is searched, and nothing is said when its tables allow zeros. A JPEG whose
   colours come in scans of their own (`cjpeg -scans`) keeps its flat colour there.
+- Zeros that begin within 64 KB after an EXIF block are not judged: they may be its padding tag.
 - A contrived picture whose every AC coefficient is −1, saved at quality 100, would be refused;
   no photo is (0 of the 16,758 shared photos, 0 of ~2,000 encoder outputs in a review).
 
@@ -45,6 +46,8 @@ _CHUNK = 1 << 20
 _NOT_ZERO = re.compile(rb"[^\x00]")
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")  # in scan data: a marker, not stuffing or a restart
 _PADDING_BOXES = frozenset({b"free", b"skip"})
+_EXIF_MAX = 1 << 16
+_EXIF_HEADERS = (b"Exif\x00\x00", b"II*\x00\x08\x00\x00\x00", b"MM\x00*\x00\x00\x00\x08")
 _WEBP_IMAGE_CHUNKS = frozenset({b"VP8L", b"ALPH", b"ANMF"})
 _SEQUENTIAL_HUFFMAN = frozenset({0xC0, 0xC1})  # baseline and extended sequential
 _EOB = 0x00
@@ -82,7 +85,19 @@ def _zero_tail(fp: IO[bytes], nbytes: int) -> str | None:
     declared = _declared_end(fp, nbytes)
     if declared is None or declared - zeros < TAIL_RUN:  # no extent to tell by, or padding after it
         return None
+    if _exif_just_before(fp, zeros):  # the zeros may be EXIF's own padding (a review's HEIC)
+        return None
     return _reason(nbytes - zeros)
+
+
+def _exif_just_before(fp: IO[bytes], zeros: int) -> bool:
+    """Whether an EXIF block (its TIFF header) starts within EXIF's largest size before `zeros`:
+    pillow-heif writes a HEIC's EXIF last in its data box, and EXIF may end in a padding tag of
+    zeros (Windows adds one). Saying nothing there can miss damage; it cannot refuse a photo."""
+    start = max(0, zeros - _EXIF_MAX)
+    fp.seek(start)
+    before = fp.read(zeros - start)
+    return any(header in before for header in _EXIF_HEADERS)
 
 
 def _declared_end(fp: IO[bytes], nbytes: int) -> int | None:

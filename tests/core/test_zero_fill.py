@@ -112,11 +112,17 @@ def _free_box(size: int) -> bytes:
 
 def test_zeros_that_are_valid_data_or_padding_are_not_damage(tmp_path: Path) -> None:
     """A review's finds: lossy WebP writes kilobytes of zeros for a large black area; a `free` box
-    of zeros after an AVIF's boxes is padding the format allows."""
+    of zeros after an AVIF's boxes is padding the format allows; a HEIC's EXIF, written last, may
+    end in a padding tag of zeros."""
     black = _encoded("WEBP", Image.new("RGB", (8000, 6000)), quality=80)
     assert load_image_file(_write(tmp_path, "night.webp", black), min_side=224).format == "WEBP"
     avif = _encoded("AVIF", quality=90) + _free_box(8192)
     assert load_image_file(_write(tmp_path, "padded.avif", avif), min_side=224).format == "AVIF"
+    exif = Image.Exif()  # a camera's EXIF ending in Windows' padding tag: pillow-heif writes it last
+    exif[0x010F], exif[0x0110], exif[0xEA1C] = "Canon", "EOS R5", bytes(10_000)
+    heic = _encoded("HEIF", quality=80, exif=exif.tobytes())
+    assert heic.endswith(bytes(4096))
+    assert load_image_file(_write(tmp_path, "padded-exif.heic", heic), min_side=224).format == "HEIF"
 
 
 def test_only_the_first_scan_of_a_jpeg_is_searched() -> None:
