@@ -334,12 +334,13 @@ class Library:
         manifest."""
         render = export_renderer(destination)
         root = folder.expanduser().resolve()
-        predictions = self.predictions(root)
+        paths_by_hash = self.catalog.paths_by_hash(self._root_id(root), self.vector_key)  # read once
+        predictions = folder_predictions(self.catalog, self.spec, paths_by_hash)
         heads = list(prediction_heads(self.spec))
-        rated = ratings(self.catalog)
-        files = self.catalog.usable_files(self._root_id(root), self.vector_key) if rated else []
-        by_path = {relpath: rated[content] for relpath, _, _, content in files if content in rated}
-        export = folder_export(root, self.spec.model_id, heads, predictions, groups or {}, by_path)
+        rated = {
+            path: rating for h, rating in ratings(self.catalog).items() for path in paths_by_hash.get(h, ())
+        }
+        export = folder_export(root, self.spec.model_id, heads, predictions, groups or {}, rated)
         atomic_write_text(destination, render(export))
         return len(export.images)
 
