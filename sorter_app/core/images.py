@@ -23,6 +23,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
+from . import jpeg_segments
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
@@ -441,23 +442,16 @@ _ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 def _jpeg_variant(fp: IO[bytes]) -> str | None:
     """What a JPEG's frame header (SOFn) says about it: "12-bit", "lossless", … or None."""
-    fp.seek(2)
-    for _ in range(64):  # markers before the frame header: APPn, DQT, DHT, COM …
-        marker = fp.read(4)
-        if len(marker) < 4 or marker[0] != 0xFF:
-            return None
-        kind, length = marker[1], int.from_bytes(marker[2:4], "big")
-        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
-            precision = fp.read(1)
+    for kind, body in jpeg_segments.segments(fp):
+        if kind in jpeg_segments.SOF_KINDS:
             words = []
-            if precision and precision[0] != 8:
-                words.append(f"{precision[0]}-bit")
+            if body and body[0] != 8:
+                words.append(f"{body[0]}-bit")
             if kind in _LOSSLESS_SOF:
                 words.append("lossless")
             if kind in _ARITHMETIC_SOF:
                 words.append("arithmetic-coded")
             return " ".join(words) or None
-        fp.seek(length - 2, io.SEEK_CUR)
     return None
 
 

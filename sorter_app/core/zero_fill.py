@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from .jpeg_segments import DHT, SOF_KINDS, SOS, segments
+
 TAIL_RUN = 4096
 SCAN_RUN = 1024
 TAIL_FORMATS = frozenset({"HEIF", "AVIF", "WEBP", "JPEG2000", "JXL"})
@@ -181,26 +183,17 @@ def _scan_start_if_zeros_invalid(fp: IO[bytes]) -> int | None:
     scan every MCU has a block of each component, so that table's blocks would all be 63
     coefficients of −1). The standard luminance table does; its chrominance one does not. None
     otherwise, or for another kind of JPEG."""
-    fp.seek(0)
-    if fp.read(2) != b"\xff\xd8":
-        return None
     frame: int | None = None
     zero_symbols: dict[int, int] = {}
-    for _ in range(256):  # the segments before the first scan
-        marker = fp.read(4)
-        if len(marker) < 4 or marker[0] != 0xFF:
-            return None
-        kind, length = marker[1], struct.unpack(">H", marker[2:])[0]
-        body = fp.read(length - 2)
-        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
+    for kind, body in segments(fp):
+        if kind in SOF_KINDS:
             frame = kind
-        elif kind == 0xC4:
+        elif kind == DHT:
             zero_symbols |= _ac_zero_symbols(body)
-        elif kind == 0xDA:
-            used = {zero_symbols.get(body[2 + 2 * i] & 0x0F) for i in range(body[0])}
+        elif kind == SOS and body:
+            used = {zero_symbols.get(body[2 + 2 * i] & 0x0F) for i in range(body[0]) if 2 + 2 * i < len(body)}
             if frame in _SEQUENTIAL_HUFFMAN and used - {None, _EOB}:
                 return fp.tell()
-            return None
     return None
 
 

@@ -136,3 +136,14 @@ def test_only_the_first_scan_of_a_jpeg_is_searched() -> None:
     assert zero_filled(io.BytesIO(damaged_first[:cut] + bytes(4096) + b"\xff\xd9"), cut + 4098, "JPEG")
     multiscan = damaged_first + second_scan + bytes(8192) + b"\xff\xd9"
     assert zero_filled(io.BytesIO(multiscan), len(multiscan), "JPEG") is None
+
+
+def test_a_scan_header_shorter_than_it_says_is_left_to_the_decoder(tmp_path: Path) -> None:
+    """A scan header claiming three components in one byte raised IndexError out of the zero-fill
+    check (a reading of the change): now the decoder reports the damage, as an ImageError."""
+    data = _encoded("JPEG", quality=90)
+    scan = data.find(b"\xff\xda")
+    damaged = data[:scan] + b"\xff\xda\x00\x03\x03" + data[scan + 14 :]
+    assert zero_filled(io.BytesIO(damaged), len(damaged), "JPEG") is None
+    with pytest.raises(ImageError, match=r"^truncated or corrupt image"):
+        load_image_file(_write(tmp_path, "short-scan.jpg", damaged), min_side=224)
