@@ -162,14 +162,10 @@ def _cut_before_its_directory(fp: IO[bytes], nbytes: int) -> ImageError | None:
     short, not a camera LibRaw does not know (its words for both; a fuzz round's truncated DNG with
     its directory at the end)."""
     try:
-        fp.seek(0)
-        head = fp.read(16)
-        if head[:4] not in _TIFF_SIGNATURES[:2]:  # classic TIFF: RAW files are not BigTIFF
-            return None
-        offset = struct.unpack("<I" if head[:2] == b"II" else ">I", head[4:8])[0]
-    except (OSError, struct.error):
+        _, big, first = tiff_header(fp)
+    except (ValueError, OSError, struct.error):  # not a TIFF at all
         return None
-    if offset + 2 <= nbytes:
+    if big or first + 2 <= nbytes:  # (RAW files are classic TIFFs)
         return None
     return ImageError("truncated or corrupt RAW file: it ends before the directory that describes it")
 
@@ -547,15 +543,24 @@ _DNG_VERSION = 50706
 _TIFF_MAX_ENTRIES = 4_096
 
 
+def tiff_header(fp: IO[bytes]) -> tuple[str, bool, int]:
+    """(byte order for struct, BigTIFF or not, offset of the first directory) of a TIFF's header;
+    ValueError (or struct.error, OSError) for anything else."""
+    fp.seek(0)
+    head = fp.read(16)
+    if head[:4] not in _TIFF_SIGNATURES:
+        raise ValueError("not a TIFF header")
+    order = "<" if head[:2] == b"II" else ">"
+    big = struct.unpack(order + "H", head[2:4])[0] == 43
+    return order, big, struct.unpack(order + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
+
+
 def tiff_layout_tags(fp: IO[bytes], wanted: frozenset[int] = _TIFF_LAYOUT_TAGS) -> dict[int, tuple[int, ...]]:
     """The `wanted` entries (by default the layout's) of a TIFF's (or BigTIFF's) first directory,
     read with bounded effort."""
-    fp.seek(0)
-    head = fp.read(16)
-    order = {b"II": "<", b"MM": ">"}[head[:2]]
-    big = struct.unpack(order + "H", head[2:4])[0] == 43
+    order, big, first = tiff_header(fp)
     word = "Q" if big else "I"
-    fp.seek(struct.unpack(order + word, head[8:16] if big else head[4:8])[0])
+    fp.seek(first)
     count_size, entry_size, inline = (8, 20, 8) if big else (2, 12, 4)
     entries = struct.unpack(order + ("Q" if big else "H"), fp.read(count_size))[0]
     if entries > _TIFF_MAX_ENTRIES:
