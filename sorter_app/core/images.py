@@ -27,6 +27,7 @@ from . import jpeg_segments
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
+from .png_checksums import without_bad_ancillary_chunks
 from .scan import open_regular
 from .zero_fill import zero_filled
 
@@ -210,6 +211,7 @@ def decode_with_pillow(
         _check_embedded_pngs(fp, nbytes)
     if head[:8] == PNG_MAGIC:
         check_png_chunks(fp, nbytes)
+        fp = without_bad_ancillary_chunks(fp, nbytes)
     try:
         img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:

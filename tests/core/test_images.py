@@ -331,6 +331,31 @@ def test_a_png_chunk_longer_than_the_file_is_named_not_a_lack_of_memory(tmp_path
     assert idat_length > 0
 
 
+def _with_checksum_broken(data: bytes, kind: bytes) -> bytes:
+    end = data.index(kind) + 4 + struct.unpack(">I", data[data.index(kind) - 4 : data.index(kind)])[0] + 4
+    return data[: end - 1] + bytes([data[end - 1] ^ 0xFF]) + data[end:]
+
+
+def test_a_png_with_a_wrong_checksum_on_a_comment_is_read_without_it(tmp_path: Path) -> None:
+    """libpng (so every browser) drops an ancillary chunk whose checksum is wrong and shows the
+    picture; Pillow refused the whole file ("corrupt PNG file: its header could not be read", a
+    fuzz round). A wrong checksum on the header itself still refuses it."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "edited by a buggy tool")
+    info.add_itxt("Description", "ünïcode " * 50, zip=True)
+    builders.scene(5, (64, 48)).save(tmp_path / "ok.png", "PNG", pnginfo=info)
+    data = (tmp_path / "ok.png").read_bytes()
+    intact = load_image(data).image
+    for kind in (b"tEXt", b"iTXt"):
+        mended = load_image(_with_checksum_broken(data, kind))
+        assert mended.width == 64
+        assert np.array_equal(np.asarray(mended.image), np.asarray(intact))
+    both = _with_checksum_broken(_with_checksum_broken(data, b"tEXt"), b"iTXt")
+    assert load_image(both).width == 64
+    with pytest.raises(ImageError, match="corrupt PNG"):
+        load_image(_with_checksum_broken(data, b"IHDR"))
+
+
 def _bmp(width: int, height: int, compression: int, body: bytes) -> bytes:
     info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, compression, len(body), 2835, 2835, 256, 0)
     palette = bytes(range(256)) * 4
