@@ -9,6 +9,9 @@ journal alone is enough to undo or recover. Then, in order:
     {"op": "begin", "steps": [i, ...]}         before acting on these moves (fsynced: write-ahead)
     {"op": "done", "i", "size", "mtime_ns", "hash"}   move i finished; the destination's stat (and
                                                       content hash when the bytes were copied)
+    {"op": "made", "i", "dev", "ino"}          a copy step i made (across file systems, or undo's
+                                               way back), before it takes its name: recovery
+                                               removes only copies it made (flushed, not fsynced)
     {"op": "skip", "i", "reason"}              move i was not carried out, and left no trace
     {"op": "end", "cancelled", "error"}        apply stopped cleanly; a begun step with no done or
                                                skip was never started
@@ -72,6 +75,10 @@ class History:
     done: dict[int, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
     pending: set[int] = field(default_factory=set)  # begun, neither done nor skipped
+    # (st_dev, st_ino) of every copy a step made (across file systems), journaled before the copy
+    # took its name: recovery removes a second copy only if it is one of these, never a file that
+    # a person put there with the same bytes.
+    made: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
     ended: bool = False
     cancelled: bool = False
     error: str | None = None
@@ -110,6 +117,9 @@ class History:
                 _of_type(record, "hash", str)
             self.done[i] = record
             self.pending.discard(i)
+        elif op == "made":
+            made = (_of_type(record, "dev", int), _of_type(record, "ino", int))
+            self.made.setdefault(self._step(record), set()).add(made)
         elif op == "skip":
             i = self._step(record)
             self.skipped[i] = _of_type(record, "reason", str)

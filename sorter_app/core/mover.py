@@ -17,8 +17,10 @@ Policies (the promises the tests check):
   "back up, then delete the originals" a copy may be the only one). Anything else is reported and
   left alone. Folders the plan created are removed if they end up empty.
 - Recovery, run at the next start: an interrupted apply is rolled back (the user never saw it
-  finish, so the folder returns to what they last saw); an interrupted undo is finished. A plan whose
-  journal another process holds is left alone: it is not interrupted, it is running.
+  finish, so the folder returns to what they last saw); an interrupted undo is finished. Of two
+  files with the same bytes at a step's two places, recovery removes one only if it is the other's
+  own inode or a copy the plan journaled as made; a copy a person put there is kept and reported. A
+  plan whose journal another process holds is left alone: it is not interrupted, it is running.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .hashing import file_hash
 from .journal import History, Journal, JournalBusyError, JournalError, JournalWriter
 from .plan import Mode, MovePlan
 from .plan_check import Bounds, check_plan, entry_problem, resolved_inside
-from .transfer import Settled, SourceChanged, settle, transfer
+from .transfer import CopyMadeFn, Identity, Settled, SourceChanged, settle, transfer
 from .trash import info_path, remove_info, write_info
 
 ProgressFn = Callable[[int, int], None]
@@ -160,6 +162,15 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[start : start + size]
 
 
+def _journal_copies(writer: JournalWriter, i: int) -> CopyMadeFn:
+    """Journal each copy step `i` makes before it takes its name (see `settle`)."""
+
+    def made(copy: Identity) -> None:
+        writer.append({"op": "made", "i": i, "dev": copy[0], "ino": copy[1]}, sync=False)
+
+    return made
+
+
 def _fsync_dirs(dirs: set[Path]) -> None:
     """Make this chunk's renames durable: one fsync per folder touched, not per file."""
     for directory in dirs:
@@ -228,7 +239,12 @@ class _Applier:
             tmp = move.dst.parent / _tmp_name(self.plan.id, i)
             try:
                 done = transfer(
-                    move.src, move.dst, tmp, keep_source=mode == "copy", expect=(move.size, move.mtime_ns)
+                    move.src,
+                    move.dst,
+                    tmp,
+                    keep_source=mode == "copy",
+                    expect=(move.size, move.mtime_ns),
+                    on_copy=_journal_copies(self.writer, i),
                 )
             except SourceChanged as exc:
                 reason = exc.reason
@@ -428,7 +444,14 @@ class _Undoer:
         tmp = move.src.parent / _tmp_name(self.plan.id, i, undo=True)
         try:
             move.src.parent.mkdir(parents=True, exist_ok=True)
-            transfer(move.dst, move.src, tmp, keep_source=False, expect=_stat_of(record))
+            transfer(
+                move.dst,
+                move.src,
+                tmp,
+                keep_source=False,
+                expect=_stat_of(record),
+                on_copy=_journal_copies(self.writer, i),
+            )
         except SourceChanged:
             return "changed since it was moved: kept where it is"
         except FileExistsError:
@@ -462,7 +485,14 @@ class _Undoer:
             move.src.parent / _tmp_name(self.plan.id, i, undo=True),
         ]
         try:
-            outcome: Settled = settle(move.src, move.dst, leftovers, leftovers[1])
+            outcome: Settled = settle(
+                move.src,
+                move.dst,
+                leftovers,
+                leftovers[1],
+                made=self.h.made.get(i, ()),
+                on_copy=_journal_copies(self.writer, i),
+            )
         except SourceChanged as exc:
             return exc.reason
         except OSError as exc:
@@ -474,6 +504,11 @@ class _Undoer:
             if copy:
                 return "the copy was changed since it was made: kept"
             return f"its original place is taken by another file: {move.src}"
+        if outcome == "twins":
+            return (
+                f"{move.src} and {move.dst} hold the same bytes, and neither is a copy this plan made: "
+                "both are kept"
+            )
         if outcome == "lost":
             if copy or i not in self.h.done:
                 return None  # a copy never made, or gone; the source is not ours to miss

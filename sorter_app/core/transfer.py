@@ -21,6 +21,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,13 @@ from .hashing import CHUNK_BYTES, file_hash, new_digest
 
 _NO_HARDLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
 
-Settled = Literal["in place", "restored", "removed", "conflict", "lost"]
+Settled = Literal["in place", "restored", "removed", "conflict", "twins", "lost"]
+Identity = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name
+CopyMadeFn = Callable[[Identity], None]
+
+
+def identity(st: os.stat_result) -> Identity:
+    return (st.st_dev, st.st_ino)
 
 
 class SourceChanged(Exception):  # noqa: N818 - an outcome, not a failure
@@ -123,12 +130,20 @@ def _still_the_file_read(src: Path, read: os.stat_result) -> bool:
 
 
 def transfer(
-    src: Path, dst: Path, tmp: Path, *, keep_source: bool, expect: tuple[int, int] | None
+    src: Path,
+    dst: Path,
+    tmp: Path,
+    *,
+    keep_source: bool,
+    expect: tuple[int, int] | None,
+    on_copy: CopyMadeFn | None = None,
 ) -> Transferred:
     """Move (or, with `keep_source`, copy) `src` to `dst`, never replacing anything at `dst`.
 
     `tmp` is the temp name for a copy, in `dst`'s folder. `expect` is the (size, mtime_ns) the source
-    must still have. On an exception other than a crash, the disk is as it was before the call.
+    must still have. `on_copy(identity)` is told the (st_dev, st_ino) of a copy before it takes the
+    name `dst`, so that the caller can journal it. On an exception other than a crash, the disk is as
+    it was before the call.
     """
     if not keep_source:
         try:
@@ -140,6 +155,8 @@ def transfer(
                 raise
     digest, read = copy_verified(src, tmp, expect)
     try:
+        if on_copy is not None:
+            on_copy(identity(os.lstat(tmp)))
         rename_noreplace(tmp, dst)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -166,13 +183,23 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def settle(home: Path, other: Path, leftovers: list[Path], tmp: Path) -> Settled:
+def settle(
+    home: Path,
+    other: Path,
+    leftovers: list[Path],
+    tmp: Path,
+    *,
+    made: Collection[Identity] = (),
+    on_copy: CopyMadeFn | None = None,
+) -> Settled:
     """After an interrupted transfer between `home` and `other` (either way), put the file at `home`.
 
     Reads the state from the disk, so it does not matter which step the crash came after: temp
-    files are deleted; if both names exist and hold the same file (same inode, or same bytes), the
-    second one goes; if only `other` exists, it is moved to `home`. Two different files are left alone
-    ("conflict"). Running it again after a crash inside it is safe.
+    files are deleted; if both names hold the same file (one inode), or the same bytes and one of
+    them is a copy the transfer made (`made`, as journaled through `on_copy`), the second one goes;
+    if only `other` exists, it is moved to `home`. Two different files are left alone ("conflict"),
+    and so are the same bytes in two files neither of which the transfer made ("twins": a person
+    may have put a copy there). Running it again after a crash inside it is safe.
     """
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
@@ -181,14 +208,16 @@ def settle(home: Path, other: Path, leftovers: list[Path], tmp: Path) -> Settled
     if home_st is not None and other_st is not None:
         if not (stat.S_ISREG(home_st.st_mode) and stat.S_ISREG(other_st.st_mode)):
             return "conflict"
-        same = os.path.samestat(home_st, other_st)
-        if same or (home_st.st_size == other_st.st_size and file_hash(home) == file_hash(other)):
-            os.unlink(other)
-            journal.fault_point("duplicate removed")
-            return "removed"
-        return "conflict"
+        if not os.path.samestat(home_st, other_st):
+            if home_st.st_size != other_st.st_size or file_hash(home) != file_hash(other):
+                return "conflict"
+            if identity(home_st) not in made and identity(other_st) not in made:
+                return "twins"
+        os.unlink(other)
+        journal.fault_point("duplicate removed")
+        return "removed"
     if other_st is not None:
         home.parent.mkdir(parents=True, exist_ok=True)
-        transfer(other, home, tmp, keep_source=False, expect=None)
+        transfer(other, home, tmp, keep_source=False, expect=None, on_copy=on_copy)
         return "restored"
     return "in place" if home_st is not None else "lost"

@@ -200,3 +200,36 @@ def test_a_torn_journal_line_after_a_crash(tmp_path: Path, monkeypatch: pytest.M
     (result,) = recover(journal)
     assert result.action == "rollback"
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_recovery_keeps_an_identical_copy_that_a_person_put_there(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cross: bool
+) -> None:
+    """A step was begun when the app died, before it did anything (or its journal lines were lost
+    with the power); meanwhile someone saved a copy of the photo under the name the plan would have
+    used. Recovery took the two files with the same bytes for the mover's own copy and deleted that
+    person's file. Now only a copy the plan journaled as made goes; this one is kept and reported."""
+    src = write_file(tmp_path / "photos" / "one.jpg", 70_000, 5)
+    target = request.getfixturevalue("shm") if cross else tmp_path / "sorted"
+    plan = make_plan([("Group", [src])], target)
+    journal = tmp_path / "journal"
+
+    def die_after_begin(label: str) -> None:
+        if label == "begin":
+            raise Crash(label)
+
+    monkeypatch.setattr("sorter_app.core.journal.fault_point", die_after_begin)
+    with pytest.raises(Crash):
+        apply_plan(plan, journal)
+    no_crash(monkeypatch)
+    dst = plan.moves[0].dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)  # by hand: same bytes, another file
+    before = snapshot(tmp_path / "photos", target)
+
+    (result,) = recover(journal)
+
+    assert snapshot(tmp_path / "photos", target) == before
+    ((kept, reason),) = result.not_restored
+    assert kept == dst and "neither is a copy this plan made" in reason
