@@ -8,7 +8,7 @@ label implies stay in core (`corrections.py`); this only records and replays the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from ..core.browse import BrowseItem
 from ..core.library import Library
 from .events import Changes
 from .history import CorrectionStep
-from .jobs import Job
+from .serial_writes import SerialWrites
 from .wording import plural
 
 if TYPE_CHECKING:
@@ -28,8 +28,7 @@ Corrected = tuple[CorrectionStep, list[BrowseItem]]  # the step as written, and 
 class Corrections:
     def __init__(self, session: Session) -> None:
         self.s = session
-        self._writes = 0
-        self._stepping = False  # an undo or redo is under way: Ctrl+Z held down waits for it
+        self._writes = SerialWrites(session, "correct")
 
     def correct(self, paths: Iterable[str], label: str | None) -> None:
         """`label` as the user's word on the images (None: forget what they said), one undo step."""
@@ -62,7 +61,7 @@ class Corrections:
             what = f"Corrected {n} as “{words}”" if label is not None else f"Cleared the correction of {n}"
             self._show(items, f"{what}; Undo (Ctrl+Z) takes it back")
 
-        self._run(call, done, text)
+        self._writes.write(call, done, text)
 
     def undo(self, step: CorrectionStep) -> None:
         self._replay(step, undo=True)
@@ -71,10 +70,9 @@ class Corrections:
         self._replay(step, undo=False)
 
     def _replay(self, step: CorrectionStep, *, undo: bool) -> None:
-        if self._stepping or self.s.root is None:
-            return
-        self._stepping = True
         root = self.s.root
+        if root is None:
+            return
 
         def call(lib: Library, progress: object, cancelled: object) -> list[BrowseItem]:
             lib.catalog.replace_corrections(step.before if undo else step.after)
@@ -83,18 +81,9 @@ class Corrections:
         def done(items: list[BrowseItem]) -> None:
             history = self.s.groups.history
             (history.undone if undo else history.redone)(step)
-            self._stepping = False
             self._show(items, f"{'Undone' if undo else 'Redone'}: {step.text}")
 
-        self._run(call, done, step.text)
-
-    def _run(self, call: Callable[..., object], done: Callable[..., None], text: str) -> None:
-        def failed(message: str) -> None:
-            self._stepping = False
-            self.s.failed.emit((text, message))
-
-        self._writes += 1
-        self.s.run(Job(f"correct:{self._writes}", call, done, failed=failed, serial=True))
+        self._writes.replay(call, done, step.text)
 
     def _show(self, items: list[BrowseItem], message: str) -> None:
         for item in items:

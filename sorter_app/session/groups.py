@@ -18,7 +18,7 @@ from .choices import write_changes
 from .events import Changes, grouping_changed
 from .history import CorrectionStep, EditStep, FileStep, GroupsBefore, History, LabelStep, RatingStep
 from .identity import follow
-from .jobs import Job
+from .serial_writes import SerialWrites
 
 if TYPE_CHECKING:
     from .session import Session
@@ -31,7 +31,7 @@ class GroupEditor:
         self.s = session
         self.history = History()
         self.groupings: dict[AnalysisKind, Grouping] = {k: Grouping(k, []) for k in GROUPING_KINDS}
-        self._writes = 0
+        self._writes = SerialWrites(session, "choices")
         self._give_back: GroupsBefore | None = None  # what the next follow gives back (an undone file step)
 
     def reset(self) -> None:
@@ -181,14 +181,10 @@ class GroupEditor:
 
     def _store(self, before: Grouping, after: Grouping) -> None:
         hash_of = self.s.hash_of()
-        self._writes += 1
-        self.s.run(
-            Job(
-                f"choices:{self._writes}",
-                lambda lib, p, c: write_changes(lib.catalog, before, after, hash_of),
-                lambda _: None,
-                serial=True,
-            )
+        self._writes.write(
+            lambda lib, p, c: write_changes(lib.catalog, before, after, hash_of),
+            lambda _: None,
+            "Save the groups' names and choices",
         )
 
 

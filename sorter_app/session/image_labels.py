@@ -18,8 +18,8 @@ from ..core.library import Library
 from ..core.plan import name_key
 from .events import Changes
 from .history import LabelStep, SetChange
-from .jobs import Job
 from .labels import Snapshot, snapshot
+from .serial_writes import SerialWrites
 from .wording import plural
 
 if TYPE_CHECKING:
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 class ImageLabels:
     def __init__(self, session: Session) -> None:
         self.s = session
-        self._writes = 0
-        self._stepping = False  # an undo or redo is under way: Ctrl+Z held down waits for it
+        self._writes = SerialWrites(session, "labelling")
 
     def label(self, relpaths: Iterable[str], label: str | None) -> None:
         """Give the images `label` of the active set (None: take its label off), as one undo step."""
@@ -68,14 +67,10 @@ class ImageLabels:
         self.s.emit(Changes(history=True))
 
     def undo(self, step: LabelStep) -> None:
-        if not self._stepping:
-            self._stepping = True
-            self._apply(step, "undo")
+        self._apply(step, "undo")
 
     def redo(self, step: LabelStep) -> None:
-        if not self._stepping:
-            self._stepping = True
-            self._apply(step, "redo")
+        self._apply(step, "redo")
 
     def _apply(self, step: LabelStep, direction: Literal["do", "undo", "redo"], said: str = "") -> None:
         set_name, undo = step.set_name, direction == "undo"
@@ -106,17 +101,11 @@ class ImageLabels:
                     self.s.message.emit(said)
             else:
                 (history.undone if undo else history.redone)(step)
-                self._stepping = False
                 self.s.message.emit(f"{'Undone' if undo else 'Redone'}: {step.text}")
             self.s.emit(Changes(history=True))
             self.s.label_sets.labels_written(written, found, undo=undo)
 
-        def failed(message: str) -> None:
-            self._stepping = False
-            self.s.failed.emit((step.text, message))
-
-        self._writes += 1
-        self.s.run(Job(f"labelling:{self._writes}", call, done, failed=failed, serial=True))
+        (self._writes.write if direction == "do" else self._writes.replay)(call, done, step.text)
 
 
 def undo_set(store: LabelStore, set_name: str, change: SetChange) -> None:

@@ -7,7 +7,7 @@ rated content, as the store keeps them by content — rather than the folder bei
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from ..core.library import Library
 from ..core.ratings import REJECTED, UNRATED, check_rating, rating_text, ratings, set_ratings
 from .events import Changes
 from .history import RatingStep
-from .jobs import Job
+from .serial_writes import SerialWrites
 from .wording import plural
 
 if TYPE_CHECKING:
@@ -41,8 +41,7 @@ def done_text(rating: int, n: int) -> str:
 class Ratings:
     def __init__(self, session: Session) -> None:
         self.s = session
-        self._writes = 0
-        self._stepping = False  # an undo or redo is under way: Ctrl+Z held down waits for it
+        self._writes = SerialWrites(session, "rate")
 
     def rate(self, paths: Iterable[str], rating: int) -> None:
         """Give the images (absolute paths) `rating`: 1–5 stars, REJECTED, or UNRATED to clear it."""
@@ -63,7 +62,7 @@ class Ratings:
             self.s.groups.history.push(step)
             self._show(step.after, f"{done_text(rating, len(items))}; Undo (Ctrl+Z) takes it back")
 
-        self.s.run(Job(self._slot(), call, done, failed=self._failed(text), serial=True))
+        self._writes.write(call, done, text)
 
     def undo(self, step: RatingStep) -> None:
         self._replay(step, undo=True)
@@ -72,33 +71,17 @@ class Ratings:
         self._replay(step, undo=False)
 
     def _replay(self, step: RatingStep, *, undo: bool) -> None:
-        if self._stepping:  # a second Ctrl+Z before the first is written would replay it twice
-            return
-        self._stepping = True
         states = step.before if undo else step.after
 
         def call(lib: Library, progress: object, cancelled: object) -> None:
             set_ratings(lib.catalog, states)
 
         def done(_: None) -> None:
-            self._stepping = False
             history = self.s.groups.history
             (history.undone if undo else history.redone)(step)
             self._show(states, f"{'Undone' if undo else 'Redone'}: {step.text}")
 
-        def failed(message: str) -> None:
-            self._stepping = False
-            self.s.failed.emit((step.text, message))
-
-        self.s.run(Job(self._slot(), call, done, failed=failed, serial=True))
-
-    def _slot(self) -> str:
-        """A slot of its own for each write: a rating never replaces the one before it."""
-        self._writes += 1
-        return f"rate:{self._writes}"
-
-    def _failed(self, text: str) -> Callable[[str], None]:
-        return lambda message: self.s.failed.emit((text, message))
+        self._writes.replay(call, done, step.text)
 
     def _show(self, states: dict[str, int], message: str) -> None:
         """Every item of a rated content takes its rating (copies too: it is kept by content)."""

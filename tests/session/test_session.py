@@ -519,22 +519,31 @@ def test_undo_of_a_trash_after_find_again_keeps_what_was_found_again(
     assert any(g.keep == chosen for g in session.groups.grouping(DUPLICATES).groups)
 
 
-def test_ctrl_z_held_down_undoes_a_rating_once(opened: Opened, photos: Path) -> None:
+@pytest.mark.parametrize("change", ["rating", "correction"])
+def test_ctrl_z_held_down_undoes_a_step_once(opened: Opened, photos: Path, change: str) -> None:
     """A review: two Ctrl+Z while a rating's undo was still being written queued two undos of the
-    same step; the redo list held it twice and the older step stayed on the undo list."""
+    same step; the redo list held it twice and the older step stayed on the undo list. Ratings,
+    corrections and labels share the guard (serial_writes.py)."""
     session, runner, _ = opened
     session.groups.rename(CLUSTERS, 0, "Named")
-    session.rate([str(photos / "s0_f0.jpg")], 3)
+    image = str(photos / "s0_f0.jpg")
+    if change == "rating":
+        session.rate([image], 3)
+    else:
+        session.correct([image], "kitchen")
+    step = session.groups.undo_text()
     held = HeldRunner(runner)
     session.runner = held
     session.groups.undo()
-    session.groups.undo()  # before the first is written: it waits for it, as a correction's does
+    session.groups.undo()  # before the first is written: it waits for it
     assert len(held.held) == 1
     held.finish(held.held[0].slot)
     session.runner = runner
-    assert session.items["s0_f0.jpg"].rating == 0
+    item = session.items["s0_f0.jpg"]
+    corrected = item.prediction is not None and item.prediction.model_answers
+    assert (item.rating == 0) if change == "rating" else not corrected
     renamed = session.groups.undo_text()
     assert renamed is not None and renamed.startswith("Rename")  # the older step, once
-    assert session.groups.redo_text() == "Rate 1 Image ★★★"
+    assert session.groups.redo_text() == step
     session.groups.redo()
-    assert session.items["s0_f0.jpg"].rating == 3 and session.groups.redo_text() is None
+    assert session.groups.redo_text() is None
