@@ -35,6 +35,12 @@ def rating_text(rating: int) -> str:
     return "★" * max(rating, 0)
 
 
+def with_rating(rating: int, detail: str) -> str:
+    """A grid cell's second line: "★★★ · kitchen 97 %", "rejected · similarity 0.91", or the
+    detail alone for an unrated image."""
+    return " · ".join(filter(None, (rating_text(rating), detail)))
+
+
 def rating_name(rating: int) -> str:
     """What a menu or a message calls it: "3 stars", "1 star", "rejected", "no rating"."""
     if rating == REJECTED:

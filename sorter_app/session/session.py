@@ -32,6 +32,7 @@ from ..core.grouping import group_of
 from ..core.indexer import CancelledFn, IndexReport
 from ..core.label_source import LabelSource, ModelLabels
 from ..core.library import Library
+from ..core.ratings import UNRATED
 from ..core.scan import Problem, ScanResult, scan_folder
 from .analyses import Analyses
 from .corrections import Corrections
@@ -331,6 +332,11 @@ class Session:
         """The user's word on what the images show (None: forget it); every view shows it at once,
         and Undo takes it back."""
         self.corrections.correct(paths, label)
+
+    def rating_of(self, relpath: str) -> int:
+        """The image's stars (1–5), REJECTED, or UNRATED (also for an image not in the folder now)."""
+        item = self.items.get(relpath)
+        return item.rating if item is not None else UNRATED
 
     def rate(self, paths: Iterable[str], rating: int) -> None:
         """1–5 stars, REJECTED or UNRATED for the images (and every copy of them); Undo takes it back."""

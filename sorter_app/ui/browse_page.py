@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..core.browse import SORT_KEYS, BrowseFilter, BrowseItem
 from ..core.label_source import LabelSource, caption
-from ..core.ratings import MAX_STARS, REJECTED, UNRATED, rating_text
+from ..core.ratings import MAX_STARS, REJECTED, UNRATED, rating_text, with_rating
 from ..session import Changes, Session
 from .detail_pane import DetailPane
 from .image_grid import PATH_ROLE, GridItem, ImageGridModel, ImageGridView, header_item
@@ -111,7 +111,7 @@ def browse_cell(
     return GridItem(
         path=paths[row],
         caption=item.name,
-        detail=" · ".join(filter(None, (rating_text(item.rating), item_caption(source, item)))),
+        detail=with_rating(item.rating, item_caption(source, item)),
         tooltip="\n".join(filter(None, (item.relpath, cluster_names.get(item.relpath)))),
     )
 

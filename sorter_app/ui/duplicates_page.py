@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
@@ -30,6 +31,7 @@ from ..core.catalog import FileFacts
 from ..core.grouping import Group
 from ..core.kinds import AnalysisKind, MoveMode
 from ..core.library import Library
+from ..core.ratings import rating_text
 from ..session import Changes, Job, Session
 from ..session.wording import ANALYSIS, MOVES, format_size
 from .column_table import ColumnTableModel, rows_table
@@ -47,11 +49,14 @@ FOLDER_COLUMN_MAX = 220  # px: a deep folder is elided in the middle, its path i
 class CandidateModel(ColumnTableModel):
     """One row per copy of the current group: thumbnail, keep mark, and the facts that decide."""
 
-    COLUMNS = ("", "Keep", "Name", "Folder", "Size", "Resolution", "Modified", "Format", "Camera")
+    COLUMNS = ("", "Keep", "Name", "Folder", "Size", "Resolution", "Modified", "Format", "Camera", "Rating")
 
-    def __init__(self, thumbnails: ThumbnailCache, parent: QObject | None = None) -> None:
+    def __init__(
+        self, thumbnails: ThumbnailCache, rating_of: Callable[[str], int], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._thumbnails = thumbnails
+        self._rating_of = rating_of  # relpath → the user's stars: near-duplicates may differ
         self._root = Path("/")
         self._rows: list[keeper.Candidate] = []
         self._keep: str | None = None
@@ -94,7 +99,13 @@ class CandidateModel(ColumnTableModel):
             time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime_ns / 1e9)),
             c.format or "?",
             c.camera or "",
+            rating_text(self._rating_of(c.relpath)),
         )[column]
+
+    def ratings_changed(self) -> None:
+        if self._rows:
+            last = len(self.COLUMNS) - 1
+            self.dataChanged.emit(self.index(0, last), self.index(len(self._rows) - 1, last))
 
     def _thumbnail_ready(self, path: str) -> None:
         for row, c in enumerate(self._rows):
@@ -109,7 +120,7 @@ class DuplicatesPage(GroupsPage):
 
     def __init__(self, session: Session, thumbnails: ThumbnailCache) -> None:
         super().__init__(session, DUPLICATES, thumbnails, actions=(MoveMode.TRASH, MoveMode.MOVE))
-        self.candidates = CandidateModel(thumbnails, self)
+        self.candidates = CandidateModel(thumbnails, session.rating_of, self)
         self.table = rows_table(self.candidates, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setIconSize(QSize(56, 56))
         self.table.verticalHeader().setDefaultSectionSize(62)
@@ -263,6 +274,9 @@ class DuplicatesPage(GroupsPage):
         super()._session_changed(changes)
         if changes.folder:
             self._loaded_key = ()
+
+    def _members_changed(self) -> None:
+        self.candidates.ratings_changed()  # a reload would reset the table and read every header again
 
     def _update_buttons(self) -> None:
         super()._update_buttons()

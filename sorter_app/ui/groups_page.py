@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..core.grouping import Group
 from ..core.kinds import AnalysisKind, MoveMode
+from ..core.ratings import with_rating
 from ..session import Changes, Session
 from ..session.wording import ANALYSIS, MOVES, plural
 from .analysis_controls import AnalysisControls
@@ -163,6 +164,8 @@ class GroupsPage(QWidget):
             )
         if self.kind in changes.groupings and self.groups.rowCount() and self.current_row() is None:
             self.select_row(0)
+        elif changes.items and self.current_row() is not None:
+            self._members_changed()
         self.controls.follow(changes)
         self._update_buttons()
 
@@ -182,6 +185,11 @@ class GroupsPage(QWidget):
             self.groups.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
 
+    def _members_changed(self) -> None:
+        """The images' ratings (or labels) changed: the same cells, updated in place, so the
+        selection stays."""
+        self._show_members()
+
     def _show_members(self) -> None:
         group = self.current_group()
         root = self.session.root
@@ -194,7 +202,10 @@ class GroupsPage(QWidget):
                     GridItem(
                         path=f"{root}/{p}",
                         caption=p.rpartition("/")[2],
-                        detail=score.format(group.scores[p]) if score and p in group.scores else "",
+                        detail=with_rating(
+                            self.session.rating_of(p),
+                            score.format(group.scores[p]) if score and p in group.scores else "",
+                        ),
                         tooltip=p,
                     )
                     for p in group.paths

@@ -16,6 +16,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ..core.folder_index import Neighbour
+from ..core.ratings import with_rating
 from ..session import Changes, Session, SimilarResult
 from .icons import icon
 from .image_grid import GridItem, ImageGridModel, ImageGridView
@@ -61,6 +62,7 @@ class SimilarPage(QWidget):
         self.session = session
         self._thumbnails = thumbnails
         self.history = QueryHistory()
+        self._shown: tuple[str, Path, Sequence[Neighbour]] | None = None  # the results on screen
         self.back_button = QToolButton()
         self.back_button.setText("Back")
         self.back_button.setIcon(icon("back"))
@@ -103,6 +105,7 @@ class SimilarPage(QWidget):
         self._update_buttons()
 
     def clear(self) -> None:
+        self._shown = None
         self.history.clear()
         self.results.set_items([])
         self.query_image.clear()
@@ -120,6 +123,7 @@ class SimilarPage(QWidget):
             self._ask(query)
 
     def _ask(self, query: str) -> None:
+        self._shown = None
         self.results.set_items([])
         self.query_label.setText(f"{Path(query).name}\nsearching…")
         self._show_query_thumbnail()
@@ -130,6 +134,8 @@ class SimilarPage(QWidget):
     def _session_changed(self, changes: Changes) -> None:
         if changes.folder:
             self.clear()
+        elif changes.items and self._shown is not None:
+            self.show_results(*self._shown)  # a rating: the same images, updated in place
 
     def _found(self, found: SimilarResult) -> None:
         if found.error:
@@ -141,6 +147,7 @@ class SimilarPage(QWidget):
         """Results for `query`; ignored unless it is still the query on screen."""
         if query != self.history.current:
             return
+        self._shown = (query, root, neighbours)
         self.query_label.setText(f"{Path(query).name}\n{len(neighbours)} most similar images")
         names = Counter([Path(query).name, *(Path(n.relpath).name for n in neighbours)])  # the query too
         self.results.set_items(
@@ -148,7 +155,7 @@ class SimilarPage(QWidget):
                 GridItem(
                     path=str(root / n.relpath),
                     caption=_caption(n.relpath, names),
-                    detail=f"similarity {n.similarity:.2f}",
+                    detail=with_rating(self.session.rating_of(n.relpath), f"similarity {n.similarity:.2f}"),
                     tooltip=n.relpath,
                 )
                 for n in neighbours

@@ -436,6 +436,59 @@ def test_ratings_from_the_keyboard_in_the_grid_and_the_viewer_shown_filtered_and
     menu.close()
 
 
+def test_ratings_show_in_the_similar_grid_the_cluster_members_and_the_duplicates_table(
+    qtbot: QtBot, window: MainWindow, photos: Path
+) -> None:
+    """Stars under every thumbnail, as in digiKam, not only in Browse; updated in place when an
+    image is rated, so the grid keeps its selection."""
+    (photos / "Backup").mkdir()
+    shutil.copyfile(photos / "s0_f0.jpg", photos / "Backup" / "copy_of_s0_f0.jpg")
+    open_and_wait(qtbot, window, photos)
+    query = str(photos.resolve() / "s0_f0.jpg")
+    window.show_similar(query)
+    model = window.similar.results
+    qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=LONG)
+    rated = model.items()[1].path
+    window.similar.grid.select_path(rated)
+    window.similar.grid.setFocus()
+    QTest.keyClick(window.similar.grid, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    row = model.row_of(rated) or 0
+    qtbot.waitUntil(lambda: model.detail_text(row).startswith("★★★★ · similarity "), timeout=LONG)
+    assert window.similar.grid.selected_paths() == [rated]
+    assert not model.detail_text(0).startswith("★")
+
+    clusters = window.pages[CLUSTERS]
+    window.tabs.setCurrentWidget(clusters)
+    qtbot.waitUntil(lambda: clusters.groups.rowCount() > 0, timeout=LONG)
+    member = next(
+        r for r, g in enumerate(clusters.groups.grouping.groups) if window.session.relpath(rated) in g.paths
+    )
+    clusters.select_row(member)
+    cell = clusters.members.row_of(rated)
+    assert cell is not None and clusters.members.detail_text(cell).startswith("★★★★")
+
+    page = window.analyses.duplicates
+    window.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    row = next(r for r, g in enumerate(page.groups.grouping.groups) if "Backup/copy_of_s0_f0.jpg" in g.paths)
+    page.select_row(row)
+    group = page.groups.grouping.groups[row]
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(group.paths), timeout=LONG)
+    column = page.candidates.COLUMNS.index("Rating")
+    copies = [
+        r
+        for r in range(page.candidates.rowCount())
+        if page.candidates.candidate(r).relpath in ("s0_f0.jpg", "Backup/copy_of_s0_f0.jpg")
+    ]
+
+    def stars() -> list[str]:
+        return [page.candidates.index(r, column).data() for r in copies]
+
+    assert len(copies) == 2 and stars() == ["", ""]
+    window.session.rate([query], 2)  # a rating follows the content: both copies
+    qtbot.waitUntil(lambda: stars() == ["★★", "★★"], timeout=LONG)
+
+
 def test_a_new_folder_starts_with_no_filter_and_no_old_skipped_files(
     qtbot: QtBot, window: MainWindow, photos: Path, tmp_path: Path
 ) -> None:
