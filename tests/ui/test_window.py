@@ -23,8 +23,10 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from sorter_app.core.browse import BrowseFilter
+from sorter_app.core.grouping import Group
 from sorter_app.core.kinds import AnalysisKind, MoveMode
 from sorter_app.paths import AppPaths
+from sorter_app.ui.duplicates_page import DuplicatesPage
 from sorter_app.ui.main_window import MainWindow
 from sorter_app.ui.map_view import NO_FOLDER
 from sorter_app.ui.settings import SettingsStore
@@ -88,6 +90,23 @@ def open_and_wait(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
     window.open_folder(folder)
     qtbot.waitUntil(lambda: window.session.report is not None and settled(window), timeout=LONG)
     qtbot.waitUntil(lambda: window.session.analyses.states[CLUSTERS].status == "done", timeout=LONG)
+
+
+def found_duplicates(qtbot: QtBot, window: MainWindow) -> DuplicatesPage:
+    """The duplicates tab, shown, once its search is done."""
+    page = window.analyses.duplicates
+    window.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    return page
+
+
+def show_group_holding(qtbot: QtBot, page: DuplicatesPage, relpath: str) -> tuple[int, Group]:
+    """Select the group `relpath` is in; returns its row and the group once its copies are listed."""
+    row = next(r for r, g in enumerate(page.groups.grouping.groups) if relpath in g.paths)
+    page.select_row(row)
+    group = page.groups.grouping.groups[row]
+    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(group.paths), timeout=LONG)
+    return row, group
 
 
 def test_dropping_a_folder_indexes_it_and_lists_what_was_skipped(
@@ -217,14 +236,9 @@ def test_duplicates_page_keep_compare_trash_with_kept_column_and_back(
     shutil.copyfile(photos / "s0_f0.jpg", photos / "Backup" / "copy_of_s0_f0.jpg")
     open_and_wait(qtbot, window, photos)
     before = tree(photos)
-    page = window.analyses.duplicates
-    window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
-    row = next(r for r, g in enumerate(page.groups.grouping.groups) if "Backup/copy_of_s0_f0.jpg" in g.paths)
-    page.select_row(row)
-    group = page.groups.grouping.groups[row]
+    page = found_duplicates(qtbot, window)
+    row, group = show_group_holding(qtbot, page, "Backup/copy_of_s0_f0.jpg")
     assert group.keep != "Backup/copy_of_s0_f0.jpg" and "old" not in group.note
-    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(group.paths), timeout=LONG)
     qtmodeltester.check(page.candidates)  # type: ignore[no-untyped-call]
     qtbot.waitUntil(lambda: page.compare.paths is not None, timeout=LONG)
     assert page.compare.paths is not None and page.compare.paths[0].endswith(group.keep or "")
@@ -277,9 +291,7 @@ def test_long_file_names_never_widen_the_window(qtbot: QtBot, window: MainWindow
     shutil.copyfile(photos / "s0_f0.jpg", photos / ("Backup_" + "x" * 80) / long_name)
     open_and_wait(qtbot, window, photos)
     width = window.width()
-    page = window.analyses.duplicates
-    window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    page = found_duplicates(qtbot, window)
     row = next(r for r, g in enumerate(page.groups.grouping.groups) if any(long_name in p for p in g.paths))
     page.select_row(row)
     qtbot.waitUntil(lambda: page.compare.paths is not None, timeout=LONG)
@@ -334,9 +346,7 @@ def test_look_alikes_are_a_group_apart_with_nothing_to_keep_or_trash(
     folder = tmp_path / "skies"
     skies = builders.copy_look_alike_skies(datasets, folder)
     open_and_wait(qtbot, window, folder)
-    page = window.analyses.duplicates
-    window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
+    page = found_duplicates(qtbot, window)
     (group,) = page.groups.grouping.groups
     assert (group.tier, group.keep, group.paths) == ("similar", None, skies)
     page.select_row(0)
@@ -467,13 +477,8 @@ def test_ratings_show_in_the_similar_grid_the_cluster_members_and_the_duplicates
     cell = clusters.members.row_of(rated)
     assert cell is not None and clusters.members.detail_text(cell).startswith("★★★★")
 
-    page = window.analyses.duplicates
-    window.tabs.setCurrentWidget(page)
-    qtbot.waitUntil(lambda: window.session.analyses.states[DUPLICATES].status == "done", timeout=LONG)
-    row = next(r for r, g in enumerate(page.groups.grouping.groups) if "Backup/copy_of_s0_f0.jpg" in g.paths)
-    page.select_row(row)
-    group = page.groups.grouping.groups[row]
-    qtbot.waitUntil(lambda: page.candidates.rowCount() == len(group.paths), timeout=LONG)
+    page = found_duplicates(qtbot, window)
+    show_group_holding(qtbot, page, "Backup/copy_of_s0_f0.jpg")
     column = page.candidates.COLUMNS.index("Rating")
     copies = [
         r
