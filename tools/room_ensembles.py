@@ -58,7 +58,9 @@ COMBOS = {
 PLACES_LIKE = "places_like"
 
 
-def _folds(data: SelectionData) -> list[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+def room_folds(data: SelectionData) -> list[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+    """(held-out source, test rows, train rows) for each photo source with room labels, then the
+    Places365-like split."""
     room = data.labels["room"]
     folds = [(s, test, train) for s, test, train in photo_folds(data) if (room[test] >= 0).any()]
     return [*folds, (PLACES_LIKE, *places_like_split(data))]
@@ -70,7 +72,7 @@ def run(data: SelectionData, out: Path) -> None:
     for name, config in CONFIGS.items():
         activations = {view: data.activations(view) for view in config.views}
         centre = start_embedding(data, config, activations)
-        for source, test, train in _folds(data):
+        for source, test, train in room_folds(data):
             trained = train_tail(data, train, config, activations, centre, log=lambda _: None)
             model = tuned_heads_from(tuned_arrays(trained.states[-1]))
             rows = test[room[test] >= 0]
@@ -88,7 +90,7 @@ def report(data: SelectionData, out: Path) -> None:
     with np.load(out) as npz:
         saved = {key: npz[key] for key in npz.files}
     room = data.labels["room"]
-    sources = [s for s, _, _ in _folds(data)]
+    sources = [s for s, _, _ in room_folds(data)]
     print(
         f"{'rooms: all / 85 % most sure':36s} " + " ".join(f"{s:>16s}" for s in sources) + "   held-out mean"
     )
