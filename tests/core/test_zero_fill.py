@@ -61,6 +61,23 @@ def test_a_jpeg_with_a_block_of_zeros_inside_its_image_data_is_damaged(tmp_path:
         load_image_file(_write(tmp_path, "IMG_0002.jpg", bytes(data)), min_side=224)
 
 
+@pytest.mark.parametrize("options", [{"quality": 90}, {"quality": 90, "progressive": True}])
+def test_a_jpeg_of_which_only_the_header_was_written_is_damaged_at_once(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    """Only the first blocks of a sparse or preallocated download written: the header, then zeros
+    where its next segment and the scan should be. libjpeg read every byte looking for a marker (4 s
+    of CPU for 50 MB; a 400-MB one ran into the decode deadline), then said "cannot load this
+    image". The file stays sparse: nothing is read but its header and a search for a scan."""
+    data = _encoded("JPEG", **options)
+    path = _write(tmp_path, "IMG_0003.jpg", data[: data.index(b"\xff\xda")])
+    with path.open("r+b") as fh:
+        fh.truncate(50_000_000)
+    with pytest.raises(ImageError, match=DAMAGED):
+        load_image_file(path, min_side=224)
+    assert load_image_file(_write(tmp_path, "whole.jpg", data + bytes(5000)), min_side=224).width == 800
+
+
 @pytest.mark.parametrize(
     "options",
     [{"quality": 90}, {"quality": 90, "optimize": True}, {"quality": 95, "progressive": True}],
