@@ -287,6 +287,11 @@ def shoot(folder: Path, work: Path, out: Path, examples: dict[str, str] | None =
     query = shown[0]
     window.show_similar(query)
     wait("similar images", lambda: window.similar.results.rowCount() > 0)
+    rated = window.similar.results.items()[0].path
+    window.similar.grid.select_path(rated)
+    window.similar.grid.setFocus()
+    QTest.keyClick(window.similar.grid, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)  # 3 stars
+    wait("rating in Similar", lambda: session.rating_of(session.relpath(rated)) == 3)
     settle()
     save("06-similar")
 
