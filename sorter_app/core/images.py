@@ -29,7 +29,7 @@ from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pill
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
 from .png_checksums import without_bad_ancillary_chunks
 from .scan import open_regular
-from .zero_fill import zero_filled
+from .zero_fill import zero_filled, zeros_before_jpeg_scan
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_DECODED_PIXELS", "MAX_FILE_BYTES", "LoadedImage", "load_image"]
 
@@ -212,6 +212,8 @@ def decode_with_pillow(
     if head[:8] == PNG_MAGIC:
         check_png_chunks(fp, nbytes)
         fp = without_bad_ancillary_chunks(fp, nbytes)
+    if head[:2] == b"\xff\xd8" and (damaged := zeros_before_jpeg_scan(fp, nbytes)):
+        raise ImageError(damaged)
     try:
         img = Image.open(fp, formats=pillow_formats())
     except UnidentifiedImageError:
