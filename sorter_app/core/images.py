@@ -23,7 +23,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
-from . import jpeg_segments
+from . import jpeg_segments, png_chunks
 from .errors import ImageError
 from .formats import IMAGE_EXTENSIONS, is_raw_name, missing_support_reason, pillow_formats
 from .icon_sizes import ICON_MAGICS, PNG_MAGIC, embedded_png_sizes
@@ -65,7 +65,6 @@ _PNG_CHUNK_NAMES = frozenset(
     b"IHDR PLTE IDAT IEND tRNS cHRM gAMA iCCP sBIT sRGB cICP tEXt zTXt iTXt bKGD hIST pHYs sPLT eXIf "
     b"tIME acTL fcTL fdAT".split()
 )
-_PNG_MAX_CHUNKS = 100_000  # walked at most; a real file has a few dozen (or one per APNG frame)
 
 # Library messages that say nothing to a person, and what they mean for the file.
 _PLAIN_WORDS = (
@@ -315,22 +314,13 @@ def check_png_chunks(fp: IO[bytes], nbytes: int) -> None:
     claimed length whole before it checks anything, so a 5-KB file whose IDAT says 4 GB failed as
     "not enough memory", or not, by how much memory there was. Only chunk headers are read."""
     try:
-        position = len(PNG_MAGIC)
-        for _ in range(_PNG_MAX_CHUNKS):
-            fp.seek(position)
-            header = fp.read(8)
-            if len(header) < 8:
-                return  # cut short: Pillow says so in its own words
-            length, kind = struct.unpack(">I4s", header)
+        for position, length, kind in png_chunks.chunks(fp):  # (one cut short: Pillow says so)
             if position + 8 + length > nbytes:  # (a missing checksum is Pillow's to report)
                 name = kind.decode("latin-1") if kind in _PNG_CHUNK_NAMES else "a"  # not garbage
                 raise ImageError(
                     f"truncated or corrupt PNG: {name} chunk claims {length:,} bytes, "
                     f"the file holds {nbytes:,}"
                 )
-            if kind == b"IEND":
-                return
-            position += 12 + length
     finally:
         fp.seek(0)
 

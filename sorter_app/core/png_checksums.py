@@ -15,9 +15,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from itertools import islice
 from typing import IO
 
-from .icon_sizes import PNG_MAGIC
+from .png_chunks import chunks
 
 # Read at most this much to mend a file in memory; a bigger one stays refused, as before.
 _MAX_MENDED_BYTES = 256 * 1024 * 1024
@@ -29,14 +30,8 @@ def bad_ancillary_chunks(fp: IO[bytes], nbytes: int) -> list[tuple[int, int]]:
     wrong. Stops at the first IDAT, at a critical chunk with a wrong checksum (that is Pillow's to
     refuse), or where the file is cut short."""
     bad: list[tuple[int, int]] = []
-    position = len(PNG_MAGIC)
     try:
-        for _ in range(_MAX_CHUNKS_BEFORE_DATA):
-            fp.seek(position)
-            header = fp.read(8)
-            if len(header) < 8:
-                break
-            length, kind = struct.unpack(">I4s", header)
+        for position, length, kind in islice(chunks(fp), _MAX_CHUNKS_BEFORE_DATA):
             end = position + 12 + length
             if kind in (b"IDAT", b"IEND") or end > nbytes:
                 break
@@ -48,7 +43,6 @@ def bad_ancillary_chunks(fp: IO[bytes], nbytes: int) -> list[tuple[int, int]]:
                 if not kind[0] & 0x20:  # a critical chunk: the file is refused
                     return []
                 bad.append((position, end))
-            position = end
     finally:
         fp.seek(0)
     return bad
