@@ -211,7 +211,7 @@ def decode_with_pillow(
     if head[:8] == PNG_MAGIC:
         check_png_chunks(fp, nbytes)
         fp = without_bad_ancillary_chunks(fp, nbytes)
-    if head[:2] == b"\xff\xd8" and (damaged := zeros_before_jpeg_scan(fp, nbytes)):
+    if damaged := zeros_before_jpeg_scan(fp, nbytes):
         raise ImageError(damaged)
     try:
         img = Image.open(fp, formats=pillow_formats())

@@ -10,6 +10,7 @@ from typing import IO
 
 SOF_KINDS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
 DHT, SOS = 0xC4, 0xDA
+SOI = b"\xff\xd8"  # start of image: the file's first two bytes
 _MAX_SEGMENTS = 256  # before the first scan: APPn, DQT, DHT, SOF, COM … a real file has a dozen
 
 
@@ -18,7 +19,7 @@ def segments(fp: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     yielded last: `fp` then stands where the scan data begins). Stops early, without an error, at
     anything that is not a segment: damage is the decoder's to report."""
     fp.seek(0)
-    if fp.read(2) != b"\xff\xd8":
+    if fp.read(2) != SOI:
         return
     for _ in range(_MAX_SEGMENTS):
         header = fp.read(4)

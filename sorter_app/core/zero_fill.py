@@ -37,11 +37,11 @@ import io
 import mmap
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from .jpeg_segments import DHT, SOF_KINDS, SOS, segments
+from .jpeg_segments import DHT, SOF_KINDS, SOI, SOS, segments
 
 TAIL_RUN = 4096
 SCAN_RUN = 1024
@@ -59,13 +59,28 @@ _EOB = 0x00
 
 def zero_filled(fp: IO[bytes], nbytes: int, fmt: str) -> str | None:
     """Why a file that decoded is damaged by zero fill, or None."""
+    if fmt in TAIL_FORMATS:
+        return _judged(_zero_tail, fp, nbytes)
+    if fmt in ("JPEG", "MPO"):
+        return _judged(_zeros_in_jpeg_scan, fp, nbytes)
+    return None
+
+
+def zeros_before_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
+    """Why a JPEG is damaged when it has zeros where its next header segment should be and no scan
+    anywhere after them, or None (also for any other file): a file of which only the first blocks
+    were written (a sparse or preallocated download). Asked before the file is opened: Pillow's
+    header parser reads such a file a byte at a time looking for a marker (3.7 s of CPU for 50 MB;
+    a 400-MB one ran into the decode deadline), and then "cannot load this image"."""
+    return _judged(_zeros_before_jpeg_scan, fp, nbytes)
+
+
+def _judged(rule: Callable[[IO[bytes], int], str | None], fp: IO[bytes], nbytes: int) -> str | None:
+    """`rule`'s verdict, with `fp` rewound after; None for a file too odd to read that way (its
+    decoder judges it)."""
     try:
-        if fmt in TAIL_FORMATS:
-            return _zero_tail(fp, nbytes)
-        if fmt in ("JPEG", "MPO"):
-            return _zeros_in_jpeg_scan(fp, nbytes)
-        return None
-    except (OSError, ValueError, struct.error):  # a file too odd to read this way: the decoder judged it
+        return rule(fp, nbytes)
+    except (OSError, ValueError, struct.error):
         return None
     finally:
         fp.seek(0)
@@ -81,9 +96,9 @@ def _zero_tail(fp: IO[bytes], nbytes: int) -> str | None:
     while zeros > 0:
         start = max(0, zeros - _CHUNK)
         fp.seek(start)
-        kept = fp.read(zeros - start).rstrip(b"\x00")
-        if kept:
-            zeros = start + len(kept)
+        chunk = fp.read(zeros - start)
+        if chunk != _ZEROS[: len(chunk)]:  # (see _zeros_end: only this chunk is stripped)
+            zeros = start + len(chunk.rstrip(b"\x00"))
             break
         zeros = start
     declared = _declared_end(fp, nbytes)
@@ -165,31 +180,24 @@ def _is_box_type(kind: bytes) -> bool:
     return len(kind) == 4 and all(32 <= c < 127 for c in kind)
 
 
-def zeros_before_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
-    """Why a JPEG is damaged when it has zeros where its next header segment should be and no scan
-    anywhere after them, or None: a file of which only the first blocks were written (a sparse or
-    preallocated download). Asked before the file is opened: Pillow's header parser reads such a
-    file a byte at a time looking for a marker (3.7 s of CPU for 50 MB; a 400-MB one ran into the
-    decode deadline), and then "cannot load this image"."""
-    try:
-        end = 2  # after SOI
-        for kind, _body in segments(fp):
-            if kind == SOS:
-                return None
-            end = fp.tell()
-        if nbytes - end < SCAN_RUN:
-            return None
-        with _view(fp, nbytes) as data:
-            if data[end : end + SCAN_RUN] != _ZEROS[:SCAN_RUN]:
-                return None
-            zeros = _zeros_end(data, end, nbytes)
-            if data.find(b"\xff\xda", zeros) >= 0:
-                return None  # a scan after them: the decoder's to judge
-            return _reason(zeros - end)
-    except (OSError, ValueError):
+def _zeros_before_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
+    fp.seek(0)
+    if fp.read(len(SOI)) != SOI:
         return None
-    finally:
-        fp.seek(0)
+    end = len(SOI)
+    for kind, _body in segments(fp):
+        if kind == SOS:
+            return None
+        end = fp.tell()
+    if nbytes - end < SCAN_RUN:
+        return None
+    with _view(fp, nbytes) as data:
+        if data[end : end + SCAN_RUN] != _ZEROS[:SCAN_RUN]:
+            return None
+        zeros = _zeros_end(data, end, nbytes)
+        if data.find(bytes([0xFF, SOS]), zeros) >= 0:
+            return None  # a scan after them: the decoder's to judge
+        return _reason(zeros - end)
 
 
 def _zeros_in_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
@@ -197,7 +205,7 @@ def _zeros_in_jpeg_scan(fp: IO[bytes], nbytes: int) -> str | None:
     if scan is None or nbytes - scan < SCAN_RUN:
         return None
     with _view(fp, nbytes) as data:
-        run = data.find(b"\x00" * SCAN_RUN, scan)  # fast, and for almost every file the end
+        run = data.find(_ZEROS[:SCAN_RUN], scan)  # fast, and for almost every file the end
         # Inside the first scan, which ends at the next marker (EOI, SOS, DHT…)? Zeros after it are
         # padding some cameras add, or a later scan's valid data.
         if run < 0 or _MARKER.search(data, scan, run) is not None:
