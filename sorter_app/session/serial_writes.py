@@ -26,7 +26,7 @@ class SerialWrites:
         self.s = session
         self._kind = kind  # names the jobs' slots: "rate:1", "rate:2"…
         self._writes = 0
-        self.replaying = False
+        self._replaying = False
 
     def write(self, call: Call[T], done: Callable[[T], None], text: str) -> None:
         """Run `call` after every write before it; a failure is reported under `text`."""
@@ -34,16 +34,16 @@ class SerialWrites:
 
     def replay(self, call: Call[T], done: Callable[[T], None], text: str) -> None:
         """Like `write`, unless a replay is still being written: then nothing happens."""
-        if self.replaying:
+        if self._replaying:
             return
-        self.replaying = True
+        self._replaying = True
 
         def finished(result: T) -> None:
-            self.replaying = False
+            self._replaying = False
             done(result)
 
         def failed(message: str) -> None:
-            self.replaying = False
+            self._replaying = False
             self.s.failed.emit((text, message))
 
         self._run(call, finished, failed)
