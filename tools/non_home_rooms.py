@@ -30,20 +30,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from sorter_app.core.atomic import atomic_path
-from tools.room_ensembles import PLACES_LIKE, room_folds
+from tools.room_ensembles import PLACES_LIKE, room_answers, room_folds, save
 from training.heldout_thresholds import MIN_COVERAGE
 from training.labels import SCENES
 from training.metrics import accuracy_of_most_sure
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
-from training.tail_finetune import (
-    TailConfig,
-    predict_tail,
-    start_embedding,
-    train_tail,
-    tuned_arrays,
-    tuned_heads_from,
-)
+from training.tail_finetune import TailConfig, start_embedding
 
 CONFIG = TailConfig.enlarged(288, epochs=2)  # the installed room recipe
 UNSEEN = "miniplaces_unseen"  # half of miniplaces' indoor categories, held out
@@ -71,28 +63,27 @@ def seventh_room(data: SelectionData) -> Iterator[None]:
         HEAD_LABELS["room"], data.labels["room"] = rooms, labels
 
 
-def _answers(data: SelectionData, train: NDArray[np.int64], rows: NDArray[np.int64], act: Any) -> Any:
-    centre = start_embedding(data, CONFIG, act)
-    trained = train_tail(data, train, CONFIG, act, centre, log=lambda _: None)
-    return predict_tail(tuned_heads_from(tuned_arrays(trained.states[-1])), act[CONFIG.views[0]][rows])[
-        "room"
-    ]
-
-
 def run(data: SelectionData, out: Path) -> None:
     room = data.labels["room"]
     act = {view: data.activations(view) for view in CONFIG.views}
+    centre = start_embedding(data, CONFIG, act)  # of every labelled photo: a seventh class adds none
+    first = CONFIG.views[:1]  # the centre crop the app answers
+
+    def answers(train: NDArray[np.int64], rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        return room_answers(data, CONFIG, act, centre, train, rows, first)["centre"]
+
     unseen, unseen_train = unseen_split(data)
-    saved: dict[str, NDArray[Any]] = {f"{UNSEEN}/rows": unseen}
-    saved[f"{UNSEEN}/six"] = _answers(data, unseen_train, unseen, act)
+    saved: dict[str, NDArray[Any]] = {
+        f"{UNSEEN}/rows": unseen,
+        f"{UNSEEN}/six": answers(unseen_train, unseen),
+    }
     folds = [*room_folds(data), (UNSEEN, unseen, unseen_train)]
     with seventh_room(data):
         for source, test, train in folds:
             rows = test if source == UNSEEN else test[room[test] >= 0]
             saved[f"{source}/rows"] = rows
-            saved[f"{source}/seven"] = _answers(data, train, rows, act)
-            with atomic_path(out) as tmp, tmp.open("wb") as fh:  # after each: an interrupted run keeps it
-                np.savez(fh, **saved)  # type: ignore[arg-type]
+            saved[f"{source}/seven"] = answers(train, rows)
+            save(out, saved)
             print(f"{source} done", flush=True)
 
 

@@ -66,6 +66,31 @@ def room_folds(data: SelectionData) -> list[tuple[str, NDArray[np.int64], NDArra
     return [*folds, (PLACES_LIKE, *places_like_split(data))]
 
 
+def room_answers(
+    data: SelectionData,
+    config: TailConfig,
+    activations: dict[str, NDArray[np.float16]],
+    centre: NDArray[np.float32],
+    train: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    views: tuple[str, ...] | None = None,
+) -> dict[str, NDArray[np.float32]]:
+    """The room tail `config` trained on `train` (its `epochs`), and its room probabilities for
+    `rows` on each of `views` (default: the config's), by view name ("centre", "flip")."""
+    trained = train_tail(data, train, config, activations, centre, log=lambda _: None)
+    model = tuned_heads_from(tuned_arrays(trained.states[-1]))
+    return {
+        view.rpartition("_")[2]: predict_tail(model, activations[view][rows])["room"]
+        for view in views or config.views
+    }
+
+
+def save(out: Path, saved: dict[str, NDArray[Any]]) -> None:
+    """All answers so far, replacing the file whole: a run interrupted after a fold keeps them."""
+    with atomic_path(out) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **saved)  # type: ignore[arg-type]
+
+
 def run(data: SelectionData, out: Path) -> None:
     room = data.labels["room"]
     saved: dict[str, NDArray[Any]] = {}
@@ -73,16 +98,11 @@ def run(data: SelectionData, out: Path) -> None:
         activations = {view: data.activations(view) for view in config.views}
         centre = start_embedding(data, config, activations)
         for source, test, train in room_folds(data):
-            trained = train_tail(data, train, config, activations, centre, log=lambda _: None)
-            model = tuned_heads_from(tuned_arrays(trained.states[-1]))
             rows = test[room[test] >= 0]
             saved[f"{source}/rows"] = rows
-            for view in config.views:
-                saved[f"{source}/{name}/{view.rpartition('_')[2]}"] = predict_tail(
-                    model, activations[view][rows]
-                )["room"]
-            with atomic_path(out) as tmp, tmp.open("wb") as fh:  # after each: an interrupted run keeps it
-                np.savez(fh, **saved)  # type: ignore[arg-type]
+            for view, probs in room_answers(data, config, activations, centre, train, rows).items():
+                saved[f"{source}/{name}/{view}"] = probs
+            save(out, saved)
             print(f"{name}: {source} done", flush=True)
 
 
