@@ -134,13 +134,16 @@ def cluster_folder(
 def _label(
     number: int, paths: list[str], labels: Mapping[str, str] | None, broader: Mapping[str, str]
 ) -> str:
-    """'kitchen' when most members share a predicted label; else 'indoor' when most share the
-    broader label theirs lie within (kitchens, bedrooms and bathrooms of a house); else 'cluster 7'."""
-    if labels:
-        found = [label for path in paths if (label := labels.get(path))]
-        for names in (found, [broader.get(label, label) for label in found]):
-            if names:
-                label, count = Counter(names).most_common(1)[0]
-                if count >= 0.6 * len(paths):
-                    return label
+    """'kitchen' when most members share a predicted label; else 'home' when most share the
+    broader label theirs lie within (kitchens, bedrooms and bathrooms of a house), else 'indoor'
+    when most share the label that one lies within (a house's rooms and offices); else 'cluster 7'."""
+    names = [label for path in paths if (label := labels.get(path))] if labels else []
+    while names:
+        label, count = Counter(names).most_common(1)[0]
+        if count >= 0.6 * len(paths):
+            return label
+        wider = [broader.get(name, name) for name in names]
+        if wider == names:
+            break
+        names = wider
     return f"cluster {number}"
