@@ -113,6 +113,7 @@ REQUIRED = (
     CLI_EXE,
     "_internal/resources/models/image-sorter.onnx",
     "_internal/resources/models/image-sorter.json",
+    "_internal/resources/models/image-sorter-heads.onnx",  # the sidecar's heads_file
     "_internal/resources/icons/image-sorter-256.png",
     "_internal/share/applications/image-sorter.desktop",
     "install-desktop-entry.sh",

@@ -4,6 +4,7 @@ shops, classrooms and halls out of the six home rooms, and at what cost to the r
 
     .venv/bin/python -m tools.non_home_rooms run --cache CACHE --out other.npz   (~12 min)
     .venv/bin/python -m tools.non_home_rooms report --cache CACHE --out other.npz --ensembles ens.npz
+    .venv/bin/python -m tools.non_home_rooms gate --cache CACHE --ensembles ens.npz --setting-run RUN
 
 CACHE is `tools.room_ensembles`' (centre and mirror views, and their enlargement to 288), and
 ens.npz its `run`'s output, which holds the installed six-class recipe's held-out room answers.
@@ -16,11 +17,16 @@ rooms it has never seen; and the six-class recipe on that last split, for compar
 gives the six rooms' accuracy (answering everything / on the 85 % most sure) as the app would
 see them: the six probabilities renormalised, an answer whose "not a home room" probability is at
 least g shown as unknown; and the share of the unseen kinds of rooms given a home room.
+
+`gate` measures what was installed instead (stop 35): the six-class answers left alone, withheld
+where the setting head (training/setting_head.py, refitted without each fold's held-out photos,
+at the gate the `sorter-train setting` run RUN chose) says "not_a_home".
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +38,12 @@ from numpy.typing import NDArray
 
 from tools.room_ensembles import PLACES_LIKE, room_answers, room_folds, save
 from training.heldout_thresholds import MIN_COVERAGE
+from training.label_heads import LABEL_REPORT_FILE
 from training.labels import SCENES
+from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
+from training.setting_head import ELSEWHERE, HEAD, SETTINGS, VIEW, C, setting_labels, with_gate
 from training.tail_finetune import TailConfig, start_embedding
 
 CONFIG = TailConfig.enlarged(288, epochs=2)  # the installed room recipe
@@ -136,17 +145,49 @@ def report(data: SelectionData, out: Path, ensembles: Path) -> None:
         print(f"  {name:34s} {(confidence >= cut[name]).mean() * 100:5.1f} % (threshold {cut[name]:.3f})")
 
 
+def gate(data: SelectionData, ensembles: Path, setting_run: Path) -> None:
+    """The installed six-class room answers (ens.npz) with the setting head's gate, as installed
+    (training/setting_head.py: its recipe and gate rule, refitted without each fold's held-out
+    rows): accuracy answering everything, on the 85 % most sure, and the photos gated."""
+    room = data.labels["room"]
+    labels = setting_labels(data)
+    chosen = json.loads((setting_run / LABEL_REPORT_FILE).read_text())["sets"][HEAD]["gate"]
+    embedding = data.embeddings(VIEW)
+    with np.load(ensembles) as ens:
+        installed = {key: ens[key] for key in ens.files if key.endswith(("/rows", "/t288/centre"))}
+    print(f"{'room answer':34s} " + " ".join(f"{s:>26s}" for s, _, _ in room_folds(data)))
+    plain, gated = [], []
+    for source, _, train in room_folds(data):
+        rows, six = installed[f"{source}/rows"], installed[f"{source}/t288/centre"]
+        right = six.argmax(axis=1) == room[rows]
+        fit = train[labels[train] >= 0]
+        head = with_gate(fit_logistic(embedding[fit], labels[fit], len(SETTINGS), c=C), chosen)
+        withheld = head.probabilities(embedding[rows])[:, ELSEWHERE] >= 0.5
+        confidence = np.where(withheld, 0.0, six.max(axis=1))  # withheld: first among the unknown
+        most_sure = accuracy_of_most_sure(six.max(axis=1), right, MIN_COVERAGE)
+        plain.append(f"{right.mean() * 100:5.1f} / {most_sure * 100:5.1f}")
+        gated.append(
+            f"{accuracy_of_most_sure(confidence, right, MIN_COVERAGE) * 100:5.1f}, "
+            f"{withheld.sum()} of {rows.size} withheld"
+        )
+    print(f"{'six classes (installed)':34s} " + " ".join(f"{c:>26s}" for c in plain))
+    print(f"{'with the setting gate (85 % most sure)':34s} " + " ".join(f"{c:>26s}" for c in gated))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "report"))
+    parser.add_argument("command", choices=("run", "report", "gate"))
     parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--ensembles", type=Path, help="tools.room_ensembles' output (report)")
+    parser.add_argument("--out", type=Path, help="run's output (run, report)")
+    parser.add_argument("--ensembles", type=Path, help="tools.room_ensembles' output (report, gate)")
+    parser.add_argument("--setting-run", type=Path, help="a `sorter-train setting` run: its gate (gate)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = load_selection_data([args.cache])
     if args.command == "run":
         run(data, args.out)
+    elif args.command == "gate":
+        gate(data, args.ensembles, args.setting_run)
     else:
         report(data, args.out, args.ensembles)
 

@@ -10,7 +10,7 @@ from .curate.command import add_curate_parser, run_curate
 from .errors import TrainingError
 from .model_commands import add_model_parsers, run_model_command
 from .paths import DATASETS_ENV, default_datasets_dir, default_models_dir
-from .selection_commands import add_selection_parsers, run_selection_command
+from .selection_commands import add_selection_parsers, add_setting_parser, run_selection_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_curate_parser(commands)
     add_model_parsers(commands)
     add_selection_parsers(commands)
+    add_setting_parser(commands)
     return parser
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,12 @@ from sorter_app.core.model_spec import ModelSpec, load_spec
 
 from .errors import TrainingError
 from .export_embedder import INPUT_NAME, ONNX_FILE, SIDECAR_FILE, verification_batch, write_sidecar
-from .export_heads import PARITY_TOLERANCE, append_linear_head, shared_embedding
+from .export_heads import PARITY_TOLERANCE, GraphParts, append_linear_head, shared_embedding
 from .heads_graph import add_heads_graph
 from .label_heads import load_label_heads
 from .onnx_export import onnx_session
 from .run_log import command_entry, read_commands
+from .setting_head import update_setting_md
 
 CREATED_BY = "sorter-train export (label sets)"
 
@@ -60,15 +61,38 @@ def _copied_answers(base: ModelSpec) -> dict[str, str]:
     }
 
 
-def label_sets_on_graph(base_onnx: bytes, base: ModelSpec, heads: dict[str, Any]) -> bytes:
-    """The base graph with a softmax head per label set appended after its embedding output."""
+def _outputs(base: ModelSpec, report: dict[str, Any]) -> dict[str, Any]:
+    """The base's outputs, with the heads `report["conditions"]` re-conditions (room shown only when
+    the setting is "home"), and an output per set (with its own `only_when`, if any)."""
+    outputs = dict(base.outputs)
+    for head, conditions in report.get("conditions", {}).items():
+        outputs[head] = {**outputs[head], "only_when": dict(conditions)}
+    for name, figures in report["sets"].items():
+        outputs[name] = {
+            "kind": "probabilities",
+            "labels": list(figures["labels"]),
+            "unknown_below": float(figures["unknown_below"]),
+            **({"only_when": dict(figures["only_when"])} if "only_when" in figures else {}),
+            **({"label_set": True} if figures.get("label_set", True) else {}),  # a user's set
+        }
+    return outputs
+
+
+def label_sets_on_graph(
+    base_onnx: bytes, base: ModelSpec, heads: dict[str, Any], replacing: Collection[str] = ()
+) -> bytes:
+    """The base graph with a softmax head per label set appended after its embedding output; the
+    heads named in `replacing` (appended by an earlier export of the same run kind) are taken out
+    first, so that a setting run can be exported over the model it was installed in."""
     model = onnx.load_from_string(base_onnx)
     graph = model.graph
-    taken = {o.name for o in graph.output} | {n for node in graph.node for n in node.output}
+    initialisers, nodes, outputs = list(graph.initializer), list(graph.node), list(graph.output)
+    for name in replacing:
+        initialisers, nodes, outputs = _without_linear_head((initialisers, nodes, outputs), name)
+    taken = {o.name for o in outputs} | {n for node in nodes for n in node.output}
     clash = sorted(name for name in heads if name in taken or f"{name}_product" in taken)
     if clash:
         raise TrainingError(f"label set name(s) {clash} clash with the model's own outputs; rename the set")
-    initialisers, nodes, outputs = list(graph.initializer), list(graph.node), list(graph.output)
     for name, head in heads.items():
         append_linear_head(
             (initialisers, nodes, outputs), base.embedding_output, name, head.weight, head.bias
@@ -79,6 +103,29 @@ def label_sets_on_graph(base_onnx: bytes, base: ModelSpec, heads: dict[str, Any]
     onnx.checker.check_model(new_model, full_check=True)
     data: bytes = new_model.SerializeToString()
     return data
+
+
+def _without_linear_head(parts: GraphParts, head: str) -> GraphParts:
+    """The graph without what `append_linear_head` added for `head`: its three nodes, two weights
+    and its output; refuses a head that is not exactly that (a tail's, or the embedding's)."""
+    initialisers, nodes, outputs = parts
+    made = {f"{head}_product", f"{head}_logits", head}
+    weights = {f"heads.{head}.weight", f"heads.{head}.bias"}
+    mine = [node for node in nodes if set(node.output) & made]
+    if sorted(o for node in mine for o in node.output) != sorted(made) or not weights <= {
+        i.name for i in initialisers
+    }:
+        raise TrainingError(
+            f"the model's {head!r} output is not an appended linear head; it cannot be replaced"
+        )
+    used = {name for node in nodes if node not in mine for name in node.input}
+    if used & (made | weights):
+        raise TrainingError(f"other nodes of the model read the {head!r} head; it cannot be replaced")
+    return (
+        [i for i in initialisers if i.name not in weights],
+        [node for node in nodes if node not in mine],
+        [o for o in outputs if o.name != head],
+    )
 
 
 def export_label_model(
@@ -94,10 +141,13 @@ def export_label_model(
     base = load_spec(models_dir / SIDECAR_FILE)
     _check_embedder(report, base)
     base_onnx = (models_dir / base.onnx_file).read_bytes()
-    data = label_sets_on_graph(base_onnx, base, heads)
+    model_head = bool(report.get("appends_to_models_md"))  # the bundled model's own (setting_head.py)
+    # A model head exported again replaces itself; a user's set never replaces anything.
+    replacing = [name for name in heads if model_head and name in base.outputs]
+    data = label_sets_on_graph(base_onnx, base, heads, replacing)
     batch = verification_batch(datasets_dir, base.preprocess)
     # Every output the base had is unchanged, bit for bit; each set's head is its fitted regression.
-    names = [base.embedding_output, *base.probability_heads]
+    names = [base.embedding_output, *(h for h in base.probability_heads if h not in replacing)]
     theirs = onnx_session(base_onnx).run(names, {INPUT_NAME: batch})
     ours = onnx_session(data).run([*names, *heads], {INPUT_NAME: batch})
     if not all(np.array_equal(a, b) for a, b in zip(theirs, ours, strict=False)):
@@ -111,24 +161,20 @@ def export_label_model(
         raise TrainingError(f"label-set heads: onnxruntime and numpy disagree by {diff:.3g}")
     log(f"label sets appended to {base.model_id}: its outputs unchanged, heads within {diff:.1e} of numpy")
     sha256 = hashlib.sha256(data).hexdigest()
-    outputs = dict(base.outputs)
-    for name, figures in report["sets"].items():
-        outputs[name] = {
-            "kind": "probabilities",
-            "labels": list(figures["labels"]),
-            "unknown_below": float(figures["unknown_below"]),
-            "label_set": True,
-        }
+    outputs = _outputs(base, report)
+    own = read_commands(run_dir)
+    commands = [c for c in base.extra.get("commands", []) if c not in own] if model_head else []
+    based_on = base.extra.get("based_on", base.model_id) if replacing else base.model_id
     extra = {
         **{k: v for k, v in base.extra.items() if k != "commands"},
         "created_by": CREATED_BY,
-        "based_on": base.model_id,
+        "based_on": based_on,
         "embedding_from": shared_embedding(base),
         "label_sets": {
             name: {"recipe": report["recipe"], **{s: f[s] for s in ("val", "test") if s in f}}
             for name, f in report["sets"].items()
         },
-        "commands": read_commands(run_dir) + ([command_entry(command)] if command is not None else []),
+        "commands": commands + own + ([command_entry(command)] if command is not None else []),
     }
     spec = dataclasses.replace(
         base,
@@ -145,6 +191,8 @@ def export_label_model(
         atomic_write_bytes(folder / ONNX_FILE, data)
         written = add_heads_graph(folder, spec, data, batch, log)
         write_sidecar(folder / SIDECAR_FILE, written)
+    if install and model_head:
+        update_setting_md(models_dir / "MODELS.md", spec, report, len(data))
     beside = ", ".join(base.probability_heads)
     log(f"wrote {out / SIDECAR_FILE} ({spec.model_id}: {', '.join(heads)} beside {beside})")
     return spec

@@ -28,7 +28,7 @@ from .shards import CuratedData
 LABEL_HEADS_FILE = "label_heads.npz"
 LABEL_REPORT_FILE = "label_heads.json"
 # The bundled model's outputs: a label set may not take their names.
-RESERVED_NAMES = frozenset({"embedding", "kind", "scene", "room"})
+RESERVED_NAMES = frozenset({"embedding", "kind", "scene", "setting", "room"})
 # Kept answers should be this accurate on the validation split; at most MAX_UNKNOWN of them unknown.
 DEFAULT_TARGET = 0.9
 MAX_UNKNOWN = 0.15

@@ -124,6 +124,27 @@ def add_selection_parsers(commands: Any) -> None:
     )
 
 
+def add_setting_parser(commands: Any) -> None:
+    setting: argparse.ArgumentParser = commands.add_parser(
+        "setting",
+        help="fit the setting head (home / not a home, between scene and room) on feature caches",
+        description="Label every photo with a room 'home' and every other indoor photo 'not_a_home', score "
+        "a class-balanced logistic regression on the embedding leave-one-source-out, choose the gate at "
+        "which rooms are withheld, and write a run that `sorter-train export --run RUN --install` appends "
+        "to the installed model (training/setting_head.py).",
+    )
+    setting.add_argument(
+        "--cache", type=Path, action="append", required=True, help="feature cache (repeatable)"
+    )
+    setting.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
+    setting.add_argument(
+        "--models-dir",
+        type=Path,
+        default=default_models_dir(),
+        help="the model it is for (default: %(default)s)",
+    )
+
+
 def _tail_configs(args: argparse.Namespace) -> list[TailConfig]:
     schedule = {"epochs": args.tail_epochs, "samples_per_epoch": args.tail_samples}
     return [
@@ -133,7 +154,7 @@ def _tail_configs(args: argparse.Namespace) -> list[TailConfig]:
 
 
 def run_selection_command(args: argparse.Namespace, argv: list[str] | None = None) -> bool:
-    """Run `features`/`select`/`fit`/`export-heads`; False when `args.command` is none of them."""
+    """Run `features`/`select`/`fit`/`export-heads`/`setting`; False when `args.command` is none of them."""
     words = list(sys.argv[1:] if argv is None else argv)
     if args.command == "features":
         from .feature_cache import build_cache
@@ -153,6 +174,14 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
 
             items = [item for manifest in args.manifest for item in read_manifest(manifest)]
             add_enlarged_views(args.out, items, args.enlarge, log=_log)
+        record_command(args.out, words)
+    elif args.command == "setting":
+        from .setting_head import train_setting
+
+        for folder in args.cache:
+            for entry in read_commands(folder):
+                record_entry(args.out, entry)
+        train_setting(args.cache, args.out, args.models_dir, log=_log)
         record_command(args.out, words)
     elif args.command == "fit":
         from .fit_selected import fit_selected

@@ -22,10 +22,11 @@ def _predict(
     spec: ModelSpec, path: str, scene: tuple[str, float], room: tuple[str, float] | None = None
 ) -> Prediction:
     """What the model would say given these top probabilities (the rest spread evenly); a photo,
-    99 % sure, for a model that also says what an image is."""
+    99 % sure, for a model that also says what an image is, and of a home where it has a room."""
     heads = prediction_heads(spec)
     kind = {"kind": ("photo", 0.99)} if "kind" in heads else {}
-    wanted = kind | {"scene": scene} | ({"room": room} if room else {})
+    setting = {"setting": ("home", 0.99)} if room and "setting" in heads else {}
+    wanted = kind | {"scene": scene} | setting | ({"room": room} if room else {})
     probabilities = {}
     for head, (label, p) in wanted.items():
         labels = heads[head]["labels"]
@@ -65,7 +66,7 @@ def test_the_predictions_are_what_the_cases_say(items: dict[str, BrowseItem]) ->
     assert best == {
         "kitchen 0.9": "kitchen",
         "kitchen 0.7": "kitchen",
-        "indoor, room unsure": "indoor",
+        "indoor, room unsure": "home",
         "outdoor": "outdoor",
         "scene unsure": None,
         "no prediction": None,
@@ -189,9 +190,10 @@ def test_unknown_finds_what_the_model_was_unsure_of(
 
 def test_filter_labels_of_the_bundled_model(spec: ModelSpec) -> None:
     heads = spec.probability_heads
-    assert list(heads) == ["kind", "room", "scene"]  # the sidecar's sorted keys: the order must be fixed here
-    kinds, scenes, rooms = (heads[h]["labels"] for h in ("kind", "scene", "room"))
-    assert filter_labels(spec) == [*kinds, *scenes, *rooms, "unknown"]
+    # The sidecar's sorted keys: the order must be fixed here.
+    assert list(heads) == ["kind", "room", "scene", "setting"]
+    kinds, scenes, settings, rooms = (heads[h]["labels"] for h in ("kind", "scene", "setting", "room"))
+    assert filter_labels(spec) == [*kinds, *scenes, *settings, *rooms, "unknown"]
     assert filter_labels(spec)[:4] == ["photo", "graphic", "indoor", "outdoor"]
 
 

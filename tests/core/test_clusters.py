@@ -268,4 +268,23 @@ def test_the_model_says_which_labels_lie_within_which_and_a_label_set_says_none(
     assert dict(SetLabels("rooms", ("kitchen", "bedroom"), {}).broader()) == {}
     broader = broader_labels(spec)
     rooms = spec.probability_heads["room"]["labels"]
-    assert broader == dict.fromkeys(rooms, "indoor")  # scenes lie within "photo", which names nothing
+    settings = spec.probability_heads["setting"]["labels"]
+    # Scenes lie within "photo", which names nothing.
+    assert broader == dict.fromkeys(rooms, "home") | dict.fromkeys(settings, "indoor")
+
+
+def test_a_cluster_of_a_houses_rooms_and_offices_is_named_by_the_scene_two_levels_up() -> None:
+    """Rooms lie within "home", which lies within "indoor": a cluster of kitchens, bedrooms and
+    offices ("not_a_home") shares no room and no setting, but it is indoors."""
+    vectors = _blobs(2, 10)
+    keys = [f"h{i}" for i in range(20)]
+    paths = [[f"g{i // 10}/img{i}.jpg"] for i in range(20)]
+    mixed = ["kitchen", "not_a_home"] * 3 + ["bedroom", "not_a_home"] * 2  # half rooms, half not a home
+    rooms = ["kitchen", "bedroom", "bathroom", "kitchen", "bedroom"] * 2
+    labels = {f"g0/img{i}.jpg": mixed[i] for i in range(10)}
+    labels |= {f"g1/img{i}.jpg": rooms[i - 10] for i in range(10, 20)}
+    broader = {room: "home" for room in ("kitchen", "bedroom", "bathroom")} | {
+        setting: "indoor" for setting in ("home", "not_a_home")
+    }
+    clusters = cluster_folder(FolderVectors(keys, vectors, paths), "coarse", labels=labels, broader=broader)
+    assert {c.paths[0].split("/")[0]: c.label for c in clusters.clusters} == {"g0": "indoor", "g1": "home"}

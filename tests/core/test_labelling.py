@@ -196,7 +196,7 @@ def test_the_export_has_a_column_per_set(library: Library, folder: Path, tmp_pat
     with out.open(newline="") as fh:
         rows = {Path(r["path"]).relative_to(folder).as_posix(): r for r in csv.DictReader(fh)}
     header = list(next(iter(rows.values())))
-    assert header[:5] == ["path", "source", "scene", "room", "kind"]
+    assert header[:6] == ["path", "source", "scene", "setting", "room", "kind"]
     assert header[-8:] == [
         "set:mood",
         "set:mood:source",

@@ -24,7 +24,7 @@ from sorter_app.core.model_spec import load_spec
 from sorter_app.core.preprocess import to_model_pixels
 from sorter_app.paths import bundled_model_sidecar
 from tests import builders
-from tests.git_models import FIRST_HEADS_COMMIT, linear_heads_model, model_from_git
+from tests.git_models import BEFORE_SETTING_COMMIT, FIRST_HEADS_COMMIT, linear_heads_model, model_from_git
 from tests.tiny_model import write_tiny_model
 
 OLD_MODEL_ID = "image-sorter-64a39bcc"
@@ -141,11 +141,14 @@ def test_a_second_open_does_nothing_and_the_old_model_still_reads_its_own(
 def test_the_installed_model_decodes_for_its_predictions_but_keeps_the_vectors(
     old_catalog: tuple[Path, Path],
 ) -> None:
-    """Its scene and room heads read a fine-tuned tail, not the embedding: no heads graph."""
+    """Its scene and room heads read a fine-tuned tail, not the embedding: its heads graph holds
+    only the setting head, and the rest is decoded unless the catalog holds the answers of the
+    model it was appended to (which this older catalog does not)."""
     data, photos = old_catalog
     vectors_before = _rows(data, "SELECT content_hash, vector FROM vectors ORDER BY content_hash")
     with Library(data, bundled_model_sidecar(), annoy_min_items=1) as library:
-        assert library.embedder.heads is None and library.spec.extra["finetuned"]
+        heads = library.embedder.heads
+        assert heads is not None and list(heads.heads) == ["setting"] and library.spec.extra["finetuned"]
         report = library.index(photos)
         assert (report.indexed, report.predicted) == (IMAGES, 0)  # decoded once more, for the heads
         assert library.vector_key == OLD_MODEL_ID
@@ -153,6 +156,31 @@ def test_the_installed_model_decodes_for_its_predictions_but_keeps_the_vectors(
     assert _rows(data, "SELECT DISTINCT model_id FROM vectors") == [(OLD_MODEL_ID,)]
     # The decoded images' embeddings, written again, are the stored ones bit for bit.
     assert _rows(data, "SELECT content_hash, vector FROM vectors ORDER BY content_hash") == vectors_before
+
+
+def test_a_catalog_of_the_model_before_the_setting_head_gets_it_without_decoding(tmp_path: Path) -> None:
+    """Folders indexed by image-sorter-7eafc9df: the installed model copies its kind, scene and room
+    answers (its graph computes them node for node) and predicts the setting from the stored vectors."""
+    before = model_from_git(BEFORE_SETTING_COMMIT, tmp_path / "before")
+    spec = load_spec(bundled_model_sidecar())
+    assert set(spec.answers_from.values()) == {load_spec(before).model_id}
+    photos = tmp_path / "photos"
+    for i in range(IMAGES):
+        builders.write_jpeg(photos / f"img{i:02d}.jpg", seed=800 + i)
+    with Library(tmp_path / "data", before) as library:
+        library.index(photos)
+        said_before = {p.path: p.answers for p in library.predictions(photos)}
+    with Library(tmp_path / "data", bundled_model_sidecar()) as library:
+        report = library.index(photos)
+        assert (report.indexed, report.reused, report.predicted) == (0, IMAGES, IMAGES)
+        said = {p.path: p.answers for p in library.predictions(photos)}
+    for path, answers in said.items():
+        for head in ("kind", "scene"):
+            assert answers[head] == said_before[path][head]
+        if answers["setting"].label == "home":
+            assert answers["room"] == said_before[path]["room"]
+        else:
+            assert answers["room"].label is None
 
 
 def test_another_embedder_embeds_everything_again(old_catalog: tuple[Path, Path], tmp_path: Path) -> None:

@@ -284,7 +284,7 @@ def test_a_correction_is_said_and_undone_exactly(opened: Opened, photos: Path) -
     before = {p: corrected(p) for p in ("s1_f2.jpg", "s2_f0.jpg")}
     assert before["s1_f2.jpg"] == {"kind": "photo", "scene": "outdoor"} and before["s2_f0.jpg"] == {}
     session.correct(images, "kitchen")  # a room: its scene becomes indoor, its kind photo
-    kitchen = {"kind": "photo", "scene": "indoor", "room": "kitchen"}
+    kitchen = {"kind": "photo", "scene": "indoor", "setting": "home", "room": "kitchen"}
     assert recorder.messages[-1] == "Corrected 2 images as “kitchen”; Undo (Ctrl+Z) takes it back"
     assert corrected("s1_f2.jpg") == kitchen == corrected("s2_f0.jpg")
     assert session.groups.undo_text() == "Correct 2 Images “kitchen”"

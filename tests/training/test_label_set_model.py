@@ -73,9 +73,14 @@ def test_a_label_set_trained_here_is_predicted_by_a_fresh_data_folder(
     assert {h: spec.outputs[h] for h in bundled.probability_heads} == bundled.probability_heads
     assert spec.model_id != bundled.model_id
     # The sets always run from stored vectors; heads no graph can run (a fine-tuned tail's) are
-    # the bundled model's, node for node, so a catalog's stored answers of it are copied.
+    # the bundled model's, node for node, so a catalog's stored answers of it are copied (of the
+    # model the bundled one copies them from, where it does: it stores its answers under that id too).
     assert spec.heads_file and set(spec.own_heads) >= {"terrain"}
-    tail_heads = {} if bundled.heads_file else {h: bundled.model_id for h in bundled.probability_heads}
+    tail_heads = {
+        h: bundled.answers_from.get(h, bundled.model_id)
+        for h in bundled.probability_heads
+        if not bundled.heads_file or h in bundled.answers_from
+    }
     assert spec.answers_from == tail_heads
 
     # Machine B: a fresh data folder, photos it never saw, the exported model.

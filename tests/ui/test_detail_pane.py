@@ -78,14 +78,15 @@ def test_predictions_one_line_per_head(
 ) -> None:
     photo = builders.write_jpeg(tmp_path / "kitchen.jpg", seed=1)
     kind = "Kind: photo · 99 %\n" if "kind" in heads else ""  # the bundled model says what an image is first
+    home = "Setting: home · 99 %\n" if "setting" in heads else ""  # and, indoors, whether it is a home
     indoor_kitchen = _prediction(heads, photo, {"scene": ("indoor", 0.97), "room": ("kitchen", 0.81)})
     pane.show_image(photo, None, indoor_kitchen)
-    assert pane.predictions.text() == kind + "Scene: indoor · 97 %\nRoom: kitchen · 81 %"
+    assert pane.predictions.text() == kind + "Scene: indoor · 97 %\n" + home + "Room: kitchen · 81 %"
     assert pane.predictions.isVisibleTo(pane)
 
     not_sure = _prediction(heads, photo, {"scene": ("indoor", 0.9), "room": ("kitchen", 0.3)})
     pane.show_image(photo, None, not_sure)
-    assert pane.predictions.text() == kind + "Scene: indoor · 90 %\nRoom: unknown (not confident)"
+    assert pane.predictions.text() == kind + "Scene: indoor · 90 %\n" + home + "Room: unknown (not confident)"
 
     outdoor = _prediction(heads, photo, {"scene": ("outdoor", 0.88), "room": ("kitchen", 0.9)})
     pane.show_image(photo, None, outdoor)
@@ -95,7 +96,9 @@ def test_predictions_one_line_per_head(
         heads, photo, {"scene": ("indoor", 0.9), "room": ("bedroom", 0.7)}, room="kitchen"
     )
     pane.show_image(photo, None, corrected)
-    assert pane.predictions.text() == kind + "Scene: indoor · 90 %\nRoom: kitchen · corrected by you"
+    assert (
+        pane.predictions.text() == kind + "Scene: indoor · 90 %\n" + home + "Room: kitchen · corrected by you"
+    )
 
     pane.show_image(photo, None, [])
     assert not pane.predictions.isVisibleTo(pane)

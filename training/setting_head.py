@@ -1,0 +1,274 @@
+"""The setting head: is an indoor photo a home's, or somewhere else (an office, a shop, a hall)?
+
+The room head knows six home rooms, so it gives one to every indoor photo: stop 32's newcomer saw
+lecture halls captioned "entrance hall 96 %", and about half of the kinds of non-home rooms it has
+never seen get a home room at the shipped threshold (MODELS.md). This head sits between scene and
+room (`only_when`: shown for indoor photos; rooms shown only when it says "home"), so a room is
+withheld where the photo is not a home's, and the six-class room answers stay exactly as they are.
+
+It is a class-balanced logistic regression on the frozen embedding (free at index time, and what
+generalised best for kind and scene), labelled from the data itself: "home" for every photo with
+a room label, "not_a_home" for every other indoor photo (miniplaces' 35 indoor categories, sun8's
+auditoriums). Its operating point is chosen leave-one-source-out: the lowest gate on the held-out
+"not a home" probability at which at most GATE_LOSS of held-out home rooms lose their room,
+counting only rooms of kinds the fold was trained on (without places365_rooms no source has an
+entrance hall, which it would otherwise count as a loss the installed head, trained on them, does
+not make). The gate is folded into the head's bias, so that "not_a_home" wins exactly where its
+probability reaches the gate and the head always answers.
+
+`sorter-train setting` writes a run in the label-set format (`label_heads.json` and `.npz`), and
+`sorter-train export --run RUN --install` appends it to the installed graph (export_label_model.py):
+kind, scene, room and the embedding stay bit for bit, and a catalog gets the new head from the
+vectors it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sorter_app.core.atomic import atomic_path, atomic_write_text
+from sorter_app.core.model_spec import ModelSpec, load_spec
+
+from .errors import TrainingError
+from .export_embedder import SIDECAR_FILE
+from .label_heads import LABEL_HEADS_FILE, LABEL_REPORT_FILE
+from .linear import LinearModel, fit_logistic
+from .selection_data import HEAD_LABELS, SelectionData, load_selection_data
+from .selection_md import END as SELECTION_END
+
+HEAD = "setting"
+SETTINGS = ("home", "not_a_home")
+HOME, ELSEWHERE = 0, 1
+GATE_LOSS = 0.01  # at most this share of held-out home rooms may lose their room to the gate
+C = 1.0
+VIEW = "centre"  # the embedding the app stores and the head reads
+UNSEEN = "unseen_kinds"  # every second of miniplaces' indoor categories, held out together
+
+
+def setting_labels(data: SelectionData) -> NDArray[np.int64]:
+    """HOME where a photo has a room label, ELSEWHERE for any other indoor photo, −1 otherwise."""
+    room, scene = data.labels["room"], data.labels["scene"]
+    indoor = scene == HEAD_LABELS["scene"].index("indoor")
+    return np.where(room >= 0, HOME, np.where(indoor, ELSEWHERE, -1)).astype(np.int64)
+
+
+def _category(path: str) -> str:
+    """The folder a photo is in: its category (miniplaces/indoor/office/1.jpg → office)."""
+    return PurePosixPath(path.replace("\\", "/")).parent.name
+
+
+def folds(
+    data: SelectionData, labels: NDArray[np.int64]
+) -> Iterator[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+    """(name, held-out rows, training rows): each source with setting labels held out, then
+    UNSEEN: every second category of the largest "not a home" source, held out as kinds of rooms
+    never seen (with every other labelled photo trained on)."""
+    labelled = labels >= 0
+    for source in sorted(set(data.source[labelled].tolist())):
+        held = labelled & (data.source == source)
+        yield source, np.flatnonzero(held), np.flatnonzero(labelled & ~held)
+    elsewhere = labelled & (labels == ELSEWHERE)
+    sources, counts = np.unique(data.source[elsewhere], return_counts=True)
+    widest = sources[counts.argmax()]
+    category = np.array(
+        [_category(p) if s == widest else "" for p, s in zip(data.path, data.source, strict=True)]
+    )
+    kinds = sorted(set(category[elsewhere & (category != "")].tolist()))
+    held = elsewhere & np.isin(category, kinds[1::2])
+    yield UNSEEN, np.flatnonzero(held), np.flatnonzero(labelled & ~held)
+
+
+def heldout_probabilities(
+    data: SelectionData, labels: NDArray[np.int64], log: Callable[[str], None] = print
+) -> dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]]:
+    """Per fold: (held-out rows, their "not a home" probability, whether each row's room kind was
+    trained on in that fold: always for "not a home" photos)."""
+    embedding = data.embeddings(VIEW)
+    room = data.labels["room"]
+    out = {}
+    for name, test, train in folds(data, labels):
+        model = fit_logistic(embedding[train], labels[train], len(SETTINGS), c=C)
+        seen = np.isin(room[test], np.unique(room[train][room[train] >= 0])) | (labels[test] == ELSEWHERE)
+        out[name] = (test, model.probabilities(embedding[test])[:, ELSEWHERE], seen)
+        log(f"setting: {name} held out, {test.size} photos")
+    return out
+
+
+def choose_gate(
+    held: dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]],
+    labels: NDArray[np.int64],
+) -> float:
+    """The lowest gate at which at most GATE_LOSS of the held-out home rooms (of kinds trained on)
+    reach it, pooled over the held-out sources."""
+    home = np.concatenate(
+        [p[(labels[rows] == HOME) & seen] for name, (rows, p, seen) in held.items() if name != UNSEEN]
+    )
+    if home.size == 0:
+        raise TrainingError("no held-out home rooms to choose the setting gate on")
+    return float(np.quantile(home, 1 - GATE_LOSS, method="higher"))
+
+
+def figures(
+    held: dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]],
+    labels: NDArray[np.int64],
+    gate: float,
+) -> dict[str, Any]:
+    """Per held-out fold: home rooms that lose their room (all, and of kinds trained on), and
+    "not a home" photos kept out of the rooms."""
+    out = {}
+    for name, (rows, p, seen) in held.items():
+        home, elsewhere, gated = labels[rows] == HOME, labels[rows] == ELSEWHERE, p >= gate
+        out[name] = {
+            "home": int(home.sum()),
+            "home_gated": _share(gated[home]),
+            "home_gated_of_kinds_trained_on": _share(gated[home & seen]),
+            "not_a_home": int(elsewhere.sum()),
+            "not_a_home_kept_out": _share(gated[elsewhere]),
+        }
+    return out
+
+
+def _share(values: NDArray[np.bool_]) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
+def with_gate(model: LinearModel, gate: float) -> LinearModel:
+    """The same head with "not_a_home" winning exactly where its probability reaches `gate`: the
+    two-class softmax is a sigmoid of the logit difference, so the gate's logit moves into the bias."""
+    bias = model.bias.astype(np.float64).copy()
+    bias[ELSEWHERE] -= math.log(gate / (1 - gate))
+    return LinearModel(model.weight, bias.astype(np.float32))
+
+
+def train_setting(
+    caches: Sequence[Path], out: Path, models_dir: Path, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Held-out figures, the gate, the head fitted on every source: a label-set run in `out`, for
+    the model installed in `models_dir` (whose embedding the caches hold: Lite0's, as every head's)."""
+    base = load_spec(models_dir / SIDECAR_FILE)
+    data = load_selection_data(list(caches))
+    labels = setting_labels(data)
+    if not {HOME, ELSEWHERE} <= set(labels.tolist()):
+        raise TrainingError("the caches need photos with room labels and indoor photos without one")
+    held = heldout_probabilities(data, labels, log)
+    gate = choose_gate(held, labels)
+    per_fold = figures(held, labels, gate)
+    train = np.flatnonzero(labels >= 0)
+    model = with_gate(fit_logistic(data.embeddings(VIEW)[train], labels[train], len(SETTINGS), c=C), gate)
+    report: dict[str, Any] = {
+        "data": [str(Path(c).resolve()) for c in caches],
+        "embedder": {
+            "model_id": base.embedding_names[0],
+            "cache_encoder_sha256": data.caches[0].meta.get("encoder_sha256"),
+        },
+        "recipe": {"model": "class-balanced logistic regression", "c": C, "gate_loss": GATE_LOSS},
+        "conditions": {"room": {HEAD: SETTINGS[HOME]}},
+        "appends_to_models_md": True,  # a head of the bundled model, not a user's label set
+        "sets": {
+            HEAD: {
+                "labels": list(SETTINGS),
+                "unknown_below": 0.0,  # two labels, the gate in the bias: it always answers
+                "only_when": {"scene": "indoor"},
+                "label_set": False,
+                "gate": gate,
+                "train_count": int(train.size),
+                "heldout": per_fold,
+            }
+        },
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / LABEL_HEADS_FILE) as tmp, tmp.open("wb") as fh:
+        arrays: dict[str, Any] = {
+            "names": np.array([HEAD]),
+            "set0/weight": model.weight,
+            "set0/bias": model.bias,
+        }
+        np.savez(fh, **arrays)  # the label-set run's layout (label_heads.py)
+    atomic_write_text(out / LABEL_REPORT_FILE, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    log(render_setting_report(report))
+    return report
+
+
+def render_setting_report(report: dict[str, Any]) -> str:
+    """The held-out figures as MODELS.md's table rows."""
+    head = report["sets"][HEAD]
+    lines = [
+        f'"not a home" gate {head["gate"]:.3f} (at most {report["recipe"]["gate_loss"] * 100:.0f} % of '
+        "held-out home rooms of kinds trained on reach it)",
+        "",
+        "| held out | home rooms | lose their room (of kinds trained on) | indoor photos not of a home "
+        "| kept out of the rooms |",
+        "|---|---|---|---|---|",
+    ]
+    for name, f in head["heldout"].items():
+        lines.append(
+            f"| {name} | {f['home']} | {_pct(f['home_gated'])} ({_pct(f['home_gated_of_kinds_trained_on'])}) "
+            f"| {f['not_a_home']} | {_pct(f['not_a_home_kept_out'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+BEGIN = (
+    "<!-- begin: written by `sorter-train export --install` of a `sorter-train setting` run; do not edit -->"
+)
+END = "<!-- end: written by `sorter-train export --install` of a `sorter-train setting` run -->"
+
+
+def render_setting_md(spec: ModelSpec, report: dict[str, Any], size_bytes: int) -> str:
+    """MODELS.md's section on the appended head: the file installed, its gate and held-out figures."""
+    head = spec.outputs[HEAD]
+    commands = list(dict.fromkeys(str(c["command"]) for c in spec.extra.get("commands", [])))
+    lines = [
+        BEGIN,
+        f"## `{spec.onnx_file}` as installed: the model above with a `{HEAD}` head appended",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| file | `{spec.onnx_file}`, {size_bytes / 1e6:.1f} MB |",
+        f"| model_id | `{spec.model_id}` (appended to `{spec.extra.get('based_on')}`, whose outputs it "
+        "keeps bit for bit) |",
+        f"| sha256 | `{spec.sha256}` |",
+        f"| `{HEAD}` | softmax over {', '.join(head['labels'])}; shown only when "
+        + ", ".join(f"{k} is {v}" for k, v in head.get("only_when", {}).items())
+        + f"; a class-balanced logistic regression on the embedding (C = {report['recipe']['c']}) |",
+        "| `room` | now shown only when "
+        + ", ".join(f"{k} is {v}" for k, v in spec.outputs["room"].get("only_when", {}).items())
+        + " |",
+        "",
+        "Leave-one-source-out (each row: the head fitted without that source, scoring it; "
+        f"`{UNSEEN}`: every second of miniplaces' indoor categories held out together, kinds of rooms "
+        "the head never saw). " + render_setting_report(report),
+        "### Reproduce",
+        "",
+        "```sh",
+        *commands,
+        "```",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def update_setting_md(path: Path, spec: ModelSpec, report: dict[str, Any], size_bytes: int) -> None:
+    """Replace this head's section of MODELS.md, or put it after the section `export-heads` wrote."""
+    section = render_setting_md(spec, report, size_bytes)
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Bundled models\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        text = before + section + rest.split(END, 1)[1]
+    elif SELECTION_END in text:
+        before, rest = text.split(SELECTION_END, 1)
+        text = before + SELECTION_END + "\n\n" + section + "\n" + rest.lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    atomic_write_text(path, text)
