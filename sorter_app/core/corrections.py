@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from .catalog import Catalog
 from .errors import SorterError
 from .model_spec import ModelSpec
-from .predictions import HeadSpec, prediction_heads
+from .predictions import HeadSpec, prediction_heads, with_what_they_imply
 
 
 def correction_labels(spec: ModelSpec) -> list[str]:
@@ -44,14 +44,7 @@ def _implied_by(label: str, heads: Mapping[str, HeadSpec], spec: ModelSpec) -> d
     head = next((name for name, head in heads.items() if label in head["labels"]), None)
     if head is None:
         raise SorterError(f"unknown label {label!r}; choose one of {', '.join(correction_labels(spec))}")
-    wanted: dict[str, str] = {}
-    pending = [(head, label)]
-    while pending:
-        name, value = pending.pop()
-        if name not in wanted:
-            wanted[name] = value
-            pending += heads.get(name, {}).get("only_when", {}).items()
-    return wanted
+    return with_what_they_imply({head: label}, heads)
 
 
 def _still_applying(labels: Mapping[str, str], heads: Mapping[str, HeadSpec]) -> dict[str, str]:

@@ -270,10 +270,26 @@ def resolve(
     return _conditioned(said, heads, corrections or {})
 
 
+def with_what_they_imply(corrections: Mapping[str, str], heads: Mapping[str, HeadSpec]) -> dict[str, str]:
+    """`corrections` with what each stands on, for heads the user did not correct themselves:
+    "kitchen" → setting "home" → scene "indoor" → kind "photo". A room corrected before a model
+    put a head between room and scene keeps its room, whatever the new head says."""
+    implied = dict(corrections)
+    pending = list(corrections)
+    while pending:
+        for other, want in heads.get(pending.pop(), {}).get("only_when", {}).items():
+            if other not in implied:
+                implied[other] = want
+                pending.append(other)
+    return implied
+
+
 def _conditioned(
     said: Mapping[str, HeadAnswer], heads: Mapping[str, HeadSpec], corrections: Mapping[str, str]
 ) -> dict[str, HeadAnswer]:
-    """What the model `said` per head, with the user's corrections and `only_when` applied."""
+    """What the model `said` per head, with the user's corrections (and what they imply) and
+    `only_when` applied."""
+    corrections = with_what_they_imply(corrections, heads)
     answers: dict[str, HeadAnswer] = {}
     for name, head in heads.items():
         conditions = head.get("only_when", {})

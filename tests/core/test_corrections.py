@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -19,7 +20,13 @@ from sorter_app.core.corrections import correct, correction_labels
 from sorter_app.core.errors import SorterError
 from sorter_app.core.library import Library
 from sorter_app.core.model_spec import ModelSpec, Preprocess, load_spec
-from sorter_app.core.predictions import HeadAnswer, Prediction
+from sorter_app.core.predictions import (
+    HeadAnswer,
+    Prediction,
+    folder_prediction_columns,
+    prediction_heads,
+    resolve,
+)
 from sorter_app.core.user_store import USER_SCHEMA_VERSION
 from tests.tiny_model import ROOMS, SCENES, write_tiny_model
 
@@ -155,6 +162,46 @@ def test_the_rules_follow_only_when_for_any_heads(tmp_path: Path) -> None:
         assert catalog.corrections(["h"]) == {"h": {"vehicle": "bike"}}
         correct(catalog, spec, "h", "ford")
         assert catalog.corrections(["h"]) == {"h": {"vehicle": "car", "make": "ford"}}  # the bike stays gone
+
+
+def test_a_room_corrected_before_a_head_came_between_keeps_its_room(tmp_path: Path) -> None:
+    """ "kitchen" stored {scene: indoor, room: kitchen} before a model put "setting" between scene and
+    room; under that model, whose setting head says not_a_home, the user's kitchen still stands,
+    and so does the home it implies (a review's find: the room vanished)."""
+    spec = _spec(
+        {
+            "scene": {"kind": "probabilities", "labels": ["indoor", "outdoor"]},
+            "setting": {
+                "kind": "probabilities",
+                "labels": ["home", "not_a_home"],
+                "only_when": {"scene": "indoor"},
+            },
+            "room": {
+                "kind": "probabilities",
+                "labels": ["kitchen", "bedroom"],
+                "only_when": {"setting": "home"},
+            },
+        }
+    )
+    heads = prediction_heads(spec)
+    said = {
+        "scene": np.array([0.9, 0.1], np.float32),
+        "setting": np.array([0.2, 0.8], np.float32),
+        "room": np.array([0.3, 0.7], np.float32),
+    }
+    before = resolve(said, heads, {"scene": "indoor", "room": "kitchen"})
+    assert before["room"] == HeadAnswer("kitchen", 1.0, corrected=True)
+    assert before["setting"] == HeadAnswer("home", 1.0, corrected=True)
+    # The user's own word on the setting wins over what a room implies (correct() keeps them apart).
+    assert resolve(said, heads, {"scene": "indoor", "setting": "not_a_home"})["room"].label is None
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        catalog.set_correction("h", "scene", "indoor")
+        catalog.set_correction("h", "room", "kitchen")
+        with catalog.transaction():
+            catalog.upsert_predictions(spec.model_id, [("h", head, p) for head, p in said.items()])
+        columns = folder_prediction_columns(catalog, spec, ["h"])
+    assert columns.answers(0)["room"] == HeadAnswer("kitchen", 1.0, corrected=True)
+    assert columns.best_labels == ["kitchen"]
 
 
 def test_corrections_are_read_in_batches_of_any_size(tmp_path: Path) -> None:

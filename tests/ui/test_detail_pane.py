@@ -96,9 +96,10 @@ def test_predictions_one_line_per_head(
         heads, photo, {"scene": ("indoor", 0.9), "room": ("bedroom", 0.7)}, room="kitchen"
     )
     pane.show_image(photo, None, corrected)
-    assert (
-        pane.predictions.text() == kind + "Scene: indoor · 90 %\n" + home + "Room: kitchen · corrected by you"
-    )
+    # A room stands on what it implies (a photo, indoors, of a home): those are the user's word too.
+    implied = [*(["Kind: photo"] if kind else []), "Scene: indoor", *(["Setting: home"] if home else [])]
+    lines = [f"{line} · corrected by you" for line in [*implied, "Room: kitchen"]]
+    assert pane.predictions.text() == "\n".join(lines)
 
     pane.show_image(photo, None, [])
     assert not pane.predictions.isVisibleTo(pane)
