@@ -134,16 +134,21 @@ def cluster_folder(
 def _label(
     number: int, paths: list[str], labels: Mapping[str, str] | None, broader: Mapping[str, str]
 ) -> str:
-    """'kitchen' when most members share a predicted label; else 'home' when most share the
-    broader label theirs lie within (kitchens, bedrooms and bathrooms of a house), else 'indoor'
-    when most share the label that one lies within (a house's rooms and offices); else 'cluster 7'."""
-    names = [label for path in paths if (label := labels.get(path))] if labels else []
-    while names:
-        label, count = Counter(names).most_common(1)[0]
-        if count >= 0.6 * len(paths):
-            return label
-        wider = [broader.get(name, name) for name in names]
-        if wider == names:
-            break
-        names = wider
+    """'kitchen' when most members share a predicted label; else 'home' when most lie within the
+    label theirs lie within (kitchens, bedrooms and a room-unsure "home"), else 'indoor' when most
+    lie within that (a house's rooms and offices); else 'cluster 7'. Each member counts for its label
+    and every label above it, and the most specific label that most of them share names the cluster."""
+    if labels:
+        counts: Counter[str] = Counter()
+        depth: dict[str, int] = {}
+        for path in paths:
+            label, seen = labels.get(path), set[str]()
+            while label and label not in seen:  # `seen`: a label set's map never loops, but be sure
+                seen.add(label)
+                depth[label] = min(depth.get(label, len(seen)), len(seen))
+                label = broader.get(label)
+            counts.update(seen)
+        shared = [label for label, count in counts.items() if count >= 0.6 * len(paths)]
+        if shared:  # fewest members first (a label's members are among its broader label's), then depth
+            return min(shared, key=lambda label: (counts[label], depth[label], label))
     return f"cluster {number}"
