@@ -19,7 +19,7 @@ LINEAR_HEADS_COMMIT = "662e3a6989c36c9c65832a7c5e84cb76501dd9d6"
 LINEAR_HEADS_FILES = (*MODEL_FILES, "image-sorter-heads.onnx")
 # image-sorter-7eafc9df, the fine-tuned tails without the setting head (bundled until stop 35
 # appended it: the model whose answers the bundled one copies).
-BEFORE_SETTING_COMMIT = "d4acc9b"
+BEFORE_SETTING_COMMIT = "d4acc9b607dd0ec59923a1ae56661a4f8a50c1ea"
 
 
 def model_from_git(commit: str, folder: Path, names: tuple[str, ...] = MODEL_FILES) -> Path:

@@ -4,7 +4,8 @@ shops, classrooms and halls out of the six home rooms, and at what cost to the r
 
     .venv/bin/python -m tools.non_home_rooms run --cache CACHE --out other.npz   (~12 min)
     .venv/bin/python -m tools.non_home_rooms report --cache CACHE --out other.npz --ensembles ens.npz
-    .venv/bin/python -m tools.non_home_rooms gate --cache CACHE --ensembles ens.npz --setting-run RUN
+    .venv/bin/python -m tools.non_home_rooms gate --cache CACHE --ensembles ens.npz --setting-run RUN \
+        --setting-cache SETTING_CACHE
 
 CACHE is `tools.room_ensembles`' (centre and mirror views, and their enlargement to 288), and
 ens.npz its `run`'s output, which holds the installed six-class recipe's held-out room answers.
@@ -40,10 +41,9 @@ from tools.room_ensembles import PLACES_LIKE, room_answers, room_folds, save
 from training.heldout_thresholds import MIN_COVERAGE
 from training.label_heads import LABEL_REPORT_FILE
 from training.labels import SCENES
-from training.linear import fit_logistic
 from training.metrics import accuracy_of_most_sure
 from training.selection_data import HEAD_LABELS, SelectionData, load_selection_data
-from training.setting_head import ELSEWHERE, HEAD, SETTINGS, VIEW, C, setting_labels, with_gate
+from training.setting_head import ELSEWHERE, HEAD, VIEW, fit_setting, setting_labels, with_gate
 from training.tail_finetune import TailConfig, start_embedding
 
 CONFIG = TailConfig.enlarged(288, epochs=2)  # the installed room recipe
@@ -145,14 +145,18 @@ def report(data: SelectionData, out: Path, ensembles: Path) -> None:
         print(f"  {name:34s} {(confidence >= cut[name]).mean() * 100:5.1f} % (threshold {cut[name]:.3f})")
 
 
-def gate(data: SelectionData, ensembles: Path, setting_run: Path) -> None:
+def gate(data: SelectionData, ensembles: Path, setting_run: Path, setting_cache: Path) -> None:
     """The installed six-class room answers (ens.npz) with the setting head's gate, as installed
     (training/setting_head.py: its recipe and gate rule, refitted without each fold's held-out
-    rows): accuracy answering everything, on the 85 % most sure, and the photos gated."""
+    rows): accuracy answering everything, on the 85 % most sure, and the photos gated. The head's
+    views come from `setting_cache`, a cache of the same manifest (its rows line up with CACHE's)."""
+    views = load_selection_data([setting_cache])
+    if not np.array_equal(views.content_hash, data.content_hash):
+        raise SystemExit(f"{setting_cache} does not hold the same photos in the same order as the cache")
     room = data.labels["room"]
     labels = setting_labels(data)
     chosen = json.loads((setting_run / LABEL_REPORT_FILE).read_text())["sets"][HEAD]["gate"]
-    embedding = data.embeddings(VIEW)
+    embedding = views.embeddings(VIEW)
     with np.load(ensembles) as ens:
         installed = {key: ens[key] for key in ens.files if key.endswith(("/rows", "/t288/centre"))}
     print(f"{'room answer':34s} " + " ".join(f"{s:>26s}" for s, _, _ in room_folds(data)))
@@ -161,7 +165,7 @@ def gate(data: SelectionData, ensembles: Path, setting_run: Path) -> None:
         rows, six = installed[f"{source}/rows"], installed[f"{source}/t288/centre"]
         right = six.argmax(axis=1) == room[rows]
         fit = train[labels[train] >= 0]
-        head = with_gate(fit_logistic(embedding[fit], labels[fit], len(SETTINGS), c=C), chosen)
+        head = with_gate(fit_setting(views, labels, fit), chosen)
         withheld = head.probabilities(embedding[rows])[:, ELSEWHERE] >= 0.5
         confidence = np.where(withheld, 0.0, six.max(axis=1))  # withheld: first among the unknown
         most_sure = accuracy_of_most_sure(six.max(axis=1), right, MIN_COVERAGE)
@@ -181,13 +185,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="run's output (run, report)")
     parser.add_argument("--ensembles", type=Path, help="tools.room_ensembles' output (report, gate)")
     parser.add_argument("--setting-run", type=Path, help="a `sorter-train setting` run: its gate (gate)")
+    parser.add_argument("--setting-cache", type=Path, help="the setting run's cache (gate)")
     args = parser.parse_args()
+    needed = {
+        "run": ("out",),
+        "report": ("out", "ensembles"),
+        "gate": ("ensembles", "setting_run", "setting_cache"),
+    }
+    missing = [f"--{name.replace('_', '-')}" for name in needed[args.command] if getattr(args, name) is None]
+    if missing:
+        parser.error(f"{args.command} needs {', '.join(missing)}")
     torch.set_num_threads(2)
     data = load_selection_data([args.cache])
     if args.command == "run":
         run(data, args.out)
     elif args.command == "gate":
-        gate(data, args.ensembles, args.setting_run)
+        gate(data, args.ensembles, args.setting_run, args.setting_cache)
     else:
         report(data, args.out, args.ensembles)
 

@@ -50,6 +50,7 @@ from .pretrained import load_lite0
 from .run_log import command_entry, read_commands
 from .selection_data import HEAD_LABELS, HEADS
 from .selection_md import recipe_of, update_selection_md
+from .setting_head import remove_setting_md
 from .tail_finetune import linear_layer, tuned_heads_from, tuned_tails
 from .trunk import ACTIVATION_SHAPE, CUT_BLOCK, Tail, Trunk, unit_length
 
@@ -493,4 +494,11 @@ def export_heads(
     if install:
         update_selection_md(models_dir / "MODELS.md", spec, figures, len(data))
         log(f"installed into {models_dir} and updated MODELS.md")
+        dropped = sorted(set(base.probability_heads) - set(spec.probability_heads)) if base else []
+        if dropped:  # heads appended after export-heads (the setting head) are not carried over
+            remove_setting_md(models_dir / "MODELS.md")
+            log(
+                f"the installed model's {', '.join(dropped)} head(s) are not in this one: append them again "
+                "(sorter-train setting, then sorter-train export --run RUN --install)"
+            )
     return spec

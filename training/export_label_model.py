@@ -66,6 +66,8 @@ def _outputs(base: ModelSpec, report: dict[str, Any]) -> dict[str, Any]:
     the setting is "home"), and an output per set (with its own `only_when`, if any)."""
     outputs = dict(base.outputs)
     for head, conditions in report.get("conditions", {}).items():
+        if head not in outputs:
+            raise TrainingError(f"the run conditions the {head!r} head, which {base.model_id} does not have")
         outputs[head] = {**outputs[head], "only_when": dict(conditions)}
     for name, figures in report["sets"].items():
         outputs[name] = {
@@ -107,7 +109,8 @@ def label_sets_on_graph(
 
 def _without_linear_head(parts: GraphParts, head: str) -> GraphParts:
     """The graph without what `append_linear_head` added for `head`: its three nodes, two weights
-    and its output; refuses a head that is not exactly that (a tail's, or the embedding's)."""
+    and its output; refuses a head not made that way (a tail's, or the embedding). The caller
+    names only heads its own run made (the setting head exported again)."""
     initialisers, nodes, outputs = parts
     made = {f"{head}_product", f"{head}_logits", head}
     weights = {f"heads.{head}.weight", f"heads.{head}.bias"}
@@ -162,11 +165,16 @@ def export_label_model(
     log(f"label sets appended to {base.model_id}: its outputs unchanged, heads within {diff:.1e} of numpy")
     sha256 = hashlib.sha256(data).hexdigest()
     outputs = _outputs(base, report)
-    own = read_commands(run_dir)
-    commands = [c for c in base.extra.get("commands", []) if c not in own] if model_head else []
+    # The commands that made the base, then this run's; a head exported again drops the commands
+    # of the run it replaces (the last `appended_commands` of the base's).
+    own = read_commands(run_dir) + ([command_entry(command)] if command is not None else [])
+    made_base = list(base.extra.get("commands", [])) if model_head else []
+    if replacing:
+        made_base = made_base[: len(made_base) - int(base.extra.get("appended_commands", 0))]
+    commands = [c for c in made_base if c not in own]
     based_on = base.extra.get("based_on", base.model_id) if replacing else base.model_id
     extra = {
-        **{k: v for k, v in base.extra.items() if k != "commands"},
+        **{k: v for k, v in base.extra.items() if k not in ("commands", "appended_commands")},
         "created_by": CREATED_BY,
         "based_on": based_on,
         "embedding_from": shared_embedding(base),
@@ -174,7 +182,8 @@ def export_label_model(
             name: {"recipe": report["recipe"], **{s: f[s] for s in ("val", "test") if s in f}}
             for name, f in report["sets"].items()
         },
-        "commands": commands + own + ([command_entry(command)] if command is not None else []),
+        "commands": commands + own,
+        **({"appended_commands": len(own)} if model_head else {}),
     }
     spec = dataclasses.replace(
         base,

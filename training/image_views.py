@@ -7,6 +7,10 @@
   which normalises to ~0), so nothing is cropped away.
 - `crop_start` / `crop_end`: the two ends of the longer side (with `centre`, a 3-crop that covers a
   non-square image); identical to `centre` for a square image.
+- `small128` (any `small<side>`): the centre view shrunk to a side of that many pixels, saved as a
+  JPEG at quality 90 and enlarged back, as the app enlarges a small photo: one photo at the
+  sharpness of a 128-px dataset (miniplaces), so that a head can be shown every class at both
+  sharpnesses (training/setting_head.py).
 - `aug0`, `aug1`, …: random training views: a random resized crop of the whole image (25–100 % of
   its area), a random flip, colour jitter, and with probability `DEGRADE_PROB` the resolution/JPEG
   degradation of `training/degrade.py` (the "blurry means outdoor" cure). Each is seeded by the
@@ -25,13 +29,14 @@ from PIL import Image, ImageEnhance
 from sorter_app.core.model_spec import Preprocess
 from sorter_app.core.preprocess import resized_size, to_model_pixels
 
-from .degrade import degrade, random_degradation
+from .degrade import Degradation, degrade, random_degradation
 
 PAD_GREY = 127
 DEGRADE_PROB = 0.35
 DEGRADE_MIN_PX, DEGRADE_MAX_PX, DEGRADE_QUALITY = 64, 160, (30, 90)
 CROP_SCALE = (0.25, 1.0)
 CROP_RATIO = (3 / 4, 4 / 3)
+SMALL_QUALITY = 90  # the `small<side>` views' JPEG quality
 JITTER = 0.3  # brightness, contrast and saturation factors drawn from [1 − JITTER, 1 + JITTER]
 
 Pixels = NDArray[np.uint8]
@@ -103,6 +108,9 @@ def view_maker(name: str, pre: Preprocess) -> Callable[[Image.Image, str], Pixel
     if name in ("crop_start", "crop_end"):
         end = name == "crop_end"
         return lambda img, _h: end_crop(img, size, end)
+    if name.startswith("small") and name[5:].isdigit():
+        shrunk = Degradation(side=int(name[5:]), quality=SMALL_QUALITY)
+        return lambda img, _h: degrade(centre(img, pre), shrunk)
     if name.startswith("aug") and name[3:].isdigit():
         return lambda img, content_hash: augmented(img, size, view_rng(content_hash, name))
     raise ValueError(f"unknown view {name!r}")

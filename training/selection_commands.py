@@ -128,7 +128,8 @@ def add_setting_parser(commands: Any) -> None:
     setting: argparse.ArgumentParser = commands.add_parser(
         "setting",
         help="fit the setting head (home / not a home, between scene and room) on feature caches",
-        description="Label every photo with a room 'home' and every other indoor photo 'not_a_home', score "
+        description="On a cache of `--views centre,small128`: label every photo with a room 'home' and every "
+        "other indoor photo 'not_a_home' (the shared datasets' convention), score "
         "a class-balanced logistic regression on the embedding leave-one-source-out, choose the gate at "
         "which rooms are withheld, and write a run that `sorter-train export --run RUN --install` appends "
         "to the installed model (training/setting_head.py).",

@@ -9,7 +9,12 @@ withheld where the photo is not a home's, and the six-class room answers stay ex
 It is a class-balanced logistic regression on the frozen embedding (free at index time, and what
 generalised best for kind and scene), labelled from the data itself: "home" for every photo with
 a room label, "not_a_home" for every other indoor photo (miniplaces' 35 indoor categories, sun8's
-auditoriums). Its operating point is chosen leave-one-source-out: the lowest gate on the held-out
+auditoriums), each photo as it is and shrunk to 128 px (the `small128` view: most photos that are
+not of a home are miniplaces' 128-px ones, and a head shown only sharp homes learns that blur means
+"not a home"; the labels also come from the shared datasets' convention that every home photo has
+a room label, so the command is for the bundled model's data, not for a user's export, where a
+home photo's room may be "" when the model was unsure). Its operating point is chosen
+leave-one-source-out: the lowest gate on the held-out
 "not a home" probability at which at most GATE_LOSS of held-out home rooms lose their room,
 counting only rooms of kinds the fold was trained on (without places365_rooms no source has an
 entrance hall, which it would otherwise count as a loss the installed head, trained on them, does
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -49,6 +55,7 @@ HOME, ELSEWHERE = 0, 1
 GATE_LOSS = 0.01  # at most this share of held-out home rooms may lose their room to the gate
 C = 1.0
 VIEW = "centre"  # the embedding the app stores and the head reads
+SMALL_VIEW = "small128"  # the same shrunk to 128 px and enlarged back (training/image_views.py)
 UNSEEN = "unseen_kinds"  # every second of miniplaces' indoor categories, held out together
 
 
@@ -85,50 +92,70 @@ def folds(
     yield UNSEEN, np.flatnonzero(held), np.flatnonzero(labelled & ~held)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """One fold's held-out photos: their "not a home" probability on the photo as it is and shrunk
+    to 128 px, and whether each one's room kind was trained on in that fold (always, for photos
+    that are not of a home)."""
+
+    rows: NDArray[np.int64]
+    p: NDArray[np.float32]
+    p_small: NDArray[np.float32]
+    seen: NDArray[np.bool_]
+
+
+def fit_setting(data: SelectionData, labels: NDArray[np.int64], rows: NDArray[np.int64]) -> LinearModel:
+    """The head fitted on `rows`, each as it is and shrunk to 128 px: most photos that are not of a
+    home come from a 128-px dataset, and without the shrunk copies of the homes the head learns
+    that blur means "not a home" (a home photo shrunk to 128 px was called not a home 22–37 % of
+    the time)."""
+    x = np.concatenate([data.embeddings(VIEW)[rows], data.embeddings(SMALL_VIEW)[rows]])
+    return fit_logistic(x, np.concatenate([labels[rows], labels[rows]]), len(SETTINGS), c=C)
+
+
 def heldout_probabilities(
     data: SelectionData, labels: NDArray[np.int64], log: Callable[[str], None] = print
-) -> dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]]:
-    """Per fold: (held-out rows, their "not a home" probability, whether each row's room kind was
-    trained on in that fold: always for "not a home" photos)."""
-    embedding = data.embeddings(VIEW)
+) -> dict[str, HeldOut]:
     room = data.labels["room"]
     out = {}
     for name, test, train in folds(data, labels):
-        model = fit_logistic(embedding[train], labels[train], len(SETTINGS), c=C)
+        model = fit_setting(data, labels, train)
         seen = np.isin(room[test], np.unique(room[train][room[train] >= 0])) | (labels[test] == ELSEWHERE)
-        out[name] = (test, model.probabilities(embedding[test])[:, ELSEWHERE], seen)
+        p, p_small = (model.probabilities(data.embeddings(v)[test])[:, ELSEWHERE] for v in (VIEW, SMALL_VIEW))
+        out[name] = HeldOut(test, p, p_small, seen)
         log(f"setting: {name} held out, {test.size} photos")
     return out
 
 
-def choose_gate(
-    held: dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]],
-    labels: NDArray[np.int64],
-) -> float:
-    """The lowest gate at which at most GATE_LOSS of the held-out home rooms (of kinds trained on)
-    reach it, pooled over the held-out sources."""
+def choose_gate(held: dict[str, HeldOut], labels: NDArray[np.int64]) -> float:
+    """The lowest gate that at most GATE_LOSS of the held-out home rooms (of kinds trained on, as
+    they are) reach, pooled over the held-out sources; never under 0.5, where "home" is the more
+    likely answer."""
     home = np.concatenate(
-        [p[(labels[rows] == HOME) & seen] for name, (rows, p, seen) in held.items() if name != UNSEEN]
+        [f.p[(labels[f.rows] == HOME) & f.seen] for name, f in held.items() if name != UNSEEN]
     )
     if home.size == 0:
         raise TrainingError("no held-out home rooms to choose the setting gate on")
-    return float(np.quantile(home, 1 - GATE_LOSS, method="higher"))
+    allowed = int(GATE_LOSS * home.size)  # home rooms that may reach the gate
+    first_kept = float(np.sort(home)[::-1][allowed])  # the highest that must stay under it
+    gate = max(0.5, float(np.nextafter(np.float32(first_kept), np.float32(1))))
+    if not gate < 1:
+        raise TrainingError("held-out home rooms are called 'not a home' with certainty: no gate keeps them")
+    return gate
 
 
-def figures(
-    held: dict[str, tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_]]],
-    labels: NDArray[np.int64],
-    gate: float,
-) -> dict[str, Any]:
-    """Per held-out fold: home rooms that lose their room (all, and of kinds trained on), and
-    "not a home" photos kept out of the rooms."""
+def figures(held: dict[str, HeldOut], labels: NDArray[np.int64], gate: float) -> dict[str, Any]:
+    """Per held-out fold: home rooms that lose their room (all, of kinds trained on, and shrunk to
+    128 px), and photos that are not of a home kept out of the rooms."""
     out = {}
-    for name, (rows, p, seen) in held.items():
-        home, elsewhere, gated = labels[rows] == HOME, labels[rows] == ELSEWHERE, p >= gate
+    for name, f in held.items():
+        home, elsewhere = labels[f.rows] == HOME, labels[f.rows] == ELSEWHERE
+        gated, gated_small = f.p >= gate, f.p_small >= gate
         out[name] = {
             "home": int(home.sum()),
             "home_gated": _share(gated[home]),
-            "home_gated_of_kinds_trained_on": _share(gated[home & seen]),
+            "home_gated_of_kinds_trained_on": _share(gated[home & f.seen]),
+            "home_gated_small": _share(gated_small[home]),
             "not_a_home": int(elsewhere.sum()),
             "not_a_home_kept_out": _share(gated[elsewhere]),
         }
@@ -142,6 +169,8 @@ def _share(values: NDArray[np.bool_]) -> float | None:
 def with_gate(model: LinearModel, gate: float) -> LinearModel:
     """The same head with "not_a_home" winning exactly where its probability reaches `gate`: the
     two-class softmax is a sigmoid of the logit difference, so the gate's logit moves into the bias."""
+    if not 0 < gate < 1:
+        raise ValueError(f"a gate is a probability strictly between 0 and 1, not {gate}")
     bias = model.bias.astype(np.float64).copy()
     bias[ELSEWHERE] -= math.log(gate / (1 - gate))
     return LinearModel(model.weight, bias.astype(np.float32))
@@ -154,6 +183,12 @@ def train_setting(
     the model installed in `models_dir` (whose embedding the caches hold: Lite0's, as every head's)."""
     base = load_spec(models_dir / SIDECAR_FILE)
     data = load_selection_data(list(caches))
+    lacking = [str(c.folder) for c in data.caches if not {VIEW, SMALL_VIEW} <= set(c.views)]
+    if lacking:
+        raise TrainingError(
+            f"{', '.join(lacking)}: the setting head needs the views {VIEW} and {SMALL_VIEW} "
+            f"(sorter-train features … --views {VIEW},{SMALL_VIEW})"
+        )
     labels = setting_labels(data)
     if not {HOME, ELSEWHERE} <= set(labels.tolist()):
         raise TrainingError("the caches need photos with room labels and indoor photos without one")
@@ -161,14 +196,19 @@ def train_setting(
     gate = choose_gate(held, labels)
     per_fold = figures(held, labels, gate)
     train = np.flatnonzero(labels >= 0)
-    model = with_gate(fit_logistic(data.embeddings(VIEW)[train], labels[train], len(SETTINGS), c=C), gate)
+    model = with_gate(fit_setting(data, labels, train), gate)
     report: dict[str, Any] = {
         "data": [str(Path(c).resolve()) for c in caches],
         "embedder": {
             "model_id": base.embedding_names[0],
             "cache_encoder_sha256": data.caches[0].meta.get("encoder_sha256"),
         },
-        "recipe": {"model": "class-balanced logistic regression", "c": C, "gate_loss": GATE_LOSS},
+        "recipe": {
+            "model": "class-balanced logistic regression",
+            "c": C,
+            "gate_loss": GATE_LOSS,
+            "views": [VIEW, SMALL_VIEW],
+        },
         "conditions": {"room": {HEAD: SETTINGS[HOME]}},
         "appends_to_models_md": True,  # a head of the bundled model, not a user's label set
         "sets": {
@@ -203,14 +243,14 @@ def render_setting_report(report: dict[str, Any]) -> str:
         f'"not a home" gate {head["gate"]:.3f} (at most {report["recipe"]["gate_loss"] * 100:.0f} % of '
         "held-out home rooms of kinds trained on reach it)",
         "",
-        "| held out | home rooms | lose their room (of kinds trained on) | indoor photos not of a home "
-        "| kept out of the rooms |",
-        "|---|---|---|---|---|",
+        "| held out | home rooms | lose their room (of kinds trained on) | shrunk to 128 px: lose their room "
+        "| indoor photos not of a home | kept out of the rooms |",
+        "|---|---|---|---|---|---|",
     ]
     for name, f in head["heldout"].items():
         lines.append(
             f"| {name} | {f['home']} | {_pct(f['home_gated'])} ({_pct(f['home_gated_of_kinds_trained_on'])}) "
-            f"| {f['not_a_home']} | {_pct(f['not_a_home_kept_out'])} |"
+            f"| {_pct(f['home_gated_small'])} | {f['not_a_home']} | {_pct(f['not_a_home_kept_out'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -257,6 +297,14 @@ def render_setting_md(spec: ModelSpec, report: dict[str, Any], size_bytes: int) 
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def remove_setting_md(path: Path) -> None:
+    """Take this head's section out of MODELS.md: `export-heads` installed a model without it."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        atomic_write_text(path, before.rstrip("\n") + "\n" + rest.split(END, 1)[1])
 
 
 def update_setting_md(path: Path, spec: ModelSpec, report: dict[str, Any], size_bytes: int) -> None:

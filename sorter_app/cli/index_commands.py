@@ -38,7 +38,8 @@ def add_commands(
     commands.add_parser(
         "predict",
         parents=[common],
-        help="what each image is (photo or graphic), indoor/outdoor and room type ('unknown' when unsure)",
+        help="what each image is (photo or graphic), indoor/outdoor, home or not, and room type "
+        "('unknown' when unsure)",
     ).add_argument("folder", type=Path)
     return {"index": _index, "similar": _similar, "status": _status, "predict": _predict}
 

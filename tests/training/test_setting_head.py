@@ -32,8 +32,10 @@ from training.setting_head import (
     GATE_LOSS,
     HOME,
     UNSEEN,
+    HeldOut,
     choose_gate,
     folds,
+    remove_setting_md,
     setting_labels,
     with_gate,
 )
@@ -73,7 +75,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer.writeheader()
         writer.writerows({**row, "kind": "photo"} for row in rows)
     out = tmp_path_factory.mktemp("cache") / "features"
-    assert main(["features", "--manifest", str(manifest), "--out", str(out), "--views", "centre"]) == 0
+    assert (
+        main(["features", "--manifest", str(manifest), "--out", str(out), "--views", "centre,small128"]) == 0
+    )
     return out
 
 
@@ -91,12 +95,14 @@ def test_labels_folds_and_gate_follow_the_rules(cache: Path) -> None:
     unseen = {Path(p).parent.name for p in data.path[test]}
     assert unseen == {"hall", "shop"}  # every second category by name: gym, hall, office, shop
     assert not unseen & {Path(p).parent.name for p in data.path[train]}
-    # The gate: at most GATE_LOSS of the held-out home rooms reach it.
-    home = np.linspace(0.0, 0.99, 200, dtype=np.float32)
-    gate = choose_gate({"a": (np.arange(200), home, np.ones(200, dtype=bool))}, np.zeros(200, dtype=np.int64))
-    assert (home >= gate).mean() <= GATE_LOSS and (
-        home >= np.float32(home[home < gate].max())
-    ).mean() > GATE_LOSS
+    # The gate: at most GATE_LOSS of the held-out home rooms reach it, and one lower would let more.
+    for n in (101, 150, 200, 8547):
+        home = np.random.default_rng(n).uniform(0.3, 0.99, n).astype(np.float32)
+        fold = HeldOut(np.arange(n), home, home, np.ones(n, dtype=bool))
+        gate = choose_gate({"a": fold}, np.zeros(n, dtype=np.int64))
+        assert (home >= gate).sum() <= int(GATE_LOSS * n) < (home >= home[home < gate].max()).sum(), n
+    never = HeldOut(np.arange(3), np.full(3, 0.1, np.float32), np.full(3, 0.1, np.float32), np.ones(3, bool))
+    assert choose_gate({"a": never}, np.zeros(3, dtype=np.int64)) == 0.5  # never below an even chance
 
 
 def test_the_gate_moves_into_the_bias_exactly() -> None:
@@ -143,6 +149,10 @@ def test_exported_over_the_bundled_model_it_replaces_only_its_own_head(
     assert spec.extra["based_on"] == base.extra.get("based_on", base.model_id)
     commands = [c["command"] for c in spec.extra["commands"]]
     assert len(commands) == len(set(commands)) and commands[-1].startswith("sorter-train export --run")
+    assert sum(c.startswith("sorter-train setting") for c in commands) == 1  # the replaced run's are gone
+    assert spec.extra["appended_commands"] == len(commands) - commands.index(
+        next(c for c in commands if c.startswith("sorter-train features") and str(cache.parent) in c)
+    )
     text = (models / "MODELS.md").read_text()
     assert text.count("a `setting` head appended") == 1 and spec.model_id in text
 
@@ -154,6 +164,11 @@ def test_exported_over_the_bundled_model_it_replaces_only_its_own_head(
         assert np.array_equal(before[name], after[name]), name
     expected = heads["setting"].probabilities(np.asarray(after["embedding"]))
     assert np.allclose(after["setting"], expected, atol=1e-5)
+    assert figures["heldout"]["homes_a"]["home_gated_small"] is not None
+    # export-heads installing a model without it takes its section out of MODELS.md.
+    remove_setting_md(models / "MODELS.md")
+    after_removal = (models / "MODELS.md").read_text()
+    assert "a `setting` head appended" not in after_removal and "## How the heads are made" in after_removal
     # A user's label set may not take the name.
     with pytest.raises(TrainingError, match="clash"):
         label_sets_on_graph((models / "image-sorter.onnx").read_bytes(), spec, {"setting": heads["setting"]})
