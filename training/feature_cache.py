@@ -67,6 +67,7 @@ class CacheRows:
     kind: NDArray[np.str_]
     content_hash: NDArray[np.str_]
     error: NDArray[np.str_]
+    setting: NDArray[np.str_]  # "" where the manifest had no setting column (and in older caches)
 
     def __len__(self) -> int:
         return int(self.path.shape[0])
@@ -85,8 +86,10 @@ class FeatureCache:
             raise TrainingError(f"{folder}: unsupported feature cache format {self.meta.get('format')!r}")
         with np.load(folder / "rows.npz", allow_pickle=False) as npz:
             columns = {key: npz[key] for key in ("path", "source", "scene", "room", "kind")}
+            setting = npz["setting"] if "setting" in npz.files else np.full(len(columns["path"]), "")
         self.rows = CacheRows(
             **columns,
+            setting=setting,
             content_hash=np.load(folder / "hash.npy", mmap_mode="r"),
             error=np.load(folder / "error.npy", mmap_mode="r"),
         )
@@ -234,6 +237,7 @@ def _write_rows(out: Path, items: Sequence[Item]) -> None:
         "scene": np.array([it.scene for it in items]),
         "room": np.array([it.room for it in items]),
         "kind": np.array([it.kind for it in items]),
+        "setting": np.array([it.setting for it in items]),
     }
     with atomic_path(out / "rows.npz") as tmp, tmp.open("wb") as fh:
         np.savez(fh, **columns)

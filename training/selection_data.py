@@ -41,6 +41,7 @@ class SelectionData:
     content_hash: NDArray[np.str_]
     path: NDArray[np.str_]
     labels: dict[str, NDArray[np.int64]]
+    setting: NDArray[np.str_]  # home / not_a_home where the manifest said so, else ""
     _embeddings: dict[str, NDArray[np.float32]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -80,7 +81,7 @@ class SelectionData:
 def load_selection_data(folders: Sequence[Path]) -> SelectionData:
     caches = [FeatureCache(folder) for folder in folders]
     parts: dict[str, list[Any]] = {
-        k: [] for k in ("cache", "row", "source", "hash", "path", "kind", "scene", "room")
+        k: [] for k in ("cache", "row", "source", "hash", "path", "kind", "scene", "room", "setting")
     }
     seen: set[str] = set()
     for c, cache in enumerate(caches):
@@ -103,6 +104,7 @@ def load_selection_data(folders: Sequence[Path]) -> SelectionData:
                 ("kind", rows.kind[i]),
                 ("scene", rows.scene[i]),
                 ("room", rows.room[i]),
+                ("setting", rows.setting[i]),
             ):
                 parts[key].append(value)
     kind = np.array(["graphic" if k == "non_photo" else "photo" for k in parts["kind"]])
@@ -116,4 +118,5 @@ def load_selection_data(folders: Sequence[Path]) -> SelectionData:
         content_hash=np.array(parts["hash"], dtype=str),
         path=np.array(parts["path"], dtype=str),
         labels={"kind": _index(kind, KINDS), "scene": _index(scene, SCENES), "room": _index(room, ROOMS)},
+        setting=np.array(parts["setting"], dtype=str),
     )

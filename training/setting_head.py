@@ -12,8 +12,8 @@ a room label, "not_a_home" for every other indoor photo (miniplaces' 35 indoor c
 auditoriums), each photo as it is and shrunk to 128 px (the `small128` view: most photos that are
 not of a home are miniplaces' 128-px ones, and a head shown only sharp homes learns that blur means
 "not a home"; the labels also come from the shared datasets' convention that every home photo has
-a room label, so the command is for the bundled model's data, not for a user's export, where a
-home photo's room may be "" when the model was unsure). Its operating point is chosen
+a room label; a manifest's `setting` column, which `sorter export` writes, says it outright where
+a home photo's room is unknown). Its operating point is chosen
 leave-one-source-out: the lowest gate on the held-out
 "not a home" probability at which at most GATE_LOSS of held-out home rooms lose their room,
 counting only rooms of kinds the fold was trained on (without places365_rooms no source has an
@@ -60,10 +60,16 @@ UNSEEN = "unseen_kinds"  # every second of miniplaces' indoor categories, held o
 
 
 def setting_labels(data: SelectionData) -> NDArray[np.int64]:
-    """HOME where a photo has a room label, ELSEWHERE for any other indoor photo, −1 otherwise."""
+    """For indoor photos: the manifest's `setting` where it has one (`sorter export` writes it, so a
+    home photo whose room was unsure stays a home); else HOME where a photo has a room label and
+    ELSEWHERE for any other (the shared datasets' convention). −1 for everything else."""
     room, scene = data.labels["room"], data.labels["scene"]
-    indoor = scene == HEAD_LABELS["scene"].index("indoor")
-    return np.where(room >= 0, HOME, np.where(indoor, ELSEWHERE, -1)).astype(np.int64)
+    indoor = (scene == HEAD_LABELS["scene"].index("indoor")) | (room >= 0)
+    said = np.where(
+        data.setting == SETTINGS[HOME], HOME, np.where(data.setting == SETTINGS[ELSEWHERE], ELSEWHERE, -1)
+    )
+    convention = np.where(room >= 0, HOME, ELSEWHERE)
+    return np.where(indoor, np.where(said >= 0, said, convention), -1).astype(np.int64)
 
 
 def _category(path: str) -> str:

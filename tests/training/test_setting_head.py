@@ -22,6 +22,7 @@ from sorter_app.core.embedder import Embedder
 from sorter_app.core.model_spec import load_spec
 from sorter_app.core.predictions import prediction_heads
 from training.cli import main
+from training.curate.inputs import read_manifest
 from training.errors import TrainingError
 from training.export_label_model import label_sets_on_graph
 from training.label_heads import LABEL_HEADS_FILE, LABEL_REPORT_FILE, load_label_heads
@@ -65,15 +66,21 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = root / "elsewhere" / "indoor" / category / f"{i}.png"
         _photo(path, seed=500 + i, tint=0)
         rows.append({"path": str(path), "source": "elsewhere", "scene": "indoor", "room": ""})
+    for i in range(2):  # as `sorter export` writes a home photo whose room the model was unsure of
+        path = root / "homes_b" / f"unsure{i}.png"
+        _photo(path, seed=700 + i, tint=2)
+        rows.append(
+            {"path": str(path), "source": "homes_b", "scene": "indoor", "room": "", "setting": "home"}
+        )
     for i in range(6):
         path = root / "outside" / f"{i}.png"
         _photo(path, seed=900 + i, tint=1)
         rows.append({"path": str(path), "source": "outside", "scene": "outdoor", "room": ""})
     manifest = root / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, ["path", "source", "scene", "room", "kind"])
+        writer = csv.DictWriter(fh, ["path", "source", "scene", "room", "kind", "setting"])
         writer.writeheader()
-        writer.writerows({**row, "kind": "photo"} for row in rows)
+        writer.writerows({"setting": "", **row, "kind": "photo"} for row in rows)
     out = tmp_path_factory.mktemp("cache") / "features"
     assert (
         main(["features", "--manifest", str(manifest), "--out", str(out), "--views", "centre,small128"]) == 0
@@ -85,7 +92,8 @@ def test_labels_folds_and_gate_follow_the_rules(cache: Path) -> None:
     data = load_selection_data([cache])
     labels = setting_labels(data)
     assert (labels[data.source == "outside"] == -1).all()
-    assert (labels[np.isin(data.source, ["homes_a", "homes_b"])] == HOME).all()
+    assert (labels[np.isin(data.source, ["homes_a", "homes_b"])] == HOME).all()  # the unsure rooms too
+    assert (data.source == "homes_b").sum() == 12
     assert (labels[data.source == "elsewhere"] == ELSEWHERE).all()
     made = {name: (test, train) for name, test, train in folds(data, labels)}
     assert set(made) == {"homes_a", "homes_b", "elsewhere", UNSEEN}
@@ -103,6 +111,17 @@ def test_labels_folds_and_gate_follow_the_rules(cache: Path) -> None:
         assert (home >= gate).sum() <= int(GATE_LOSS * n) < (home >= home[home < gate].max()).sum(), n
     never = HeldOut(np.arange(3), np.full(3, 0.1, np.float32), np.full(3, 0.1, np.float32), np.ones(3, bool))
     assert choose_gate({"a": never}, np.zeros(3, dtype=np.int64)) == 0.5  # never below an even chance
+
+
+def test_a_manifest_setting_must_be_one_of_the_heads_labels(tmp_path: Path) -> None:
+    for setting, room, problem in (
+        ("garage", "", "unknown setting"),
+        ("not_a_home", "kitchen", "not of a home"),
+    ):
+        manifest = tmp_path / f"{setting}.csv"
+        manifest.write_text(f"path,source,scene,room,kind,setting\na.jpg,s,indoor,{room},photo,{setting}\n")
+        with pytest.raises(TrainingError, match=problem):
+            read_manifest(manifest)
 
 
 def test_the_gate_moves_into_the_bias_exactly() -> None:

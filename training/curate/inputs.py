@@ -31,6 +31,7 @@ NON_PHOTO_KINDS = ("graphic", "artwork")
 HEADS: dict[str, tuple[str, ...]] = {"scene": SCENES, "room": ROOMS}
 _TEACHER_COLUMN = re.compile(r"^teacher_(scene|room)_(\w+)$")
 _REQUIRED_COLUMNS = ("path", "source", "scene", "room", "kind")
+SETTING_LABELS = ("", "home", "not_a_home")  # the optional `setting` column (training/setting_head.py)
 SET_PREFIX = "set:"
 _SET_DETAILS = (":source", ":predicted", ":confidence")  # label_export.set_columns
 
@@ -45,6 +46,7 @@ class Item:
     scene: str = ""
     room: str = ""
     kind: str = "photo"
+    setting: str = ""  # home / not_a_home, from an optional `setting` column (`sorter export` writes one)
     teacher: dict[str, dict[str, float]] = field(default_factory=dict)  # head → label → probability
     member: str | None = None  # the member's name when `file` is a WebDataset .tar
     sets: dict[str, str] = field(default_factory=dict)  # label set name → this image's label
@@ -60,7 +62,8 @@ class Item:
 
 
 def read_manifest(manifest: Path) -> list[Item]:
-    """Rows of a CSV with columns path, source, scene, room, kind (+ optional teacher_* columns)."""
+    """Rows of a CSV with columns path, source, scene, room, kind (+ optional setting and teacher_*
+    columns)."""
     try:
         with manifest.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -84,6 +87,7 @@ def read_manifest(manifest: Path) -> list[Item]:
                 scene=row["scene"].strip(),
                 room=row["room"].strip(),
                 kind=_kind(row["kind"]),
+                setting=(row.get("setting") or "").strip(),
                 teacher=_teacher_probabilities(row, teacher_columns),
                 sets=_set_labels(row, set_names),
             )
@@ -156,6 +160,10 @@ def validate(item: Item) -> None:
         raise ValueError(f"unknown kind {item.kind!r} (expected one of {', '.join(KINDS)})")
     if item.room and item.scene == "outdoor":
         raise ValueError(f"room {item.room!r} given for an outdoor scene")
+    if item.setting not in SETTING_LABELS:
+        raise ValueError(f"unknown setting {item.setting!r} (expected home, not_a_home or nothing)")
+    if item.setting == "not_a_home" and item.room:
+        raise ValueError(f"room {item.room!r} given for a photo that is not of a home")
 
 
 def _kind(cell: str) -> str:
