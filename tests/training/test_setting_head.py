@@ -57,10 +57,13 @@ def _photo(path: Path, seed: int, tint: int) -> None:
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sources")
     rows = []
-    for source, rooms in (("homes_a", ("kitchen", "bedroom")), ("homes_b", ("kitchen", "bedroom"))):
+    # Every photo its own seed: the same picture twice would be one image to the cache.
+    for s, (source, rooms) in enumerate(
+        (("homes_a", ("kitchen", "bedroom")), ("homes_b", ("kitchen", "bedroom")))
+    ):
         for i in range(10):
             path = root / source / f"{i}.png"
-            _photo(path, seed=hash((source, i)) % 1000, tint=2)
+            _photo(path, seed=100 * s + i, tint=2)
             rows.append({"path": str(path), "source": source, "scene": "indoor", "room": rooms[i % 2]})
     for i, category in enumerate(("office", "shop", "hall", "gym") * 4):
         path = root / "elsewhere" / "indoor" / category / f"{i}.png"
