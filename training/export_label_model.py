@@ -61,9 +61,10 @@ def _copied_answers(base: ModelSpec) -> dict[str, str]:
     }
 
 
-def _outputs(base: ModelSpec, report: dict[str, Any]) -> dict[str, Any]:
+def _outputs(base: ModelSpec, report: dict[str, Any], bundled_head: bool) -> dict[str, Any]:
     """The base's outputs, with the heads `report["conditions"]` re-conditions (room shown only when
-    the setting is "home"), and an output per set (with its own `only_when`, if any)."""
+    the setting is "home"), and an output per set (with its own `only_when`, if any), marked as a
+    user's label set unless it is a head of the bundled model."""
     outputs = dict(base.outputs)
     for head, conditions in report.get("conditions", {}).items():
         if head not in outputs:
@@ -75,7 +76,7 @@ def _outputs(base: ModelSpec, report: dict[str, Any]) -> dict[str, Any]:
             "labels": list(figures["labels"]),
             "unknown_below": float(figures["unknown_below"]),
             **({"only_when": dict(figures["only_when"])} if "only_when" in figures else {}),
-            **({"label_set": True} if figures.get("label_set", True) else {}),  # a user's set
+            **({} if bundled_head else {"label_set": True}),
         }
     return outputs
 
@@ -144,9 +145,9 @@ def export_label_model(
     base = load_spec(models_dir / SIDECAR_FILE)
     _check_embedder(report, base)
     base_onnx = (models_dir / base.onnx_file).read_bytes()
-    model_head = bool(report.get("appends_to_models_md"))  # the bundled model's own (setting_head.py)
-    # A model head exported again replaces itself; a user's set never replaces anything.
-    replacing = [name for name in heads if model_head and name in base.outputs]
+    bundled_head = bool(report.get("bundled_head"))  # the bundled model's own (setting_head.py)
+    # A bundled head exported again replaces itself; a user's set never replaces anything.
+    replacing = [name for name in heads if bundled_head and name in base.outputs]
     data = label_sets_on_graph(base_onnx, base, heads, replacing)
     batch = verification_batch(datasets_dir, base.preprocess)
     # Every output the base had is unchanged, bit for bit; each set's head is its fitted regression.
@@ -164,11 +165,11 @@ def export_label_model(
         raise TrainingError(f"label-set heads: onnxruntime and numpy disagree by {diff:.3g}")
     log(f"label sets appended to {base.model_id}: its outputs unchanged, heads within {diff:.1e} of numpy")
     sha256 = hashlib.sha256(data).hexdigest()
-    outputs = _outputs(base, report)
+    outputs = _outputs(base, report, bundled_head)
     # The commands that made the base, then this run's; a head exported again drops the commands
     # of the run it replaces (the last `appended_commands` of the base's).
     own = read_commands(run_dir) + ([command_entry(command)] if command is not None else [])
-    made_base = list(base.extra.get("commands", [])) if model_head else []
+    made_base = list(base.extra.get("commands", [])) if bundled_head else []
     if replacing:
         made_base = made_base[: len(made_base) - int(base.extra.get("appended_commands", 0))]
     commands = [c for c in made_base if c not in own]
@@ -183,7 +184,7 @@ def export_label_model(
             for name, f in report["sets"].items()
         },
         "commands": commands + own,
-        **({"appended_commands": len(own)} if model_head else {}),
+        **({"appended_commands": len(own)} if bundled_head else {}),
     }
     spec = dataclasses.replace(
         base,
@@ -200,8 +201,8 @@ def export_label_model(
         atomic_write_bytes(folder / ONNX_FILE, data)
         written = add_heads_graph(folder, spec, data, batch, log)
         write_sidecar(folder / SIDECAR_FILE, written)
-    if install and model_head:
+    if install and bundled_head:
         update_setting_md(models_dir / "MODELS.md", spec, report, len(data))
-    beside = ", ".join(base.probability_heads)
+    beside = ", ".join(h for h in base.probability_heads if h not in replacing)
     log(f"wrote {out / SIDECAR_FILE} ({spec.model_id}: {', '.join(heads)} beside {beside})")
     return spec

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 SCENES: tuple[str, ...] = ("indoor", "outdoor")
 ROOMS: tuple[str, ...] = ("bathroom", "bedroom", "dining_room", "entrance_hall", "kitchen", "living_room")
+# An indoor photo's setting (training/setting_head.py); manifests may carry it in a `setting` column.
+SETTINGS: tuple[str, ...] = ("home", "not_a_home")
 UNKNOWN = -1  # the index stored for "no label" (room: not one of ROOMS, or not known)
 
 SCENE_INDEX: dict[str, int] = {name: i for i, name in enumerate(SCENES)}

@@ -214,6 +214,16 @@ def render_section(spec: ModelSpec, evaluation: dict[str, Any], side: SideRuns, 
     return "\n".join(lines) + "\n"
 
 
+def marked_section(text: str, begin: str, end: str) -> tuple[str, str] | None:
+    """(the text before `begin`, the text after the `end` that follows it, without the blank lines
+    that set it apart) around a generated section of MODELS.md; None where `text` holds none."""
+    start = text.find(begin)
+    stop = text.find(end, start) if start >= 0 else -1
+    if stop < 0:
+        return None
+    return text[:start], text[stop + len(end) :].lstrip("\n")
+
+
 def update_models_md(
     path: Path,
     spec: ModelSpec,
@@ -223,9 +233,8 @@ def update_models_md(
 ) -> None:
     section = render_section(spec, evaluation, side, size_bytes)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Bundled models\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
+    if around := marked_section(text, BEGIN, END):
+        head, tail = around
         text = head + section + ("\n" + tail if tail else "")
     else:
         title, _, body = text.partition("\n")

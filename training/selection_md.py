@@ -16,6 +16,7 @@ from sorter_app.core.model_spec import ModelSpec
 from .heldout_thresholds import EACH_SOURCE
 from .models_md import BEGIN as OLD_BEGIN
 from .models_md import END as OLD_END
+from .models_md import marked_section
 from .selection_data import HEAD_LABELS, HEADS
 
 BEGIN = (
@@ -188,9 +189,9 @@ def update_selection_md(path: Path, spec: ModelSpec, fit: dict[str, Any], size_b
     section = render_section(spec, fit, size_bytes)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Bundled models\n"
     for begin, end in ((BEGIN, END), (OLD_BEGIN, OLD_END)):  # replaces the section `export` wrote too
-        if begin in text and end in text:
-            head, rest = text.split(begin, 1)
-            text = head + section + rest.split(end, 1)[1].lstrip("\n")
+        if around := marked_section(text, begin, end):
+            head, tail = around
+            text = head + section + tail
             break
     else:
         title, _, body = text.partition("\n")

@@ -45,12 +45,13 @@ from sorter_app.core.model_spec import ModelSpec, load_spec
 from .errors import TrainingError
 from .export_embedder import SIDECAR_FILE
 from .label_heads import LABEL_HEADS_FILE, LABEL_REPORT_FILE
+from .labels import SETTINGS
 from .linear import LinearModel, fit_logistic
+from .models_md import marked_section
 from .selection_data import HEAD_LABELS, SelectionData, load_selection_data
 from .selection_md import END as SELECTION_END
 
 HEAD = "setting"
-SETTINGS = ("home", "not_a_home")
 HOME, ELSEWHERE = 0, 1
 GATE_LOSS = 0.01  # at most this share of held-out home rooms may lose their room to the gate
 C = 1.0
@@ -216,13 +217,12 @@ def train_setting(
             "views": [VIEW, SMALL_VIEW],
         },
         "conditions": {"room": {HEAD: SETTINGS[HOME]}},
-        "appends_to_models_md": True,  # a head of the bundled model, not a user's label set
+        "bundled_head": True,  # a head of the bundled model, not a user's label set
         "sets": {
             HEAD: {
                 "labels": list(SETTINGS),
                 "unknown_below": 0.0,  # two labels, the gate in the bias: it always answers
                 "only_when": {"scene": "indoor"},
-                "label_set": False,
                 "gate": gate,
                 "train_count": int(train.size),
                 "heldout": per_fold,
@@ -306,20 +306,21 @@ def render_setting_md(spec: ModelSpec, report: dict[str, Any], size_bytes: int) 
 
 
 def remove_setting_md(path: Path) -> None:
-    """Take this head's section out of MODELS.md: `export-heads` installed a model without it."""
+    """Take this head's section out of MODELS.md (`export-heads` installed a model without it), as
+    `update_setting_md` put it in: the text around it is as it was before."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        atomic_write_text(path, before.rstrip("\n") + "\n" + rest.split(END, 1)[1])
+    if around := marked_section(text, BEGIN, END):
+        before, after = around
+        atomic_write_text(path, before.rstrip("\n") + "\n" + after)
 
 
 def update_setting_md(path: Path, spec: ModelSpec, report: dict[str, Any], size_bytes: int) -> None:
     """Replace this head's section of MODELS.md, or put it after the section `export-heads` wrote."""
     section = render_setting_md(spec, report, size_bytes)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Bundled models\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + section + rest.split(END, 1)[1]
+    if around := marked_section(text, BEGIN, END):  # replaced with the blank line it had after it
+        before, after = around
+        text = before + section + "\n" + after
     elif SELECTION_END in text:
         before, rest = text.split(SELECTION_END, 1)
         text = before + SELECTION_END + "\n\n" + section + "\n" + rest.lstrip("\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 from sorter_app.core.images import IMAGE_EXTENSIONS
 
 from ..errors import TrainingError
-from ..labels import ROOMS, SCENES, room_index, scene_index
+from ..labels import ROOMS, SCENES, SETTINGS, room_index, scene_index
 
 KINDS = ("photo", "non_photo")
 # The app's kind head answers photo / graphic / artwork, and `sorter export` writes that answer in
@@ -31,7 +31,6 @@ NON_PHOTO_KINDS = ("graphic", "artwork")
 HEADS: dict[str, tuple[str, ...]] = {"scene": SCENES, "room": ROOMS}
 _TEACHER_COLUMN = re.compile(r"^teacher_(scene|room)_(\w+)$")
 _REQUIRED_COLUMNS = ("path", "source", "scene", "room", "kind")
-SETTING_LABELS = ("", "home", "not_a_home")  # the optional `setting` column (training/setting_head.py)
 SET_PREFIX = "set:"
 _SET_DETAILS = (":source", ":predicted", ":confidence")  # label_export.set_columns
 
@@ -160,8 +159,8 @@ def validate(item: Item) -> None:
         raise ValueError(f"unknown kind {item.kind!r} (expected one of {', '.join(KINDS)})")
     if item.room and item.scene == "outdoor":
         raise ValueError(f"room {item.room!r} given for an outdoor scene")
-    if item.setting not in SETTING_LABELS:
-        raise ValueError(f"unknown setting {item.setting!r} (expected home, not_a_home or nothing)")
+    if item.setting and item.setting not in SETTINGS:
+        raise ValueError(f"unknown setting {item.setting!r} (expected {', '.join(SETTINGS)} or nothing)")
     if item.setting == "not_a_home" and item.room:
         raise ValueError(f"room {item.room!r} given for a photo that is not of a home")
 
