@@ -29,6 +29,14 @@ def record_entry(run_dir: Path, entry: dict[str, Any]) -> None:
         atomic_write_text(run_dir / COMMANDS_FILE, json.dumps([*commands, entry], indent=2) + "\n")
 
 
+def record_entries_from(run_dir: Path, folders: Sequence[Path]) -> None:
+    """`record_entry` of every command the folders recorded: what made the caches (and selections)
+    a run is made from, listed before the run's own."""
+    for folder in folders:
+        for entry in read_commands(folder):
+            record_entry(run_dir, entry)
+
+
 def command_entry(argv: Sequence[str]) -> dict[str, Any]:
     return {"command": shlex.join(["sorter-train", *argv]), "cwd": str(Path.cwd())}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .image_views import FIXED_VIEWS, augmented_view_names
 from .paths import default_datasets_dir, default_models_dir
-from .run_log import read_commands, record_command, record_entry
+from .run_log import record_command, record_entries_from
 from .tail_finetune import TailConfig
 
 DEFAULT_AUG_VIEWS = 4
@@ -179,17 +179,13 @@ def run_selection_command(args: argparse.Namespace, argv: list[str] | None = Non
     elif args.command == "setting":
         from .setting_head import train_setting
 
-        for folder in args.cache:
-            for entry in read_commands(folder):
-                record_entry(args.out, entry)
+        record_entries_from(args.out, args.cache)
         train_setting(args.cache, args.out, args.models_dir, log=_log)
         record_command(args.out, words)
     elif args.command == "fit":
         from .fit_selected import fit_selected
 
-        for folder in [*args.cache, *args.selection]:
-            for entry in read_commands(folder):
-                record_entry(args.out, entry)
+        record_entries_from(args.out, [*args.cache, *args.selection])
         fit_selected(
             args.selection,
             args.cache,
