@@ -234,3 +234,27 @@ def test_decoders_complaints_stay_out_of_the_terminal(tmp_path: Path) -> None:
     quiet = index(debug=False)
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert "Invalid APNG" in index(debug=True).stderr
+
+
+def test_indexing_writes_nothing_in_the_home_folder(tmp_path: Path) -> None:
+    """onnxruntime's wheel keeps a telemetry store (a device id, usage events naming the OS, CPU
+    and memory) under ~/.cache at import; a hostile-corpus round found every run writing to it."""
+    folder, home = tmp_path / "photos", tmp_path / "home"
+    home.mkdir()
+    builders.write_jpeg(folder / "a.jpg", seed=1)
+    builders.write_jpeg(folder / "b.jpg", seed=2)
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    env["HOME"] = str(home)
+    for command in (["index", str(folder)], ["predict", str(folder)]):
+        argv = [
+            sys.executable,
+            "-m",
+            "sorter_app.cli",
+            *command,
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
