@@ -235,6 +235,38 @@ def write_png_corrupt_data(path: Path, animated: bool = False) -> Path:
     return path
 
 
+def write_palette_png_without_palette(path: Path) -> Path:
+    """A palette PNG whose PLTE chunk is gone (libspng's crasher): Pillow decoded the indexes as an
+    all-black picture, which was indexed; libpng and browsers refuse the file."""
+    buffer = io.BytesIO()
+    builders.scene(5, (32, 32)).convert("P").save(buffer, "PNG")
+    data = buffer.getvalue()
+    at = data.index(b"PLTE") - 4
+    length = struct.unpack(">I", data[at : at + 4])[0]
+    path.write_bytes(data[:at] + data[at + 12 + length :])
+    return path
+
+
+# --- other formats --------------------------------------------------------------------------------
+
+
+def write_16bit_psd(path: Path, width: int = 8, height: int = 6) -> Path:
+    """A valid raw 16-bit RGB Photoshop file, which Pillow's PSD reader (8-bit only) does not open."""
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 16, 3)
+    sections = struct.pack(">III", 0, 0, 0)  # colour mode data, image resources, layers: empty
+    pixels = struct.pack(">H", 0) + bytes(range(256)) * (3 * width * height * 2 // 256 + 1)
+    path.write_bytes(header + sections + pixels[: 2 + 3 * width * height * 2])
+    return path
+
+
+def write_damaged_heif_named_by_compatible_brand(path: Path) -> Path:
+    """An ISO media file whose ftyp names HEIF only among its compatible brands (as 15 files of
+    libheif's fuzz corpus do), damaged after it: it was called a video."""
+    ftyp = b"ftyp" + b"isom" + struct.pack(">I", 0) + b"mif1heic"
+    path.write_bytes(struct.pack(">I", 4 + len(ftyp)) + ftyp + b"\x00\x00\x00\x08junk" + bytes(64))
+    return path
+
+
 # --- JPEG -----------------------------------------------------------------------------------------
 
 
@@ -250,6 +282,14 @@ def write_jpeg_claiming_huge_size(path: Path, side: int = 65_500) -> Path:
     sof = data.index(b"\xff\xc0")
     struct.pack_into(">HH", data, sof + 5, side, side)
     path.write_bytes(bytes(data))
+    return path
+
+
+def write_damaged_arithmetic_jpeg(path: Path) -> Path:
+    """A progressive arithmetic-coded frame header (SOF10) followed by a marker no JPEG has: damage,
+    not a variant (libjpeg-turbo decodes arithmetic coding), though it was called one."""
+    sof = struct.pack(">HBHHB", 11, 8, 16, 16, 1) + bytes([1, 0x11, 0])
+    path.write_bytes(b"\xff\xd8\xff\xca" + sof + b"\xff\x80\x00\x04\x00\x00" + bytes(32) + b"\xff\xd9")
     return path
 
 
@@ -298,6 +338,10 @@ NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "apng corrupt data": (lambda p: write_png_corrupt_data(p, animated=True), "corrupt.apng"),
     "jpeg claiming 65500x65500": (write_jpeg_claiming_huge_size, "huge.jpg"),
     "12-bit jpeg": (write_12bit_jpeg, "twelve.jpg"),
+    "damaged arithmetic jpeg": (write_damaged_arithmetic_jpeg, "arithmetic.jpg"),
+    "palette png without its palette": (write_palette_png_without_palette, "noplte.png"),
+    "16-bit psd": (write_16bit_psd, "deep.psd"),
+    "damaged heif named by a compatible brand": (write_damaged_heif_named_by_compatible_brand, "broken.heic"),
     "ico with a png claiming 30000x30000": (write_icon_claiming_huge_png, "huge.ico"),
     "icns with a png claiming 30000x30000": (
         lambda p: write_icon_claiming_huge_png(p, icns=True),

@@ -61,6 +61,7 @@ _MAX_PIXELS_PER_BYTE = {"JPEG": 2048, "MPO": 2048, "PNG": 10_000, "GIF": 4096, "
 _RLE_BMP_MAX_PIXELS = 16_000_000
 _BMP_RLE = (1, 2)
 _SMALL_FILE_BYTES = 1 << 20  # a header in a file this small asking for gigabytes is forged
+_PNG_PALETTE = 3  # IHDR colour type: indexes into a PLTE chunk, which must come before IDAT
 _PNG_CHUNK_NAMES = frozenset(
     b"IHDR PLTE IDAT IEND tRNS cHRM gAMA iCCP sBIT sRGB cICP tEXt zTXt iTXt bKGD hIST pHYs sPLT eXIf "
     b"tIME acTL fcTL fdAT".split()
@@ -75,6 +76,18 @@ _PLAIN_WORDS = (
     ("references data outside of file bounds", "the file ends before the image data it points to"),
     ("MAX_TEXT_CHUNK", "a text or colour-profile chunk unpacks to more than is safe to read"),
     ("broken PNG file (chunk", "a chunk of unreadable bytes where the next PNG chunk should be"),
+    ("invalid literal for int()", "a number in its header is not a number"),  # a PPM's "255xxx"
+    ("Expected to read", "the file ends before its header does"),  # JPEG 2000 boxes
+    ("Truncated File Read", "the file ends before its header does"),  # EXIF in a JPEG
+    ("unknown raw mode", "its pixel layout does not match its header"),
+    ("tile cannot extend outside image", "its image data lies outside the picture's bounds"),
+    ("codec configuration error", "its image data does not match its header"),
+    ("Decoder plugin generated an error", "the HEIF decoder found corrupt data"),
+    ("NAL unit size is invalid", "the HEIF decoder found corrupt data"),
+    ("does not have the size signaled", "the decoded picture is not the size its header gives"),
+    ("Unsupported BMP bitfields layout", "a BMP colour layout (bit fields) the decoder here cannot read"),
+    ("Unsupported BMP compression", "an unknown BMP compression"),
+    ("Unsupported BMP Palette size", "a BMP palette size no file can have"),
 )
 
 # We check sizes ourselves, before decoding and after draft scaling; Pillow's own guard would
@@ -313,6 +326,7 @@ def check_png_chunks(fp: IO[bytes], nbytes: int) -> None:
     """Refuse a PNG one of whose chunks claims more bytes than the file holds: Pillow reads a
     claimed length whole before it checks anything, so a 5-KB file whose IDAT says 4 GB failed as
     "not enough memory", or not, by how much memory there was. Only chunk headers are read."""
+    colour_type, palette = None, False
     try:
         for position, length, kind in png_chunks.chunks(fp):  # (one cut short: Pillow says so)
             if position + 8 + length > nbytes:  # (a missing checksum is Pillow's to report)
@@ -321,6 +335,12 @@ def check_png_chunks(fp: IO[bytes], nbytes: int) -> None:
                     f"truncated or corrupt PNG: {name} chunk claims {length:,} bytes, "
                     f"the file holds {nbytes:,}"
                 )
+            if kind == b"IHDR" and length >= 10:
+                colour_type = fp.read(10)[9]
+            palette = palette or kind == b"PLTE"
+            if kind == b"IDAT" and colour_type == _PNG_PALETTE and not palette:
+                # Pillow decodes the indexes as black; libpng and browsers refuse the file.
+                raise ImageError("corrupt PNG: a palette image without its palette")
     finally:
         fp.seek(0)
 
@@ -382,8 +402,10 @@ def _unidentified_reason(head: bytes, fp: IO[bytes]) -> str:
             return f"corrupt {name} file: its header could not be read"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "corrupt WebP file: its header could not be read"
-    if head[4:8] == b"ftyp":  # ISO media: HEIF and AVIF by their brand, else a video
-        if head[8:12] in _HEIF_BRANDS:
+    if head[:4] == b"8BPS":
+        return _psd_reason(fp)
+    if head[4:8] == b"ftyp":  # ISO media: HEIF and AVIF by their brands, else a video
+        if _ftyp_brands(fp) & _HEIF_BRANDS:
             return "corrupt HEIF or AVIF file: its header could not be read"
         return "not an image: a video or another ISO media file (MP4, QuickTime)"
     fp.seek(0)
@@ -412,6 +434,52 @@ _OTHER_CONTENT = (
     (b"p7\n", "unsupported format: Netpbm PAM (P7) images are not read here"),
 )
 _HEIF_BRANDS = frozenset(b"heic heix hevc hevx heim heis hevm hevs mif1 msf1 avif avis".split())
+_FTYP_MAX = 4096  # an ftyp box lists a handful of brands
+
+
+def _ftyp_brands(fp: IO[bytes]) -> frozenset[bytes]:
+    """The major and compatible brands of an ISO media file's leading ftyp box: a HEIF photo may
+    name `heic` or `mif1` only among the compatible ones (15 files of libheif's fuzz corpus)."""
+    fp.seek(0)
+    box = fp.read(_FTYP_MAX)
+    fp.seek(0)
+    size = int.from_bytes(box[:4], "big")
+    brands = box[8:12] + box[16 : min(size, len(box))]
+    return frozenset(brands[i : i + 4] for i in range(0, len(brands) - 3, 4))
+
+
+# Photoshop's colour modes; Pillow's PSD reader takes version 1 (not PSB) at 8 bits (1 for bitmap).
+_PSD_MODES = {
+    0: "bitmap",
+    1: "grey",
+    2: "indexed",
+    3: "RGB",
+    4: "CMYK",
+    7: "multichannel",
+    8: "duotone",
+    9: "Lab",
+}
+
+
+def _psd_reason(fp: IO[bytes]) -> str:
+    """Why Pillow did not open a Photoshop file: a kind it does not read (16- or 32-bit, large
+    document), named from the header, or damage. It is a recognised format either way (12 valid
+    files of kimageformats' tests were called "not a recognised image format")."""
+    fp.seek(0)
+    header = fp.read(26)
+    fp.seek(0)
+    if len(header) < 26:
+        return "corrupt Photoshop (PSD) file: its header is cut short"
+    version, depth, mode = (int.from_bytes(header[a : a + 2], "big") for a in (4, 22, 24))
+    if version not in (1, 2) or depth not in (1, 8, 16, 32) or mode not in _PSD_MODES:
+        return "corrupt Photoshop (PSD) file: its header could not be read"
+    unusual = version == 2 or depth not in (1, 8)
+    if not unusual:
+        return "corrupt Photoshop (PSD) file: its header could not be read"
+    words = [f"{depth}-bit {_PSD_MODES[mode]}"] + (["large-document (PSB)"] if version == 2 else [])
+    return f"unsupported Photoshop variant ({', '.join(words)}): only 8-bit PSD files are read here"
+
+
 _TEXT_HEAD = 1024  # read to tell text content apart: a page may start with a blank line or two
 _XML_PREAMBLE = re.compile(rb"^(\s*(<!--.*?-->|<!doctype svg[^>]*>))*\s*", re.DOTALL)  # before <svg
 
@@ -427,11 +495,13 @@ _SIGNATURES = (
 
 
 _LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
-_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 def _jpeg_variant(fp: IO[bytes]) -> str | None:
-    """What a JPEG's frame header (SOFn) says about it: "12-bit", "lossless", … or None."""
+    """What a JPEG's frame header (SOFn) says this build cannot decode: "12-bit", "lossless", … or
+    None. Arithmetic coding is not among them: libjpeg-turbo decodes it (sequential and
+    progressive), so a file of that kind that did not open is damaged (a fuzz corpus's CVE file was
+    told "unsupported variant", which sends a person looking for a plug-in)."""
     for kind, body in jpeg_segments.segments(fp):
         if kind in jpeg_segments.SOF_KINDS:
             words = []
@@ -439,8 +509,6 @@ def _jpeg_variant(fp: IO[bytes]) -> str | None:
                 words.append(f"{body[0]}-bit")
             if kind in _LOSSLESS_SOF:
                 words.append("lossless")
-            if kind in _ARITHMETIC_SOF:
-                words.append("arithmetic-coded")
             return " ".join(words) or None
     return None
 
