@@ -245,6 +245,49 @@ def test_an_enlarged_re_encode_loses_to_the_photo_it_was_made_from(
         )
 
 
+@pytest.mark.parametrize(
+    ("factor", "method", "quality"),
+    [
+        (2.0, Image.Resampling.BICUBIC, 90),
+        (1.5, Image.Resampling.LANCZOS, 75),
+        (1.25, Image.Resampling.BICUBIC, 85),
+    ],
+)
+def test_an_enlargement_saved_as_a_jpeg_loses_to_the_photo_it_was_made_from(
+    tmp_path: Path, datasets: Path, factor: float, method: Image.Resampling, quality: int
+) -> None:
+    """An editor's "image size 200 %" saved as a JPEG; before, "largest resolution" kept it (0 of 80
+    in bench_keeper), its own compression noise hiding that it holds nothing the original lacks."""
+    for photo in _real_photos(datasets, 6):
+        shutil.copyfile(photo, tmp_path / "a.jpg")
+        with Image.open(photo) as img:
+            big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)), method)
+        big.save(tmp_path / "b.jpg", "JPEG", quality=quality)
+        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+        assert (keep, why) == ("a.jpg", "the original of an enlarged copy (b.jpg is this copy scaled up)"), (
+            photo.name
+        )
+
+
+@pytest.mark.parametrize(("blur", "quality"), [(0.0, 35), (1.5, 60), (1.5, 98), (3.0, 90)])
+def test_a_jpeg_original_is_never_called_an_enlargement_of_its_finest_reductions(
+    tmp_path: Path, datasets: Path, blur: float, quality: int
+) -> None:
+    """Simulating the big JPEG's own noise brings an original closer to its reduction enlarged, the
+    more so for a coarse original and a reduction saved almost losslessly: these must still be told."""
+    for photo in _real_photos(datasets, 9) + sorted((datasets / "sun8_scenes/outdoor/sky").glob("*.jpg"))[:3]:
+        with Image.open(photo) as img:
+            original = img.convert("RGB")
+        if blur:
+            original = original.filter(ImageFilter.GaussianBlur(blur))
+        original.save(tmp_path / "b.jpg", "JPEG", quality=quality)
+        for factor in (0.5, 0.8):  # (a JPEG under 1.2× the other's size is not tested)
+            small = original.resize((round(original.width * factor), round(original.height * factor)))
+            small.save(tmp_path / "a.jpg", "JPEG", quality=100)
+            keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+            assert (keep, why.split(" (")[0]) == ("b.jpg", "largest resolution"), (photo.name, factor, why)
+
+
 @pytest.mark.parametrize("blur", [0.0, 0.7])
 def test_a_photo_is_kept_over_its_reductions_never_called_an_enlargement(
     tmp_path: Path, datasets: Path, blur: float
