@@ -104,6 +104,49 @@ def _grey_pixels(width: int, height: int) -> bytes:
     return bytes((x * 255 // max(width - 1, 1)) for _ in range(height) for x in range(width))
 
 
+def write_tiff_grey_with_alpha_4bit(path: Path, width: int = 64, height: int = 48) -> Path:
+    """A valid 4-bit grey TIFF with an alpha sample (GraphicsMagick's test set has one): Pillow
+    reads grey with alpha at 8 bits only, and the file was called corrupt."""
+    # two 4-bit samples a pixel: a row is `width` bytes, as for 8-bit grey
+    ifd = [*_grey_strip_ifd(width, height, bits=[4, 4], samples=[2]), (338, _SHORT, [2])]
+    path.write_bytes(tiff_bytes([ifd], _grey_pixels(width, height)))
+    return path
+
+
+def write_tiff_unsigned_grey_32bit_big_endian(path: Path, width: int = 32, height: int = 24) -> Path:
+    """A valid big-endian 32-bit unsigned grey TIFF (GraphicsMagick's test set has one): Pillow
+    reads unsigned 32-bit grey little-endian only, and the file was called corrupt."""
+    ifd = _grey_strip_ifd(width, height, bits=[32], strip_byte_counts=[4 * width * height])
+    path.write_bytes(_big_endian_tiff(tiff_bytes([ifd], bytes(4 * width * height))))
+    return path
+
+
+def _big_endian_tiff(little: bytes) -> bytes:
+    """The same single-directory TIFF (SHORT and LONG values only, no pixel data wider than a
+    byte that matters) written big-endian: header, directory and out-of-line values swapped."""
+    out = bytearray(little)
+    out[:4] = b"MM\x00*"
+    (ifd,) = struct.unpack_from("<I", little, 4)
+    struct.pack_into(">I", out, 4, ifd)
+    (count,) = struct.unpack_from("<H", little, ifd)
+    struct.pack_into(">H", out, ifd, count)
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        tag, kind, n, value = struct.unpack_from("<HHII", little, at)
+        struct.pack_into(">HHI", out, at, tag, kind, n)
+        size = {_SHORT: 2, _LONG: 4}[kind]
+        where = at + 8 if size * n <= 4 else value
+        if size * n > 4:
+            struct.pack_into(">I", out, at + 8, value)
+        for k in range(n):
+            fmt = "H" if size == 2 else "I"
+            struct.pack_into(
+                ">" + fmt, out, where + size * k, struct.unpack_from("<" + fmt, little, where + size * k)[0]
+            )
+    struct.pack_into(">I", out, ifd + 2 + 12 * count, 0)
+    return bytes(out)
+
+
 def write_tiff_zero_rows_per_strip(path: Path) -> Path:
     path.write_bytes(tiff_bytes([_grey_strip_ifd(64, 48, rows_per_strip=[0])], _grey_pixels(64, 48)))
     return path
@@ -333,6 +376,8 @@ NAMED_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "tiff missing dimensions": (write_tiff_missing_dimensions, "nodims.tif"),
     "tiff broken second page": (write_tiff_broken_second_page, "page2.tif"),
     "tiff page loop": (write_tiff_ifd_loop, "loop.tif"),
+    "4-bit grey tiff with alpha": (write_tiff_grey_with_alpha_4bit, "grey4alpha.tif"),
+    "32-bit unsigned grey tiff, big-endian": (write_tiff_unsigned_grey_32bit_big_endian, "grey32.tif"),
     "png bomb with trailing exif": (write_png_bomb_with_trailing_exif, "bomb.png"),
     "png corrupt data": (write_png_corrupt_data, "corrupt.png"),
     "apng corrupt data": (lambda p: write_png_corrupt_data(p, animated=True), "corrupt.apng"),

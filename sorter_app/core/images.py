@@ -524,6 +524,8 @@ _PHOTOMETRIC = {
     6: ("YCbCr", 3),
     8: ("CIELab", 3),
 }
+# Photometric interpretations no decoder here reads at all (HDR and camera-sensor encodings).
+_OTHER_PHOTOMETRIC = {32803: "colour filter array", 32844: "LogL", 32845: "LogLuv", 34892: "linear raw"}
 _SAMPLE_FORMAT = {1: "", 2: "signed", 3: "floating-point"}
 # Bits per sample that Pillow reads, by photometric interpretation (unsigned integers; grey
 # also as 32-bit signed or float); and the depths a real file has.
@@ -558,6 +560,8 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
     try:
         tags = tiff_layout_tags(fp)
         photometric, samples = tags[262][0], tags.get(277, (1,))[0]
+        if photometric in _OTHER_PHOTOMETRIC:  # (libtiff's LogLuv test image was "corrupt")
+            return _OTHER_PHOTOMETRIC[photometric]
         name, colours = _PHOTOMETRIC[photometric]
         bits, formats = tags[258], set(tags.get(339, (1,)))
         depth, planar, compression = bits[0], tags.get(284, (1,))[0], tags.get(259, (1,))[0]
@@ -576,11 +580,22 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
     if not consistent:
         return None
     sample_format = _SAMPLE_FORMAT[formats.pop()]
-    grey32 = photometric in (0, 1) and depth == 32
-    unusual = (depth not in _READABLE_BITS[photometric] and not grey32) or (sample_format and not grey32)
+    try:
+        little_endian = tiff_header(fp)[0] == "<"
+    except Exception:
+        return None
+    # 32-bit grey: signed or float either way round, unsigned only little-endian (Pillow's modes)
+    grey32 = photometric in (0, 1) and depth == 32 and (bool(sample_format) or little_endian)
+    # Pillow reads grey or palette with an extra (alpha) sample at 8 bits only (LA, PA).
+    alpha = photometric in (0, 1, 3) and samples > colours
+    unusual = (
+        (depth not in _READABLE_BITS[photometric] and not grey32)
+        or (sample_format and not grey32)
+        or (alpha and depth != 8)
+    )
     if not (unusual or planar == 2):
         return None
-    words = " ".join(w for w in (f"{depth}-bit", sample_format, name) if w)
+    words = " ".join(w for w in (f"{depth}-bit", sample_format, name, "with alpha" if alpha else "") if w)
     return f"{words}, planar" if planar == 2 else words
 
 

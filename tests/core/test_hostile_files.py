@@ -24,6 +24,8 @@ EXPECTED: dict[str, str | None] = {
     "tiff missing dimensions": "corrupt TIFF",
     "tiff broken second page": None,  # its first page is fine: counting pages raised TypeError
     "tiff page loop": None,
+    "4-bit grey tiff with alpha": "unsupported TIFF variant (4-bit grey with alpha)",
+    "32-bit unsigned grey tiff, big-endian": "unsupported TIFF variant (32-bit grey)",
     "png bomb with trailing exif": "possible decompression bomb",
     "png corrupt data": "truncated or corrupt",
     "apng corrupt data": "truncated or corrupt",
