@@ -101,50 +101,38 @@ def keep_rates(photos: list[Path], seed: int) -> dict[str, int]:
     return kept
 
 
-def _decoded(data: bytes) -> tuple[Image.Image, enlarged.Steps | None]:
-    """The file's pixels, and its luminance table if it is a JPEG (what keeper.py passes on)."""
-    with Image.open(io.BytesIO(data)) as img:
-        tables = getattr(img, "quantization", None)
-        steps = np.asarray(tables[0], np.float32) if img.format == "JPEG" and tables else None
-        return img.convert("RGB"), steps
-
-
 def enlargement_verdicts(photos: list[Path]) -> dict[str, list[tuple[float, bool]]]:
-    """(score, called an enlargement) for originals (as their JPEG file, and lossless) against their
-    reductions (lossless and JPEG), blurred originals and clear skies among them, and for
-    enlargements (lossless and JPEG) against their photo."""
+    """(score, called an enlargement) for originals against their reductions (lossless and JPEG),
+    blurred originals and clear skies among them, and for enlargements against their photo."""
     skies = sorted((DATASETS / "sun8_scenes/outdoor/sky").glob("*.jpg"))[: len(photos)]
     found: dict[str, list[tuple[float, bool]]] = {}
 
-    def add(key: str, big_file: bytes, small: Image.Image) -> None:
-        big, steps = _decoded(big_file)
+    def add(key: str, big: Image.Image, small: Image.Image) -> None:
         found.setdefault(key, []).append(
-            (enlarged.enlargement_score(big, small, steps), enlarged.enlarged_from(big, small, steps))
+            (enlarged.enlargement_score(big, small), enlarged.enlarged_from(big, small))
         )
 
     for photo in photos + skies:
-        data = photo.read_bytes()
-        img = Image.open(io.BytesIO(data)).convert("RGB")
+        img = Image.open(photo).convert("RGB")
         w, h = img.size
         sky = photo in skies
-        blurred = img.filter(ImageFilter.GaussianBlur(1.2))
-        for name, big, big_file in (
-            ("a clear sky" if sky else "original", img, data),
-            ("a clear sky, png" if sky else "original, png", img, _png(img)),
-            *(() if sky else (("original, blurred 1.2 px, jpeg q90", blurred, _jpeg(blurred)),)),
+        for name, big in (
+            ("a clear sky" if sky else "original", img),
+            *(() if sky else (("original, blurred 1.2 px", img.filter(ImageFilter.GaussianBlur(1.2))),)),
         ):
             for factor in (0.5, 0.8):
                 reduced = big.resize((round(w * factor), round(h * factor)))
                 for fmt, save in (("jpeg q90", _jpeg), ("png", _png)):
                     small = Image.open(io.BytesIO(save(reduced))).convert("RGB")
-                    add(f"{name} vs its {factor:.0%} reduction, {fmt}", big_file, small)
+                    add(f"{name} vs its {factor:.0%} reduction, {fmt}", big, small)
         if sky:
             continue
         for factor in (1.25, 2.0):
             for method in (Image.Resampling.BICUBIC, Image.Resampling.LANCZOS, Image.Resampling.BILINEAR):
                 up = img.resize((round(w * factor), round(h * factor)), method)
                 for fmt, save in (("png", _png), ("jpeg q90", _jpeg)):
-                    add(f"enlarged {factor}× {method.name.lower()}, {fmt}", save(up), img)
+                    copy = Image.open(io.BytesIO(save(up))).convert("RGB")
+                    add(f"enlarged {factor}× {method.name.lower()}, {fmt}", copy, img)
     return found
 
 
@@ -220,10 +208,7 @@ def main() -> None:
     print(f"original kept over its edited copy ({len(photos)} photos from {args.sources}):")
     for edit, count in keep_rates(photos, args.seed).items():
         print(f"  {edit:34s} {count:4d} / {len(photos)}")
-    print(
-        f"enlargement verdicts (score below {enlarged.RATIO}, {enlarged.JPEG_RATIO} for a JPEG, "
-        f"and fine detail ≥ {enlarged.MIN_DETAIL}):"
-    )
+    print(f"enlargement verdicts (score below {enlarged.RATIO} and fine detail ≥ {enlarged.MIN_DETAIL}):")
     for key, values in enlargement_verdicts(photos).items():
         v = np.array([score for score, _ in values])
         called = sum(verdict for _, verdict in values)

@@ -29,9 +29,9 @@ another copy errs towards "no": calling an original a copy would trash it for a 
   the other copy's picture at the same scale. A clear sky along one side leaves the trimmed box
   off centre; a page or a mounted photo with margins of its own holds a larger picture than its
   reduction. A border added on one side only (a caption bar) is not recognised.
-- An enlargement: a re-encode format (PNG, WebP…) or a JPEG over a smaller camera-format copy,
-  the small one with enough fine detail to tell (enlarged.py; a smooth or blurred picture is as
-  sharp as its own reduction), both decoded whole; a JPEG's own compression noise is simulated.
+- An enlargement: only a re-encode format (PNG, WebP…) over a smaller camera-format copy, the
+  small one with enough fine detail to tell (enlarged.py; a smooth or blurred picture is as
+  sharp as its own reduction), both decoded whole.
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ from .scan import open_regular
 ORIGINAL_FORMATS = frozenset(
     {"JPEG", "MPO", "HEIF", "HEIC", "AVIF", "DNG", "CR2", "NEF", "ARW", "ORF", "RAF"}
 )
-JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 # "x copy.jpg", "x - Copy (2).jpg", "copy_of_x.jpg", "x (1).jpg", "Kopie von x", "x_copy3", "x-kopie"
 # (a number in brackets of one or two digits: "(1)", not a year: "Party (2019)")
 _COPY_WORDS = r"(^|[\s_\-.(])(copy|kopie|copie|copia)([\s_\-.)]|\d|$)|(^|[\s_\-])copy[\s_-]?of[\s_-]"
@@ -235,33 +234,24 @@ MAX_COMPARED = 6  # a bigger group of copies is not decoded (rare, and the test 
 
 
 def _find_enlargements(found: list[Candidate], root: Path) -> list[Candidate]:
-    """The largest copy, if it is a smaller copy scaled up, takes that copy's size. The largest is
-    tested when it is a re-encode format or a JPEG (an editor's "image size 200 %" saves one);
-    HEIF, AVIF and camera RAW are not made by scaling up."""
+    """The largest copy, if it is a smaller copy scaled up, takes that copy's size."""
     if len(found) > MAX_COMPARED:
         return found
     order = sorted(range(len(found)), key=lambda i: -found[i].picture_pixels)
     big = found[order[0]]
-    if big.bordered_from or big.format is None or big.format in ORIGINAL_FORMATS - JPEG_FORMATS:
+    if big.bordered_from or big.format is None or big.format in ORIGINAL_FORMATS:
         return found
     big_pixels: Image.Image | None = None
-    big_steps = None
-    min_scale = enlarged.MIN_JPEG_SCALE if big.format in JPEG_FORMATS else enlarged.MIN_SCALE
     for j in reversed(order[1:]):  # the smallest first: the likeliest source
         small = found[j]
         whole_big, whole_small = (big.width, big.height), (small.width, small.height)
-        if small.format not in ORIGINAL_FORMATS or not enlarged.worth_testing(
-            whole_big, whole_small, min_scale
-        ):
+        if small.format not in ORIGINAL_FORMATS or not enlarged.worth_testing(whole_big, whole_small):
             continue
+        big_pixels = big_pixels or _read_whole(root / big.relpath, whole_big)
         if big_pixels is None:
-            big_pixels = _read_whole(root / big.relpath, whole_big)
-            if big_pixels is None:
-                return found
-            if big.format in JPEG_FORMATS:
-                big_steps = reencoded.luminance_steps(root / big.relpath, whole_big)
+            return found
         small_pixels = _read_whole(root / small.relpath, whole_small)
-        if small_pixels is not None and enlarged.enlarged_from(big_pixels, small_pixels, big_steps):
+        if small_pixels is not None and enlarged.enlarged_from(big_pixels, small_pixels):
             found[order[0]] = replace(big, enlarged_from=whole_small)
             break
     return found

@@ -204,7 +204,7 @@ def test_choose_keep_needs_copies_and_in_folders() -> None:
 def _real_photos(datasets: Path, count: int) -> list[Path]:
     """Real photos of several sizes and sources (600 px stock photos, 320 px rooms, 256 px Places)."""
     found = []
-    for folder in ("indoor_outdoor_alek/indoor", "house_rooms/train/Kitchen", "places365_rooms/bedroom"):
+    for folder in ("indoor_outdoor_alek/outdoor", "house_rooms/train/Kitchen", "places365_rooms/bedroom"):
         found += sorted((datasets / folder).rglob("*.jpg"))[: count // 3 + 1]
     return found[:count]
 
@@ -246,46 +246,31 @@ def test_an_enlarged_re_encode_loses_to_the_photo_it_was_made_from(
 
 
 @pytest.mark.parametrize(
-    ("factor", "method", "quality"),
+    ("photo", "quality", "blur"),
     [
-        (2.0, Image.Resampling.BICUBIC, 90),
-        (1.5, Image.Resampling.LANCZOS, 75),
-        (1.25, Image.Resampling.BICUBIC, 85),
+        ("sun8_scenes/outdoor/sky/sun_ajmbtywgllufpemj.jpg", 45, 0.0),
+        ("sun8_scenes/outdoor/bamboo_forest/sun_atcmmwqvaguvzvrg.jpg", 60, 1.2),
+        ("sun8_scenes/outdoor/sky/sun_asstdswobfucbyir.jpg", 10, 0.0),
     ],
 )
-def test_an_enlargement_saved_as_a_jpeg_loses_to_the_photo_it_was_made_from(
-    tmp_path: Path, datasets: Path, factor: float, method: Image.Resampling, quality: int
+def test_a_jpeg_original_is_kept_over_a_smaller_copy_made_from_its_file(
+    tmp_path: Path, datasets: Path, photo: str, quality: int, blur: float
 ) -> None:
-    """An editor's "image size 200 %" saved as a JPEG; before, "largest resolution" kept it (0 of 80
-    in bench_keeper), its own compression noise hiding that it holds nothing the original lacks."""
-    for photo in _real_photos(datasets, 6):
-        shutil.copyfile(photo, tmp_path / "a.jpg")
-        with Image.open(photo) as img:
-            big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)), method)
-        big.save(tmp_path / "b.jpg", "JPEG", quality=quality)
-        keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
-        assert (keep, why) == ("a.jpg", "the original of an enlarged copy (b.jpg is this copy scaled up)"), (
-            photo.name
-        )
-
-
-@pytest.mark.parametrize(("blur", "quality"), [(0.0, 35), (1.5, 60), (1.5, 98), (3.0, 90)])
-def test_a_jpeg_original_is_never_called_an_enlargement_of_its_finest_reductions(
-    tmp_path: Path, datasets: Path, blur: float, quality: int
-) -> None:
-    """Simulating the big JPEG's own noise brings an original closer to its reduction enlarged, the
-    more so for a coarse original and a reduction saved almost losslessly: these must still be told."""
-    for photo in _real_photos(datasets, 9) + sorted((datasets / "sun8_scenes/outdoor/sky").glob("*.jpg"))[:3]:
-        with Image.open(photo) as img:
-            original = img.convert("RGB")
-        if blur:
-            original = original.filter(ImageFilter.GaussianBlur(blur))
-        original.save(tmp_path / "b.jpg", "JPEG", quality=quality)
-        for factor in (0.5, 0.8):  # (a JPEG under 1.2× the other's size is not tested)
-            small = original.resize((round(original.width * factor), round(original.height * factor)))
-            small.save(tmp_path / "a.jpg", "JPEG", quality=100)
-            keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
-            assert (keep, why.split(" (")[0]) == ("b.jpg", "largest resolution"), (photo.name, factor, why)
+    """A JPEG big copy is not tested for being an enlargement. Stop 36 tried it, simulating the big
+    one's own compression noise, and a review found originals trashed for their 80 % copies (a sky
+    at q45, a soft photo at q60, 352 of 16,032 pairs): a coarse table had already taken what the
+    copy lacks. The copy here is made from the original *file*, as an app makes one."""
+    with Image.open(datasets / photo) as img:
+        original = img.convert("RGB")
+    if blur:
+        original = original.filter(ImageFilter.GaussianBlur(blur))
+    original.save(tmp_path / "b.jpg", "JPEG", quality=quality)
+    with Image.open(tmp_path / "b.jpg") as saved:
+        decoded = saved.convert("RGB")
+    size = (round(decoded.width * 0.8), round(decoded.height * 0.8))
+    decoded.resize(size, Image.Resampling.LANCZOS).save(tmp_path / "a.jpg", "JPEG", quality=95)
+    keep, why = decide_as_indexed(tmp_path, ["a.jpg", "b.jpg"])
+    assert (keep, why.split(" (")[0]) == ("b.jpg", "largest resolution"), why
 
 
 @pytest.mark.parametrize("blur", [0.0, 0.7])
