@@ -471,10 +471,8 @@ def _psd_reason(fp: IO[bytes]) -> str:
     if len(header) < 26:
         return "corrupt Photoshop (PSD) file: its header is cut short"
     version, depth, mode = (int.from_bytes(header[a : a + 2], "big") for a in (4, 22, 24))
-    if version not in (1, 2) or depth not in (1, 8, 16, 32) or mode not in _PSD_MODES:
-        return "corrupt Photoshop (PSD) file: its header could not be read"
-    unusual = version == 2 or depth not in (1, 8)
-    if not unusual:
+    readable_here = version == 1 and depth in (1, 8)  # so damage, not a variant, stopped Pillow
+    if version not in (1, 2) or depth not in (1, 8, 16, 32) or mode not in _PSD_MODES or readable_here:
         return "corrupt Photoshop (PSD) file: its header could not be read"
     words = [f"{depth}-bit {_PSD_MODES[mode]}"] + (["large-document (PSB)"] if version == 2 else [])
     return f"unsupported Photoshop variant ({', '.join(words)}): only 8-bit PSD files are read here"
@@ -559,6 +557,7 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
     variant)."""
     try:
         tags = tiff_layout_tags(fp)
+        little_endian = tiff_header(fp)[0] == "<"
         photometric, samples = tags[262][0], tags.get(277, (1,))[0]
         if photometric in _OTHER_PHOTOMETRIC:  # (libtiff's LogLuv test image was "corrupt")
             return _OTHER_PHOTOMETRIC[photometric]
@@ -580,10 +579,6 @@ def _tiff_variant(fp: IO[bytes]) -> str | None:
     if not consistent:
         return None
     sample_format = _SAMPLE_FORMAT[formats.pop()]
-    try:
-        little_endian = tiff_header(fp)[0] == "<"
-    except Exception:
-        return None
     # 32-bit grey: signed or float either way round, unsigned only little-endian (Pillow's modes)
     grey32 = photometric in (0, 1) and depth == 32 and (bool(sample_format) or little_endian)
     # Pillow reads grey or palette with an extra (alpha) sample at 8 bits only (LA, PA).
