@@ -25,27 +25,31 @@ _TYPE_SIZE = {_BYTE: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, _SRATIONAL
 Entry = tuple[int, int, list[int] | bytes]  # tag, type, values (ints, or raw bytes for BYTE/ASCII)
 
 
-def _entry_bytes(entry: Entry) -> tuple[bytes, int]:
+def _entry_bytes(entry: Entry, order: str) -> tuple[bytes, int]:
     _, kind, values = entry
     if isinstance(values, bytes):
         payload, count = values, len(values)
     elif kind in (_RATIONAL, _SRATIONAL):
-        fmt = "<i" if kind == _SRATIONAL else "<I"
+        fmt = order + ("i" if kind == _SRATIONAL else "I")
         payload = b"".join(struct.pack(fmt, v) for v in values)
         count = len(values) // 2
     else:
-        payload = b"".join(struct.pack({_SHORT: "<H", _LONG: "<I"}[kind], v) for v in values)
+        payload = b"".join(struct.pack(order + {_SHORT: "H", _LONG: "I"}[kind], v) for v in values)
         count = len(values)
     return payload, count
 
 
-def tiff_bytes(ifds: list[list[Entry]], data: bytes = b"", *, chain_to: int | None = None) -> bytes:
-    """A little-endian TIFF: `data` right after the header, then each IFD with its values.
+def tiff_bytes(
+    ifds: list[list[Entry]], data: bytes = b"", *, chain_to: int | None = None, order: str = "<"
+) -> bytes:
+    """A TIFF, little-endian unless `order` is ">": `data` right after the header, then each IFD
+    with its values (`data` is written as given, whatever the byte order).
 
     Offsets in entries are relative to the file start, so `data` sits at offset 8. `chain_to`
     makes the last IFD point back to an earlier IFD's offset (a loop).
     """
-    out = bytearray(b"II*\x00" + b"\x00\x00\x00\x00" + data)
+    signature = b"II*\x00" if order == "<" else b"MM\x00*"
+    out = bytearray(signature + b"\x00\x00\x00\x00" + data)
     offsets: list[int] = []
     patch_next: int | None = None
     for entries in ifds:
@@ -54,25 +58,25 @@ def tiff_bytes(ifds: list[list[Entry]], data: bytes = b"", *, chain_to: int | No
         ifd_at = len(out)
         offsets.append(ifd_at)
         if patch_next is None:
-            struct.pack_into("<I", out, 4, ifd_at)
+            struct.pack_into(order + "I", out, 4, ifd_at)
         else:
-            struct.pack_into("<I", out, patch_next, ifd_at)
+            struct.pack_into(order + "I", out, patch_next, ifd_at)
         entries = sorted(entries, key=lambda e: e[0])
         table_end = ifd_at + 2 + 12 * len(entries) + 4
         extra = bytearray()
-        table = bytearray(struct.pack("<H", len(entries)))
+        table = bytearray(struct.pack(order + "H", len(entries)))
         for entry in entries:
-            payload, count = _entry_bytes(entry)
+            payload, count = _entry_bytes(entry, order)
             if len(payload) <= 4:
-                table += struct.pack("<HHI", entry[0], entry[1], count) + payload.ljust(4, b"\x00")
+                table += struct.pack(order + "HHI", entry[0], entry[1], count) + payload.ljust(4, b"\x00")
             else:
-                table += struct.pack("<HHII", entry[0], entry[1], count, table_end + len(extra))
+                table += struct.pack(order + "HHII", entry[0], entry[1], count, table_end + len(extra))
                 extra += payload + (b"\x00" if len(payload) % 2 else b"")
         patch_next = ifd_at + len(table)
         table += b"\x00\x00\x00\x00"
         out += table + extra
     if chain_to is not None and patch_next is not None:
-        struct.pack_into("<I", out, patch_next, offsets[chain_to])
+        struct.pack_into(order + "I", out, patch_next, offsets[chain_to])
     return bytes(out)
 
 
@@ -117,34 +121,8 @@ def write_tiff_unsigned_grey_32bit_big_endian(path: Path, width: int = 32, heigh
     """A valid big-endian 32-bit unsigned grey TIFF (GraphicsMagick's test set has one): Pillow
     reads unsigned 32-bit grey little-endian only, and the file was called corrupt."""
     ifd = _grey_strip_ifd(width, height, bits=[32], strip_byte_counts=[4 * width * height])
-    path.write_bytes(_big_endian_tiff(tiff_bytes([ifd], bytes(4 * width * height))))
+    path.write_bytes(tiff_bytes([ifd], bytes(4 * width * height), order=">"))
     return path
-
-
-def _big_endian_tiff(little: bytes) -> bytes:
-    """The same single-directory TIFF (SHORT and LONG values only, no pixel data wider than a
-    byte that matters) written big-endian: header, directory and out-of-line values swapped."""
-    out = bytearray(little)
-    out[:4] = b"MM\x00*"
-    (ifd,) = struct.unpack_from("<I", little, 4)
-    struct.pack_into(">I", out, 4, ifd)
-    (count,) = struct.unpack_from("<H", little, ifd)
-    struct.pack_into(">H", out, ifd, count)
-    for i in range(count):
-        at = ifd + 2 + 12 * i
-        tag, kind, n, value = struct.unpack_from("<HHII", little, at)
-        struct.pack_into(">HHI", out, at, tag, kind, n)
-        size = {_SHORT: 2, _LONG: 4}[kind]
-        where = at + 8 if size * n <= 4 else value
-        if size * n > 4:
-            struct.pack_into(">I", out, at + 8, value)
-        for k in range(n):
-            fmt = "H" if size == 2 else "I"
-            struct.pack_into(
-                ">" + fmt, out, where + size * k, struct.unpack_from("<" + fmt, little, where + size * k)[0]
-            )
-    struct.pack_into(">I", out, ifd + 2 + 12 * count, 0)
-    return bytes(out)
 
 
 def write_tiff_zero_rows_per_strip(path: Path) -> Path:
